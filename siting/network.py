@@ -1,0 +1,148 @@
+"""Walking network: build, clip to the study area, project to metres, index as CSR.
+
+Graphs follow osmnx conventions (``networkx.MultiDiGraph`` with node ``x``/``y``,
+edge ``length`` in metres and ``graph["crs"]``), so any osmnx function applies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from siting.errors import SitingError
+from siting.osm import OSMExtract
+
+
+def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> nx.MultiDiGraph:
+    """Walking graph of an OSM extract, clipped to ``polygon`` (WGS84).
+
+    Every walkable way becomes edges in both directions (walking ignores ``oneway``),
+    with great-circle ``length`` in metres. Edges with at least one end inside the
+    polygon are kept, and all connected components are retained: fragmented Chinese
+    extracts lose half their people if only the largest component is kept.
+
+    Parameters
+    ----------
+    ext
+        The extract from :func:`siting.osm.read_osm`.
+    polygon
+        Study area in WGS84; default :meth:`OSMExtract.study_area`.
+    simplify
+        Merge interstitial nodes with :func:`osmnx.simplify_graph`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Unprojected (EPSG:4326) walking graph.
+    """
+    if not ext.way_nodes:
+        raise SitingError(
+            f"{ext.path}: no walkable ways (highway=* open to pedestrians) in the extract; "
+            "it may hold only buildings or only motorways. Use an extract with streets or footways."
+        )
+    polygon = ext.study_area() if polygon is None else polygon
+    G = nx.MultiDiGraph(crs="epsg:4326")
+    for node, (lon, lat) in ext.node_xy.items():
+        G.add_node(node, x=lon, y=lat)
+    for nodes, tags, way_id in zip(ext.way_nodes, ext.way_tags, ext.way_ids):
+        attrs = {k: v for k, v in tags.items() if v is not None}
+        for u, v in zip(nodes[:-1].tolist(), nodes[1:].tolist()):
+            if u == v:
+                continue
+            G.add_edge(u, v, osmid=way_id, oneway=False, reversed=False, **attrs)
+            G.add_edge(v, u, osmid=way_id, oneway=False, reversed=True, **attrs)
+    G.remove_nodes_from([n for n, d in G.degree() if d == 0])
+    G = ox.distance.add_edge_lengths(G)
+    if simplify:
+        G = ox.simplify_graph(G)
+    G = ox.truncate.truncate_graph_polygon(G, polygon, truncate_by_edge=True)
+    if G.number_of_edges() == 0:
+        raise SitingError(
+            f"{ext.path}: no walkable ways inside the study area {polygon.bounds}; "
+            "check the --bbox/--area you gave, or the extract's coverage."
+        )
+    return G
+
+
+def load_graphml(path: str | Path) -> nx.MultiDiGraph:
+    """Read a walking graph saved with :func:`osmnx.save_graphml` (any CRS)."""
+    path = Path(path)
+    if not path.exists():
+        raise SitingError(f"GraphML file not found: {path}")
+    try:
+        G = ox.load_graphml(path)
+    except Exception as exc:  # networkx/lxml raise many types on malformed XML
+        raise SitingError(f"{path}: not an osmnx GraphML file ({exc})") from exc
+    if G.number_of_edges() == 0:
+        raise SitingError(f"{path}: the graph has no edges")
+    return G
+
+
+def metric_crs(lon: float, lat: float) -> str:
+    """Metric CRS for a study area centred at (lon, lat).
+
+    Inside China the CGCS2000 3-degree Gauss-Krüger zone (EPSG:4534–4554, central
+    meridians 75°E–135°E) is used, as Chinese planning data are; elsewhere UTM.
+    """
+    if 73.5 <= lon <= 136.5 and 18.0 <= lat <= 54.0:
+        cm = int(round(lon / 3.0) * 3)
+        return f"EPSG:{4534 + (cm - 75) // 3}"
+    zone = int((lon + 180) // 6) + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def project(G: nx.MultiDiGraph, crs: str | None = None) -> nx.MultiDiGraph:
+    """Project a graph to ``crs``, by default :func:`metric_crs` of its centre."""
+    if crs is None:
+        if pyproj.CRS(G.graph["crs"]).is_projected:
+            return G
+        xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), float)
+        ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), float)
+        crs = metric_crs(float(np.median(xs)), float(np.median(ys)))
+    return ox.project_graph(G, to_crs=crs)
+
+
+def to_csr(G: nx.MultiDiGraph) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
+    """Sparse adjacency of the graph with the shortest parallel edge as weight.
+
+    Returns
+    -------
+    adjacency
+        ``csr_array`` (n × n) of edge lengths in metres.
+    node_ids
+        OSM node id of each row.
+    node_xy
+        ``(n, 2)`` node coordinates in the graph's CRS.
+    """
+    node_ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
+    pos = pd.Series(np.arange(len(node_ids)), index=node_ids)
+    node_xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
+    u, v, w = zip(*((u, v, d["length"]) for u, v, d in G.edges(data=True)))
+    rows = pos.loc[list(u)].to_numpy()
+    cols = pos.loc[list(v)].to_numpy()
+    w = np.asarray(w, dtype=float)
+    # keep the shortest of parallel edges: sort so the minimum comes first, dedupe
+    order = np.lexsort((w, cols, rows))
+    rows, cols, w = rows[order], cols[order], w[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    n = len(node_ids)
+    adj = sp.csr_array((w[first], (rows[first], cols[first])), shape=(n, n))
+    adj.sort_indices()
+    return adj, node_ids, node_xy
+
+
+def components(adjacency: sp.csr_array) -> np.ndarray:
+    """Weakly connected component label of every node, largest component first (0)."""
+    _, labels = connected_components(adjacency, directed=True, connection="weak")
+    sizes = np.bincount(labels)
+    rank = np.empty_like(sizes)
+    rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
+    return rank[labels]

@@ -1,0 +1,296 @@
+"""The end-to-end run: scenario → network, demand, sites → access → model → result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+from scipy.sparse.csgraph import dijkstra
+from shapely.geometry import box
+
+from siting import network
+from siting.access import Access, build_access, build_instance
+from siting.demand import demand_from_buildings
+from siting.errors import SitingError
+from siting.instance import Instance
+from siting.model import CoverageSolution, MaximalCovering, SetCovering
+from siting.osm import BUILDING_TAGS, read_osm
+from siting.scenario import Scenario
+from siting.sites import candidates_from_buildings
+
+DEFAULT_P = 10
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced (projected CRS unless a name says WGS84).
+
+    Attributes
+    ----------
+    scenario, graph, study_area
+        The inputs as used: scenario, projected walking graph, study area (WGS84).
+    demand, sites
+        Demand points and all candidate sites with result columns (``covered``,
+        ``nearest_site``, ``walk_m``; ``chosen``, ``covered_population``).
+    access, instance, solution
+        Network index, optimiser input and its solution.
+    summary
+        The headline numbers written to ``summary.json``.
+    """
+
+    scenario: Scenario
+    graph: nx.MultiDiGraph
+    study_area: object
+    demand: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    access: Access
+    instance: Instance
+    solution: CoverageSolution
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def chosen_sites(self) -> gpd.GeoDataFrame:
+        return self.sites[self.sites["chosen"]]
+
+    def write(self, out: str | Path, overwrite: bool = False) -> Path:
+        """Write map, GeoPackages and summary.json to ``out`` (see :mod:`siting.report`)."""
+        from siting.report import write_outputs
+
+        return write_outputs(self, out, overwrite=overwrite)
+
+    def map(self):
+        """The Folium map (displays inline in Jupyter)."""
+        from siting.report import make_map
+
+        return make_map(self)
+
+    def _repr_html_(self) -> str:
+        return pd.Series(self.summary, dtype=object).to_frame("value")._repr_html_()
+
+
+def load_inputs(sc: Scenario):
+    """Walking graph (WGS84), buildings, land use and study area for a scenario."""
+    if sc.osm is not None:
+        ext = read_osm(sc.osm)
+        area = box(*sc.bbox) if sc.bbox else ext.study_area()
+        G = network.graph_from_extract(ext, area)
+        return G, ext.buildings, ext.landuse, area
+    if sc.graphml is not None:
+        G = network.load_graphml(sc.graphml)
+        buildings = _read_layer(sc.buildings, "buildings")
+        if sc.bbox:
+            area = box(*sc.bbox)
+        else:
+            nodes = ox_nodes_wgs84(G)
+            area = box(*nodes.total_bounds)
+        return G, buildings, None, area
+    if sc.place is not None:
+        return _download_place(sc.place, sc.bbox)
+    raise SitingError("no input: give --osm FILE, --graphml FILE with --buildings, or --place NAME")
+
+
+def ox_nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    import osmnx as ox
+
+    return ox.graph_to_gdfs(G, edges=False).to_crs("EPSG:4326")
+
+
+def run(sc: Scenario) -> RunResult:
+    """Run one scenario end to end (nothing is written; see :meth:`RunResult.write`)."""
+    t0 = time.perf_counter()
+    G, buildings, landuse, area = load_inputs(sc)
+    G = network.project(G)
+    crs = G.graph["crs"]
+    if buildings is None or buildings.empty:
+        raise SitingError("the input has no buildings: no population and no candidate sites")
+    buildings = buildings[buildings.representative_point().within(area)].to_crs(crs)
+    if buildings.empty:
+        raise SitingError(f"no buildings inside the study area {area.bounds}")
+    landuse = None if landuse is None or landuse.empty else landuse.to_crs(crs)
+    demand = demand_from_buildings(
+        buildings, landuse, m2_per_person=sc.m2_per_person,
+        default_levels=sc.residential_levels, population_total=sc.population_total)
+    sites = candidates_from_buildings(
+        buildings, landuse, default_levels=sc.candidate_levels,
+        min_floor_area_m2=sc.min_floor_area_m2, usable_ratio=sc.usable_ratio,
+        cost_per_m2=sc.cost_per_m2)
+    if sites.empty:
+        raise SitingError(
+            f"no candidate sites: no non-residential building of at least "
+            f"{sc.min_floor_area_m2} m² in the study area; lower min_floor_area_m2 or add an inventory"
+        )
+    access = build_access(G, demand, sites)
+    instance = build_instance(access, demand["population"].to_numpy(), sites["cost"].to_numpy(),
+                              sc.reach_m)
+    solution = _optimise(sc, instance)
+    demand, sites = _attach(access, instance, solution, demand, sites)
+    result = RunResult(sc, G, area, demand, sites, access, instance, solution)
+    result.summary = _summary(result, time.perf_counter() - t0)
+    return result
+
+
+def _optimise(sc: Scenario, instance: Instance) -> CoverageSolution:
+    if sc.model == "set_cover":
+        model = SetCovering(instance)
+    else:
+        if sc.budget is not None and not instance.cost.any():
+            raise SitingError("a budget needs site costs: set cost_per_m2 (CNY per usable m²)")
+        p = sc.max_sites if sc.max_sites is not None or sc.budget is not None else DEFAULT_P
+        if p is not None and p > instance.n_sites:
+            raise SitingError(
+                f"max_sites = {p} is larger than the {instance.n_sites} candidate sites found; "
+                f"use --max-sites {instance.n_sites} or fewer"
+            )
+        model = MaximalCovering(instance, p=p, budget=sc.budget)
+    return model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap)
+
+
+def _attach(access: Access, inst: Instance, sol: CoverageSolution, demand, sites):
+    """Result columns: covered, nearest chosen site and walk per demand; per-site totals."""
+    demand, sites = demand.copy(), sites.copy()
+    chosen = sol.chosen
+    nearest = np.full(inst.n_demand, -1, dtype=np.int64)
+    walk = np.full(inst.n_demand, np.inf)
+    if len(chosen):
+        # exact for pairs within reach (snap distances included) …
+        is_open = np.zeros(inst.n_sites, bool)
+        is_open[chosen] = True
+        m = is_open[inst.pair_site]
+        pi, pj, pd_ = inst.pair_demand[m], inst.pair_site[m], inst.pair_dist[m]
+        order = np.lexsort((pd_, pi))
+        first = np.ones(len(order), bool)
+        first[1:] = pi[order][1:] != pi[order][:-1]
+        sel = order[first]
+        nearest[pi[sel]], walk[pi[sel]] = pj[sel], pd_[sel]
+        # … and from one multi-source search for the rest (beyond reach)
+        far = nearest < 0
+        if far.any():
+            d, _, src = dijkstra(access.adjacency, indices=access.site_node[chosen],
+                                 min_only=True, return_predecessors=True)
+            node = access.demand_node[far]
+            src_node = src[node]
+            ok = src_node >= 0
+            site_of_node = {n: j for j, n in zip(chosen[::-1], access.site_node[chosen][::-1])}
+            far_idx = np.flatnonzero(far)
+            for i, n, s in zip(far_idx[ok], node[ok], src_node[ok]):
+                j = site_of_node[s]
+                nearest[i] = j
+                walk[i] = d[n] + access.demand_snap_m[i] + access.site_snap_m[j]
+    demand["covered"] = sol.covered
+    demand["nearest_site"] = nearest
+    demand["walk_m"] = walk
+    demand["snap_m"] = access.demand_snap_m
+    demand["component"] = access.component[access.demand_node]
+    sites["chosen"] = np.isin(np.arange(len(sites)), chosen)
+    sites["covered_population"] = np.bincount(
+        nearest[sol.covered], weights=inst.weight[sol.covered], minlength=inst.n_sites)
+    cov = inst.coverage()
+    sites["population_in_reach"] = cov.T.astype(float) @ inst.weight
+    sites["snap_m"] = access.site_snap_m
+    sites["component"] = access.component[access.site_node]
+    return demand, sites
+
+
+def _summary(r: RunResult, runtime_s: float) -> dict:
+    inst, sol = r.instance, r.solution
+    coverable = inst.coverable()
+    total = float(inst.weight.sum())
+    d = r.demand
+    comp = pd.DataFrame({
+        "population": d.groupby("component")["population"].sum(),
+        "covered_population": d[d["covered"]].groupby("component")["population"].sum(),
+        "coverable_population": d[coverable].groupby("component")["population"].sum(),
+        "candidate_sites": r.sites.groupby("component").size(),
+        "nodes": pd.Series(np.bincount(r.access.component)),
+    })
+    comp = comp[comp["population"] > 0]
+    comp = comp.fillna(0).sort_values("population", ascending=False)
+    largest = int(np.bincount(r.access.component).max())
+    return {
+        "total_population": total,
+        "covered_population": sol.covered_population,
+        "coverable_population": float(inst.weight[coverable].sum()),
+        "covered_share": sol.covered_population / total if total else 0.0,
+        "n_demand_points": int(inst.n_demand),
+        "n_candidate_sites": int(inst.n_sites),
+        "n_sites_chosen": int(len(sol.chosen)),
+        "model": sol.model,
+        "max_sites": r.scenario.max_sites,
+        "budget": r.scenario.budget,
+        "cost_total": float(inst.cost[sol.chosen].sum()),
+        "objective": sol.objective,
+        "lp_bound": sol.bound,
+        "status": sol.status,
+        "mip_gap": sol.mip_gap,
+        "solver": sol.solver,
+        "solve_time_s": sol.runtime_s,
+        "threshold_m": inst.threshold_m,
+        "walk_minutes": r.scenario.walk_minutes if r.scenario.threshold_m is None else None,
+        "speed_m_per_min": r.scenario.speed_m_per_min,
+        "crs": str(r.graph.graph["crs"]),
+        "network_nodes": int(r.graph.number_of_nodes()),
+        "network_edges": int(r.graph.number_of_edges()),
+        "network_components": int(r.access.component.max() + 1),
+        "largest_component_share": largest / len(r.access.component),
+        "components": [
+            {"component": int(k), **{c: (int(v) if c in ("candidate_sites", "nodes")
+                                         else float(v)) for c, v in row.items()}}
+            for k, row in comp.head(20).iterrows()
+        ],
+        "population_outside_largest_component": float(
+            r.demand.loc[r.demand["component"] != 0, "population"].sum()),
+        "levels_estimated_share": float(r.demand["levels_estimated"].mean()),
+        "study_area_wgs84": list(r.study_area.bounds),
+        "source": str(r.scenario.osm or r.scenario.graphml or r.scenario.place),
+        "runtime_s": runtime_s,
+    }
+
+
+def _read_layer(path: Path, what: str) -> gpd.GeoDataFrame:
+    if path is None or not Path(path).exists():
+        raise SitingError(f"{what} file not found: {path}")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise SitingError(f"{path}: cannot read {what} ({exc})") from exc
+    if gdf.crs is None:
+        raise SitingError(f"{path}: {what} layer has no CRS; save it with one (e.g. EPSG:4326)")
+    gdf = gdf.to_crs("EPSG:4326")
+    for col in BUILDING_TAGS:
+        if col not in gdf:
+            gdf[col] = None
+    if "building" in gdf:
+        gdf["building"] = gdf["building"].fillna("yes")
+    return gdf
+
+
+def _download_place(place: str, bbox):
+    """Walking graph and buildings of a place name from OSM (needs the internet)."""
+    import osmnx as ox
+
+    try:
+        G = ox.graph_from_place(place, network_type="walk", retain_all=True)
+        area = ox.geocode_to_gdf(place).union_all()
+        feats = ox.features_from_polygon(area, tags={"building": True, "landuse": True})
+    except Exception as exc:  # requests and osmnx raise many kinds when offline
+        raise SitingError(
+            f"could not download {place!r} from OpenStreetMap ({exc}); "
+            "check the internet connection or give --osm FILE"
+        ) from exc
+    feats = feats[feats.geom_type.isin(["Polygon", "MultiPolygon"])].reset_index()
+    feats["osm_id"] = feats["element"].str[0] + feats["id"].astype(str)
+    feats = feats.set_index("osm_id")
+    for col in BUILDING_TAGS:
+        if col not in feats:
+            feats[col] = None
+    is_b = feats["building"].notna() & feats["building"].ne("no")
+    buildings = feats.loc[is_b, [*BUILDING_TAGS, "geometry"]]
+    landuse = feats.loc[~is_b & feats["landuse"].notna(), [*BUILDING_TAGS, "geometry"]]
+    if bbox:
+        area = box(*bbox)
+    return G, buildings, landuse, area

@@ -1,0 +1,106 @@
+"""Scenario: every knob of one run, validated, from a TOML file and/or CLI flags."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from siting.errors import SitingError
+from siting.model import DEFAULT_SOLVER, SOLVERS
+
+
+class Scenario(BaseModel):
+    """One siting run.
+
+    Inputs: exactly one of ``osm`` (an .osm/.osm.pbf file), ``graphml`` (a saved osmnx
+    walking graph, with ``buildings``), or ``place`` (a place name, downloaded with
+    osmnx when online). Walking reach is ``threshold_m`` if given, else
+    ``walk_minutes × speed_m_per_min``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    osm: Path | None = None
+    graphml: Path | None = None
+    buildings: Path | None = None
+    place: str | None = None
+    bbox: tuple[float, float, float, float] | None = Field(
+        None, description="study area (west, south, east, north) in WGS84")
+    out: Path = Path("siting-out")
+
+    walk_minutes: float = Field(10.0, gt=0)
+    speed_m_per_min: float = Field(60.0, gt=0, description="GB 50180: 5 min ≈ 300 m")
+    threshold_m: float | None = None
+
+    model: Literal["max_cover", "set_cover"] = "max_cover"
+    max_sites: int | None = Field(None, description="p: most new sites (max_cover)")
+    budget: float | None = Field(None, ge=0, description="CNY (max_cover, with site costs)")
+    cost_per_m2: float = Field(0.0, ge=0, description="one-off cost per usable m² (placeholder)")
+    solver: str = DEFAULT_SOLVER
+    time_limit: float | None = Field(60.0, gt=0)
+    mip_gap: float = Field(0.0, ge=0, lt=1)
+
+    m2_per_person: float = Field(40.0, gt=0)
+    residential_levels: float = Field(6.0, gt=0, description="storeys where unknown")
+    candidate_levels: float = Field(3.0, gt=0, description="storeys where unknown")
+    population_total: float | None = Field(None, ge=0)
+    min_floor_area_m2: float = Field(150.0, ge=0)
+    usable_ratio: float = Field(0.75, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        sources = [x for x in (self.osm, self.graphml, self.place) if x is not None]
+        if len(sources) > 1:
+            raise ValueError("give only one of osm, graphml and place")
+        if self.threshold_m is not None and self.threshold_m <= 0:
+            raise ValueError(f"threshold_m must be > 0, got {self.threshold_m}")
+        if self.solver.lower() not in SOLVERS:
+            raise ValueError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
+        if self.max_sites is not None and self.max_sites < 1:
+            raise ValueError(f"max_sites must be >= 1, got {self.max_sites}")
+        if self.graphml is not None and self.buildings is None:
+            raise ValueError("graphml needs buildings (a GeoPackage/GeoJSON of building polygons)")
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            if not (w < e and s < n and -180 <= w <= 180 and -90 <= s <= 90):
+                raise ValueError(f"bbox must be west, south, east, north in degrees, got {self.bbox}")
+        return self
+
+    @property
+    def reach_m(self) -> float:
+        """Walking threshold in metres."""
+        if self.threshold_m is not None:
+            return self.threshold_m
+        return self.walk_minutes * self.speed_m_per_min
+
+
+def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
+    """Scenario from a TOML file (optional) with ``overrides`` (flags) on top.
+
+    ``None`` overrides are ignored, so unset CLI flags keep the file's values. Relative
+    paths in the file are read relative to the file's folder.
+    """
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise SitingError(f"scenario file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SitingError(f"{path}: not valid TOML ({exc})") from exc
+        for key in ("osm", "graphml", "buildings", "out"):
+            if key in data and not Path(data[key]).is_absolute():
+                data[key] = str(path.parent / data[key])
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Scenario(**data)
+    except ValidationError as exc:
+        where = f"{path}: " if path else ""
+        msgs = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'scenario'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SitingError(f"{where}invalid scenario: {msgs}") from None

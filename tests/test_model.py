@@ -1,0 +1,130 @@
+"""Coverage models against brute force over all site subsets, with both solvers."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from siting import Instance, MaximalCovering, SetCovering, SitingError
+
+
+def random_instance(seed: int, n: int = 14, m: int = 7, reach: float = 0.35,
+                    costs: bool = False) -> Instance:
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 1, (n, 2))
+    s = rng.uniform(0, 1, (m, 2))
+    dist = np.linalg.norm(d[:, None] - s[None], axis=2)
+    i, j = np.nonzero(dist <= reach)
+    cost = rng.integers(1, 10, m).astype(float) if costs else np.zeros(m)
+    return Instance(rng.integers(0, 50, n), cost, i, j, dist[i, j], reach)
+
+
+def covered_weight(inst: Instance, subset) -> float:
+    return float(inst.weight[inst.covered_by(list(subset))].sum())
+
+
+def brute_max_cover(inst: Instance, p=None, budget=None) -> float:
+    best = 0.0
+    for k in range(inst.n_sites + 1):
+        for subset in itertools.combinations(range(inst.n_sites), k):
+            if p is not None and k > p:
+                continue
+            if budget is not None and inst.cost[list(subset)].sum() > budget + 1e-9:
+                continue
+            best = max(best, covered_weight(inst, subset))
+    return best
+
+
+def brute_set_cover(inst: Instance) -> float:
+    need = inst.coverable() & (inst.weight > 0)
+    cost = inst.cost if inst.cost.any() else np.ones(inst.n_sites)
+    best = np.inf
+    for k in range(inst.n_sites + 1):
+        for subset in itertools.combinations(range(inst.n_sites), k):
+            if np.all(inst.covered_by(list(subset))[need]):
+                best = min(best, cost[list(subset)].sum())
+    return best
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+@pytest.mark.parametrize("seed", range(6))
+def test_max_cover_p_matches_brute_force(seed, solver):
+    inst = random_instance(seed)
+    for p in (1, 2, 3):
+        sol = MaximalCovering(inst, p=p).solve(solver)
+        assert sol.status == "optimal" and sol.mip_gap == 0
+        assert len(sol.chosen) <= p
+        # the solution's own coverage, recomputed from the chosen sites
+        assert covered_weight(inst, sol.chosen) == pytest.approx(sol.objective)
+        assert sol.objective == pytest.approx(brute_max_cover(inst, p=p))
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+@pytest.mark.parametrize("seed", range(6))
+def test_max_cover_budget_matches_brute_force(seed, solver):
+    inst = random_instance(seed, costs=True)
+    for budget in (5, 9, 14):
+        sol = MaximalCovering(inst, budget=budget).solve(solver)
+        assert inst.cost[sol.chosen].sum() <= budget + 1e-9
+        assert covered_weight(inst, sol.chosen) == pytest.approx(sol.objective)
+        assert sol.objective == pytest.approx(brute_max_cover(inst, budget=budget))
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("costs", [False, True])
+def test_set_cover_matches_brute_force(seed, solver, costs):
+    inst = random_instance(seed, costs=costs)
+    sol = SetCovering(inst).solve(solver)
+    need = inst.coverable() & (inst.weight > 0)
+    assert np.all(sol.covered[need])
+    cost = inst.cost if costs else np.ones(inst.n_sites)
+    assert cost[sol.chosen].sum() == pytest.approx(brute_set_cover(inst))
+    assert sol.objective == pytest.approx(brute_set_cover(inst))
+
+
+def test_fixed_sites_stay_open_and_are_free():
+    inst = random_instance(3)
+    best_with_0 = max(covered_weight(inst, (0, *s)) for s in itertools.combinations(range(1, 7), 2))
+    sol = MaximalCovering(inst, p=2, fixed=[0]).solve()
+    assert 0 in sol.chosen and len(sol.chosen) <= 3
+    assert sol.objective == pytest.approx(best_with_0)
+
+
+def test_time_limited_run_is_never_called_optimal():
+    # a connected lattice-like instance that CBC cannot prove in a fraction of a second
+    rng = np.random.default_rng(7)
+    d, s = rng.uniform(0, 6000, (2500, 2)), rng.uniform(0, 6000, (1200, 2))
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(s).query_ball_point(d, 600)
+    i = np.repeat(np.arange(len(d)), [len(p) for p in pairs])
+    j = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
+    inst = Instance(rng.integers(1, 100, len(d)), np.zeros(len(s)), i, j,
+                    np.linalg.norm(d[i] - s[j], axis=1), 600)
+    for solver in ("highs", "cbc"):
+        try:
+            sol = MaximalCovering(inst, p=30).solve(solver, time_limit=1.0)
+        except SitingError as exc:  # no integer solution within the limit: said so
+            assert "no integer solution" in str(exc)
+            continue
+        if sol.status == "optimal":
+            assert sol.mip_gap <= 1e-9
+        else:
+            assert sol.status == "feasible"
+            assert sol.bound >= sol.objective - 1e-6
+            assert sol.mip_gap == pytest.approx((sol.bound - sol.objective) / sol.objective)
+
+
+def test_bad_model_input_errors():
+    inst = random_instance(0)
+    with pytest.raises(SitingError, match="larger than the 7 candidate"):
+        MaximalCovering(inst, p=8)
+    with pytest.raises(SitingError, match="unknown solver 'gurobi'"):
+        MaximalCovering(inst, p=2).solve("gurobi")
+    with pytest.raises(SitingError, match="needs p"):
+        MaximalCovering(inst)
+    with pytest.raises(SitingError, match="threshold must be > 0"):
+        inst.coverage(0)

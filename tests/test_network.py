@@ -1,0 +1,83 @@
+"""Reading real OSM extracts, the walk filter, the network, and walking distances."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from siting import network
+from siting.access import build_access, build_instance
+from siting.demand import demand_from_buildings
+from siting.osm import is_walkable, read_osm
+from siting.sites import candidates_from_buildings
+
+
+def test_walk_filter_follows_osmnx():
+    assert is_walkable({"highway": "footway"})
+    assert is_walkable({"highway": "residential"})
+    assert is_walkable({"highway": "trunk"})  # osmnx keeps trunk roads for walking
+    assert not is_walkable({"highway": "motorway_link"})
+    assert not is_walkable({"highway": "cycleway"})
+    assert not is_walkable({"highway": "service", "service": "private"})
+    assert not is_walkable({"highway": "path", "foot": "no"})
+    assert not is_walkable({"highway": "residential", "access": "private"})
+    assert not is_walkable({"highway": "pedestrian", "area": "yes"})
+    assert not is_walkable({"building": "yes"})
+
+
+def test_nanjing_extract_counts(nanjing_osm):
+    ext = read_osm(nanjing_osm)
+    assert len(ext.buildings) == 1277  # as counted in the data README
+    assert ext.bounds is None  # no <bounds>: study area = building extent
+    w, s, e, n = ext.study_area().bounds
+    assert (w, s, e, n) == pytest.approx((118.7624, 32.0347, 118.7968, 32.0522), abs=1e-4)
+
+
+def test_nanjing_network_is_fragmented_and_kept(nanjing_osm):
+    ext = read_osm(nanjing_osm)
+    G = network.project(network.graph_from_extract(ext))
+    assert G.graph["crs"] == "EPSG:4549"  # CGCS2000 3-degree Gauss-Krüger, CM 120E
+    adj, ids, xy = network.to_csr(G)
+    comp = network.components(adj)
+    sizes = np.bincount(comp)
+    assert sizes[0] == sizes.max()
+    assert 0.4 < sizes[0] / len(comp) < 0.95  # fragmented, but every component retained
+    assert len(sizes) > 10
+
+
+def test_metric_crs_choice():
+    assert network.metric_crs(118.78, 32.04) == "EPSG:4549"  # CM 120E
+    assert network.metric_crs(116.4, 39.9) == "EPSG:4548"  # Beijing, CM 117E
+    assert network.metric_crs(24.94, 60.17) == "EPSG:32635"  # Helsinki, UTM 35N
+
+
+@pytest.mark.parametrize("which", ["helsinki", "nanjing"])
+def test_pairs_match_networkx(which, helsinki_osm, request):
+    path = helsinki_osm if which == "helsinki" else request.getfixturevalue("nanjing_osm")
+    ext = read_osm(path)
+    G = network.project(network.graph_from_extract(ext))
+    b = ext.buildings[ext.buildings.representative_point().within(ext.study_area())]
+    b = b.to_crs(G.graph["crs"])
+    demand = demand_from_buildings(b, ext.landuse.to_crs(G.graph["crs"]))
+    sites = candidates_from_buildings(b, ext.landuse.to_crs(G.graph["crs"])).head(25)
+    acc = build_access(G, demand, sites)
+    reach = 500.0
+    inst = build_instance(acc, demand["population"].to_numpy(), sites["cost"].to_numpy(), reach)
+    # independent: networkx Dijkstra on the graph itself, per site, plus both snaps
+    expected = {}
+    for j in range(len(sites)):
+        src = int(acc.node_ids[acc.site_node[j]])
+        lengths = nx.single_source_dijkstra_path_length(G, src, cutoff=reach, weight="length")
+        for i in range(len(demand)):
+            node = int(acc.node_ids[acc.demand_node[i]])
+            if node in lengths:
+                d = lengths[node] + acc.demand_snap_m[i] + acc.site_snap_m[j]
+                if d <= reach:
+                    expected[(i, j)] = d
+    got = {(int(i), int(j)): d for i, j, d in zip(inst.pair_demand, inst.pair_site,
+                                                   inst.pair_dist)}
+    assert got.keys() == expected.keys()
+    assert len(got) > 50
+    for key, d in expected.items():
+        assert got[key] == pytest.approx(d, abs=1e-6)
