@@ -35,12 +35,13 @@ city.
 *Inverses.* GCJ-02 has no closed-form inverse. :func:`gcj02_to_wgs84` solves
 ``wgs84_to_gcj02(w) = g`` by fixed-point iteration
 ``w <- w - (wgs84_to_gcj02(w) - g)``, which is the method of Caijun (2014) as
-used in PRCoords. The Jacobian of the offset is about 3e-3, so each step gains
-more than two decimal digits. The loop runs until every coordinate changes by
-less than 1e-12 degrees, which takes 4-5 steps. The round-trip error is below
-1 mm. :func:`bd09_to_gcj02` first applies Baidu's usual closed-form
-approximate inverse (good to about 1e-7 degrees, or decimetres) and then
-refines it in the same way.
+used in PRCoords. The offset changes by only a few thousandths of a degree per degree, so
+each step gains more than two decimal digits. The loop runs until every coordinate changes by
+less than 1e-12 degrees, which takes about 5 steps. The measured round-trip
+error is a few nanometres, far below 1 mm. :func:`bd09_to_gcj02` first applies
+Baidu's usual closed-form approximate inverse and then refines it in the same
+way. The closed form alone is off by a median of 4e-7 degrees and at most 2e-6
+degrees over the China box, i.e. centimetres up to about 0.25 m.
 
 *BD-09 outside China.* The BD-09 step (GCJ-02 to BD-09) is a small rotation and
 scaling of the GCJ-02 lon/lat plus a constant shift of (0.0065, 0.006) degrees.
@@ -218,7 +219,7 @@ def _gcj02_to_bd09_raw(
 def _bd09_to_gcj02_approx(
     lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Baidu's usual closed-form approximate inverse (error about 1e-7 degrees)."""
+    """Baidu's usual closed-form approximate inverse (error up to about 2e-6 degrees)."""
     x = lon - _BD_DLON
     y = lat - _BD_DLAT
     z = np.hypot(x, y) - 0.00002 * np.sin(y * _BD_X_PI)
@@ -360,8 +361,8 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Coords:
     lon, lat : float or ndarray
         GCJ-02 coordinates. ``gcj02_to_bd09`` maps them back to the input to
         better than 1e-12 degrees. The widespread closed-form formula is
-        used as the starting guess and differs from this result by up to
-        about 1e-7 degrees. Applied everywhere, including outside China.
+        used as the starting guess. It differs from this result by up to
+        2e-6 degrees (about 0.25 m). Applied everywhere, including outside China.
     """
     x, y, scalar = _as_arrays(lon, lat)
     gx, gy = _bd09_to_gcj02_approx(x, y)
