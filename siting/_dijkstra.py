@@ -1,36 +1,414 @@
-"""Bounded multi-source shortest paths (temporary scipy version; a numba kernel replaces it)."""
+"""Bounded multi-source shortest paths on a CSR graph (numba kernel).
+
+Walking-distance coverage needs, for every candidate source, the handful of
+nodes within a reach (~1,400 nodes at 1000 m on a city network).
+``scipy.sparse.csgraph.dijkstra(limit=...)`` allocates and scans a full
+n-length row per source, so it costs ``sources x n``.  The kernel here keeps
+per-thread scratch arrays that are reset only at the nodes a search touched,
+so a search costs ``O(settled * log(settled))`` and the output memory is
+proportional to the number of (source, node) pairs returned.
+
+The first call in a fresh environment JIT-compiles the kernels (about 8 s
+measured on a 2-core VM); the machine code is cached on disk (``cache=True``),
+so later processes load it in ~0.2-0.5 s.
+"""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
+from numba import njit, prange
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["bounded_dijkstra"]
+
+# Sources per chunk are ~pending / (_CHUNKS_PER_THREAD * threads); chunks are
+# dealt round-robin to threads, which balances dense and sparse areas.
+_CHUNKS_PER_THREAD = 8
+# Initial guess of output rows per source, refined from observed counts.
+_INITIAL_ROWS_PER_SOURCE = 256
+# Safety factor applied to the observed mean rows per source.
+_GROWTH = 1.25
+
+_NOT_IN_HEAP = -1
+_SETTLED = -2
 
 
-def bounded_dijkstra(indptr, indices, weights, sources, limit, *, source_offset=None):
-    """Distances from each source to every node within ``limit`` (see module docstring)."""
-    sources = np.asarray(sources, dtype=np.int64)
-    n = len(indptr) - 1
-    k = len(sources)
-    limit = np.broadcast_to(np.asarray(limit, dtype=float), (k,))
-    offset = np.zeros(k) if source_offset is None else np.asarray(source_offset, dtype=float)
-    if k == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    adj = sp.csr_array((weights, indices, indptr), shape=(n, n))
-    out_s, out_v, out_d = [], [], []
-    for start in range(0, k, 256):
-        stop = min(start + 256, k)
-        lim = float((limit[start:stop] - offset[start:stop]).max())
-        if lim < 0:
-            continue
-        d = dijkstra(adj, indices=sources[start:stop], limit=lim)
-        d += offset[start:stop, None]
-        s, v = np.nonzero(d <= limit[start:stop, None])
-        out_s.append(s + start)
-        out_v.append(v)
-        out_d.append(d[s, v])
-    if not out_s:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    s, v, d = (np.concatenate(a) for a in (out_s, out_v, out_d))
-    order = np.lexsort((d, s))
-    return s[order].astype(np.int64), v[order].astype(np.int64), d[order]
+# ---------------------------------------------------------------------------
+# Binary min-heap on parallel arrays (key, node) with decrease-key via `pos`.
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _sift_up(hkey, hnode, pos, i):
+    """Move entry ``i`` towards the root until the heap order holds."""
+    key = hkey[i]
+    node = hnode[i]
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hkey[parent] <= key:
+            break
+        hkey[i] = hkey[parent]
+        hnode[i] = hnode[parent]
+        pos[hnode[i]] = i
+        i = parent
+    hkey[i] = key
+    hnode[i] = node
+    pos[node] = i
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(hkey, hnode, pos, i, size):
+    """Move entry ``i`` towards the leaves until the heap order holds."""
+    key = hkey[i]
+    node = hnode[i]
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and hkey[right] < hkey[child]:
+            child = right
+        if hkey[child] >= key:
+            break
+        hkey[i] = hkey[child]
+        hnode[i] = hnode[child]
+        pos[hnode[i]] = i
+        i = child
+    hkey[i] = key
+    hnode[i] = node
+    pos[node] = i
+
+
+@njit(cache=True, nogil=True)
+def _search(indptr, indices, weights, s, off, lim, dist, pos, hkey, hnode, order):
+    """Settle every node v with ``off + d(s, v) <= lim``.
+
+    Writes the settled nodes to ``order[:count]`` in settle order (distance
+    non-decreasing) and ``dist[v] = d(s, v)`` (without ``off``); returns
+    ``count``.  Expects ``dist == inf`` and ``pos == -1`` everywhere on entry;
+    the caller must restore that with `_reset`.
+    """
+    if not off <= lim:
+        return 0
+    count = 0
+    size = 1
+    hkey[0] = 0.0
+    hnode[0] = s
+    pos[s] = 0
+    dist[s] = 0.0
+    while size > 0:
+        # Pop the minimum; every node pushed is within the limit, so it is
+        # settled and becomes an output row.
+        u = hnode[0]
+        du = hkey[0]
+        size -= 1
+        if size > 0:
+            hkey[0] = hkey[size]
+            hnode[0] = hnode[size]
+            _sift_down(hkey, hnode, pos, 0, size)
+        pos[u] = _SETTLED
+        order[count] = u
+        count += 1
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            if pos[v] == _SETTLED:
+                continue
+            nd = du + weights[e]
+            if nd < dist[v] and off + nd <= lim:
+                dist[v] = nd
+                if pos[v] == _NOT_IN_HEAP:
+                    hkey[size] = nd
+                    hnode[size] = v
+                    _sift_up(hkey, hnode, pos, size)
+                    size += 1
+                else:
+                    i = pos[v]
+                    hkey[i] = nd
+                    _sift_up(hkey, hnode, pos, i)
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _reset(order, count, dist, pos):
+    """Restore scratch entries touched by the last search (pushed == settled)."""
+    for i in range(count):
+        v = order[i]
+        dist[v] = np.inf
+        pos[v] = _NOT_IN_HEAP
+
+
+@njit(cache=True, nogil=True)
+def _emit(order, count, dist, off, out_node, out_dist, start):
+    """Copy one search to ``out[start:start+count]``; equal distances by node id."""
+    for i in range(count):
+        v = order[i]
+        out_node[start + i] = v
+        out_dist[start + i] = off + dist[v]
+    # Settle order is already sorted by distance; only runs of ties (e.g.
+    # zero-weight edges) need ordering by node id to make rows canonical.
+    i = 0
+    while i < count:
+        j = i + 1
+        d = out_dist[start + i]
+        while j < count and out_dist[start + j] == d:
+            j += 1
+        if j - i > 1:
+            out_node[start + i:start + j] = np.sort(out_node[start + i:start + j])
+        i = j
+
+
+@njit(cache=True, parallel=True)
+def _run_round(indptr, indices, weights, sources, offsets, limits, pending,
+               chunk_bounds, cap_bounds, out_node, out_dist, row_start,
+               row_count, need, dist_s, pos_s, hkey_s, hnode_s, order_s):
+    """Search ``sources[pending]``, writing rows into per-chunk buffer regions.
+
+    Chunk ``c`` covers ``pending[chunk_bounds[c]:chunk_bounds[c+1]]`` and owns
+    ``out[cap_bounds[c]:cap_bounds[c+1]]``.  Sources are processed in order;
+    when a source's rows do not fit, its row count is stored in ``need`` and
+    the chunk stops (the wrapper reschedules the rest).  Completed sources get
+    ``row_start``/``row_count``.  Worker ``t`` uses scratch row ``t`` and
+    takes chunks ``t, t + T, ...``.
+    """
+    n_workers = dist_s.shape[0]
+    n_chunks = chunk_bounds.shape[0] - 1
+    for t in prange(n_workers):
+        dist = dist_s[t]
+        pos = pos_s[t]
+        hkey = hkey_s[t]
+        hnode = hnode_s[t]
+        order = order_s[t]
+        for c in range(t, n_chunks, n_workers):
+            wp = cap_bounds[c]
+            end = cap_bounds[c + 1]
+            for i in range(chunk_bounds[c], chunk_bounds[c + 1]):
+                k = pending[i]
+                off = offsets[k]
+                cnt = _search(indptr, indices, weights, sources[k], off,
+                              limits[k], dist, pos, hkey, hnode, order)
+                if wp + cnt > end:
+                    need[k] = cnt
+                    _reset(order, cnt, dist, pos)
+                    break
+                _emit(order, cnt, dist, off, out_node, out_dist, wp)
+                _reset(order, cnt, dist, pos)
+                row_start[k] = wp
+                row_count[k] = cnt
+                wp += cnt
+
+
+@njit(cache=True, parallel=True)
+def _gather(buf_node, buf_dist, ks, row_start, row_count, dst, out_node,
+            out_dist):
+    """Copy the rows of sources ``ks`` from a round buffer to final offsets."""
+    for j in prange(ks.shape[0]):
+        k = ks[j]
+        a = row_start[k]
+        b = dst[k]
+        for i in range(row_count[k]):
+            out_node[b + i] = buf_node[a + i]
+            out_dist[b + i] = buf_dist[a + i]
+
+
+# ---------------------------------------------------------------------------
+# Validation and driver
+# ---------------------------------------------------------------------------
+
+
+def _as_int_array(name: str, a: ArrayLike) -> NDArray[np.int64]:
+    """1-D integer input as contiguous int64."""
+    arr = np.asarray(a)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _per_source(name: str, value: ArrayLike | float | None, m: int,
+                default: float) -> NDArray[np.float64]:
+    """Scalar or per-source float input as a checked length-`m` array."""
+    if value is None:
+        return np.full(m, default, dtype=np.float64)
+    arr = np.asarray(value)
+    if arr.size and not (np.issubdtype(arr.dtype, np.floating)
+                         or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 0:
+        arr = np.full(m, float(arr), dtype=np.float64)
+    elif arr.shape != (m,):
+        raise ValueError(
+            f"{name} must be a scalar or have one entry per source "
+            f"(expected shape ({m},), got {arr.shape})")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} must not contain NaN")
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be >= 0 (min is {arr.min()})")
+    return np.ascontiguousarray(arr)
+
+
+def _validate(
+    indptr: ArrayLike, indices: ArrayLike, weights: ArrayLike, sources: ArrayLike,
+    limit: float | ArrayLike, source_offset: float | ArrayLike | None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64],
+           NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], int]:
+    """Check and normalise inputs; raise ValueError with a clear message."""
+    indptr = _as_int_array("indptr", indptr)
+    indices = _as_int_array("indices", indices)
+    weights = np.asarray(weights)
+    if weights.ndim != 1:
+        raise ValueError(f"weights must be 1-D, got shape {weights.shape}")
+    if weights.size and not (np.issubdtype(weights.dtype, np.floating)
+                             or np.issubdtype(weights.dtype, np.integer)):
+        raise ValueError(f"weights must be numeric, got dtype {weights.dtype}")
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    sources = _as_int_array("sources", sources)
+
+    if indptr.size == 0:
+        raise ValueError("indptr must have length n + 1 >= 1")
+    n = indptr.size - 1
+    nnz = indices.size
+    if weights.size != nnz:
+        raise ValueError(f"indices and weights lengths differ ({nnz} != {weights.size})")
+    if indptr[0] != 0 or indptr[-1] != nnz:
+        raise ValueError(
+            f"indptr must start at 0 and end at len(indices)={nnz} "
+            f"(got {indptr[0]} .. {indptr[-1]})")
+    if n and (np.diff(indptr) < 0).any():
+        raise ValueError("indptr must be non-decreasing")
+    if nnz and (indices.min() < 0 or indices.max() >= n):
+        raise ValueError(f"indices must lie in [0, {n})")
+    if np.isnan(weights).any():
+        raise ValueError("weights must not contain NaN")
+    if nnz and weights.min() < 0:
+        raise ValueError(f"weights must be >= 0 (min is {weights.min()})")
+    m = sources.size
+    if m and (sources.min() < 0 or sources.max() >= n):
+        raise ValueError(
+            f"sources must lie in [0, {n}) (got {sources.min()} .. {sources.max()})")
+    if limit is None:
+        raise ValueError("limit is required (use np.inf for unbounded searches)")
+    limits = _per_source("limit", limit, m, default=np.inf)
+    offsets = _per_source("source_offset", source_offset, m, default=0.0)
+    return indptr, indices, weights, sources, limits, offsets, n
+
+
+def _chunk_plan(pending_len: int, n_workers: int) -> NDArray[np.int64]:
+    """Boundaries splitting `pending_len` sources into near-equal chunks."""
+    n_chunks = max(1, min(pending_len, _CHUNKS_PER_THREAD * n_workers))
+    return np.linspace(0, pending_len, n_chunks + 1).round().astype(np.int64)
+
+
+def bounded_dijkstra(
+    indptr: ArrayLike,
+    indices: ArrayLike,
+    weights: ArrayLike,
+    sources: ArrayLike,
+    limit: float | ArrayLike,
+    *,
+    source_offset: ArrayLike | float | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Distances from each source to every node within `limit` on a directed CSR graph.
+
+    Returns one row per (source position ``k``, node ``v``) with
+    ``offset_k + d(sources[k], v) <= limit_k``, sorted by ``src_pos``, then
+    ``dist``, then ``node``.  Sources are searched in parallel (numba
+    ``prange``) with per-thread scratch arrays that are reset only where a
+    search touched them, so the cost is proportional to the nodes settled,
+    not to ``len(sources) * n``.  Output is identical for any thread count.
+
+    Parameters
+    ----------
+    indptr, indices, weights : array_like
+        CSR adjacency of a directed graph with ``n = len(indptr) - 1`` nodes:
+        the out-edges of ``u`` are ``indices[indptr[u]:indptr[u+1]]`` with
+        ``weights`` (float64, ``>= 0``; ``inf`` means unusable).  Integer
+        arrays may be int32 or int64.  Parallel edges and zero weights are
+        allowed.
+    sources : array_like of int
+        Source node ids; may repeat (each position is searched separately).
+    limit : float or array_like of float
+        Maximum distance (inclusive), scalar or one per source; ``>= 0``.
+    source_offset : float or array_like of float, optional
+        Per-source distance added to the start (e.g. snap distance from a
+        point to its node) and counted against the limit; ``>= 0``.
+        Default zeros.
+
+    Returns
+    -------
+    src_pos : ndarray of int64
+        Position ``k`` in `sources` of each row.
+    node : ndarray of int64
+        Reached node ``v``.
+    dist : ndarray of float64
+        ``offset_k + d(sources[k], v)``; ``d`` is summed edge by edge along
+        the path as in scipy (the tests and benchmark find them bit-identical).
+
+    Raises
+    ------
+    ValueError
+        On malformed CSR arrays, mismatched lengths, negative or NaN weights,
+        sources out of range, or negative/NaN limits or offsets.
+
+    Notes
+    -----
+    Scratch memory is ``5 * n`` words per thread, allocated once per call, so
+    batch many sources into one call rather than calling per source.
+    Sources are searched in node-id order, so numbering nodes spatially
+    (as a grid or a locality-preserving ordering does) improves cache use.
+    Rows are written to per-chunk buffers sized from the observed rows per
+    source; a source that overflows its chunk's buffer is re-searched in a
+    later round, so peak memory is about twice the output size.
+    """
+    indptr, indices, weights, sources, limits, offsets, n = _validate(
+        indptr, indices, weights, sources, limit, source_offset)
+    m = sources.size
+    if m == 0:
+        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
+
+    n_workers = max(1, min(numba.get_num_threads(), m))
+    dist_s = np.full((n_workers, n), np.inf)
+    pos_s = np.full((n_workers, n), _NOT_IN_HEAP, dtype=np.int64)
+    hkey_s = np.empty((n_workers, n))
+    hnode_s = np.empty((n_workers, n), dtype=np.int64)
+    order_s = np.empty((n_workers, n), dtype=np.int64)
+
+    row_start = np.zeros(m, dtype=np.int64)
+    row_count = np.full(m, -1, dtype=np.int64)
+    need = np.full(m, -1, dtype=np.int64)
+    rounds = []  # (buffer node, buffer dist, source positions completed)
+    # Search in node-id order: consecutive searches on a thread then touch
+    # nearby scratch entries (when ids are spatially coherent).  Rows are
+    # gathered back into source-position order at the end.
+    pending = np.argsort(sources, kind="stable").astype(np.int64)
+    est = float(min(n, _INITIAL_ROWS_PER_SOURCE))
+    while pending.size:
+        bounds = _chunk_plan(pending.size, n_workers)
+        lens = np.diff(bounds)
+        first_need = need[pending[bounds[:-1]]]
+        caps = np.minimum(lens * n, np.maximum(np.ceil(est * lens).astype(np.int64) + 64,
+                                                first_need))
+        cap_bounds = np.concatenate(([0], np.cumsum(caps))).astype(np.int64)
+        buf_node = np.empty(cap_bounds[-1], dtype=np.int64)
+        buf_dist = np.empty(cap_bounds[-1], dtype=np.float64)
+        _run_round(indptr, indices, weights, sources, offsets, limits, pending,
+                   bounds, cap_bounds, buf_node, buf_dist, row_start, row_count,
+                   need, dist_s, pos_s, hkey_s, hnode_s, order_s)
+        done = row_count[pending] >= 0
+        rounds.append((buf_node, buf_dist, pending[done]))
+        pending = pending[~done]
+        known = np.concatenate((row_count[row_count >= 0], need[need >= 0]))
+        est = max(1.0, _GROWTH * float(known.mean()))
+
+    dst = np.zeros(m, dtype=np.int64)
+    np.cumsum(row_count[:-1], out=dst[1:])
+    total = int(dst[-1] + row_count[-1])
+    out_node = np.empty(total, dtype=np.int64)
+    out_dist = np.empty(total, dtype=np.float64)
+    for buf_node, buf_dist, ks in rounds:
+        if ks.size:
+            _gather(buf_node, buf_dist, ks, row_start, row_count, dst, out_node, out_dist)
+    src_pos = np.repeat(np.arange(m, dtype=np.int64), row_count)
+    return src_pos, out_node, out_dist
