@@ -86,7 +86,7 @@ def load_inputs(sc: Scenario):
         if sc.bbox:
             area = box(*sc.bbox)
         else:
-            nodes = ox_nodes_wgs84(G)
+            nodes = _nodes_wgs84(G)
             area = box(*nodes.total_bounds)
         return G, buildings, None, area
     if sc.place is not None:
@@ -94,7 +94,7 @@ def load_inputs(sc: Scenario):
     raise SitingError("no input: give --osm FILE, --graphml FILE with --buildings, or --place NAME")
 
 
-def ox_nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+def _nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     import osmnx as ox
 
     return ox.graph_to_gdfs(G, edges=False).to_crs("EPSG:4326")
@@ -174,13 +174,12 @@ def _attach(access: Access, inst: Instance, sol: CoverageSolution, demand, sites
                                  min_only=True, return_predecessors=True)
             node = access.demand_node[far]
             src_node = src[node]
+            site_at = np.full(len(access.node_ids), -1, dtype=np.int64)
+            site_at[access.site_node[chosen][::-1]] = chosen[::-1]  # first chosen site per node
             ok = src_node >= 0
-            site_of_node = {n: j for j, n in zip(chosen[::-1], access.site_node[chosen][::-1])}
-            far_idx = np.flatnonzero(far)
-            for i, n, s in zip(far_idx[ok], node[ok], src_node[ok]):
-                j = site_of_node[s]
-                nearest[i] = j
-                walk[i] = d[n] + access.demand_snap_m[i] + access.site_snap_m[j]
+            i, j = np.flatnonzero(far)[ok], site_at[src_node[ok]]
+            nearest[i] = j
+            walk[i] = d[node[ok]] + access.demand_snap_m[i] + access.site_snap_m[j]
     demand["covered"] = sol.covered
     demand["nearest_site"] = nearest
     demand["walk_m"] = walk

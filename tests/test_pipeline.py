@@ -62,7 +62,7 @@ def _recompute_covered(osm, out, threshold):
         d = np.array([lengths.get(n, np.inf) for n in d_nodes]) + d_snap + snap
         best = np.minimum(best, d)
     covered = best <= threshold + 1e-6
-    return summary, float(demand.loc[covered, "population"].sum()), covered, demand
+    return summary, float(demand.loc[covered, "population"].sum()), covered, demand, best
 
 
 @pytest.mark.parametrize("p", [1, 3, 6])
@@ -71,12 +71,16 @@ def test_nanjing_optimal_and_recomputed_from_files(nanjing_osm, tmp_path, p):
     res = cli("run", "--osm", nanjing_osm, "--out", out, "--max-sites", p,
               "--walk-minutes", 10, "--speed", 60)
     assert res.exit_code == 0, res.output
-    summary, covered_pop, covered, demand = _recompute_covered(nanjing_osm, out, 600.0)
+    summary, covered_pop, covered, demand, best = _recompute_covered(nanjing_osm, out, 600.0)
     assert summary["status"] == "optimal" and summary["mip_gap"] == 0
     assert summary["threshold_m"] == 600.0 and summary["crs"] == "EPSG:4549"
     assert summary["n_sites_chosen"] == p
     assert covered_pop == pytest.approx(summary["covered_population"], rel=1e-9)
     assert np.array_equal(covered, demand["covered"].astype(bool).to_numpy())
+    # nearest chosen site's walk: exact within reach, beyond reach where not covered
+    assert np.allclose(demand.loc[covered, "walk_m"], best[covered], atol=1e-6)
+    far = demand.loc[~covered, "walk_m"].dropna()
+    assert (far > 600.0).all() and len(far) > 0
     assert summary["network_components"] > 1
     assert summary["population_outside_largest_component"] > 0
 
