@@ -21,7 +21,7 @@ from siting.instance import Instance
 from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
 from siting.scenario import Scenario
-from siting.sites import site_candidates
+from siting.sites import read_vector, site_candidates
 
 DEFAULT_P = 10
 
@@ -282,15 +282,7 @@ def _summary(r: RunResult, runtime_s: float) -> dict:
 
 
 def _read_layer(path: Path, what: str) -> gpd.GeoDataFrame:
-    if path is None or not Path(path).exists():
-        raise SitingError(f"{what} file not found: {path}")
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises DataSourceError and friends
-        raise SitingError(f"{path}: cannot read {what} ({exc})") from exc
-    if gdf.crs is None:
-        raise SitingError(f"{path}: {what} layer has no CRS; save it with one (e.g. EPSG:4326)")
-    gdf = gdf.to_crs("EPSG:4326")
+    gdf = read_vector(path, what)
     for col in BUILDING_TAGS:
         if col not in gdf:
             gdf[col] = None

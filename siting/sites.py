@@ -473,7 +473,8 @@ def _read_table(path: Path, crs: str):
             gdf = gpd.read_file(path)
             if gdf.geometry.notna().any():
                 try:
-                    gdf = geodataframe_to_wgs84(gdf, crs)
+                    gdf = (gdf.to_crs("EPSG:4326") if gdf.crs is not None and gdf.crs.is_projected
+                           else geodataframe_to_wgs84(gdf, crs))
                 except ValueError as exc:
                     raise SitingError(f"{path.name}: {exc}") from exc
                 geom = gdf.geometry.representative_point()
@@ -634,14 +635,7 @@ def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:
     ``exclusion zone <n>``.
     """
     path = Path(path)
-    if not path.exists():
-        raise SitingError(f"exclusion file not found: {path}")
-    try:
-        zones = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises DataSourceError and friends
-        raise SitingError(f"{path}: cannot read exclusion polygons ({exc})") from exc
-    if zones.crs is None:
-        raise SitingError(f"{path}: exclusion layer has no CRS; save it with one (e.g. EPSG:4326)")
+    zones = read_vector(path, "exclusion polygons")
     zones = zones[zones.geometry.notna()]
     zones = zones[zones.geom_type.isin(["Polygon", "MultiPolygon"])]
     if zones.empty:
@@ -649,8 +643,21 @@ def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:
     label = next((c for c in ("reason", "原因", "name", "名称") if c in zones), None)
     reason = [f"in exclusion zone: {v}" if label and _given(v) else f"in exclusion zone {i + 1}"
               for i, v in enumerate(zones[label] if label else [None] * len(zones))]
-    return gpd.GeoDataFrame({"reason": reason}, geometry=zones.geometry.to_crs("EPSG:4326").to_numpy(),
+    return gpd.GeoDataFrame({"reason": reason}, geometry=zones.geometry.to_numpy(),
                             crs="EPSG:4326")
+
+
+def read_vector(path: str | Path | None, what: str) -> gpd.GeoDataFrame:
+    """A vector layer (GeoPackage, GeoJSON, shapefile …) in WGS84; ``what`` names it in errors."""
+    if path is None or not Path(path).exists():
+        raise SitingError(f"{what} file not found: {path}")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise SitingError(f"{path}: cannot read {what} ({exc})") from exc
+    if gdf.crs is None:
+        raise SitingError(f"{path}: {what} layer has no CRS; save it with one (e.g. EPSG:4326)")
+    return gdf.to_crs("EPSG:4326")
 
 
 def apply_exclusions(candidates: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -230,6 +230,18 @@ def test_excel_chinese_headers_gcj02_lands_within_a_metre(tmp_path, nanjing, nan
     pd.testing.assert_frame_equal(inv2.drop(columns="geometry"), inv.drop(columns="geometry"))
 
 
+def test_geopackage_inventory_in_a_projected_crs(tmp_path, nanjing, nanjing_candidates):
+    _, _, area = nanjing
+    wgs, rows = _inventory_rows(nanjing_candidates, n=5)
+    path = tmp_path / "inv.gpkg"
+    gpd.GeoDataFrame(rows.drop(columns=["经度", "纬度"]), geometry=wgs.to_crs(CRS).geometry.to_numpy(),
+                     crs=CRS).to_file(path)
+    inv = read_inventory(path, study_area=area)
+    assert inv.crs.to_epsg() == 4326 and len(inv) == 5
+    assert inv.to_crs(CRS).distance(wgs.to_crs(CRS), align=False).max() < 1e-3
+    assert inv["floor_area_m2"].tolist() == rows["建筑面积（平方米）"].tolist()
+
+
 def test_inventory_defaults_for_missing_optional_fields(tmp_path):
     path = tmp_path / "min.csv"
     path.write_text("lon,lat,floor_area\n118.78,32.04,800\n118.781,32.041,400\n", "utf-8")
