@@ -51,7 +51,7 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from siting.buildings import classify, floor_area
-from siting.coords import geodataframe_to_wgs84
+from siting.coords import geodataframe_to_wgs84, to_wgs84
 from siting.errors import SitingError
 
 MODES = ("renovate", "lease", "transfer", "new_build")
@@ -314,7 +314,8 @@ def read_inventory(
 
     Required: a location, and a floor area unless ``existing``. Defaults for missing
     optional values: id = row number; name = None; class = the policy's
-    ``default_class``; usable area = floor area × the class's usable ratio;
+    ``default_class`` (Chinese class names such as 商业, 办公, 厂房 are mapped through
+    ``[sites.class_names]``; a class without defaults takes the default class's); usable area = floor area × the class's usable ratio;
     acquisition mode = the class's; costs from ``[sites.costs]``; floor and year
     unknown (NaN); existing = ``existing``.
 
@@ -387,7 +388,9 @@ def read_inventory(
         raise SitingError(f"{where(i, 'usable_area_m2')}: usable area {usable[i]:g} m² is not "
                           f"positive")
     default_class = policy.get("default_class", "other")
-    kind = pd.Series([str(v).strip() if _given(v) else default_class for v in col("kind")])
+    names = policy.get("class_names", {})
+    kind = pd.Series([names.get(str(v).strip(), str(v).strip()) if _given(v) else default_class
+                      for v in col("kind")])
     if existing:
         kind[col("kind").isna().to_numpy()] = "existing"
     ratio = _class_default(policy, kind, "usable_ratio").astype(float)
@@ -430,11 +433,7 @@ def read_existing(
     and so are rows outside the study area (a POI file usually covers a whole city).
     """
     policy = load_site_policy() if policy is None else policy
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frame = read_inventory(path, crs, study_area=None, policy=policy, existing=True)
-    for w in caught:
-        warnings.warn(w.message, stacklevel=2)
+    frame = read_inventory(path, crs, policy=policy, existing=True)
     no_service = frame["existing_services"].isna()
     if no_service.all():
         raise SitingError(
@@ -541,8 +540,6 @@ def _coordinates(raw, cols, geom, path, row_label, crs):
 
 
 def _convert_datum(lon, lat, crs: str, path: Path):
-    from siting.coords import to_wgs84
-
     try:
         return to_wgs84(lon, lat, crs)
     except ValueError as exc:

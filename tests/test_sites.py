@@ -394,3 +394,28 @@ def test_cli_inventory_existing_exclude_to_candidates_gpkg(tmp_path, nanjing, na
     assert existing.within(zone).all()  # inside the zone, but operating: never excluded
     chosen = gpd.read_file(out / "sites.gpkg")
     assert len(chosen) == 3 and chosen["excluded_reason"].isna().all()
+
+
+def test_chinese_class_names_take_their_class_defaults(tmp_path):
+    path = _write(tmp_path, "名称,经度,纬度,建筑面积,类型",
+                  "旧厂房,118.78,32.04,1000,厂房", "底商,118.78,32.04,1000,商业",
+                  "某用房,118.78,32.04,1000,文物建筑")
+    inv = read_inventory(path)
+    d = load_site_policy()["class_defaults"]
+    assert inv["kind"].tolist() == ["industrial", "commercial", "文物建筑"]
+    assert inv["acquisition_mode"].tolist() == [d["industrial"]["acquisition_mode"],
+                                               d["commercial"]["acquisition_mode"],
+                                               d["other"]["acquisition_mode"]]
+    assert inv["usable_area_m2"].tolist() == [1000 * d["industrial"]["usable_ratio"],
+                                             1000 * d["commercial"]["usable_ratio"],
+                                             1000 * d["other"]["usable_ratio"]]
+
+
+def test_cli_bad_inventory_clear_error_and_no_output(tmp_path, helsinki_osm):
+    inv = _write(tmp_path, HEAD, "1,a,24.94,60.17,500,出售")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", "--osm", str(helsinki_osm), "--out", str(out),
+                                   "--inventory", str(inv)])
+    assert res.exit_code == 2
+    assert "inv.csv row 2, column '取得方式': unknown acquisition mode '出售'" in res.output
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
