@@ -39,7 +39,8 @@ class Scenario(BaseModel):
     model: Literal["max_cover", "set_cover"] = "max_cover"
     max_sites: int | None = Field(None, description="p: most new sites (max_cover)")
     budget: float | None = Field(None, ge=0, description="CNY (max_cover, with site costs)")
-    cost_per_m2: float = Field(0.0, ge=0, description="one-off cost per usable m² (placeholder)")
+    cost_per_m2: float = Field(
+        0.0, ge=0, description="flat one-off CNY per usable m² replacing the policy rates (0: policy)")
     solver: str = DEFAULT_SOLVER
     time_limit: float | None = Field(60.0, gt=0)
     mip_gap: float = Field(0.0, ge=0, lt=1)

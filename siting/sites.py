@@ -213,9 +213,9 @@ def candidates_from_buildings(
     policy = load_site_policy() if policy is None else policy
     if buildings is None or buildings.empty:
         raise SitingError("no buildings in the study area: no candidate sites")
-    classes = _class_tables(policy)
     kind = classify(buildings, landuse, policy["classes"])
-    b = buildings[kind.isin(classes.keys()) & kind.ne("other")]
+    # every mapped class is a candidate; classes without defaults take the default class's
+    b = buildings[~kind.isin(["residential", "other"])]
     kind = kind[b.index]
     levels = _class_default(policy, kind, "levels") if default_levels is None else default_levels
     fa = floor_area(b, levels, float(policy.get("storey_height_m", 3.0)))
