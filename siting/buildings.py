@@ -8,78 +8,74 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-# OSM building/amenity/shop values → use class. Residential buildings house demand;
-# the other classes are stock space a city may convert into service facilities.
+# Residential buildings house demand. The other use classes (stock space a city may
+# convert into service facilities) are data: ``[sites.classes]`` in the policy file
+# (see :func:`siting.sites.load_site_policy`).
 RESIDENTIAL = {
     "residential", "apartments", "house", "detached", "semidetached_house", "terrace",
     "dormitory", "bungalow", "farm", "cabin", "houseboat", "static_caravan", "block",
-}
-CANDIDATE_CLASS = {
-    "industrial": "industrial", "factory": "industrial", "manufacture": "industrial",
-    "warehouse": "warehouse", "storage": "warehouse", "hangar": "warehouse",
-    "commercial": "commercial", "retail": "commercial", "supermarket": "commercial",
-    "mall": "commercial", "shop": "commercial", "market": "commercial", "hotel": "commercial",
-    "office": "office",
-    "public": "public", "civic": "public", "government": "public", "townhall": "public",
-    "community_centre": "community", "social_facility": "community", "social_centre": "community",
-    "disused": "disused", "abandoned": "disused", "ruins": "disused", "vacant": "disused",
-}
-# buildings that are never candidates (in use for something a city will not convert)
-EXCLUDED = {
-    "school", "university", "college", "kindergarten", "hospital", "church", "temple",
-    "mosque", "cathedral", "chapel", "shrine", "train_station", "transportation",
-    "parking", "garage", "garages", "roof", "shed", "hut", "toilets", "service",
-    "construction", "bridge", "greenhouse", "stadium", "military", "fire_station",
 }
 _NON_RESIDENTIAL_LANDUSE = {"commercial", "retail", "industrial", "military", "railway"}
 _LEVELS_RE = re.compile(r"(\d+(?:\.\d+)?)")
 
 
-def classify(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None = None) -> pd.Series:
+def classify(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None = None,
+             classes: dict | None = None) -> pd.Series:
     """Use class per building: ``"residential"``, a candidate class, or ``"other"``.
 
     ``building=yes`` (most of a Chinese extract) is read from its other tags
     (``amenity``, ``shop``, ``office``, ``disused:*``) and, failing those, from the
     land use it stands in: residential unless the land use is commercial, retail,
     industrial, military or railway.
+
+    Parameters
+    ----------
+    buildings, landuse
+        Building and land-use polygons with OSM tags.
+    classes
+        The ``[sites.classes]`` table (``tag_values``, ``tag_present``, ``landuse``,
+        ``never``); default the packaged policy's.
     """
+    if classes is None:
+        from siting.sites import load_site_policy  # sites imports this module
+
+        classes = load_site_policy()["classes"]
+    values = classes.get("tag_values", {})
+    never = set(classes.get("never", {}).get("values", ()))
     b = buildings["building"].fillna("yes").str.lower()
     cls = pd.Series("other", index=buildings.index, dtype=object)
     cls[b.isin(RESIDENTIAL)] = "residential"
-    mapped = b.map(CANDIDATE_CLASS)
+    mapped = b.map(values)
     cls[mapped.notna()] = mapped[mapped.notna()]
     generic = b.eq("yes")
-    for tag in ("amenity", "shop", "office", "craft", "disused", "abandoned", "disused:amenity",
-                "disused:shop"):
+    if "amenity" in buildings:
+        has = generic & buildings["amenity"].notna() & cls.eq("other")
+        value = buildings["amenity"].map(values)
+        cls[has & value.notna()] = value[has & value.notna()]
+        cls[has & buildings["amenity"].isin(never)] = "excluded"
+    for tag, tag_class in classes.get("tag_present", {}).items():
         if tag not in buildings:
             continue
         has = generic & buildings[tag].notna() & cls.eq("other")
-        if tag == "amenity":
-            value = buildings[tag].map(CANDIDATE_CLASS)
-            cls[has & value.notna()] = value[has & value.notna()]
-            cls[has & buildings[tag].isin(EXCLUDED)] = "excluded"
-        elif tag in ("shop", "craft"):
-            cls[has] = "commercial"
-        elif tag == "office":
-            cls[has] = "office"
-        else:
-            cls[has] = "disused"
-    cls[b.isin(EXCLUDED)] = "excluded"
+        cls[has] = tag_class
+    cls[b.isin(never)] = "excluded"
     rest = generic & cls.eq("other")
     if rest.any():
         landuse_class = _landuse_at(buildings[rest], landuse)
         nonres = landuse_class.isin(_NON_RESIDENTIAL_LANDUSE)
-        cls[rest] = np.where(nonres, landuse_class.map(CANDIDATE_CLASS).fillna("other"), "residential")
+        cls[rest] = np.where(nonres, landuse_class.map(classes.get("landuse", {})).fillna("other"),
+                             "residential")
     return cls.where(cls != "excluded", "other")
 
 
 def floor_area(
-    buildings: gpd.GeoDataFrame, default_levels: float, storey_height_m: float = 3.0
+    buildings: gpd.GeoDataFrame, default_levels: float | pd.Series, storey_height_m: float = 3.0
 ) -> pd.DataFrame:
     """Footprint, storeys and gross floor area of projected building polygons.
 
     Storeys come from ``building:levels``, else ``height`` / ``storey_height_m``, else
-    ``default_levels`` (flagged in ``levels_estimated``).
+    ``default_levels`` (a number, or a Series per building such as a per-class default;
+    flagged in ``levels_estimated``).
 
     Returns
     -------

@@ -45,12 +45,18 @@ def run(
     threshold_m: Annotated[Optional[float], typer.Option(help="walking threshold in metres")] = None,
     model: Annotated[Optional[str], typer.Option(help="max_cover or set_cover")] = None,
     max_sites: Annotated[Optional[int], typer.Option("--max-sites", "-p", help="most new sites")] = None,
-    budget: Annotated[Optional[float], typer.Option(help="budget in CNY (needs --cost-per-m2)")] = None,
-    cost_per_m2: Annotated[Optional[float], typer.Option(help="site cost per usable m²")] = None,
+    budget: Annotated[Optional[float], typer.Option(help="budget in CNY for new sites (cost_total: policy rates or --cost-per-m2)")] = None,
+    cost_per_m2: Annotated[Optional[float], typer.Option(help="flat one-off site cost per usable m² (replaces policy rates)")] = None,
     solver: Annotated[Optional[str], typer.Option(help="cbc or highs")] = None,
     time_limit: Annotated[Optional[float], typer.Option(help="solver time limit, s")] = None,
     m2_per_person: Annotated[Optional[float], typer.Option(help="residential m² per person")] = None,
     population_total: Annotated[Optional[float], typer.Option(help="scale population to this total")] = None,
+    inventory: Annotated[Optional[Path], typer.Option(help="site inventory (.csv/.xlsx/.gpkg)")] = None,
+    inventory_crs: Annotated[Optional[str], typer.Option(help="inventory lon/lat: wgs84, gcj02 or bd09")] = None,
+    existing: Annotated[Optional[Path], typer.Option(help="existing facilities (inventory or POI file)")] = None,
+    existing_crs: Annotated[Optional[str], typer.Option(help="existing lon/lat: wgs84, gcj02 or bd09")] = None,
+    exclude: Annotated[Optional[Path], typer.Option(help="exclusion polygons (vector file)")] = None,
+    min_floor_area: Annotated[Optional[float], typer.Option(help="smallest candidate floor area, m²")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
 ) -> None:
     """Run a scenario on an OSM file, a saved graph or a downloaded place."""
@@ -66,7 +72,9 @@ def run(
                  walk_minutes=walk_minutes, speed_m_per_min=speed, threshold_m=threshold_m,
                  model=model, max_sites=max_sites, budget=budget, cost_per_m2=cost_per_m2,
                  solver=solver, time_limit=time_limit, m2_per_person=m2_per_person,
-                 population_total=population_total)
+                 population_total=population_total, inventory=inventory,
+                 inventory_crs=inventory_crs, existing=existing, existing_crs=existing_crs,
+                 exclude=exclude, min_floor_area_m2=min_floor_area)
     _run(flags, scenario, overwrite)
 
 

@@ -21,7 +21,7 @@ from siting.instance import Instance
 from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
 from siting.scenario import Scenario
-from siting.sites import candidates_from_buildings
+from siting.sites import read_vector, site_candidates
 
 DEFAULT_P = 10
 
@@ -35,12 +35,16 @@ class RunResult:
     scenario, graph, study_area
         The inputs as used: scenario, projected walking graph, study area (WGS84).
     demand, sites
-        Demand points and all candidate sites with result columns (``covered``,
-        ``nearest_site``, ``walk_m``; ``chosen``, ``covered_population``).
+        Demand points and the candidate sites offered to the optimiser (row ``j`` is
+        instance site ``j``; existing facilities included) with result columns
+        (``covered``, ``nearest_site``, ``walk_m``; ``chosen``, ``covered_population``).
     access, instance, solution
         Network index, optimiser input and its solution.
     summary
         The headline numbers written to ``summary.json``.
+    candidates
+        Every candidate, excluded ones too (``excluded_reason``), with the result
+        columns; written to ``candidates.gpkg`` (see :mod:`siting.sites`).
     """
 
     scenario: Scenario
@@ -52,6 +56,7 @@ class RunResult:
     instance: Instance
     solution: CoverageSolution
     summary: dict = field(default_factory=dict)
+    candidates: gpd.GeoDataFrame | None = None
 
     @property
     def chosen_sites(self) -> gpd.GeoDataFrame:
@@ -115,38 +120,47 @@ def run(sc: Scenario) -> RunResult:
     demand = demand_from_buildings(
         buildings, landuse, m2_per_person=sc.m2_per_person,
         default_levels=sc.residential_levels, population_total=sc.population_total)
-    sites = candidates_from_buildings(
-        buildings, landuse, default_levels=sc.candidate_levels,
-        min_floor_area_m2=sc.min_floor_area_m2, usable_ratio=sc.usable_ratio,
-        cost_per_m2=sc.cost_per_m2)
-    if sites.empty:
+    candidates = site_candidates(
+        buildings, landuse, area, crs, inventory=sc.inventory, inventory_crs=sc.inventory_crs,
+        existing=sc.existing, existing_crs=sc.existing_crs, exclude=sc.exclude,
+        min_floor_area_m2=sc.min_floor_area_m2, default_levels=sc.candidate_levels,
+        usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2)
+    # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
+    sites = candidates[candidates["excluded_reason"].isna()].copy()
+    fixed = np.flatnonzero(sites["existing"].to_numpy())
+    if len(sites) == len(fixed):
         raise SitingError(
-            f"no candidate sites: no non-residential building of at least "
-            f"{sc.min_floor_area_m2} m² in the study area; lower min_floor_area_m2 or add an inventory"
+            f"no candidate sites: {len(candidates)} candidates, all excluded or existing "
+            f"(see excluded_reason); lower min_floor_area_m2, check --exclude, or add an inventory"
         )
     access = build_access(G, demand, sites)
-    instance = build_instance(access, demand["population"].to_numpy(), sites["cost"].to_numpy(),
-                              sc.reach_m)
-    solution = _optimise(sc, instance)
+    instance = build_instance(access, demand["population"].to_numpy(),
+                              sites["cost_total"].to_numpy(), sc.reach_m)
+    solution = _optimise(sc, instance, fixed)
     demand, sites = _attach(access, instance, solution, demand, sites)
-    result = RunResult(sc, G, area, demand, sites, access, instance, solution)
+    candidates = _with_results(candidates, sites)
+    result = RunResult(sc, G, area, demand, sites, access, instance, solution,
+                       candidates=candidates)
     result.summary = _summary(result, time.perf_counter() - t0)
     return result
 
 
-def _optimise(sc: Scenario, instance: Instance) -> CoverageSolution:
+def _optimise(sc: Scenario, instance: Instance, fixed=()) -> CoverageSolution:
+    """Solve the scenario's model; ``fixed`` (existing facilities) stay open for free."""
     if sc.model == "set_cover":
-        model = SetCovering(instance)
+        # fewest new sites unless a flat cost rate is asked for (policy costs are placeholders)
+        model = SetCovering(instance, fixed=fixed, use_cost=bool(sc.cost_per_m2))
     else:
         if sc.budget is not None and not instance.cost.any():
             raise SitingError("a budget needs site costs: set cost_per_m2 (CNY per usable m²)")
         p = sc.max_sites if sc.max_sites is not None or sc.budget is not None else DEFAULT_P
-        if p is not None and p > instance.n_sites:
+        n_new = instance.n_sites - len(fixed)
+        if p is not None and p > n_new:
             raise SitingError(
-                f"max_sites = {p} is larger than the {instance.n_sites} candidate sites found; "
-                f"use --max-sites {instance.n_sites} or fewer"
+                f"max_sites = {p} is larger than the {n_new} candidate sites found; "
+                f"use --max-sites {n_new} or fewer"
             )
-        model = MaximalCovering(instance, p=p, budget=sc.budget)
+        model = MaximalCovering(instance, p=p, budget=sc.budget, fixed=fixed)
     return model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap)
 
 
@@ -195,6 +209,18 @@ def _attach(access: Access, inst: Instance, sol: CoverageSolution, demand, sites
     return demand, sites
 
 
+def _with_results(candidates: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The candidate table with the optimiser's result columns (excluded rows: not chosen)."""
+    c = candidates.copy()
+    n = len(sites)
+    for col, empty in (("chosen", False), ("covered_population", 0.0),
+                       ("population_in_reach", np.nan), ("snap_m", np.nan), ("component", -1)):
+        values = np.full(len(c), empty, dtype=sites[col].to_numpy().dtype)
+        values[:n] = sites[col].to_numpy()
+        c[col] = values
+    return c
+
+
 def _summary(r: RunResult, runtime_s: float) -> dict:
     inst, sol = r.instance, r.solution
     coverable = inst.coverable()
@@ -218,6 +244,10 @@ def _summary(r: RunResult, runtime_s: float) -> dict:
         "n_demand_points": int(inst.n_demand),
         "n_candidate_sites": int(inst.n_sites),
         "n_sites_chosen": int(len(sol.chosen)),
+        "n_existing_sites": int(r.sites["existing"].sum()),
+        "n_new_sites_chosen": int((r.sites["chosen"] & ~r.sites["existing"]).sum()),
+        "n_candidates_excluded": int(r.candidates["excluded_reason"].notna().sum()
+                                     if r.candidates is not None else 0),
         "model": sol.model,
         "max_sites": r.scenario.max_sites,
         "budget": r.scenario.budget,
@@ -251,15 +281,7 @@ def _summary(r: RunResult, runtime_s: float) -> dict:
 
 
 def _read_layer(path: Path, what: str) -> gpd.GeoDataFrame:
-    if path is None or not Path(path).exists():
-        raise SitingError(f"{what} file not found: {path}")
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises DataSourceError and friends
-        raise SitingError(f"{path}: cannot read {what} ({exc})") from exc
-    if gdf.crs is None:
-        raise SitingError(f"{path}: {what} layer has no CRS; save it with one (e.g. EPSG:4326)")
-    gdf = gdf.to_crs("EPSG:4326")
+    gdf = read_vector(path, what)
     for col in BUILDING_TAGS:
         if col not in gdf:
             gdf[col] = None

@@ -129,7 +129,9 @@ def write_outputs(result, out: str | Path, overwrite: bool = False) -> Path:
     try:
         chosen = result.chosen_sites.to_crs("EPSG:4326")
         _gpkg(chosen, tmp / "sites.gpkg", "sites")
-        _gpkg(result.sites.to_crs("EPSG:4326"), tmp / "candidates.gpkg", "candidates")
+        candidates = getattr(result, "candidates", None)  # all, excluded ones with their reason
+        candidates = result.sites if candidates is None else candidates
+        _gpkg(candidates.to_crs("EPSG:4326"), tmp / "candidates.gpkg", "candidates")
         demand = result.demand.to_crs("EPSG:4326")
         demand = demand.assign(walk_m=demand["walk_m"].where(np.isfinite(demand["walk_m"])))
         _gpkg(demand, tmp / "demand.gpkg", "demand")

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from siting.coords import ACCEPTED_CRS
 from siting.errors import SitingError
 from siting.model import DEFAULT_SOLVER, SOLVERS
 
@@ -38,17 +39,27 @@ class Scenario(BaseModel):
     model: Literal["max_cover", "set_cover"] = "max_cover"
     max_sites: int | None = Field(None, description="p: most new sites (max_cover)")
     budget: float | None = Field(None, ge=0, description="CNY (max_cover, with site costs)")
-    cost_per_m2: float = Field(0.0, ge=0, description="one-off cost per usable m² (placeholder)")
+    cost_per_m2: float = Field(
+        0.0, ge=0, description="flat one-off CNY per usable m² replacing the policy rates (0: policy)")
     solver: str = DEFAULT_SOLVER
     time_limit: float | None = Field(60.0, gt=0)
     mip_gap: float = Field(0.0, ge=0, lt=1)
 
     m2_per_person: float = Field(40.0, gt=0)
     residential_levels: float = Field(6.0, gt=0, description="storeys where unknown")
-    candidate_levels: float = Field(3.0, gt=0, description="storeys where unknown")
+    candidate_levels: float | None = Field(
+        None, gt=0, description="storeys where unknown (default: per class, policy [sites])")
     population_total: float | None = Field(None, ge=0)
-    min_floor_area_m2: float = Field(150.0, ge=0)
-    usable_ratio: float = Field(0.75, gt=0, le=1)
+    min_floor_area_m2: float | None = Field(None, ge=0, description="default: policy [sites]")
+    usable_ratio: float | None = Field(
+        None, gt=0, le=1, description="default: per class, policy [sites]")
+
+    # candidate sites beyond OSM (see siting.sites)
+    inventory: Path | None = Field(None, description="site inventory: .csv, .xlsx or .gpkg")
+    inventory_crs: str = Field("wgs84", description="wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu)")
+    existing: Path | None = Field(None, description="existing facilities: inventory or POI file")
+    existing_crs: str = "wgs84"
+    exclude: Path | None = Field(None, description="exclusion polygons (any vector file)")
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -63,6 +74,9 @@ class Scenario(BaseModel):
             raise ValueError(f"max_sites must be >= 1, got {self.max_sites}")
         if self.graphml is not None and self.buildings is None:
             raise ValueError("graphml needs buildings (a GeoPackage/GeoJSON of building polygons)")
+        for key in ("inventory_crs", "existing_crs"):
+            if getattr(self, key).strip().lower() not in ACCEPTED_CRS:
+                raise ValueError(f"{key} must be wgs84, gcj02 or bd09, got {getattr(self, key)!r}")
         if self.bbox is not None:
             w, s, e, n = self.bbox
             if not (w < e and s < n and -180 <= w <= 180 and -90 <= s <= 90):
@@ -92,7 +106,7 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SitingError(f"{path}: not valid TOML ({exc})") from exc
-        for key in ("osm", "graphml", "buildings", "out"):
+        for key in ("osm", "graphml", "buildings", "out", "inventory", "existing", "exclude"):
             if key in data and not Path(data[key]).is_absolute():
                 data[key] = str(path.parent / data[key])
     data.update({k: v for k, v in overrides.items() if v is not None})

@@ -1,70 +1,752 @@
-"""Candidate sites: stock buildings that could host community service facilities."""
+"""Candidate sites: stock buildings, city inventories and existing facilities.
+
+The plan puts services into *stock* space (补建、改造、置换、新建): idle factories,
+warehouses, commercial and office space, public property, community buildings. This
+module turns OSM buildings, a city's inventory file and files of facilities already
+operating into one candidate table (a GeoDataFrame) with these columns:
+
+``site_id``
+    Position in the optimiser's :class:`~siting.instance.Instance` for candidates that
+    are not excluded; excluded rows are numbered after them.
+``osm_id``
+    OSM id (``w123``) or the inventory's id (as text).
+``name``, ``kind``
+    Name and class (``industrial``, ``warehouse``, ``commercial``, ``office``,
+    ``public``, ``community``, ``disused``, ``brownfield``, ``other``, ``existing``).
+``floor_area_m2``, ``usable_area_m2``, ``levels_estimated``
+    Gross and usable floor area; whether the storeys were a per-class default.
+``acquisition_mode``
+    ``renovate`` | ``lease`` | ``transfer`` | ``new_build`` (改造/租赁/置换/新建).
+``cost``, ``annual_cost``, ``cost_total``
+    One-off CNY, running CNY per year, and one-off + annual × horizon years.
+``ground_floor``
+    Lowest floor of the space: 1 is the ground floor (whole OSM buildings), NaN unknown.
+``year_available``
+    Year the space becomes available (NaN: now).
+``ownership``
+    Owner as given in an inventory (None for OSM).
+``existing``, ``existing_services``
+    Facility already operating (kept open by the model) and its service keys,
+    comma-separated (keys of the policy's ``[services]`` table).
+``excluded_reason``
+    Why the candidate is not offered to the optimiser (None when it is).
+``source``
+    ``"osm"``, ``"inventory"`` or ``"existing"``.
+
+Class mapping, per-class defaults and costs are data in the ``[sites]`` table of the
+policy file (``siting/policies/cn_default.toml``); see :func:`load_site_policy`.
+"""
 
 from __future__ import annotations
 
+import re
+import tomllib
+import warnings
+from importlib import resources
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 from siting.buildings import classify, floor_area
+from siting.coords import geodataframe_to_wgs84, to_wgs84
 from siting.errors import SitingError
 
-CANDIDATE_CLASSES = ("industrial", "warehouse", "commercial", "office", "public", "community",
-                     "disused")
+MODES = ("renovate", "lease", "transfer", "new_build")
+COLUMNS = (
+    "site_id", "osm_id", "name", "kind", "floor_area_m2", "usable_area_m2", "levels_estimated",
+    "acquisition_mode", "cost", "annual_cost", "cost_total", "ground_floor", "year_available",
+    "ownership", "existing", "existing_services", "excluded_reason", "source",
+)
+# how inventories spell acquisition modes (Chinese planning terms and English)
+_MODE_ALIASES = {
+    "renovate": "renovate", "renovation": "renovate", "改造": "renovate", "改建": "renovate",
+    "lease": "lease", "rent": "lease", "租赁": "lease", "租用": "lease", "租": "lease",
+    "transfer": "transfer", "置换": "transfer", "划拨": "transfer", "调剂": "transfer",
+    "new_build": "new_build", "new build": "new_build", "newbuild": "new_build",
+    "build": "new_build", "新建": "new_build", "补建": "new_build",
+}
+# inventory headers (lower case, spaces and bracketed units removed) → field
+_HEADER_ALIASES = {
+    "id": ("id", "site_id", "编号", "序号", "编码", "代码"),
+    "name": ("name", "名称", "名字", "设施名称", "场所名称", "地点"),
+    "lon": ("lon", "lng", "long", "longitude", "经度", "x"),
+    "lat": ("lat", "latitude", "纬度", "y"),
+    "floor_area_m2": ("floor_area", "floor_area_m2", "area", "area_m2", "gfa", "建筑面积",
+                      "面积"),
+    "usable_area_m2": ("usable_area", "usable_area_m2", "可用面积", "使用面积"),
+    "kind": ("class", "kind", "类型", "类别", "用途"),
+    "ownership": ("ownership", "owner", "权属", "产权", "产权单位"),
+    "acquisition_mode": ("acquisition_mode", "mode", "acquisition", "取得方式", "获取方式",
+                         "方式"),
+    "cost": ("cost", "one_off_cost", "费用", "一次性费用", "改造费用"),
+    "annual_cost": ("annual_cost", "rent", "年租金", "年费用", "租金"),
+    "floor": ("floor", "楼层", "所在楼层"),
+    "year_available": ("year_available", "year", "可用年份", "可用年度", "年份"),
+    "existing": ("existing", "现有", "是否现有", "已建"),
+    "existing_services": ("services", "service", "existing_services", "服务", "服务内容",
+                          "现有服务"),
+}
+_TRUE = {"1", "true", "yes", "y", "是", "有", "现有", "已建"}
+_UNIT_RE = re.compile(r"[（(][^）)]*[）)]")
 
 
+# --------------------------------------------------------------------------
+# policy
+# --------------------------------------------------------------------------
+def load_site_policy(path: str | Path | None = None) -> dict:
+    """The ``[sites]`` table of a policy file.
+
+    Parameters
+    ----------
+    path
+        A policy TOML; default the packaged ``siting/policies/cn_default.toml``.
+
+    Returns
+    -------
+    dict
+        ``classes`` (OSM tag values → class), ``class_defaults`` (storeys, usable
+        ratio, acquisition mode per class), ``costs`` (per acquisition mode), and
+        scalars such as ``min_floor_area_m2``.
+    """
+    try:
+        if path is None:
+            text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+            where = "packaged policy cn_default.toml"
+        else:
+            where = str(path)
+            text = Path(path).read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise SitingError(f"policy file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SitingError(f"{where}: not valid TOML ({exc})") from exc
+    sites = data.get("sites")
+    if not isinstance(sites, dict):
+        raise SitingError(f"{where}: no [sites] table")
+    for key in ("classes", "class_defaults", "costs", "min_floor_area_m2"):
+        if key not in sites:
+            raise SitingError(f"{where}: [sites] lacks {key!r}")
+    for mode in MODES:
+        if not isinstance(sites["costs"].get(mode), dict):
+            raise SitingError(f"{where}: [sites.costs.{mode}] is missing")
+    if sites.get("default_class", "other") not in _class_tables(sites):
+        raise SitingError(f"{where}: [sites.class_defaults] has no entry for the default class")
+    for cls, d in _class_tables(sites).items():
+        if d.get("acquisition_mode") not in MODES:
+            raise SitingError(f"{where}: [sites.class_defaults.{cls}] acquisition_mode must be "
+                              f"one of {', '.join(MODES)}")
+    return sites
+
+
+def _class_tables(policy: dict) -> dict:
+    """Per-class default tables (skipping scalar keys such as ``placeholder``)."""
+    return {k: v for k, v in policy["class_defaults"].items() if isinstance(v, dict)}
+
+
+def _class_default(policy: dict, kind: pd.Series, key: str) -> pd.Series:
+    tables = _class_tables(policy)
+    fallback = tables[policy.get("default_class", "other")]
+    return kind.map(lambda k: tables.get(k, fallback).get(key, fallback.get(key)))
+
+
+def price(usable_m2, mode, policy: dict, cost=None, annual_cost=None) -> pd.DataFrame:
+    """One-off, annual and total cost of taking ``usable_m2`` by ``mode``.
+
+    Rates (CNY per m² of usable area, at most ``cost_area_cap_m2`` of it) come from
+    ``[sites.costs.<mode>]``; ``cost`` / ``annual_cost`` values given (not NaN) win.
+    ``cost_total = cost + annual_cost × horizon_years``.
+    """
+    usable = pd.Series(np.asarray(usable_m2, dtype=float))
+    mode = pd.Series(np.asarray(mode, dtype=object))
+    area = usable.clip(upper=float(policy.get("cost_area_cap_m2", np.inf)))
+    one = mode.map(lambda m: policy["costs"][m].get("one_off_per_m2", 0.0)).astype(float)
+    ann = mode.map(lambda m: policy["costs"][m].get("annual_per_m2", 0.0)).astype(float)
+    c = area * one
+    a = area * ann
+    if cost is not None:
+        given = pd.Series(np.asarray(cost, dtype=float))
+        c = given.where(given.notna(), c)
+    if annual_cost is not None:
+        given = pd.Series(np.asarray(annual_cost, dtype=float))
+        a = given.where(given.notna(), a)
+    horizon = float(policy["costs"].get("horizon_years", 0))
+    return pd.DataFrame({"cost": c, "annual_cost": a, "cost_total": c + a * horizon})
+
+
+# --------------------------------------------------------------------------
+# OSM
+# --------------------------------------------------------------------------
 def candidates_from_buildings(
     buildings: gpd.GeoDataFrame,
     landuse: gpd.GeoDataFrame | None = None,
     *,
-    classes: tuple[str, ...] = CANDIDATE_CLASSES,
-    default_levels: float = 3.0,
-    min_floor_area_m2: float = 150.0,
-    usable_ratio: float = 0.75,
-    cost_per_m2: float = 0.0,
+    policy: dict | None = None,
+    default_levels: float | None = None,
+    min_floor_area_m2: float | None = None,
+    usable_ratio: float | None = None,
 ) -> gpd.GeoDataFrame:
-    """Non-residential stock buildings as candidate sites.
+    """Stock buildings (and brownfield land) from OSM as candidate sites.
 
     Parameters
     ----------
     buildings, landuse
         Projected building and land-use polygons with OSM tags.
-    classes
-        Use classes (see :mod:`siting.buildings`) that may be converted.
+    policy
+        The ``[sites]`` table (:func:`load_site_policy`); default the packaged one.
     default_levels
-        Storeys assumed where unknown (flagged in ``levels_estimated``).
+        Storeys where unknown for every class; default per class from the policy
+        (either way flagged in ``levels_estimated``).
     min_floor_area_m2
-        Buildings with less gross floor area are not candidates.
+        Smaller candidates are kept but excluded (``excluded_reason``); default the policy's.
     usable_ratio
-        Usable share of gross floor area (walls, cores, corridors removed).
-    cost_per_m2
-        One-off cost per m² of usable area; 0 leaves every site free (count-limited models).
+        Usable share of gross floor area for every class; default per class.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Points (``representative_point``) with ``site_id``, ``osm_id``, ``name``,
-        ``kind``, ``floor_area_m2``, ``usable_area_m2``, ``levels_estimated``, ``cost``.
+        Points (``representative_point``) with the columns in :data:`COLUMNS`, in the
+        buildings' CRS, ``site_id`` numbered in input order.
     """
+    policy = load_site_policy() if policy is None else policy
     if buildings is None or buildings.empty:
         raise SitingError("no buildings in the study area: no candidate sites")
-    kind = classify(buildings, landuse)
-    keep = kind.isin(classes)
-    b = buildings[keep]
-    fa = floor_area(b, default_levels)
-    big = fa["floor_area_m2"] >= min_floor_area_m2
-    b, fa, kind = b[big], fa[big], kind[keep][big]
-    usable = fa["floor_area_m2"] * usable_ratio
-    return gpd.GeoDataFrame(
-        {
-            "site_id": np.arange(len(b)),
-            "osm_id": b.index.to_numpy(),
-            "name": b["name"].to_numpy(),
-            "kind": kind.to_numpy(),
-            "floor_area_m2": fa["floor_area_m2"].to_numpy(),
-            "usable_area_m2": usable.to_numpy(),
-            "levels_estimated": fa["levels_estimated"].to_numpy(),
-            "cost": (usable * cost_per_m2).to_numpy(),
-        },
-        geometry=b.representative_point().to_numpy(),
-        crs=buildings.crs,
-    )
+    kind = classify(buildings, landuse, policy["classes"])
+    # every mapped class is a candidate; classes without defaults take the default class's
+    b = buildings[~kind.isin(["residential", "other"])]
+    kind = kind[b.index]
+    levels = _class_default(policy, kind, "levels") if default_levels is None else default_levels
+    fa = floor_area(b, levels, float(policy.get("storey_height_m", 3.0)))
+    out = pd.DataFrame({
+        "osm_id": b.index.astype(str), "name": b["name"].to_numpy(), "kind": kind.to_numpy(),
+        "floor_area_m2": fa["floor_area_m2"].to_numpy(),
+        "levels_estimated": fa["levels_estimated"].to_numpy(bool),
+    })
+    geoms = list(b.representative_point())
+    land = _new_build_land(landuse, buildings, policy)
+    if len(land):
+        out = pd.concat([out, land.drop(columns="geometry")], ignore_index=True)
+        geoms += list(land["geometry"])
+    ratio = _class_default(policy, out["kind"], "usable_ratio") if usable_ratio is None \
+        else pd.Series(usable_ratio, index=out.index)
+    out["usable_area_m2"] = out["floor_area_m2"] * ratio.astype(float)
+    out["acquisition_mode"] = _class_default(policy, out["kind"], "acquisition_mode")
+    out["ground_floor"] = 1.0
+    out["source"] = "osm"
+    frame = _finish(out, geoms, buildings.crs, policy)
+    minimum = policy["min_floor_area_m2"] if min_floor_area_m2 is None else min_floor_area_m2
+    return _exclude_small(frame, minimum)
+
+
+def _new_build_land(landuse, buildings, policy) -> pd.DataFrame:
+    """Land-use parcels mapped to a new-build class with no building standing on them."""
+    mapping = policy["classes"].get("new_build_landuse", {})
+    cols = ["osm_id", "name", "kind", "floor_area_m2", "levels_estimated", "geometry"]
+    if landuse is None or landuse.empty or not mapping:
+        return pd.DataFrame(columns=cols)
+    lu = landuse[landuse["landuse"].isin(mapping.keys())].to_crs(buildings.crs)
+    if lu.empty:
+        return pd.DataFrame(columns=cols)
+    built = gpd.sjoin(lu[["geometry"]], buildings[["geometry"]], predicate="intersects")
+    lu = lu[~lu.index.isin(built.index)]
+    kind = lu["landuse"].map(mapping)
+    plot = _class_default(policy, kind, "plot_ratio").fillna(1.0).astype(float)
+    cap = _class_default(policy, kind, "max_floor_area_m2").fillna(np.inf).astype(float)
+    return pd.DataFrame({
+        "osm_id": lu.index.astype(str), "name": lu["name"].to_numpy(), "kind": kind.to_numpy(),
+        "floor_area_m2": np.minimum(lu.geometry.area * plot, cap).to_numpy(),
+        "levels_estimated": True,
+        "geometry": lu.representative_point().to_numpy(),
+    })
+
+
+def _finish(out: pd.DataFrame, geoms, crs, policy: dict) -> gpd.GeoDataFrame:
+    """Fill defaults, prices and order the columns of a candidate frame."""
+    out = out.reset_index(drop=True)
+    defaults = {"name": None, "ground_floor": np.nan, "year_available": np.nan,
+                "ownership": None, "existing": False, "existing_services": None,
+                "excluded_reason": None, "levels_estimated": False}
+    for col, value in defaults.items():
+        if col not in out:
+            out[col] = value
+    out["existing"] = out["existing"].astype(bool)
+    out["levels_estimated"] = out["levels_estimated"].astype(bool)
+    costs = price(out["usable_area_m2"], out["acquisition_mode"], policy,
+                  out.get("cost"), out.get("annual_cost"))
+    for col in costs:
+        out[col] = costs[col].to_numpy()
+    # an operating facility costs nothing to "open"
+    out.loc[out["existing"], ["cost", "annual_cost", "cost_total"]] = 0.0
+    out["site_id"] = np.arange(len(out))
+    for col in ("ground_floor", "year_available", "floor_area_m2", "usable_area_m2"):
+        out[col] = out[col].astype(float)
+    return gpd.GeoDataFrame(out[list(COLUMNS)], geometry=list(geoms), crs=crs)
+
+
+def _exclude_small(c: gpd.GeoDataFrame, minimum: float) -> gpd.GeoDataFrame:
+    small = (c["floor_area_m2"] < minimum) & ~c["existing"] & c["excluded_reason"].isna()
+    c.loc[small, "excluded_reason"] = [f"floor area {a:.0f} m² below the minimum {minimum:g} m²"
+                                       for a in c.loc[small, "floor_area_m2"]]
+    return c
+
+
+# --------------------------------------------------------------------------
+# inventories and existing facilities
+# --------------------------------------------------------------------------
+def read_inventory(
+    path: str | Path,
+    crs: str = "wgs84",
+    *,
+    study_area: BaseGeometry | None = None,
+    policy: dict | None = None,
+    existing: bool = False,
+) -> gpd.GeoDataFrame:
+    """A city's site inventory (CSV, Excel or GeoPackage) as candidate sites in WGS84.
+
+    Headers may be Chinese or English (case and bracketed units ignored): 编号/id,
+    名称/name, 经度/lon/lng, 纬度/lat (or a point geometry), 建筑面积/floor_area,
+    可用面积/usable_area, 类型/class, 权属/ownership, 取得方式/acquisition_mode
+    (改造/租赁/置换/新建 or renovate/lease/transfer/new_build), 费用/cost (one-off CNY),
+    年租金/annual_cost (CNY per year), 楼层/floor, 可用年份/year_available,
+    现有/existing (是/否), 服务/services (comma-separated service keys).
+
+    Required: a location, and a floor area unless ``existing``. Defaults for missing
+    optional values: id = row number; name = None; class = the policy's
+    ``default_class`` (Chinese class names such as 商业, 办公, 厂房 are mapped through
+    ``[sites.class_names]``; a class without defaults takes the default class's); usable area = floor area × the class's usable ratio;
+    acquisition mode = the class's; costs from ``[sites.costs]``; floor and year
+    unknown (NaN); existing = ``existing``.
+
+    Parameters
+    ----------
+    path
+        The file; never modified.
+    crs
+        Datum of lon/lat: ``wgs84`` (also CGCS2000), ``gcj02`` (Amap, Tencent) or
+        ``bd09`` (Baidu); converted on ingest with :mod:`siting.coords` (round trip
+        within 0.5 m). GeoPackages with a projected CRS are reprojected.
+    study_area
+        WGS84 polygon. Rows far outside it raise (all rows) or warn and are
+        excluded (some rows); rows that would fall inside with lat and lon swapped raise.
+    policy
+        The ``[sites]`` table; default the packaged one.
+    existing
+        Treat every row as an operating facility (see :func:`read_existing`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Points in EPSG:4326 with the columns in :data:`COLUMNS`.
+
+    Raises
+    ------
+    SitingError
+        Unreadable file, missing required column or value, unknown acquisition mode,
+        negative or zero area, coordinates that are not lon/lat degrees or look
+        swapped, duplicate ids, or an inventory entirely outside the study area;
+        messages name the file, row and column.
+    """
+    policy = load_site_policy() if policy is None else policy
+    path = Path(path)
+    raw, geom, row_label = _read_table(path, crs)
+    cols = _match_headers(raw, path)
+    lon, lat = _coordinates(raw, cols, geom, path, row_label, crs)
+    n = len(raw)
+
+    def col(field):
+        return raw[cols[field]] if field in cols else pd.Series([None] * n, index=raw.index)
+
+    def where(i, field):
+        return f"{path.name} {row_label(i)}, column {cols.get(field, field)!r}"
+
+    ids = col("id")
+    ids = pd.Series([str(v).strip() if _given(v) else str(i + 1) for i, v in enumerate(ids)])
+    dup = ids[ids.duplicated(keep=False)]
+    if len(dup):
+        first = dup.iloc[0]
+        rows = [row_label(i) for i in np.flatnonzero(ids.eq(first))]
+        raise SitingError(f"{path.name}: id {first!r} appears in {' and '.join(rows)}; "
+                          f"ids must be unique (fix or delete the duplicate)")
+
+    is_existing = pd.Series([existing or (_given(v) and str(v).strip().lower() in _TRUE)
+                             for v in col("existing")])
+    area = _numbers(col("floor_area_m2"), "floor_area_m2", where)
+    if "floor_area_m2" not in cols and not existing:
+        raise SitingError(f"{path.name}: no floor-area column; add one headed 建筑面积 or "
+                          f"floor_area (gross floor area, m²)")
+    for i in range(n):
+        if np.isnan(area[i]) and not is_existing[i]:
+            raise SitingError(f"{where(i, 'floor_area_m2')}: floor area is missing; give the "
+                              f"gross floor area in m²")
+        if area[i] <= 0:
+            raise SitingError(f"{where(i, 'floor_area_m2')}: floor area {area[i]:g} m² is not "
+                              f"positive; give the gross floor area in m²")
+    usable = _numbers(col("usable_area_m2"), "usable_area_m2", where)
+    for i in np.flatnonzero(usable <= 0):
+        raise SitingError(f"{where(i, 'usable_area_m2')}: usable area {usable[i]:g} m² is not "
+                          f"positive")
+    default_class = policy.get("default_class", "other")
+    names = policy.get("class_names", {})
+    kind = pd.Series([names.get(str(v).strip(), str(v).strip()) if _given(v) else default_class
+                      for v in col("kind")])
+    if existing:
+        kind[col("kind").isna().to_numpy()] = "existing"
+    ratio = _class_default(policy, kind, "usable_ratio").astype(float)
+    usable = np.where(np.isnan(usable), area * ratio, usable)
+    mode = _modes(col("acquisition_mode"), _class_default(policy, kind, "acquisition_mode"),
+                  where)
+    services = _services(col("existing_services"), col("name"), is_existing, policy)
+    out = pd.DataFrame({
+        "osm_id": ids, "name": [v if _given(v) else None for v in col("name")],
+        "kind": kind, "floor_area_m2": area, "usable_area_m2": usable,
+        "levels_estimated": False, "acquisition_mode": mode,
+        "cost": _numbers(col("cost"), "cost", where, nonneg=True),
+        "annual_cost": _numbers(col("annual_cost"), "annual_cost", where, nonneg=True),
+        "ground_floor": _numbers(col("floor"), "floor", where),
+        "year_available": _numbers(col("year_available"), "year_available", where),
+        "ownership": [str(v) if _given(v) else None for v in col("ownership")],
+        "existing": is_existing.to_numpy(), "existing_services": services,
+        "source": np.where(is_existing, "existing", "inventory"),
+    })
+    frame = _finish(out, gpd.points_from_xy(lon, lat), "EPSG:4326", policy)
+    if study_area is not None:
+        frame = _check_study_area(frame, lon, lat, study_area, path, row_label, policy)
+    return frame
+
+
+def read_existing(
+    path: str | Path,
+    crs: str = "wgs84",
+    *,
+    study_area: BaseGeometry | None = None,
+    policy: dict | None = None,
+) -> gpd.GeoDataFrame:
+    """Facilities already operating, as fixed sites (``existing=True``), in WGS84.
+
+    Reads an inventory (see :func:`read_inventory`; floor area optional) or a POI file
+    such as the Amap exports (``name,address,adname,pname,type,lat,lon``). Services
+    come from a 服务/services column, else from the name through
+    ``[sites.existing_services]`` (e.g. names containing 社区卫生服务 →
+    ``health_station``). Rows with no recognised service are dropped with a warning,
+    and so are rows outside the study area (a POI file usually covers a whole city).
+    """
+    policy = load_site_policy() if policy is None else policy
+    frame = read_inventory(path, crs, policy=policy, existing=True)
+    no_service = frame["existing_services"].isna()
+    if no_service.all():
+        raise SitingError(
+            f"{Path(path).name}: no row names a modelled service; add a 服务/services column "
+            f"(e.g. health_station, elderly_care) or use names the policy's "
+            f"[sites.existing_services] recognises")
+    if no_service.any():
+        warnings.warn(f"{Path(path).name}: {int(no_service.sum())} of {len(frame)} rows name no "
+                      f"modelled service and are left out", stacklevel=2)
+    frame = frame[~no_service]
+    if study_area is not None:
+        inside = frame.within(study_area)
+        if not inside.any():
+            raise SitingError(f"{Path(path).name}: none of the {len(frame)} existing facilities "
+                              f"lies in the study area {tuple(round(v, 4) for v in study_area.bounds)};"
+                              f" check the file and --existing-crs")
+        frame = frame[inside]
+    return frame.reset_index(drop=True).assign(site_id=np.arange(int(len(frame))))
+
+
+def _read_table(path: Path, crs: str):
+    """Raw rows, optional geometry, and a function naming row ``i`` for messages."""
+    if not path.exists():
+        raise SitingError(f"inventory file not found: {path}")
+    suffix = path.suffix.lower()
+    geom = None
+    try:
+        if suffix == ".csv":
+            try:
+                raw = pd.read_csv(path, encoding="utf-8-sig", dtype=object)
+            except UnicodeDecodeError:  # Chinese spreadsheets often save CSV as GBK
+                raw = pd.read_csv(path, encoding="gb18030", dtype=object)
+        elif suffix in (".xlsx", ".xlsm"):
+            raw = pd.read_excel(path, sheet_name=0, dtype=object, engine="openpyxl")
+        elif suffix in (".gpkg", ".geojson", ".json", ".shp"):
+            gdf = gpd.read_file(path)
+            if gdf.geometry.notna().any():
+                try:
+                    gdf = (gdf.to_crs("EPSG:4326") if gdf.crs is not None and gdf.crs.is_projected
+                           else geodataframe_to_wgs84(gdf, crs))
+                except ValueError as exc:
+                    raise SitingError(f"{path.name}: {exc}") from exc
+                geom = gdf.geometry.representative_point()
+            raw = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+        else:
+            raise SitingError(f"{path.name}: unsupported inventory format {suffix!r}; "
+                              f"give .csv, .xlsx or .gpkg")
+    except SitingError:
+        raise
+    except Exception as exc:  # pandas, openpyxl and pyogrio raise many kinds
+        raise SitingError(f"{path}: cannot read the inventory ({exc})") from exc
+    if raw.empty:
+        raise SitingError(f"{path.name}: the inventory has no rows")
+    raw = raw.reset_index(drop=True)
+    if geom is not None:
+        def row_label(i):
+            return f"feature {i + 1}"
+    else:
+        def row_label(i):  # spreadsheet numbering: the header is row 1
+            return f"row {i + 2}"
+    return raw, geom, row_label
+
+
+def _match_headers(raw: pd.DataFrame, path: Path) -> dict:
+    """Field → the file's column name."""
+    norm = {}
+    for c in raw.columns:
+        key = _UNIT_RE.sub("", str(c)).strip().lower().replace(" ", "")
+        norm.setdefault(key, c)
+    cols = {}
+    for field, aliases in _HEADER_ALIASES.items():
+        for a in aliases:
+            if a in norm:
+                cols[field] = norm[a]
+                break
+    return cols
+
+
+def _coordinates(raw, cols, geom, path, row_label, crs):
+    """WGS84 lon, lat arrays from geometry or lon/lat columns, checked."""
+    if geom is not None:
+        return geom.x.to_numpy(), geom.y.to_numpy()
+    missing = [f for f in ("lon", "lat") if f not in cols]
+    if missing:
+        raise SitingError(f"{path.name}: no {' or '.join(missing)} column; give 经度/lon and "
+                          f"纬度/lat in degrees (or a GeoPackage with points)")
+    vals = {}
+    for f in ("lon", "lat"):
+        v = pd.to_numeric(raw[cols[f]], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(np.isnan(v))
+        if len(bad):
+            raise SitingError(f"{path.name} {row_label(bad[0])}, column {cols[f]!r}: "
+                              f"{raw[cols[f]].iloc[bad[0]]!r} is not a number of degrees")
+        vals[f] = v
+    lon, lat = vals["lon"], vals["lat"]
+    for i in range(len(lon)):
+        if abs(lat[i]) > 90 or abs(lon[i]) > 180:
+            if abs(lon[i]) <= 90 and abs(lat[i]) <= 180:
+                hint = "lat and lon look swapped; check which column is 经度 (lon) and 纬度 (lat)"
+            else:
+                hint = "these are not lon/lat degrees (projected metres?); give WGS84/GCJ-02/BD-09 degrees"
+            raise SitingError(f"{path.name} {row_label(i)}: lon {lon[i]:g}, lat {lat[i]:g}: {hint}")
+    return _convert_datum(lon, lat, crs, path)
+
+
+def _convert_datum(lon, lat, crs: str, path: Path):
+    try:
+        return to_wgs84(lon, lat, crs)
+    except ValueError as exc:
+        raise SitingError(f"{path.name}: {exc}") from exc
+
+
+def _given(v) -> bool:
+    return v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip() != ""
+
+
+def _numbers(values: pd.Series, field: str, where, nonneg: bool = False) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        if not _given(v):
+            continue
+        try:
+            out[i] = float(str(v).replace(",", "").strip())
+        except ValueError:
+            raise SitingError(f"{where(i, field)}: {v!r} is not a number") from None
+        if nonneg and out[i] < 0:
+            raise SitingError(f"{where(i, field)}: {out[i]:g} is negative")
+    return out
+
+
+def _modes(values: pd.Series, defaults: pd.Series, where) -> list[str]:
+    out = []
+    for i, (v, d) in enumerate(zip(values, defaults)):
+        if not _given(v):
+            out.append(d)
+            continue
+        m = _MODE_ALIASES.get(str(v).strip().lower())
+        if m is None:
+            raise SitingError(f"{where(i, 'acquisition_mode')}: unknown acquisition mode {v!r}; "
+                              f"use 改造/租赁/置换/新建 or {'/'.join(MODES)}")
+        out.append(m)
+    return out
+
+
+def _services(values: pd.Series, names: pd.Series, existing: pd.Series, policy: dict) -> list:
+    patterns = policy.get("existing_services", {})
+    out = []
+    for v, name, ex in zip(values, names, existing):
+        if not ex:
+            out.append(None)
+        elif _given(v):
+            keys = [k.strip() for k in re.split(r"[,，;；、]", str(v)) if k.strip()]
+            out.append(",".join(dict.fromkeys(keys)) or None)
+        else:
+            found = [key for frag, key in patterns.items() if _given(name) and frag in str(name)]
+            out.append(",".join(dict.fromkeys(found)) or None)
+    return out
+
+
+def _check_study_area(frame, lon, lat, area, path, row_label, policy) -> gpd.GeoDataFrame:
+    """Swapped coordinates raise; rows far outside warn and are excluded; all outside raise."""
+    from shapely.geometry import Point
+
+    tol_m = float(policy.get("outside_tolerance_m", 200.0))
+    local = gpd.GeoSeries([area], crs="EPSG:4326").estimate_utm_crs()
+    area_m = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(local).iloc[0]
+    dist = frame.to_crs(local).distance(area_m).to_numpy()
+    far = dist > tol_m
+    for i in np.flatnonzero(far):
+        if area.contains(Point(lat[i], lon[i])):
+            raise SitingError(f"{path.name} {row_label(i)}: lon {lon[i]:g}, lat {lat[i]:g} lies "
+                              f"outside the study area but inside it with lat and lon swapped; "
+                              f"check which column is 经度 (lon) and 纬度 (lat)")
+    if far.all():
+        raise SitingError(
+            f"{path.name}: every row lies outside the study area "
+            f"(nearest {dist.min() / 1000:,.1f} km away); check --inventory-crs "
+            f"(wgs84, gcj02 or bd09) and that the file covers this area")
+    if far.any():
+        rows = ", ".join(row_label(i) for i in np.flatnonzero(far)[:10])
+        warnings.warn(f"{path.name}: {int(far.sum())} rows lie more than {tol_m:g} m outside the "
+                      f"study area and are excluded ({rows})", stacklevel=3)
+        frame.loc[far, "excluded_reason"] = [f"{d:,.0f} m outside the study area"
+                                             for d in dist[far]]
+    return frame
+
+
+# --------------------------------------------------------------------------
+# exclusions and assembly
+# --------------------------------------------------------------------------
+def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:
+    """Exclusion polygons (hazard buffers, protected areas, land ruled out) in WGS84.
+
+    Any vector file GeoPandas reads, with a CRS. The reason reported for a candidate
+    inside a polygon is its ``reason``/``原因`` column, else ``name``/``名称``, else
+    ``exclusion zone <n>``.
+    """
+    path = Path(path)
+    zones = read_vector(path, "exclusion polygons")
+    zones = zones[zones.geometry.notna()]
+    zones = zones[zones.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if zones.empty:
+        raise SitingError(f"{path}: no polygons in the exclusion layer")
+    label = next((c for c in ("reason", "原因", "name", "名称") if c in zones), None)
+    reason = [f"in exclusion zone: {v}" if label and _given(v) else f"in exclusion zone {i + 1}"
+              for i, v in enumerate(zones[label] if label else [None] * len(zones))]
+    return gpd.GeoDataFrame({"reason": reason}, geometry=zones.geometry.to_numpy(),
+                            crs="EPSG:4326")
+
+
+def read_vector(path: str | Path | None, what: str) -> gpd.GeoDataFrame:
+    """A vector layer (GeoPackage, GeoJSON, shapefile …) in WGS84; ``what`` names it in errors."""
+    if path is None or not Path(path).exists():
+        raise SitingError(f"{what} file not found: {path}")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise SitingError(f"{path}: cannot read {what} ({exc})") from exc
+    if gdf.crs is None:
+        raise SitingError(f"{path}: {what} layer has no CRS; save it with one (e.g. EPSG:4326)")
+    return gdf.to_crs("EPSG:4326")
+
+
+def apply_exclusions(candidates: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Set ``excluded_reason`` of candidates inside an exclusion polygon (first reason wins).
+
+    Existing facilities are never excluded: they operate already.
+    """
+    c = candidates.copy()
+    z = zones.to_crs(c.crs)
+    hit = gpd.sjoin(c[["geometry"]], z[["reason", "geometry"]], how="inner", predicate="within")
+    hit = hit[~hit.index.duplicated()]
+    free = c.loc[hit.index, "excluded_reason"].isna() & ~c.loc[hit.index, "existing"]
+    idx = hit.index[free.to_numpy()]
+    c.loc[idx, "excluded_reason"] = hit.loc[idx, "reason"].to_numpy()
+    return c
+
+
+def assemble(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
+    """One candidate table in ``crs``: optimiser sites first, then excluded rows.
+
+    ``site_id`` is renumbered so that it equals the row's position in the
+    optimiser's instance for every candidate not excluded.
+    """
+    parts = [p.to_crs(crs) for p in parts if p is not None and len(p)]
+    if not parts:
+        raise SitingError("no candidate sites: no stock building, inventory row or existing facility")
+    c = pd.concat(parts, ignore_index=True)
+    c = gpd.GeoDataFrame(c, geometry="geometry", crs=crs)
+    order = np.argsort(c["excluded_reason"].notna().to_numpy(), kind="stable")
+    c = c.iloc[order].reset_index(drop=True)
+    c["site_id"] = np.arange(len(c))
+    return c
+
+
+def site_candidates(
+    buildings: gpd.GeoDataFrame,
+    landuse: gpd.GeoDataFrame | None,
+    study_area: BaseGeometry,
+    crs,
+    *,
+    inventory: str | Path | None = None,
+    inventory_crs: str = "wgs84",
+    existing: str | Path | None = None,
+    existing_crs: str = "wgs84",
+    exclude: str | Path | None = None,
+    min_floor_area_m2: float | None = None,
+    default_levels: float | None = None,
+    usable_ratio: float | None = None,
+    cost_per_m2: float | None = None,
+    policy: dict | None = None,
+) -> gpd.GeoDataFrame:
+    """Every candidate of a run: OSM stock, inventory rows and existing facilities.
+
+    Parameters
+    ----------
+    buildings, landuse
+        Building and land-use polygons in ``crs`` (projected).
+    study_area
+        WGS84 polygon (inventory rows far outside it are excluded).
+    crs
+        The run's projected CRS; the result is in it.
+    inventory, inventory_crs, existing, existing_crs
+        Files and their lon/lat datums (see :func:`read_inventory`, :func:`read_existing`).
+    exclude
+        Exclusion polygons (see :func:`read_exclusions`).
+    min_floor_area_m2, default_levels, usable_ratio
+        Override the policy's minimum and per-class defaults.
+    cost_per_m2
+        When > 0, a flat one-off CNY per usable m² for every acquisition mode (no
+        running cost), instead of the policy's rates; costs an inventory gives still win.
+    policy
+        The ``[sites]`` table; default the packaged one.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The candidate table (:data:`COLUMNS`) ordered by :func:`assemble`.
+    """
+    policy = load_site_policy() if policy is None else policy
+    if cost_per_m2:
+        flat = {m: {"one_off_per_m2": float(cost_per_m2), "annual_per_m2": 0.0} for m in MODES}
+        policy = {**policy, "costs": {**policy["costs"], **flat}}
+    minimum = policy["min_floor_area_m2"] if min_floor_area_m2 is None else min_floor_area_m2
+    parts = [candidates_from_buildings(buildings, landuse, policy=policy,
+                                       default_levels=default_levels, usable_ratio=usable_ratio,
+                                       min_floor_area_m2=minimum)]
+    if inventory is not None:
+        parts.append(_exclude_small(read_inventory(inventory, inventory_crs, study_area=study_area,
+                                                   policy=policy), minimum))
+    if existing is not None:
+        parts.append(read_existing(existing, existing_crs, study_area=study_area, policy=policy))
+    c = assemble(parts, crs)
+    if exclude is not None:
+        c = assemble([apply_exclusions(c, read_exclusions(exclude))], crs)
+    return c
