@@ -51,6 +51,16 @@ def run(
     time_limit: Annotated[Optional[float], typer.Option(help="solver time limit, s")] = None,
     m2_per_person: Annotated[Optional[float], typer.Option(help="residential m² per person")] = None,
     population_total: Annotated[Optional[float], typer.Option(help="scale population to this total")] = None,
+    population: Annotated[Optional[Path], typer.Option(
+        help="population raster (GeoTIFF), polygons/grid (GeoPackage, GeoJSON, Shapefile, "
+             "GeoParquet) or table (CSV, Excel with lon/lat)")] = None,
+    population_column: Annotated[Optional[str], typer.Option(help="population column")] = None,
+    population_crs: Annotated[Optional[str], typer.Option(
+        help="CRS of a population file without one; table lon/lat: wgs84, gcj02 or bd09")] = None,
+    communities: Annotated[Optional[Path], typer.Option(help="community (社区) polygons")] = None,
+    age_shares: Annotated[Optional[str], typer.Option(
+        help='age-group shares, e.g. "age_0_2=0.03,age_60_plus=0.2"')] = None,
+    household_size: Annotated[Optional[float], typer.Option(help="persons per household")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
 ) -> None:
     """Run a scenario on an OSM file, a saved graph or a downloaded place."""
@@ -67,7 +77,26 @@ def run(
                  model=model, max_sites=max_sites, budget=budget, cost_per_m2=cost_per_m2,
                  solver=solver, time_limit=time_limit, m2_per_person=m2_per_person,
                  population_total=population_total)
+    flags.update(population=population, population_column=population_column,
+                 population_crs=population_crs, communities=communities,
+                 age_shares=_parse_shares(age_shares), household_size=household_size)
     _run(flags, scenario, overwrite)
+
+
+def _parse_shares(text: str | None) -> dict[str, float] | None:
+    """``"age_0_2=0.03,age_60_plus=0.2"`` → dict (validated later by the scenario)."""
+    if text is None:
+        return None
+    shares = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        try:
+            shares[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            _fail(f"--age-shares must be GROUP=SHARE pairs separated by commas, got {item!r}")
+    return shares
 
 
 def _run(flags: dict, scenario_file: Path | None, overwrite: bool) -> None:

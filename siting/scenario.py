@@ -50,6 +50,16 @@ class Scenario(BaseModel):
     min_floor_area_m2: float = Field(150.0, ge=0)
     usable_ratio: float = Field(0.75, gt=0, le=1)
 
+    # population and demand groups (siting.demand)
+    population: Path | None = Field(None, description="population raster, polygons or table")
+    population_column: str = "population"
+    population_crs: str | None = Field(
+        None, description="CRS of a population file without one; table lon/lat: wgs84/gcj02/bd09")
+    communities: Path | None = Field(None, description="community (社区) polygons, id and name")
+    age_shares: dict[str, float] | None = Field(
+        None, description="share per demand group; defaults: 2020 census (siting.demand)")
+    household_size: float = Field(2.62, gt=0, description="persons per household (2020 census)")
+
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         sources = [x for x in (self.osm, self.graphml, self.place) if x is not None]
@@ -63,6 +73,13 @@ class Scenario(BaseModel):
             raise ValueError(f"max_sites must be >= 1, got {self.max_sites}")
         if self.graphml is not None and self.buildings is None:
             raise ValueError("graphml needs buildings (a GeoPackage/GeoJSON of building polygons)")
+        if self.age_shares is not None:
+            from siting.demand import check_age_shares
+
+            try:
+                check_age_shares(self.age_shares)
+            except SitingError as exc:
+                raise ValueError(str(exc)) from None
         if self.bbox is not None:
             w, s, e, n = self.bbox
             if not (w < e and s < n and -180 <= w <= 180 and -90 <= s <= 90):
@@ -92,7 +109,7 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SitingError(f"{path}: not valid TOML ({exc})") from exc
-        for key in ("osm", "graphml", "buildings", "out"):
+        for key in ("osm", "graphml", "buildings", "out", "population", "communities"):
             if key in data and not Path(data[key]).is_absolute():
                 data[key] = str(path.parent / data[key])
     data.update({k: v for k, v in overrides.items() if v is not None})
