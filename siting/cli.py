@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -108,7 +109,12 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool) -> None:
         if sc.osm is None and sc.graphml is None and sc.place is None:
             _fail("no input: give --osm FILE, --graphml FILE --buildings FILE, or --place NAME")
         typer.echo(f"siting: reading {sc.osm or sc.graphml or sc.place}")
-        result = run_pipeline(sc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            result = run_pipeline(sc)
+        for w in caught:  # e.g. no community layer: planning-cell fallback
+            if issubclass(w.category, UserWarning):
+                typer.echo(f"siting: note: {w.message}", err=True)
         path = result.write(sc.out, overwrite=overwrite)
     except SitingError as exc:
         _fail(str(exc))

@@ -69,9 +69,7 @@ _POP_NAMES = ("population", "pop", "人口", "人数")
 _HH_NAMES = ("households", "hh", "户数")
 _NAME_NAMES = ("name", "compound", "community", "小区", "小区名称", "名称")
 _COMMUNITY_ID_NAMES = ("community_id", "id", "code", "社区代码", "社区编码", "编码")
-_COMMUNITY_POP_NAMES = ("population", "pop", "人口", "人数")
-_HH_NAMES = ("households", "hh", "户数")
-_NAME_NAMES = ("community_name", "name", "社区", "社区名称", "名称", "乡")
+_COMMUNITY_NAME_NAMES = ("community_name", "name", "社区", "社区名称", "名称", "乡")
 _DEGREE_SEGMENT = 0.0005  # densify geographic study areas (≈ 50 m) before projecting
 
 _COLUMNS = ["demand_id", "population", "kind", "zone_id", "osm_id", "name", "floor_area_m2",
@@ -232,16 +230,16 @@ def demand_from_raster(
 class _Cells:
     """Populated raster cells of one window, in-area share and output-CRS geometry."""
 
-    def __init__(self, rows, cols, people, points, inverse, window_origin, src_crs, to_src):
+    def __init__(self, rows, cols, people, points, transform, to_src):
         self.rows, self.cols, self.people, self.points = rows, cols, people, points
         self.ids = np.array([f"r{r}c{c}" for r, c in zip(rows, cols)], dtype=object)
-        self._inverse, self._origin, self._to_src = inverse, window_origin, to_src
+        self._transform, self._to_src = transform, to_src
         self._index = {(r, c): k for k, (r, c) in enumerate(zip(rows, cols))}
 
     def locate(self, points: gpd.GeoSeries) -> np.ndarray:
         """Index into the cells of each point (−1 outside every populated cell)."""
         x, y = self._to_src.transform(points.x.to_numpy(), points.y.to_numpy())
-        col, row = self._inverse * (np.asarray(x), np.asarray(y))
+        col, row = _pixel(self._transform, np.asarray(x), np.asarray(y))
         row = np.floor(row).astype(np.int64)
         col = np.floor(col).astype(np.int64)
         return np.array([self._index.get((r, c), -1) for r, c in zip(row, col)], dtype=np.int64)
@@ -282,8 +280,7 @@ def _raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_cr
         if not np.all(np.isfinite([w, s, e, n])):
             raise SitingError(f"{path}: the study area cannot be expressed in the raster's CRS "
                               f"{src_crs.to_string()}")
-        inv = ~t
-        cs, rs = inv * (np.array([w, e, w, e]), np.array([s, s, n, n]))
+        cs, rs = _pixel(t, np.array([w, e, w, e]), np.array([s, s, n, n]))
         c0 = max(int(math.floor(min(cs))), 0)
         c1 = min(int(math.ceil(max(cs))), ds.width)
         r0 = max(int(math.floor(min(rs))), 0)
@@ -311,23 +308,26 @@ def _raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_cr
     rows, cols = rr + r0, cc + c0
     to_out = Transformer.from_crs(src_crs, crs, always_xy=True)
     to_src = Transformer.from_crs(crs, src_crs, always_xy=True)
-    x0, y0 = t * (cols, rows)
-    x1, y1 = t * (cols + 1, rows + 1)
-    cx, cy = to_out.transform(*(t * (cols + 0.5, rows + 0.5)))
+    x0, y0 = t.c + t.a * cols, t.f + t.e * rows
+    x1, y1 = x0 + t.a, y0 + t.e
+    cx, cy = to_out.transform(x0 + t.a / 2, y0 + t.e / 2)
     centres = shapely.points(np.asarray(cx), np.asarray(cy))
     if area_m is None:  # cells under the given points, in full
-        cells = _Cells(rows, cols, vals, centres, inv, (r0, c0), src_crs, to_src)
+        cells = _Cells(rows, cols, vals, centres, t, to_src)
         under = np.unique(cells.locate(all_cells_of.to_crs(crs)))
         under = under[under >= 0]
-        return _Cells(rows[under], cols[under], vals[under], centres[under], inv, (r0, c0),
-                      src_crs, to_src)
+        return _Cells(rows[under], cols[under], vals[under], centres[under], t, to_src)
     boxes = gpd.GeoSeries(shapely.box(np.minimum(x0, x1), np.minimum(y0, y1),
                                       np.maximum(x0, x1), np.maximum(y0, y1)), crs=src_crs)
     boxes = boxes.to_crs(crs).to_numpy()
     share, points = _share_inside(boxes, area_m, centres)
     keep = share > 0
-    return _Cells(rows[keep], cols[keep], vals[keep] * share[keep], points[keep], inv, (r0, c0),
-                  src_crs, to_src)
+    return _Cells(rows[keep], cols[keep], vals[keep] * share[keep], points[keep], t, to_src)
+
+
+def _pixel(t, x, y):
+    """Fractional (column, row) of map coordinates in a north-up raster with transform ``t``."""
+    return (x - t.c) / t.a, (y - t.f) / t.e
 
 
 def _share_inside(shapes: np.ndarray, area_m, points: np.ndarray | None = None):

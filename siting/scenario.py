@@ -73,6 +73,9 @@ class Scenario(BaseModel):
             raise ValueError(f"max_sites must be >= 1, got {self.max_sites}")
         if self.graphml is not None and self.buildings is None:
             raise ValueError("graphml needs buildings (a GeoPackage/GeoJSON of building polygons)")
+        if self.population is not None and self.population_total is not None:
+            raise ValueError("population_total scales the building estimate; a population "
+                             "file carries its own totals, so give only one of them")
         if self.age_shares is not None:
             from siting.demand import check_age_shares
 
