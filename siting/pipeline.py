@@ -144,7 +144,7 @@ def _demand(sc: Scenario, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
         demand = demand_from_buildings(
             buildings, landuse, m2_per_person=sc.m2_per_person,
             default_levels=sc.residential_levels, population_total=sc.population_total)
-    demand = add_groups(demand, sc.age_shares, sc.household_size)
+    demand = add_groups(demand, sc.age_shares, sc.household_size, sc.group_rasters, area=area)
     return assign_communities(demand, sc.communities)
 
 

@@ -59,6 +59,8 @@ class Scenario(BaseModel):
     age_shares: dict[str, float] | None = Field(
         None, description="share per demand group; defaults: 2020 census (siting.demand)")
     household_size: float = Field(2.62, gt=0, description="persons per household (2020 census)")
+    group_rasters: dict[str, Path | list[Path]] | None = Field(
+        None, description="per-group count rasters (summed when a list), e.g. WorldPop age bands")
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -115,6 +117,10 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
         for key in ("osm", "graphml", "buildings", "out", "population", "communities"):
             if key in data and not Path(data[key]).is_absolute():
                 data[key] = str(path.parent / data[key])
+        if isinstance(data.get("group_rasters"), dict):
+            data["group_rasters"] = {
+                k: [str(path.parent / p) for p in v] if isinstance(v, list) else str(path.parent / v)
+                for k, v in data["group_rasters"].items()}
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Scenario(**data)

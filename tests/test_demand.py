@@ -7,7 +7,7 @@ subdistrict totals are split onto a real Beijing OSM extract through ``siting ru
 from __future__ import annotations
 
 import json
-import warnings
+import textwrap
 
 import geopandas as gpd
 import numpy as np
@@ -521,35 +521,48 @@ def test_buildings_demand_unchanged_by_groups(helsinki_osm):
 # CLI and scenario
 # ----------------------------------------------------------------------------------------
 def test_cli_raster_population_end_to_end(helsinki_osm, tmp_path):
-    """A GeoTIFF in EPSG:3857 over the Helsinki sample, through `siting run`."""
+    """GeoTIFFs in EPSG:3857 over the Helsinki sample, through a scenario file and flags."""
     to_3857 = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
     west, north = to_3857.transform(24.930, 60.182)
-    tif = tmp_path / "hel.tif"
-    _worldpop(tif, west=west, north=north, res=100.0, shape=(40, 30), crs="EPSG:3857",
-              nodata_cells=((10, 10),))
-    comm = tmp_path / "comm.geojson"
+    _worldpop(tmp_path / "hel.tif", west=west, north=north, res=100.0, shape=(40, 30),
+              crs="EPSG:3857", nodata_cells=((10, 10),))
+    old = _worldpop(tmp_path / "hel_80.tif", west=west, north=north, res=100.0, shape=(40, 30),
+                    crs="EPSG:3857", nodata_cells=(), values=np.full((40, 30), 2.0))
     gpd.GeoDataFrame({"id": ["N", "S"], "name": ["north", "south"]},
                      geometry=[box(24.93, 60.1716, 24.96, 60.18), box(24.93, 60.16, 24.96, 60.1716)],
-                     crs=4326).to_file(comm, driver="GeoJSON")
+                     crs=4326).to_file(tmp_path / "comm.geojson", driver="GeoJSON")
+    toml = tmp_path / "hel.toml"
+    toml.write_text(textwrap.dedent(f"""\
+        osm = "{helsinki_osm}"
+        population = "hel.tif"
+        communities = "comm.geojson"
+        max_sites = 2
+        age_shares = {{ age_0_2 = 0.02, age_60_plus = 0.25 }}
+        group_rasters = {{ age_80_plus = "hel_80.tif" }}
+        """), encoding="utf-8")
     out = tmp_path / "hel"
-    res = CliRunner().invoke(app, ["run", "--osm", str(helsinki_osm), "--population", str(tif),
-                                   "--communities", str(comm), "--out", str(out), "-p", "2",
-                                   "--age-shares", "age_0_2=0.02,age_60_plus=0.25",
-                                   "--household-size", "2.0"])
+    res = CliRunner().invoke(app, ["run", str(toml), "--out", str(out), "--household-size", "2.0"])
     assert res.exit_code == 0, res.output
     s = json.loads((out / "summary.json").read_text())
     assert s["crs"] == "EPSG:32635"
     bounds = box(24.9351762, 60.164155, 24.9534145, 60.179113)
     area = gpd.GeoSeries([bounds.segmentize(_DEGREE_SEGMENT)], crs=4326).to_crs(s["crs"]).iloc[0]
-    expected = _expected_in_area(tif, area, s["crs"])
+    expected = _expected_in_area(tmp_path / "hel.tif", area, s["crs"])
     assert abs(s["total_population"] - expected) <= RTOL * expected
-    assert s["population_by_group"]["age_0_2"] == pytest.approx(0.02 * s["total_population"])
-    assert s["population_by_group"]["age_60_plus"] == pytest.approx(0.25 * s["total_population"])
-    assert s["households"] == pytest.approx(s["total_population"] / 2.0)
+    by_group = s["population_by_group"]
+    assert by_group["age_0_2"] == pytest.approx(0.02 * s["total_population"], rel=1e-12)
+    assert by_group["age_60_plus"] == pytest.approx(0.25 * s["total_population"], rel=1e-12)
+    expected_80 = _expected_in_area(tmp_path / "hel_80.tif", area, s["crs"])
+    assert abs(by_group["age_80_plus"] - expected_80) <= RTOL * expected_80
+    # 100 Mercator units ≈ 100 × cos 60° = 50 m on the ground at Helsinki
+    assert expected_80 == pytest.approx(2.0 * area.area / 50 ** 2, rel=0.02)
+    assert old.sum() > 10 * expected_80
+    assert s["households"] == pytest.approx(s["total_population"] / 2.0, rel=1e-12)
     demand = gpd.read_file(out / "demand.gpkg")
-    assert set(demand["community_id"]) == {"N", "S"}
+    assert set(demand["community_id"]) == {"N", "S"} and s["communities"] == 2
     assert set(demand["kind"]) == {"building", "cell"}
     assert abs(demand["population"].sum() - s["total_population"]) <= RTOL * s["total_population"]
+    assert {*DEMAND_GROUPS, "households", "community_name"} <= set(demand.columns)
 
 
 def test_cli_and_scenario_bad_shares(tmp_path, helsinki_osm):
