@@ -287,6 +287,8 @@ def _raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_cr
         c1 = min(int(math.ceil(max(cs))), ds.width)
         r0 = max(int(math.floor(min(rs))), 0)
         r1 = min(int(math.ceil(max(rs))), ds.height)
+        beyond = (min(cs) < -1e-6 or max(cs) > ds.width + 1e-6 or min(rs) < -1e-6
+                  or max(rs) > ds.height + 1e-6)
         if c0 >= c1 or r0 >= r1:
             rb = ds.bounds
             raise SitingError(
@@ -295,6 +297,9 @@ def _raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_cr
                 f"{tuple(round(v, 4) for v in (w, s, e, n))} in the same CRS); check the "
                 "raster's CRS and extent"
             )
+        if beyond and area_s is not None:
+            warnings.warn(f"{path}: the study area reaches beyond the raster's extent; people "
+                          "living outside the raster are not counted", UserWarning, stacklevel=3)
         data = ds.read(band, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
     values = np.ma.filled(data.astype(np.float64), np.nan)
     bad = np.isfinite(values) & (values < 0)
@@ -1043,6 +1048,9 @@ def _read_vector(obj, source_crs) -> tuple[gpd.GeoDataFrame, str]:
         try:
             gdf = (gpd.read_parquet(path) if path.suffix.lower() in (".parquet", ".geoparquet")
                    else gpd.read_file(path))
+        except ImportError as exc:
+            raise SitingError(f"{path}: reading GeoParquet needs pyarrow "
+                              "(pip install 'siting[parquet]')") from exc
         except Exception as exc:  # pyogrio/pyarrow raise many kinds
             raise SitingError(f"{path}: cannot read the layer ({exc})") from exc
     if gdf.empty:

@@ -79,12 +79,10 @@ def _cells(path):
 def _expected_in_area(path, area_m, crs=GK):
     """Sum of value × (cell area inside) / (cell area), computed cell by cell in ``crs``."""
     _, _, values, polys = _cells(path)
-    polys = polys.to_crs(crs)
-    total = 0.0
-    for v, p in zip(values, polys):
-        if v > 0 and p.intersects(area_m):
-            total += v * p.intersection(area_m).area / p.area
-    return total
+    polys = polys.to_crs(crs).to_numpy()
+    hit = (values > 0) & shapely.intersects(polys, area_m)
+    inside = shapely.area(shapely.intersection(polys[hit], area_m)) / shapely.area(polys[hit])
+    return float((values[hit] * inside).sum())
 
 
 def _area_gk():
@@ -210,6 +208,9 @@ def test_raster_errors(tmp_path):
     _worldpop(path)
     with pytest.raises(SitingError, match="does not overlap"):
         demand_from_raster(path, box(121.4, 31.2, 121.5, 31.3), crs=GK)
+    with pytest.warns(UserWarning, match="beyond the raster's extent"):  # raster ends at 116.45
+        d = demand_from_raster(path, box(116.44, 39.99, 116.46, 40.0), crs=GK)
+    assert d.to_crs(4326).geometry.x.max() < 116.45
     neg = tmp_path / "neg.tif"
     values = np.full((40, 50), 3.0)
     values[20, 20] = -4
@@ -434,11 +435,18 @@ def test_load_population_detects_the_kind(tmp_path):
     got = load_population(pts, area, column="pop", crs=GK)
     assert set(got["kind"]) == {"point"}
     assert got["population"].sum() == pytest.approx(people[lon < 116.43].sum(), rel=RTOL)
-    polys = tmp_path / "zones.gpkg"
-    _zones().to_file(polys)
     zone_area = gpd.GeoSeries([box(500000, 4430000, 502500, 4431000)], crs=GK)
-    got = load_population(polys, zone_area, crs=GK)
-    assert set(got["kind"]) == {"grid"}
+    totals = []
+    for name in ("zones.gpkg", "zones.shp", "zones.geojson", "zones.parquet"):
+        if name.endswith(".parquet"):
+            pytest.importorskip("pyarrow")
+            _zones().to_parquet(tmp_path / name)
+        else:
+            _zones().to_file(tmp_path / name)
+        got = load_population(tmp_path / name, zone_area, crs=GK)
+        assert set(got["kind"]) == {"grid"}
+        totals.append(got["population"].sum())
+    assert totals == pytest.approx([12000 + 3000 + 4000] * 4, rel=1e-6)
     with pytest.raises(SitingError, match="not found"):
         load_population(tmp_path / "nope.gpkg", area)
 
