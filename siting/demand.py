@@ -283,10 +283,11 @@ def _raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_cr
             raise SitingError(f"{path}: the study area cannot be expressed in the raster's CRS "
                               f"{src_crs.to_string()}")
         cs, rs = _pixel(t, np.array([w, e, w, e]), np.array([s, s, n, n]))
-        c0 = max(int(math.floor(min(cs))), 0)
-        c1 = min(int(math.ceil(max(cs))), ds.width)
-        r0 = max(int(math.floor(min(rs))), 0)
-        r1 = min(int(math.ceil(max(rs))), ds.height)
+        # one cell of margin: straight edges in one CRS bulge slightly in another
+        c0 = max(int(math.floor(min(cs))) - 1, 0)
+        c1 = min(int(math.ceil(max(cs))) + 1, ds.width)
+        r0 = max(int(math.floor(min(rs))) - 1, 0)
+        r1 = min(int(math.ceil(max(rs))) + 1, ds.height)
         beyond = (min(cs) < -1e-6 or max(cs) > ds.width + 1e-6 or min(rs) < -1e-6
                   or max(rs) > ds.height + 1e-6)
         if c0 >= c1 or r0 >= r1:
@@ -402,9 +403,8 @@ def demand_from_polygons(
     Returns
     -------
     geopandas.GeoDataFrame
-        Points with ``demand_id``, ``population``, ``kind`` (``"building"`` or
-        ``"grid"``), ``zone_id`` (row label of the polygon), ``osm_id``, ``name``,
-        ``floor_area_m2``, ``levels_estimated``.
+        The columns of :func:`demand_from_raster`; ``kind`` is ``"building"`` or
+        ``"grid"`` and ``zone_id`` the polygon's row label.
 
     Notes
     -----
