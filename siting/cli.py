@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -57,6 +58,16 @@ def run(
     existing_crs: Annotated[Optional[str], typer.Option(help="existing lon/lat: wgs84, gcj02 or bd09")] = None,
     exclude: Annotated[Optional[Path], typer.Option(help="exclusion polygons (vector file)")] = None,
     min_floor_area: Annotated[Optional[float], typer.Option(help="smallest candidate floor area, m²")] = None,
+    population: Annotated[Optional[Path], typer.Option(
+        help="population raster (GeoTIFF), polygons/grid (GeoPackage, GeoJSON, Shapefile, "
+             "GeoParquet) or table (CSV, Excel with lon/lat)")] = None,
+    population_column: Annotated[Optional[str], typer.Option(help="population column")] = None,
+    population_crs: Annotated[Optional[str], typer.Option(
+        help="CRS of a population file without one; table lon/lat: wgs84, gcj02 or bd09")] = None,
+    communities: Annotated[Optional[Path], typer.Option(help="community (社区) polygons")] = None,
+    age_shares: Annotated[Optional[str], typer.Option(
+        help='age-group shares, e.g. "age_0_2=0.03,age_60_plus=0.2"')] = None,
+    household_size: Annotated[Optional[float], typer.Option(help="persons per household")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
 ) -> None:
     """Run a scenario on an OSM file, a saved graph or a downloaded place."""
@@ -75,7 +86,26 @@ def run(
                  population_total=population_total, inventory=inventory,
                  inventory_crs=inventory_crs, existing=existing, existing_crs=existing_crs,
                  exclude=exclude, min_floor_area_m2=min_floor_area)
+    flags.update(population=population, population_column=population_column,
+                 population_crs=population_crs, communities=communities,
+                 age_shares=_parse_shares(age_shares), household_size=household_size)
     _run(flags, scenario, overwrite)
+
+
+def _parse_shares(text: str | None) -> dict[str, float] | None:
+    """``"age_0_2=0.03,age_60_plus=0.2"`` → dict (validated later by the scenario)."""
+    if text is None:
+        return None
+    shares = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        try:
+            shares[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            _fail(f"--age-shares must be GROUP=SHARE pairs separated by commas, got {item!r}")
+    return shares
 
 
 def _run(flags: dict, scenario_file: Path | None, overwrite: bool) -> None:
@@ -87,7 +117,12 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool) -> None:
         if sc.osm is None and sc.graphml is None and sc.place is None:
             _fail("no input: give --osm FILE, --graphml FILE --buildings FILE, or --place NAME")
         typer.echo(f"siting: reading {sc.osm or sc.graphml or sc.place}")
-        result = run_pipeline(sc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            result = run_pipeline(sc)
+        for w in caught:  # e.g. no community layer: planning-cell fallback
+            if issubclass(w.category, UserWarning):
+                typer.echo(f"siting: note: {w.message}", err=True)
         path = result.write(sc.out, overwrite=overwrite)
     except SitingError as exc:
         _fail(str(exc))

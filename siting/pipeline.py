@@ -15,7 +15,8 @@ from shapely.geometry import box
 
 from siting import network
 from siting.access import Access, build_access, build_instance
-from siting.demand import demand_from_buildings
+from siting.demand import (add_groups, assign_communities, demand_from_buildings,
+                           load_population, population_by_group)
 from siting.errors import SitingError
 from siting.instance import Instance
 from siting.model import CoverageSolution, MaximalCovering, SetCovering
@@ -117,9 +118,7 @@ def run(sc: Scenario) -> RunResult:
     if buildings.empty:
         raise SitingError(f"no buildings inside the study area {area.bounds}")
     landuse = None if landuse is None or landuse.empty else landuse.to_crs(crs)
-    demand = demand_from_buildings(
-        buildings, landuse, m2_per_person=sc.m2_per_person,
-        default_levels=sc.residential_levels, population_total=sc.population_total)
+    demand = _demand(sc, area, buildings, landuse, crs)
     candidates = site_candidates(
         buildings, landuse, area, crs, inventory=sc.inventory, inventory_crs=sc.inventory_crs,
         existing=sc.existing, existing_crs=sc.existing_crs, exclude=sc.exclude,
@@ -143,6 +142,21 @@ def run(sc: Scenario) -> RunResult:
                        candidates=candidates)
     result.summary = _summary(result, time.perf_counter() - t0)
     return result
+
+
+def _demand(sc: Scenario, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
+    """Demand points from the population file or the buildings, with groups and communities."""
+    if sc.population is not None:
+        demand = load_population(
+            sc.population, area, buildings, column=sc.population_column,
+            source_crs=sc.population_crs, landuse=landuse, crs=crs,
+            household_size=sc.household_size, default_levels=sc.residential_levels)
+    else:
+        demand = demand_from_buildings(
+            buildings, landuse, m2_per_person=sc.m2_per_person,
+            default_levels=sc.residential_levels, population_total=sc.population_total)
+    demand = add_groups(demand, sc.age_shares, sc.household_size, sc.group_rasters, area=area)
+    return assign_communities(demand, sc.communities)
 
 
 def _optimise(sc: Scenario, instance: Instance, fixed=()) -> CoverageSolution:
@@ -274,6 +288,11 @@ def _summary(r: RunResult, runtime_s: float) -> dict:
         "population_outside_largest_component": float(
             r.demand.loc[r.demand["component"] != 0, "population"].sum()),
         "levels_estimated_share": float(r.demand["levels_estimated"].mean()),
+        "population_by_group": population_by_group(r.demand),
+        "households": float(r.demand["households"].sum()),
+        "population_source": str(r.scenario.population or "buildings"),
+        "communities": int(r.demand["community_id"].nunique()),
+        "community_source": str(r.scenario.communities or "grid of 500 m planning cells"),
         "study_area_wgs84": list(r.study_area.bounds),
         "source": str(r.scenario.osm or r.scenario.graphml or r.scenario.place),
         "runtime_s": runtime_s,

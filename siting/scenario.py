@@ -61,6 +61,18 @@ class Scenario(BaseModel):
     existing_crs: str = "wgs84"
     exclude: Path | None = Field(None, description="exclusion polygons (any vector file)")
 
+    # population and demand groups (siting.demand)
+    population: Path | None = Field(None, description="population raster, polygons or table")
+    population_column: str = "population"
+    population_crs: str | None = Field(
+        None, description="CRS of a population file without one; table lon/lat: wgs84/gcj02/bd09")
+    communities: Path | None = Field(None, description="community (社区) polygons, id and name")
+    age_shares: dict[str, float] | None = Field(
+        None, description="share per demand group; defaults: 2020 census (siting.demand)")
+    household_size: float = Field(2.62, gt=0, description="persons per household (2020 census)")
+    group_rasters: dict[str, Path | list[Path]] | None = Field(
+        None, description="per-group count rasters (summed when a list), e.g. WorldPop age bands")
+
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         sources = [x for x in (self.osm, self.graphml, self.place) if x is not None]
@@ -77,6 +89,16 @@ class Scenario(BaseModel):
         for key in ("inventory_crs", "existing_crs"):
             if getattr(self, key).strip().lower() not in ACCEPTED_CRS:
                 raise ValueError(f"{key} must be wgs84, gcj02 or bd09, got {getattr(self, key)!r}")
+        if self.population is not None and self.population_total is not None:
+            raise ValueError("population_total scales the building estimate; a population "
+                             "file carries its own totals, so give only one of them")
+        if self.age_shares is not None:
+            from siting.demand import check_age_shares
+
+            try:
+                check_age_shares(self.age_shares)
+            except SitingError as exc:
+                raise ValueError(str(exc)) from None
         if self.bbox is not None:
             w, s, e, n = self.bbox
             if not (w < e and s < n and -180 <= w <= 180 and -90 <= s <= 90):
@@ -106,9 +128,14 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SitingError(f"{path}: not valid TOML ({exc})") from exc
-        for key in ("osm", "graphml", "buildings", "out", "inventory", "existing", "exclude"):
+        for key in ("osm", "graphml", "buildings", "out", "inventory", "existing", "exclude",
+                    "population", "communities"):
             if key in data and not Path(data[key]).is_absolute():
                 data[key] = str(path.parent / data[key])
+        if isinstance(data.get("group_rasters"), dict):
+            data["group_rasters"] = {
+                k: [str(path.parent / p) for p in v] if isinstance(v, list) else str(path.parent / v)
+                for k, v in data["group_rasters"].items()}
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Scenario(**data)

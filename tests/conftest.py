@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# SITING_SHARED_DATA points elsewhere (e.g. from a worktree not beside ../shared)
+# ../shared/data beside the checkout; SITING_SHARED_DATA points elsewhere (e.g. from a worktree)
 SHARED = Path(os.environ.get("SITING_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NANJING = SHARED / "nanjing_xinjiekou_osm" / "nanjing_xinjiekou.osm"
 
