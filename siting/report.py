@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import tempfile
@@ -12,6 +11,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import osmnx as ox
+import pandas as pd
 import shapely
 from shapely.ops import substring
 
@@ -24,14 +24,33 @@ KIND_COLOURS = {
 }
 
 
-def reach_polygons(result, threshold_m: float | None = None) -> gpd.GeoDataFrame:
+TIERS_MIN = (5, 10, 15)  # walking-time tiers drawn and tabulated (GB 50180 life circles)
+
+
+def tiers_m(result, tiers_min=TIERS_MIN) -> list[tuple[float, float]]:
+    """``(minutes, metres)`` of each walking tier at the scenario's speed."""
+    speed = float(result.scenario.speed_m_per_min)
+    return [(float(m), float(m) * speed) for m in tiers_min]
+
+
+def reach_polygons(result, threshold_m: float | None = None,
+                   tiers_min: tuple[float, ...] | None = None) -> gpd.GeoDataFrame:
     """Walking reach of each chosen site, built from the reachable network edges.
 
     An edge is drawn in full when its far end is within reach, else up to the point
     where the remaining distance runs out; the drawn edges are buffered by
-    ``REACH_BUFFER_M`` and merged. Returned in the network's (metric) CRS.
+    ``REACH_BUFFER_M`` and merged. One row per site, or per site and tier when
+    ``tiers_min`` is given (reach searched once, to the largest tier, by
+    :meth:`siting.access.Access.reach`, so tiers are not limited by the instance's
+    threshold). Returned in the network's (metric) CRS with ``site_id``,
+    ``threshold_m`` and ``minutes`` (NaN for a plain threshold).
     """
-    t = result.instance.threshold_m if threshold_m is None else threshold_m
+    if tiers_min is None:
+        t = result.instance.threshold_m if threshold_m is None else threshold_m
+        levels = [(np.nan, float(t))]
+    else:
+        levels = tiers_m(result, tiers_min)
+    t_max = max(t for _, t in levels)
     edges = ox.graph_to_gdfs(result.graph, nodes=False).reset_index()
     pos = {n: i for i, n in enumerate(result.access.node_ids)}
     u = edges["u"].map(pos).to_numpy()
@@ -40,75 +59,105 @@ def reach_polygons(result, threshold_m: float | None = None) -> gpd.GeoDataFrame
     rows = []
     for _, site in result.chosen_sites.iterrows():
         j = int(site["site_id"])
-        nodes, dist = result.access.reach(j, t)
+        nodes, dist = result.access.reach(j, t_max)
         d_node = np.full(len(result.access.node_ids), np.inf)
         d_node[nodes] = dist
         du = d_node[u]
-        rem = t - du
-        full = rem >= lengths
-        part = np.flatnonzero((rem > 0) & ~full)
-        pieces = list(geoms[full])
-        pieces += [substring(geoms[k], 0.0, float(rem[k])) for k in part]
-        pieces.append(site.geometry)
-        shape = shapely.union_all(shapely.buffer(np.array(pieces, dtype=object), REACH_BUFFER_M))
-        rows.append({"site_id": j, "threshold_m": t, "geometry": shape})
-    return gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "geometry"],
+        for minutes, t in levels:
+            rem = t - du
+            full = rem >= lengths
+            part = np.flatnonzero((rem > 0) & ~full)
+            pieces = list(geoms[full])
+            pieces += [substring(geoms[k], 0.0, float(rem[k])) for k in part]
+            pieces.append(site.geometry)
+            shape = shapely.union_all(
+                shapely.buffer(np.array(pieces, dtype=object), REACH_BUFFER_M))
+            rows.append({"site_id": j, "threshold_m": t, "minutes": minutes, "geometry": shape})
+    return gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "minutes", "geometry"],
                             geometry="geometry", crs=result.graph.graph["crs"])
 
 
-def make_map(result) -> folium.Map:
-    """Folium map: study area, demand (covered or not), candidates, chosen sites, reach."""
-    area = gpd.GeoSeries([result.study_area], crs="EPSG:4326")
-    w, s, e, n = area.total_bounds
-    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles="OpenStreetMap",
-                   control_scale=True)
-    folium.GeoJson(area.__geo_interface__, name="Study area",
-                   style_function=lambda _: {"fill": False, "color": "#444", "weight": 2,
-                                             "dashArray": "6 4"}).add_to(m)
-    reach = reach_polygons(result).to_crs("EPSG:4326")
-    g_reach = folium.FeatureGroup(name=f"Walking reach ({result.instance.threshold_m:.0f} m)")
-    for _, r in reach.iterrows():
-        folium.GeoJson(r.geometry.__geo_interface__,
-                       style_function=lambda _: {"color": "#d62728", "weight": 1,
-                                                 "fillColor": "#d62728", "fillOpacity": 0.12},
-                       tooltip=f"Site {int(r.site_id)}: walking reach").add_to(g_reach)
-    g_reach.add_to(m)
-    demand = result.demand.to_crs("EPSG:4326")
-    scale = max(float(demand["population"].max()), 1.0)
-    g_cov = folium.FeatureGroup(name="Demand covered")
-    g_unc = folium.FeatureGroup(name="Demand not covered")
-    for _, d in demand.iterrows():
-        covered = bool(d["covered"])
-        folium.CircleMarker(
-            [d.geometry.y, d.geometry.x], radius=2 + 6 * np.sqrt(d["population"] / scale),
-            color="#2b8cbe" if covered else "#e6550d", fill=True, fill_opacity=0.7, weight=0,
-            tooltip=_esc(f"{d['population']:.0f} people"
-                         + (f", {d['walk_m']:.0f} m to site {int(d['nearest_site'])}"
-                            if np.isfinite(d["walk_m"]) else ", no site reachable")),
-        ).add_to(g_cov if covered else g_unc)
-    g_cov.add_to(m)
-    g_unc.add_to(m)
-    sites = result.sites.to_crs("EPSG:4326")
-    g_cand = folium.FeatureGroup(name="Candidate sites", show=False)
-    for _, c in sites[~sites["chosen"]].iterrows():
-        folium.CircleMarker([c.geometry.y, c.geometry.x], radius=3,
-                            color=KIND_COLOURS.get(c["kind"], "#555"), fill=True, weight=1,
-                            tooltip=_esc(f"{c['name'] or 'candidate'} ({c['kind']}, "
-                                         f"{c['floor_area_m2']:.0f} m²)")).add_to(g_cand)
-    g_cand.add_to(m)
-    g_chosen = folium.FeatureGroup(name="Chosen sites")
-    for _, c in sites[sites["chosen"]].iterrows():
-        folium.Marker([c.geometry.y, c.geometry.x], popup=folium.Popup(_site_popup(c), max_width=300),
-                      tooltip=_esc(c["name"] or f"Site {int(c['site_id'])}"),
-                      icon=folium.Icon(color="red", icon="home")).add_to(g_chosen)
-    g_chosen.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[s, w], [n, e]])
-    return m
+def tier_walks(result, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest open site of each demand point within the largest tier, and the walk.
+
+    Returns ``(site, walk_m)`` per demand point: site index (-1 when no open site is
+    within the largest tier) and walking metres (demand snap + network + site snap;
+    inf when none). Computed with one bounded search per open site.
+    """
+    t_max = max(t for _, t in tiers_m(result, tiers_min))
+    acc = result.access
+    best = np.full(len(result.demand), np.inf)
+    site = np.full(len(result.demand), -1, dtype=np.int64)
+    d_node = np.full(len(acc.node_ids), np.inf)
+    for j in result.solution.chosen:
+        nodes, dist = acc.reach(int(j), t_max)
+        d_node[nodes] = dist
+        d = d_node[acc.demand_node] + acc.demand_snap_m
+        d_node[nodes] = np.inf
+        better = (d < best) & (d <= t_max)
+        best[better], site[better] = d[better], int(j)
+    return site, best
 
 
-def write_outputs(result, out: str | Path, overwrite: bool = False) -> Path:
-    """Write ``map.html``, ``sites.gpkg``, ``candidates.gpkg``, ``demand.gpkg``, ``summary.json``.
+def served_by_tier(result, tiers_min=TIERS_MIN) -> pd.DataFrame:
+    """People served by each open site within each tier (nearest open site, cumulative).
+
+    Columns ``served_<m>min`` per tier, indexed by ``site_id`` of the open sites; the
+    row ``-1`` is not included (people beyond every tier).
+    """
+    site, walk = tier_walks(result, tiers_min)
+    w = result.demand["population"].to_numpy(dtype=float)
+    out = pd.DataFrame(index=pd.Index(np.asarray(result.solution.chosen, dtype=np.int64),
+                                      name="site_id"))
+    for minutes, t in tiers_m(result, tiers_min):
+        ok = walk <= t
+        sums = np.bincount(site[ok], weights=w[ok], minlength=len(result.sites))
+        out[f"served_{minutes:g}min"] = sums[out.index.to_numpy()]
+    return out
+
+
+def services(sites: pd.DataFrame) -> list[str]:
+    """Service keys present as ``area_m2_<service>`` columns (empty when none)."""
+    return [c[len("area_m2_"):] for c in sites.columns if c.startswith("area_m2_")]
+
+
+def service_mix(site: pd.Series, keys: list[str]) -> list[str]:
+    """Services given floor area at one site."""
+    return [k for k in keys if _num(site.get(f"area_m2_{k}")) > 0]
+
+
+def _num(value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return v if np.isfinite(v) else 0.0
+
+
+def map_lang(result, lang: str | None):
+    """Validated language: ``lang`` or the study area's default (zh in China)."""
+    from siting.i18n import check_lang, default_lang
+
+    return default_lang(result.study_area) if lang is None else check_lang(lang)
+
+
+def make_map(result, lang: str | None = None, assets: str = "inline", basemap: str = "osm",
+             tianditu_key: str | None = None) -> folium.Map:
+    """Layered, self-contained Folium map of a run (see :func:`siting.webmap.make_map`)."""
+    from siting.webmap import make_map as _make_map
+
+    return _make_map(result, lang=lang, assets=assets, basemap=basemap,
+                     tianditu_key=tianditu_key)
+
+
+def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | None = None,
+                  assets: str = "inline", basemap: str = "osm",
+                  tianditu_key: str | None = None) -> Path:
+    """Write ``map.html``, ``sites.gpkg``, ``candidates.gpkg``, ``demand.gpkg``, ``summary.json``,
+    ``report.xlsx``, ``report.gpkg`` and ``tables/*.csv`` (see :mod:`siting.tables`).
+
+    ``lang`` (``"zh"``/``"en"``, default by study area), ``assets``, ``basemap`` and
+    ``tianditu_key`` are passed to :func:`make_map`.
 
     Everything is written to a temporary folder beside ``out`` and moved into place at
     the end, so a failure leaves no half-written folder. An existing ``out`` is only
@@ -135,7 +184,12 @@ def write_outputs(result, out: str | Path, overwrite: bool = False) -> Path:
         _gpkg(demand, tmp / "demand.gpkg", "demand")
         (tmp / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2,
                                                      ensure_ascii=False), encoding="utf-8")
-        make_map(result).save(str(tmp / "map.html"))
+        from siting.tables import write_tables
+
+        lang = map_lang(result, lang)
+        write_tables(result, tmp, lang=lang)
+        make_map(result, lang=lang, assets=assets, basemap=basemap,
+                 tianditu_key=tianditu_key).save(str(tmp / "map.html"))
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -151,24 +205,6 @@ def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
         if gdf[col].dtype == bool:
             gdf[col] = gdf[col].astype("int8")
     gdf.to_file(path, layer=layer, driver="GPKG")
-
-
-def _site_popup(c) -> str:
-    rows = [
-        ("Site", int(c["site_id"])), ("Name", c["name"] or "—"), ("Class", c["kind"]),
-        ("Floor area", f"{c['floor_area_m2']:,.0f} m²"
-         + (" (estimated)" if c["levels_estimated"] else "")),
-        ("Usable area", f"{c['usable_area_m2']:,.0f} m²"),
-        ("People served", f"{c['covered_population']:,.0f}"),
-        ("People in reach", f"{c['population_in_reach']:,.0f}"),
-        ("OSM", c["osm_id"]),
-    ]
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
-
-
-def _esc(value) -> str:
-    return html.escape(str(value))
 
 
 def _jsonable(obj):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+# SITING_SHARED_DATA points elsewhere (e.g. from a git worktree not beside ../shared)
+SHARED = Path(os.environ.get("SITING_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NANJING = SHARED / "nanjing_xinjiekou_osm" / "nanjing_xinjiekou.osm"
 
 
