@@ -51,9 +51,15 @@ def reach_polygons(result, threshold_m: float | None = None,
     else:
         levels = tiers_m(result, tiers_min)
     t_max = max(t for _, t in levels)
+    cache = result.__dict__.setdefault("_reach_cache", {})
+    key = (tuple(levels), REACH_BUFFER_M, tuple(int(j) for j in result.solution.chosen))
+    if key in cache:
+        return cache[key].copy()
     edges = ox.graph_to_gdfs(result.graph, nodes=False).reset_index()
     pos = {n: i for i, n in enumerate(result.access.node_ids)}
     u = edges["u"].map(pos).to_numpy()
+    v = edges["v"].map(pos).to_numpy()
+    has_rev = pd.MultiIndex.from_arrays([v, u]).isin(pd.MultiIndex.from_arrays([u, v]))
     lengths = edges["length"].to_numpy()
     geoms = edges.geometry.to_numpy()
     rows = []
@@ -62,19 +68,28 @@ def reach_polygons(result, threshold_m: float | None = None,
         nodes, dist = result.access.reach(j, t_max)
         d_node = np.full(len(result.access.node_ids), np.inf)
         d_node[nodes] = dist
-        du = d_node[u]
-        for minutes, t in levels:
+        du, dv = d_node[u], d_node[v]
+        shape, done = shapely.buffer(site.geometry, REACH_BUFFER_M), np.zeros(len(u), bool)
+        for minutes, t in sorted(levels, key=lambda lv: lv[1]):
             rem = t - du
             full = rem >= lengths
+            # an edge walked in full both ways is drawn once (u < v)
+            full &= ~(has_rev & (dv + lengths <= t) & (v < u))
+            new_full = np.flatnonzero(full & ~done)
             part = np.flatnonzero((rem > 0) & ~full)
-            pieces = list(geoms[full])
+            pieces = list(geoms[new_full])
             pieces += [substring(geoms[k], 0.0, float(rem[k])) for k in part]
-            pieces.append(site.geometry)
-            shape = shapely.union_all(
-                shapely.buffer(np.array(pieces, dtype=object), REACH_BUFFER_M))
+            # tiers grow from the smaller one (pieces of a smaller tier lie inside the
+            # larger tier's pieces), so tiers nest exactly and each edge is buffered once
+            shape = shapely.union_all(np.array(
+                [shape, *shapely.buffer(np.array(pieces, dtype=object), REACH_BUFFER_M)],
+                dtype=object))
+            done |= full
             rows.append({"site_id": j, "threshold_m": t, "minutes": minutes, "geometry": shape})
-    return gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "minutes", "geometry"],
-                            geometry="geometry", crs=result.graph.graph["crs"])
+    out = gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "minutes", "geometry"],
+                           geometry="geometry", crs=result.graph.graph["crs"])
+    cache[key] = out
+    return out.copy()
 
 
 def tier_walks(result, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
