@@ -211,7 +211,7 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
                           popup=folium.Popup(_popup(c, result, L, None), max_width=340)
                           ).add_to(g)
         g.add_to(m)
-        legend.append(f"{_icon_html('existing')} {esc(L('existing_facilities'))}")
+        legend.append(f"{_icon_html('existing', size=12)} {esc(L('existing_facilities'))}")
 
     keys = services(result.sites)
     served = served_by_tier(result, tiers_min)
@@ -228,7 +228,8 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
     g.add_to(m)
     for kind in ("complex", "single", "generic"):
         if kind in kinds_used:
-            legend.append(f"{_icon_html(kind)} {esc(L('site_generic' if kind == 'generic' else kind))}")
+            legend.append(f"{_icon_html(kind, size=12)} "
+                          f"{esc(L('site_generic' if kind == 'generic' else kind))}")
 
     demand = _frame(result.demand.to_crs("EPSG:4326"), gcj)
     site_of, walk = tier_walks(result, tiers_min)
@@ -414,12 +415,13 @@ _ICON_STYLE = {
 }
 
 
-def _icon_html(kind: str, glyph: str | None = None) -> str:
+def _icon_html(kind: str, glyph: str | None = None, size: int = 20) -> str:
     colour, radius, default = _ICON_STYLE[kind]
     g = esc(glyph if glyph is not None else default)
-    return (f"<span style='display:inline-block;width:20px;height:20px;line-height:20px;"
-            f"border-radius:{radius};background:{colour};color:#fff;border:2px solid #fff;"
-            f"box-shadow:0 0 3px #000;text-align:center;font:bold 12px sans-serif'>{g}</span>")
+    return (f"<span style='display:inline-block;width:{size}px;height:{size}px;"
+            f"line-height:{size}px;border-radius:{radius};background:{colour};color:#fff;"
+            f"border:{max(size // 10, 1)}px solid #fff;box-shadow:0 0 3px #000;text-align:center;"
+            f"vertical-align:middle;font:bold {size * 3 // 5}px sans-serif'>{g}</span>")
 
 
 def _icon(kind: str, mix: list[str] | None = None, lang: str = "en") -> folium.DivIcon:
@@ -440,7 +442,7 @@ def _swatch(colour: str, text: str, line: bool = False, dot: bool = False) -> st
 
 def _legend_html(title: str, items: list[str]) -> str:
     rows = "".join(f"<div>{it}</div>" for it in items)
-    return (f"<div class='siting-legend' style='position:fixed;bottom:24px;left:10px;z-index:1000;"
+    return (f"<div class='siting-legend' style='position:fixed;bottom:28px;right:10px;z-index:1000;"
             f"background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;"
             f"box-shadow:0 0 4px rgba(0,0,0,.4);font:12px sans-serif;max-height:45%;"
             f"overflow:auto'><b>{esc(title)}</b>{rows}</div>")
