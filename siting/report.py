@@ -34,7 +34,8 @@ def tiers_m(result, tiers_min=TIERS_MIN) -> list[tuple[float, float]]:
 
 
 def reach_polygons(result, threshold_m: float | None = None,
-                   tiers_min: tuple[float, ...] | None = None) -> gpd.GeoDataFrame:
+                   tiers_min: tuple[float, ...] | None = None,
+                   merged: bool = False) -> gpd.GeoDataFrame:
     """Walking reach of each chosen site, built from the reachable network edges.
 
     An edge is drawn in full when its far end is within reach, else up to the point
@@ -42,7 +43,9 @@ def reach_polygons(result, threshold_m: float | None = None,
     ``REACH_BUFFER_M`` and merged. One row per site, or per site and tier when
     ``tiers_min`` is given (reach searched once, to the largest tier, by
     :meth:`siting.access.Access.reach`, so tiers are not limited by the instance's
-    threshold). Returned in the network's (metric) CRS with ``site_id``,
+    threshold). With ``merged``, one row per tier for all sites together (distance to
+    the nearest chosen site; ``site_id`` -1), which is what the map draws and is much
+    cheaper with many sites. Returned in the network's (metric) CRS with ``site_id``,
     ``threshold_m`` and ``minutes`` (NaN for a plain threshold).
     """
     if tiers_min is None:
@@ -52,44 +55,56 @@ def reach_polygons(result, threshold_m: float | None = None,
         levels = tiers_m(result, tiers_min)
     t_max = max(t for _, t in levels)
     cache = result.__dict__.setdefault("_reach_cache", {})
-    key = (tuple(levels), REACH_BUFFER_M, tuple(int(j) for j in result.solution.chosen))
+    key = (tuple(levels), REACH_BUFFER_M, merged, tuple(int(j) for j in result.solution.chosen))
     if key in cache:
         return cache[key].copy()
     edges = ox.graph_to_gdfs(result.graph, nodes=False).reset_index()
     pos = {n: i for i, n in enumerate(result.access.node_ids)}
-    u = edges["u"].map(pos).to_numpy()
-    v = edges["v"].map(pos).to_numpy()
-    has_rev = pd.MultiIndex.from_arrays([v, u]).isin(pd.MultiIndex.from_arrays([u, v]))
-    lengths = edges["length"].to_numpy()
-    geoms = edges.geometry.to_numpy()
+    e = {"u": edges["u"].map(pos).to_numpy(), "v": edges["v"].map(pos).to_numpy(),
+         "length": edges["length"].to_numpy(), "geometry": edges.geometry.to_numpy()}
+    e["has_rev"] = pd.MultiIndex.from_arrays([e["v"], e["u"]]).isin(
+        pd.MultiIndex.from_arrays([e["u"], e["v"]]))
+    n_nodes = len(result.access.node_ids)
+    sites = result.chosen_sites
+    groups = ([(-1, sites)] if merged else
+              [(int(j), sites[sites["site_id"] == j]) for j in sites["site_id"]])
     rows = []
-    for _, site in result.chosen_sites.iterrows():
-        j = int(site["site_id"])
-        nodes, dist = result.access.reach(j, t_max)
-        d_node = np.full(len(result.access.node_ids), np.inf)
-        d_node[nodes] = dist
-        du, dv = d_node[u], d_node[v]
-        shape, done = shapely.buffer(site.geometry, REACH_BUFFER_M), np.zeros(len(u), bool)
-        for minutes, t in sorted(levels, key=lambda lv: lv[1]):
-            rem = t - du
-            full = rem >= lengths
-            # an edge walked in full both ways is drawn once (u < v)
-            full &= ~(has_rev & (dv + lengths <= t) & (v < u))
-            new_full = np.flatnonzero(full & ~done)
-            part = np.flatnonzero((rem > 0) & ~full)
-            pieces = list(geoms[new_full])
-            pieces += [substring(geoms[k], 0.0, float(rem[k])) for k in part]
-            # tiers grow from the smaller one (pieces of a smaller tier lie inside the
-            # larger tier's pieces), so tiers nest exactly and each edge is buffered once
-            shape = shapely.union_all(np.array(
-                [shape, *shapely.buffer(np.array(pieces, dtype=object), REACH_BUFFER_M)],
-                dtype=object))
-            done |= full
+    for j, group in groups:
+        d_node = np.full(n_nodes, np.inf)
+        for k in group["site_id"]:
+            nodes, dist = result.access.reach(int(k), t_max)
+            np.minimum.at(d_node, nodes, dist)
+        for (minutes, t), shape in zip(levels, _tier_shapes(d_node, levels, e, group.geometry)):
             rows.append({"site_id": j, "threshold_m": t, "minutes": minutes, "geometry": shape})
     out = gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "minutes", "geometry"],
                            geometry="geometry", crs=result.graph.graph["crs"])
     cache[key] = out
     return out.copy()
+
+
+def _tier_shapes(d_node: np.ndarray, levels, e: dict, points) -> list:
+    """Reach shape at each level (in ``levels`` order) from node distances."""
+    du, dv, lengths = d_node[e["u"]], d_node[e["v"]], e["length"]
+    shape = shapely.union_all(shapely.buffer(np.asarray(points), REACH_BUFFER_M))
+    done = np.zeros(len(du), bool)
+    shapes = {}
+    for minutes, t in sorted(levels, key=lambda lv: lv[1]):
+        rem = t - du
+        full = rem >= lengths
+        # an edge walked in full both ways is drawn once (u < v)
+        full &= ~(e["has_rev"] & (dv + lengths <= t) & (e["v"] < e["u"]))
+        new_full = np.flatnonzero(full & ~done)
+        part = np.flatnonzero((rem > 0) & ~full)
+        pieces = list(e["geometry"][new_full])
+        pieces += [substring(e["geometry"][k], 0.0, float(rem[k])) for k in part]
+        # tiers grow from the smaller one (pieces of a smaller tier lie inside the
+        # larger tier's pieces), so tiers nest exactly and each edge is buffered once
+        shape = shapely.union_all(np.array(
+            [shape, *shapely.buffer(np.array(pieces, dtype=object), REACH_BUFFER_M)],
+            dtype=object))
+        done |= full
+        shapes[t] = shape
+    return [shapes[t] for _, t in levels]
 
 
 def tier_walks(result, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:

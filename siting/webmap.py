@@ -174,14 +174,15 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
 
     _population_layers(m, result, gcj, L, legend)
 
-    reach = reach_polygons(result, tiers_min=tuple(tiers_min))
+    reach = reach_polygons(result, tiers_min=tuple(tiers_min), merged=True)
     for minutes in sorted(tiers_min, reverse=True):
         colour = TIER_COLOURS.get(int(minutes), "#31a354")
         g = folium.FeatureGroup(name=esc(L("reach_tier", m=f"{minutes:g}")))
         tier = reach[reach["minutes"] == float(minutes)]
         if len(tier):
-            shape = _frame(tier.to_crs("EPSG:4326"), gcj)
-            folium.GeoJson(shape.geometry.union_all().__geo_interface__,
+            tier = tier.to_crs("EPSG:4326")
+            shape = _frame(tier.set_geometry(tier.simplify(1e-6)), gcj)
+            folium.GeoJson(shape.geometry.iloc[0].__geo_interface__,
                            style_function=lambda _, c=colour: {
                                "color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.15}
                            ).add_to(g)

@@ -264,3 +264,12 @@ def test_cli_run_lang_and_assets(helsinki_osm, tmp_path):
                                    "--lang", "fr"])
     assert res.exit_code == 2 and "unknown language 'fr'" in res.output
     assert not bad.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".bad.")]
+
+
+def test_merged_reach_is_union_of_site_reaches(hel):
+    per_site = reach_polygons(hel, tiers_min=(5, 15))
+    merged = reach_polygons(hel, tiers_min=(5, 15), merged=True)
+    assert list(merged["site_id"]) == [-1, -1] and list(merged["minutes"]) == [5.0, 15.0]
+    for minutes, shape in zip(merged["minutes"], merged.geometry):
+        union = per_site[per_site["minutes"] == minutes].geometry.union_all()
+        assert shape.symmetric_difference(union).area < 0.01 * union.area
