@@ -87,7 +87,10 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
     from siting.pipeline import run as run_pipeline
     from siting.scenario import make_scenario
 
+    from siting.webmap import check_map_options
+
     try:
+        check_map_options(**(map_options or {}))
         sc = make_scenario(scenario_file, **flags)
         if sc.osm is None and sc.graphml is None and sc.place is None:
             _fail("no input: give --osm FILE, --graphml FILE --buildings FILE, or --place NAME")

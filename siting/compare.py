@@ -13,8 +13,6 @@ from __future__ import annotations
 import html
 import itertools
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -116,27 +114,15 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
     all-or-nothing."""
     from siting.tables import write_workbook
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not (out / "comparison.csv").exists():
-            raise SitingError(f"output folder {out} holds other files; choose an empty or new folder")
-        if not overwrite:
-            raise SitingError(f"output folder {out} holds an earlier comparison; pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    from siting.report import atomic_folder
+
+    with atomic_folder(out, "comparison.csv", overwrite, "comparison") as tmp:
         table.to_csv(tmp / "comparison.csv", index=False, encoding="utf-8-sig")
         write_workbook({"comparison": table}, tmp / "comparison.xlsx", lang)
         x, series = _curve_axes(table)
         _curve_png(table, x, series, tmp / "curve.png", lang)
         (tmp / "curve.html").write_text(curve_html(table, x, series, lang), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out)
 
 
 def _curve_axes(table: pd.DataFrame) -> tuple[str, str | None]:

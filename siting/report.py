@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import folium
@@ -153,10 +154,11 @@ def services(sites: pd.DataFrame) -> list[str]:
 
 def service_mix(site: pd.Series, keys: list[str]) -> list[str]:
     """Services given floor area at one site."""
-    return [k for k in keys if _num(site.get(f"area_m2_{k}")) > 0]
+    return [k for k in keys if number_or_zero(site.get(f"area_m2_{k}")) > 0]
 
 
-def _num(value) -> float:
+def number_or_zero(value) -> float:
+    """``float(value)``, or 0 for missing, non-numeric or non-finite values."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -194,18 +196,7 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
     replaced when ``overwrite`` is set and it is an earlier siting output (it holds a
     ``summary.json``): a folder of other files is never deleted.
     """
-    out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise SitingError(f"output path {out} is a file; give a folder")
-        if any(out.iterdir()):
-            if not (out / "summary.json").exists():
-                raise SitingError(f"output folder {out} holds other files; choose an empty or new folder")
-            if not overwrite:
-                raise SitingError(f"output folder {out} holds an earlier run; pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, "summary.json", overwrite, "run") as tmp:
         chosen = result.chosen_sites.to_crs("EPSG:4326")
         _gpkg(chosen, tmp / "sites.gpkg", "sites")
         _gpkg(result.sites.to_crs("EPSG:4326"), tmp / "candidates.gpkg", "candidates")
@@ -220,13 +211,36 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
         write_tables(result, tmp, lang=lang)
         make_map(result, lang=lang, assets=assets, basemap=basemap,
                  tianditu_key=tianditu_key).save(str(tmp / "map.html"))
+    return Path(out)
+
+
+@contextmanager
+def atomic_folder(out: str | Path, marker: str, overwrite: bool, what: str):
+    """Yield a temporary folder beside ``out`` that replaces ``out`` only on success.
+
+    An existing non-empty ``out`` is replaced only when it holds ``marker`` (an earlier
+    output of the same kind) and ``overwrite`` is set; a folder of other files is never
+    deleted. On any failure the temporary folder is removed and ``out`` is untouched.
+    """
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise SitingError(f"output path {out} is a file; give a folder")
+        if any(out.iterdir()):
+            if not (out / marker).exists():
+                raise SitingError(f"output folder {out} holds other files; choose an empty or new folder")
+            if not overwrite:
+                raise SitingError(f"output folder {out} holds an earlier {what}; pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
 
 
 def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:

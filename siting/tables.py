@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from siting.i18n import both, label
-from siting.report import TIERS_MIN, served_by_tier, services
+from siting.report import TIERS_MIN, number_or_zero, served_by_tier, services
 
 SHEETS = ("summary", "sites", "services", "communities", "costs", "unmet")
 OPTIONAL_SITE_COLS = ("acquisition_mode", "source", "existing", "existing_services")
@@ -60,10 +60,10 @@ def services_table(result) -> pd.DataFrame:
     rows = []
     for _, c in s.iterrows():
         for k in keys:
-            area = _float(c.get(f"area_m2_{k}"))
+            area = number_or_zero(c.get(f"area_m2_{k}"))
             if area > 0:
                 rows.append({"site_id": int(c["site_id"]), "name": c.get("name"), "service": k,
-                             "area_m2": area, "units": _float(c.get(f"units_{k}"))})
+                             "area_m2": area, "units": number_or_zero(c.get(f"units_{k}"))})
     return pd.DataFrame(rows, columns=["site_id", "name", "service", "area_m2", "units"])
 
 
@@ -262,14 +262,6 @@ def _scalar(v):
     if isinstance(v, np.floating):
         return float(v)
     return v
-
-
-def _float(v) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return 0.0
-    return f if np.isfinite(f) else 0.0
 
 
 def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:

@@ -140,14 +140,8 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
     tiers_min
         Walking-time tiers (minutes) drawn as reach polygons and counted in popups.
     """
+    check_map_options(lang, assets, basemap, tianditu_key)
     lang = map_lang(result, lang)
-    if assets not in ASSET_MODES:
-        raise SitingError(f"map assets must be one of {', '.join(ASSET_MODES)}, got {assets!r}")
-    if basemap not in BASEMAPS:
-        raise SitingError(f"basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}")
-    if basemap == "tianditu" and not tianditu_key:
-        raise SitingError("the Tianditu basemap needs a key: pass tianditu_key "
-                          "(free from https://console.tianditu.gov.cn)")
     gcj = basemap == "amap"
     L = lambda key, **f: label(key, lang, **f)  # noqa: E731
 
@@ -252,6 +246,22 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
     m.get_root().html.add_child(folium.Element(_legend_html(L("legend"), legend)))
     m.fit_bounds([[s, w], [n, e]])
     return m
+
+
+def check_map_options(lang: str | None = None, assets: str = "inline", basemap: str = "osm",
+                      tianditu_key: str | None = None) -> None:
+    """Raise :class:`SitingError` for a bad map option (before any work is done)."""
+    from siting.i18n import check_lang
+
+    if lang is not None:
+        check_lang(lang)
+    if assets not in ASSET_MODES:
+        raise SitingError(f"map assets must be one of {', '.join(ASSET_MODES)}, got {assets!r}")
+    if basemap not in BASEMAPS:
+        raise SitingError(f"basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}")
+    if basemap == "tianditu" and not tianditu_key:
+        raise SitingError("the Tianditu basemap needs a key: pass tianditu_key "
+                          "(free from https://console.tianditu.gov.cn)")
 
 
 def _basemaps(m, basemap: str, tianditu_key: str | None, L) -> None:
