@@ -186,14 +186,11 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
     sites = _frame(result.sites.to_crs("EPSG:4326"), gcj)
     existing = _flag(sites, "existing")
     chosen = sites["chosen"].astype(bool).to_numpy()
-    g = folium.FeatureGroup(name=esc(L("candidates")), show=False)
-    for _, c in sites[~chosen & ~existing].iterrows():
-        folium.CircleMarker(
-            [c.geometry.y, c.geometry.x], radius=4, color=KIND_COLOURS.get(c["kind"], "#555"),
-            fill=True, fill_opacity=0.8, weight=1,
-            tooltip=esc(f"{_text(c.get('name')) or L('candidates')} ({c['kind']}, "
-                        f"{c['floor_area_m2']:,.0f} m²)")).add_to(g)
-    g.add_to(m)
+    cand = sites[~chosen & ~existing]
+    _points(m, cand, esc(L("candidates")), show=False,
+            colour=[KIND_COLOURS.get(k, "#555") for k in cand["kind"]], radius=4.0,
+            tip=[f"{_text(c.get('name')) or L('candidates')} ({c['kind']}, "
+                 f"{c['floor_area_m2']:,.0f} m²)" for _, c in cand.iterrows()])
     legend += [_swatch(col, f"{L('candidates')}: {kind}", dot=True)
                for kind, col in KIND_COLOURS.items() if (sites["kind"] == kind).any()]
 
@@ -229,17 +226,14 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
     demand = _frame(result.demand.to_crs("EPSG:4326"), gcj)
     site_of, walk = tier_walks(result, tiers_min)
     unc = ~demand["covered"].astype(bool).to_numpy()
-    g = folium.FeatureGroup(name=esc(L("uncovered")))
+    idx = np.flatnonzero(unc)
     scale = max(float(demand["population"].max()), 1.0) if len(demand) else 1.0
-    for i in np.flatnonzero(unc):
-        d = demand.iloc[i]
-        where = (L("walk_to_site", m=walk[i], j=int(site_of[i])) if np.isfinite(walk[i])
-                 else L("no_site_reachable"))
-        folium.CircleMarker(
-            [d.geometry.y, d.geometry.x], radius=2 + 5 * np.sqrt(d["population"] / scale),
-            color=UNCOVERED_COLOUR, weight=1, fill=True, fill_opacity=0.75,
-            tooltip=esc(f"{d['population']:,.0f} {L('people')}; {where}")).add_to(g)
-    g.add_to(m)
+    pop = demand["population"].to_numpy(dtype=float)
+    _points(m, demand.iloc[idx], esc(L("uncovered")), colour=UNCOVERED_COLOUR,
+            radius=2 + 5 * np.sqrt(pop[idx] / scale),
+            tip=[f"{pop[i]:,.0f} {L('people')}; " + (
+                L("walk_to_site", m=walk[i], j=int(site_of[i])) if np.isfinite(walk[i])
+                else L("no_site_reachable")) for i in idx])
     legend.append(_swatch(UNCOVERED_COLOUR, L("uncovered"), dot=True))
 
     folium.LayerControl(collapsed=False).add_to(m)
@@ -262,6 +256,30 @@ def check_map_options(lang: str | None = None, assets: str = "inline", basemap: 
     if basemap == "tianditu" and not tianditu_key:
         raise SitingError("the Tianditu basemap needs a key: pass tianditu_key "
                           "(free from https://console.tianditu.gov.cn)")
+
+
+def _points(m, gdf: gpd.GeoDataFrame, name: str, colour, radius, tip: list[str],
+            show: bool = True) -> None:
+    """Many circle markers as one GeoJSON layer (a small file even with thousands of points);
+    style per feature, tooltip text escaped here."""
+    n = len(gdf)
+    colour = [colour] * n if isinstance(colour, str) else list(colour)
+    radius = np.broadcast_to(np.asarray(radius, dtype=float), (n,))
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point",
+                                         "coordinates": [round(x, 7), round(y, 7)]},
+         "properties": {"tip": esc(t), "c": c, "r": round(float(r), 2)}}
+        for x, y, t, c, r in zip(gdf.geometry.x, gdf.geometry.y, tip, colour, radius)]}
+    g = folium.FeatureGroup(name=name, show=show)
+    if n:
+        folium.GeoJson(
+            fc, marker=folium.CircleMarker(radius=4, fill=True, weight=1),
+            style_function=lambda f: {"color": f["properties"]["c"], "fillColor": f["properties"]["c"],
+                                      "radius": f["properties"]["r"], "fillOpacity": 0.75,
+                                      "weight": 1},
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        ).add_to(g)
+    g.add_to(m)
 
 
 def _basemaps(m, basemap: str, tianditu_key: str | None, L) -> None:

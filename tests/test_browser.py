@@ -7,10 +7,12 @@ layers, raise no JavaScript error, and show hostile data text as text.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from report_helpers import XSS, enriched, run_small, with_site_name
 
@@ -115,6 +117,10 @@ def test_nanjing_map_offline_in_chromium(browser, nanjing_osm, tmp_path):
 
 def test_hostile_name_shows_as_text(browser, helsinki_osm, tmp_path):
     result = with_site_name(run_small(helsinki_osm, max_sites=2), XSS)
+    sites = result.sites.copy()
+    cand = int(np.flatnonzero(~sites["chosen"].to_numpy())[0])
+    sites.loc[cand, "name"] = "cand " + XSS            # a candidate: tooltip from GeoJSON data
+    result = dataclasses.replace(result, sites=sites)
     out = write_outputs(result, tmp_path / "xss", lang="en")
     page = Page(browser, out / "map.html")
     marker = page.page.locator(".siting-site").nth(0)
@@ -128,6 +134,23 @@ def test_hostile_name_shows_as_text(browser, helsinki_osm, tmp_path):
     assert page.page.locator("img[src='x']").count() == 0  # … never as an element
     page.check_clean()                                    # and no alert dialog fired
     _shot(page, "hostile_name.png")
+    # the candidate's tooltip (GeoJSON property shown by folium with innerHTML)
+    page.page.locator(".leaflet-control-layers-overlays label", has_text="Candidate sites").click()
+    opened = page.page.evaluate("""() => {
+        let n = 0;
+        for (const v of Object.values(window)) {
+            if (v instanceof L.GeoJSON) v.eachLayer(l => {
+                const t = l.feature && l.feature.properties && l.feature.properties.tip;
+                if (t && t.startsWith('cand')) { l.fire('mouseover', {latlng: l.getLatLng()}, true); n += 1; }
+            });
+        }
+        return n;
+    }""")
+    assert opened == 1
+    tip = page.page.locator(".leaflet-tooltip-pane").inner_text()
+    assert "cand " + XSS in tip
+    assert page.page.locator("img[src='x']").count() == 0
+    page.check_clean()
     page.page.close()
 
 
