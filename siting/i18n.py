@@ -136,6 +136,25 @@ SERVICE_LABELS: dict[str, tuple[str, str]] = {
     "health": ("社区卫生服务", "Health service"),
 }
 
+VALUE_LABELS: dict[str, tuple[str, str]] = {
+    # building classes of candidates (siting.buildings)
+    "industrial": ("工业厂房", "industrial"),
+    "warehouse": ("仓储", "warehouse"),
+    "commercial": ("商业", "commercial"),
+    "office": ("办公", "office"),
+    "public": ("公共建筑", "public"),
+    "community": ("社区用房", "community"),
+    "disused": ("闲置建筑", "disused"),
+    # acquisition modes of candidates
+    "lease": ("租赁", "lease"),
+    "rent": ("租赁", "rent"),
+    "purchase": ("购置", "purchase"),
+    "transfer": ("划拨/调剂", "transfer"),
+    "allocation": ("划拨", "allocation"),
+    "renovation": ("改造", "renovation"),
+    "new_build": ("新建", "new build"),
+}
+
 GROUP_LABELS: dict[str, tuple[str, str]] = {
     "age_0_2": ("0–2 岁", "Age 0–2"),
     "age_3_6": ("3–6 岁", "Age 3–6"),
@@ -164,7 +183,7 @@ def default_lang(study_area) -> str:
 
 def label(key: str, lang: str, **fmt) -> str:
     """Label of ``key`` in ``lang`` (``key`` itself when unknown), formatted with ``fmt``."""
-    for table in (LABELS, SERVICE_LABELS, GROUP_LABELS):
+    for table in (LABELS, SERVICE_LABELS, GROUP_LABELS, VALUE_LABELS):
         if key in table:
             text = table[key][0 if lang == "zh" else 1]
             return text.format(**fmt) if fmt else text

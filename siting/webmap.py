@@ -189,9 +189,9 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
     cand = sites[~chosen & ~existing]
     _points(m, cand, esc(L("candidates")), show=False,
             colour=[KIND_COLOURS.get(k, "#555") for k in cand["kind"]], radius=4.0,
-            tip=[f"{_text(c.get('name')) or L('candidates')} ({c['kind']}, "
+            tip=[f"{_text(c.get('name')) or L('candidates')} ({L(str(c['kind']))}, "
                  f"{c['floor_area_m2']:,.0f} m²)" for _, c in cand.iterrows()])
-    legend += [_swatch(col, f"{L('candidates')}: {kind}", dot=True)
+    legend += [_swatch(col, f"{L('candidates')}: {L(kind)}", dot=True)
                for kind, col in KIND_COLOURS.items() if (sites["kind"] == kind).any()]
 
     if existing.any():
@@ -406,11 +406,12 @@ def _popup(c, result, L, served: pd.DataFrame | None) -> str:
     rows: list[tuple[str, str]] = [
         (L("site_id"), str(int(c["site_id"]))),
         (L("name"), _text(c.get("name")) or "—"),
-        (L("kind"), _text(c.get("kind"))),
+        (L("kind"), L(_text(c.get("kind")))),
     ]
     for key in ("acquisition_mode", "source", "existing_services"):
         if _text(c.get(key)):
-            rows.append((L(key), _text(c.get(key))))
+            rows.append((L(key), L(_text(c.get(key))) if key == "acquisition_mode"
+                         else _text(c.get(key))))
     rows.append((L("floor_area_m2"), f"{c['floor_area_m2']:,.0f}"
                  + (" *" if bool(c.get("levels_estimated", False)) else "")))
     rows.append((L("usable_area_m2"), f"{c['usable_area_m2']:,.0f}"))

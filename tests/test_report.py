@@ -170,6 +170,9 @@ def test_optional_columns_used_when_present(hel):
                  "People served within 15 min", "Service complex (several services)"):
         assert _has(html, text), text
     assert XSS not in html                     # community name escaped too
+    zh = _html(make_map(r, lang="zh"))
+    for text in ("获取方式", "划拨/调剂", "服务: 婴幼儿托育", "综合服务设施（多功能）", "现有设施"):
+        assert _has(zh, text), text
     t = report_tables(r)
     assert len(t["services"]) == n + 1
     assert t["services"]["units"].sum() == pytest.approx(15 * n + 20)
