@@ -157,11 +157,9 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
 
-    cjk = [f.name for f in font_manager.fontManager.ttflist
-           if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Noto Serif CJK",
-                                        "SimHei", "Source Han"))]
-    if lang == "zh" and cjk:
-        plt.rcParams["font.sans-serif"] = [cjk[0], *plt.rcParams["font.sans-serif"]]
+    cjk = _cjk_font(font_manager) if lang == "zh" else None
+    if cjk:
+        plt.rcParams["font.sans-serif"] = [cjk, *plt.rcParams["font.sans-serif"]]
     else:
         lang = "en"  # no CJK font: English labels rather than empty boxes
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -182,6 +180,24 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _cjk_font(font_manager) -> str | None:
+    """Name of an installed font with Chinese glyphs (registering it with matplotlib when its
+    font cache predates the font), or None."""
+    keys = ("WenQuanYi", "Noto Sans CJK", "Noto Serif CJK", "SimHei", "Source Han", "Droid Sans Fallback")
+    for f in font_manager.fontManager.ttflist:
+        if any(k in f.name for k in keys):
+            return f.name
+    for path in font_manager.findSystemFonts():
+        if any(k in Path(path).name.lower() for k in ("wqy", "notosanscjk", "notoserifcjk",
+                                                      "simhei", "sourcehan", "droidsansfallback")):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError):
+                continue
+            return font_manager.FontProperties(fname=path).get_name()
+    return None
 
 
 def curve_html(table: pd.DataFrame, x: str | None = None, series: str | None = None,
