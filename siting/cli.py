@@ -10,6 +10,10 @@ import typer
 
 from siting.errors import SitingError
 
+LANG_HELP = "labels: zh or en (default zh for a study area in China, else en)"
+ASSETS_HELP = "map JS/CSS: inline (works offline) or cdn (smaller file)"
+BASEMAP_HELP = "basemap shown first: osm, light, tianditu (needs --tianditu-key) or amap (GCJ-02)"
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Site community embedded service facilities on real walking networks.")
 
@@ -27,9 +31,12 @@ def demo(
     max_sites: Annotated[int, typer.Option("--max-sites", "-p", help="sites to open")] = 5,
     solver: Annotated[str, typer.Option(help="cbc or highs")] = "cbc",
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = True,
+    lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
+    map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
 ) -> None:
     """Run the whole pipeline offline on a real OSM extract of central Helsinki."""
-    _run(dict(osm=sample_osm(), out=out, max_sites=max_sites, solver=solver), None, overwrite)
+    _run(dict(osm=sample_osm(), out=out, max_sites=max_sites, solver=solver), None, overwrite,
+         dict(lang=lang, assets=map_assets))
 
 
 @app.command()
@@ -69,6 +76,10 @@ def run(
         help='age-group shares, e.g. "age_0_2=0.03,age_60_plus=0.2"')] = None,
     household_size: Annotated[Optional[float], typer.Option(help="persons per household")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
+    lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
+    map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
+    basemap: Annotated[str, typer.Option(help=BASEMAP_HELP)] = "osm",
+    tianditu_key: Annotated[Optional[str], typer.Option(help="Tianditu API key (tk)")] = None,
 ) -> None:
     """Run a scenario on an OSM file, a saved graph or a downloaded place."""
     box = None
@@ -89,7 +100,8 @@ def run(
     flags.update(population=population, population_column=population_column,
                  population_crs=population_crs, communities=communities,
                  age_shares=_parse_shares(age_shares), household_size=household_size)
-    _run(flags, scenario, overwrite)
+    _run(flags, scenario, overwrite,
+         dict(lang=lang, assets=map_assets, basemap=basemap, tianditu_key=tianditu_key))
 
 
 def _parse_shares(text: str | None) -> dict[str, float] | None:
@@ -108,11 +120,15 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
     return shares
 
 
-def _run(flags: dict, scenario_file: Path | None, overwrite: bool) -> None:
+def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
+         map_options: dict | None = None) -> None:
     from siting.pipeline import run as run_pipeline
     from siting.scenario import make_scenario
 
+    from siting.webmap import check_map_options
+
     try:
+        check_map_options(**(map_options or {}))
         sc = make_scenario(scenario_file, **flags)
         if sc.osm is None and sc.graphml is None and sc.place is None:
             _fail("no input: give --osm FILE, --graphml FILE --buildings FILE, or --place NAME")
@@ -123,7 +139,7 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool) -> None:
         for w in caught:  # e.g. no community layer: planning-cell fallback
             if issubclass(w.category, UserWarning):
                 typer.echo(f"siting: note: {w.message}", err=True)
-        path = result.write(sc.out, overwrite=overwrite)
+        path = result.write(sc.out, overwrite=overwrite, **(map_options or {}))
     except SitingError as exc:
         _fail(str(exc))
     s = result.summary
@@ -136,8 +152,78 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool) -> None:
         f"run {s['runtime_s']:.1f} s\n"
         f"network: {s['network_nodes']} nodes in {s['network_components']} components, "
         f"{s['population_outside_largest_component']:,.0f} people outside the largest\n"
-        f"map: {(path / 'map.html').resolve()}"
+        f"map: {(path / 'map.html').resolve()}\n"
+        f"tables: {(path / 'report.xlsx').resolve()}"
     )
+
+
+@app.command()
+def compare(
+    items: Annotated[Optional[list[Path]], typer.Argument(
+        help="scenario TOML files and/or earlier output folders")] = None,
+    base: Annotated[Optional[Path], typer.Option(help="base scenario TOML for a sweep")] = None,
+    osm: Annotated[Optional[Path], typer.Option(help="base: .osm / .osm.pbf extract")] = None,
+    max_sites: Annotated[Optional[str], typer.Option(
+        "--max-sites", "-p", help="sweep p, e.g. 1,2,4,8")] = None,
+    walk_minutes: Annotated[Optional[str], typer.Option(help="sweep minutes, e.g. 5,10,15")] = None,
+    budgets: Annotated[Optional[str], typer.Option(help="sweep budgets (CNY), e.g. 1e6,2e6")] = None,
+    vary: Annotated[Optional[list[str]], typer.Option(
+        help="sweep any scenario field: KEY=V1,V2 (repeatable)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("siting-compare"),
+    grid: Annotated[bool, typer.Option(
+        help="all combinations of the swept values (--no-grid: pair them element by element)")] = True,
+    write_runs: Annotated[bool, typer.Option(help="also write every run's map and tables")] = False,
+    lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an earlier comparison")] = False,
+) -> None:
+    """Compare scenarios: a table, an effort → people-served curve (PNG and HTML)."""
+    from siting.compare import compare as run_compare
+    from siting.compare import write_comparison
+    from siting.i18n import check_lang
+
+    try:
+        sweeps = {}
+        for key, text in (("max_sites", max_sites), ("walk_minutes", walk_minutes),
+                          ("budget", budgets)):
+            if text:
+                sweeps[key] = _values(text, f"--{key.replace('_', '-')}")
+        for item in vary or []:
+            key, sep, text = item.partition("=")
+            if not sep or not text:
+                _fail(f"--vary needs KEY=V1,V2,…, got {item!r}")
+            sweeps[key.strip()] = _values(text, f"--vary {key}")
+        base_spec = base
+        if osm is not None:
+            if base is not None:
+                _fail("give --base or --osm, not both")
+            base_spec = {"osm": osm}
+        elif base is None and sweeps:
+            _fail("a sweep needs a base scenario: --base FILE.toml or --osm FILE")
+        table = run_compare(items or [], base=base_spec, vary=sweeps,
+                            runs_dir=out / "runs" if write_runs else None, lang=lang, grid=grid)
+        lang = check_lang(lang) if lang else "en"
+        path = write_comparison(table, out, lang=lang, overwrite=overwrite)
+    except SitingError as exc:
+        _fail(str(exc))
+    cols = [c for c in ("scenario", "n_sites_chosen", "threshold_m", "covered_population",
+                        "covered_share", "cost_total", "status") if c in table]
+    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"
+                                     if abs(v) < 1 else f"{v:,.0f}"))
+    typer.echo(f"comparison: {(path / 'comparison.xlsx').resolve()}\n"
+               f"curve: {(path / 'curve.png').resolve()}")
+
+
+def _values(text: str, flag: str) -> list:
+    out = []
+    for v in text.split(","):
+        v = v.strip()
+        try:
+            out.append(int(v) if v.lstrip("-").isdigit() else float(v))
+        except ValueError:
+            out.append({"true": True, "false": False}.get(v.lower(), v))
+    if not out or any(v == "" for v in out):
+        _fail(f"{flag} needs comma-separated values, got {text!r}")
+    return out
 
 
 def _fail(message: str) -> None:

@@ -63,20 +63,23 @@ class RunResult:
     def chosen_sites(self) -> gpd.GeoDataFrame:
         return self.sites[self.sites["chosen"]]
 
-    def write(self, out: str | Path, overwrite: bool = False) -> Path:
-        """Write map, GeoPackages and summary.json to ``out`` (see :mod:`siting.report`)."""
+    def write(self, out: str | Path, overwrite: bool = False, **map_options) -> Path:
+        """Write map, tables, GeoPackages and summary.json to ``out`` (see :mod:`siting.report`;
+        ``map_options``: ``lang``, ``assets``, ``basemap``, ``tianditu_key``)."""
         from siting.report import write_outputs
 
-        return write_outputs(self, out, overwrite=overwrite)
+        return write_outputs(self, out, overwrite=overwrite, **map_options)
 
-    def map(self):
-        """The Folium map (displays inline in Jupyter)."""
+    def map(self, **map_options):
+        """The Folium map (displays inline in Jupyter; options as :func:`siting.report.make_map`)."""
         from siting.report import make_map
 
-        return make_map(self)
+        return make_map(self, **map_options)
 
     def _repr_html_(self) -> str:
-        return pd.Series(self.summary, dtype=object).to_frame("value")._repr_html_()
+        from siting.tables import result_html
+
+        return result_html(self)
 
 
 def load_inputs(sc: Scenario):

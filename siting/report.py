@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import folium
 import geopandas as gpd
 import numpy as np
 import osmnx as ox
+import pandas as pd
 import shapely
 from shapely.ops import substring
 
@@ -24,109 +25,178 @@ KIND_COLOURS = {
 }
 
 
-def reach_polygons(result, threshold_m: float | None = None) -> gpd.GeoDataFrame:
+TIERS_MIN = (5, 10, 15)  # walking-time tiers drawn and tabulated (GB 50180 life circles)
+
+
+def tiers_m(result, tiers_min=TIERS_MIN) -> list[tuple[float, float]]:
+    """``(minutes, metres)`` of each walking tier at the scenario's speed."""
+    speed = float(result.scenario.speed_m_per_min)
+    return [(float(m), float(m) * speed) for m in tiers_min]
+
+
+def reach_polygons(result, threshold_m: float | None = None,
+                   tiers_min: tuple[float, ...] | None = None,
+                   merged: bool = False) -> gpd.GeoDataFrame:
     """Walking reach of each chosen site, built from the reachable network edges.
 
     An edge is drawn in full when its far end is within reach, else up to the point
     where the remaining distance runs out; the drawn edges are buffered by
-    ``REACH_BUFFER_M`` and merged. Returned in the network's (metric) CRS.
+    ``REACH_BUFFER_M`` and merged. One row per site, or per site and tier when
+    ``tiers_min`` is given (reach searched once, to the largest tier, by
+    :meth:`siting.access.Access.reach`, so tiers are not limited by the instance's
+    threshold). With ``merged``, one row per tier for all sites together (distance to
+    the nearest chosen site; ``site_id`` -1), which is what the map draws and is much
+    cheaper with many sites. Returned in the network's (metric) CRS with ``site_id``,
+    ``threshold_m`` and ``minutes`` (NaN for a plain threshold).
     """
-    t = result.instance.threshold_m if threshold_m is None else threshold_m
+    if tiers_min is None:
+        t = result.instance.threshold_m if threshold_m is None else threshold_m
+        levels = [(np.nan, float(t))]
+    else:
+        levels = tiers_m(result, tiers_min)
+    t_max = max(t for _, t in levels)
+    cache = result.__dict__.setdefault("_reach_cache", {})
+    key = (tuple(levels), REACH_BUFFER_M, merged, tuple(int(j) for j in result.solution.chosen))
+    if key in cache:
+        return cache[key].copy()
     edges = ox.graph_to_gdfs(result.graph, nodes=False).reset_index()
     pos = {n: i for i, n in enumerate(result.access.node_ids)}
-    u = edges["u"].map(pos).to_numpy()
-    lengths = edges["length"].to_numpy()
-    geoms = edges.geometry.to_numpy()
+    e = {"u": edges["u"].map(pos).to_numpy(), "v": edges["v"].map(pos).to_numpy(),
+         "length": edges["length"].to_numpy(), "geometry": edges.geometry.to_numpy()}
+    e["has_rev"] = pd.MultiIndex.from_arrays([e["v"], e["u"]]).isin(
+        pd.MultiIndex.from_arrays([e["u"], e["v"]]))
+    n_nodes = len(result.access.node_ids)
+    sites = result.chosen_sites
+    groups = ([(-1, sites)] if merged else
+              [(int(j), sites[sites["site_id"] == j]) for j in sites["site_id"]])
     rows = []
-    for _, site in result.chosen_sites.iterrows():
-        j = int(site["site_id"])
-        nodes, dist = result.access.reach(j, t)
-        d_node = np.full(len(result.access.node_ids), np.inf)
-        d_node[nodes] = dist
-        du = d_node[u]
+    for j, group in groups:
+        d_node = np.full(n_nodes, np.inf)
+        for k in group["site_id"]:
+            nodes, dist = result.access.reach(int(k), t_max)
+            np.minimum.at(d_node, nodes, dist)
+        for (minutes, t), shape in zip(levels, _tier_shapes(d_node, levels, e, group.geometry)):
+            rows.append({"site_id": j, "threshold_m": t, "minutes": minutes, "geometry": shape})
+    out = gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "minutes", "geometry"],
+                           geometry="geometry", crs=result.graph.graph["crs"])
+    cache[key] = out
+    return out.copy()
+
+
+def _tier_shapes(d_node: np.ndarray, levels, e: dict, points) -> list:
+    """Reach shape at each level (in ``levels`` order) from node distances."""
+    du, dv, lengths = d_node[e["u"]], d_node[e["v"]], e["length"]
+    shape = shapely.union_all(shapely.buffer(np.asarray(points), REACH_BUFFER_M))
+    done = np.zeros(len(du), bool)
+    shapes = {}
+    for minutes, t in sorted(levels, key=lambda lv: lv[1]):
         rem = t - du
         full = rem >= lengths
+        # an edge walked in full both ways is drawn once (u < v)
+        full &= ~(e["has_rev"] & (dv + lengths <= t) & (e["v"] < e["u"]))
+        new_full = np.flatnonzero(full & ~done)
         part = np.flatnonzero((rem > 0) & ~full)
-        pieces = list(geoms[full])
-        pieces += [substring(geoms[k], 0.0, float(rem[k])) for k in part]
-        pieces.append(site.geometry)
-        shape = shapely.union_all(shapely.buffer(np.array(pieces, dtype=object), REACH_BUFFER_M))
-        rows.append({"site_id": j, "threshold_m": t, "geometry": shape})
-    return gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "geometry"],
-                            geometry="geometry", crs=result.graph.graph["crs"])
+        pieces = list(e["geometry"][new_full])
+        pieces += [substring(e["geometry"][k], 0.0, float(rem[k])) for k in part]
+        # tiers grow from the smaller one (pieces of a smaller tier lie inside the
+        # larger tier's pieces), so tiers nest exactly and each edge is buffered once
+        shape = shapely.union_all(np.array(
+            [shape, *shapely.buffer(np.array(pieces, dtype=object), REACH_BUFFER_M)],
+            dtype=object))
+        done |= full
+        shapes[t] = shape
+    return [shapes[t] for _, t in levels]
 
 
-def make_map(result) -> folium.Map:
-    """Folium map: study area, demand (covered or not), candidates, chosen sites, reach."""
-    area = gpd.GeoSeries([result.study_area], crs="EPSG:4326")
-    w, s, e, n = area.total_bounds
-    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles="OpenStreetMap",
-                   control_scale=True)
-    folium.GeoJson(area.__geo_interface__, name="Study area",
-                   style_function=lambda _: {"fill": False, "color": "#444", "weight": 2,
-                                             "dashArray": "6 4"}).add_to(m)
-    reach = reach_polygons(result).to_crs("EPSG:4326")
-    g_reach = folium.FeatureGroup(name=f"Walking reach ({result.instance.threshold_m:.0f} m)")
-    for _, r in reach.iterrows():
-        folium.GeoJson(r.geometry.__geo_interface__,
-                       style_function=lambda _: {"color": "#d62728", "weight": 1,
-                                                 "fillColor": "#d62728", "fillOpacity": 0.12},
-                       tooltip=f"Site {int(r.site_id)}: walking reach").add_to(g_reach)
-    g_reach.add_to(m)
-    demand = result.demand.to_crs("EPSG:4326")
-    scale = max(float(demand["population"].max()), 1.0)
-    g_cov = folium.FeatureGroup(name="Demand covered")
-    g_unc = folium.FeatureGroup(name="Demand not covered")
-    for _, d in demand.iterrows():
-        covered = bool(d["covered"])
-        folium.CircleMarker(
-            [d.geometry.y, d.geometry.x], radius=2 + 6 * np.sqrt(d["population"] / scale),
-            color="#2b8cbe" if covered else "#e6550d", fill=True, fill_opacity=0.7, weight=0,
-            tooltip=_esc(f"{d['population']:.0f} people"
-                         + (f", {d['walk_m']:.0f} m to site {int(d['nearest_site'])}"
-                            if np.isfinite(d["walk_m"]) else ", no site reachable")),
-        ).add_to(g_cov if covered else g_unc)
-    g_cov.add_to(m)
-    g_unc.add_to(m)
-    sites = result.sites.to_crs("EPSG:4326")
-    g_cand = folium.FeatureGroup(name="Candidate sites", show=False)
-    for _, c in sites[~sites["chosen"]].iterrows():
-        folium.CircleMarker([c.geometry.y, c.geometry.x], radius=3,
-                            color=KIND_COLOURS.get(c["kind"], "#555"), fill=True, weight=1,
-                            tooltip=_esc(f"{c['name'] or 'candidate'} ({c['kind']}, "
-                                         f"{c['floor_area_m2']:.0f} m²)")).add_to(g_cand)
-    g_cand.add_to(m)
-    g_chosen = folium.FeatureGroup(name="Chosen sites")
-    for _, c in sites[sites["chosen"]].iterrows():
-        folium.Marker([c.geometry.y, c.geometry.x], popup=folium.Popup(_site_popup(c), max_width=300),
-                      tooltip=_esc(c["name"] or f"Site {int(c['site_id'])}"),
-                      icon=folium.Icon(color="red", icon="home")).add_to(g_chosen)
-    g_chosen.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[s, w], [n, e]])
-    return m
+def tier_walks(result, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest open site of each demand point within the largest tier, and the walk.
+
+    Returns ``(site, walk_m)`` per demand point: site index (-1 when no open site is
+    within the largest tier) and walking metres (demand snap + network + site snap;
+    inf when none). Computed with one bounded search per open site.
+    """
+    t_max = max(t for _, t in tiers_m(result, tiers_min))
+    acc = result.access
+    best = np.full(len(result.demand), np.inf)
+    site = np.full(len(result.demand), -1, dtype=np.int64)
+    d_node = np.full(len(acc.node_ids), np.inf)
+    for j in result.solution.chosen:
+        nodes, dist = acc.reach(int(j), t_max)
+        d_node[nodes] = dist
+        d = d_node[acc.demand_node] + acc.demand_snap_m
+        d_node[nodes] = np.inf
+        better = (d < best) & (d <= t_max)
+        best[better], site[better] = d[better], int(j)
+    return site, best
 
 
-def write_outputs(result, out: str | Path, overwrite: bool = False) -> Path:
-    """Write ``map.html``, ``sites.gpkg``, ``candidates.gpkg``, ``demand.gpkg``, ``summary.json``.
+def served_by_tier(result, tiers_min=TIERS_MIN) -> pd.DataFrame:
+    """People served by each open site within each tier (nearest open site, cumulative).
+
+    Columns ``served_<m>min`` per tier, indexed by ``site_id`` of the open sites; the
+    row ``-1`` is not included (people beyond every tier).
+    """
+    site, walk = tier_walks(result, tiers_min)
+    w = result.demand["population"].to_numpy(dtype=float)
+    out = pd.DataFrame(index=pd.Index(np.asarray(result.solution.chosen, dtype=np.int64),
+                                      name="site_id"))
+    for minutes, t in tiers_m(result, tiers_min):
+        ok = walk <= t
+        sums = np.bincount(site[ok], weights=w[ok], minlength=len(result.sites))
+        out[f"served_{minutes:g}min"] = sums[out.index.to_numpy()]
+    return out
+
+
+def services(sites: pd.DataFrame) -> list[str]:
+    """Service keys present as ``area_m2_<service>`` columns (empty when none)."""
+    return [c[len("area_m2_"):] for c in sites.columns if c.startswith("area_m2_")]
+
+
+def service_mix(site: pd.Series, keys: list[str]) -> list[str]:
+    """Services given floor area at one site."""
+    return [k for k in keys if number_or_zero(site.get(f"area_m2_{k}")) > 0]
+
+
+def number_or_zero(value) -> float:
+    """``float(value)``, or 0 for missing, non-numeric or non-finite values."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return v if np.isfinite(v) else 0.0
+
+
+def map_lang(result, lang: str | None):
+    """Validated language: ``lang`` or the study area's default (zh in China)."""
+    from siting.i18n import check_lang, default_lang
+
+    return default_lang(result.study_area) if lang is None else check_lang(lang)
+
+
+def make_map(result, lang: str | None = None, assets: str = "inline", basemap: str = "osm",
+             tianditu_key: str | None = None) -> folium.Map:
+    """Layered, self-contained Folium map of a run (see :func:`siting.webmap.make_map`)."""
+    from siting.webmap import make_map as _make_map
+
+    return _make_map(result, lang=lang, assets=assets, basemap=basemap,
+                     tianditu_key=tianditu_key)
+
+
+def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | None = None,
+                  assets: str = "inline", basemap: str = "osm",
+                  tianditu_key: str | None = None) -> Path:
+    """Write ``map.html``, ``sites.gpkg``, ``candidates.gpkg``, ``demand.gpkg``, ``summary.json``,
+    ``report.xlsx``, ``report.gpkg`` and ``tables/*.csv`` (see :mod:`siting.tables`).
+
+    ``lang`` (``"zh"``/``"en"``, default by study area), ``assets``, ``basemap`` and
+    ``tianditu_key`` are passed to :func:`make_map`.
 
     Everything is written to a temporary folder beside ``out`` and moved into place at
     the end, so a failure leaves no half-written folder. An existing ``out`` is only
     replaced when ``overwrite`` is set and it is an earlier siting output (it holds a
     ``summary.json``): a folder of other files is never deleted.
     """
-    out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise SitingError(f"output path {out} is a file; give a folder")
-        if any(out.iterdir()):
-            if not (out / "summary.json").exists():
-                raise SitingError(f"output folder {out} holds other files; choose an empty or new folder")
-            if not overwrite:
-                raise SitingError(f"output folder {out} holds an earlier run; pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, "summary.json", overwrite, "run") as tmp:
         chosen = result.chosen_sites.to_crs("EPSG:4326")
         _gpkg(chosen, tmp / "sites.gpkg", "sites")
         candidates = getattr(result, "candidates", None)  # all, excluded ones with their reason
@@ -137,14 +207,42 @@ def write_outputs(result, out: str | Path, overwrite: bool = False) -> Path:
         _gpkg(demand, tmp / "demand.gpkg", "demand")
         (tmp / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2,
                                                      ensure_ascii=False), encoding="utf-8")
-        make_map(result).save(str(tmp / "map.html"))
+        from siting.tables import write_tables
+
+        lang = map_lang(result, lang)
+        write_tables(result, tmp, lang=lang)
+        make_map(result, lang=lang, assets=assets, basemap=basemap,
+                 tianditu_key=tianditu_key).save(str(tmp / "map.html"))
+    return Path(out)
+
+
+@contextmanager
+def atomic_folder(out: str | Path, marker: str, overwrite: bool, what: str):
+    """Yield a temporary folder beside ``out`` that replaces ``out`` only on success.
+
+    An existing non-empty ``out`` is replaced only when it holds ``marker`` (an earlier
+    output of the same kind) and ``overwrite`` is set; a folder of other files is never
+    deleted. On any failure the temporary folder is removed and ``out`` is untouched.
+    """
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise SitingError(f"output path {out} is a file; give a folder")
+        if any(out.iterdir()):
+            if not (out / marker).exists():
+                raise SitingError(f"output folder {out} holds other files; choose an empty or new folder")
+            if not overwrite:
+                raise SitingError(f"output folder {out} holds an earlier {what}; pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
 
 
 def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
@@ -153,24 +251,6 @@ def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
         if gdf[col].dtype == bool:
             gdf[col] = gdf[col].astype("int8")
     gdf.to_file(path, layer=layer, driver="GPKG")
-
-
-def _site_popup(c) -> str:
-    rows = [
-        ("Site", int(c["site_id"])), ("Name", c["name"] or "—"), ("Class", c["kind"]),
-        ("Floor area", f"{c['floor_area_m2']:,.0f} m²"
-         + (" (estimated)" if c["levels_estimated"] else "")),
-        ("Usable area", f"{c['usable_area_m2']:,.0f} m²"),
-        ("People served", f"{c['covered_population']:,.0f}"),
-        ("People in reach", f"{c['population_in_reach']:,.0f}"),
-        ("OSM", c["osm_id"]),
-    ]
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
-
-
-def _esc(value) -> str:
-    return html.escape(str(value))
 
 
 def _jsonable(obj):

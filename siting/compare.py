@@ -1,0 +1,261 @@
+"""Compare scenarios: run or load several, tabulate, and draw effort → people served.
+
+Scenarios come from scenario TOML files, from earlier output folders (their
+``summary.json`` is read, nothing is re-run), and/or from one base scenario with a
+sweep: every combination of the values given per key (e.g. ``max_sites=[1, 2, 4, 8]``
+× ``walk_minutes=[10, 15]``). Any :class:`~siting.scenario.Scenario` field may be
+swept, so knobs added by later stages (budgets, area standards, existing facilities)
+need no new code here.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from siting.errors import SitingError
+from siting.i18n import label
+
+COLUMNS = ("scenario", "source", "model", "max_sites", "budget", "walk_minutes", "threshold_m",
+           "n_sites_chosen", "covered_population", "total_population", "covered_share",
+           "coverable_population", "cost_total", "communities_meeting_standard",
+           "communities_total", "status", "mip_gap", "runtime_s")
+
+
+def sweep(base: dict, vary: dict[str, list], grid: bool = True) -> list[tuple[str, dict]]:
+    """``(name, overrides)`` of the ``vary`` values on top of ``base``: every combination
+    (``grid``), or element by element (lists of one value are repeated)."""
+    keys = [k for k, v in vary.items() if v]
+    if not keys:
+        return [("base", dict(base))]
+    if grid:
+        combos = list(itertools.product(*(vary[k] for k in keys)))
+    else:
+        n = max(len(vary[k]) for k in keys)
+        bad = [k for k in keys if len(vary[k]) not in (1, n)]
+        if bad:
+            raise SitingError(f"without a grid every swept list needs {n} values (or one); "
+                              f"{', '.join(bad)} has another length")
+        combos = list(zip(*(vary[k] * n if len(vary[k]) == 1 else vary[k] for k in keys)))
+    out = []
+    for combo in combos:
+        name = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                         for k, v in zip(keys, combo))
+        out.append((name, {**base, **dict(zip(keys, combo))}))
+    return out
+
+
+def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
+            vary: dict[str, list] | None = None, runs_dir: str | Path | None = None,
+            lang: str | None = None, grid: bool = True) -> pd.DataFrame:
+    """Run or load scenarios and return one row per scenario.
+
+    Parameters
+    ----------
+    items
+        Scenario TOML files (run) and/or output folders holding ``summary.json`` (loaded).
+    base
+        Base scenario for a sweep: a TOML path or a dict of scenario fields.
+    vary
+        Field → values to sweep on ``base``: all combinations, or with ``grid=False``
+        element by element (``max_sites=[2, 4, 4], walk_minutes=[10, 5, 15]``).
+    runs_dir
+        When given, every run is written there (map, tables) in a folder per scenario.
+    lang
+        Map/table language of written runs.
+    """
+    from siting.pipeline import run
+    from siting.scenario import make_scenario
+
+    jobs: list[tuple[str, str, dict | None, Path | None]] = []  # name, source, overrides, file
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            if not (p / "summary.json").exists():
+                raise SitingError(f"{p} is a folder without summary.json; give a siting output "
+                                  "folder or a scenario TOML")
+            jobs.append((p.name, str(p), None, p))
+        elif p.suffix.lower() == ".toml":
+            jobs.append((p.stem, str(p), {}, p))
+        else:
+            raise SitingError(f"{p}: not a scenario .toml file nor an output folder")
+    if base is not None or vary:
+        base_file, base_over = (None, dict(base)) if isinstance(base, dict) else (base, {})
+        for name, over in sweep(base_over, vary or {}, grid):
+            jobs.append((name, str(base_file or "sweep"), over, base_file))
+    if not jobs:
+        raise SitingError("nothing to compare: give scenario files, output folders, or a base "
+                          "scenario with values to vary")
+    rows = []
+    for name, source, over, path in jobs:
+        if over is None:
+            summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+        else:
+            sc = make_scenario(path, **over)
+            result = run(sc)
+            summary = result.summary
+            if runs_dir is not None:
+                result.write(Path(runs_dir) / _slug(name), overwrite=True, lang=lang)
+        rows.append({"scenario": name, "source": source,
+                     **{k: summary.get(k) for k in COLUMNS if k not in ("scenario", "source")}})
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    return table.dropna(axis=1, how="all")
+
+
+def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
+                     overwrite: bool = False) -> Path:
+    """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png`` and ``curve.html``
+    (interactive: hover a point for its numbers; no network needed) into ``out``,
+    all-or-nothing."""
+    from siting.tables import write_workbook
+
+    from siting.report import atomic_folder
+
+    with atomic_folder(out, "comparison.csv", overwrite, "comparison") as tmp:
+        table.to_csv(tmp / "comparison.csv", index=False, encoding="utf-8-sig")
+        write_workbook({"comparison": table}, tmp / "comparison.xlsx", lang)
+        x, series = _curve_axes(table)
+        _curve_png(table, x, series, tmp / "curve.png", lang)
+        (tmp / "curve.html").write_text(curve_html(table, x, series, lang), encoding="utf-8")
+    return Path(out)
+
+
+def _curve_axes(table: pd.DataFrame) -> tuple[str, str | None]:
+    """x: budget when it varies, else max sites, else sites chosen; one line per walk."""
+    def varies(col):
+        return col in table and table[col].dropna().nunique() > 1
+
+    x = ("budget" if varies("budget") else "cost_total" if varies("cost_total") and
+         not varies("max_sites") else "max_sites" if varies("max_sites") else "n_sites_chosen")
+    series = next((c for c in ("threshold_m", "walk_minutes") if varies(c)), None)
+    return x, series
+
+
+def _groups(table, x, series):
+    if series is None:
+        yield None, table.sort_values(x)
+    else:
+        for key, g in table.groupby(series):
+            yield key, g.sort_values(x)
+
+
+def _series_name(series, key, lang):
+    if series is None:
+        return label("people_served", lang)
+    return f"{label(series, lang)} = {key:g}" if isinstance(key, (int, float)) else str(key)
+
+
+def _curve_png(table, x, series, path: Path, lang: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    cjk = _cjk_font(font_manager) if lang == "zh" else None
+    if cjk:
+        plt.rcParams["font.sans-serif"] = [cjk, *plt.rcParams["font.sans-serif"]]
+    else:
+        lang = "en"  # no CJK font: English labels rather than empty boxes
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for key, g in _groups(table, x, series):
+        ax.plot(g[x], g["covered_population"], marker="o", label=_series_name(series, key, lang))
+        for _, r in g.iterrows():
+            ax.annotate(f"{r['covered_population']:,.0f}", (r[x], r["covered_population"]),
+                        textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    if "total_population" in table:
+        ax.axhline(float(table["total_population"].max()), color="#999", ls="--", lw=0.8,
+                   label=label("total_population", lang))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(label(x, lang))
+    ax.set_ylabel(label("people_served", lang))
+    ax.set_title(label("curve_title", lang))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _cjk_font(font_manager) -> str | None:
+    """Name of an installed font with Chinese glyphs (registering it with matplotlib when its
+    font cache predates the font), or None."""
+    keys = ("WenQuanYi", "Noto Sans CJK", "Noto Serif CJK", "SimHei", "Source Han", "Droid Sans Fallback")
+    for f in font_manager.fontManager.ttflist:
+        if any(k in f.name for k in keys):
+            return f.name
+    for path in font_manager.findSystemFonts():
+        if any(k in Path(path).name.lower() for k in ("wqy", "notosanscjk", "notoserifcjk",
+                                                      "simhei", "sourcehan", "droidsansfallback")):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError):
+                continue
+            return font_manager.FontProperties(fname=path).get_name()
+    return None
+
+
+def curve_html(table: pd.DataFrame, x: str | None = None, series: str | None = None,
+               lang: str = "en") -> str:
+    """Self-contained interactive curve (inline SVG, hover for values) and the table."""
+    if x is None:
+        x, series = _curve_axes(table)
+    W, H, P = 640, 380, 56
+    xs = table[x].astype(float)
+    ys = table["covered_population"].astype(float)
+    y_top = float(max(ys.max(), table.get("total_population", ys).max()))
+    x0, x1 = float(xs.min()), float(xs.max())
+    x1 = x1 if x1 > x0 else x0 + 1
+
+    def px(v):
+        return P + (float(v) - x0) / (x1 - x0) * (W - 2 * P)
+
+    def py(v):
+        return H - P - float(v) / (y_top or 1) * (H - 2 * P)
+
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    parts = []
+    for k, (key, g) in enumerate(_groups(table, x, series)):
+        c = colours[k % len(colours)]
+        pts = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(g[x], g["covered_population"]))
+        parts.append(f"<polyline fill='none' stroke='{c}' stroke-width='2' points='{pts}'/>")
+        for _, r in g.iterrows():
+            tip = html.escape(f"{r['scenario']}: {r['covered_population']:,.0f} "
+                              f"{label('people', lang)}"
+                              + (f" ({100 * r['covered_share']:.1f} %)" if "covered_share" in r
+                                 and pd.notna(r["covered_share"]) else ""))
+            parts.append(f"<circle class='pt' cx='{px(r[x]):.1f}' cy='{py(r['covered_population']):.1f}'"
+                         f" r='5' fill='{c}'><title>{tip}</title></circle>")
+        parts.append(f"<text x='{W - P + 4}' y='{P + 14 * k}' font-size='11' fill='{c}'>"
+                     f"{html.escape(_series_name(series, key, lang))}</text>")
+    ticks = "".join(
+        f"<text x='{px(v):.1f}' y='{H - P + 16}' font-size='10' text-anchor='middle'>{v:,.0f}</text>"
+        for v in np.unique(xs))
+    yt = "".join(
+        f"<text x='{P - 6}' y='{py(v):.1f}' font-size='10' text-anchor='end'>{v:,.0f}</text>"
+        for v in np.linspace(0, y_top, 5))
+    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{W + 160}' height='{H}'>"
+           f"<line x1='{P}' y1='{H - P}' x2='{W - P}' y2='{H - P}' stroke='#333'/>"
+           f"<line x1='{P}' y1='{P}' x2='{P}' y2='{H - P}' stroke='#333'/>{ticks}{yt}"
+           f"<text x='{W / 2}' y='{H - 12}' text-anchor='middle' font-size='12'>"
+           f"{html.escape(label(x, lang))}</text>"
+           f"<text x='14' y='{H / 2}' font-size='12' transform='rotate(-90 14 {H / 2})' "
+           f"text-anchor='middle'>{html.escape(label('people_served', lang))}</text>"
+           f"{''.join(parts)}</svg>")
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(label('curve_title', lang))}</title>"
+            "<style>body{font-family:sans-serif}.pt:hover{r:8;stroke:#000}"
+            "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
+            "padding:2px 6px}</style></head><body>"
+            f"<h3>{html.escape(label('curve_title', lang))}</h3>{svg}"
+            f"{table.to_html(index=False, na_rep='', float_format=lambda v: f'{v:,.3g}' if abs(v) < 1 else f'{v:,.0f}')}"
+            "</body></html>")
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("_") or "run"

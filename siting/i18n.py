@@ -1,0 +1,193 @@
+"""Chinese and English labels for maps, tables and workbooks.
+
+Labels are looked up by a key; unknown keys fall back to the key itself so that
+columns added by later stages still show (untranslated) instead of failing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from siting.coords import _in_china
+
+LANGS = ("zh", "en")
+
+LABELS: dict[str, tuple[str, str]] = {
+    # map layers and legend
+    "study_area": ("研究范围", "Study area"),
+    "communities": ("社区", "Communities"),
+    "community": ("社区", "Community"),
+    "population": ("人口分布", "Population"),
+    "population_group": ("人口：{group}", "Population: {group}"),
+    "reach_tier": ("{m} 分钟步行范围", "{m}-min walking reach"),
+    "candidates": ("候选场所", "Candidate sites"),
+    "chosen": ("选定场所", "Chosen sites"),
+    "existing_facilities": ("现有设施", "Existing facilities"),
+    "uncovered": ("未覆盖需求", "Uncovered demand"),
+    "legend": ("图例", "Legend"),
+    "complex": ("综合服务设施（多功能）", "Service complex (several services)"),
+    "single": ("单一功能设施", "Single-function facility"),
+    "site_generic": ("新设施", "New facility"),
+    "people": ("人", "people"),
+    "people_per_cell": ("每格人口", "people per cell"),
+    "no_site_reachable": ("步行范围内无设施", "no facility within reach"),
+    "walk_to_site": ("步行 {m:.0f} 米至场所 {j}", "{m:.0f} m walk to site {j}"),
+    "osm_basemap": ("OpenStreetMap", "OpenStreetMap"),
+    "light_basemap": ("浅色底图", "Light basemap"),
+    "tianditu_basemap": ("天地图", "Tianditu"),
+    "amap_basemap": ("高德地图", "Amap"),
+    "amap_satellite": ("高德影像", "Amap satellite"),
+    # popup and table fields
+    "site_id": ("场所编号", "Site ID"),
+    "name": ("名称", "Name"),
+    "kind": ("建筑类别", "Building class"),
+    "acquisition_mode": ("获取方式", "Acquisition mode"),
+    "floor_area_m2": ("建筑面积（m²）", "Floor area (m²)"),
+    "usable_area_m2": ("可用面积（m²）", "Usable area (m²)"),
+    "levels_estimated": ("层数为估计值", "Storeys estimated"),
+    "cost": ("费用（元）", "Cost (CNY)"),
+    "covered_population": ("服务人口", "People served"),
+    "population_in_reach": ("步行范围内人口", "People within reach"),
+    "served_tier": ("{m} 分钟内服务人口", "People served within {m} min"),
+    "osm_id": ("OSM 编号", "OSM ID"),
+    "source": ("来源", "Source"),
+    "existing": ("现有设施", "Existing facility"),
+    "existing_services": ("现有服务", "Existing services"),
+    "excluded_reason": ("排除原因", "Reason excluded"),
+    "lon": ("经度", "Longitude"),
+    "lat": ("纬度", "Latitude"),
+    "service": ("服务", "Service"),
+    "area_m2": ("面积（m²）", "Floor area (m²)"),
+    "units": ("服务单元（床位/托位等）", "Units (beds, places…)"),
+    "floor_area_by_service": ("各服务面积", "Floor area by service"),
+    "units_by_service": ("各服务单元", "Units by service"),
+    "service_mix": ("服务组合", "Service mix"),
+    "community_id": ("社区编号", "Community ID"),
+    "community_name": ("社区名称", "Community name"),
+    "group": ("分区", "Area"),
+    "total_population": ("总人口", "Total population"),
+    "uncovered_population": ("未覆盖人口", "Uncovered population"),
+    "unreachable_population": ("步行范围内无候选场所的人口", "Population with no candidate in reach"),
+    "uncovered_points": ("未覆盖需求点数", "Uncovered demand points"),
+    "covered_share": ("覆盖率", "Share covered"),
+    "meets_standard": ("达标", "Meets standard"),
+    "component": ("路网连通分量", "Network component"),
+    "item": ("项目", "Item"),
+    "value": ("数值", "Value"),
+    "key": ("键", "Key"),
+    "unmet": ("未满足需求", "Unmet demand"),
+    "budget": ("预算（元）", "Budget (CNY)"),
+    "budget_left": ("预算余额（元）", "Budget left (CNY)"),
+    "cost_share": ("占总费用比例", "Share of total cost"),
+    "total": ("合计", "Total"),
+    # summary KPIs
+    "coverable_population": ("可覆盖人口（步行范围内有候选场所）", "Coverable population"),
+    "n_demand_points": ("需求点数", "Demand points"),
+    "n_candidate_sites": ("候选场所数", "Candidate sites"),
+    "n_sites_chosen": ("选定场所数", "Sites chosen"),
+    "model": ("模型", "Model"),
+    "max_sites": ("最多场所数", "Most sites"),
+    "cost_total": ("总费用（元）", "Total cost (CNY)"),
+    "annual_cost": ("年费用（元/年）", "Annual cost (CNY/yr)"),
+    "objective": ("目标值", "Objective"),
+    "lp_bound": ("最优界", "Bound"),
+    "status": ("求解状态", "Solver status"),
+    "mip_gap": ("最优性间隙", "MIP gap"),
+    "solver": ("求解器", "Solver"),
+    "solve_time_s": ("求解时间（秒）", "Solve time (s)"),
+    "threshold_m": ("步行距离阈值（米）", "Walking threshold (m)"),
+    "walk_minutes": ("步行时间（分钟）", "Walking time (min)"),
+    "speed_m_per_min": ("步行速度（米/分钟）", "Walking speed (m/min)"),
+    "crs": ("投影坐标系", "Projected CRS"),
+    "network_nodes": ("路网节点数", "Network nodes"),
+    "network_edges": ("路网边数", "Network edges"),
+    "network_components": ("路网连通分量数", "Network components"),
+    "largest_component_share": ("最大连通分量节点占比", "Largest component share"),
+    "population_outside_largest_component": ("最大连通分量外人口", "Population outside largest component"),
+    "levels_estimated_share": ("层数为估计值的住宅比例", "Residential storeys estimated (share)"),
+    "runtime_s": ("运行时间（秒）", "Run time (s)"),
+    "communities_meeting_standard": ("达标社区数", "Communities meeting the standard"),
+    "communities_total": ("社区总数", "Communities"),
+    "served_by_service": ("各服务服务人口", "People served by service"),
+    "unmet_by_service": ("各服务未满足需求", "Unmet demand by service"),
+    "population_by_group": ("各人群人口", "Population by group"),
+    # sheets
+    "sheet_summary": ("汇总指标", "Summary"),
+    "sheet_sites": ("选定场所", "Sites"),
+    "sheet_services": ("场所服务配置", "Services per site"),
+    "sheet_communities": ("社区达标", "Community compliance"),
+    "sheet_costs": ("费用构成", "Cost breakdown"),
+    "sheet_unmet": ("未满足需求", "Unmet demand"),
+    # scenario comparison
+    "scenario": ("方案", "Scenario"),
+    "people_served": ("服务人口", "People served"),
+    "curve_title": ("投入与服务人口", "Effort and people served"),
+}
+
+SERVICE_LABELS: dict[str, tuple[str, str]] = {
+    "infant_care": ("婴幼儿托育", "Infant care"),
+    "childcare": ("婴幼儿托育", "Infant care"),
+    "elderly_day_care": ("老年日间照料", "Elderly day care"),
+    "elderly_care": ("养老服务", "Elderly care"),
+    "short_stay": ("短期托养", "Short-stay beds"),
+    "meal_assistance": ("助餐", "Meal assistance"),
+    "meal": ("助餐", "Meal assistance"),
+    "after_school": ("儿童课后服务", "After-school care"),
+    "health_station": ("社区卫生服务站", "Health station"),
+    "health": ("社区卫生服务", "Health service"),
+}
+
+VALUE_LABELS: dict[str, tuple[str, str]] = {
+    # building classes of candidates (siting.buildings)
+    "industrial": ("工业厂房", "industrial"),
+    "warehouse": ("仓储", "warehouse"),
+    "commercial": ("商业", "commercial"),
+    "office": ("办公", "office"),
+    "public": ("公共建筑", "public"),
+    "community": ("社区用房", "community"),
+    "disused": ("闲置建筑", "disused"),
+    # acquisition modes of candidates (siting.sites: [sites.costs] of the policy)
+    "renovate": ("改造", "renovate"),
+    "lease": ("租赁", "lease"),
+    "transfer": ("置换", "transfer"),
+    "new_build": ("新建", "new build"),
+}
+
+GROUP_LABELS: dict[str, tuple[str, str]] = {
+    "age_0_2": ("0–2 岁", "Age 0–2"),
+    "age_3_5": ("3–5 岁", "Age 3–5"),
+    "age_6_14": ("6–14 岁", "Age 6–14"),
+    "age_60_plus": ("60 岁以上", "Age 60+"),
+    "age_65_plus": ("65 岁以上", "Age 65+"),
+    "age_80_plus": ("80 岁以上", "Age 80+"),
+    "households": ("户数", "Households"),
+}
+
+
+def check_lang(lang: str) -> str:
+    """Validated language code."""
+    from siting.errors import SitingError
+
+    if lang not in LANGS:
+        raise SitingError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
+    return lang
+
+
+def default_lang(study_area) -> str:
+    """``"zh"`` for a study area in China (the policy there is Chinese), else ``"en"``."""
+    c = study_area.centroid
+    return "zh" if bool(_in_china(np.array([c.x]), np.array([c.y]))[0]) else "en"
+
+
+def label(key: str, lang: str, **fmt) -> str:
+    """Label of ``key`` in ``lang`` (``key`` itself when unknown), formatted with ``fmt``."""
+    for table in (LABELS, SERVICE_LABELS, GROUP_LABELS, VALUE_LABELS):
+        if key in table:
+            text = table[key][0 if lang == "zh" else 1]
+            return text.format(**fmt) if fmt else text
+    return key
+
+
+def both(key: str, **fmt) -> tuple[str, str]:
+    """``(zh, en)`` labels of ``key``."""
+    return label(key, "zh", **fmt), label(key, "en", **fmt)

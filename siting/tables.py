@@ -1,0 +1,315 @@
+"""Report tables of a run: summary KPIs, sites, services per site, community compliance,
+cost breakdown, unmet demand — as an Excel workbook (Chinese and English headers),
+CSV files and GeoPackage layers.
+
+Columns added by later stages (services: ``area_m2_<service>``, ``units_<service>``;
+demand groups and communities: ``community_id``, ``community_name``; candidate
+attributes: ``acquisition_mode``, ``existing``, ``source``) are used when present;
+without them the tables fall back to what the run has (e.g. unmet demand by network
+component instead of by community).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from siting.i18n import both, label
+from siting.report import TIERS_MIN, number_or_zero, served_by_tier, services
+
+SHEETS = ("summary", "sites", "services", "communities", "costs", "unmet")
+OPTIONAL_SITE_COLS = ("acquisition_mode", "source", "existing", "existing_services")
+_INT_FMT, _AREA_FMT, _SHARE_FMT, _DEG_FMT = "#,##0", "#,##0.0", "0.0%", "0.000000"
+
+
+def summary_table(result) -> pd.DataFrame:
+    """One row per headline number: ``key``, ``value`` (nested dicts flattened as
+    ``key.sub``; lists such as ``components`` are left to summary.json)."""
+    rows = []
+    for key, value in result.summary.items():
+        if isinstance(value, dict):
+            rows += [(f"{key}.{k}", _scalar(v)) for k, v in value.items()
+                     if not isinstance(v, (dict, list))]
+        elif not isinstance(value, (list, tuple)):
+            rows.append((key, _scalar(value)))
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
+    """Chosen sites with area, cost, people served (total and by walking tier), WGS-84."""
+    s = result.chosen_sites.to_crs("EPSG:4326")
+    cols = ["site_id", "name", "kind", *[c for c in OPTIONAL_SITE_COLS if c in s],
+            "floor_area_m2", "usable_area_m2", "levels_estimated", "cost",
+            "covered_population", "population_in_reach"]
+    out = pd.DataFrame(s[cols]).reset_index(drop=True)
+    served = served_by_tier(result, tiers_min)
+    out = out.join(served, on="site_id")
+    out["lon"], out["lat"] = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
+    out["osm_id"] = s["osm_id"].to_numpy()
+    return gpd.GeoDataFrame(out, geometry=s.geometry.to_numpy(), crs="EPSG:4326")
+
+
+def services_table(result) -> pd.DataFrame:
+    """Floor area and units of each service at each chosen site (long form; empty when
+    the run allocates no services)."""
+    keys = services(result.sites)
+    s = result.chosen_sites
+    rows = []
+    for _, c in s.iterrows():
+        for k in keys:
+            area = number_or_zero(c.get(f"area_m2_{k}"))
+            if area > 0:
+                rows.append({"site_id": int(c["site_id"]), "name": c.get("name"), "service": k,
+                             "area_m2": area, "units": number_or_zero(c.get(f"units_{k}"))})
+    return pd.DataFrame(rows, columns=["site_id", "name", "service", "area_m2", "units"])
+
+
+def communities_table(result) -> pd.DataFrame:
+    """Compliance per community: the run's own community table when it has one
+    (``result.communities``), else population served per ``community_id`` of the demand,
+    else one row for the whole study area."""
+    comm = getattr(result, "communities", None)
+    if isinstance(comm, pd.DataFrame) and len(comm):
+        return pd.DataFrame(comm.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
+    d = result.demand
+    if "community_id" in d and d["community_id"].notna().any():
+        keys = ["community_id"] + (["community_name"] if "community_name" in d else [])
+        g = d.assign(cov=d["population"].where(d["covered"].astype(bool), 0.0)) \
+             .groupby(keys, dropna=False)
+        out = pd.DataFrame({"total_population": g["population"].sum(),
+                            "covered_population": g["cov"].sum()}).reset_index()
+    else:
+        out = pd.DataFrame({"group": [label("study_area", "zh") + " / " +
+                                      label("study_area", "en")],
+                            "total_population": [float(d["population"].sum())],
+                            "covered_population": [float(result.summary["covered_population"])]})
+    out["covered_share"] = out["covered_population"] / out["total_population"].where(
+        out["total_population"] > 0)
+    return out
+
+
+def costs_table(result) -> pd.DataFrame:
+    """Cost of each chosen site and its share, with a total row (``site_id`` empty).
+
+    ``cost`` is the one-off cost; where the sites carry ``annual_cost`` and ``cost_total``
+    (one-off + annual × horizon, what the budget counts) those are listed too and the
+    shares are of ``cost_total``.
+    """
+    s = result.chosen_sites
+    money = [c for c in ("cost", "annual_cost", "cost_total") if c in s]
+    cols = ["site_id", "name", *[c for c in ("acquisition_mode",) if c in s],
+            "usable_area_m2", *money]
+    out = pd.DataFrame(s[cols]).reset_index(drop=True)
+    out["site_id"] = out["site_id"].astype("Int64")
+    key = "cost_total" if "cost_total" in out else "cost"
+    total = float(out[key].sum())
+    out["cost_share"] = out[key] / total if total > 0 else np.nan
+    tot = {"site_id": pd.NA, "name": label("total", "zh") + " / " + label("total", "en"),
+           "usable_area_m2": float(out["usable_area_m2"].sum()),
+           **{c: float(out[c].sum()) for c in money},
+           "cost_share": 1.0 if total > 0 else np.nan}
+    return pd.concat([out, pd.DataFrame([tot])], ignore_index=True)
+
+
+def unmet_table(result) -> pd.DataFrame:
+    """Uncovered people per community (or per network component when the demand has no
+    communities): total, uncovered, of which with no candidate within reach at all."""
+    d = result.demand
+    coverable = result.instance.coverable()
+    key = ("community_id" if "community_id" in d and d["community_id"].notna().any()
+           else "component")
+    keys = [key] + (["community_name"] if key == "community_id" and "community_name" in d else [])
+    unc = ~d["covered"].astype(bool).to_numpy()
+    pop = d["population"].to_numpy(dtype=float)
+    t = d[keys].copy()
+    t["total_population"] = pop
+    t["uncovered_population"] = np.where(unc, pop, 0.0)
+    t["unreachable_population"] = np.where(~coverable, pop, 0.0)
+    t["uncovered_points"] = unc.astype(int)
+    out = t.groupby(keys, dropna=False).sum().reset_index()
+    out = out[out["uncovered_population"] > 0]
+    return out.sort_values("uncovered_population", ascending=False).reset_index(drop=True)
+
+
+def unmet_by_service_table(result) -> pd.DataFrame | None:
+    """``summary["unmet_by_service"]`` (and served) as a table, when the run has services."""
+    s = result.summary
+    if not isinstance(s.get("unmet_by_service"), dict):
+        return None
+    served = s.get("served_by_service") or {}
+    return pd.DataFrame([{"service": k, "unmet": _scalar(v),
+                          "covered_population": _scalar(served.get(k))}
+                         for k, v in s["unmet_by_service"].items()])
+
+
+def report_tables(result) -> dict[str, pd.DataFrame]:
+    """All report tables by sheet key (``unmet_by_service`` only when present)."""
+    tables = {"summary": summary_table(result), "sites": sites_table(result),
+              "services": services_table(result), "communities": communities_table(result),
+              "costs": costs_table(result), "unmet": unmet_table(result)}
+    extra = unmet_by_service_table(result)
+    if extra is not None:
+        tables["unmet_by_service"] = extra
+    return tables
+
+
+def write_tables(result, folder: str | Path, lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """Write ``report.xlsx``, ``tables/<name>.csv`` (UTF-8 with BOM, opens in Excel) and
+    ``report.gpkg`` (one layer per table; sites as points) into ``folder``."""
+    folder = Path(folder)
+    tables = report_tables(result)
+    write_workbook(tables, folder / "report.xlsx", lang)
+    (folder / "tables").mkdir(exist_ok=True)
+    import pyogrio
+
+    for name, df in tables.items():
+        plain = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
+        plain.to_csv(folder / "tables" / f"{name}.csv", index=False, encoding="utf-8-sig")
+        if isinstance(df, gpd.GeoDataFrame):
+            df.to_file(folder / "report.gpkg", layer=name, driver="GPKG")
+        else:
+            pyogrio.write_dataframe(_gpkg_safe(plain), folder / "report.gpkg", layer=name)
+    return tables
+
+
+def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh") -> None:
+    """Excel workbook: one sheet per table, two header rows (Chinese, English), number
+    formats by column and frozen header rows."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    head_font, head_fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    for name, df in tables.items():
+        zh, en = both(f"sheet_{name}") if f"sheet_{name}" in _SHEET_KEYS else both(name)
+        ws = wb.create_sheet((zh if lang == "zh" else en)[:31])
+        df = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
+        if name == "summary":
+            df = df.assign(zh=[_kpi(k, "zh") for k in df["key"]],
+                           en=[_kpi(k, "en") for k in df["key"]])[["key", "zh", "en", "value"]]
+            heads = [both("key"), ("项目", "Item (中文)"), ("Item", "Item"), both("value")]
+        else:
+            heads = [_col_labels(c) for c in df.columns]
+        for r, row_labels in enumerate(zip(*heads), start=1):
+            for c, text in enumerate(row_labels, start=1):
+                cell = ws.cell(row=r, column=c, value=text)
+                cell.font, cell.fill = head_font, head_fill
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for r, values in enumerate(df.itertuples(index=False), start=3):
+            for c, (col, v) in enumerate(zip(df.columns, values), start=1):
+                cell = ws.cell(row=r, column=c, value=_cell(v))
+                fmt = _number_format(col, v)
+                if fmt:
+                    cell.number_format = fmt
+        for c, col in enumerate(df.columns, start=1):
+            width = max([len(str(h[c - 1])) for h in zip(*heads)] +
+                        [len(str(v)) for v in df[col].head(200)] + [6])
+            ws.column_dimensions[get_column_letter(c)].width = min(width + 2, 48)
+        ws.freeze_panes = "B3" if name != "summary" else "A3"
+    path = Path(path)
+    wb.save(path)
+
+
+_SHEET_KEYS = {f"sheet_{k}" for k in SHEETS}
+
+
+def _kpi(key: str, lang: str) -> str:
+    if "." in key:
+        head, sub = key.split(".", 1)
+        return f"{label(head, lang)}: {label(sub, lang)}"
+    return label(key, lang)
+
+
+def _col_labels(col: str) -> tuple[str, str]:
+    if col.startswith("served_") and col.endswith("min"):
+        return both("served_tier", m=col[len("served_"):-len("min")])
+    return both(col)
+
+
+def _number_format(col: str, v) -> str | None:
+    if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
+        return None
+    if not np.isfinite(v):
+        return None
+    if col.endswith("share") or col == "covered_share":
+        return _SHARE_FMT
+    if col in ("lon", "lat"):
+        return _DEG_FMT
+    if "population" in col or col.startswith("served") or col in ("units", "uncovered_points",
+                                                                  "unmet", "cost"):
+        return _INT_FMT
+    if "area" in col:
+        return _AREA_FMT
+    if isinstance(v, (float, np.floating)):
+        return "#,##0.###"
+    return None
+
+
+def _cell(v):
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, (int, str)):
+        return v
+    return str(v)
+
+
+def _scalar(v):
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Mixed-type object columns as text, booleans as 0/1 (GeoPackage field types)."""
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype == bool:
+            df[col] = df[col].astype("int8")
+        elif df[col].dtype == object:
+            df[col] = df[col].map(lambda v: None if v is None else str(v))
+    return df
+
+
+HEADLINE = ("total_population", "covered_population", "covered_share", "coverable_population",
+            "n_sites_chosen", "n_candidate_sites", "cost_total", "budget", "status", "mip_gap",
+            "solver", "threshold_m", "communities_meeting_standard", "communities_total",
+            "runtime_s")
+
+
+def result_html(result, lang: str | None = None, max_rows: int = 20) -> str:
+    """Readable HTML of a run for Jupyter: headline numbers and the chosen sites."""
+    from siting.report import map_lang
+
+    lang = map_lang(result, lang)
+    s = result.summary
+    kpi = pd.DataFrame(
+        [(label(k, lang), _fmt(k, s[k])) for k in HEADLINE if s.get(k) is not None],
+        columns=[label("item", lang), label("value", lang)])
+    sites = pd.DataFrame(sites_table(result).drop(columns=["geometry", "lon", "lat", "osm_id"]))
+    sites.columns = [_col_labels(c)[0 if lang == "zh" else 1] for c in sites.columns]
+    more = (f"<p>… {len(sites) - max_rows} more</p>" if len(sites) > max_rows else "")
+    return (f"<div><h4>{label('sheet_summary', lang)}</h4>{kpi.to_html(index=False)}"
+            f"<h4>{label('sheet_sites', lang)}</h4>"
+            f"{sites.head(max_rows).to_html(index=False, float_format=lambda v: f'{v:,.0f}')}"
+            f"{more}</div>")
+
+
+def _fmt(key: str, v) -> str:
+    if isinstance(v, float):
+        if key.endswith("share") or key == "mip_gap":
+            return f"{100 * v:.1f} %"
+        return f"{v:,.1f}" if key.endswith("_s") else f"{v:,.0f}"
+    return str(v)
