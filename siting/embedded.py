@@ -873,6 +873,11 @@ class EmbeddedFacilities:
                 reasons.append(
                     f"the budget of {self.budget:,.0f} CNY is too small: the least budget meeting "
                     f"every requirement ({self._requirements(budget=False)}) is {least:,.0f} CNY")
+            else:
+                reasons.append(
+                    f"even with an unlimited budget no plan meets {self._requirements(budget=False)} "
+                    "(each site hosts one service unless it is a complex, and each m² counts for "
+                    "one community only); relax one of them")
         if not reasons:
             reasons.append(f"no plan meets all of: {self._requirements()}; relax one of them")
         return "no feasible plan: " + "; ".join(reasons)

@@ -224,10 +224,16 @@ class Policy(_Strict):
 
 
 def deep_merge(base: dict, over: dict) -> dict:
-    """``over`` merged into a copy of ``base``: tables merge key by key, values replace."""
+    """``over`` merged into a copy of ``base``: tables merge key by key, values replace.
+
+    A ``None`` value (Python overrides only; TOML has no null) removes the key, e.g.
+    ``{"services": {"x": {"walk_min": None, "walk_m": 400}}}``.
+    """
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = deep_merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
