@@ -43,7 +43,7 @@ def run(
     walk_minutes: Annotated[Optional[float], typer.Option(help="walking time threshold")] = None,
     speed: Annotated[Optional[float], typer.Option(help="walking speed, m/min")] = None,
     threshold_m: Annotated[Optional[float], typer.Option(help="walking threshold in metres")] = None,
-    model: Annotated[Optional[str], typer.Option(help="max_cover or set_cover")] = None,
+    model: Annotated[Optional[str], typer.Option(help="max_cover, set_cover or embedded")] = None,
     max_sites: Annotated[Optional[int], typer.Option("--max-sites", "-p", help="most new sites")] = None,
     budget: Annotated[Optional[float], typer.Option(help="budget in CNY (needs --cost-per-m2)")] = None,
     cost_per_m2: Annotated[Optional[float], typer.Option(help="site cost per usable m²")] = None,
@@ -51,6 +51,13 @@ def run(
     time_limit: Annotated[Optional[float], typer.Option(help="solver time limit, s")] = None,
     m2_per_person: Annotated[Optional[float], typer.Option(help="residential m² per person")] = None,
     population_total: Annotated[Optional[float], typer.Option(help="scale population to this total")] = None,
+    policy: Annotated[Optional[Path], typer.Option(
+        help="policy TOML (services, standards); selects the embedded-facility model")] = None,
+    standard: Annotated[Optional[float], typer.Option(
+        help="area standard, m² per 100 households (30, or 80 enhanced)")] = None,
+    standard_mode: Annotated[Optional[str], typer.Option(help="hard, penalty or off")] = None,
+    objective: Annotated[Optional[str], typer.Option(
+        help="embedded model: max_served, min_cost or min_distance")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
 ) -> None:
     """Run a scenario on an OSM file, a saved graph or a downloaded place."""
@@ -66,7 +73,8 @@ def run(
                  walk_minutes=walk_minutes, speed_m_per_min=speed, threshold_m=threshold_m,
                  model=model, max_sites=max_sites, budget=budget, cost_per_m2=cost_per_m2,
                  solver=solver, time_limit=time_limit, m2_per_person=m2_per_person,
-                 population_total=population_total)
+                 population_total=population_total, policy_file=policy, standard=standard,
+                 standard_mode=standard_mode, objective=objective)
     _run(flags, scenario, overwrite)
 
 
@@ -95,6 +103,14 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool) -> None:
         f"{s['population_outside_largest_component']:,.0f} people outside the largest\n"
         f"map: {(path / 'map.html').resolve()}"
     )
+    if s.get("model") == "embedded":
+        served = ", ".join(f"{k} {v:,.0f}" for k, v in s["served_by_service"].items())
+        budget = "no budget" if s["budget"] is None else f"budget {s['budget']:,.0f} CNY"
+        typer.echo(
+            f"embedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); people served: {served}\n"
+            f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "
+            f"{s['communities_meeting_standard']} of {s['communities_total']} communities "
+            f"(communities.csv)")
 
 
 def _fail(message: str) -> None:

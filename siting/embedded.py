@@ -10,6 +10,8 @@ and solved with CBC or HiGHS through :func:`siting.model._solve`.
 
 from __future__ import annotations
 
+import copy
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -36,9 +38,11 @@ def prepare_demand(demand: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, 
     """Demand table with every group column, ``households`` and ``community_id``.
 
     Missing age-group columns are derived as ``population × policy age share``;
-    missing ``households`` as ``population / household_size``; a missing
-    ``community_id`` puts the whole area in one community ``"all"``. Returns the table
-    and notes saying what was derived.
+    missing ``households`` as ``population / household_size``. Without ``community_id``,
+    points with projected geometry are grouped into square planning cells of
+    ``area_standard.fallback_cell_m`` (about one 完整居住社区 of 0.5–1.2万 people at
+    city-centre densities); others form one community ``"all"``. Returns the table and
+    notes saying what was derived.
     """
     if "population" not in demand:
         raise SitingError(f"demand table has no 'population' column; columns are {list(demand.columns)}")
@@ -66,10 +70,22 @@ def prepare_demand(demand: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, 
         out["community_id"] = demand["community_id"].astype(str).to_numpy()
         out["community_name"] = (demand["community_name"].astype(str).to_numpy()
                                  if "community_name" in demand else out["community_id"])
+    elif hasattr(demand, "geometry") and getattr(demand, "crs", None) is not None \
+            and demand.crs.is_projected and len(demand):
+        # no community boundaries: square planning cells of about one 完整居住社区
+        cell = policy.area_standard.fallback_cell_m
+        ix = np.floor(demand.geometry.x.to_numpy() / cell).astype(np.int64)
+        iy = np.floor(demand.geometry.y.to_numpy() / cell).astype(np.int64)
+        out["community_id"] = [f"cell_{a}_{b}" for a, b in zip(ix, iy)]
+        out["community_name"] = [f"{cell:g} m planning cell (E{a * cell:.0f}, N{b * cell:.0f})"
+                                 for a, b in zip(ix, iy)]
+        notes.append(f"no community_id: communities are {cell:g} m × {cell:g} m planning cells "
+                     "(area_standard.fallback_cell_m); give community boundaries for real ones")
     else:
         out["community_id"] = "all"
         out["community_name"] = "whole study area"
-        notes.append("no community_id: the whole study area is treated as one community")
+        notes.append("no community_id and no projected geometry: the whole study area is "
+                     "treated as one community")
     return out, notes
 
 
@@ -209,6 +225,11 @@ class EmbeddedFacilities:
     priority :math:`w_s`; households :math:`H_c`; area standard :math:`\rho` m² per
     household (30 or 80 per 100); :math:`R_c = \rho H_c`.
 
+    A service gets at most the area its demand in reach needs, :math:`a_{js} \le U_{js}
+    = \min(A_j, \max(m_s, q_s \sum_{i:(i,j)\in P_s} D_{is}))` (no oversized rooms to
+    pad the area standard), and is only placed where some of its group lives within its
+    threshold and the site holds its minimum area.
+
     Variables: :math:`y_j, x_{js}, z_j \in \{0,1\}` (open, host, complex);
     :math:`a_{js} \ge 0` floor area; :math:`f_{ijs} \ge 0` units of :math:`s` for
     :math:`i` at :math:`j`, :math:`(i,j) \in P_s`; :math:`g_{jc} \ge 0` area of
@@ -216,8 +237,8 @@ class EmbeddedFacilities:
 
     .. math::
 
-        &m_s x_{js} \le a_{js} \le A_j x_{js}, \quad \textstyle\sum_s a_{js} \le A_j y_j,
-          \quad y_j \le \textstyle\sum_s x_{js} && \text{(area, min area)}\\
+        &m_s x_{js} \le a_{js} \le U_{js} x_{js}, \quad \textstyle\sum_s a_{js} \le A_j y_j,
+          \quad x_{js} \le y_j \le \textstyle\sum_s x_{js} && \text{(area, min area)}\\
         &\textstyle\sum_{j \in J^n} (c_j y_j + \sum_s k_s a_{js}) \le B,
           \quad \sum_{j\in J^n} y_j \le p && \text{(budget, max new sites)}\\
         &\textstyle\sum_s x_{js} \le 1 + (|S|-1) z_j,\; \sum_s a_{js} \ge 600 z_j,\;
@@ -378,6 +399,19 @@ class EmbeddedFacilities:
         for si in range(len(S)):
             js = np.unique(self.pairs[si][1])
             self.cand.append(js[~self.existing[js]])
+        # largest useful area of service s at site j: what its demand in reach needs
+        # (at least the minimum area), never more than the site holds
+        self.U = {}
+        for si in range(len(S)):
+            pi, pj, _ = self.pairs[si]
+            need = np.bincount(pj, weights=self.D[pi, si], minlength=inst.n_sites) * self.q[si]
+            for j in self.cand[si].tolist():
+                self.U[j, si] = float(min(self.A[j], max(self.m[si], need[j])))
+        self.site_cap = self.A.copy()
+        for j in range(inst.n_sites):
+            if not self.existing[j]:
+                self.site_cap[j] = min(self.A[j], sum(self.U.get((j, si), 0.0)
+                                                      for si in range(len(S))))
         # communities
         codes, uniq = pd.factorize(d["community_id"])
         self.comm = codes
@@ -448,11 +482,12 @@ class EmbeddedFacilities:
         for si in range(nS):
             for j in self.cand[si].tolist():
                 self.x[j, si] = prob.add_variable(f"x_{j}_{si}", cat="Binary")
-                self.a[j, si] = prob.add_variable(f"a_{j}_{si}", 0, float(self.A[j]))
+                u = self.U[j, si]
+                self.a[j, si] = prob.add_variable(f"a_{j}_{si}", 0, u)
                 prob.addConstraint(pulp.LpAffineExpression(
                     [(self.a[j, si], 1.0), (self.x[j, si], -float(self.m[si]))]) >= 0)
                 prob.addConstraint(pulp.LpAffineExpression(
-                    [(self.a[j, si], 1.0), (self.x[j, si], -float(self.A[j]))]) <= 0)
+                    [(self.a[j, si], 1.0), (self.x[j, si], -u)]) <= 0)
         by_site: dict[int, list[int]] = {}
         for (j, si) in self.x:
             by_site.setdefault(j, []).append(si)
@@ -465,6 +500,8 @@ class EmbeddedFacilities:
                 [(self.a[j, si], 1.0) for si in sis] + [(y, -float(self.A[j]))]) <= 0)
             prob.addConstraint(pulp.LpAffineExpression(
                 [(self.x[j, si], 1.0) for si in sis] + [(y, -1.0)]) >= 0)
+            for si in sis:  # implied for integers; tightens the LP bound a lot
+                prob.addConstraint(pulp.LpAffineExpression([(self.x[j, si], 1.0), (y, -1.0)]) <= 0)
             if cx.multi_function_requires_complex or declared[j]:
                 z = prob.add_variable(f"z_{j}", cat="Binary")
                 self.z[j] = z
@@ -525,6 +562,7 @@ class EmbeddedFacilities:
                         continue
                     var = prob.add_variable(f"f_{si}_{k}", 0)
                     self.f[si, k] = var
+
                     rows.setdefault(i, []).append(var)
                     cols.setdefault(j, []).append(var)
                     served.append((var, float(self.w[si] / self.rate[si])))
@@ -621,16 +659,23 @@ class EmbeddedFacilities:
 
         ``max_served`` is solved in two stages (people served, then cost at that
         value). With a time limit, stage 1 gets it; stage 2 gets what is left, at least
-        20 % of it. A stopped run returns the best plan found with its gap.
+        20 % of it; when stage 2 finds nothing in that time the stage-1 plan is kept.
+        A stopped run returns the best plan found with its gap.
         """
         t0 = time.perf_counter()
+        greedy = False
         try:
             r1 = _solve(self.problem, solver, time_limit, msg, mip_gap)
         except InfeasibleError:
             raise InfeasibleError(self.explain_infeasible(solver, time_limit)) from None
+        except SitingError:
+            if time_limit is None or self.objective != "max_served":
+                raise
+            r1 = self._solve_greedy(solver, time_limit)  # the solver found no plan in time
+            greedy = True
         values = self._values()
         stage2 = None
-        if self.objective == "max_served" and self.y:
+        if self.objective == "max_served" and self.y and not greedy:
             tol = 1e-6 * max(1.0, abs(r1["objective"]))
             keep = self.primary_expr >= r1["objective"] - tol
             self.problem += keep, "stage1_value"
@@ -651,6 +696,125 @@ class EmbeddedFacilities:
         sol = self._solution(values, r1, stage2, marginal)
         sol.summary["runtime_s"] = time.perf_counter() - t0
         return sol
+
+    def _greedy_areas(self) -> dict:
+        """A quick feasible plan: single-function sites added by people served per CNY.
+
+        Each step opens the (site, service) with the best priority-weighted people
+        served per CNY (served estimated from the demand still unserved in reach),
+        shrinking the area to the money left; stops when nothing fits.
+        """
+        left = np.inf if self.budget is None else float(self.budget)
+        rem = self.D.copy()
+        opened: set[int] = set()
+        areas = {}
+        reach = {}
+        for si in range(len(self.services)):
+            pi, pj, _ = self.pairs[si]
+            order = np.argsort(pj, kind="stable")
+            pj_s, pi_s = pj[order], pi[order]
+            cuts = np.searchsorted(pj_s, self.cand[si])
+            ends = np.searchsorted(pj_s, self.cand[si], side="right")
+            for j, a, b in zip(self.cand[si].tolist(), cuts, ends):
+                reach[j, si] = np.unique(pi_s[a:b])
+        while self.max_new_sites is None or len(opened) < self.max_new_sites:
+            best, best_ratio = None, 0.0
+            for (j, si), pts in reach.items():
+                if j in opened:
+                    continue
+                area = self.U[j, si]
+                cost = self.C[j] + self.k[si] * area
+                if cost > left:
+                    area = (left - self.C[j]) / self.k[si] if self.k[si] > 0 else -1
+                    if area < self.m[si]:
+                        continue
+                    cost = left
+                want = rem[pts, si].sum()
+                gain = self.w[si] / self.rate[si] * min(area / self.q[si], want) if self.capacity \
+                    else self.w[si] * float((rem[pts, si] > 0) @ self.N[pts, si])
+                ratio = gain / max(cost, 1e-9)
+                if gain > 0 and ratio > best_ratio:
+                    best, best_ratio = (j, si, area, cost, pts), ratio
+            if best is None:
+                break
+            j, si, area, cost, pts = best
+            opened.add(j)
+            areas[j, si] = area
+            left -= cost
+            want = rem[pts, si].sum()
+            served = min(area / self.q[si], want) if self.capacity else want
+            rem[pts, si] *= 1 - served / want
+        return areas
+
+    def _solve_greedy(self, solver: str, time_limit: float) -> dict:
+        """Fix the binaries and areas to the greedy plan; solve the continuous rest."""
+        areas = self._greedy_areas()
+        saved = {}
+        sites = {j for j, _ in areas}
+
+        def fix(v, val):
+            saved[v.name] = (v, v.lowBound, v.upBound)
+            v.lowBound = v.upBound = val
+        for j, v in self.y.items():
+            fix(v, 1.0 if j in sites else 0.0)
+        for (j, si), v in self.x.items():
+            fix(v, 1.0 if (j, si) in areas else 0.0)
+            fix(self.a[j, si], float(areas.get((j, si), 0.0)))
+        for j, v in self.z.items():
+            fix(v, 0.0)
+        try:
+            r = _solve(self.problem, solver, time_limit, False, 0.0)
+        except InfeasibleError:
+            raise InfeasibleError(
+                f"the solver found no plan within {time_limit} s and the greedy fallback plan "
+                f"breaks a requirement ({self._requirements()}); raise the time limit") from None
+        finally:
+            for v, lo, up in saved.values():
+                v.lowBound, v.upBound = lo, up
+        self.notes.append(
+            f"the solver found no plan within the {time_limit} s time limit: this is a greedy "
+            "plan (single-function sites by people served per CNY) with its assignment solved "
+            "exactly; no bound is known. Raise the time limit for an optimised plan")
+        r.update(status="feasible", bound=float("nan"), mip_gap=float("nan"))
+        return r
+
+    def budget_sweep(self, budgets, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
+                     mip_gap: float = 0.0, marginal: bool = False) -> list[EmbeddedSolution]:
+        """Plans for increasing budgets, re-using one model.
+
+        The previous plan stays feasible with more money, so each solve is asked to do
+        at least as well (a constraint on the objective); if a time limit stops it
+        before it finds such a plan, the previous plan is kept and marked so. People
+        served therefore never fall as the budget rises, even with time limits.
+        """
+        if self.objective != "max_served":
+            raise SitingError("a budget sweep needs objective max_served")
+        if self.budget is None:
+            raise SitingError("build the model with a budget to sweep budgets")
+        out: list[EmbeddedSolution] = []
+        try:
+            for b in sorted(float(b) for b in budgets):
+                self.budget = b
+                self.problem._constraints["budget"].constant = -b
+                if out:
+                    prev = out[-1].summary["objective"]
+                    self.problem._constraints["sweep_floor"] = (
+                        self.primary_expr >= prev - 1e-6 * max(1.0, abs(prev)))
+                try:
+                    sol = self.solve(solver, time_limit, mip_gap=mip_gap, marginal=marginal)
+                except SitingError:
+                    if not out or isinstance(sys.exc_info()[1], InfeasibleError):
+                        raise
+                    sol = copy.deepcopy(out[-1])
+                    sol.summary.update(budget=b, status="feasible", lp_bound=float("nan"),
+                                       mip_gap=float("nan"))
+                    sol.summary["notes"] = sol.summary["notes"] + [
+                        f"no plan at least as good as the {out[-1].summary['budget']:,.0f} CNY "
+                        "plan was found within the time limit: that plan is kept"]
+                out.append(sol)
+        finally:
+            self.problem._constraints.pop("sweep_floor", None)
+        return out
 
     def _values(self) -> dict:
         val = lambda v: float(v.varValue or 0.0)  # noqa: E731
@@ -791,7 +955,7 @@ class EmbeddedFacilities:
         open_mask[list(opened)] = True
         for c, j in zip(cs, js):
             if self.existing[j] or j in self.y:
-                possible[c] += self.A[j]
+                possible[c] += self.site_cap[j]
         rows = []
         for c, cid in enumerate(self.comm_ids):
             p = float(provided.get(cid, 0.0))
@@ -856,7 +1020,7 @@ class EmbeddedFacilities:
             possible = np.zeros(len(self.comm_ids))
             for c, j in zip(cs, js):
                 if self.existing[j] or j in self.y:
-                    possible[c] += self.A[j]
+                    possible[c] += self.site_cap[j]
             bad = [c for c in range(len(self.comm_ids)) if possible[c] < self.R[c] - 1e-6]
             for c in bad[:10]:
                 reasons.append(
@@ -946,3 +1110,19 @@ def _shortfall_lp(cs, js, site_area, required) -> float:
     if res.status != 0:
         raise SitingError(f"area-standard LP failed: {res.message}")
     return float(res.fun)
+
+
+def plan_to_coverage(plan: EmbeddedSolution, instance: Instance):
+    """A :class:`~siting.model.CoverageSolution` view of a plan (for maps and old reports):
+    chosen = opened sites; covered = demand points served by any service."""
+    from siting.model import CoverageSolution
+
+    covered = np.zeros(instance.n_demand, bool)
+    if len(plan.assignments):
+        served = plan.assignments.groupby("demand")["people"].sum()
+        covered[served.index[served > 1e-9].to_numpy(np.int64)] = True
+    s = plan.summary
+    return CoverageSolution(
+        chosen=plan.chosen, covered=covered, objective=s["objective"], bound=s["lp_bound"],
+        mip_gap=s["mip_gap"], status=s["status"], solver=s["solver"],
+        runtime_s=s["solve_time_s"], model="embedded", weight=instance.weight)

@@ -52,6 +52,7 @@ class RunResult:
     instance: Instance
     solution: CoverageSolution
     summary: dict = field(default_factory=dict)
+    plan: object = None  # siting.embedded.EmbeddedSolution when the embedded model ran
 
     @property
     def chosen_sites(self) -> gpd.GeoDataFrame:
@@ -125,6 +126,8 @@ def run(sc: Scenario) -> RunResult:
             f"{sc.min_floor_area_m2} m² in the study area; lower min_floor_area_m2 or add an inventory"
         )
     access = build_access(G, demand, sites)
+    if sc.embedded:
+        return _run_embedded(sc, G, area, demand, sites, access, t0)
     instance = build_instance(access, demand["population"].to_numpy(), sites["cost"].to_numpy(),
                               sc.reach_m)
     solution = _optimise(sc, instance)
@@ -132,6 +135,60 @@ def run(sc: Scenario) -> RunResult:
     result = RunResult(sc, G, area, demand, sites, access, instance, solution)
     result.summary = _summary(result, time.perf_counter() - t0)
     return result
+
+
+def _run_embedded(sc: Scenario, G, area, demand, sites, access, t0) -> RunResult:
+    """The embedded-facility model (siting.embedded) on the demand and site tables."""
+    from siting.embedded import EmbeddedFacilities, plan_to_coverage
+    from siting.policy import load_policy
+
+    policy = load_policy(sc.policy_file, sc.policy)
+    instance = build_instance(access, demand["population"].to_numpy(), sites["cost"].to_numpy(),
+                              policy.max_threshold_m)
+    model = EmbeddedFacilities(
+        instance, policy, demand, sites, budget=sc.budget, standard=sc.standard,
+        standard_mode=sc.standard_mode, capacity=sc.capacity, objective=sc.objective,
+        max_new_sites=sc.max_sites, min_coverage=sc.min_coverage)
+    plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
+                       marginal=sc.marginal)
+    solution = plan_to_coverage(plan, instance)
+    demand, sites = _attach(access, instance, solution, demand, sites)
+    sites = _attach_plan(sites, plan, policy.active_services)
+    result = RunResult(sc, G, area, demand, sites, access, instance, solution, plan=plan)
+    result.summary = _summary(result, time.perf_counter() - t0)
+    p = plan.summary
+    result.summary.update({
+        "model": "embedded", "objective_kind": p["objective_kind"], "budget": sc.budget,
+        "cost_total": p["cost_total"], "objective": p["objective"], "lp_bound": p["lp_bound"],
+        "mip_gap": p["mip_gap"], "status": p["status"],
+        "served_by_service": p["served_by_service"], "unmet_by_service": p["unmet_by_service"],
+        "communities_meeting_standard": p["communities_meeting_standard"],
+        "communities_total": p["communities_total"],
+        "standard_m2_per_100_households": p["standard_m2_per_100_households"],
+        "standard_mode": p["standard_mode"], "n_complexes": p["n_complexes"],
+        "policy": str(sc.policy_file) if sc.policy_file else policy.meta.name,
+        "notes": p["notes"],
+    })
+    return result
+
+
+def _attach_plan(sites, plan, services):
+    """Per-site plan columns: services, complex, area_m2_<service>, units_<service>, cost."""
+    sites = sites.copy()
+    t = plan.sites.set_index("site") if len(plan.sites) else None
+    cols = ["services", "complex", "acquisition_mode", "plan_cost", "marginal_value",
+            *[f"{p}_{s}" for s in services for p in ("area_m2", "units")]]
+    for c in cols:
+        src = "cost_total" if c == "plan_cost" else c
+        default = "" if c in ("services", "acquisition_mode") else (False if c == "complex" else 0.0)
+        values = pd.Series(default, index=np.arange(len(sites)), dtype=object)
+        if t is not None and src in t:
+            values.loc[t.index] = t[src].to_numpy()
+        if c == "acquisition_mode" and "acquisition_mode" in sites:
+            continue  # the sites stage owns it
+        sites[c] = values.to_numpy() if c in ("services", "acquisition_mode") else \
+            values.astype(bool if c == "complex" else float).to_numpy()
+    return sites
 
 
 def _optimise(sc: Scenario, instance: Instance) -> CoverageSolution:

@@ -88,6 +88,7 @@ class AreaStandard(_Strict):
     reach_share: float = Field(0.5, gt=0, le=1)
     mode: Literal["hard", "penalty"] = "penalty"
     penalty_per_m2: float = Field(ge=0)
+    fallback_cell_m: float = Field(500.0, gt=0)
     placeholder: list[str] = []
 
 
