@@ -11,7 +11,6 @@ and solved with CBC or HiGHS through :func:`siting.model._solve`.
 from __future__ import annotations
 
 import copy
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -340,6 +339,7 @@ class EmbeddedFacilities:
         self.standard = policy.area_rate(standard) * 100.0
         self.standard_mode = "hard" if objective == "min_cost" and mode == "penalty" else mode
         self.max_new_sites, self.min_coverage = max_new_sites, min_coverage
+        self._built_budget = budget
         if demand is None:
             demand = pd.DataFrame({"population": instance.weight})
         if sites is None:
@@ -392,6 +392,10 @@ class EmbeddedFacilities:
             host = ~self.existing[pj] | np.array(
                 [(int(j), si) in self.fixed_area for j in pj], bool) if len(pj) else np.zeros(0, bool)
             big = self.existing[pj] | (self.A[pj] >= self.m[si] - 1e-9)
+            if self.budget is not None and self.objective != "min_cost":
+                # sites that cannot be afforded even at the minimum area are left out
+                big &= self.existing[pj] | (self.C[pj] + self.k[si] * self.m[si]
+                                            <= self.budget + 1e-6)
             keep = (self.D[pi, si] > 0) & host & big
             self.pairs.append((pi[keep], pj[keep], pdist[keep]))
         # candidate (new site, service) combinations: reachable by some demand and area ≥ min
@@ -441,7 +445,9 @@ class EmbeddedFacilities:
     def _check_inputs(self) -> None:
         S, inst = self.services, self.instance
         for si, s in enumerate(S):
-            if len(self.pairs[si][0]) == 0:
+            reach = (self.D[inst.pair_demand, si] > 0) & (inst.pair_dist <= self.t[si] + 1e-9)
+            hosts = [j for (j, s2) in self.fixed_area if s2 == si]
+            if not reach.any() and not hosts:
                 grp = self.policy.services[s].demand_group
                 m = self.N[inst.pair_demand, si] > 0 if len(inst.pair_demand) else np.zeros(0, bool)
                 near = f"; the nearest candidate to anyone of group {grp} is " \
@@ -455,7 +461,10 @@ class EmbeddedFacilities:
             cheapest = np.inf
             where = None
             for si in range(len(S)):
-                js = self.cand[si]
+                pi, pj = inst.pair_demand, inst.pair_site
+                ok = (self.D[pi, si] > 0) & (inst.pair_dist <= self.t[si] + 1e-9) \
+                    & (self.A[pj] >= self.m[si] - 1e-9)
+                js = np.unique(pj[ok])
                 if len(js):
                     c = self.C[js] + self.k[si] * self.m[si]
                     k = int(np.argmin(c))
@@ -468,6 +477,10 @@ class EmbeddedFacilities:
                     f"{sid} with {where[1]} at its minimum area costs {cheapest:,.0f} CNY "
                     f"(acquisition + fit-out); nothing can be built. Raise --budget to at least "
                     f"{cheapest:,.0f} CNY")
+        for si, s in enumerate(S):
+            if len(self.pairs[si][0]) == 0:
+                self.notes.append(f"service {s}: no candidate in reach is large enough "
+                                  f"(≥ {self.m[si]:g} m²) or affordable within the budget")
 
     # -- formulation ---------------------------------------------------------
     def _build(self) -> pulp.LpProblem:
@@ -654,25 +667,41 @@ class EmbeddedFacilities:
 
     # -- solving -------------------------------------------------------------
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-              msg: bool = False, mip_gap: float = 0.0, marginal: bool = True) -> EmbeddedSolution:
+              msg: bool = False, mip_gap: float = 0.0, marginal: bool = True,
+              fallback: bool = True) -> EmbeddedSolution:
         """Solve; return the plan (raises :class:`InfeasibleError` with a planning reason).
 
         ``max_served`` is solved in two stages (people served, then cost at that
         value). With a time limit, stage 1 gets it; stage 2 gets what is left, at least
         20 % of it; when stage 2 finds nothing in that time the stage-1 plan is kept.
-        A stopped run returns the best plan found with its gap.
+        A stopped run returns the best plan found with its gap; when the solver found
+        none at all, ``fallback`` returns a greedy plan (no bound; said in the notes).
         """
         t0 = time.perf_counter()
         greedy = False
+        start = None
+        if solver.lower() == "highs" and self.objective == "max_served":
+            # HiGHS starts from the greedy plan, or in a sweep from the previous plan
+            start = self._greedy_start(solver) if fallback else self._current_values()
         try:
-            r1 = _solve(self.problem, solver, time_limit, msg, mip_gap)
-        except InfeasibleError:
-            raise InfeasibleError(self.explain_infeasible(solver, time_limit)) from None
-        except SitingError:
-            if time_limit is None or self.objective != "max_served":
+            r1 = _solve_safe(self.problem, solver, time_limit, msg, mip_gap, start=start)
+        except SitingError as exc:
+            # CBC reports a run stopped before its first plan as infeasible: with a time
+            # limit, try the greedy plan before calling the model infeasible
+            if fallback and time_limit is not None and self.objective == "max_served":
+                try:
+                    r1 = self._solve_greedy(solver, time_limit)
+                    greedy = True
+                except SitingError:
+                    pass
+            if not greedy:
+                if isinstance(exc, InfeasibleError):
+                    raise InfeasibleError(self.explain_infeasible(solver, time_limit)) from None
                 raise
-            r1 = self._solve_greedy(solver, time_limit)  # the solver found no plan in time
-            greedy = True
+        if r1["status"] != "optimal" and r1["mip_gap"] == 0 and not greedy:
+            # stopped before the solver proved any bound (the helper then echoes the objective)
+            r1.update(bound=float("nan"), mip_gap=float("nan"))
+            self.notes.append("the solver stopped before proving a bound: the gap is unknown")
         values = self._values()
         stage2 = None
         if self.objective == "max_served" and self.y and not greedy:
@@ -685,7 +714,7 @@ class EmbeddedFacilities:
             if time_limit is not None:
                 left = max(time_limit - (time.perf_counter() - t0), 0.2 * time_limit)
             try:
-                stage2 = _solve(self.problem, solver, left, msg, mip_gap)
+                stage2 = _solve_safe(self.problem, solver, left, msg, mip_gap)
                 values = self._values()
             except SitingError:
                 stage2 = None  # keep the stage-1 plan
@@ -746,7 +775,18 @@ class EmbeddedFacilities:
             rem[pts, si] *= 1 - served / want
         return areas
 
-    def _solve_greedy(self, solver: str, time_limit: float) -> dict:
+    def _current_values(self) -> dict:
+        return {v.name: v.varValue for v in self.problem.variables() if v.varValue is not None}
+
+    def _greedy_start(self, solver: str) -> dict | None:
+        """Variable values of the greedy plan (None if it breaks a requirement)."""
+        try:
+            self._solve_greedy(solver, None, note=False)
+        except SitingError:
+            return None
+        return {v.name: v.varValue for v in self.problem.variables() if v.varValue is not None}
+
+    def _solve_greedy(self, solver: str, time_limit: float | None, note: bool = True) -> dict:
         """Fix the binaries and areas to the greedy plan; solve the continuous rest."""
         areas = self._greedy_areas()
         saved = {}
@@ -763,7 +803,7 @@ class EmbeddedFacilities:
         for j, v in self.z.items():
             fix(v, 0.0)
         try:
-            r = _solve(self.problem, solver, time_limit, False, 0.0)
+            r = _solve_safe(self.problem, solver, time_limit, False, 0.0)
         except InfeasibleError:
             raise InfeasibleError(
                 f"the solver found no plan within {time_limit} s and the greedy fallback plan "
@@ -771,10 +811,11 @@ class EmbeddedFacilities:
         finally:
             for v, lo, up in saved.values():
                 v.lowBound, v.upBound = lo, up
-        self.notes.append(
-            f"the solver found no plan within the {time_limit} s time limit: this is a greedy "
-            "plan (single-function sites by people served per CNY) with its assignment solved "
-            "exactly; no bound is known. Raise the time limit for an optimised plan")
+        if note:
+            self.notes.append(
+                f"the solver found no plan within the {time_limit} s time limit: this is a "
+                "greedy plan (single-function sites by people served per CNY) with its "
+                "assignment solved exactly; no bound is known. Raise the time limit")
         r.update(status="feasible", bound=float("nan"), mip_gap=float("nan"))
         return r
 
@@ -789,8 +830,9 @@ class EmbeddedFacilities:
         """
         if self.objective != "max_served":
             raise SitingError("a budget sweep needs objective max_served")
-        if self.budget is None:
-            raise SitingError("build the model with a budget to sweep budgets")
+        if self.budget is None or max(budgets) > self._built_budget + 1e-6:
+            raise SitingError("build the model with the largest budget of the sweep (sites "
+                              "beyond the model's budget were left out when it was built)")
         out: list[EmbeddedSolution] = []
         try:
             for b in sorted(float(b) for b in budgets):
@@ -801,9 +843,10 @@ class EmbeddedFacilities:
                     self.problem._constraints["sweep_floor"] = (
                         self.primary_expr >= prev - 1e-6 * max(1.0, abs(prev)))
                 try:
-                    sol = self.solve(solver, time_limit, mip_gap=mip_gap, marginal=marginal)
+                    sol = self.solve(solver, time_limit, mip_gap=mip_gap, marginal=marginal,
+                                     fallback=not out)
                 except SitingError:
-                    if not out or isinstance(sys.exc_info()[1], InfeasibleError):
+                    if not out:
                         raise
                     sol = copy.deepcopy(out[-1])
                     sol.summary.update(budget=b, status="feasible", lp_bound=float("nan"),
@@ -1067,10 +1110,19 @@ class EmbeddedFacilities:
         prob.sense = pulp.LpMinimize
         prob.setObjective(self.cost_expr)
         try:
-            r = _solve(prob, solver, time_limit, False, 0.0)
+            r = _solve_safe(prob, solver, time_limit, False, 0.0)
         except SitingError:
             return None
         return r["objective"] if r["status"] == "optimal" else r["bound"]
+
+
+def _solve_safe(prob, solver, time_limit, msg, mip_gap, start=None) -> dict:
+    """:func:`siting.model._solve`, with a crashed solver reported as a SitingError."""
+    try:
+        return _solve(prob, solver, time_limit, msg, mip_gap, start=start)
+    except pulp.PulpSolverError as exc:
+        raise SitingError(f"{solver} failed on {prob.name} ({exc}); try --solver "
+                          f"{'highs' if solver == 'cbc' else 'cbc'} or another time limit") from None
 
 
 def _max_flow_lp(pi, pj, demand, cap) -> float:
