@@ -679,12 +679,8 @@ class EmbeddedFacilities:
         """
         t0 = time.perf_counter()
         greedy = False
-        start = None
-        if solver.lower() == "highs" and self.objective == "max_served":
-            # HiGHS starts from the greedy plan, or in a sweep from the previous plan
-            start = self._greedy_start(solver) if fallback else self._current_values()
         try:
-            r1 = _solve_safe(self.problem, solver, time_limit, msg, mip_gap, start=start)
+            r1 = _solve_safe(self.problem, solver, time_limit, msg, mip_gap)
         except SitingError as exc:
             # CBC reports a run stopped before its first plan as infeasible: with a time
             # limit, try the greedy plan before calling the model infeasible
@@ -703,6 +699,22 @@ class EmbeddedFacilities:
             r1.update(bound=float("nan"), mip_gap=float("nan"))
             self.notes.append("the solver stopped before proving a bound: the gap is unknown")
         values = self._values()
+        if (fallback and not greedy and r1["status"] != "optimal"
+                and self.objective == "max_served" and time_limit is not None):
+            # stopped early: keep the greedy plan when it beats what the solver found
+            try:
+                rg = self._solve_greedy(solver, time_limit, note=False)
+            except SitingError:
+                rg = None
+            if rg is not None and rg["objective"] > r1["objective"] + 1e-6 * abs(r1["objective"]):
+                self.notes.append(
+                    f"the solver's best plan within {time_limit} s ({r1['objective']:,.0f}) was "
+                    f"worse than the greedy plan ({rg['objective']:,.0f}): the greedy plan is "
+                    "returned, with the solver's bound")
+                gap = abs(rg["objective"] - r1["bound"]) / max(abs(rg["objective"]), 1e-9)
+                r1.update(objective=rg["objective"], mip_gap=gap)
+                values = self._values()
+                greedy = True
         stage2 = None
         if self.objective == "max_served" and self.y and not greedy:
             tol = 1e-6 * max(1.0, abs(r1["objective"]))
@@ -774,17 +786,6 @@ class EmbeddedFacilities:
             served = min(area / self.q[si], want) if self.capacity else want
             rem[pts, si] *= 1 - served / want
         return areas
-
-    def _current_values(self) -> dict:
-        return {v.name: v.varValue for v in self.problem.variables() if v.varValue is not None}
-
-    def _greedy_start(self, solver: str) -> dict | None:
-        """Variable values of the greedy plan (None if it breaks a requirement)."""
-        try:
-            self._solve_greedy(solver, None, note=False)
-        except SitingError:
-            return None
-        return {v.name: v.varValue for v in self.problem.variables() if v.varValue is not None}
 
     def _solve_greedy(self, solver: str, time_limit: float | None, note: bool = True) -> dict:
         """Fix the binaries and areas to the greedy plan; solve the continuous rest."""
@@ -1116,10 +1117,10 @@ class EmbeddedFacilities:
         return r["objective"] if r["status"] == "optimal" else r["bound"]
 
 
-def _solve_safe(prob, solver, time_limit, msg, mip_gap, start=None) -> dict:
+def _solve_safe(prob, solver, time_limit, msg, mip_gap) -> dict:
     """:func:`siting.model._solve`, with a crashed solver reported as a SitingError."""
     try:
-        return _solve(prob, solver, time_limit, msg, mip_gap, start=start)
+        return _solve(prob, solver, time_limit, msg, mip_gap)
     except pulp.PulpSolverError as exc:
         raise SitingError(f"{solver} failed on {prob.name} ({exc}); try --solver "
                           f"{'highs' if solver == 'cbc' else 'cbc'} or another time limit") from None

@@ -243,11 +243,8 @@ def _solution(inst: Instance, chosen, threshold_m, name, result) -> CoverageSolu
 
 
 def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: bool,
-           mip_gap: float, start: dict | None = None) -> dict:
-    """Run CBC or HiGHS; return objective, bound, gap, status, solver, runtime_s.
-
-    ``start`` (HiGHS only): variable name → value of a feasible plan to start from.
-    """
+           mip_gap: float) -> dict:
+    """Run CBC or HiGHS; return objective, bound, gap, status, solver, runtime_s."""
     solver = solver.lower()
     if solver not in SOLVERS:
         raise SitingError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
@@ -259,7 +256,7 @@ def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: boo
         return dict(objective=0.0, bound=0.0, mip_gap=0.0, status="optimal", solver=solver,
                     runtime_s=0.0)
     if solver == "highs":
-        status, bound = _solve_highs(prob, time_limit, msg, mip_gap, maximize, start)
+        status, bound = _solve_highs(prob, time_limit, msg, mip_gap, maximize)
     else:
         status, bound = _solve_cbc(prob, time_limit, msg, mip_gap)
     runtime = time.perf_counter() - t0
@@ -280,31 +277,13 @@ def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: boo
                 solver=solver, runtime_s=runtime)
 
 
-class _HiGHSFrom(pulp.HiGHS):
-    """PuLP's HiGHS, handed a starting solution before it runs."""
-
-    def __init__(self, start: dict | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.start = start
-
-    def callSolver(self, lp):
-        if self.start:
-            import highspy
-
-            sol = highspy.HighsSolution()
-            sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
-            sol.value_valid = True
-            lp.solverModel.setSolution(sol)
-        lp.solverModel.run()
-
-
-def _solve_highs(prob, time_limit, msg, mip_gap, maximize, start=None):
+def _solve_highs(prob, time_limit, msg, mip_gap, maximize):
     import highspy
 
     kwargs = {"msg": msg, "gapRel": mip_gap}
     if time_limit is not None:
         kwargs["timeLimit"] = time_limit
-    prob.solve(_HiGHSFrom(start, **kwargs))
+    prob.solve(pulp.HiGHS(**kwargs))
     h = prob.solverModel
     model_status = h.getModelStatus()
     info = h.getInfo()
