@@ -739,16 +739,18 @@ class EmbeddedFacilities:
         return sol
 
     def _greedy_areas(self) -> dict:
-        """A quick feasible plan: single-function sites added by people served per CNY.
+        """A quick feasible plan: sites added one at a time by value per CNY.
 
-        Each step opens the (site, service) with the best priority-weighted people
-        served per CNY (served estimated from the demand still unserved in reach),
-        shrinking the area to the money left; stops when nothing fits.
+        For each unopened site two moves are priced: its best single service, and a
+        complex (the best priority services plus others, each at the area its unserved
+        demand in reach needs). Value = priority-weighted people served (estimated from
+        the demand still unserved in reach) plus, with a penalised standard, the penalty
+        per m² of floor area; the best value per CNY is opened until nothing fits.
         """
         left = np.inf if self.budget is None else float(self.budget)
         rem = self.D.copy()
         opened: set[int] = set()
-        areas = {}
+        areas: dict = {}
         reach = {}
         for si in range(len(self.services)):
             pi, pj, _ = self.pairs[si]
@@ -758,33 +760,78 @@ class EmbeddedFacilities:
             ends = np.searchsorted(pj_s, self.cand[si], side="right")
             for j, a, b in zip(self.cand[si].tolist(), cuts, ends):
                 reach[j, si] = np.unique(pi_s[a:b])
+        by_site: dict[int, list[int]] = {}
+        for (j, si) in reach:
+            by_site.setdefault(j, []).append(si)
+        cx = self.policy.complex
+        prio = {self.services.index(x) for x in cx.priority_services if x in self.services}
+        declared = np.asarray(self.sites["complex"], bool)
+        pen = self.policy.area_standard.penalty_per_m2 if self.standard_mode == "penalty" else 0.0
+
+        def option(j, si):
+            pts = reach[j, si]
+            want = float(rem[pts, si].sum())
+            if self.capacity:
+                area = min(self.U[j, si], max(self.m[si], want * self.q[si]))
+                gain = self.w[si] / self.rate[si] * min(area / self.q[si], want)
+            else:
+                area = self.m[si]
+                gain = self.w[si] * float((rem[pts, si] > 0) @ self.N[pts, si])
+            return area, gain + pen * area
+
         while self.max_new_sites is None or len(opened) < self.max_new_sites:
             best, best_ratio = None, 0.0
-            for (j, si), pts in reach.items():
+            for j, sis in by_site.items():
                 if j in opened:
                     continue
-                area = self.U[j, si]
-                cost = self.C[j] + self.k[si] * area
-                if cost > left:
-                    area = (left - self.C[j]) / self.k[si] if self.k[si] > 0 else -1
-                    if area < self.m[si]:
-                        continue
-                    cost = left
-                want = rem[pts, si].sum()
-                gain = self.w[si] / self.rate[si] * min(area / self.q[si], want) if self.capacity \
-                    else self.w[si] * float((rem[pts, si] > 0) @ self.N[pts, si])
-                ratio = gain / max(cost, 1e-9)
-                if gain > 0 and ratio > best_ratio:
-                    best, best_ratio = (j, si, area, cost, pts), ratio
+                opts = {si: option(j, si) for si in sis}
+                moves = []
+                if not declared[j]:
+                    for si, (area, gain) in opts.items():
+                        cost = self.C[j] + self.k[si] * area
+                        if cost > left:  # shrink to the money left
+                            area = (left - self.C[j]) / self.k[si] if self.k[si] > 0 else -1
+                            if area < self.m[si]:
+                                continue
+                            gain = gain * area / opts[si][0]
+                            cost = left
+                        moves.append(({si: area}, gain, cost))
+                ranked = sorted(opts, key=lambda si: -opts[si][1])
+                pick = [si for si in ranked if si in prio][:cx.min_priority_functions]
+                pick += [si for si in ranked if si not in pick][:max(cx.min_functions - len(pick), 0)]
+                if len(pick) >= cx.min_functions and sum(si in prio for si in pick) \
+                        >= cx.min_priority_functions:
+                    pkg = {si: opts[si][0] for si in pick}
+                    for si in ranked:  # add more services while they pay for themselves
+                        if si not in pkg and opts[si][1] > 0 and \
+                                sum(pkg.values()) + opts[si][0] <= self.A[j]:
+                            pkg[si] = opts[si][0]
+                    total = sum(pkg.values())
+                    if total < cx.min_floor_m2:  # enlarge within each service's cap
+                        for si in pkg:
+                            extra = min(self.U[j, si] - pkg[si], cx.min_floor_m2 - total)
+                            pkg[si] += max(extra, 0.0)
+                            total = sum(pkg.values())
+                    cost = self.C[j] + sum(self.k[si] * a for si, a in pkg.items())
+                    if total >= cx.min_floor_m2 - 1e-9 and total <= self.A[j] + 1e-9 \
+                            and cost <= left:
+                        moves.append((pkg, sum(opts[si][1] for si in pkg), cost))
+                for pkg, gain, cost in moves:
+                    ratio = gain / max(cost, 1e-9)
+                    if gain > 0 and ratio > best_ratio:
+                        best, best_ratio = (j, pkg, cost), ratio
             if best is None:
                 break
-            j, si, area, cost, pts = best
+            j, pkg, cost = best
             opened.add(j)
-            areas[j, si] = area
             left -= cost
-            want = rem[pts, si].sum()
-            served = min(area / self.q[si], want) if self.capacity else want
-            rem[pts, si] *= 1 - served / want
+            for si, area in pkg.items():
+                areas[j, si] = area
+                pts = reach[j, si]
+                want = rem[pts, si].sum()
+                if want > 0:
+                    served = min(area / self.q[si], want) if self.capacity else want
+                    rem[pts, si] *= 1 - served / want
         return areas
 
     def _solve_greedy(self, solver: str, time_limit: float | None, note: bool = True) -> dict:
@@ -801,8 +848,11 @@ class EmbeddedFacilities:
         for (j, si), v in self.x.items():
             fix(v, 1.0 if (j, si) in areas else 0.0)
             fix(self.a[j, si], float(areas.get((j, si), 0.0)))
+        n_at = {}
+        for (j, si) in areas:
+            n_at[j] = n_at.get(j, 0) + 1
         for j, v in self.z.items():
-            fix(v, 0.0)
+            fix(v, 1.0 if n_at.get(j, 0) > 1 or (j in sites and self.sites["complex"][j]) else 0.0)
         try:
             r = _solve_safe(self.problem, solver, time_limit, False, 0.0)
         except InfeasibleError:
@@ -815,7 +865,7 @@ class EmbeddedFacilities:
         if note:
             self.notes.append(
                 f"the solver found no plan within the {time_limit} s time limit: this is a "
-                "greedy plan (single-function sites by people served per CNY) with its "
+                "greedy plan (sites and complexes by value per CNY) with its "
                 "assignment solved exactly; no bound is known. Raise the time limit")
         r.update(status="feasible", bound=float("nan"), mip_gap=float("nan"))
         return r
@@ -845,7 +895,7 @@ class EmbeddedFacilities:
                         self.primary_expr >= prev - 1e-6 * max(1.0, abs(prev)))
                 try:
                     sol = self.solve(solver, time_limit, mip_gap=mip_gap, marginal=marginal,
-                                     fallback=not out)
+                                     fallback=True)
                 except SitingError:
                     if not out:
                         raise
