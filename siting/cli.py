@@ -51,7 +51,7 @@ def run(
     walk_minutes: Annotated[Optional[float], typer.Option(help="walking time threshold")] = None,
     speed: Annotated[Optional[float], typer.Option(help="walking speed, m/min")] = None,
     threshold_m: Annotated[Optional[float], typer.Option(help="walking threshold in metres")] = None,
-    model: Annotated[Optional[str], typer.Option(help="max_cover or set_cover")] = None,
+    model: Annotated[Optional[str], typer.Option(help="max_cover, set_cover or embedded")] = None,
     max_sites: Annotated[Optional[int], typer.Option("--max-sites", "-p", help="most new sites")] = None,
     budget: Annotated[Optional[float], typer.Option(help="budget in CNY for new sites (cost_total: policy rates or --cost-per-m2)")] = None,
     cost_per_m2: Annotated[Optional[float], typer.Option(help="flat one-off site cost per usable m² (replaces policy rates)")] = None,
@@ -75,6 +75,13 @@ def run(
     age_shares: Annotated[Optional[str], typer.Option(
         help='age-group shares, e.g. "age_0_2=0.03,age_60_plus=0.2"')] = None,
     household_size: Annotated[Optional[float], typer.Option(help="persons per household")] = None,
+    policy: Annotated[Optional[Path], typer.Option(
+        help="policy TOML (services, standards); selects the embedded-facility model")] = None,
+    standard: Annotated[Optional[float], typer.Option(
+        help="area standard, m² per 100 households (30, or 80 enhanced)")] = None,
+    standard_mode: Annotated[Optional[str], typer.Option(help="hard, penalty or off")] = None,
+    objective: Annotated[Optional[str], typer.Option(
+        help="embedded model: max_served, min_cost or min_distance")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
     lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
@@ -96,7 +103,8 @@ def run(
                  solver=solver, time_limit=time_limit, m2_per_person=m2_per_person,
                  population_total=population_total, inventory=inventory,
                  inventory_crs=inventory_crs, existing=existing, existing_crs=existing_crs,
-                 exclude=exclude, min_floor_area_m2=min_floor_area)
+                 exclude=exclude, min_floor_area_m2=min_floor_area, policy_file=policy,
+                 standard=standard, standard_mode=standard_mode, objective=objective)
     flags.update(population=population, population_column=population_column,
                  population_crs=population_crs, communities=communities,
                  age_shares=_parse_shares(age_shares), household_size=household_size)
@@ -155,6 +163,14 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
         f"map: {(path / 'map.html').resolve()}\n"
         f"tables: {(path / 'report.xlsx').resolve()}"
     )
+    if s.get("model") == "embedded":
+        served = ", ".join(f"{k} {v:,.0f}" for k, v in s["served_by_service"].items())
+        budget = "no budget" if s["budget"] is None else f"budget {s['budget']:,.0f} CNY"
+        typer.echo(
+            f"embedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); people served: {served}\n"
+            f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "
+            f"{s['communities_meeting_standard']} of {s['communities_total']} communities "
+            f"(communities.csv)")
 
 
 @app.command()

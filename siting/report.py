@@ -205,6 +205,10 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
         demand = result.demand.to_crs("EPSG:4326")
         demand = demand.assign(walk_m=demand["walk_m"].where(np.isfinite(demand["walk_m"])))
         _gpkg(demand, tmp / "demand.gpkg", "demand")
+        if getattr(result, "plan", None) is not None:  # embedded model: per-community standard
+            cols = ["community_id", "name", "households", "required_m2", "provided_m2", "met",
+                    "shortfall_m2", "reachable_m2"]
+            result.plan.communities[cols].to_csv(tmp / "communities.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2,
                                                      ensure_ascii=False), encoding="utf-8")
         from siting.tables import write_tables

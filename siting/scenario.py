@@ -36,7 +36,7 @@ class Scenario(BaseModel):
     speed_m_per_min: float = Field(60.0, gt=0, description="GB 50180: 5 min ≈ 300 m")
     threshold_m: float | None = None
 
-    model: Literal["max_cover", "set_cover"] = "max_cover"
+    model: Literal["max_cover", "set_cover", "embedded"] = "max_cover"
     max_sites: int | None = Field(None, description="p: most new sites (max_cover)")
     budget: float | None = Field(None, ge=0, description="CNY (max_cover, with site costs)")
     cost_per_m2: float = Field(
@@ -44,6 +44,16 @@ class Scenario(BaseModel):
     solver: str = DEFAULT_SOLVER
     time_limit: float | None = Field(60.0, gt=0)
     mip_gap: float = Field(0.0, ge=0, lt=1)
+
+    # embedded-facility model (siting.embedded); a policy_file or [policy] table selects it
+    policy_file: Path | None = Field(None, description="policy TOML (default: the shipped cn_default)")
+    policy: dict = Field(default_factory=dict, description="overrides deep-merged over the policy")
+    standard: float | None = Field(None, gt=0, description="m² per 100 households (30 or 80)")
+    standard_mode: Literal["hard", "penalty", "off"] | None = None
+    objective: Literal["max_served", "min_cost", "min_distance"] = "max_served"
+    capacity: bool = Field(True, description="capacities from floor area (False: pure coverage)")
+    min_coverage: float | None = Field(None, ge=0, le=1)
+    marginal: bool = Field(True, description="marginal value of each chosen site")
 
     m2_per_person: float = Field(40.0, gt=0)
     residential_levels: float = Field(6.0, gt=0, description="storeys where unknown")
@@ -106,6 +116,15 @@ class Scenario(BaseModel):
         return self
 
     @property
+    def embedded(self) -> bool:
+        """True when the embedded-facility model runs (model="embedded", or a policy is
+        given and no other model was asked for)."""
+        if self.model == "embedded":
+            return True
+        asked = "model" in self.model_fields_set
+        return not asked and (self.policy_file is not None or bool(self.policy))
+
+    @property
     def reach_m(self) -> float:
         """Walking threshold in metres."""
         if self.threshold_m is not None:
@@ -129,7 +148,7 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SitingError(f"{path}: not valid TOML ({exc})") from exc
         for key in ("osm", "graphml", "buildings", "out", "inventory", "existing", "exclude",
-                    "population", "communities"):
+                    "population", "communities", "policy_file"):
             if key in data and not Path(data[key]).is_absolute():
                 data[key] = str(path.parent / data[key])
         if isinstance(data.get("group_rasters"), dict):

@@ -48,12 +48,14 @@ def nanjing_candidates(nanjing):
 def test_policy_numbers_have_a_source_or_are_placeholders():
     text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
     data = tomllib.loads(text)
-    assert set(data) == {"sites"}  # only this stage's table; others merge theirs in
+    assert "sites" in data  # this stage's table; services and standards are tested in test_policy
     table, placeholder_tables, undocumented = "", set(), []
     for line in text.splitlines():
         head = re.match(r"^\[([^\]]+)\]", line)
         if head:
             table = head.group(1)
+            continue
+        if not table.startswith("sites"):
             continue
         if re.match(r"^placeholder\s*=\s*true", line):
             placeholder_tables.add(table)

@@ -1,0 +1,289 @@
+"""Policy: the services and planning standards the embedded-facility model plans to.
+
+A policy is a TOML file (the default ships as ``siting/policies/cn_default.toml``),
+validated on load: unknown keys are rejected and every error names the key, e.g.
+``services.infant_care.floor_m2_per_unit: missing``. A scenario may override any
+value with a ``[policy]`` table that is deep-merged over the file.
+
+The top-level ``[sites]`` table (candidate class mapping and acquisition costs) belongs
+to the sites stage and is kept as an opaque dict here.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from siting.errors import SitingError
+
+GROUPS = ("age_0_2", "age_3_5", "age_6_14", "age_60_plus", "age_65_plus", "age_80_plus",
+          "population", "households")
+AGE_GROUPS = GROUPS[:6]
+DEFAULT_POLICY = "cn_default"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Meta(_Strict):
+    schema_version: int = 1
+    name: str
+    plan: str = ""
+    guideline: str = ""
+    notes: str = ""
+
+
+class Population(_Strict):
+    household_size: float = Field(gt=0)
+    household_size_source: str = ""
+    age_shares: dict[str, float]
+    age_shares_source: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Population:
+        for k, v in self.age_shares.items():
+            if k not in AGE_GROUPS:
+                raise ValueError(f"age_shares.{k}: unknown group; use {', '.join(AGE_GROUPS)}")
+            if not 0 <= v <= 1:
+                raise ValueError(f"age_shares.{k}: must be between 0 and 1, got {v}")
+        missing = [g for g in AGE_GROUPS if g not in self.age_shares]
+        if missing:
+            raise ValueError(f"age_shares: missing {', '.join(missing)}")
+        return self
+
+
+class Walking(_Strict):
+    speed_m_per_min: dict[str, float]
+    source: str = ""
+    placeholder: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Walking:
+        if "default" not in self.speed_m_per_min:
+            raise ValueError("speed_m_per_min.default: missing")
+        for k, v in self.speed_m_per_min.items():
+            if not v > 0:
+                raise ValueError(f"speed_m_per_min.{k}: must be > 0, got {v}")
+        return self
+
+
+class Tiers(_Strict):
+    minutes: list[float] = Field(min_length=1)
+    speed_profile: str = "default"
+    source: str = ""
+
+
+class AreaStandard(_Strict):
+    m2_per_100_households: float = Field(gt=0)
+    m2_per_100_households_enhanced: float = Field(gt=0)
+    source: str = ""
+    reach_min: float = Field(gt=0)
+    speed_profile: str = "default"
+    reach_share: float = Field(0.5, gt=0, le=1)
+    mode: Literal["hard", "penalty"] = "penalty"
+    penalty_per_m2: float = Field(ge=0)
+    fallback_cell_m: float = Field(500.0, gt=0)
+    placeholder: list[str] = []
+
+
+class Complex(_Strict):
+    min_floor_m2: float = Field(ge=0)
+    min_functions: int = Field(ge=1)
+    min_priority_functions: int = Field(ge=0)
+    priority_services: list[str]
+    multi_function_requires_complex: bool = True
+    source: str = ""
+
+
+class Costs(_Strict):
+    acquisition_per_m2: float = Field(ge=0)
+    fit_out_per_m2: float = Field(ge=0)
+    horizon_years: float = Field(0.0, ge=0)
+    source: str = ""
+    placeholder: list[str] = []
+
+
+class Service(_Strict):
+    name_zh: str
+    name_en: str
+    demand_group: Literal[GROUPS]  # type: ignore[valid-type]
+    unit: str
+    units_per_person: float | None = Field(None, gt=0)
+    units_per_1000: float | None = Field(None, gt=0)
+    floor_m2_per_unit: float = Field(gt=0)
+    min_floor_m2: float = Field(gt=0)
+    walk_min: float | None = Field(None, gt=0)
+    speed_profile: str = "default"
+    walk_m: float | None = Field(None, gt=0)
+    priority_weight: float = Field(ge=0)
+    fit_out_per_m2: float | None = Field(None, ge=0)
+    enabled: bool = True
+    source: str
+    placeholder: list[str] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> Service:
+        if (self.units_per_person is None) == (self.units_per_1000 is None):
+            raise ValueError("give exactly one of units_per_person and units_per_1000")
+        if (self.walk_min is None) == (self.walk_m is None):
+            raise ValueError("give exactly one of walk_min (with speed_profile) and walk_m")
+        unknown = set(self.placeholder) - set(type(self).model_fields)
+        if unknown:
+            raise ValueError(f"placeholder names unknown fields {sorted(unknown)}")
+        return self
+
+    @property
+    def rate(self) -> float:
+        """Units needed per person (or household) of the demand group."""
+        return self.units_per_person if self.units_per_person is not None \
+            else self.units_per_1000 / 1000.0
+
+
+class Policy(_Strict):
+    """A validated policy (see the module docstring and ``policies/cn_default.toml``)."""
+
+    meta: Meta
+    population: Population
+    walking: Walking
+    tiers: Tiers
+    area_standard: AreaStandard
+    complex: Complex
+    costs: Costs
+    services: dict[str, Service] = Field(min_length=1)
+    sites: dict = {}  # owned by the sites stage; not validated here
+
+    @model_validator(mode="after")
+    def _check(self) -> Policy:
+        speeds = self.walking.speed_m_per_min
+        for name, s in self.services.items():
+            if s.walk_min is not None and s.speed_profile not in speeds:
+                raise ValueError(f"services.{name}.speed_profile: {s.speed_profile!r} is not in "
+                                 f"walking.speed_m_per_min ({', '.join(speeds)})")
+        for where, prof in (("tiers", self.tiers.speed_profile),
+                            ("area_standard", self.area_standard.speed_profile)):
+            if prof not in speeds:
+                raise ValueError(f"{where}.speed_profile: {prof!r} is not in walking.speed_m_per_min")
+        for s in self.complex.priority_services:
+            if s not in self.services:
+                raise ValueError(f"complex.priority_services: {s!r} is not a service")
+        if not self.active_services:
+            raise ValueError("services: every service is disabled")
+        return self
+
+    @property
+    def active_services(self) -> list[str]:
+        return [k for k, s in self.services.items() if s.enabled]
+
+    def threshold_m(self, service: str) -> float:
+        """Walking threshold of a service in metres."""
+        s = self.services[service]
+        if s.walk_m is not None:
+            return s.walk_m
+        return s.walk_min * self.walking.speed_m_per_min[s.speed_profile]
+
+    @property
+    def tier_m(self) -> list[float]:
+        v = self.walking.speed_m_per_min[self.tiers.speed_profile]
+        return [m * v for m in sorted(self.tiers.minutes)]
+
+    @property
+    def standard_reach_m(self) -> float:
+        a = self.area_standard
+        return a.reach_min * self.walking.speed_m_per_min[a.speed_profile]
+
+    @property
+    def max_threshold_m(self) -> float:
+        """Largest distance the model needs (services, area standard, tiers)."""
+        return max([self.threshold_m(s) for s in self.active_services]
+                   + [self.standard_reach_m] + self.tier_m)
+
+    def area_rate(self, standard: float | None = None) -> float:
+        """m² per household for the area standard (``standard`` 30 or 80 m² per 100 hh)."""
+        a = self.area_standard
+        return (a.m2_per_100_households if standard is None else float(standard)) / 100.0
+
+    def service_table(self):
+        """One row per active service: names, group, unit, rate, areas, threshold, weight."""
+        import pandas as pd
+
+        rows = []
+        for k in self.active_services:
+            s = self.services[k]
+            rows.append({"service": k, "name_zh": s.name_zh, "name_en": s.name_en,
+                         "demand_group": s.demand_group, "unit": s.unit,
+                         "units_per_person": s.rate, "floor_m2_per_unit": s.floor_m2_per_unit,
+                         "min_floor_m2": s.min_floor_m2, "threshold_m": self.threshold_m(k),
+                         "priority_weight": s.priority_weight,
+                         "placeholder": ", ".join(s.placeholder), "source": s.source})
+        return pd.DataFrame(rows)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base``: tables merge key by key, values replace.
+
+    A ``None`` value (Python overrides only; TOML has no null) removes the key, e.g.
+    ``{"services": {"x": {"walk_min": None, "walk_m": 400}}}``.
+    """
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def read_policy_dict(path: str | Path | None = None) -> dict:
+    """The raw TOML tables of a policy file (default: the shipped ``cn_default``)."""
+    if path is None:
+        text = resources.files("siting").joinpath(f"policies/{DEFAULT_POLICY}.toml").read_text(
+            encoding="utf-8")
+        where = f"{DEFAULT_POLICY}.toml"
+    else:
+        path = Path(path)
+        if not path.exists():
+            raise SitingError(f"policy file not found: {path}")
+        text, where = path.read_text(encoding="utf-8"), str(path)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SitingError(f"{where}: not valid TOML ({exc})") from exc
+
+
+def load_policy(path: str | Path | None = None, overrides: dict | None = None) -> Policy:
+    """Load and validate a policy file, with ``overrides`` deep-merged on top.
+
+    Raises
+    ------
+    SitingError
+        Naming every bad key, e.g. ``services.infant_care.floor_m2_per_unit: missing``.
+    """
+    data = read_policy_dict(path)
+    if overrides:
+        data = deep_merge(data, overrides)
+    return validate_policy(data, where=str(path) if path else f"{DEFAULT_POLICY}.toml")
+
+
+def validate_policy(data: dict, where: str = "policy") -> Policy:
+    """Validate a policy dict; errors name the dotted key and what is wrong."""
+    try:
+        return Policy(**data)
+    except ValidationError as exc:
+        msgs = []
+        for e in exc.errors():
+            loc = ".".join(str(p) for p in e["loc"])
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "missing":
+                msg = "missing"
+            elif e["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see siting/policies/cn_default.toml)"
+            msgs.append(f"{loc}: {msg}" if loc else msg)
+        raise SitingError(f"{where}: invalid policy: " + "; ".join(msgs)) from None

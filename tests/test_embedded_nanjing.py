@@ -1,0 +1,134 @@
+"""The embedded model on the Nanjing Xinjiekou OSM extract with the default policy.
+
+Solves are time-limited (reported gaps are honest); each test takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from plan_check import check_plan
+from siting.access import build_instance
+from siting.embedded import EmbeddedFacilities
+from siting.pipeline import run
+from siting.policy import load_policy
+from siting.scenario import make_scenario
+
+pytestmark = pytest.mark.slow
+SUB_BBOX = (118.772, 32.039, 118.788, 32.048)  # central part of the extract, for the sweep
+
+
+def _inputs(osm, bbox=None):
+    # the cheapest pipeline run gives the network access, demand and candidate tables
+    r = run(make_scenario(osm=osm, model="max_cover", max_sites=1, bbox=bbox))
+    pol = load_policy()
+    inst = build_instance(r.access, r.demand["population"].to_numpy(), r.sites["cost"].to_numpy(),
+                          pol.max_threshold_m)
+    return inst, pol, r.demand, r.sites
+
+
+@pytest.fixture(scope="module")
+def nanjing(nanjing_osm):
+    return _inputs(nanjing_osm)
+
+
+def _report(tag, sol):
+    s = sol.summary
+    print(f"\n{tag}: status {s['status']}, objective {s['objective']:,.0f}, bound "
+          f"{s['lp_bound']:,.0f}, gap {s['mip_gap']:.3f}, cost {s['cost_total']:,.0f} CNY, "
+          f"sites {s['n_sites_new']} ({s['n_complexes']} complexes), communities meeting "
+          f"{s['communities_meeting_standard']}/{s['communities_total']}, "
+          f"people served {sum(s['served_by_service'].values()):,.0f}, run {s['runtime_s']:.1f} s")
+
+
+def test_plan_within_budget(nanjing):
+    inst, pol, demand, sites = nanjing
+    model = EmbeddedFacilities(inst, pol, demand, sites, budget=2e7)
+    sol = model.solve("highs", time_limit=8, mip_gap=0.02)
+    _report("nanjing 20M CNY", sol)
+    again = check_plan(model, sol)
+    assert again["cost"] <= 2e7 + 1
+    assert sol.summary["status"] in ("optimal", "feasible")
+    assert math.isnan(sol.summary["mip_gap"]) or sol.summary["mip_gap"] >= 0
+    com = sol.communities
+    assert len(com) == sol.summary["communities_total"] > 1  # 500 m planning cells
+    assert com["required_m2"].sum() == pytest.approx(0.30 * demand["population"].sum() / 2.62)
+    assert (com["provided_m2"] <= com["reachable_m2"] + 1e-6).all()
+    print(com.sort_values("households", ascending=False).head(8).to_string())
+    assert sum(sol.served_by_service.values()) > 0
+    assert (sol.sites["marginal_value"] > 0).all()
+
+
+def test_time_limit_returns_best_plan_with_gap(nanjing):
+    inst, pol, demand, sites = nanjing
+    model = EmbeddedFacilities(inst, pol, demand, sites, budget=3e7)
+    sol = model.solve("highs", time_limit=1.0, marginal=False)
+    _report("nanjing 1 s", sol)
+    assert sol.summary["status"] == "feasible"
+    assert not (sol.summary["mip_gap"] == 0)  # stopped early: a gap (or no bound, with a note)
+    check_plan(model, sol)
+    assert len(sol.sites) >= 1
+
+
+def test_budget_sweep_coverage_rises(nanjing_osm):
+    inst, pol, demand, sites = _inputs(nanjing_osm, SUB_BBOX)
+    budgets = [2e6, 5e6, 1e7, 2e7, 4e7]
+    model = EmbeddedFacilities(inst, pol, demand, sites, budget=max(budgets))
+    sols = model.budget_sweep(budgets, "cbc", time_limit=3, mip_gap=0.02)
+    values = [s.summary["objective"] for s in sols]
+    for b, s in zip(budgets, sols):
+        _report(f"sweep {b:,.0f}", s)
+        check_plan(model, s)
+        assert s.summary["cost_total"] <= b + 1
+    assert all(b >= a - 1e-6 * abs(a) for a, b in zip(values, values[1:]))
+    assert values[-1] > values[0]
+    weighted = [s.summary["weighted_served"] for s in sols]
+    assert weighted[-1] > weighted[0]
+
+
+def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+    from siting.policy import DEFAULT_POLICY
+
+    out = tmp_path / "out"
+    policy = tmp_path / "policy.toml"
+    from importlib import resources
+    policy.write_text(resources.files("siting").joinpath(f"policies/{DEFAULT_POLICY}.toml")
+                      .read_text("utf-8"), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", "--osm", str(nanjing_osm), "--policy", str(policy),
+                                   "--budget", "15000000", "--standard", "30",
+                                   "--time-limit", "4", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "embedded plan: cost" in res.output
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for key in ("budget", "cost_total", "served_by_service", "unmet_by_service",
+                "communities_meeting_standard", "communities_total", "lp_bound"):
+        assert key in s
+    assert s["budget"] == 15e6 and s["cost_total"] <= 15e6 + 1
+    com = pd.read_csv(out / "communities.csv")
+    assert list(com.columns[:6]) == ["community_id", "name", "households", "required_m2",
+                                     "provided_m2", "met"]
+    assert int(com["met"].sum()) == s["communities_meeting_standard"]
+    chosen = gpd.read_file(out / "sites.gpkg")
+    pol = load_policy()
+    for svc in pol.active_services:
+        assert f"area_m2_{svc}" in chosen and f"units_{svc}" in chosen
+    area = chosen[[f"area_m2_{svc}" for svc in pol.active_services]].sum(axis=1)
+    assert (area <= chosen["usable_area_m2"] + 1e-6).all()
+    # floor areas from the file add up to the cost in summary.json
+    fit = sum(chosen[f"area_m2_{svc}"].sum() * (pol.services[svc].fit_out_per_m2
+                                               or pol.costs.fit_out_per_m2)
+              for svc in pol.active_services)
+    # acquisition: the sites stage's one-off cost per candidate (policy [sites.costs])
+    acq = float(chosen["cost"].sum()) + pol.costs.horizon_years * float(chosen["annual_cost"].sum())
+    assert fit + acq == pytest.approx(s["cost_total"], rel=1e-6)
+    assert s["served_by_service"].keys() == s["unmet_by_service"].keys() == set(pol.active_services)
+    assert all(v >= 0 for v in (*s["served_by_service"].values(), *s["unmet_by_service"].values()))
