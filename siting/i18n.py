@@ -125,16 +125,16 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 SERVICE_LABELS: dict[str, tuple[str, str]] = {
+    # keys and names of the services in siting/policies/cn_default.toml
     "infant_care": ("婴幼儿托育", "Infant care"),
-    "childcare": ("婴幼儿托育", "Infant care"),
-    "elderly_day_care": ("老年日间照料", "Elderly day care"),
-    "elderly_care": ("养老服务", "Elderly care"),
-    "short_stay": ("短期托养", "Short-stay beds"),
-    "meal_assistance": ("助餐", "Meal assistance"),
-    "meal": ("助餐", "Meal assistance"),
-    "after_school": ("儿童课后服务", "After-school care"),
+    "elderly_care": ("社区养老（日间照料/短期托养）", "Elderly day care and short-stay beds"),
+    "meal_assist": ("社区助餐", "Meal assistance"),
+    "after_school": ("儿童托管", "After-school care"),
     "health_station": ("社区卫生服务站", "Health station"),
-    "health": ("社区卫生服务", "Health service"),
+    "housekeeping": ("家政便民", "Housekeeping and convenience"),
+    "culture_station": ("文化活动站", "Culture and fitness station"),
+    "kindergarten": ("幼儿园", "Kindergarten"),
+    "service_station": ("社区服务站", "Community service station"),
 }
 
 VALUE_LABELS: dict[str, tuple[str, str]] = {

@@ -33,12 +33,12 @@ def enriched(result):
     chosen = list(result.solution.chosen)
     sites["area_m2_infant_care"] = 0.0
     sites["units_infant_care"] = 0.0
-    sites["area_m2_elderly_day_care"] = 0.0
-    sites["units_elderly_day_care"] = 0.0
+    sites["area_m2_elderly_care"] = 0.0
+    sites["units_elderly_care"] = 0.0
     sites.loc[chosen, "area_m2_infant_care"] = 120.0
     sites.loc[chosen, "units_infant_care"] = 15.0
-    sites.loc[chosen[0], "area_m2_elderly_day_care"] = 300.0   # one complex, the rest single
-    sites.loc[chosen[0], "units_elderly_day_care"] = 20.0
+    sites.loc[chosen[0], "area_m2_elderly_care"] = 300.0   # one complex, the rest single
+    sites.loc[chosen[0], "units_elderly_care"] = 20.0
     sites["acquisition_mode"] = "lease"
     sites.loc[chosen[0], "acquisition_mode"] = "transfer"
     sites["cost"] = sites["usable_area_m2"] * 3000.0
@@ -57,8 +57,8 @@ def enriched(result):
     summary = dict(result.summary)
     cost_total = float(sites.loc[chosen, "cost"].sum())
     summary.update(
-        served_by_service={"infant_care": 1000.0, "elderly_day_care": 400.0},
-        unmet_by_service={"infant_care": 50.0, "elderly_day_care": 250.0},
+        served_by_service={"infant_care": 1000.0, "elderly_care": 400.0},
+        unmet_by_service={"infant_care": 50.0, "elderly_care": 250.0},
         communities_meeting_standard=1, communities_total=2, cost_total=cost_total,
         budget=cost_total * 1.5,
         population_by_group={"age_0_2": float(demand["age_0_2"].sum())},

@@ -181,7 +181,7 @@ def test_optional_columns_used_when_present(hel):
     assert set(t["unmet"]["community_id"]) <= {"C1", "C2"}
     assert "acquisition_mode" in t["sites"] and "acquisition_mode" in t["costs"]
     assert t["costs"]["cost"].iloc[-1] == pytest.approx(r.summary["cost_total"])
-    assert set(t["unmet_by_service"]["service"]) == {"infant_care", "elderly_day_care"}
+    assert set(t["unmet_by_service"]["service"]) == {"infant_care", "elderly_care"}
     keys = set(t["summary"]["key"])
     assert {"served_by_service.infant_care", "communities_total", "budget"} <= keys
 
