@@ -29,14 +29,24 @@ def sample_osm() -> Path:
 def demo(
     out: Annotated[Path, typer.Option(help="output folder")] = Path("siting-demo"),
     max_sites: Annotated[int, typer.Option("--max-sites", "-p", help="sites to open")] = 5,
-    solver: Annotated[str, typer.Option(help="cbc or highs")] = "cbc",
+    solver: Annotated[Optional[str], typer.Option(
+        help="cbc or highs (default: cbc for covering, highs for --embedded)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = True,
     lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
+    embedded: Annotated[bool, typer.Option(
+        help="plan services per building within a budget (default policy) instead of "
+             "covering with p sites")] = False,
+    budget: Annotated[float, typer.Option(help="budget in CNY, with --embedded")] = 2e7,
+    time_limit: Annotated[float, typer.Option(help="solver time limit, s")] = 20.0,
 ) -> None:
     """Run the whole pipeline offline on a real OSM extract of central Helsinki."""
-    _run(dict(osm=sample_osm(), out=out, max_sites=max_sites, solver=solver), None, overwrite,
-         dict(lang=lang, assets=map_assets))
+    flags = dict(osm=sample_osm(), out=out, solver=solver, time_limit=time_limit)
+    if embedded:
+        flags.update(model="embedded", budget=budget)
+    else:
+        flags.update(max_sites=max_sites)
+    _run(flags, None, overwrite, dict(lang=lang, assets=map_assets))
 
 
 @app.command()

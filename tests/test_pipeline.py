@@ -166,3 +166,17 @@ def test_output_folder_of_other_files_is_never_replaced(tmp_path, helsinki_osm):
     res = cli("run", "--osm", helsinki_osm, "--out", out, "--overwrite")
     assert res.exit_code == 2 and "holds other files" in res.output
     assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_demo_embedded_plan(tmp_path):
+    out = tmp_path / "demo-embedded"
+    res = cli("demo", "--out", out, "--embedded", "--budget", 1e7, "--time-limit", 10)
+    assert res.exit_code == 0, res.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["model"] == "embedded" and s["budget"] == 1e7
+    assert 0 < s["cost_total"] <= 1e7 + 1
+    assert s["status"] in ("optimal", "feasible")
+    sites = gpd.read_file(out / "sites.gpkg")
+    areas = sites.filter(like="area_m2_").sum(axis=1)
+    assert (areas > 0).all() and (areas <= sites["usable_area_m2"] + 1e-6).all()
+    assert (out / "communities.csv").exists() and (out / "report.xlsx").exists()
