@@ -114,19 +114,19 @@ def reduce_coverage(cov, weight, cost=None, *, fixed=(), model: str = "max_cover
     cov = sp.csr_array(cov)
     steps.append(_step("drop uncoverable, weightless and fixed-covered demand", cov))
 
-    for _ in range(10):
+    for _ in range(20):  # until a round changes nothing
         before = cov.shape
         if merge_rows:
             cov, w, row = _merge_rows(cov, w, row)
-            steps.append(_step("merge identical demand rows", cov))
+            _log(steps, "merge identical demand rows", cov)
         if drop_dominated:
             dom = _dominated_cols(cov, cost[sites])
             if dom is None:
-                steps.append(_step("dominated sites (skipped: too many pairs)", cov))
+                _log(steps, "dominated sites skipped (too many pairs to compare)", cov)
                 break
             keep_c = ~dom
             cov, sites = sp.csr_array(cov[:, np.flatnonzero(keep_c)]), sites[keep_c]
-            steps.append(_step("drop dominated sites", cov))
+            _log(steps, "drop dominated sites", cov)
             if model == "set_cover":
                 dom_r = _dominated_cols(sp.csr_array(cov.T), np.zeros(cov.shape[0]),
                                         superset=True)
@@ -136,11 +136,19 @@ def reduce_coverage(cov, weight, cost=None, *, fixed=(), model: str = "max_cover
                     remap[kept] = np.arange(len(kept))
                     row = np.where(row >= 0, remap[np.maximum(row, 0)], -1)
                     cov, w = sp.csr_array(cov[kept]), w[kept]
-                steps.append(_step("drop dominated demand rows", cov))
+                _log(steps, "drop dominated demand rows", cov)
         if cov.shape == before or not drop_dominated:
             break
     return Reduced(cov=cov, weight=w, sites=sites, row=row, fixed_weight=fixed_weight,
                    steps=steps)
+
+
+def _log(steps: list, name: str, cov) -> None:
+    """Record a step when it changed the model (or is the first of its kind)."""
+    prev = next((st for st in reversed(steps) if st["step"] == name), None)
+    new = _step(name, cov)
+    if prev is None or (new["rows"], new["cols"]) != (steps[-1]["rows"], steps[-1]["cols"]):
+        steps.append(new)
 
 
 def _step(name: str, cov) -> dict:
