@@ -90,7 +90,27 @@ class CoverageSolution:
         return pd.Series(self.summary()).to_frame("value")._repr_html_()
 
 
-class MaximalCovering:
+class _Covering:
+    """Shared plumbing: lazily built PuLP model, mapping reduced columns back to sites."""
+
+    _problem = None
+
+    @property
+    def problem(self) -> pulp.LpProblem:
+        """The PuLP model (built on first use; the HiGHS path does not need it)."""
+        if self._problem is None:
+            self._problem = self._build_pulp()
+        return self._problem
+
+    def _finish(self, cols: np.ndarray, result: dict) -> CoverageSolution:
+        r = self.reduced
+        chosen = sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist()))
+        sol = _solution(self.instance, chosen, self.threshold_m, self.name, result)
+        sol.reduction = r.steps
+        return sol
+
+
+class MaximalCovering(_Covering):
     """Maximal covering location problem (Church & ReVelle 1974) on sparse coverage.
 
     .. math::
@@ -151,13 +171,6 @@ class MaximalCovering:
         )
         self._problem = None
 
-    @property
-    def problem(self) -> pulp.LpProblem:
-        """The PuLP model (built on first use; the HiGHS path does not need it)."""
-        if self._problem is None:
-            self._problem = self._build_pulp()
-        return self._problem
-
     def _build_pulp(self) -> pulp.LpProblem:
         r = self.reduced
         cov, cost = r.cov, self.instance.cost[r.sites]
@@ -210,10 +223,7 @@ class MaximalCovering:
                 self._set_start(start)
             result = _solve(prob, solver, time_limit, msg, mip_gap, warm_start=start is not None)
             cols = np.flatnonzero([(v.varValue or 0) > 0.5 for v in self.y])
-        chosen = sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist()))
-        sol = _solution(self.instance, chosen, self.threshold_m, self.name, result)
-        sol.reduction = r.steps
-        return sol
+        return self._finish(cols, result)
 
     def _start_vector(self, start):
         if start is None:
@@ -256,7 +266,7 @@ class MaximalCovering:
                     col_hi=np.ones(nc + nr), integer=np.arange(nc), n_y=nc, maximize=True)
 
 
-class SetCovering:
+class SetCovering(_Covering):
     """Location set covering problem (Toregas et al. 1971) on sparse coverage.
 
     .. math::
@@ -286,13 +296,6 @@ class SetCovering:
             model="set_cover", cost_matters=True, merge_rows=True, drop_dominated=reduce,
         )
         self._problem = None
-
-    @property
-    def problem(self) -> pulp.LpProblem:
-        """The PuLP model (built on first use; the HiGHS path does not need it)."""
-        if self._problem is None:
-            self._problem = self._build_pulp()
-        return self._problem
 
     def _build_pulp(self) -> pulp.LpProblem:
         r = self.reduced
@@ -334,10 +337,7 @@ class SetCovering:
                     v.setInitialValue(val)
             result = _solve(prob, solver, time_limit, msg, mip_gap, warm_start=x0 is not None)
             cols = np.flatnonzero([(v.varValue or 0) > 0.5 for v in self.y])
-        chosen = sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist()))
-        sol = _solution(self.instance, chosen, self.threshold_m, self.name, result)
-        sol.reduction = r.steps
-        return sol
+        return self._finish(cols, result)
 
 
 def _solution(inst: Instance, chosen, threshold_m, name, result) -> CoverageSolution:

@@ -73,21 +73,10 @@ def test_reduced_models_match_unreduced(seed, solver):
 
 @pytest.mark.slow
 def test_reduced_models_match_unreduced_on_real_extract(helsinki_osm):
-    from siting import network
-    from siting.access import build_access, build_instance
-    from siting.demand import demand_from_buildings
-    from siting.pipeline import load_inputs
+    from siting.pipeline import run
     from siting.scenario import make_scenario
-    from siting.sites import candidates_from_buildings
 
-    G, buildings, landuse, area = load_inputs(make_scenario(osm=helsinki_osm))
-    G = network.project(G)
-    b = buildings[buildings.representative_point().within(area)].to_crs(G.graph["crs"])
-    lu = landuse.to_crs(G.graph["crs"])
-    demand = demand_from_buildings(b, lu)
-    sites = candidates_from_buildings(b, lu, min_floor_area_m2=0)
-    inst = build_instance(build_access(G, demand, sites), demand["population"].to_numpy(),
-                          sites["cost"].to_numpy(), 400.0)
+    inst = run(make_scenario(osm=helsinki_osm, max_sites=3)).instance
     m = MaximalCovering(inst, p=3)
     assert m.reduced.shape[1] < inst.n_sites
     assert m.solve("highs").objective == pytest.approx(
