@@ -193,6 +193,9 @@ class MaximalCovering(_Covering):
     def greedy(self, swap: bool = True) -> np.ndarray:
         """Greedy sites (largest added coverage, per cost under a budget), then 1-swaps.
 
+        With ``swap`` (count constraint only) an iterated local search follows: random
+        kicks of a few sites, 1-swap descent, keep the better (seeded, deterministic).
+
         Returns column indices of the reduced model. A heuristic: used as the solver's
         warm start, never reported as optimal.
         """
@@ -200,7 +203,7 @@ class MaximalCovering(_Covering):
         cost = self.instance.cost[r.sites] if self.budget is not None else None
         chosen = _greedy_max_cover(r.cov, r.weight, self.p, cost, self.budget)
         if swap and self.p is not None and self.budget is None and len(chosen):
-            chosen = _swap_max_cover(r.cov, r.weight, chosen)
+            chosen = _iterated_swap(r.cov, r.weight, chosen)
         return chosen
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
@@ -570,6 +573,48 @@ def _swap_max_cover(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray,
             break
         chosen[chosen.index(move[0])] = move[1]
     return np.asarray(sorted(chosen), dtype=np.int64)
+
+
+def _covered_weight(cov: sp.csr_array, w: np.ndarray, chosen) -> float:
+    y = np.zeros(cov.shape[1])
+    y[np.asarray(chosen, dtype=np.int64)] = 1
+    return float(w[(cov @ y) > 0].sum())
+
+
+def _iterated_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, kicks: int = 200,
+                   patience: int = 40, time_s: float = 15.0, seed: int = 0) -> np.ndarray:
+    """Ruin and recreate: drop a few random sites, refill greedily, 1-swap descent, keep best."""
+    rng = np.random.default_rng(seed)
+    csc = sp.csc_array(cov)
+    covT = sp.csr_array(csc.T)
+    best = _swap_max_cover(cov, w, chosen)
+    best_val = _covered_weight(cov, w, best)
+    nc, p = cov.shape[1], len(best)
+    if nc <= p or p == 0:
+        return best
+    t0, stale = time.perf_counter(), 0
+    for _ in range(kicks):
+        if stale >= patience or time.perf_counter() - t0 > time_s:
+            break
+        k = min(p, int(rng.integers(2, max(3, p // 3) + 1)))
+        keep = list(np.delete(best, rng.choice(p, k, replace=False)))
+        y = np.zeros(nc)
+        y[keep] = 1
+        unc = (cov @ y) == 0
+        while len(keep) < p:  # greedy refill, ties broken at random
+            gain = covT @ (w * unc)
+            gain[keep] = -1
+            top = np.flatnonzero(gain >= gain.max() - 1e-9)
+            j = int(rng.choice(top))
+            keep.append(j)
+            unc[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]] = False
+        cand = _swap_max_cover(cov, w, np.asarray(keep, dtype=np.int64))
+        val = _covered_weight(cov, w, cand)
+        if val > best_val + 1e-9:
+            best, best_val, stale = cand, val, 0
+        else:
+            stale += 1
+    return best
 
 
 def _greedy_set_cover(cov: sp.csr_array, cost: np.ndarray) -> np.ndarray:
