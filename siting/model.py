@@ -102,8 +102,12 @@ class _Covering:
             self._problem = self._build_pulp()
         return self._problem
 
-    def _finish(self, cols: np.ndarray, result: dict) -> CoverageSolution:
+    def _finish(self, cols: np.ndarray, result: dict, t0: float) -> CoverageSolution:
         r = self.reduced
+        # runtime and trace from the start of solve(), warm-start search included
+        shift = time.perf_counter() - t0 - result["runtime_s"]
+        result["runtime_s"] += shift
+        result["trace"] = [(t + shift, o, b) for t, o, b in result.get("trace", [])]
         chosen = sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist()))
         sol = _solution(self.instance, chosen, self.threshold_m, self.name, result)
         sol.reduction = r.steps
@@ -190,7 +194,7 @@ class MaximalCovering(_Covering):
                                <= self.budget, "budget")
         return prob
 
-    def greedy(self, swap: bool = True) -> np.ndarray:
+    def greedy(self, swap: bool = True, time_s: float = 15.0) -> np.ndarray:
         """Greedy sites (largest added coverage, per cost under a budget), then 1-swaps.
 
         With ``swap`` (count constraint only) an iterated local search follows: random
@@ -203,7 +207,7 @@ class MaximalCovering(_Covering):
         cost = self.instance.cost[r.sites] if self.budget is not None else None
         chosen = _greedy_max_cover(r.cov, r.weight, self.p, cost, self.budget)
         if swap and self.p is not None and self.budget is None and len(chosen):
-            chosen = _iterated_swap(r.cov, r.weight, chosen)
+            chosen = _iterated_swap(r.cov, r.weight, chosen, time_s=time_s)
         return chosen
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
@@ -214,7 +218,11 @@ class MaximalCovering(_Covering):
         ``warm_start`` hands the greedy + swap solution to the solver as a MIP start.
         """
         r = self.reduced
-        start = self.greedy() if warm_start and r.cov.shape[1] else None
+        search_s = 15.0 if time_limit is None else min(15.0, 0.25 * time_limit)
+        t0 = time.perf_counter()
+        start = self.greedy(time_s=search_s) if warm_start and r.cov.shape[1] else None
+        if time_limit is not None:  # the warm start's search counts against the limit
+            time_limit = max(1.0, time_limit - (time.perf_counter() - t0))
         if solver.lower() == "highs" and r.cov.shape[1]:
             result, cols = _solve_highs_direct(self._arrays(), time_limit, msg, mip_gap,
                                                self._start_vector(start))
@@ -226,7 +234,7 @@ class MaximalCovering(_Covering):
                 self._set_start(start)
             result = _solve(prob, solver, time_limit, msg, mip_gap, warm_start=start is not None)
             cols = np.flatnonzero([(v.varValue or 0) > 0.5 for v in self.y])
-        return self._finish(cols, result)
+        return self._finish(cols, result, t0)
 
     def _start_vector(self, start):
         if start is None:
@@ -323,6 +331,7 @@ class SetCovering(_Covering):
         """Solve and return the cheapest set of sites covering all coverable demand."""
         r = self.reduced
         nr, nc = r.cov.shape
+        t0 = time.perf_counter()
         start = self.greedy() if warm_start and nr else None
         x0 = None
         if start is not None:
@@ -340,7 +349,7 @@ class SetCovering(_Covering):
                     v.setInitialValue(val)
             result = _solve(prob, solver, time_limit, msg, mip_gap, warm_start=x0 is not None)
             cols = np.flatnonzero([(v.varValue or 0) > 0.5 for v in self.y])
-        return self._finish(cols, result)
+        return self._finish(cols, result, t0)
 
 
 def _solution(inst: Instance, chosen, threshold_m, name, result) -> CoverageSolution:
