@@ -108,6 +108,7 @@ class _Covering:
         shift = time.perf_counter() - t0 - result["runtime_s"]
         result["runtime_s"] += shift
         result["trace"] = [(t + shift, o, b) for t, o, b in result.get("trace", [])]
+        result["trace"].append((result["runtime_s"], result["objective"], result["bound"]))
         chosen = sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist()))
         sol = _solution(self.instance, chosen, self.threshold_m, self.name, result)
         sol.reduction = r.steps
