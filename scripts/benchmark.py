@@ -485,7 +485,7 @@ def ratios(rows: list[dict]) -> None:
     ours = {(r["instance"], r["stage"]): r["wall_s"] for r in rows
             if r["method"] == "ours" and r.get("wall_s")}
     for r in rows:
-        o = ours.get((r["instance"], r["stage"].replace(" model", " model")))
+        o = ours.get((r["instance"], r["stage"]))
         r["ratio"] = (r["wall_s"] / o) if (o and r.get("wall_s") is not None) else None
 
 
