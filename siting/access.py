@@ -105,24 +105,36 @@ def build_instance(
         a.indptr, a.indices, a.data, access.site_node, threshold_m,
         source_offset=access.site_snap_m,
     )
-    # join (site, node) pairs with the demand points snapped to each node
-    order = np.argsort(access.demand_node, kind="stable")
-    counts = np.bincount(access.demand_node, minlength=len(access.node_ids))
+    pair_demand, pair_site, pair_dist = join_demand(
+        src, node, dist, access.demand_node, access.demand_snap_m, len(access.node_ids),
+        threshold_m)
+    return Instance(
+        weight=demand_weight,
+        cost=site_cost,
+        pair_demand=pair_demand,
+        pair_site=pair_site,
+        pair_dist=pair_dist,
+        threshold_m=float(threshold_m),
+    )
+
+
+def join_demand(src, node, dist, demand_node, demand_snap_m, n_nodes: int, threshold_m: float):
+    """Expand (site, node, distance) to (demand, site, distance) pairs within the threshold.
+
+    Every demand point snapped to ``node`` gets the site's distance plus its own snap
+    distance; the work is proportional to the pairs (no loop over sites or points).
+    Returns the pairs sorted by demand, then site.
+    """
+    order = np.argsort(demand_node, kind="stable")
+    counts = np.bincount(demand_node, minlength=n_nodes)
     starts = np.concatenate([[0], np.cumsum(counts)])
     reps = counts[node]
     pair_site = np.repeat(src, reps)
     pair_node_dist = np.repeat(dist, reps)
     offsets = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
     pair_demand = order[np.repeat(starts[node], reps) + offsets]
-    pair_dist = pair_node_dist + access.demand_snap_m[pair_demand]
+    pair_dist = pair_node_dist + demand_snap_m[pair_demand]
     keep = pair_dist <= threshold_m
     pair_demand, pair_site, pair_dist = pair_demand[keep], pair_site[keep], pair_dist[keep]
     srt = np.lexsort((pair_site, pair_demand))
-    return Instance(
-        weight=demand_weight,
-        cost=site_cost,
-        pair_demand=pair_demand[srt],
-        pair_site=pair_site[srt],
-        pair_dist=pair_dist[srt],
-        threshold_m=float(threshold_m),
-    )
+    return pair_demand[srt], pair_site[srt], pair_dist[srt]

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pulp
+import scipy.sparse as sp
 
 from siting.errors import InfeasibleError, SitingError
 from siting.instance import Instance
+from siting.reduce import reduce_coverage
 
 SOLVERS = ("cbc", "highs")
 # Measured on maximal covering models (scripts/solver_choice.py): CBC 2–3× faster.
@@ -47,6 +49,10 @@ class CoverageSolution:
         ``"optimal"`` (proven) or ``"feasible"`` (stopped by the time limit).
     solver, runtime_s, model
         Solver name, wall time of the solve, and the model's name.
+    trace
+        Progress of the solve: ``(seconds, objective, bound)`` tuples (gap over time).
+    reduction
+        Model size after each reduction step (see :mod:`siting.reduce`).
     """
 
     chosen: np.ndarray
@@ -59,6 +65,8 @@ class CoverageSolution:
     runtime_s: float
     model: str
     weight: np.ndarray = field(repr=False, default=None)
+    trace: list = field(repr=False, default_factory=list)
+    reduction: list = field(repr=False, default_factory=list)
 
     @property
     def covered_population(self) -> float:
@@ -82,7 +90,32 @@ class CoverageSolution:
         return pd.Series(self.summary()).to_frame("value")._repr_html_()
 
 
-class MaximalCovering:
+class _Covering:
+    """Shared plumbing: lazily built PuLP model, mapping reduced columns back to sites."""
+
+    _problem = None
+
+    @property
+    def problem(self) -> pulp.LpProblem:
+        """The PuLP model (built on first use; the HiGHS path does not need it)."""
+        if self._problem is None:
+            self._problem = self._build_pulp()
+        return self._problem
+
+    def _finish(self, cols: np.ndarray, result: dict, t0: float) -> CoverageSolution:
+        r = self.reduced
+        # runtime and trace from the start of solve(), warm-start search included
+        shift = time.perf_counter() - t0 - result["runtime_s"]
+        result["runtime_s"] += shift
+        result["trace"] = [(t + shift, o, b) for t, o, b in result.get("trace", [])]
+        result["trace"].append((result["runtime_s"], result["objective"], result["bound"]))
+        chosen = sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist()))
+        sol = _solution(self.instance, chosen, self.threshold_m, self.name, result)
+        sol.reduction = r.steps
+        return sol
+
+
+class MaximalCovering(_Covering):
     """Maximal covering location problem (Church & ReVelle 1974) on sparse coverage.
 
     .. math::
@@ -94,10 +127,13 @@ class MaximalCovering:
 
     where :math:`N_i` are the sites within the walking threshold of demand point
     :math:`i`. :math:`z_i` may be continuous: for integral :math:`y` the optimum sets
-    :math:`z_i = \\min(1, \\sum_{j\\in N_i} y_j)`, which is integral. Demand points with
-    no site in reach are left out of the model (they can never be covered); sites
-    that cover no one are fixed closed. Sites in ``fixed`` are forced open (existing
-    facilities) and do not count against ``p`` or the budget.
+    :math:`z_i = \\min(1, \\sum_{j\\in N_i} y_j)`, which is integral. Sites in ``fixed``
+    are forced open (existing facilities) and do not count against ``p`` or the budget.
+
+    By default the model is built on :func:`siting.reduce.reduce_coverage` (exact:
+    uncoverable demand dropped, demand points with identical covering-site sets merged,
+    dominated sites removed); ``reduce=False`` builds it on every point and site.
+    Results are always reported per original demand point.
 
     Parameters
     ----------
@@ -111,12 +147,14 @@ class MaximalCovering:
         Walking threshold; default the instance's.
     fixed
         Site indices that are already open.
+    reduce
+        Apply the exact model reductions (default True).
     """
 
     name = "maximal_covering"
 
     def __init__(self, instance: Instance, p: int | None = None, budget: float | None = None,
-                 threshold_m: float | None = None, fixed=()):
+                 threshold_m: float | None = None, fixed=(), reduce: bool = True):
         if p is None and budget is None:
             raise SitingError("maximal covering needs p (max sites) or a budget")
         if p is not None and p < 0:
@@ -131,51 +169,116 @@ class MaximalCovering:
         self.instance, self.p, self.budget = instance, p, budget
         self.threshold_m = instance.threshold_m if threshold_m is None else threshold_m
         self.fixed = np.asarray(sorted(set(int(j) for j in fixed)), dtype=np.int64)
-        self.problem = self._build()
+        self.reduced = reduce_coverage(
+            instance.coverage(self.threshold_m), instance.weight, instance.cost,
+            fixed=self.fixed, model="max_cover", cost_matters=budget is not None,
+            merge_rows=reduce, drop_dominated=reduce,
+        )
+        self._problem = None
 
-    def _build(self) -> pulp.LpProblem:
-        inst = self.instance
-        cov = inst.coverage(self.threshold_m)
+    def _build_pulp(self) -> pulp.LpProblem:
+        r = self.reduced
+        cov, cost = r.cov, self.instance.cost[r.sites]
         prob = pulp.LpProblem(self.name, pulp.LpMaximize)
-        useful = np.flatnonzero(np.diff(cov.tocsc().indptr) > 0)
-        self.y = {j: prob.add_variable(f"y_{j}", cat="Binary") for j in useful.tolist()}
-        fixed = set(self.fixed.tolist())
-        for j in fixed & self.y.keys():
-            self.y[j].setInitialValue(1)
-            self.y[j].fixValue()
-        rows = np.flatnonzero((np.diff(cov.indptr) > 0) & (inst.weight > 0))
-        self.z = {}
-        terms = []
-        for i in rows.tolist():
-            sites = cov.indices[cov.indptr[i]:cov.indptr[i + 1]]
-            z = prob.add_variable(f"z_{i}", 0, 1)
-            self.z[i] = z
-            terms.append((z, inst.weight[i]))
-            prob.addConstraint(
-                pulp.LpAffineExpression([(z, 1.0)] + [(self.y[j], -1.0) for j in sites.tolist()])
-                <= 0
-            )
-        prob.setObjective(pulp.LpAffineExpression(terms))
-        free = [v for j, v in self.y.items() if j not in fixed]
+        self.y = [prob.add_variable(f"y_{j}", cat="Binary") for j in r.sites.tolist()]
+        self.z = [prob.add_variable(f"z_{i}", 0, 1) for i in range(cov.shape[0])]
+        y, ind, ptr = self.y, cov.indices.tolist(), cov.indptr.tolist()
+        for i, z in enumerate(self.z):
+            prob.addConstraint(pulp.LpAffineExpression(
+                [(z, 1.0)] + [(y[j], -1.0) for j in ind[ptr[i]:ptr[i + 1]]]) <= 0)
+        prob.setObjective(pulp.LpAffineExpression(list(zip(self.z, r.weight.tolist())),
+                                                  constant=r.fixed_weight))
         if self.p is not None:
-            prob.addConstraint(pulp.lpSum(free) <= self.p, "max_sites")
+            prob.addConstraint(pulp.lpSum(y) <= self.p, "max_sites")
         if self.budget is not None:
-            prob.addConstraint(
-                pulp.lpSum(inst.cost[j] * v for j, v in self.y.items() if j not in fixed)
-                <= self.budget, "budget",
-            )
+            prob.addConstraint(pulp.LpAffineExpression(list(zip(y, cost.tolist())))
+                               <= self.budget, "budget")
         return prob
 
+    def greedy(self, swap: bool = True, time_s: float = 15.0) -> np.ndarray:
+        """Greedy sites (largest added coverage, per cost under a budget), then 1-swaps.
+
+        With ``swap`` (count constraint only) an iterated local search follows: random
+        kicks of a few sites, 1-swap descent, keep the better (seeded, deterministic).
+
+        Returns column indices of the reduced model. A heuristic: used as the solver's
+        warm start, never reported as optimal.
+        """
+        r = self.reduced
+        cost = self.instance.cost[r.sites] if self.budget is not None else None
+        chosen = _greedy_max_cover(r.cov, r.weight, self.p, cost, self.budget)
+        if swap and self.p is not None and self.budget is None and len(chosen):
+            chosen = _iterated_swap(r.cov, r.weight, chosen, time_s=time_s)
+        return chosen
+
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-              msg: bool = False, mip_gap: float = 0.0) -> CoverageSolution:
-        """Solve and return the chosen sites with status, objective, bound and gap."""
-        result = _solve(self.problem, solver, time_limit, msg, mip_gap)
-        chosen = sorted(set(j for j, v in self.y.items() if (v.varValue or 0) > 0.5)
-                        | set(self.fixed.tolist()))
-        return _solution(self.instance, chosen, self.threshold_m, self.name, result)
+              msg: bool = False, mip_gap: float = 0.0,
+              warm_start: bool = True) -> CoverageSolution:
+        """Solve and return the chosen sites with status, objective, bound and gap.
+
+        ``warm_start`` hands the greedy + swap solution to the solver as a MIP start.
+        """
+        r = self.reduced
+        search_s = 15.0 if time_limit is None else min(15.0, 0.25 * time_limit)
+        t0 = time.perf_counter()
+        start = self.greedy(time_s=search_s) if warm_start and r.cov.shape[1] else None
+        if time_limit is not None:  # the warm start's search counts against the limit
+            time_limit = max(1.0, time_limit - (time.perf_counter() - t0))
+        if solver.lower() == "highs" and r.cov.shape[1]:
+            result, cols = _solve_highs_direct(self._arrays(), time_limit, msg, mip_gap,
+                                               self._start_vector(start))
+            result["objective"] += r.fixed_weight
+            result["bound"] += r.fixed_weight
+        else:
+            prob = self.problem
+            if start is not None:
+                self._set_start(start)
+            result = _solve(prob, solver, time_limit, msg, mip_gap, warm_start=start is not None)
+            cols = np.flatnonzero([(v.varValue or 0) > 0.5 for v in self.y])
+        return self._finish(cols, result, t0)
+
+    def _start_vector(self, start):
+        if start is None:
+            return None
+        r = self.reduced
+        y = np.zeros(r.cov.shape[1])
+        y[start] = 1
+        z = np.minimum(1.0, r.cov @ y)
+        return np.concatenate([y, z])
+
+    def _set_start(self, start) -> None:
+        x = self._start_vector(start)
+        for v, val in zip(self.y + self.z, x.tolist()):
+            v.setInitialValue(val)
+
+    def _arrays(self) -> dict:
+        """The reduced model as matrices: columns y (sites) then z (demand rows)."""
+        r = self.reduced
+        cov = r.cov
+        nr, nc = cov.shape
+        # row i: z_i - sum_{j in N_i} y_j <= 0, then the p and budget rows
+        ind = np.concatenate([cov.indices.astype(np.int64),
+                              nc + np.arange(nr)]).reshape(-1)
+        rows = np.concatenate([np.repeat(np.arange(nr), np.diff(cov.indptr)), np.arange(nr)])
+        vals = np.concatenate([-np.ones(cov.nnz), np.ones(nr)])
+        A = sp.csr_array((vals, (rows, ind)), shape=(nr, nc + nr))
+        lo, hi, extra = [np.full(nr, -np.inf)], [np.zeros(nr)], []
+        if self.p is not None:
+            extra.append(np.concatenate([np.ones(nc), np.zeros(nr)]))
+            lo.append([-np.inf])
+            hi.append([float(self.p)])
+        if self.budget is not None:
+            extra.append(np.concatenate([self.instance.cost[r.sites], np.zeros(nr)]))
+            lo.append([-np.inf])
+            hi.append([float(self.budget)])
+        if extra:
+            A = sp.vstack([A, sp.csr_array(np.vstack(extra))], format="csr")
+        return dict(c=np.concatenate([np.zeros(nc), r.weight]), A=A,
+                    row_lo=np.concatenate(lo), row_hi=np.concatenate(hi),
+                    col_hi=np.ones(nc + nr), integer=np.arange(nc), n_y=nc, maximize=True)
 
 
-class SetCovering:
+class SetCovering(_Covering):
     """Location set covering problem (Toregas et al. 1971) on sparse coverage.
 
     .. math::
@@ -187,48 +290,67 @@ class SetCovering:
     within reach (the coverable population; the rest is reported, not made
     infeasible). Costs :math:`c_j` default to 1 (fewest sites) when the instance
     has no costs or ``use_cost=False``. ``fixed`` sites are forced open at no cost.
+    With ``reduce`` (default) identical and dominated rows and dominated sites are
+    removed first (:func:`siting.reduce.reduce_coverage`; exact).
     """
 
     name = "set_covering"
 
     def __init__(self, instance: Instance, threshold_m: float | None = None, fixed=(),
-                 use_cost: bool = True):
+                 use_cost: bool = True, reduce: bool = True):
         self.instance = instance
         self.threshold_m = instance.threshold_m if threshold_m is None else threshold_m
         self.fixed = np.asarray(sorted(set(int(j) for j in fixed)), dtype=np.int64)
         cost = instance.cost if use_cost and instance.cost.any() else np.ones(instance.n_sites)
         self.cost = cost
-        self.problem = self._build()
+        self.reduced = reduce_coverage(
+            instance.coverage(self.threshold_m), instance.weight, cost, fixed=self.fixed,
+            model="set_cover", cost_matters=True, merge_rows=True, drop_dominated=reduce,
+        )
+        self._problem = None
 
-    def _build(self) -> pulp.LpProblem:
-        inst = self.instance
-        cov = inst.coverage(self.threshold_m)
+    def _build_pulp(self) -> pulp.LpProblem:
+        r = self.reduced
         prob = pulp.LpProblem(self.name, pulp.LpMinimize)
-        useful = np.flatnonzero(np.diff(cov.tocsc().indptr) > 0)
-        self.y = {j: prob.add_variable(f"y_{j}", cat="Binary") for j in useful.tolist()}
-        fixed = set(self.fixed.tolist())
-        for j in fixed & self.y.keys():
-            self.y[j].setInitialValue(1)
-            self.y[j].fixValue()
+        self.y = [prob.add_variable(f"y_{j}", cat="Binary") for j in r.sites.tolist()]
         prob.setObjective(pulp.LpAffineExpression(
-            [(v, float(self.cost[j])) for j, v in self.y.items() if j not in fixed]))
-        rows = np.flatnonzero((np.diff(cov.indptr) > 0) & (inst.weight > 0))
-        seen = set()
-        for i in rows.tolist():
-            sites = tuple(cov.indices[cov.indptr[i]:cov.indptr[i + 1]].tolist())
-            if sites in seen or fixed.intersection(sites):
-                continue  # identical rows add nothing; rows met by fixed sites are met
-            seen.add(sites)
-            prob.addConstraint(pulp.LpAffineExpression([(self.y[j], 1.0) for j in sites]) >= 1)
+            list(zip(self.y, self.cost[r.sites].tolist()))))
+        y, ind, ptr = self.y, r.cov.indices.tolist(), r.cov.indptr.tolist()
+        for i in range(r.cov.shape[0]):
+            prob.addConstraint(pulp.LpAffineExpression(
+                [(y[j], 1.0) for j in ind[ptr[i]:ptr[i + 1]]]) >= 1)
         return prob
 
+    def greedy(self) -> np.ndarray:
+        """Chvátal's greedy cover (most new rows per cost), redundant sites dropped."""
+        r = self.reduced
+        return _greedy_set_cover(r.cov, self.cost[r.sites])
+
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-              msg: bool = False, mip_gap: float = 0.0) -> CoverageSolution:
+              msg: bool = False, mip_gap: float = 0.0,
+              warm_start: bool = True) -> CoverageSolution:
         """Solve and return the cheapest set of sites covering all coverable demand."""
-        result = _solve(self.problem, solver, time_limit, msg, mip_gap)
-        chosen = sorted(set(j for j, v in self.y.items() if (v.varValue or 0) > 0.5)
-                        | set(self.fixed.tolist()))
-        return _solution(self.instance, chosen, self.threshold_m, self.name, result)
+        r = self.reduced
+        nr, nc = r.cov.shape
+        t0 = time.perf_counter()
+        start = self.greedy() if warm_start and nr else None
+        x0 = None
+        if start is not None:
+            x0 = np.zeros(nc)
+            x0[start] = 1
+        if solver.lower() == "highs" and nr:
+            arrays = dict(c=self.cost[r.sites].astype(float), A=sp.csr_array(r.cov, dtype=float),
+                          row_lo=np.ones(nr), row_hi=np.full(nr, np.inf), col_hi=np.ones(nc),
+                          integer=np.arange(nc), n_y=nc, maximize=False)
+            result, cols = _solve_highs_direct(arrays, time_limit, msg, mip_gap, x0)
+        else:
+            prob = self.problem
+            if x0 is not None:
+                for v, val in zip(self.y, x0.tolist()):
+                    v.setInitialValue(val)
+            result = _solve(prob, solver, time_limit, msg, mip_gap, warm_start=x0 is not None)
+            cols = np.flatnonzero([(v.varValue or 0) > 0.5 for v in self.y])
+        return self._finish(cols, result, t0)
 
 
 def _solution(inst: Instance, chosen, threshold_m, name, result) -> CoverageSolution:
@@ -243,8 +365,11 @@ def _solution(inst: Instance, chosen, threshold_m, name, result) -> CoverageSolu
 
 
 def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: bool,
-           mip_gap: float) -> dict:
-    """Run CBC or HiGHS; return objective, bound, gap, status, solver, runtime_s."""
+           mip_gap: float, warm_start: bool = False) -> dict:
+    """Run CBC or HiGHS; return objective, bound, gap, status, solver, runtime_s, trace.
+
+    ``warm_start`` passes the variables' initial values to CBC as a MIP start.
+    """
     solver = solver.lower()
     if solver not in SOLVERS:
         raise SitingError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
@@ -253,12 +378,14 @@ def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: boo
     maximize = prob.sense == pulp.LpMaximize
     t0 = time.perf_counter()
     if not prob.variables():  # nothing to decide: no site covers anyone
-        return dict(objective=0.0, bound=0.0, mip_gap=0.0, status="optimal", solver=solver,
+        const = float(prob.objective.constant) if prob.objective is not None else 0.0
+        return dict(objective=const, bound=const, mip_gap=0.0, status="optimal", solver=solver,
                     runtime_s=0.0)
     if solver == "highs":
         status, bound = _solve_highs(prob, time_limit, msg, mip_gap, maximize)
+        trace = []
     else:
-        status, bound = _solve_cbc(prob, time_limit, msg, mip_gap)
+        status, bound, trace = _solve_cbc(prob, time_limit, msg, mip_gap, warm_start)
     runtime = time.perf_counter() - t0
     if prob.status == pulp.LpStatusInfeasible:
         raise InfeasibleError(f"the {prob.name} model is infeasible")
@@ -274,7 +401,7 @@ def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: boo
     if status == "optimal":
         gap = min(gap, mip_gap)
     return dict(objective=objective, bound=float(bound), mip_gap=float(gap), status=status,
-                solver=solver, runtime_s=runtime)
+                solver=solver, runtime_s=runtime, trace=trace)
 
 
 def _solve_highs(prob, time_limit, msg, mip_gap, maximize):
@@ -301,13 +428,18 @@ _CBC_RESULT = re.compile(r"Result - (.+)")
 _CBC_BOUND = re.compile(r"(?:Lower|Upper) bound:\s+(-?[\d.eE+-]+)")
 
 
-def _solve_cbc(prob, time_limit, msg, mip_gap):
+_CBC_PROGRESS = re.compile(
+    r"Cbc0010I After \d+ nodes, \d+ on tree, (\S+) best solution, best possible (\S+) "
+    r"\(([\d.]+) seconds\)")
+
+
+def _solve_cbc(prob, time_limit, msg, mip_gap, warm_start=False):
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "cbc.log"
         with warnings.catch_warnings():  # PuLP 3.3 deprecates its bundled CBC for 4.0
             warnings.simplefilter("ignore", DeprecationWarning)
             cmd = pulp.PULP_CBC_CMD(msg=msg, timeLimit=time_limit, gapRel=mip_gap,
-                                    logPath=str(log))
+                                    logPath=str(log), warmStart=warm_start)
             prob.solve(cmd)
         text = log.read_text(errors="replace") if log.exists() else ""
     result = _CBC_RESULT.search(text)
@@ -316,4 +448,208 @@ def _solve_cbc(prob, time_limit, msg, mip_gap):
     bound = float(bound.group(1)) if bound else None
     # PuLP runs CBC with -max for maximisation; the summary bound is in the original sense
     status = "optimal" if result.startswith("Optimal") else "feasible"
-    return status, bound
+    sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0  # CBC logs -max as a minimum
+    trace = [(float(t), sign * float(o), sign * float(b))
+             for o, b, t in _CBC_PROGRESS.findall(text) if o != "1e+50"]
+    return status, bound, trace
+
+
+def _solve_highs_direct(arrays: dict, time_limit, msg, mip_gap, start=None):
+    """Solve a model given as matrices with highspy (no PuLP): fast to build at scale.
+
+    ``arrays``: ``c`` objective, ``A`` CSR constraint matrix with ``row_lo``/``row_hi``,
+    column bounds ``[0, col_hi]``, ``integer`` column indices, ``n_y`` leading site
+    columns, ``maximize``. Returns the :func:`_solve`-style dict (with a ``trace`` of
+    ``(seconds, objective, bound)``) and the site columns set to 1.
+    """
+    import highspy
+
+    if time_limit is not None and time_limit <= 0:
+        raise SitingError(f"time limit must be > 0 s, got {time_limit}")
+    A = sp.csc_array(arrays["A"])
+    A.sort_indices()
+    nrow, ncol = A.shape
+    integrality = np.zeros(ncol, dtype=np.int32)
+    integrality[arrays["integer"]] = 1  # kInteger
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(msg))
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    maximize = arrays["maximize"]
+    t0 = time.perf_counter()
+    h.passModel(
+        ncol, nrow, A.nnz, 1, -1 if maximize else 1, 0.0,  # colwise; sense
+        np.asarray(arrays["c"], float), np.zeros(ncol), np.asarray(arrays["col_hi"], float),
+        np.asarray(arrays["row_lo"], float), np.asarray(arrays["row_hi"], float),
+        A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+        integrality,
+    )
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(map(float, start))
+        sol.value_valid = True
+        h.setSolution(sol)
+    trace = []
+
+    def _log(e):
+        d = e.data_out
+        trace.append((float(d.running_time), float(d.mip_primal_bound),
+                      float(d.mip_dual_bound)))
+
+    h.cbMipImprovingSolution.subscribe(_log)
+    h.cbMipLogging.subscribe(_log)
+    h.run()
+    runtime = time.perf_counter() - t0
+    status = h.getModelStatus()
+    S = highspy.HighsModelStatus
+    if status == S.kInfeasible:
+        raise InfeasibleError("the covering model is infeasible")
+    info = h.getInfo()
+    if info.primal_solution_status != 2:  # kSolutionStatusFeasible
+        raise SitingError(
+            f"highs found no integer solution within {time_limit} s; raise --time-limit")
+    x = np.asarray(h.getSolution().col_value)
+    objective = float(info.objective_function_value)
+    bound = float(info.mip_dual_bound)
+    optimal = status == S.kOptimal
+    if optimal or not np.isfinite(bound):
+        bound = objective if not np.isfinite(bound) else bound
+    gap = abs(objective - bound) / max(abs(objective), 1e-9)
+    if optimal:
+        gap = min(gap, mip_gap)
+    trace = [(t, o, b) for t, o, b in trace if np.isfinite(o) and abs(o) < 1e30]
+    result = dict(objective=objective, bound=bound, mip_gap=float(gap),
+                  status="optimal" if optimal else "feasible", solver="highs",
+                  runtime_s=runtime, trace=trace)
+    return result, np.flatnonzero(x[:arrays["n_y"]] > 0.5)
+
+
+def _greedy_max_cover(cov: sp.csr_array, w: np.ndarray, p, cost=None, budget=None):
+    """Columns picked greedily by added covered weight (per cost when a budget is set)."""
+    nr, nc = cov.shape
+    csc = sp.csc_array(cov)
+    gain = np.asarray(csc.T @ w, dtype=float)
+    covered = np.zeros(nr, bool)
+    chosen, spent = [], 0.0
+    avail = np.ones(nc, bool)
+    limit = nc if p is None else min(p, nc)
+    while len(chosen) < limit:
+        score = gain.copy()
+        if cost is not None:
+            avail &= cost <= (budget - spent) + 1e-9
+            score = gain / np.maximum(cost, 1e-9)
+        score[~avail] = -1.0
+        j = int(np.argmax(score))
+        if score[j] <= 0:
+            break
+        chosen.append(j)
+        avail[j] = False
+        spent += 0.0 if cost is None else float(cost[j])
+        rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        rows = rows[~covered[rows]]
+        covered[rows] = True
+        # the newly covered rows no longer add to any site's gain
+        sub = cov[rows]
+        np.subtract.at(gain, sub.indices, np.repeat(w[rows], np.diff(sub.indptr)))
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _swap_max_cover(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray,
+                    max_rounds: int = 200) -> np.ndarray:
+    """Best-improvement 1-swap local search for p-site maximal covering."""
+    csc = sp.csc_array(cov)
+    covT = sp.csr_array(csc.T)
+    chosen = list(chosen)
+    for _ in range(max_rounds):
+        y = np.zeros(cov.shape[1])
+        y[chosen] = 1
+        times = cov @ y
+        unc_gain = covT @ (w * (times == 0))  # weight newly covered by adding j
+        best, move = 1e-9, None
+        for s in chosen:
+            only = times == 1
+            rows_s = csc.indices[csc.indptr[s]:csc.indptr[s + 1]]
+            u = np.zeros(cov.shape[0])
+            u[rows_s[only[rows_s]]] = w[rows_s[only[rows_s]]]
+            loss = u.sum()
+            # swap s -> j: gain(j) - loss(s) + weight only s covered that j covers too
+            delta = unc_gain + covT @ u - loss
+            delta[chosen] = -np.inf
+            j = int(np.argmax(delta))
+            if delta[j] > best:
+                best, move = delta[j], (s, j)
+        if move is None:
+            break
+        chosen[chosen.index(move[0])] = move[1]
+    return np.asarray(sorted(chosen), dtype=np.int64)
+
+
+def _covered_weight(cov: sp.csr_array, w: np.ndarray, chosen) -> float:
+    y = np.zeros(cov.shape[1])
+    y[np.asarray(chosen, dtype=np.int64)] = 1
+    return float(w[(cov @ y) > 0].sum())
+
+
+def _iterated_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, kicks: int = 200,
+                   patience: int = 40, time_s: float = 15.0, seed: int = 0) -> np.ndarray:
+    """Ruin and recreate: drop a few random sites, refill greedily, 1-swap descent, keep best."""
+    rng = np.random.default_rng(seed)
+    csc = sp.csc_array(cov)
+    covT = sp.csr_array(csc.T)
+    best = _swap_max_cover(cov, w, chosen)
+    best_val = _covered_weight(cov, w, best)
+    nc, p = cov.shape[1], len(best)
+    if nc <= p or p == 0:
+        return best
+    t0, stale = time.perf_counter(), 0
+    for _ in range(kicks):
+        if stale >= patience or time.perf_counter() - t0 > time_s:
+            break
+        k = min(p, int(rng.integers(2, max(3, p // 3) + 1)))
+        keep = list(np.delete(best, rng.choice(p, k, replace=False)))
+        y = np.zeros(nc)
+        y[keep] = 1
+        unc = (cov @ y) == 0
+        while len(keep) < p:  # greedy refill, ties broken at random
+            gain = covT @ (w * unc)
+            gain[keep] = -1
+            top = np.flatnonzero(gain >= gain.max() - 1e-9)
+            j = int(rng.choice(top))
+            keep.append(j)
+            unc[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]] = False
+        cand = _swap_max_cover(cov, w, np.asarray(keep, dtype=np.int64))
+        val = _covered_weight(cov, w, cand)
+        if val > best_val + 1e-9:
+            best, best_val, stale = cand, val, 0
+        else:
+            stale += 1
+    return best
+
+
+def _greedy_set_cover(cov: sp.csr_array, cost: np.ndarray) -> np.ndarray:
+    """Chvátal's greedy set cover, then sites whose rows are all covered twice dropped."""
+    nr, nc = cov.shape
+    csc = sp.csc_array(cov)
+    count = np.diff(csc.indptr).astype(float)
+    covered = np.zeros(nr, bool)
+    chosen = []
+    while not covered.all():
+        j = int(np.argmax(count / np.maximum(cost, 1e-9)))
+        if count[j] <= 0:
+            break
+        chosen.append(j)
+        rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        rows = rows[~covered[rows]]
+        covered[rows] = True
+        sub = cov[rows]
+        np.subtract.at(count, sub.indices, 1.0)
+    y = np.zeros(nc)
+    y[chosen] = 1
+    times = cov @ y
+    for j in sorted(chosen, key=lambda j: -cost[j]):  # drop redundant, dearest first
+        rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        if np.all(times[rows] >= 2):
+            times[rows] -= 1
+            y[j] = 0
+    return np.flatnonzero(y)

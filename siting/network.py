@@ -11,7 +11,6 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import osmnx as ox
-import pandas as pd
 import pyproj
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -121,19 +120,23 @@ def to_csr(G: nx.MultiDiGraph) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
     node_xy
         ``(n, 2)`` node coordinates in the graph's CRS.
     """
-    node_ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
-    pos = pd.Series(np.arange(len(node_ids)), index=node_ids)
-    node_xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
-    u, v, w = zip(*((u, v, d["length"]) for u, v, d in G.edges(data=True)))
-    rows = pos.loc[list(u)].to_numpy()
-    cols = pos.loc[list(v)].to_numpy()
-    w = np.asarray(w, dtype=float)
+    n = G.number_of_nodes()
+    node_ids = np.fromiter(G.nodes, dtype=np.int64, count=n)
+    node_xy = np.empty((n, 2))
+    node_xy[:, 0] = np.fromiter((d for _, d in G.nodes(data="x")), float, count=n)
+    node_xy[:, 1] = np.fromiter((d for _, d in G.nodes(data="y")), float, count=n)
+    m = G.number_of_edges()
+    u = np.fromiter((u for u, _ in G.edges()), np.int64, count=m)
+    v = np.fromiter((v for _, v in G.edges()), np.int64, count=m)
+    w = np.fromiter((d for _, _, d in G.edges(data="length")), float, count=m)
+    order_ids = np.argsort(node_ids)
+    rows = order_ids[np.searchsorted(node_ids, u, sorter=order_ids)]
+    cols = order_ids[np.searchsorted(node_ids, v, sorter=order_ids)]
     # keep the shortest of parallel edges: sort so the minimum comes first, dedupe
     order = np.lexsort((w, cols, rows))
     rows, cols, w = rows[order], cols[order], w[order]
     first = np.ones(len(rows), bool)
     first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    n = len(node_ids)
     adj = sp.csr_array((w[first], (rows[first], cols[first])), shape=(n, n))
     adj.sort_indices()
     return adj, node_ids, node_xy
