@@ -30,7 +30,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="output folder")] = Path("siting-demo"),
     max_sites: Annotated[int, typer.Option("--max-sites", "-p", help="sites to open")] = 5,
     solver: Annotated[Optional[str], typer.Option(
-        help="cbc or highs (default: cbc for covering, highs for --embedded)")] = None,
+        help="highs (default) or cbc")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = True,
     lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
@@ -65,7 +65,7 @@ def run(
     max_sites: Annotated[Optional[int], typer.Option("--max-sites", "-p", help="most new sites")] = None,
     budget: Annotated[Optional[float], typer.Option(help="budget in CNY for new sites (cost_total: policy rates or --cost-per-m2)")] = None,
     cost_per_m2: Annotated[Optional[float], typer.Option(help="flat one-off site cost per usable m² (replaces policy rates)")] = None,
-    solver: Annotated[Optional[str], typer.Option(help="cbc or highs")] = None,
+    solver: Annotated[Optional[str], typer.Option(help="highs (default) or cbc")] = None,
     time_limit: Annotated[Optional[float], typer.Option(help="solver time limit, s")] = None,
     m2_per_person: Annotated[Optional[float], typer.Option(help="residential m² per person")] = None,
     population_total: Annotated[Optional[float], typer.Option(help="scale population to this total")] = None,

@@ -177,10 +177,7 @@ def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0) 
         instance, policy, demand, sites, budget=sc.budget, standard=sc.standard,
         standard_mode=sc.standard_mode, capacity=sc.capacity, objective=sc.objective,
         max_new_sites=sc.max_sites, min_coverage=sc.min_coverage)
-    # HiGHS by default here: on the Nanjing extract it reaches a 3.6 % gap in 30 s where
-    # CBC is at 13 % after 60 s (scripts/embedded_nanjing.py)
-    solver = sc.solver if "solver" in sc.model_fields_set else "highs"
-    plan = model.solve(solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
+    plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
                        marginal=sc.marginal)
     solution = plan_to_coverage(plan, instance)
     demand, sites = _attach(access, instance, solution, demand, sites)

@@ -131,8 +131,9 @@ def test_existing_facility_is_counted_and_stops_a_new_one():
     sol = model.solve()
     check_plan(model, sol)
     assert list(sol.sites["site"]) == [0] and sol.summary["cost_total"] == 0
+    # all in reach are served, to HiGHS's primal feasibility tolerance (1e-7 on scaled rows)
     assert sol.services["served_people"].iloc[0] == pytest.approx(
-        sol.services["in_reach_people"].iloc[0])
+        sol.services["in_reach_people"].iloc[0], rel=1e-5)
 
 
 def test_bad_tables():
