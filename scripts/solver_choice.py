@@ -1,6 +1,6 @@
-"""Measure CBC against HiGHS on the covering models, to choose the default solver.
+"""Measure HiGHS against CBC on the covering models of real extracts, to choose the default.
 
-Runs both solvers on the same PuLP models (real extracts: Helsinki sample, and the Chinese
+Runs both solvers on the same models (real extracts: Helsinki sample, and the Chinese
 extracts in ../shared/data when present) and prints one table: instance, model, solver,
 status, objective, gap, wall seconds, ratio to the faster.
 
@@ -10,17 +10,18 @@ status, objective, gap, wall seconds, ratio to the faster.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
-from siting.access import build_access, build_instance
+import numpy as np
+
+from siting.access import build_instance
 from siting.cli import sample_osm
 from siting.model import MaximalCovering, SetCovering
-from siting.pipeline import load_inputs
-from siting.scenario import make_scenario
-from siting import network
-from siting.demand import demand_from_buildings
-from siting.sites import candidates_from_buildings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark import real_inputs  # noqa: E402  (same instance builder as the benchmark)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 EXTRACTS = {
@@ -32,15 +33,9 @@ EXTRACTS = {
 
 
 def instance_for(osm: Path, reach: float):
-    sc = make_scenario(osm=osm)
-    G, buildings, landuse, area = load_inputs(sc)
-    G = network.project(G)
-    b = buildings[buildings.representative_point().within(area)].to_crs(G.graph["crs"])
-    lu = landuse.to_crs(G.graph["crs"])
-    demand = demand_from_buildings(b, lu)
-    sites = candidates_from_buildings(b, lu, min_floor_area_m2=0)
-    acc = build_access(G, demand, sites)
-    return build_instance(acc, demand["population"].to_numpy(), sites["cost"].to_numpy(), reach)
+    """The benchmark's instance of an extract (scripts/benchmark.py), sites without costs."""
+    inp = real_inputs(osm, osm.stem)
+    return build_instance(inp.access(), inp.weight, np.zeros(len(inp.site_node)), reach)
 
 
 def main() -> None:
