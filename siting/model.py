@@ -8,7 +8,10 @@ run stopped by the time limit is ``"feasible"`` with its gap, never ``"optimal"`
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -410,13 +413,36 @@ def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: boo
                 solver=solver, runtime_s=runtime, trace=trace)
 
 
+@contextlib.contextmanager
+def _quiet(active: bool = True):
+    """Silence the C-level standard output (HiGHS writes its banner there, not to Python)."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (e.g. some notebook kernels): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _solve_highs(prob, time_limit, msg, mip_gap, maximize):
     import highspy
 
     kwargs = {"msg": msg, "gapRel": mip_gap}
     if time_limit is not None:
         kwargs["timeLimit"] = time_limit
-    prob.solve(pulp.HiGHS(**kwargs))
+    with _quiet(not msg):
+        prob.solve(pulp.HiGHS(**kwargs))
     h = prob.solverModel
     model_status = h.getModelStatus()
     info = h.getInfo()
@@ -477,7 +503,8 @@ def _solve_highs_direct(arrays: dict, time_limit, msg, mip_gap, start=None):
     nrow, ncol = A.shape
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[arrays["integer"]] = 1  # kInteger
-    h = highspy.Highs()
+    with _quiet(not msg):  # HiGHS prints its banner when constructed
+        h = highspy.Highs()
     h.setOptionValue("output_flag", bool(msg))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     if time_limit is not None:

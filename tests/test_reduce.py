@@ -83,3 +83,32 @@ def test_reduced_models_match_unreduced_on_real_extract(helsinki_osm):
         MaximalCovering(inst, p=3, reduce=False).solve("highs").objective)
     assert SetCovering(inst).solve().objective == pytest.approx(
         SetCovering(inst, reduce=False).solve().objective)
+
+
+def test_nanjing_demand_aggregated_for_the_optimiser_keeps_group_totals(nanjing_osm, tmp_path):
+    """Points snapped together (identical covering-site sets) become one model row; every
+    demand group's total is kept per row, and the outputs still hold every fine point."""
+    import geopandas as gpd
+
+    from siting.demand import DEMAND_GROUPS
+    from siting.pipeline import run
+    from siting.scenario import make_scenario
+
+    result = run(make_scenario(osm=nanjing_osm, max_sites=5))
+    inst, demand = result.instance, result.demand
+    red = MaximalCovering(inst, p=5).reduced
+    kept = red.row >= 0
+    assert red.shape[0] < kept.sum() < inst.n_demand  # fewer rows than coverable points
+    # points share a row only if the same kept (non-dominated) sites reach them
+    cov = inst.coverage()[:, red.sites].tocsr()
+    for r in np.unique(red.row[kept])[:200]:
+        members = np.flatnonzero(red.row == r)
+        sets = {tuple(cov.indices[cov.indptr[i]:cov.indptr[i + 1]]) for i in members}
+        assert len(sets) == 1
+    for col in ("population", *DEMAND_GROUPS, "households"):
+        per_row = np.bincount(red.row[kept], weights=demand[col].to_numpy()[kept],
+                              minlength=red.shape[0])
+        assert per_row.sum() == pytest.approx(demand.loc[kept, col].sum(), rel=1e-12)
+    assert np.allclose(red.weight, np.bincount(red.row[kept], weights=inst.weight[kept]))
+    out = result.write(tmp_path / "nj")
+    assert len(gpd.read_file(out / "demand.gpkg")) == inst.n_demand  # fine points reported
