@@ -23,6 +23,7 @@ import pandas as pd
 import pulp
 import scipy.sparse as sp
 
+from siting._setcover import rwls_set_cover
 from siting.errors import InfeasibleError, SitingError
 from siting.instance import Instance
 from siting.reduce import reduce_coverage
@@ -330,10 +331,19 @@ class SetCovering(_Covering):
                 [(y[j], 1.0) for j in ind[ptr[i]:ptr[i + 1]]]) >= 1)
         return prob
 
-    def greedy(self) -> np.ndarray:
-        """Chvátal's greedy cover (most new rows per cost), redundant sites dropped."""
+    def greedy(self, search_s: float = 0.0) -> np.ndarray:
+        """Chvátal's greedy cover (most new rows per cost), redundant sites dropped.
+
+        With ``search_s > 0`` and equal site costs the cover is then shrunk by
+        row-weighting local search (:func:`siting._setcover.rwls_set_cover`) for at
+        most that many seconds; it stops sooner once it stops finding smaller covers.
+        """
         r = self.reduced
-        return _greedy_set_cover(r.cov, self.cost[r.sites])
+        cost = self.cost[r.sites]
+        cover = _greedy_set_cover(r.cov, cost)
+        if search_s > 0 and cover.size > 1 and np.ptp(cost) == 0:
+            cover = rwls_set_cover(r.cov, cover, time_s=search_s)
+        return cover
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
               msg: bool = False, mip_gap: float = 0.0,
@@ -342,11 +352,15 @@ class SetCovering(_Covering):
         r = self.reduced
         nr, nc = r.cov.shape
         t0 = time.perf_counter()
-        start = self.greedy() if warm_start and nr else None
+        # a quarter of the time limit (at most 30 s) for the start's local search
+        search_s = min(30.0, 0.25 * time_limit) if time_limit else 30.0
+        start = self.greedy(search_s) if warm_start and nr else None
         x0 = None
         if start is not None:
             x0 = np.zeros(nc)
             x0[start] = 1
+        if time_limit is not None:  # the start's search counts against the limit
+            time_limit = max(time_limit - (time.perf_counter() - t0), 0.1 * time_limit)
         if solver.lower() == "highs" and nr:
             arrays = dict(c=self.cost[r.sites].astype(float), A=sp.csr_array(r.cov, dtype=float),
                           row_lo=np.ones(nr), row_hi=np.full(nr, np.inf), col_hi=np.ones(nc),

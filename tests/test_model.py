@@ -128,3 +128,52 @@ def test_bad_model_input_errors():
         MaximalCovering(inst)
     with pytest.raises(SitingError, match="threshold must be > 0"):
         inst.coverage(0)
+
+
+def _brute_unicost_cover(cov) -> int:
+    nr, nc = cov.shape
+    for k in range(1, nc + 1):
+        for subset in itertools.combinations(range(nc), k):
+            if np.all(cov[:, list(subset)].sum(axis=1) > 0):
+                return k
+    raise AssertionError("no cover")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rwls_search_returns_a_valid_cover_no_larger_than_its_start(seed):
+    import scipy.sparse as sp
+
+    from siting._setcover import rwls_set_cover
+    from siting.model import _greedy_set_cover
+
+    rng = np.random.default_rng(seed)
+    nr, nc = 30, 12
+    cov = (rng.random((nr, nc)) < 0.2).astype(float)
+    cov[np.arange(nr), rng.integers(0, nc, nr)] = 1  # every row coverable
+    A = sp.csr_array(cov)
+    start = _greedy_set_cover(A, np.ones(nc))
+    found = rwls_set_cover(A, start, time_s=2.0, seed=seed)
+    assert np.all(cov[:, found].sum(axis=1) > 0)
+    assert len(set(found.tolist())) == found.size <= start.size
+    assert found.size == _brute_unicost_cover(cov)  # small enough to reach the optimum
+
+
+def test_set_cover_start_search_shrinks_the_greedy_cover_on_a_lattice_like_instance():
+    # disks on a square: greedy is several sites off and the search must not be worse
+    rng = np.random.default_rng(11)
+    d, s = rng.uniform(0, 3000, (600, 2)), rng.uniform(0, 3000, (900, 2))
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(s).query_ball_point(d, 500)
+    i = np.repeat(np.arange(len(d)), [len(p) for p in pairs])
+    j = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
+    inst = Instance(np.ones(len(d)), np.zeros(len(s)), i, j,
+                    np.linalg.norm(d[i] - s[j], axis=1), 500)
+    model = SetCovering(inst)
+    greedy, searched = model.greedy(), model.greedy(search_s=1.0)
+    cov = model.reduced.cov
+    assert np.all(cov[:, searched].sum(axis=1) > 0)
+    assert searched.size < greedy.size
+    sol = model.solve(time_limit=5.0)
+    assert np.all(sol.covered[inst.coverable()])
+    assert sol.objective <= searched.size
