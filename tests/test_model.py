@@ -174,6 +174,6 @@ def test_set_cover_start_search_shrinks_the_greedy_cover_on_a_lattice_like_insta
     cov = model.reduced.cov
     assert np.all(cov[:, searched].sum(axis=1) > 0)
     assert searched.size < greedy.size
-    sol = model.solve(time_limit=5.0)
+    sol = model.solve(time_limit=2.0)
     assert np.all(sol.covered[inst.coverable()])
     assert sol.objective <= searched.size
