@@ -21,6 +21,21 @@ def random_instance(seed: int, n: int = 14, m: int = 7, reach: float = 0.35,
     return Instance(rng.integers(0, 50, n), cost, i, j, dist[i, j], reach)
 
 
+def disk_instance(rng, side: float, n: int, m: int, reach: float, weight=None) -> Instance:
+    """Demand and sites uniform on a square, covered within straight-line ``reach``.
+
+    ``weight`` defaults to random integer populations 1..99.
+    """
+    from scipy.spatial import cKDTree
+
+    d, s = rng.uniform(0, side, (n, 2)), rng.uniform(0, side, (m, 2))
+    pairs = cKDTree(s).query_ball_point(d, reach)
+    i = np.repeat(np.arange(n), [len(p) for p in pairs])
+    j = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
+    weight = rng.integers(1, 100, n) if weight is None else weight
+    return Instance(weight, np.zeros(m), i, j, np.linalg.norm(d[i] - s[j], axis=1), reach)
+
+
 def covered_weight(inst: Instance, subset) -> float:
     return float(inst.weight[inst.covered_by(list(subset))].sum())
 
@@ -96,14 +111,7 @@ def test_fixed_sites_stay_open_and_are_free():
 def test_time_limited_run_is_never_called_optimal():
     # a connected lattice-like instance that CBC cannot prove in a fraction of a second
     rng = np.random.default_rng(7)
-    d, s = rng.uniform(0, 6000, (2500, 2)), rng.uniform(0, 6000, (1200, 2))
-    from scipy.spatial import cKDTree
-
-    pairs = cKDTree(s).query_ball_point(d, 600)
-    i = np.repeat(np.arange(len(d)), [len(p) for p in pairs])
-    j = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
-    inst = Instance(rng.integers(1, 100, len(d)), np.zeros(len(s)), i, j,
-                    np.linalg.norm(d[i] - s[j], axis=1), 600)
+    inst = disk_instance(rng, 6000, 2500, 1200, 600)
     for solver in ("highs", "cbc"):
         try:
             sol = MaximalCovering(inst, p=30).solve(solver, time_limit=1.0)
@@ -160,15 +168,7 @@ def test_rwls_search_returns_a_valid_cover_no_larger_than_its_start(seed):
 
 def test_set_cover_start_search_shrinks_the_greedy_cover_on_a_lattice_like_instance():
     # disks on a square: greedy is several sites off and the search must not be worse
-    rng = np.random.default_rng(11)
-    d, s = rng.uniform(0, 3000, (600, 2)), rng.uniform(0, 3000, (900, 2))
-    from scipy.spatial import cKDTree
-
-    pairs = cKDTree(s).query_ball_point(d, 500)
-    i = np.repeat(np.arange(len(d)), [len(p) for p in pairs])
-    j = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
-    inst = Instance(np.ones(len(d)), np.zeros(len(s)), i, j,
-                    np.linalg.norm(d[i] - s[j], axis=1), 500)
+    inst = disk_instance(np.random.default_rng(11), 3000, 600, 900, 500, np.ones(600))
     model = SetCovering(inst)
     greedy, searched = model.greedy(), model.greedy(search_s=1.0)
     cov = model.reduced.cov
