@@ -10,7 +10,9 @@ and solved with CBC or HiGHS through :func:`siting.model._solve`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -697,8 +699,22 @@ class EmbeddedFacilities:
         """
         t0 = time.perf_counter()
         greedy = False
+        start = rg = None
+        if solver.lower() == "highs" and self.objective == "max_served" and self.y:
+            # HiGHS starts from the greedy plan (complete: binaries, areas, flows), which
+            # lets it fix many sites by reduced cost early; CBC is given no start
+            try:
+                rg = self._solve_greedy(solver, None, note=False)
+                rg["values"] = self._values()
+                start = {v.name: v.varValue for v in self.problem.variables()
+                         if v.varValue is not None}
+            except SitingError:
+                rg = None
+        limit1 = time_limit
+        if time_limit is not None:
+            limit1 = max(time_limit - (time.perf_counter() - t0), 0.5 * time_limit)
         try:
-            r1 = _solve_safe(self.problem, solver, time_limit, msg, mip_gap)
+            r1 = _solve_safe(self.problem, solver, limit1, msg, mip_gap, start=start)
         except SitingError as exc:
             # CBC reports a run stopped before its first plan as infeasible: with a time
             # limit, try the greedy plan before calling the model infeasible
@@ -720,10 +736,12 @@ class EmbeddedFacilities:
         if (fallback and not greedy and r1["status"] != "optimal"
                 and self.objective == "max_served" and time_limit is not None):
             # stopped early: keep the greedy plan when it beats what the solver found
-            try:
-                rg = self._solve_greedy(solver, time_limit, note=False)
-            except SitingError:
-                rg = None
+            if rg is None:
+                try:
+                    rg = self._solve_greedy(solver, time_limit, note=False)
+                    rg["values"] = self._values()
+                except SitingError:
+                    rg = None
             if rg is not None and rg["objective"] > r1["objective"] + 1e-6 * abs(r1["objective"]):
                 self.notes.append(
                     f"the solver's best plan within {time_limit} s ({r1['objective']:,.0f}) was "
@@ -731,7 +749,7 @@ class EmbeddedFacilities:
                     "returned, with the solver's bound")
                 gap = abs(rg["objective"] - r1["bound"]) / max(abs(rg["objective"]), 1e-9)
                 r1.update(objective=rg["objective"], mip_gap=gap)
-                values = self._values()
+                values = rg["values"]
                 greedy = True
         stage2 = None
         if self.objective == "max_served" and self.y and not greedy:
@@ -743,8 +761,11 @@ class EmbeddedFacilities:
             left = None
             if time_limit is not None:
                 left = max(time_limit - (time.perf_counter() - t0), 0.2 * time_limit)
+            # the stage-1 plan is feasible here: HiGHS starts from it
+            start = {v.name: v.varValue for v in self.problem.variables()
+                     if v.varValue is not None} if solver.lower() == "highs" else None
             try:
-                stage2 = _solve_safe(self.problem, solver, left, msg, mip_gap)
+                stage2 = _solve_safe(self.problem, solver, left, msg, mip_gap, start=start)
                 values = self._values()
             except SitingError:
                 stage2 = None  # keep the stage-1 plan
@@ -1200,9 +1221,16 @@ class EmbeddedFacilities:
         return r["objective"] if r["status"] == "optimal" else r["bound"]
 
 
-def _solve_safe(prob, solver, time_limit, msg, mip_gap) -> dict:
-    """:func:`siting.model._solve`, with a crashed solver reported as a SitingError."""
+def _solve_safe(prob, solver, time_limit, msg, mip_gap, start: dict | None = None) -> dict:
+    """:func:`siting.model._solve`, with a crashed solver reported as a SitingError.
+
+    ``start`` (HiGHS only): variable name → value of a complete feasible plan, handed
+    to HiGHS as its first incumbent (:class:`_HiGHSFrom`).
+    """
     try:
+        if start and solver.lower() == "highs":
+            with _highs_start(start):
+                return _solve(prob, solver, time_limit, msg, mip_gap)
         return _solve(prob, solver, time_limit, msg, mip_gap)
     except pulp.PulpSolverError as exc:
         raise SitingError(f"{solver} failed on {prob.name} ({exc}); try --solver "
@@ -1268,6 +1296,47 @@ def _merge_demand(pi, pj, pdist, D, N, comm, n_sites: int, merge: bool) -> _Rows
     k = np.lexsort((coo.col, coo.row))
     gi, gj = coo.row[k].astype(np.int64), coo.col[k].astype(np.int64)
     return _Rows(gi, gj, np.full(len(gi), np.nan), gD, gN, gcomm, group, members)
+
+
+class _HiGHSFrom(pulp.HiGHS):
+    """PuLP's HiGHS, handed a complete starting solution before it runs.
+
+    The start must give every column (binaries, floor areas, flows, standard
+    allocations): HiGHS rejects a partial or slightly infeasible vector silently.
+    """
+
+    start: dict = {}
+
+    def callSolver(self, lp):
+        import highspy
+
+        sol = highspy.HighsSolution()
+        sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
+        sol.value_valid = True
+        lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+
+
+_START_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _highs_start(start: dict):
+    """Make :func:`siting.model._solve` run :class:`_HiGHSFrom` with ``start``.
+
+    ``_solve`` takes no start, so ``pulp.HiGHS`` is swapped for the subclass while it
+    runs (under a lock; restored afterwards). A ``start`` argument of ``_solve`` would
+    make this unnecessary.
+    """
+    with _START_LOCK:
+        saved = pulp.HiGHS
+        _HiGHSFrom.start = start
+        pulp.HiGHS = _HiGHSFrom
+        try:
+            yield
+        finally:
+            pulp.HiGHS = saved
+            _HiGHSFrom.start = {}
 
 
 def _max_flow_lp(pi, pj, demand, cap) -> float:
