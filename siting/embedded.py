@@ -597,7 +597,7 @@ class EmbeddedFacilities:
                     rows.setdefault(i, []).append(var)
                     cols.setdefault(j, []).append(var)
                     served.append((var, float(self.w[si] / self.rate[si])))
-                    if merged is False:
+                    if not merged:  # distances only for point rows (min_distance)
                         dist_terms.append((var, float(gdist[k] / self.rate[si])))
                     people_by_comm.setdefault((si, int(grp.comm[i])), []).append(
                         (var, 1.0 / self.rate[si]))
