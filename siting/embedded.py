@@ -10,7 +10,9 @@ and solved with CBC or HiGHS through :func:`siting.model._solve`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from siting.errors import InfeasibleError, SitingError
 from siting.instance import Instance
 from siting.model import DEFAULT_SOLVER, _solve
 from siting.policy import AGE_GROUPS, Policy
+from siting.reduce import _merge_rows
 
 OBJECTIVES = ("max_served", "min_cost", "min_distance")
 _EPS = 1e-6
@@ -306,6 +309,12 @@ class EmbeddedFacilities:
         Most new sites to open.
     min_coverage
         Optional share α of each community's people in reach of each service to serve.
+    reduce
+        Merge, per service, the demand points of one community that reach the same set
+        of sites into one row of the model (their people and units summed; see
+        :func:`_merge_demand`). Exact for ``max_served`` and ``min_cost``; off for
+        ``min_distance``, whose walking distances differ between the points. Results
+        are still reported per original demand point.
     """
 
     name = "embedded"
@@ -314,7 +323,8 @@ class EmbeddedFacilities:
                  sites: pd.DataFrame | None = None, *, budget: float | None = None,
                  standard: float | None = None, standard_mode: str | None = None,
                  capacity: bool = True, objective: str = "max_served",
-                 max_new_sites: int | None = None, min_coverage: float | None = None):
+                 max_new_sites: int | None = None, min_coverage: float | None = None,
+                 reduce: bool = True):
         if objective not in OBJECTIVES:
             raise SitingError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
         if objective == "min_distance" and not capacity:
@@ -340,6 +350,7 @@ class EmbeddedFacilities:
         self.standard = policy.area_rate(standard) * 100.0
         self.standard_mode = "hard" if objective == "min_cost" and mode == "penalty" else mode
         self.max_new_sites, self.min_coverage = max_new_sites, min_coverage
+        self.reduce = reduce
         self._built_budget = budget
         if demand is None:
             demand = pd.DataFrame({"population": instance.weight})
@@ -442,6 +453,10 @@ class EmbeddedFacilities:
         self.in_reach = np.zeros_like(self.N, dtype=bool)
         for si in range(len(S)):
             self.in_reach[np.unique(self.pairs[si][0]), si] = True
+        # the model's demand rows: per service, points merged when exact (see reduce)
+        merge = self.reduce and self.objective != "min_distance"
+        self.rows = [_merge_demand(*self.pairs[si], self.D[:, si], self.N[:, si], self.comm,
+                                   inst.n_sites, merge) for si in range(len(S))]
 
     def _check_inputs(self) -> None:
         S, inst = self.services, self.instance
@@ -566,12 +581,14 @@ class EmbeddedFacilities:
         self.f, self.v = {}, {}
         people_by_comm = {}  # (si, c) -> list of (var, people per unit of var)
         for si in range(len(self.services)):
-            pi, pj, pdist = self.pairs[si]
+            grp = self.rows[si]
+            gi, gj, gdist = grp.pi, grp.pj, grp.dist
+            merged = bool(np.isnan(gdist).any())
             if self.capacity:
                 rows: dict[int, list] = {}
                 cols: dict[int, list] = {}
-                for k in range(len(pi)):
-                    i, j = int(pi[k]), int(pj[k])
+                for k in range(len(gi)):
+                    i, j = int(gi[k]), int(gj[k])
                     if (j, si) not in self.a and (j, si) not in self.fixed_area:
                         continue
                     var = prob.add_variable(f"f_{si}_{k}", 0)
@@ -580,23 +597,24 @@ class EmbeddedFacilities:
                     rows.setdefault(i, []).append(var)
                     cols.setdefault(j, []).append(var)
                     served.append((var, float(self.w[si] / self.rate[si])))
-                    dist_terms.append((var, float(pdist[k] / self.rate[si])))
-                    people_by_comm.setdefault((si, int(self.comm[i])), []).append(
+                    if not merged:  # distances only for point rows (min_distance)
+                        dist_terms.append((var, float(gdist[k] / self.rate[si])))
+                    people_by_comm.setdefault((si, int(grp.comm[i])), []).append(
                         (var, 1.0 / self.rate[si]))
                 for i, vs in rows.items():
                     e = pulp.LpAffineExpression([(v, 1.0) for v in vs])
                     if serve_all:
-                        prob.addConstraint(e == float(self.D[i, si]))
+                        prob.addConstraint(e == float(grp.D[i]))
                     else:
-                        prob.addConstraint(e <= float(self.D[i, si]))
+                        prob.addConstraint(e <= float(grp.D[i]))
                 for j, vs in cols.items():
                     terms, const = self._area_terms(j, si, -1.0 / self.q[si])
                     prob.addConstraint(pulp.LpAffineExpression(
                         [(v, 1.0) for v in vs] + terms) <= -const)
             else:
                 rows = {}
-                for k in range(len(pi)):
-                    rows.setdefault(int(pi[k]), []).append(int(pj[k]))
+                for k in range(len(gi)):
+                    rows.setdefault(int(gi[k]), []).append(int(gj[k]))
                 for i, js in rows.items():
                     if any((j, si) in self.fixed_area for j in js):
                         v = None  # an existing facility covers it
@@ -606,9 +624,9 @@ class EmbeddedFacilities:
                         prob.addConstraint(pulp.LpAffineExpression([(v, 1.0)] + xs) <= 0)
                         if serve_all:
                             prob.addConstraint(pulp.LpAffineExpression([(v, 1.0)]) >= 1)
-                        served.append((v, float(self.w[si] * self.N[i, si])))
-                        people_by_comm.setdefault((si, int(self.comm[i])), []).append(
-                            (v, float(self.N[i, si])))
+                        served.append((v, float(self.w[si] * grp.N[i])))
+                        people_by_comm.setdefault((si, int(grp.comm[i])), []).append(
+                            (v, float(grp.N[i])))
                     self.v[si, i] = v
         if self.min_coverage:
             need = np.zeros((len(self.services), len(self.comm_ids)))
@@ -623,8 +641,9 @@ class EmbeddedFacilities:
                     terms = people_by_comm.get((si, c), [])
                     if not self.capacity:
                         # people covered by existing facilities count as served
-                        fixed = sum(self.N[i, si] for (s2, i), v in self.v.items()
-                                    if s2 == si and v is None and self.comm[i] == c)
+                        grp = self.rows[si]
+                        fixed = sum(grp.N[i] for (s2, i), v in self.v.items()
+                                    if s2 == si and v is None and grp.comm[i] == c)
                         rhs -= fixed
                     prob.addConstraint(pulp.LpAffineExpression(terms) >= rhs,
                                        f"min_coverage_{si}_{c}")
@@ -680,8 +699,22 @@ class EmbeddedFacilities:
         """
         t0 = time.perf_counter()
         greedy = False
+        start = rg = None
+        if solver.lower() == "highs" and self.objective == "max_served" and self.y:
+            # HiGHS starts from the greedy plan (complete: binaries, areas, flows), which
+            # lets it fix many sites by reduced cost early; CBC is given no start
+            try:
+                rg = self._solve_greedy(solver, None, note=False)
+                rg["values"] = self._values()
+                start = {v.name: v.varValue for v in self.problem.variables()
+                         if v.varValue is not None}
+            except SitingError:
+                rg = None
+        limit1 = time_limit
+        if time_limit is not None:
+            limit1 = max(time_limit - (time.perf_counter() - t0), 0.5 * time_limit)
         try:
-            r1 = _solve_safe(self.problem, solver, time_limit, msg, mip_gap)
+            r1 = _solve_safe(self.problem, solver, limit1, msg, mip_gap, start=start)
         except SitingError as exc:
             # CBC reports a run stopped before its first plan as infeasible: with a time
             # limit, try the greedy plan before calling the model infeasible
@@ -703,10 +736,12 @@ class EmbeddedFacilities:
         if (fallback and not greedy and r1["status"] != "optimal"
                 and self.objective == "max_served" and time_limit is not None):
             # stopped early: keep the greedy plan when it beats what the solver found
-            try:
-                rg = self._solve_greedy(solver, time_limit, note=False)
-            except SitingError:
-                rg = None
+            if rg is None:
+                try:
+                    rg = self._solve_greedy(solver, time_limit, note=False)
+                    rg["values"] = self._values()
+                except SitingError:
+                    rg = None
             if rg is not None and rg["objective"] > r1["objective"] + 1e-6 * abs(r1["objective"]):
                 self.notes.append(
                     f"the solver's best plan within {time_limit} s ({r1['objective']:,.0f}) was "
@@ -714,7 +749,7 @@ class EmbeddedFacilities:
                     "returned, with the solver's bound")
                 gap = abs(rg["objective"] - r1["bound"]) / max(abs(rg["objective"]), 1e-9)
                 r1.update(objective=rg["objective"], mip_gap=gap)
-                values = self._values()
+                values = rg["values"]
                 greedy = True
         stage2 = None
         if self.objective == "max_served" and self.y and not greedy:
@@ -726,8 +761,11 @@ class EmbeddedFacilities:
             left = None
             if time_limit is not None:
                 left = max(time_limit - (time.perf_counter() - t0), 0.2 * time_limit)
+            # the stage-1 plan is feasible here: HiGHS starts from it
+            start = {v.name: v.varValue for v in self.problem.variables()
+                     if v.varValue is not None} if solver.lower() == "highs" else None
             try:
-                stage2 = _solve_safe(self.problem, solver, left, msg, mip_gap)
+                stage2 = _solve_safe(self.problem, solver, left, msg, mip_gap, start=start)
                 values = self._values()
             except SitingError:
                 stage2 = None  # keep the stage-1 plan
@@ -1001,10 +1039,25 @@ class EmbeddedFacilities:
         rows = []
         for si, s in enumerate(self.services):
             pi, pj, pdist = self.pairs[si]
+            grp = self.rows[si]
             if self.capacity:
-                for (s2, k), val in V["f"].items():
-                    if s2 == si and val > 1e-9:
-                        rows.append((int(pi[k]), int(pj[k]), s, val, val / self.rate[si], pdist[k]))
+                ks = [k for (s2, k), val in V["f"].items() if s2 == si and val > 1e-9]
+                if not ks:
+                    continue
+                ks = np.asarray(ks, np.int64)
+                flow = np.array([V["f"][si, k] for k in ks.tolist()])
+                # each merged row's flow is shared by its points in proportion to their units
+                n_sites = self.instance.n_sites
+                key = pi.astype(np.int64) * n_sites + pj
+                order = np.argsort(key)
+                for k, val in zip(ks.tolist(), flow.tolist()):
+                    g, j = int(grp.pi[k]), int(grp.pj[k])
+                    members = grp.members[g]
+                    share = self.D[members, si] / grp.D[g]
+                    at = order[np.searchsorted(key[order], members.astype(np.int64) * n_sites + j)]
+                    for i, sh, dd in zip(members.tolist(), share.tolist(), pdist[at].tolist()):
+                        if val * sh > 1e-12:
+                            rows.append((i, j, s, val * sh, val * sh / self.rate[si], dd))
             else:
                 hosts = area[:, si] > 0
                 best: dict[int, tuple] = {}
@@ -1013,7 +1066,7 @@ class EmbeddedFacilities:
                     if hosts[j] and (i not in best or pdist[k] < best[i][1]):
                         best[i] = (j, pdist[k])
                 for i, (j, dd) in best.items():
-                    v = V["v"].get((si, i))
+                    v = V["v"].get((si, int(grp.group[i])))
                     share = 1.0 if v is None else v
                     if share > 1e-9:
                         rows.append((i, j, s, self.D[i, si] * share, self.N[i, si] * share, dd))
@@ -1168,13 +1221,122 @@ class EmbeddedFacilities:
         return r["objective"] if r["status"] == "optimal" else r["bound"]
 
 
-def _solve_safe(prob, solver, time_limit, msg, mip_gap) -> dict:
-    """:func:`siting.model._solve`, with a crashed solver reported as a SitingError."""
+def _solve_safe(prob, solver, time_limit, msg, mip_gap, start: dict | None = None) -> dict:
+    """:func:`siting.model._solve`, with a crashed solver reported as a SitingError.
+
+    ``start`` (HiGHS only): variable name → value of a complete feasible plan, handed
+    to HiGHS as its first incumbent (:class:`_HiGHSFrom`).
+    """
     try:
+        if start and solver.lower() == "highs":
+            with _highs_start(start):
+                return _solve(prob, solver, time_limit, msg, mip_gap)
         return _solve(prob, solver, time_limit, msg, mip_gap)
     except pulp.PulpSolverError as exc:
         raise SitingError(f"{solver} failed on {prob.name} ({exc}); try --solver "
                           f"{'highs' if solver == 'cbc' else 'cbc'} or another time limit") from None
+
+
+@dataclass
+class _Rows:
+    """The model's demand rows of one service (merged points or the points themselves).
+
+    ``pi``/``pj``/``dist``: row × site pairs (``dist`` is the original distance when
+    rows are points, NaN when merged); ``D``, ``N``, ``comm``: units, people and
+    community per row; ``group``: row of each original demand point (-1 if none);
+    ``members``: the original points of each row.
+    """
+
+    pi: np.ndarray
+    pj: np.ndarray
+    dist: np.ndarray
+    D: np.ndarray
+    N: np.ndarray
+    comm: np.ndarray
+    group: np.ndarray
+    members: list
+
+
+def _merge_demand(pi, pj, pdist, D, N, comm, n_sites: int, merge: bool) -> _Rows:
+    """Rows of one service's demand, merging points with the same sites in reach.
+
+    Points of one community whose sets of reachable sites are identical are served
+    by the same sites under the same capacities: one row with their units and people
+    summed has the same optimum (any flow of the merged row splits in proportion to
+    the points' units, and the points' flows sum to a merged flow). Communities stay
+    apart so per-community constraints (equity) keep their sums. Not exact for a
+    distance objective (the points' distances differ), so ``merge=False`` there.
+    """
+    n = len(D)
+    if not merge or len(pi) == 0:
+        group = np.full(n, -1, np.int64)
+        pts = np.unique(pi)
+        group[pts] = pts
+        return _Rows(pi, pj, pdist, D, N, comm, group, [np.array([i]) for i in range(n)])
+    pts, local = np.unique(pi, return_inverse=True)
+    n_comm = int(comm.max()) + 1 if len(comm) else 1
+    # the community is one more "site" of the row, so only points of one community merge
+    rr = np.concatenate([local, np.arange(len(pts))])
+    cc = np.concatenate([pj, n_sites + comm[pts]])
+    cov = sp.csr_array((np.ones(len(rr), bool), (rr, cc)), shape=(len(pts), n_sites + n_comm))
+    cov.sum_duplicates()
+    cov.sort_indices()
+    row0 = np.arange(len(pts), dtype=np.int64)
+    merged, _, row = _merge_rows(cov, np.zeros(len(pts)), row0)
+    n_rows = merged.shape[0]
+    group = np.full(n, -1, np.int64)
+    group[pts] = row
+    gD = np.bincount(row, weights=D[pts], minlength=n_rows)
+    gN = np.bincount(row, weights=N[pts], minlength=n_rows)
+    gcomm = np.zeros(n_rows, np.int64)
+    gcomm[row] = comm[pts]
+    order = np.argsort(row, kind="stable")
+    members = np.split(pts[order], np.cumsum(np.bincount(row, minlength=n_rows))[:-1])
+    coo = sp.coo_array(merged[:, :n_sites])
+    k = np.lexsort((coo.col, coo.row))
+    gi, gj = coo.row[k].astype(np.int64), coo.col[k].astype(np.int64)
+    return _Rows(gi, gj, np.full(len(gi), np.nan), gD, gN, gcomm, group, members)
+
+
+class _HiGHSFrom(pulp.HiGHS):
+    """PuLP's HiGHS, handed a complete starting solution before it runs.
+
+    The start must give every column (binaries, floor areas, flows, standard
+    allocations): HiGHS rejects a partial or slightly infeasible vector silently.
+    """
+
+    start: dict = {}
+
+    def callSolver(self, lp):
+        import highspy
+
+        sol = highspy.HighsSolution()
+        sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
+        sol.value_valid = True
+        lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+
+
+_START_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _highs_start(start: dict):
+    """Make :func:`siting.model._solve` run :class:`_HiGHSFrom` with ``start``.
+
+    ``_solve`` takes no start, so ``pulp.HiGHS`` is swapped for the subclass while it
+    runs (under a lock; restored afterwards). A ``start`` argument of ``_solve`` would
+    make this unnecessary.
+    """
+    with _START_LOCK:
+        saved = pulp.HiGHS
+        _HiGHSFrom.start = start
+        pulp.HiGHS = _HiGHSFrom
+        try:
+            yield
+        finally:
+            pulp.HiGHS = saved
+            _HiGHSFrom.start = {}
 
 
 def _max_flow_lp(pi, pj, demand, cap) -> float:

@@ -132,3 +132,23 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
     assert fit + acq == pytest.approx(s["cost_total"], rel=1e-6)
     assert s["served_by_service"].keys() == s["unmet_by_service"].keys() == set(pol.active_services)
     assert all(v >= 0 for v in (*s["served_by_service"].values(), *s["unmet_by_service"].values()))
+
+
+SMALL_BBOX = (118.774, 32.040, 118.786, 32.047)  # a few blocks, solved to optimality
+
+
+def test_reduced_equals_unreduced_on_sub_area(nanjing_osm):
+    """Merging demand rows keeps the proven optimum on real data (a few blocks)."""
+    inst, pol, demand, sites = _inputs(nanjing_osm, SMALL_BBOX)
+    budget = 4e6
+    full = EmbeddedFacilities(inst, pol, demand, sites, budget=budget, reduce=False)
+    red = EmbeddedFacilities(inst, pol, demand, sites, budget=budget)
+    assert len(red.f) < len(full.f)
+    a = full.solve("highs", mip_gap=1e-4, marginal=False)
+    b = red.solve("highs", mip_gap=1e-4, marginal=False)
+    print(f"\nsub-area {budget:,.0f} CNY: flows {len(full.f)} -> {len(red.f)}, objective "
+          f"{a.summary['objective']:,.1f} / {b.summary['objective']:,.1f}, run "
+          f"{a.summary['runtime_s']:.1f} / {b.summary['runtime_s']:.1f} s")
+    assert a.summary["status"] == b.summary["status"] == "optimal"
+    assert b.summary["objective"] == pytest.approx(a.summary["objective"], rel=2e-4)
+    check_plan(red, b)
