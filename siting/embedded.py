@@ -10,9 +10,7 @@ and solved with CBC or HiGHS through :func:`siting.model._solve`.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -1225,13 +1223,11 @@ def _solve_safe(prob, solver, time_limit, msg, mip_gap, start: dict | None = Non
     """:func:`siting.model._solve`, with a crashed solver reported as a SitingError.
 
     ``start`` (HiGHS only): variable name → value of a complete feasible plan, handed
-    to HiGHS as its first incumbent (:class:`_HiGHSFrom`).
+    to HiGHS as its first incumbent.
     """
     try:
-        if start and solver.lower() == "highs":
-            with _highs_start(start):
-                return _solve(prob, solver, time_limit, msg, mip_gap)
-        return _solve(prob, solver, time_limit, msg, mip_gap)
+        return _solve(prob, solver, time_limit, msg, mip_gap,
+                      start=start if solver.lower() == "highs" else None)
     except pulp.PulpSolverError as exc:
         raise SitingError(f"{solver} failed on {prob.name} ({exc}); try --solver "
                           f"{'highs' if solver == 'cbc' else 'cbc'} or another time limit") from None
@@ -1296,47 +1292,6 @@ def _merge_demand(pi, pj, pdist, D, N, comm, n_sites: int, merge: bool) -> _Rows
     k = np.lexsort((coo.col, coo.row))
     gi, gj = coo.row[k].astype(np.int64), coo.col[k].astype(np.int64)
     return _Rows(gi, gj, np.full(len(gi), np.nan), gD, gN, gcomm, group, members)
-
-
-class _HiGHSFrom(pulp.HiGHS):
-    """PuLP's HiGHS, handed a complete starting solution before it runs.
-
-    The start must give every column (binaries, floor areas, flows, standard
-    allocations): HiGHS rejects a partial or slightly infeasible vector silently.
-    """
-
-    start: dict = {}
-
-    def callSolver(self, lp):
-        import highspy
-
-        sol = highspy.HighsSolution()
-        sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
-        sol.value_valid = True
-        lp.solverModel.setSolution(sol)
-        lp.solverModel.run()
-
-
-_START_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _highs_start(start: dict):
-    """Make :func:`siting.model._solve` run :class:`_HiGHSFrom` with ``start``.
-
-    ``_solve`` takes no start, so ``pulp.HiGHS`` is swapped for the subclass while it
-    runs (under a lock; restored afterwards). A ``start`` argument of ``_solve`` would
-    make this unnecessary.
-    """
-    with _START_LOCK:
-        saved = pulp.HiGHS
-        _HiGHSFrom.start = start
-        pulp.HiGHS = _HiGHSFrom
-        try:
-            yield
-        finally:
-            pulp.HiGHS = saved
-            _HiGHSFrom.start = {}
 
 
 def _max_flow_lp(pi, pj, demand, cap) -> float:

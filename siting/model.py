@@ -388,10 +388,12 @@ def _solution(inst: Instance, chosen, threshold_m, name, result) -> CoverageSolu
 
 
 def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: bool,
-           mip_gap: float, warm_start: bool = False) -> dict:
+           mip_gap: float, warm_start: bool = False, start: dict | None = None) -> dict:
     """Run CBC or HiGHS; return objective, bound, gap, status, solver, runtime_s, trace.
 
-    ``warm_start`` passes the variables' initial values to CBC as a MIP start.
+    ``warm_start`` passes the variables' initial values to CBC as a MIP start;
+    ``start`` (variable name → value of a complete feasible solution) is handed to
+    HiGHS as its first incumbent.
     """
     solver = solver.lower()
     if solver not in SOLVERS:
@@ -405,7 +407,7 @@ def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: boo
         return dict(objective=const, bound=const, mip_gap=0.0, status="optimal", solver=solver,
                     runtime_s=0.0)
     if solver == "highs":
-        status, bound = _solve_highs(prob, time_limit, msg, mip_gap, maximize)
+        status, bound = _solve_highs(prob, time_limit, msg, mip_gap, maximize, start)
         trace = []
     else:
         status, bound, trace = _solve_cbc(prob, time_limit, msg, mip_gap, warm_start)
@@ -449,14 +451,35 @@ def _quiet(active: bool = True):
         os.close(devnull)
 
 
-def _solve_highs(prob, time_limit, msg, mip_gap, maximize):
+class _HiGHSFrom(pulp.HiGHS):
+    """PuLP's HiGHS, handed a complete starting solution before it runs.
+
+    The start must give every column (HiGHS silently rejects a partial or slightly
+    infeasible vector); missing names count as 0.
+    """
+
+    def __init__(self, start: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.start = start
+
+    def callSolver(self, lp):
+        import highspy
+
+        sol = highspy.HighsSolution()
+        sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
+        sol.value_valid = True
+        lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+
+
+def _solve_highs(prob, time_limit, msg, mip_gap, maximize, start=None):
     import highspy
 
     kwargs = {"msg": msg, "gapRel": mip_gap}
     if time_limit is not None:
         kwargs["timeLimit"] = time_limit
     with _quiet(not msg):
-        prob.solve(pulp.HiGHS(**kwargs))
+        prob.solve(_HiGHSFrom(start, **kwargs) if start else pulp.HiGHS(**kwargs))
     h = prob.solverModel
     model_status = h.getModelStatus()
     info = h.getInfo()
