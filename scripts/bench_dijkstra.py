@@ -25,7 +25,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import networkx as nx
 import numba
@@ -35,21 +37,15 @@ from scipy.sparse.csgraph import dijkstra
 
 from siting._dijkstra import bounded_dijkstra
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark import lattice as benchmark_lattice  # noqa: E402
+
 SPACING = 40.0
 
 
-def lattice(side: int, seed: int = 0) -> sp.csr_matrix:
-    """Symmetric side x side grid as CSR (n = side**2 nodes)."""
-    rng = np.random.default_rng(seed)
-    idx = np.arange(side * side).reshape(side, side)
-    u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
-    v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    w = SPACING * rng.uniform(0.9, 1.1, u.size)
-    n = side * side
-    A = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, v]),
-                                                 np.concatenate([v, u]))), shape=(n, n))
-    A.sort_indices()
-    return A
+def lattice(side: int, seed: int = 0) -> sp.csr_array:
+    """Symmetric side x side grid as CSR (n = side**2 nodes), as scripts/benchmark.py builds it."""
+    return benchmark_lattice(side, 0, 0, seed=seed, spacing=SPACING).adjacency
 
 
 def run_scipy(A: sp.csr_matrix, sources: np.ndarray, limit: float, batch: int = 200):
