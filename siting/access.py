@@ -47,14 +47,27 @@ class Access:
     site_node: np.ndarray
     site_snap_m: np.ndarray
 
-    def reach(self, site: int, threshold_m: float) -> tuple[np.ndarray, np.ndarray]:
-        """Network nodes within ``threshold_m`` of a site and their walking distances."""
+    def nearest(self, sites, threshold_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Walk from every network node to the nearest of ``sites`` within ``threshold_m``.
+
+        One bounded search from all ``sites`` at once (their snap distances included).
+        Returns ``(walk_m, site)`` per node: metres (inf beyond reach) and the site index
+        (-1 beyond reach); ties go to the site listed first.
+        """
+        sites = np.asarray(sites, dtype=np.int64)
         a = self.adjacency
-        _, nodes, dist = bounded_dijkstra(
-            a.indptr, a.indices, a.data, [self.site_node[site]], threshold_m,
-            source_offset=[self.site_snap_m[site]],
+        src, nodes, dist = bounded_dijkstra(
+            a.indptr, a.indices, a.data, self.site_node[sites], threshold_m,
+            source_offset=self.site_snap_m[sites],
         )
-        return nodes, dist
+        walk = np.full(len(self.node_ids), np.inf)
+        site = np.full(len(self.node_ids), -1, dtype=np.int64)
+        order = np.lexsort((src, dist, nodes))  # per node: shortest, then first listed
+        first = np.ones(len(order), bool)
+        first[1:] = nodes[order][1:] != nodes[order][:-1]
+        k = order[first]
+        walk[nodes[k]], site[nodes[k]] = dist[k], sites[src[k]]
+        return walk, site
 
 
 def snap(points: gpd.GeoDataFrame, node_xy: np.ndarray, max_snap_m: float | None = None):

@@ -43,7 +43,7 @@ def reach_polygons(result, threshold_m: float | None = None,
     where the remaining distance runs out; the drawn edges are buffered by
     ``REACH_BUFFER_M`` and merged. One row per site, or per site and tier when
     ``tiers_min`` is given (reach searched once, to the largest tier, by
-    :meth:`siting.access.Access.reach`, so tiers are not limited by the instance's
+    :meth:`siting.access.Access.nearest`, so tiers are not limited by the instance's
     threshold). With ``merged``, one row per tier for all sites together (distance to
     the nearest chosen site; ``site_id`` -1), which is what the map draws and is much
     cheaper with many sites. Returned in the network's (metric) CRS with ``site_id``,
@@ -65,16 +65,12 @@ def reach_polygons(result, threshold_m: float | None = None,
          "length": edges["length"].to_numpy(), "geometry": edges.geometry.to_numpy()}
     e["has_rev"] = pd.MultiIndex.from_arrays([e["v"], e["u"]]).isin(
         pd.MultiIndex.from_arrays([e["u"], e["v"]]))
-    n_nodes = len(result.access.node_ids)
     sites = result.chosen_sites
     groups = ([(-1, sites)] if merged else
               [(int(j), sites[sites["site_id"] == j]) for j in sites["site_id"]])
     rows = []
     for j, group in groups:
-        d_node = np.full(n_nodes, np.inf)
-        for k in group["site_id"]:
-            nodes, dist = result.access.reach(int(k), t_max)
-            np.minimum.at(d_node, nodes, dist)
+        d_node, _ = result.access.nearest(group["site_id"].to_numpy(), t_max)
         for (minutes, t), shape in zip(levels, _tier_shapes(d_node, levels, e, group.geometry)):
             rows.append({"site_id": j, "threshold_m": t, "minutes": minutes, "geometry": shape})
     out = gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "minutes", "geometry"],
@@ -113,21 +109,14 @@ def tier_walks(result, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
 
     Returns ``(site, walk_m)`` per demand point: site index (-1 when no open site is
     within the largest tier) and walking metres (demand snap + network + site snap;
-    inf when none). Computed with one bounded search per open site.
+    inf when none). Computed with one bounded search from all open sites.
     """
     t_max = max(t for _, t in tiers_m(result, tiers_min))
     acc = result.access
-    best = np.full(len(result.demand), np.inf)
-    site = np.full(len(result.demand), -1, dtype=np.int64)
-    d_node = np.full(len(acc.node_ids), np.inf)
-    for j in result.solution.chosen:
-        nodes, dist = acc.reach(int(j), t_max)
-        d_node[nodes] = dist
-        d = d_node[acc.demand_node] + acc.demand_snap_m
-        d_node[nodes] = np.inf
-        better = (d < best) & (d <= t_max)
-        best[better], site[better] = d[better], int(j)
-    return site, best
+    d_node, s_node = acc.nearest(result.solution.chosen, t_max)
+    walk = d_node[acc.demand_node] + acc.demand_snap_m
+    ok = walk <= t_max
+    return np.where(ok, s_node[acc.demand_node], -1), np.where(ok, walk, np.inf)
 
 
 def served_by_tier(result, tiers_min=TIERS_MIN) -> pd.DataFrame:
