@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["bounded_dijkstra"]
+__all__ = ["bounded_dijkstra", "contract_chains"]
 
 # Sources per chunk are ~pending / (_CHUNKS_PER_THREAD * threads); chunks are
 # dealt round-robin to threads, which balances dense and sparse areas.
@@ -139,19 +139,35 @@ def _reset(order, count, dist, pos):
 
 
 @njit(cache=True, nogil=True)
-def _emit(order, count, dist, off, out_node, out_dist, start):
-    """Copy one search to ``out[start:start+count]``; equal distances by node id."""
+def _n_targets(order, count, targets):
+    """How many of the settled nodes are targets (all when ``targets`` is empty)."""
+    if targets.shape[0] == 0:
+        return count
+    k = 0
+    for i in range(count):
+        if targets[order[i]]:
+            k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _emit(order, count, dist, off, targets, out_node, out_dist, start):
+    """Copy one search's target rows to ``out[start:]``; equal distances by node id."""
+    every = targets.shape[0] == 0
+    k = 0
     for i in range(count):
         v = order[i]
-        out_node[start + i] = v
-        out_dist[start + i] = off + dist[v]
+        if every or targets[v]:
+            out_node[start + k] = v
+            out_dist[start + k] = off + dist[v]
+            k += 1
     # Settle order is already sorted by distance; only runs of ties (e.g.
     # zero-weight edges) need ordering by node id to make rows canonical.
     i = 0
-    while i < count:
+    while i < k:
         j = i + 1
         d = out_dist[start + i]
-        while j < count and out_dist[start + j] == d:
+        while j < k and out_dist[start + j] == d:
             j += 1
         if j - i > 1:
             out_node[start + i:start + j] = np.sort(out_node[start + i:start + j])
@@ -159,7 +175,7 @@ def _emit(order, count, dist, off, out_node, out_dist, start):
 
 
 @njit(cache=True, parallel=True)
-def _run_round(indptr, indices, weights, sources, offsets, limits, pending,
+def _run_round(indptr, indices, weights, sources, offsets, limits, targets, pending,
                chunk_bounds, cap_bounds, out_node, out_dist, row_start,
                row_count, need, dist_s, pos_s, hkey_s, hnode_s, order_s):
     """Search ``sources[pending]``, writing rows into per-chunk buffer regions.
@@ -187,15 +203,16 @@ def _run_round(indptr, indices, weights, sources, offsets, limits, pending,
                 off = offsets[k]
                 cnt = _search(indptr, indices, weights, sources[k], off,
                               limits[k], dist, pos, hkey, hnode, order)
-                if wp + cnt > end:
-                    need[k] = cnt
+                rows = _n_targets(order, cnt, targets)
+                if wp + rows > end:
+                    need[k] = rows
                     _reset(order, cnt, dist, pos)
                     break
-                _emit(order, cnt, dist, off, out_node, out_dist, wp)
+                _emit(order, cnt, dist, off, targets, out_node, out_dist, wp)
                 _reset(order, cnt, dist, pos)
                 row_start[k] = wp
-                row_count[k] = cnt
-                wp += cnt
+                row_count[k] = rows
+                wp += rows
 
 
 @njit(cache=True, parallel=True)
@@ -209,6 +226,107 @@ def _gather(buf_node, buf_dist, ks, row_start, row_count, dst, out_node,
         for i in range(row_count[k]):
             out_node[b + i] = buf_node[a + i]
             out_dist[b + i] = buf_dist[a + i]
+
+
+# ---------------------------------------------------------------------------
+# Contraction of pass-through nodes
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True)
+def _pass_through(indptr, indices, indeg, keep):
+    """Nodes not in ``keep`` whose only links are a two-way pair to two other nodes."""
+    n = indptr.shape[0] - 1
+    out = np.zeros(n, dtype=np.bool_)
+    for x in prange(n):
+        if keep[x] or indptr[x + 1] - indptr[x] != 2 or indeg[x] != 2:
+            continue
+        a = indices[indptr[x]]
+        b = indices[indptr[x] + 1]
+        if a == b or a == x or b == x:
+            continue
+        back = 0
+        for y in (a, b):
+            for e in range(indptr[y], indptr[y + 1]):
+                if indices[e] == x:
+                    back += 1
+                    break
+        out[x] = back == 2
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _bypass(indptr, indices, weights, through, new_id, target, length):
+    """Follow every out-edge of a kept node through its chain of pass-through nodes.
+
+    Writes, per original edge ``e`` out of a kept node, the contracted edge's
+    head (new id; -1 for a loop back to the start, never on a shortest path)
+    and the chain's length.
+    """
+    n = indptr.shape[0] - 1
+    for u in prange(n):
+        if through[u]:
+            continue
+        for e in range(indptr[u], indptr[u + 1]):
+            prev = u
+            cur = indices[e]
+            total = weights[e]
+            while through[cur]:
+                f = indptr[cur]
+                if indices[f] == prev:
+                    f += 1
+                total += weights[f]
+                prev = cur
+                cur = indices[f]
+            target[e] = new_id[cur] if cur != u else -1
+            length[e] = total
+
+
+def contract_chains(
+    indptr: ArrayLike, indices: ArrayLike, weights: ArrayLike, keep: ArrayLike,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    """Remove pass-through nodes, keeping every shortest distance between the rest.
+
+    A node is passed through when it is not in ``keep`` and its only links are
+    two-way ones to exactly two other nodes (the inner points of an unsimplified
+    street).  Each chain of them becomes one edge per direction whose weight is
+    the chain's length, so distances between remaining nodes are unchanged (up
+    to the order of floating-point additions, ~1e-13 relative).
+
+    Parameters
+    ----------
+    indptr, indices, weights : array_like
+        CSR adjacency of a directed graph with ``n`` nodes, weights ``>= 0``.
+    keep : array_like of bool
+        Length-``n`` mask of nodes that must stay (sources, targets).
+
+    Returns
+    -------
+    indptr, indices, weights
+        CSR of the contracted graph over the remaining nodes.
+    kept : ndarray of int64
+        Original id of each remaining node (ascending); ``new id = position``.
+    """
+    indptr = _as_int_array("indptr", indptr)
+    indices = _as_int_array("indices", indices)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    keep = np.ascontiguousarray(keep, dtype=np.bool_)
+    indeg = np.bincount(indices, minlength=indptr.size - 1)
+    through = _pass_through(indptr, indices, indeg, keep)
+    kept = np.flatnonzero(~through)
+    new_id = np.full(through.size, -1, dtype=np.int64)
+    new_id[kept] = np.arange(kept.size)
+    target = np.full(indices.size, -1, dtype=np.int64)
+    length = np.empty(indices.size, dtype=np.float64)
+    _bypass(indptr, indices, weights, through, new_id, target, length)
+    valid = target >= 0
+    c_indptr = np.zeros(kept.size + 1, dtype=np.int64)
+    per_row = np.add.reduceat(valid, indptr[:-1]) if indices.size else np.zeros(0, int)
+    # reduceat gives a wrong count for empty rows; those rows have no edges
+    per_row = np.where(np.diff(indptr) > 0, per_row, 0)
+    np.cumsum(per_row[kept], out=c_indptr[1:])
+    c_indices, c_weights = target[valid], length[valid]
+    return c_indptr, c_indices, c_weights, kept
 
 
 # ---------------------------------------------------------------------------
@@ -309,6 +427,7 @@ def bounded_dijkstra(
     limit: float | ArrayLike,
     *,
     source_offset: ArrayLike | float | None = None,
+    targets: ArrayLike | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Distances from each source to every node within `limit` on a directed CSR graph.
 
@@ -335,6 +454,9 @@ def bounded_dijkstra(
         Per-source distance added to the start (e.g. snap distance from a
         point to its node) and counted against the limit; ``>= 0``.
         Default zeros.
+    targets : array_like of bool, optional
+        Length-``n`` mask: return rows only for these nodes (the search still
+        walks through every node).  Default: every node.
 
     Returns
     -------
@@ -365,6 +487,13 @@ def bounded_dijkstra(
     indptr, indices, weights, sources, limits, offsets, n = _validate(
         indptr, indices, weights, sources, limit, source_offset)
     m = sources.size
+    if targets is None:
+        targets = np.zeros(0, dtype=np.bool_)
+    else:
+        targets = np.ascontiguousarray(targets, dtype=np.bool_)
+        if targets.shape != (n,):
+            raise ValueError(f"targets must be a boolean mask of length n={n}, "
+                             f"got shape {targets.shape}")
     if m == 0:
         return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
 
@@ -393,7 +522,7 @@ def bounded_dijkstra(
         cap_bounds = np.concatenate(([0], np.cumsum(caps))).astype(np.int64)
         buf_node = np.empty(cap_bounds[-1], dtype=np.int64)
         buf_dist = np.empty(cap_bounds[-1], dtype=np.float64)
-        _run_round(indptr, indices, weights, sources, offsets, limits, pending,
+        _run_round(indptr, indices, weights, sources, offsets, limits, targets, pending,
                    bounds, cap_bounds, buf_node, buf_dist, row_start, row_count,
                    need, dist_s, pos_s, hkey_s, hnode_s, order_s)
         done = row_count[pending] >= 0

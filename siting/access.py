@@ -7,15 +7,16 @@ never with demand × sites.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 from scipy.spatial import cKDTree
 
-from siting._dijkstra import bounded_dijkstra
+from siting._dijkstra import bounded_dijkstra, contract_chains
 from siting.errors import SitingError
 from siting.instance import Instance
 from siting.network import components, to_csr
@@ -46,6 +47,27 @@ class Access:
     demand_snap_m: np.ndarray
     site_node: np.ndarray
     site_snap_m: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def search_graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The walking graph with pass-through nodes contracted (cached).
+
+        Street-interior nodes that hold no demand point or site are replaced by
+        one edge per chain (`contract_chains`), so the searches settle junctions,
+        demand and site nodes only.  Returns ``(indptr, indices, weights,
+        new_id)`` where ``new_id`` maps every original node to its row in the
+        contracted graph (-1 when contracted away).
+        """
+        if "search" not in self._cache:
+            a = self.adjacency
+            keep = np.zeros(a.shape[0], bool)
+            keep[self.demand_node] = True
+            keep[self.site_node] = True
+            indptr, indices, weights, kept = contract_chains(a.indptr, a.indices, a.data, keep)
+            new_id = np.full(a.shape[0], -1, dtype=np.int64)
+            new_id[kept] = np.arange(len(kept))
+            self._cache["search"] = (indptr, indices, weights, new_id)
+        return self._cache["search"]
 
     def nearest(self, sites, threshold_m: float) -> tuple[np.ndarray, np.ndarray]:
         """Walk from every network node to the nearest of ``sites`` within ``threshold_m``.
@@ -109,18 +131,23 @@ def build_instance(
 ) -> Instance:
     """Sparse demand × site walking distances within ``threshold_m``.
 
-    Distance of a pair = demand snap + network path + site snap.
+    Distance of a pair = demand snap + network path + site snap.  One bounded
+    search per site on `Access.search_graph`, keeping only the nodes that hold
+    demand points.
     """
     if not threshold_m > 0:
         raise SitingError(f"walking threshold must be > 0 m, got {threshold_m}")
-    a = access.adjacency
+    indptr, indices, weights, new_id = access.search_graph()
+    n = len(indptr) - 1
+    demand_node = new_id[access.demand_node]
+    targets = np.zeros(n, bool)
+    targets[demand_node] = True
     src, node, dist = bounded_dijkstra(
-        a.indptr, a.indices, a.data, access.site_node, threshold_m,
-        source_offset=access.site_snap_m,
+        indptr, indices, weights, new_id[access.site_node], threshold_m,
+        source_offset=access.site_snap_m, targets=targets,
     )
     pair_demand, pair_site, pair_dist = join_demand(
-        src, node, dist, access.demand_node, access.demand_snap_m, len(access.node_ids),
-        threshold_m)
+        src, node, dist, demand_node, access.demand_snap_m, n, threshold_m)
     return Instance(
         weight=demand_weight,
         cost=site_cost,
@@ -149,5 +176,26 @@ def join_demand(src, node, dist, demand_node, demand_snap_m, n_nodes: int, thres
     pair_dist = pair_node_dist + demand_snap_m[pair_demand]
     keep = pair_dist <= threshold_m
     pair_demand, pair_site, pair_dist = pair_demand[keep], pair_site[keep], pair_dist[keep]
-    srt = np.lexsort((pair_site, pair_demand))
+    srt = _radix_order(pair_demand, pair_site, len(demand_node),
+                       int(pair_site.max()) + 1 if len(pair_site) else 0)
     return pair_demand[srt], pair_site[srt], pair_dist[srt]
+
+
+@njit(cache=True)
+def _radix_order(primary, secondary, n_primary, n_secondary):
+    """``np.lexsort((secondary, primary))`` for small non-negative ints, in O(n)."""
+    n = primary.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    tmp = np.empty(n, dtype=np.int64)
+    for keys, size, src, dst in ((secondary, n_secondary, np.arange(n), tmp),
+                                 (primary, n_primary, tmp, order)):
+        start = np.zeros(size + 1, dtype=np.int64)
+        for i in range(n):
+            start[keys[i] + 1] += 1
+        for k in range(size):
+            start[k + 1] += start[k]
+        for i in range(n):  # stable: keeps the order of the previous pass
+            j = src[i]
+            dst[start[keys[j]]] = j
+            start[keys[j]] += 1
+    return order

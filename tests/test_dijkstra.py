@@ -329,7 +329,7 @@ def test_small_buffers_force_multiple_rounds(monkeypatch):
     real = _dijkstra._run_round
 
     def counting(*args):
-        rounds.append(args[6].size)  # pending sources this round
+        rounds.append(args[7].size)  # pending sources this round
         return real(*args)
 
     monkeypatch.setattr(_dijkstra, "_INITIAL_ROWS_PER_SOURCE", 1)
@@ -405,3 +405,74 @@ def test_validation_errors(kwargs, match):
 def test_valid_minimal_call_after_validation_cases():
     k, v, d = bounded_dijkstra(_IP, _IX, _W, [0], 1.0)
     assert v.tolist() == [0, 1] and d.tolist() == [0.0, 1.0]
+
+
+# ---------------------------------------------------------------------------
+# Target masks and chain contraction
+# ---------------------------------------------------------------------------
+
+
+def test_targets_keep_only_masked_rows():
+    csr = random_csr(400, 1600, 31, symmetric=True, zero_frac=0.05)
+    sources = np.random.default_rng(8).integers(0, 400, 150)
+    limits = np.random.default_rng(9).uniform(0, 8, 150)
+    targets = np.random.default_rng(10).random(400) < 0.2
+    k, v, d = bounded_dijkstra(*csr, sources, limits)
+    keep = targets[v]
+    got = bounded_dijkstra(*csr, sources, limits, targets=targets)
+    for x, y in zip(got, (k[keep], v[keep], d[keep])):
+        assert np.array_equal(x, y)
+    with pytest.raises(ValueError, match="targets must be a boolean mask of length n=400"):
+        bounded_dijkstra(*csr, sources, limits, targets=targets[:10])
+
+
+def _subdivided(seed, n=120, m=300, one_way=0.2):
+    """A random street graph whose edges are split into chains of 1-4 pieces.
+
+    Some streets are one-way (one direction only); weights differ per direction.
+    Returns CSR arrays and the number of original (junction) nodes.
+    """
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, n, m)
+    v = rng.integers(0, n, m)
+    rows, cols, ws = [], [], []
+    nxt = n
+    for a, b in zip(u.tolist(), v.tolist()):
+        pieces = int(rng.integers(1, 5))
+        path = [a] + list(range(nxt, nxt + pieces - 1)) + [b]
+        nxt += pieces - 1
+        both = rng.random() > one_way
+        for x, y in zip(path[:-1], path[1:]):
+            rows.append(x), cols.append(y), ws.append(rng.uniform(1, 10))
+            if both:
+                rows.append(y), cols.append(x), ws.append(rng.uniform(1, 10))
+    A = sp.coo_matrix((ws, (rows, cols)), shape=(nxt, nxt)).tocsr()  # parallel streets summed
+    return (A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data), n
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_contracted_graph_keeps_distances_between_kept_nodes(seed):
+    (indptr, indices, weights), n_junctions = _subdivided(seed)
+    n = len(indptr) - 1
+    rng = np.random.default_rng(seed)
+    keep = rng.random(n) < 0.1
+    c_indptr, c_indices, c_weights, kept = _dijkstra.contract_chains(
+        indptr, indices, weights, keep)
+    assert keep[~np.isin(np.arange(n), kept)].sum() == 0  # every kept node stays
+    assert len(kept) < n  # chains were contracted
+    full = dijkstra(to_scipy(indptr, indices, weights), indices=kept)[:, kept]
+    short = dijkstra(to_scipy(c_indptr, c_indices, c_weights))
+    np.testing.assert_allclose(short, full, rtol=1e-12, atol=1e-9)
+
+
+def test_contraction_keeps_one_way_and_dead_end_nodes():
+    # 0 -> 1 -> 2 one way (1 stays); 2 -> 3 only, so 2 stays; 3 - 4 two-way on both
+    # sides (3 and 4 go); 5 is a dead end (stays).
+    rows = [0, 1, 2, 3, 3, 4, 4, 5]
+    cols = [1, 2, 3, 2, 4, 3, 5, 4]
+    A = sp.csr_matrix((np.arange(1.0, 9.0), (rows, cols)), shape=(6, 6))
+    ip, ix, w, kept = _dijkstra.contract_chains(A.indptr, A.indices, A.data,
+                                                np.zeros(6, bool))
+    assert kept.tolist() == [0, 1, 2, 5]
+    full = dijkstra(A)[np.ix_(kept, kept)]
+    np.testing.assert_allclose(dijkstra(to_scipy(ip, ix, w)), full)
