@@ -1050,6 +1050,8 @@ class EmbeddedFacilities:
                 order = np.argsort(key)
                 for k, val in zip(ks.tolist(), flow.tolist()):
                     g, j = int(grp.pi[k]), int(grp.pj[k])
+                    if area[j, si] <= _EPS:  # solver-tolerance flow to a closed service
+                        continue
                     members = grp.members[g]
                     share = self.D[members, si] / grp.D[g]
                     at = order[np.searchsorted(key[order], members.astype(np.int64) * n_sites + j)]

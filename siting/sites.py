@@ -108,8 +108,9 @@ def load_site_policy(path: str | Path | None = None) -> dict:
     -------
     dict
         ``classes`` (OSM tag values → class), ``class_defaults`` (storeys, usable
-        ratio, acquisition mode per class), ``costs`` (per acquisition mode), and
-        scalars such as ``min_floor_area_m2``.
+        ratio, acquisition mode per class), ``costs`` (per acquisition mode, plus
+        ``horizon_years`` copied from the file's ``[costs]`` table), and scalars
+        such as ``min_floor_area_m2``.
     """
     try:
         if path is None:
@@ -132,6 +133,14 @@ def load_site_policy(path: str | Path | None = None) -> dict:
     for mode in MODES:
         if not isinstance(sites["costs"].get(mode), dict):
             raise SitingError(f"{where}: [sites.costs.{mode}] is missing")
+    if "horizon_years" in sites["costs"]:
+        raise SitingError(f"{where}: [sites.costs] horizon_years is no longer read; set "
+                          "horizon_years in [costs] (one horizon for every model)")
+    horizon = data.get("costs", {}).get("horizon_years", 0.0)
+    if not isinstance(horizon, (int, float)) or horizon < 0:
+        raise SitingError(f"{where}: [costs] horizon_years must be a number >= 0, "
+                          f"got {horizon!r}")
+    sites["costs"]["horizon_years"] = float(horizon)  # read by price()
     if sites.get("default_class", "other") not in _class_tables(sites):
         raise SitingError(f"{where}: [sites.class_defaults] has no entry for the default class")
     for cls, d in _class_tables(sites).items():

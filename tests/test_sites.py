@@ -88,6 +88,23 @@ def test_policy_file_override_changes_classes_and_costs(tmp_path, nanjing):
     assert np.allclose(c.loc[lease, "cost"], area_m2 * 1.0)
 
 
+def test_one_cost_horizon_for_sites_and_embedded_model(tmp_path):
+    from siting.policy import load_policy
+
+    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    assert load_site_policy()["costs"]["horizon_years"] == load_policy().costs.horizon_years
+    custom = tmp_path / "city.toml"
+    custom.write_text(re.sub(r"horizon_years = [\d.]+", "horizon_years = 3.0", text), "utf-8")
+    mine = load_site_policy(custom)
+    assert mine["costs"]["horizon_years"] == 3.0 == load_policy(custom).costs.horizon_years
+    out = price([100.0], ["lease"], mine)
+    assert out["cost_total"][0] == out["cost"][0] + 3.0 * out["annual_cost"][0] > 0
+    old = tmp_path / "old.toml"
+    old.write_text(text.replace("[sites.costs]\n", "[sites.costs]\nhorizon_years = 5\n"), "utf-8")
+    with pytest.raises(SitingError, match=r"set horizon_years in \[costs\]"):
+        load_site_policy(old)
+
+
 @pytest.mark.parametrize("body, message", [
     ("[other]\nx = 1\n", "no [sites] table"),
     ("[sites]\nmin_floor_area_m2 = 1\n", "lacks 'classes'"),
