@@ -85,6 +85,9 @@ def run(
     age_shares: Annotated[Optional[str], typer.Option(
         help='age-group shares, e.g. "age_0_2=0.03,age_60_plus=0.2"')] = None,
     household_size: Annotated[Optional[float], typer.Option(help="persons per household")] = None,
+    group_raster: Annotated[Optional[list[str]], typer.Option(
+        help="GROUP=RASTER people of one group (e.g. age_80_plus=f80.tif); repeat the flag, "
+             "a group given twice is summed (WorldPop female + male)")] = None,
     policy: Annotated[Optional[Path], typer.Option(
         help="policy TOML (services, standards); selects the embedded-facility model")] = None,
     standard: Annotated[Optional[float], typer.Option(
@@ -117,9 +120,23 @@ def run(
                  standard=standard, standard_mode=standard_mode, objective=objective)
     flags.update(population=population, population_column=population_column,
                  population_crs=population_crs, communities=communities,
-                 age_shares=_parse_shares(age_shares), household_size=household_size)
+                 age_shares=_parse_shares(age_shares), household_size=household_size,
+                 group_rasters=_parse_group_rasters(group_raster))
     _run(flags, scenario, overwrite,
          dict(lang=lang, assets=map_assets, basemap=basemap, tianditu_key=tianditu_key))
+
+
+def _parse_group_rasters(items: list[str] | None) -> dict[str, list[Path]] | None:
+    """``["age_80_plus=f80.tif", "age_80_plus=m80.tif"]`` → ``{group: [paths]}``."""
+    if not items:
+        return None
+    rasters: dict[str, list[Path]] = {}
+    for item in items:
+        group, sep, path = item.partition("=")
+        if not sep or not group.strip() or not path.strip():
+            _fail(f"--group-raster must be GROUP=PATH, got {item!r}")
+        rasters.setdefault(group.strip(), []).append(Path(path.strip()))
+    return rasters
 
 
 def _parse_shares(text: str | None) -> dict[str, float] | None:

@@ -571,6 +571,21 @@ def test_cli_raster_population_end_to_end(helsinki_osm, tmp_path):
     assert set(demand["kind"]) == {"building", "cell"}
     assert abs(demand["population"].sum() - s["total_population"]) <= RTOL * s["total_population"]
     assert {*DEMAND_GROUPS, "households", "community_name"} <= set(demand.columns)
+    # the same group raster by flag; a group given twice is summed
+    out2 = tmp_path / "hel2"
+    res = CliRunner().invoke(app, [
+        "run", "--osm", str(helsinki_osm), "--population", str(tmp_path / "hel.tif"),
+        "--max-sites", "1", "--group-raster", f"age_80_plus={tmp_path / 'hel_80.tif'}",
+        "--group-raster", f"age_0_2={tmp_path / 'hel_80.tif'}",
+        "--group-raster", f"age_0_2={tmp_path / 'hel_80.tif'}", "--out", str(out2)])
+    assert res.exit_code == 0, res.output
+    by_group2 = json.loads((out2 / "summary.json").read_text())["population_by_group"]
+    assert by_group2["age_80_plus"] == pytest.approx(by_group["age_80_plus"], rel=1e-9)
+    assert by_group2["age_0_2"] == pytest.approx(2 * by_group["age_80_plus"], rel=1e-9)
+    bad = CliRunner().invoke(app, ["run", "--osm", str(helsinki_osm), "--out",
+                                   str(tmp_path / "o3"), "--group-raster", "age_80_plus"])
+    assert bad.exit_code == 2 and "GROUP=PATH" in bad.output
+    assert not (tmp_path / "o3").exists()
 
 
 def test_cli_and_scenario_bad_shares(tmp_path, helsinki_osm):
