@@ -681,6 +681,33 @@ def apply_exclusions(candidates: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> g
     return c
 
 
+def _described_by(osm: gpd.GeoDataFrame, inventory: gpd.GeoDataFrame,
+                  buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Exclude OSM candidates whose building holds an inventory row: the row wins.
+
+    An inventory row (its area, cost and acquisition mode are the city's own) inside
+    an OSM building polygon describes that building, so the building is not offered
+    twice; its ``excluded_reason`` names the row.
+    """
+    rows = inventory  # also rows the city marks too small: its figures win
+    if not len(osm) or not len(rows):
+        return osm
+    polys = gpd.GeoDataFrame({"building": buildings.index.astype(str)},
+                             geometry=buildings.geometry.to_numpy(), crs=buildings.crs)
+    pts = gpd.GeoDataFrame({"row": rows["osm_id"].to_numpy(), "label": rows["name"].to_numpy()},
+                           geometry=rows.geometry.to_numpy(), crs=rows.crs)
+    hit = gpd.sjoin(pts.to_crs(polys.crs), polys, how="inner", predicate="within")
+    if not len(hit):
+        return osm
+    label = {b: f"in the inventory as {i}" + (f" ({n})" if isinstance(n, str) and n else "")
+             for b, i, n in zip(hit["building"], hit["row"], hit["label"])}
+    out = osm.copy()
+    take = out["osm_id"].isin(label.keys()) & out["excluded_reason"].isna() \
+        & out["source"].eq("osm")
+    out.loc[take, "excluded_reason"] = out.loc[take, "osm_id"].map(label)
+    return out
+
+
 def assemble(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
     """One candidate table in ``crs``: optimiser sites first, then excluded rows.
 
@@ -751,8 +778,10 @@ def site_candidates(
                                        default_levels=default_levels, usable_ratio=usable_ratio,
                                        min_floor_area_m2=minimum)]
     if inventory is not None:
-        parts.append(_exclude_small(read_inventory(inventory, inventory_crs, study_area=study_area,
-                                                   policy=policy), minimum))
+        inv = _exclude_small(read_inventory(inventory, inventory_crs, study_area=study_area,
+                                            policy=policy), minimum)
+        parts[0] = _described_by(parts[0], inv, buildings)
+        parts.append(inv)
     if existing is not None:
         parts.append(read_existing(existing, existing_crs, study_area=study_area, policy=policy))
     c = assemble(parts, crs)

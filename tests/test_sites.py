@@ -404,6 +404,14 @@ def test_cli_inventory_existing_exclude_to_candidates_gpkg(tmp_path, nanjing, na
     assert cand["source"].eq("inventory").sum() == 6
     small = cand[cand["source"].eq("inventory") & (cand["floor_area_m2"] < 200)]
     assert small["excluded_reason"].str.contains("below the minimum 200").all() and len(small) == 1
+    # each inventory row lies in an OSM candidate's building: that building is not offered twice
+    described = cand["excluded_reason"].fillna("").str.startswith("in the inventory as NJ-")
+    assert cand.loc[described, "source"].eq("osm").all()
+    ids = cand.loc[described, "excluded_reason"].str.extract(r"(NJ-\d+)")[0]
+    assert set(ids) == set(rows["编号"])  # (a row inside nested outlines names each)
+    own = nanjing_candidates[nanjing_candidates["excluded_reason"].isna()].head(6)["osm_id"]
+    assert set(own) <= set(cand.loc[described, "osm_id"])
+    assert not cand["osm_id"].isin(own).to_numpy()[cand["excluded_reason"].isna()].any()
     zoned = cand["excluded_reason"].fillna("").eq("in exclusion zone: test zone")
     assert zoned.sum() > 0 and not cand.loc[zoned, "chosen"].astype(bool).any()
     assert cand.loc[zoned].within(zone.buffer(1e-9)).all()
