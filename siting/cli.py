@@ -75,6 +75,8 @@ def run(
     existing_crs: Annotated[Optional[str], typer.Option(help="existing lon/lat: wgs84, gcj02 or bd09")] = None,
     exclude: Annotated[Optional[Path], typer.Option(help="exclusion polygons (vector file)")] = None,
     min_floor_area: Annotated[Optional[float], typer.Option(help="smallest candidate floor area, m²")] = None,
+    plan_year: Annotated[Optional[int], typer.Option(
+        help="plan year: inventory rows available (可用年份) only later are excluded")] = None,
     population: Annotated[Optional[Path], typer.Option(
         help="population raster (GeoTIFF), polygons/grid (GeoPackage, GeoJSON, Shapefile, "
              "GeoParquet) or table (CSV, Excel with lon/lat)")] = None,
@@ -116,7 +118,8 @@ def run(
                  solver=solver, time_limit=time_limit, m2_per_person=m2_per_person,
                  population_total=population_total, inventory=inventory,
                  inventory_crs=inventory_crs, existing=existing, existing_crs=existing_crs,
-                 exclude=exclude, min_floor_area_m2=min_floor_area, policy_file=policy,
+                 exclude=exclude, min_floor_area_m2=min_floor_area, plan_year=plan_year,
+                 policy_file=policy,
                  standard=standard, standard_mode=standard_mode, objective=objective)
     flags.update(population=population, population_column=population_column,
                  population_crs=population_crs, communities=communities,

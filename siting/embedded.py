@@ -124,6 +124,8 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
         if "existing" in sites else False
     out["complex"] = sites["complex"].fillna(False).astype(bool).to_numpy() \
         if "complex" in sites else False
+    out["ground_floor"] = pd.to_numeric(sites["ground_floor"], errors="coerce").to_numpy(float) \
+        if "ground_floor" in sites else np.nan
     services = []
     raw = sites["existing_services"] if "existing_services" in sites else [None] * len(sites)
     for v in raw:
@@ -394,6 +396,17 @@ class EmbeddedFacilities:
                 col = f"area_m2_{s}"
                 val = float(st[col][j]) if col in st and st[col][j] > 0 else self.A[j] / len(mine)
                 self.fixed_area[(int(j), S.index(s))] = val
+        # storeys each service may use (inventory 楼层; unknown storeys are allowed)
+        storey = np.asarray(st["ground_floor"], float)
+        storey_ok = [svc_i.storey_ok(storey) for svc_i in svc]
+        for s_key, svc_i, ok in zip(S, svc, storey_ok):
+            n_out = int((~ok & ~self.existing).sum())
+            if n_out:
+                lo, hi = svc_i.lowest_storey, svc_i.highest_storey
+                where = f"storey {lo}" if lo == hi else \
+                    f"storeys {'' if lo is None else lo}–{'' if hi is None else hi}"
+                self.notes.append(f"{n_out} sites not on {where} cannot host {svc_i.name_en} "
+                                  f"({s_key})")
         # pairs per service (positive demand only)
         self.pairs = []
         for si in range(len(S)):
@@ -401,6 +414,8 @@ class EmbeddedFacilities:
             pi, pj, pdist = inst.pair_demand[mk], inst.pair_site[mk], inst.pair_dist[mk]
             host = ~self.existing[pj] | np.array(
                 [(int(j), si) in self.fixed_area for j in pj], bool) if len(pj) else np.zeros(0, bool)
+            # a new service only on the storeys it may use (existing ones operate already)
+            host &= self.existing[pj] | storey_ok[si][pj]
             big = self.existing[pj] | (self.A[pj] >= self.m[si] - 1e-9)
             if self.budget is not None and self.objective != "min_cost":
                 # sites that cannot be afforded even at the minimum area are left out

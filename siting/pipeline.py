@@ -127,7 +127,7 @@ def run(sc: Scenario) -> RunResult:
         buildings, landuse, area, crs, inventory=sc.inventory, inventory_crs=sc.inventory_crs,
         existing=sc.existing, existing_crs=sc.existing_crs, exclude=sc.exclude,
         min_floor_area_m2=sc.min_floor_area_m2, default_levels=sc.candidate_levels,
-        usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2)
+        usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year)
     # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
     sites = candidates[candidates["excluded_reason"].isna()].copy()
     fixed = np.flatnonzero(sites["existing"].to_numpy())

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from siting.errors import SitingError
@@ -123,6 +124,8 @@ class Service(_Strict):
     walk_m: float | None = Field(None, gt=0)
     priority_weight: float = Field(ge=0)
     fit_out_per_m2: float | None = Field(None, ge=0)
+    lowest_storey: int | None = None   # 1 = ground floor, -1 = first basement
+    highest_storey: int | None = None
     enabled: bool = True
     source: str
     placeholder: list[str] = []
@@ -133,10 +136,24 @@ class Service(_Strict):
             raise ValueError("give exactly one of units_per_person and units_per_1000")
         if (self.walk_min is None) == (self.walk_m is None):
             raise ValueError("give exactly one of walk_min (with speed_profile) and walk_m")
+        if (self.lowest_storey is not None and self.highest_storey is not None
+                and self.lowest_storey > self.highest_storey):
+            raise ValueError(f"lowest_storey {self.lowest_storey} is above highest_storey "
+                             f"{self.highest_storey}")
         unknown = set(self.placeholder) - set(type(self).model_fields)
         if unknown:
             raise ValueError(f"placeholder names unknown fields {sorted(unknown)}")
         return self
+
+    def storey_ok(self, storey: np.ndarray) -> np.ndarray:
+        """Whether space starting on ``storey`` may host the service (NaN: unknown, allowed)."""
+        storey = np.asarray(storey, float)
+        ok = np.ones(storey.shape, bool)
+        if self.lowest_storey is not None:
+            ok &= ~(storey < self.lowest_storey)
+        if self.highest_storey is not None:
+            ok &= ~(storey > self.highest_storey)
+        return ok
 
     @property
     def rate(self) -> float:

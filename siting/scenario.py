@@ -61,6 +61,9 @@ class Scenario(BaseModel):
         None, gt=0, description="storeys where unknown (default: per class, policy [sites])")
     population_total: float | None = Field(None, ge=0)
     min_floor_area_m2: float | None = Field(None, ge=0, description="default: policy [sites]")
+    plan_year: int | None = Field(
+        None, ge=1900, le=2200,
+        description="inventory rows available only after this year are excluded")
     usable_ratio: float | None = Field(
         None, gt=0, le=1, description="default: per class, policy [sites]")
 

@@ -740,6 +740,7 @@ def site_candidates(
     default_levels: float | None = None,
     usable_ratio: float | None = None,
     cost_per_m2: float | None = None,
+    plan_year: int | None = None,
     policy: dict | None = None,
 ) -> gpd.GeoDataFrame:
     """Every candidate of a run: OSM stock, inventory rows and existing facilities.
@@ -761,6 +762,9 @@ def site_candidates(
     cost_per_m2
         When > 0, a flat one-off CNY per usable m² for every acquisition mode (no
         running cost), instead of the policy's rates; costs an inventory gives still win.
+    plan_year
+        When given, rows whose ``year_available`` is later are excluded (with the
+        year as reason); rows without a year are kept.
     policy
         The ``[sites]`` table; default the packaged one.
 
@@ -780,6 +784,12 @@ def site_candidates(
     if inventory is not None:
         inv = _exclude_small(read_inventory(inventory, inventory_crs, study_area=study_area,
                                             policy=policy), minimum)
+        if plan_year is not None:
+            late = (inv["year_available"] > plan_year) & inv["excluded_reason"].isna() \
+                & ~inv["existing"]
+            inv.loc[late, "excluded_reason"] = [
+                f"available from {y:.0f}, after the plan year {plan_year}"
+                for y in inv.loc[late, "year_available"]]
         parts[0] = _described_by(parts[0], inv, buildings)
         parts.append(inv)
     if existing is not None:

@@ -29,8 +29,12 @@ def check_plan(model, sol, tol: float = 1e-5) -> dict:
             hosted[j, s] = areas[s]
             assert abs(r[f"units_{s}"] - areas[s] / svc[s].floor_m2_per_unit) <= tol * max(1, areas[s])
         if not r["existing"]:
+            storey = float(sites_in["ground_floor"][j]) if "ground_floor" in sites_in else np.nan
             for s in on:
                 assert areas[s] >= svc[s].min_floor_m2 * (1 - tol), f"site {j} {s} below min area"
+                lo, hi = svc[s].lowest_storey, svc[s].highest_storey
+                assert not (lo is not None and storey < lo), f"site {j} {s} below storey {lo}"
+                assert not (hi is not None and storey > hi), f"site {j} {s} above storey {hi}"
             cx = pol.complex
             if len(on) > 1 and cx.multi_function_requires_complex:
                 assert r["complex"], f"multi-function site {j} is not a complex"

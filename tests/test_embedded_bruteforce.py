@@ -111,6 +111,12 @@ def brute(pol, demand, sites, dist, *, budget=None, standard=30.0, mode="penalty
                          for si in range(len(S))] for j in range(m)])
     for (j, si) in ex_svc:
         allowed[j, si] = False
+    storey = sites["ground_floor"].to_numpy(float) if "ground_floor" in sites else np.full(m, np.nan)
+    for si, x in enumerate(sv):  # storeys a new service may use (NaN: unknown, allowed)
+        if x.lowest_storey is not None:
+            allowed[storey < x.lowest_storey, si] = False
+        if x.highest_storey is not None:
+            allowed[storey > x.highest_storey, si] = False
     cx = pol.complex
     prio = {S.index(x) for x in cx.priority_services if x in S}
 
@@ -397,6 +403,24 @@ def test_declared_complex(seed):
     case = random_case(seed, n=9, m=5, declared=True)
     compare(seed, ["infant_care", "elderly_care", "meal_assist"], case=case,
             model_kw={"budget": 5e6})
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_storeys_limit_services(seed):
+    # infant care on storeys 1-2 and meal points on the ground floor only (policy)
+    inst, demand, sites, dist = random_case(seed)
+    sites["ground_floor"] = [3.0, 1.0, -1.0, 2.0, np.nan, 1.0]
+    sol = compare(seed, ["infant_care", "meal_assist"], case=(inst, demand, sites, dist),
+                  model_kw={"budget": 2.5e6})
+    free = EmbeddedFacilities(inst, small_policy(["infant_care", "meal_assist"]), demand,
+                              sites.drop(columns="ground_floor"), budget=2.5e6).solve()
+    assert sol.summary["objective"] <= free.summary["objective"] + 1e-6
+    if seed == 0:  # here the unrestricted optimum puts infant care in the basement site 2
+        assert sol.summary["objective"] < free.summary["objective"] - 1.0
+    for _, r in sol.sites.iterrows():
+        floor = sites["ground_floor"][int(r["site"])]
+        assert not (r["area_m2_infant_care"] > 0 and floor in (3.0, -1.0))
+        assert not (r["area_m2_meal_assist"] > 0 and floor in (3.0, -1.0, 2.0))
 
 
 def wide_case(seed):

@@ -393,7 +393,7 @@ def test_cli_inventory_existing_exclude_to_candidates_gpkg(tmp_path, nanjing, na
     res = CliRunner().invoke(app, [str(a) for a in (
         "run", "--osm", nanjing_osm, "--out", out, "--max-sites", 2, "--inventory", inv,
         "--inventory-crs", "gcj02", "--existing", ex, "--exclude", zones,
-        "--min-floor-area", 200)])
+        "--min-floor-area", 200, "--plan-year", 2026)])
     assert res.exit_code == 0, res.output
     s = json.loads((out / "summary.json").read_text())
     cand = gpd.read_file(out / "candidates.gpkg")
@@ -404,6 +404,9 @@ def test_cli_inventory_existing_exclude_to_candidates_gpkg(tmp_path, nanjing, na
     assert cand["source"].eq("inventory").sum() == 6
     small = cand[cand["source"].eq("inventory") & (cand["floor_area_m2"] < 200)]
     assert small["excluded_reason"].str.contains("below the minimum 200").all() and len(small) == 1
+    # 可用年份 2027 is after --plan-year 2026 (rows 1, 3, 5; row 1 is not small)
+    late = cand["excluded_reason"].fillna("").str.contains("available from 2027, after the plan")
+    assert sorted(cand.loc[late, "osm_id"]) == ["NJ-001", "NJ-003", "NJ-005"]
     # each inventory row lies in an OSM candidate's building: that building is not offered twice
     described = cand["excluded_reason"].fillna("").str.startswith("in the inventory as NJ-")
     assert cand.loc[described, "source"].eq("osm").all()
