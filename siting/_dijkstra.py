@@ -135,43 +135,71 @@ def _reset(order, count, dist, pos):
 
 
 @njit(cache=True, nogil=True)
-def _n_targets(order, count, targets):
-    """How many of the settled nodes are targets (all when ``targets`` is empty)."""
-    if targets.shape[0] == 0:
+def _n_rows(order, count, dist, off, lim, p_ptr, p_off):
+    """Output rows of one search: settled nodes, or the points at them within reach."""
+    if p_ptr.shape[0] == 0:
         return count
     k = 0
     for i in range(count):
-        if targets[order[i]]:
-            k += 1
+        v = order[i]
+        base = off + dist[v]
+        for q in range(p_ptr[v], p_ptr[v + 1]):
+            if base + p_off[q] <= lim:
+                k += 1
     return k
 
 
 @njit(cache=True, nogil=True)
-def _emit(order, count, dist, off, targets, out_node, out_dist, start):
-    """Copy one search's target rows to ``out[start:]``; equal distances by node id."""
-    every = targets.shape[0] == 0
-    k = 0
-    for i in range(count):
-        v = order[i]
-        if every or targets[v]:
-            out_node[start + k] = v
-            out_dist[start + k] = off + dist[v]
+def _emit(order, count, dist, off, lim, p_ptr, p_id, p_off, out_node, out_dist, start):
+    """Copy one search's rows to ``out[start:]`` (see `_n_rows`), in settle order."""
+    k = start
+    if p_ptr.shape[0] > 0:
+        for i in range(count):
+            v = order[i]
+            base = off + dist[v]
+            for q in range(p_ptr[v], p_ptr[v + 1]):
+                d = base + p_off[q]
+                if d <= lim:
+                    out_node[k] = p_id[q]
+                    out_dist[k] = d
+                    k += 1
+    else:
+        for i in range(count):
+            v = order[i]
+            out_node[k] = v
+            out_dist[k] = off + dist[v]
             k += 1
-    # Settle order is already sorted by distance; only runs of ties (e.g.
-    # zero-weight edges) need ordering by node id to make rows canonical.
-    i = 0
+    # runs of equal distances (e.g. zero-weight edges) are ordered by id, which
+    # makes node rows canonical
+    i = start
     while i < k:
         j = i + 1
-        d = out_dist[start + i]
-        while j < k and out_dist[start + j] == d:
+        d = out_dist[i]
+        while j < k and out_dist[j] == d:
             j += 1
         if j - i > 1:
-            out_node[start + i:start + j] = np.sort(out_node[start + i:start + j])
+            out_node[i:j] = np.sort(out_node[i:j])
         i = j
 
 
+@njit(cache=True)
+def _points_csr(point_node, n):
+    """Points grouped by node (stable): ``ptr`` (n + 1) and point positions."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for q in range(point_node.shape[0]):
+        ptr[point_node[q] + 1] += 1
+    for v in range(n):
+        ptr[v + 1] += ptr[v]
+    fill = ptr[:-1].copy()
+    pid = np.empty(point_node.shape[0], dtype=np.int64)
+    for q in range(point_node.shape[0]):
+        pid[fill[point_node[q]]] = q
+        fill[point_node[q]] += 1
+    return ptr, pid
+
+
 @njit(cache=True, parallel=True)
-def _run_round(indptr, indices, weights, sources, offsets, limits, targets, pending,
+def _run_round(indptr, indices, weights, sources, offsets, limits, p_ptr, p_id, p_off, pending,
                chunk_bounds, cap_bounds, out_node, out_dist, row_start,
                row_count, need, dist_s, pos_s, hkey_s, hnode_s, order_s):
     """Search ``sources[pending]``, writing rows into per-chunk buffer regions.
@@ -199,12 +227,13 @@ def _run_round(indptr, indices, weights, sources, offsets, limits, targets, pend
                 off = offsets[k]
                 cnt = _search(indptr, indices, weights, sources[k], off,
                               limits[k], dist, pos, hkey, hnode, order)
-                rows = _n_targets(order, cnt, targets)
+                rows = _n_rows(order, cnt, dist, off, limits[k], p_ptr, p_off)
                 if wp + rows > end:
                     need[k] = rows
                     _reset(order, cnt, dist, pos)
                     break
-                _emit(order, cnt, dist, off, targets, out_node, out_dist, wp)
+                _emit(order, cnt, dist, off, limits[k], p_ptr, p_id, p_off, out_node, out_dist,
+                      wp)
                 _reset(order, cnt, dist, pos)
                 row_start[k] = wp
                 row_count[k] = rows
@@ -278,6 +307,30 @@ def _bypass(indptr, indices, weights, through, new_id, target, length):
             length[e] = total
 
 
+@njit(cache=True)
+def _compact(indptr, kept, target, length):
+    """CSR of the kept nodes' contracted edges (those with ``target >= 0``)."""
+    c_indptr = np.zeros(kept.shape[0] + 1, dtype=np.int64)
+    for r in range(kept.shape[0]):
+        u = kept[r]
+        cnt = 0
+        for e in range(indptr[u], indptr[u + 1]):
+            if target[e] >= 0:
+                cnt += 1
+        c_indptr[r + 1] = c_indptr[r] + cnt
+    c_indices = np.empty(c_indptr[-1], dtype=np.int64)
+    c_weights = np.empty(c_indptr[-1], dtype=np.float64)
+    for r in range(kept.shape[0]):
+        u = kept[r]
+        k = c_indptr[r]
+        for e in range(indptr[u], indptr[u + 1]):
+            if target[e] >= 0:
+                c_indices[k] = target[e]
+                c_weights[k] = length[e]
+                k += 1
+    return c_indptr, c_indices, c_weights
+
+
 def contract_chains(
     indptr: ArrayLike, indices: ArrayLike, weights: ArrayLike, keep: ArrayLike,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
@@ -315,13 +368,7 @@ def contract_chains(
     target = np.full(indices.size, -1, dtype=np.int64)
     length = np.empty(indices.size, dtype=np.float64)
     _bypass(indptr, indices, weights, through, new_id, target, length)
-    valid = target >= 0
-    c_indptr = np.zeros(kept.size + 1, dtype=np.int64)
-    per_row = np.add.reduceat(valid, indptr[:-1]) if indices.size else np.zeros(0, int)
-    # reduceat gives a wrong count for empty rows; those rows have no edges
-    per_row = np.where(np.diff(indptr) > 0, per_row, 0)
-    np.cumsum(per_row[kept], out=c_indptr[1:])
-    c_indices, c_weights = target[valid], length[valid]
+    c_indptr, c_indices, c_weights = _compact(indptr, kept, target, length)
     return c_indptr, c_indices, c_weights, kept
 
 
@@ -341,8 +388,8 @@ def _as_int_array(name: str, a: ArrayLike) -> NDArray[np.int64]:
 
 
 def _per_source(name: str, value: ArrayLike | float | None, m: int,
-                default: float) -> NDArray[np.float64]:
-    """Scalar or per-source float input as a checked length-`m` array."""
+                default: float, what: str = "source") -> NDArray[np.float64]:
+    """Scalar or per-source (per-`what`) float input as a checked length-`m` array."""
     if value is None:
         return np.full(m, default, dtype=np.float64)
     arr = np.asarray(value)
@@ -354,7 +401,7 @@ def _per_source(name: str, value: ArrayLike | float | None, m: int,
         arr = np.full(m, float(arr), dtype=np.float64)
     elif arr.shape != (m,):
         raise ValueError(
-            f"{name} must be a scalar or have one entry per source "
+            f"{name} must be a scalar or have one entry per {what} "
             f"(expected shape ({m},), got {arr.shape})")
     if np.isnan(arr).any():
         raise ValueError(f"{name} must not contain NaN")
@@ -409,6 +456,31 @@ def _validate(
     return indptr, indices, weights, sources, limits, offsets, n
 
 
+def _points(n: int, targets, point_node, point_offset):
+    """Output selection as a points-by-node CSR (empty: every node), and rows per search."""
+    empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+    if targets is not None:
+        if point_node is not None:
+            raise ValueError("give targets or point_node, not both")
+        targets = np.asarray(targets, dtype=np.bool_)
+        if targets.shape != (n,):
+            raise ValueError(f"targets must be a boolean mask of length n={n}, "
+                             f"got shape {targets.shape}")
+        nodes = np.flatnonzero(targets).astype(np.int64)
+        ptr, pid = _points_csr(nodes, n)
+        return ptr, nodes[pid], np.zeros(nodes.size), max(nodes.size, 1)
+    if point_node is None:
+        if point_offset is not None:
+            raise ValueError("point_offset needs point_node")
+        return empty_i, empty_i, empty_f, n
+    point_node = _as_int_array("point_node", point_node)
+    if point_node.size and (point_node.min() < 0 or point_node.max() >= n):
+        raise ValueError(f"point_node must lie in [0, {n})")
+    offs = _per_source("point_offset", point_offset, point_node.size, default=0.0, what="point")
+    ptr, pid = _points_csr(point_node, n)
+    return ptr, pid, offs[pid], max(point_node.size, 1)
+
+
 def _chunk_plan(pending_len: int, n_workers: int) -> NDArray[np.int64]:
     """Boundaries splitting `pending_len` sources into near-equal chunks."""
     n_chunks = max(1, min(pending_len, _CHUNKS_PER_THREAD * n_workers))
@@ -424,6 +496,8 @@ def bounded_dijkstra(
     *,
     source_offset: ArrayLike | float | None = None,
     targets: ArrayLike | None = None,
+    point_node: ArrayLike | None = None,
+    point_offset: ArrayLike | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Distances from each source to every node within `limit` on a directed CSR graph.
 
@@ -453,16 +527,24 @@ def bounded_dijkstra(
     targets : array_like of bool, optional
         Length-``n`` mask: return rows only for these nodes (the search still
         walks through every node).  Default: every node.
+    point_node, point_offset : array_like, optional
+        Instead of nodes, return points (e.g. demand points snapped to the
+        network): point ``q`` sits ``point_offset[q] >= 0`` away from node
+        ``point_node[q]``; a row is returned when ``offset_k + d +
+        point_offset[q] <= limit_k``.  This joins points to the searches with
+        no (source, node) table in between.
 
     Returns
     -------
     src_pos : ndarray of int64
         Position ``k`` in `sources` of each row.
     node : ndarray of int64
-        Reached node ``v``.
+        Reached node ``v`` (with points: the point ``q``).
     dist : ndarray of float64
-        ``offset_k + d(sources[k], v)``; ``d`` is summed edge by edge along
-        the path as in scipy (the tests and benchmark find them bit-identical).
+        ``offset_k + d(sources[k], v)`` (with points: ``+ point_offset[q]``);
+        ``d`` is summed edge by edge along the path as in scipy (the tests and
+        benchmark find them bit-identical).  Rows of a source follow the
+        search's settle order (non-decreasing distance for node rows).
 
     Raises
     ------
@@ -483,22 +565,16 @@ def bounded_dijkstra(
     indptr, indices, weights, sources, limits, offsets, n = _validate(
         indptr, indices, weights, sources, limit, source_offset)
     m = sources.size
-    if targets is None:
-        targets = np.zeros(0, dtype=np.bool_)
-    else:
-        targets = np.ascontiguousarray(targets, dtype=np.bool_)
-        if targets.shape != (n,):
-            raise ValueError(f"targets must be a boolean mask of length n={n}, "
-                             f"got shape {targets.shape}")
+    p_ptr, p_id, p_off, row_max = _points(n, targets, point_node, point_offset)
     if m == 0:
         return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
 
     n_workers = max(1, min(numba.get_num_threads(), m))
     dist_s = np.full((n_workers, n), np.inf)
-    pos_s = np.full((n_workers, n), _NOT_IN_HEAP, dtype=np.int64)
+    pos_s = np.full((n_workers, n), _NOT_IN_HEAP, dtype=np.int32)
     hkey_s = np.empty((n_workers, n))
-    hnode_s = np.empty((n_workers, n), dtype=np.int64)
-    order_s = np.empty((n_workers, n), dtype=np.int64)
+    hnode_s = np.empty((n_workers, n), dtype=np.int32)
+    order_s = np.empty((n_workers, n), dtype=np.int32)
 
     row_start = np.zeros(m, dtype=np.int64)
     row_count = np.full(m, -1, dtype=np.int64)
@@ -513,12 +589,13 @@ def bounded_dijkstra(
         bounds = _chunk_plan(pending.size, n_workers)
         lens = np.diff(bounds)
         first_need = need[pending[bounds[:-1]]]
-        caps = np.minimum(lens * n, np.maximum(np.ceil(est * lens).astype(np.int64) + 64,
+        caps = np.minimum(lens * row_max, np.maximum(np.ceil(est * lens).astype(np.int64) + 64,
                                                 first_need))
         cap_bounds = np.concatenate(([0], np.cumsum(caps))).astype(np.int64)
         buf_node = np.empty(cap_bounds[-1], dtype=np.int64)
         buf_dist = np.empty(cap_bounds[-1], dtype=np.float64)
-        _run_round(indptr, indices, weights, sources, offsets, limits, targets, pending,
+        _run_round(indptr, indices, weights, sources, offsets, limits, p_ptr, p_id, p_off,
+                   pending,
                    bounds, cap_bounds, buf_node, buf_dist, row_start, row_count,
                    need, dist_s, pos_s, hkey_s, hnode_s, order_s)
         done = row_count[pending] >= 0

@@ -132,22 +132,19 @@ def build_instance(
     """Sparse demand × site walking distances within ``threshold_m``.
 
     Distance of a pair = demand snap + network path + site snap.  One bounded
-    search per site on `Access.search_graph`, keeping only the nodes that hold
-    demand points.
+    search per site on `Access.search_graph`, emitting the demand points at the
+    nodes it settles.
     """
     if not threshold_m > 0:
         raise SitingError(f"walking threshold must be > 0 m, got {threshold_m}")
     indptr, indices, weights, new_id = access.search_graph()
-    n = len(indptr) - 1
-    demand_node = new_id[access.demand_node]
-    targets = np.zeros(n, bool)
-    targets[demand_node] = True
-    src, node, dist = bounded_dijkstra(
+    src, pair_demand, pair_dist = bounded_dijkstra(
         indptr, indices, weights, new_id[access.site_node], threshold_m,
-        source_offset=access.site_snap_m, targets=targets,
+        source_offset=access.site_snap_m, point_node=new_id[access.demand_node],
+        point_offset=access.demand_snap_m,
     )
-    pair_demand, pair_site, pair_dist = join_demand(
-        src, node, dist, demand_node, access.demand_snap_m, n, threshold_m)
+    srt = _radix_order(pair_demand, src, len(access.demand_node), len(access.site_node))
+    pair_demand, pair_site, pair_dist = pair_demand[srt], src[srt], pair_dist[srt]
     return Instance(
         weight=demand_weight,
         cost=site_cost,

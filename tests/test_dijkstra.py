@@ -329,7 +329,7 @@ def test_small_buffers_force_multiple_rounds(monkeypatch):
     real = _dijkstra._run_round
 
     def counting(*args):
-        rounds.append(args[7].size)  # pending sources this round
+        rounds.append(args[9].size)  # pending sources this round
         return real(*args)
 
     monkeypatch.setattr(_dijkstra, "_INITIAL_ROWS_PER_SOURCE", 1)
@@ -476,3 +476,27 @@ def test_contraction_keeps_one_way_and_dead_end_nodes():
     assert kept.tolist() == [0, 1, 2, 5]
     full = dijkstra(A)[np.ix_(kept, kept)]
     np.testing.assert_allclose(dijkstra(to_scipy(ip, ix, w)), full)
+
+
+def test_points_at_nodes_join_the_searches():
+    """point_node/point_offset rows = node rows joined to the points, distances bit-equal."""
+    from siting.access import join_demand
+
+    csr = random_csr(300, 1200, 33, symmetric=True, zero_frac=0.05)
+    rng = np.random.default_rng(11)
+    sources = rng.integers(0, 300, 80)
+    offsets = rng.uniform(0, 1, 80)
+    point_node = rng.integers(0, 300, 500)  # several points per node, some nodes none
+    point_off = rng.uniform(0, 2, 500)
+    k, q, d = bounded_dijkstra(*csr, sources, 6.0, source_offset=offsets,
+                               point_node=point_node, point_offset=point_off)
+    want = join_demand(*bounded_dijkstra(*csr, sources, 6.0, source_offset=offsets),
+                       point_node, point_off, 300, 6.0)
+    o = np.lexsort((k, q))
+    assert np.array_equal(q[o], want[0]) and np.array_equal(k[o], want[1])
+    assert np.array_equal(d[o], want[2])
+    assert np.array_equal(k, np.sort(k))  # grouped by source
+    with pytest.raises(ValueError, match="targets or point_node"):
+        bounded_dijkstra(*csr, sources, 6.0, targets=np.ones(300, bool), point_node=point_node)
+    with pytest.raises(ValueError, match="one entry per point"):
+        bounded_dijkstra(*csr, sources, 6.0, point_node=point_node, point_offset=point_off[:3])
