@@ -27,7 +27,10 @@ Stages and methods (all at a 1000 m reach):
 
 Peak memory: for in-process rows, the increase of the process RSS over its value at
 the start of the stage (sampled every 5 ms); ``end-to-end`` rows: the subprocess's
-``ru_maxrss``. Timings are printed, never asserted.
+``ru_maxrss``. Coverage rows of ours, scipy and networkx are the fastest of
+``--repeat`` runs (default 3; ours builds a fresh ``Access`` each run, so the graph
+contraction is always counted); pandana, model, solve and end-to-end rows are one run.
+Timings are printed, never asserted.
 
 Usage::
 
@@ -204,6 +207,16 @@ def measured(out: dict):
 
 
 @contextmanager
+def best_of(out: dict):
+    """Like `measured`, keeping the fastest of repeated runs (and the largest peak)."""
+    run: dict = {}
+    with measured(run):
+        yield
+    out["wall_s"] = min(out.get("wall_s", np.inf), run["wall_s"])
+    out["peak_mb"] = max(out.get("peak_mb", 0.0), run["peak_mb"])
+
+
+@contextmanager
 def _quiet_stdout():
     """Silence C++ progress printing (pandana) on file descriptor 1."""
     sys.stdout.flush()
@@ -233,10 +246,11 @@ def _pairs_equal(ours, other) -> float:
 # ----------------------------------------------------------------------------- coverage
 def coverage_rows(inp: Inputs, args, rows: list) -> object:
     base = dict(instance=inp.name, nodes=inp.n_nodes, stage="coverage", objective=None)
-    acc = inp.access()
     out = {}
-    with measured(out):
-        inst = build_instance(acc, inp.weight, np.zeros(len(inp.site_node)), REACH)
+    for _ in range(args.repeat):  # a fresh Access each time: contraction is counted
+        acc = inp.access()
+        with best_of(out):
+            inst = build_instance(acc, inp.weight, np.zeros(len(inp.site_node)), REACH)
     ours = (inst.pair_demand, inst.pair_site, inst.pair_dist)
     a = inp.adjacency
     # work done: nodes settled on the contracted graph vs a plain search per site
@@ -254,25 +268,39 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
         from scipy.sparse.csgraph import dijkstra
 
         out = {}
-        with measured(out):
-            srcs, nodes, dists = [], [], []
-            for b in range(0, len(inp.site_node), 200):
-                D = dijkstra(a, indices=inp.site_node[b:b + 200], limit=REACH)
-                k, v = np.nonzero(np.isfinite(D))
-                srcs.append(k + b)
-                nodes.append(v)
-                dists.append(D[k, v] + inp.site_snap[k + b])
-            src, node, dist = map(np.concatenate, (srcs, nodes, dists))
-            keep = dist <= REACH
-            pairs = join_demand(src[keep], node[keep], dist[keep], inp.demand_node,
-                                inp.demand_snap, n_nodes, REACH)
+        for _ in range(args.repeat):
+            with best_of(out):
+                pairs = _scipy_pairs(inp, a)
         rows.append(dict(base, method="scipy dijkstra(limit)", **out, pairs=len(pairs[0]),
                          check=_check(_pairs_equal(ours, pairs))))
     elif "scipy" in args.peers:
         rows.append(dict(base, method="scipy dijkstra(limit)", wall_s=None, peak_mb=None,
                          check=f"not run above {args.scipy_max_nodes} nodes "
                                "(cost grows with sources x all nodes)"))
+    _networkx_rows(inp, args, ours, base, rows)
+    _pandana_rows(inp, args, ours, base, rows)
+    return inst
 
+
+def _scipy_pairs(inp: Inputs, a) -> tuple:
+    """Pairs from scipy's bounded dijkstra, 200 sources per call."""
+    from scipy.sparse.csgraph import dijkstra
+
+    srcs, nodes, dists = [], [], []
+    for b in range(0, len(inp.site_node), 200):
+        D = dijkstra(a, indices=inp.site_node[b:b + 200], limit=REACH)
+        k, v = np.nonzero(np.isfinite(D))
+        srcs.append(k + b)
+        nodes.append(v)
+        dists.append(D[k, v] + inp.site_snap[k + b])
+    src, node, dist = map(np.concatenate, (srcs, nodes, dists))
+    keep = dist <= REACH
+    return join_demand(src[keep], node[keep], dist[keep], inp.demand_node,
+                       inp.demand_snap, inp.n_nodes, REACH)
+
+
+def _networkx_rows(inp: Inputs, args, ours, base, rows) -> None:
+    a, n_nodes = inp.adjacency, inp.n_nodes
     if "networkx" in args.peers and inp.n_nodes <= args.nx_max_nodes:
         import networkx as nx
 
@@ -289,17 +317,18 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
         for label, G, weight in (("DiGraph", lean, "weight"),
                                  ("osmnx MultiDiGraph", multi, "length")):
             out = {}
-            with measured(out):
-                srcs, nodes, dists = [], [], []
-                for k in sub.tolist():
-                    lim = REACH - inp.site_snap[k]
-                    r = nx.single_source_dijkstra_path_length(G, int(inp.site_node[k]),
-                                                              cutoff=lim, weight=weight)
-                    srcs.append(np.full(len(r), k))
-                    nodes.append(np.fromiter(r.keys(), np.int64, len(r)))
-                    dists.append(np.fromiter(r.values(), float, len(r)) + inp.site_snap[k])
-                pairs = join_demand(*map(np.concatenate, (srcs, nodes, dists)),
-                                    inp.demand_node, inp.demand_snap, n_nodes, REACH)
+            for _ in range(args.repeat):
+                with best_of(out):
+                    srcs, nodes, dists = [], [], []
+                    for k in sub.tolist():
+                        lim = REACH - inp.site_snap[k]
+                        r = nx.single_source_dijkstra_path_length(
+                            G, int(inp.site_node[k]), cutoff=lim, weight=weight)
+                        srcs.append(np.full(len(r), k))
+                        nodes.append(np.fromiter(r.keys(), np.int64, len(r)))
+                        dists.append(np.fromiter(r.values(), float, len(r)) + inp.site_snap[k])
+                    pairs = join_demand(*map(np.concatenate, (srcs, nodes, dists)),
+                                        inp.demand_node, inp.demand_snap, n_nodes, REACH)
             scale = len(inp.site_node) / len(sub)
             mask = np.isin(ours[1], sub)
             diff = _pairs_equal(tuple(x[mask] for x in ours), pairs)
@@ -308,6 +337,9 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
                              check=_check(diff), scaled=True))
         del lean, multi
 
+
+def _pandana_rows(inp: Inputs, args, ours, base, rows) -> None:
+    a, n_nodes = inp.adjacency, inp.n_nodes
     if "pandana" in args.peers and inp.n_nodes <= args.pandana_max_nodes:
         try:
             import pandas as pd
@@ -340,7 +372,6 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
                                     inp.demand_snap, n_nodes, REACH)
             rows.append(dict(base, method="pandana nodes_in_range", **out,
                              pairs=len(pairs[0]), check=_pandana_check(ours, pairs)))
-    return inst
 
 
 def _check(diff: float) -> str:
@@ -545,6 +576,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
     ap.add_argument("--json", type=Path, help="write the rows as JSON")
     ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="coverage rows of ours, scipy and networkx: best of this many runs")
     ap.add_argument("--peers", nargs="*", default=["scipy", "networkx", "pandana", "spopt"])
     ap.add_argument("--only", nargs="*", default=None,
                     help="subset of: nanjing tiles lattice e2e")

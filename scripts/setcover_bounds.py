@@ -35,13 +35,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchmark import REACH, lattice  # noqa: E402
 from siting.access import build_instance  # noqa: E402
-from siting.model import SetCovering  # noqa: E402
+from siting.model import SetCovering, _quiet  # noqa: E402
 
 
 def _lp_bound(cov) -> float:
     import highspy
 
-    h = highspy.Highs()
+    with _quiet():
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     nr, nc = cov.shape
     lp = highspy.HighsLp()
