@@ -64,6 +64,8 @@ DEFAULT_COMMUNITY_CELL_M = 500.0
 DEFAULT_GRID_M = 100.0  # spacing of the points a polygon without buildings is split onto
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc", ".nc")
+# columns that label a population polygon (zone_id of its demand points), in order
+ZONE_ID_COLUMNS = ("zone_id", "id", "code", "编码", "代码", "subdistrict", "街道", "name", "名称")
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls")
 _LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -404,7 +406,8 @@ def demand_from_polygons(
     -------
     geopandas.GeoDataFrame
         The columns of :func:`demand_from_raster`; ``kind`` is ``"building"`` or
-        ``"grid"`` and ``zone_id`` the polygon's row label.
+        ``"grid"`` and ``zone_id`` the polygon's id or name (the first of
+        :data:`ZONE_ID_COLUMNS` whose values are unique), else its row label.
 
     Notes
     -----
@@ -449,7 +452,7 @@ def demand_from_polygons(
         parts = np.array(geoms, dtype=object)
     keep = share > 0
     zones = gpd.GeoDataFrame(
-        {"zone_id": polys_m.index.astype(str).to_numpy()[keep],
+        {"zone_id": _zone_labels(polys_m)[keep],
          "population": polys_m["_pop"].to_numpy()[keep] * share[keep]},
         geometry=parts[keep], crs=crs)
     res = _residential_in(buildings, landuse, area_m, crs, default_levels, min_footprint_m2)
@@ -999,6 +1002,30 @@ def _population_values(df: pd.DataFrame, column: str, where: str,
         raise SitingError(f"{where}: {what} column {column!r} is missing, not a number or "
                           f"negative in {int(bad.sum())} rows, e.g. rows {rows}")
     return values.to_numpy(dtype=float)
+
+
+def _zone_labels(polys: pd.DataFrame) -> np.ndarray:
+    """Per polygon: its id or name from the first unique label column, else the row label.
+
+    A name repeated in two districts (e.g. two 东风街道) is prefixed with the
+    district column when that makes it unique.
+    """
+    lower = {str(c).strip().lower(): c for c in polys.columns}
+    district = next((lower[c] for c in ("district", "区县", "区") if c in lower), None)
+    for c in ZONE_ID_COLUMNS:
+        col = lower.get(c.lower())
+        if col is None or polys[col].isna().any():
+            continue
+        vals = polys[col].astype(str).str.strip()
+        if vals.eq("").any():
+            continue
+        if vals.is_unique:
+            return vals.to_numpy()
+        if district is not None and col != district:
+            both = polys[district].astype(str).str.strip() + " " + vals
+            if both.is_unique:
+                return both.to_numpy()
+    return polys.index.astype(str).to_numpy()
 
 
 def _pick_column(df, given, candidates, what, where, default_label):

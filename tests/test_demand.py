@@ -269,13 +269,13 @@ def test_polygons_dasymetric_grid_fallback_and_partial(tmp_path):
                    levels=[10, 30, 5, 5])
     area = gpd.GeoSeries([box(500000, 4430000, 502500, 4431000)], crs=GK)
     d = demand_from_polygons(path, "population", b, area=area, grid_m=100)
-    a = d[d["zone_id"] == "0"]
+    a = d[d["zone_id"] == "A"]  # zone_id = the polygons' `name`
     assert a["kind"].eq("building").all() and len(a) == 2
     assert a["population"].tolist() == pytest.approx([3000.0, 9000.0], rel=1e-9)
-    grid = d[d["zone_id"] == "1"]
+    grid = d[d["zone_id"] == "B"]
     assert grid["kind"].eq("grid").all() and len(grid) == 100
     assert np.allclose(grid["population"], 30.0)
-    c = d[d["zone_id"] == "2"]  # half inside: 4000 people onto the one building inside
+    c = d[d["zone_id"] == "C"]  # half inside: 4000 people onto the one building inside
     assert c["osm_id"].tolist() == ["w2"]
     # the input squares were reprojected twice, so shares are checked independently
     sq = zones.to_crs(GK).geometry
@@ -344,6 +344,11 @@ def test_beijing_subdistricts_onto_wangjing_buildings(tmp_path):
         assert abs(s["total_population"] - expected) <= rtol * expected
     assert share.gt(0).sum() == 4  # 望京, 望京开发, 酒仙桥, 崔各庄
     demand = gpd.read_file(out / "demand.gpkg")
+    # each point names its subdistrict (district + name: one name occurs in two districts)
+    assert not zones["subdistrict"].is_unique
+    inside = set(zones.loc[share.gt(0), "district"] + " " + zones.loc[share.gt(0), "subdistrict"])
+    assert set(demand["zone_id"]) <= inside and len(set(demand["zone_id"])) >= 2
+    assert any("望京" in z for z in demand["zone_id"])
     assert abs(demand["population"].sum() - s["total_population"]) <= RTOL * s["total_population"]
     assert (demand["kind"] == "building").sum() > 150
     for g in DEMAND_GROUPS:
