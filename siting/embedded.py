@@ -718,11 +718,14 @@ class EmbeddedFacilities:
         t0 = time.perf_counter()
         greedy = False
         start = rg = None
+        overhead = 0.0  # seconds a solver call spends outside the solver's own clock
         if solver.lower() == "highs" and self.objective == "max_served" and self.y:
             # HiGHS starts from the greedy plan (complete: binaries, areas, flows), which
             # lets it fix many sites by reduced cost early; CBC is given no start
             try:
+                tg = time.perf_counter()
                 rg = self._solve_greedy(solver, None, note=False)
+                overhead = time.perf_counter() - tg  # model hand-over + one LP: an upper bound
                 rg["values"] = self._values()
                 start = {v.name: v.varValue for v in self.problem.variables()
                          if v.varValue is not None}
@@ -732,8 +735,9 @@ class EmbeddedFacilities:
         if time_limit is not None:
             # the whole solve keeps to the limit: the least-cost stage gets the last share
             share = 1.0 - _STAGE2_SHARE if self.objective == "max_served" and self.y else 1.0
-            left = time_limit - (time.perf_counter() - t0)
+            left = time_limit - (time.perf_counter() - t0) - overhead
             limit1 = max(left * share, min(_MIN_STAGE_S, time_limit))
+        t1 = time.perf_counter()
         try:
             r1 = _solve_safe(self.problem, solver, limit1, msg, mip_gap, start=start)
         except SitingError as exc:
@@ -773,15 +777,24 @@ class EmbeddedFacilities:
                 values = rg["values"]
                 greedy = True
         stage2 = None
-        if self.objective == "max_served" and self.y and not greedy:
+        left = None
+        two_stage = self.objective == "max_served" and bool(self.y) and not greedy
+        if time_limit is not None and two_stage:
+            if r1["status"] != "optimal":  # stage 1 used its limit: the rest is hand-over
+                overhead = max(time.perf_counter() - t1 - limit1, 0.0)
+            left = time_limit - (time.perf_counter() - t0) - overhead
+            if left < _MIN_STAGE_S <= time_limit:
+                self.notes.append(
+                    f"no time left within {time_limit:g} s for the least-cost stage: the "
+                    "plan serves the most people found but may cost more than needed")
+                two_stage = False
+            left = max(left, min(_MIN_STAGE_S, time_limit))
+        if two_stage:
             tol = 1e-6 * max(1.0, abs(r1["objective"]))
             keep = self.primary_expr >= r1["objective"] - tol
             self.problem += keep, "stage1_value"
             self.problem.sense = pulp.LpMinimize
             self.problem.setObjective(self.cost_expr)
-            left = None
-            if time_limit is not None:
-                left = max(time_limit - (time.perf_counter() - t0), min(_MIN_STAGE_S, time_limit))
             # the stage-1 plan is feasible here: HiGHS starts from it
             start = {v.name: v.varValue for v in self.problem.variables()
                      if v.varValue is not None} if solver.lower() == "highs" else None
