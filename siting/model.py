@@ -451,7 +451,57 @@ def _quiet(active: bool = True):
         os.close(devnull)
 
 
-class _HiGHSFrom(pulp.HiGHS):
+class _HiGHSBulk(pulp.HiGHS):
+    """PuLP's HiGHS, with the model handed over in one ``passModel`` call.
+
+    PuLP adds every column and row through its own highspy call, which takes seconds
+    on a city-sized embedded model; here the coefficients are gathered once into CSR
+    arrays. Column and row indices (``var.index``, ``constraint.index``) are set as
+    PuLP sets them, so reading the solution back is PuLP's own code.
+    """
+
+    def buildSolverModel(self, lp):
+        import highspy
+
+        inf = highspy.kHighsInf
+        variables = lp.variables()
+        for i, var in enumerate(variables):
+            var.index = i
+        mult = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        model = highspy.HighsLp()
+        model.num_col_ = len(variables)
+        model.col_cost_ = np.array([mult * lp.objective.get(v, 0.0) for v in variables])
+        model.col_lower_ = np.array([-inf if v.lowBound is None else v.lowBound
+                                     for v in variables], dtype=float)
+        model.col_upper_ = np.array([inf if v.upBound is None else v.upBound
+                                     for v in variables], dtype=float)
+        if self.mip:
+            model.integrality_ = [highspy.HighsVarType.kInteger if v.cat == pulp.LpInteger
+                                  else highspy.HighsVarType.kContinuous for v in variables]
+        starts, index, value, lower, upper = [0], [], [], [], []
+        for i, con in enumerate(lp._constraints.values()):
+            con.index = i
+            for var, coef in con.items():
+                if coef != 0:
+                    index.append(var.index)
+                    value.append(coef)
+            starts.append(len(index))
+            lb, ub = con.getLb(), con.getUb()
+            lower.append(-inf if lb is None else lb)
+            upper.append(inf if ub is None else ub)
+        model.num_row_ = len(lower)
+        model.row_lower_ = np.array(lower, dtype=float)
+        model.row_upper_ = np.array(upper, dtype=float)
+        model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        model.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        model.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        model.a_matrix_.value_ = np.array(value, dtype=float)
+        model.a_matrix_.num_col_ = model.num_col_
+        model.a_matrix_.num_row_ = model.num_row_
+        lp.solverModel.passModel(model)
+
+
+class _HiGHSFrom(_HiGHSBulk):
     """PuLP's HiGHS, handed a complete starting solution before it runs.
 
     The start must give every column (HiGHS silently rejects a partial or slightly
@@ -479,7 +529,7 @@ def _solve_highs(prob, time_limit, msg, mip_gap, maximize, start=None):
     if time_limit is not None:
         kwargs["timeLimit"] = time_limit
     with _quiet(not msg):
-        prob.solve(_HiGHSFrom(start, **kwargs) if start else pulp.HiGHS(**kwargs))
+        prob.solve(_HiGHSFrom(start, **kwargs) if start else _HiGHSBulk(**kwargs))
     h = prob.solverModel
     model_status = h.getModelStatus()
     info = h.getInfo()
