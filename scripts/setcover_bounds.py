@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,28 +36,16 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchmark import REACH, lattice  # noqa: E402
 from siting.access import build_instance  # noqa: E402
-from siting.model import SetCovering, _quiet  # noqa: E402
+from siting.model import SetCovering, _solve_highs_direct  # noqa: E402
 
 
 def _lp_bound(cov) -> float:
-    import highspy
-
-    with _quiet():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    """The LP relaxation: the covering model with no integer columns."""
     nr, nc = cov.shape
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = nc, nr
-    lp.col_cost_ = np.ones(nc)
-    lp.col_lower_, lp.col_upper_ = np.zeros(nc), np.ones(nc)
-    lp.row_lower_, lp.row_upper_ = np.ones(nr), np.full(nr, highspy.kHighsInf)
-    csc = cov.tocsc().astype(float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_ = csc.indptr, csc.indices
-    lp.a_matrix_.value_ = csc.data
-    h.passModel(lp)
-    h.run()
-    return h.getInfo().objective_function_value
+    arrays = dict(c=np.ones(nc), A=sp.csr_array(cov, dtype=float), row_lo=np.ones(nr),
+                  row_hi=np.full(nr, np.inf), col_hi=np.ones(nc),
+                  integer=np.zeros(0, np.int64), n_y=nc, maximize=False)
+    return _solve_highs_direct(arrays, None, False, 0.0)[0]["objective"]
 
 
 def _scip(cov, start, limit):

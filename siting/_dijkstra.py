@@ -357,8 +357,9 @@ def contract_chains(
     -------
     indptr, indices, weights
         CSR of the contracted graph over the remaining nodes.
-    kept : ndarray of int64
-        Original id of each remaining node (ascending); ``new id = position``.
+    new_id : ndarray of int64
+        Per original node, its id in the contracted graph (-1 when contracted
+        away); remaining nodes keep their order.
     """
     indptr = _as_int_array("indptr", indptr)
     indices = _as_int_array("indices", indices)
@@ -373,7 +374,7 @@ def contract_chains(
     length = np.empty(indices.size, dtype=np.float64)
     _bypass(indptr, indices, weights, through, new_id, target, length)
     c_indptr, c_indices, c_weights = _compact(indptr, kept, target, length)
-    return c_indptr, c_indices, c_weights, kept
+    return c_indptr, c_indices, c_weights, new_id
 
 
 # ---------------------------------------------------------------------------

@@ -63,10 +63,7 @@ class Access:
             keep = np.zeros(a.shape[0], bool)
             keep[self.demand_node] = True
             keep[self.site_node] = True
-            indptr, indices, weights, kept = contract_chains(a.indptr, a.indices, a.data, keep)
-            new_id = np.full(a.shape[0], -1, dtype=np.int64)
-            new_id[kept] = np.arange(len(kept))
-            self._cache["search"] = (indptr, indices, weights, new_id)
+            self._cache["search"] = contract_chains(a.indptr, a.indices, a.data, keep)
         return self._cache["search"]
 
     def nearest(self, sites, threshold_m: float) -> tuple[np.ndarray, np.ndarray]:

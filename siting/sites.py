@@ -689,13 +689,14 @@ def _described_by(osm: gpd.GeoDataFrame, inventory: gpd.GeoDataFrame,
     an OSM building polygon describes that building, so the building is not offered
     twice; its ``excluded_reason`` names the row.
     """
-    rows = inventory  # also rows the city marks too small: its figures win
-    if not len(osm) or not len(rows):
+    # every row counts, also one the city marks too small: its figures win
+    if not len(osm) or not len(inventory):
         return osm
     polys = gpd.GeoDataFrame({"building": buildings.index.astype(str)},
                              geometry=buildings.geometry.to_numpy(), crs=buildings.crs)
-    pts = gpd.GeoDataFrame({"row": rows["osm_id"].to_numpy(), "label": rows["name"].to_numpy()},
-                           geometry=rows.geometry.to_numpy(), crs=rows.crs)
+    pts = gpd.GeoDataFrame({"row": inventory["osm_id"].to_numpy(),
+                            "label": inventory["name"].to_numpy()},
+                           geometry=inventory.geometry.to_numpy(), crs=inventory.crs)
     hit = gpd.sjoin(pts.to_crs(polys.crs), polys, how="inner", predicate="within")
     if not len(hit):
         return osm
