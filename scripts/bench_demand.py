@@ -21,7 +21,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import rasterio
-from pyproj import Transformer
 from shapely.geometry import box
 
 from siting.demand import demand_from_polygons, demand_from_raster, load_population

@@ -262,11 +262,8 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
     rows.append(dict(base, method="ours", **out, pairs=len(inst.pair_demand),
                      check=f"reference; {settled:,} settles ({plain:,} uncontracted, "
                            f"{out['wall_s'] / plain * 1e9:.0f} ns each)"))
-    n_nodes = inp.n_nodes
 
     if "scipy" in args.peers and (inp.n_nodes <= args.scipy_max_nodes):
-        from scipy.sparse.csgraph import dijkstra
-
         out = {}
         for _ in range(args.repeat):
             with best_of(out):
