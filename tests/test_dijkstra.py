@@ -430,7 +430,7 @@ def _subdivided(seed, n=120, m=300, one_way=0.2):
     """A random street graph whose edges are split into chains of 1-4 pieces.
 
     Some streets are one-way (one direction only); weights differ per direction.
-    Returns CSR arrays and the number of original (junction) nodes.
+    Returns CSR arrays.
     """
     rng = np.random.default_rng(seed)
     u = rng.integers(0, n, m)
@@ -447,12 +447,12 @@ def _subdivided(seed, n=120, m=300, one_way=0.2):
             if both:
                 rows.append(y), cols.append(x), ws.append(rng.uniform(1, 10))
     A = sp.coo_matrix((ws, (rows, cols)), shape=(nxt, nxt)).tocsr()  # parallel streets summed
-    return (A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data), n
+    return A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_contracted_graph_keeps_distances_between_kept_nodes(seed):
-    (indptr, indices, weights), n_junctions = _subdivided(seed)
+    indptr, indices, weights = _subdivided(seed)
     n = len(indptr) - 1
     rng = np.random.default_rng(seed)
     keep = rng.random(n) < 0.1
@@ -460,7 +460,7 @@ def test_contracted_graph_keeps_distances_between_kept_nodes(seed):
         indptr, indices, weights, keep)
     kept = np.flatnonzero(new_id >= 0)
     assert np.array_equal(new_id[kept], np.arange(len(kept)))
-    assert keep[~np.isin(np.arange(n), kept)].sum() == 0  # every kept node stays
+    assert (new_id[keep] >= 0).all()  # every kept node stays
     assert len(kept) < n  # chains were contracted
     full = dijkstra(to_scipy(indptr, indices, weights), indices=kept)[:, kept]
     short = dijkstra(to_scipy(c_indptr, c_indices, c_weights))
