@@ -112,12 +112,12 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
     """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png`` and ``curve.html``
     (interactive: hover a point for its numbers; no network needed) into ``out``,
     all-or-nothing."""
-    from siting.tables import write_workbook
+    from siting.tables import write_csv, write_workbook
 
     from siting.report import atomic_folder
 
     with atomic_folder(out, "comparison.csv", overwrite, "comparison") as tmp:
-        table.to_csv(tmp / "comparison.csv", index=False, encoding="utf-8-sig")
+        write_csv(table, tmp / "comparison.csv")
         write_workbook({"comparison": table}, tmp / "comparison.xlsx", lang)
         x, series = _curve_axes(table)
         _curve_png(table, x, series, tmp / "curve.png", lang)

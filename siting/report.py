@@ -185,6 +185,8 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
     replaced when ``overwrite`` is set and it is an earlier siting output (it holds a
     ``summary.json``): a folder of other files is never deleted.
     """
+    from siting.tables import write_csv, write_tables
+
     with atomic_folder(out, "summary.json", overwrite, "run") as tmp:
         chosen = result.chosen_sites.to_crs("EPSG:4326")
         _gpkg(chosen, tmp / "sites.gpkg", "sites")
@@ -197,10 +199,9 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
         if getattr(result, "plan", None) is not None:  # embedded model: per-community standard
             cols = ["community_id", "name", "households", "required_m2", "provided_m2", "met",
                     "shortfall_m2", "reachable_m2"]
-            result.plan.communities[cols].to_csv(tmp / "communities.csv", index=False)
+            write_csv(result.plan.communities[cols], tmp / "communities.csv")
         (tmp / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2,
                                                      ensure_ascii=False), encoding="utf-8")
-        from siting.tables import write_tables
 
         lang = map_lang(result, lang)
         write_tables(result, tmp, lang=lang)

@@ -167,7 +167,7 @@ def write_tables(result, folder: str | Path, lang: str = "zh") -> dict[str, pd.D
 
     for name, df in tables.items():
         plain = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
-        plain.to_csv(folder / "tables" / f"{name}.csv", index=False, encoding="utf-8-sig")
+        write_csv(plain, folder / "tables" / f"{name}.csv")
         if isinstance(df, gpd.GeoDataFrame):
             df.to_file(folder / "report.gpkg", layer=name, driver="GPKG")
         else:
@@ -197,12 +197,12 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str 
             heads = [_col_labels(c) for c in df.columns]
         for r, row_labels in enumerate(zip(*heads), start=1):
             for c, text in enumerate(row_labels, start=1):
-                cell = ws.cell(row=r, column=c, value=text)
+                cell = _text_cell(ws, r, c, text)
                 cell.font, cell.fill = head_font, head_fill
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         for r, values in enumerate(df.itertuples(index=False), start=3):
             for c, (col, v) in enumerate(zip(df.columns, values), start=1):
-                cell = ws.cell(row=r, column=c, value=_cell(v))
+                cell = _text_cell(ws, r, c, _cell(v))
                 fmt = _number_format(col, v)
                 if fmt:
                     cell.number_format = fmt
@@ -216,6 +216,45 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str 
 
 
 _SHEET_KEYS = {f"sheet_{k}" for k in SHEETS}
+
+# a text cell starting with one of these is read by Excel as a formula (OWASP CSV injection;
+# full-width forms too, which CJK input turns into formulas)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """CSV that opens safely in Excel: UTF-8 with BOM (Chinese is not garbled), and every
+    text cell Excel would run as a formula prefixed with ``'`` (shown as text, readable).
+
+    Parameters
+    ----------
+    df
+        The table; only text cells are changed (numbers stay numbers).
+    path
+        Where to write.
+    """
+    df = pd.DataFrame(df).copy()
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
+            df[col] = df[col].map(_csv_text)
+    df.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def _csv_text(v):
+    return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+
+
+def _text_cell(ws, row: int, column: int, value):
+    """A worksheet cell holding ``value``; text is always stored as text, never as a
+    formula, and characters XML cannot hold are replaced by U+FFFD."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if not isinstance(value, str):
+        return ws.cell(row=row, column=column, value=value)
+    cell = ws.cell(row=row, column=column)
+    cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    cell.data_type = "s"  # openpyxl makes "=…" a formula; store it as the text it is
+    return cell
 
 
 def _kpi(key: str, lang: str) -> str:

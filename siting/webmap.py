@@ -14,8 +14,14 @@ within a metre of WGS-84) share that frame. Amap tiles are drawn in GCJ-02, so w
 WGS-84 basemaps are then not offered, as they would be off by the same few hundred
 metres).
 
-Every text that comes from data is escaped for HTML and for the JavaScript template
-literals folium writes popups and tooltips into (:func:`esc`).
+Text from data never reaches a template engine. folium renders each element's
+output a second time as a Jinja template, so a name such as ``{{ 7*7 }}`` would be
+evaluated while the map is written. Inside :func:`make_map` every text shown goes
+through :func:`esc`, which files it away and returns an opaque token (letters and
+digits only); the page is rendered by folium with the tokens, and only the finished
+HTML string has each token replaced by its text, encoded as character references
+that are inert in HTML text and attributes, JavaScript strings and template literals,
+and JSON (:class:`_Texts`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from __future__ import annotations
 import base64
 import html
 import re
+import secrets
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -72,9 +80,53 @@ TILES = {
 
 
 def esc(value) -> str:
-    """Text from data, safe inside HTML and inside folium's JavaScript template literals."""
-    return (html.escape(str(value), quote=True)
-            .replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;"))
+    """Text from data made safe to show: a token inside :func:`make_map` (replaced by the
+    encoded text only after folium has rendered the page), else the encoded text."""
+    texts = _TEXTS.get()
+    return texts.token(value) if texts is not None else _encode(value)
+
+
+# inert in HTML text and attributes, JS strings and template literals, JSON and Jinja
+_UNSAFE = re.compile(r"[&<>\"'`$\\{}%#\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _encode(value) -> str:
+    """``value`` as text with every character that means something to HTML, JavaScript,
+    JSON or Jinja written as a numeric character reference."""
+    return _UNSAFE.sub(lambda m: f"&#{ord(m.group())};", str(value))
+
+
+class _Texts:
+    """Texts of one map, each behind a token of letters and digits (a per-map nonce
+    keeps tokens from matching anything else on the page)."""
+
+    def __init__(self) -> None:
+        self._nonce = secrets.token_hex(8)
+        self._texts: list[str] = []
+        self._pattern = re.compile(f"siting{self._nonce}t(\\d+)x")
+
+    def token(self, value) -> str:
+        self._texts.append(str(value))
+        return f"siting{self._nonce}t{len(self._texts) - 1}x"
+
+    def fill(self, page: str) -> str:
+        """The rendered page with every token replaced by its encoded text (one pass:
+        replaced text is never scanned again)."""
+        return self._pattern.sub(lambda m: _encode(self._texts[int(m.group(1))]), page)
+
+
+_TEXTS: ContextVar[_Texts | None] = ContextVar("siting_map_texts", default=None)
+
+
+class _Page(folium.Figure):
+    """The map's root: folium renders it with tokens; the texts go in afterwards."""
+
+    def __init__(self, texts: _Texts, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._texts = texts
+
+    def render(self, **kwargs) -> str:
+        return self._texts.fill(super().render(**kwargs))
 
 
 @lru_cache(maxsize=None)
@@ -141,7 +193,17 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
         Walking-time tiers (minutes) drawn as reach polygons and counted in popups.
     """
     check_map_options(lang, assets, basemap, tianditu_key)
-    lang = map_lang(result, lang)
+    texts = _Texts()
+    reset = _TEXTS.set(texts)
+    try:
+        return _build_map(_Page(texts), result, map_lang(result, lang), assets, basemap,
+                          tianditu_key, tiers_min)
+    finally:
+        _TEXTS.reset(reset)
+
+
+def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
+               tianditu_key: str | None, tiers_min) -> folium.Map:
     gcj = basemap == "amap"
     L = lambda key, **f: label(key, lang, **f)  # noqa: E731
 
@@ -149,6 +211,7 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
     w, s, e, n = area.total_bounds
     m = _OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles=None,
                     control_scale=True, assets=assets)
+    m.add_to(page)
     _basemaps(m, basemap, tianditu_key, L)
 
     legend: list[str] = []
