@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
@@ -186,7 +187,7 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
         f"({100 * s['covered_share']:.1f} %; {s['coverable_population']:,.0f} within "
         f"{s['threshold_m']:.0f} m of any candidate) with {s['n_sites_chosen']} of "
         f"{s['n_candidate_sites']} candidate sites\n"
-        f"solver {s['solver']}: {s['status']}, gap {100 * s['mip_gap']:.2f} %, "
+        f"solver {s['solver']}: {s['status']}, {_gap_text(s['mip_gap'])}, "
         f"run {s['runtime_s']:.1f} s\n"
         f"network: {s['network_nodes']} nodes in {s['network_components']} components, "
         f"{s['population_outside_largest_component']:,.0f} people outside the largest\n"
@@ -257,6 +258,13 @@ def compare(
                                      if abs(v) < 1 else f"{v:,.0f}"))
     typer.echo(f"comparison: {(path / 'comparison.xlsx').resolve()}\n"
                f"curve: {(path / 'curve.png').resolve()}")
+
+
+def _gap_text(gap) -> str:
+    """``gap 1.23 %``, or that no bound was proven (a solve stopped before any)."""
+    if gap is None or not math.isfinite(gap):
+        return "gap unknown (no bound proven)"
+    return f"gap {100 * gap:.2f} %"
 
 
 def _values(text: str, flag: str) -> list:

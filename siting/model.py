@@ -52,7 +52,8 @@ class CoverageSolution:
     objective
         Objective value of the solution found (people covered, or total cost).
     bound
-        Best bound proven by the solver (equals ``objective`` when optimal).
+        Best proven bound (the MIP dual bound; equals ``objective`` when optimal). When
+        the solver stopped before proving any bound, the model's ``simple_bound()``.
     mip_gap
         ``|objective - bound| / max(|objective|, 1e-9)``; 0 when proven optimal.
     status
@@ -118,6 +119,10 @@ class _Covering:
         shift = time.perf_counter() - t0 - result["runtime_s"]
         result["runtime_s"] += shift
         result["trace"] = [(t + shift, o, b) for t, o, b in result.get("trace", [])]
+        if not np.isfinite(result["bound"]):  # stopped with no bound: a simple valid one
+            bound = self.simple_bound()
+            result["bound"], result["mip_gap"] = _bound_and_gap(
+                result["objective"], bound, False, 0.0)
         result["trace"].append((result["runtime_s"], result["objective"], result["bound"]))
         chosen = sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist()))
         sol = _solution(self.instance, chosen, self.threshold_m, self.name, result)
@@ -204,6 +209,26 @@ class MaximalCovering(_Covering):
             prob.addConstraint(pulp.LpAffineExpression(list(zip(y, cost.tolist())))
                                <= self.budget, "budget")
         return prob
+
+    def simple_bound(self) -> float:
+        """A valid upper bound without a solve: coverable weight, capped by the ``p``
+        largest single-site coverages and by the fractional knapsack of site coverages
+        under the budget (plus the weight covered by ``fixed`` sites)."""
+        r = self.reduced
+        gain = np.asarray(sp.csc_array(r.cov).T @ r.weight, dtype=float)
+        bound = float(r.weight.sum())
+        if self.p is not None:
+            bound = min(bound, float(np.sort(gain)[::-1][:self.p].sum()))
+        if self.budget is not None:
+            cost = self.instance.cost[r.sites].astype(float)
+            free = cost <= 0
+            order = np.argsort(-gain[~free] / cost[~free], kind="stable")
+            g, c = gain[~free][order], cost[~free][order]
+            full = np.searchsorted(np.cumsum(c), self.budget, side="right")
+            left = self.budget - c[:full].sum()
+            frac = g[full] * left / c[full] if full < len(c) else 0.0
+            bound = min(bound, float(gain[free].sum() + g[:full].sum() + frac))
+        return r.fixed_weight + bound
 
     def greedy(self, swap: bool = True, time_s: float = 15.0) -> np.ndarray:
         """Greedy sites (largest added coverage, per cost under a budget), then 1-swaps.
@@ -331,6 +356,17 @@ class SetCovering(_Covering):
                 [(y[j], 1.0) for j in ind[ptr[i]:ptr[i + 1]]]) >= 1)
         return prob
 
+    def simple_bound(self) -> float:
+        """A valid lower bound without a solve: every demand row needs one of its sites,
+        so the cheapest site of the dearest-to-cover row."""
+        r = self.reduced
+        if r.cov.shape[0] == 0:
+            return 0.0
+        cost = self.cost[r.sites].astype(float)
+        cov = sp.csr_array(r.cov)
+        per_row = np.minimum.reduceat(cost[cov.indices], cov.indptr[:-1])
+        return float(per_row.max())
+
     def greedy(self, search_s: float = 0.0) -> np.ndarray:
         """Chvátal's greedy cover (most new rows per cost), redundant sites dropped.
 
@@ -420,13 +456,22 @@ def _solve(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: boo
             "raise --time-limit"
         )
     objective = float(pulp.value(prob.objective) or 0.0)
-    if status == "optimal" or bound is None:
-        bound = objective if bound is None or status == "optimal" else bound
-    gap = abs(objective - bound) / max(abs(objective), 1e-9)
-    if status == "optimal":
-        gap = min(gap, mip_gap)
-    return dict(objective=objective, bound=float(bound), mip_gap=float(gap), status=status,
+    bound, gap = _bound_and_gap(objective, bound, status == "optimal", mip_gap)
+    return dict(objective=objective, bound=bound, mip_gap=gap, status=status,
                 solver=solver, runtime_s=runtime, trace=trace)
+
+
+def _bound_and_gap(objective: float, bound: float | None, optimal: bool,
+                   mip_gap: float) -> tuple[float, float]:
+    """The proven bound and relative gap to report: a solve stopped without a finite
+    bound has none (NaN, NaN) — never the objective, which would read as proven."""
+    finite = bound is not None and np.isfinite(bound)
+    if not finite:
+        if not optimal:
+            return float("nan"), float("nan")
+        bound = objective
+    gap = abs(objective - bound) / max(abs(objective), 1e-9)
+    return float(bound), float(min(gap, mip_gap) if optimal else gap)
 
 
 @contextlib.contextmanager
@@ -631,15 +676,10 @@ def _solve_highs_direct(arrays: dict, time_limit, msg, mip_gap, start=None):
             f"highs found no integer solution within {time_limit} s; raise --time-limit")
     x = np.asarray(h.getSolution().col_value)
     objective = float(info.objective_function_value)
-    bound = float(info.mip_dual_bound)
     optimal = status == S.kOptimal
-    if optimal or not np.isfinite(bound):
-        bound = objective if not np.isfinite(bound) else bound
-    gap = abs(objective - bound) / max(abs(objective), 1e-9)
-    if optimal:
-        gap = min(gap, mip_gap)
+    bound, gap = _bound_and_gap(objective, float(info.mip_dual_bound), optimal, mip_gap)
     trace = [(t, o, b) for t, o, b in trace if np.isfinite(o) and abs(o) < 1e30]
-    result = dict(objective=objective, bound=bound, mip_gap=float(gap),
+    result = dict(objective=objective, bound=bound, mip_gap=gap,
                   status="optimal" if optimal else "feasible", solver="highs",
                   runtime_s=runtime, trace=trace)
     return result, np.flatnonzero(x[:arrays["n_y"]] > 0.5)

@@ -177,3 +177,40 @@ def test_set_cover_start_search_shrinks_the_greedy_cover_on_a_lattice_like_insta
     sol = model.solve(time_limit=2.0)
     assert np.all(sol.covered[inst.coverable()])
     assert sol.objective <= searched.size
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_simple_bounds_are_valid(seed):
+    """``simple_bound`` (reported when a solve stops with no proven bound) never cuts off
+    the optimum: above it for maximal covering (p and budget), below it for set covering."""
+    inst = random_instance(seed, n=14, m=7, costs=True)
+    assert MaximalCovering(inst, p=2).simple_bound() >= brute_max_cover(inst, p=2) - 1e-9
+    mc = MaximalCovering(inst, budget=9.0, fixed=[0])
+    best = max(covered_weight(inst, set(s) | {0}) for k in range(8)
+               for s in itertools.combinations(range(1, 7), k)
+               if inst.cost[list(s)].sum() <= 9.0)
+    assert mc.simple_bound() >= best - 1e-9
+    assert 0 < SetCovering(inst).simple_bound() <= brute_set_cover(inst) + 1e-9
+
+
+def test_stopped_without_a_bound_reports_no_proof(monkeypatch):
+    """A solve stopped by its limit before HiGHS proved any bound must not report gap 0
+    with the objective as bound: it reports the model's simple bound and its gap."""
+    import highspy
+
+    inst = random_instance(3, n=30, m=12, costs=False)
+    real_info = highspy.Highs.getInfo
+
+    def no_bound(self):
+        info = real_info(self)
+        info.mip_dual_bound = float("inf")
+        return info
+
+    monkeypatch.setattr(highspy.Highs, "getInfo", no_bound)
+    monkeypatch.setattr(highspy.Highs, "getModelStatus",
+                        lambda self: highspy.HighsModelStatus.kTimeLimit)
+    for model in (MaximalCovering(inst, p=3), SetCovering(inst)):
+        sol = model.solve("highs", time_limit=5)
+        assert sol.status == "feasible"
+        assert sol.bound == pytest.approx(model.simple_bound())
+        assert sol.bound != sol.objective and sol.mip_gap > 0
