@@ -635,12 +635,11 @@ def _solve_highs_direct(arrays: dict, time_limit, msg, mip_gap, start=None):
     nrow, ncol = A.shape
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[arrays["integer"]] = 1  # kInteger
+    t_enter = time.perf_counter()
     with _quiet(not msg):  # HiGHS prints its banner when constructed
         h = highspy.Highs()
     h.setOptionValue("output_flag", bool(msg))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
     maximize = arrays["maximize"]
     t0 = time.perf_counter()
     h.passModel(
@@ -655,6 +654,9 @@ def _solve_highs_direct(arrays: dict, time_limit, msg, mip_gap, start=None):
         sol.col_value = list(map(float, start))
         sol.value_valid = True
         h.setSolution(sol)
+    if time_limit is not None:  # HiGHS times run() only: the hand-over counts too
+        spent = time.perf_counter() - t_enter
+        h.setOptionValue("time_limit", float(max(time_limit - spent, 0.05 * time_limit)))
     trace = []
 
     def _log(e):
@@ -716,18 +718,23 @@ def _greedy_max_cover(cov: sp.csr_array, w: np.ndarray, p, cost=None, budget=Non
 
 
 def _swap_max_cover(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray,
-                    max_rounds: int = 200) -> np.ndarray:
-    """Best-improvement 1-swap local search for p-site maximal covering."""
+                    max_rounds: int = 200, deadline: float = np.inf) -> np.ndarray:
+    """Best-improvement 1-swap local search for p-site maximal covering, stopped (with
+    the best set so far) at ``deadline`` (a ``time.perf_counter()`` value)."""
     csc = sp.csc_array(cov)
     covT = sp.csr_array(csc.T)
     chosen = list(chosen)
     for _ in range(max_rounds):
+        if time.perf_counter() > deadline:
+            break
         y = np.zeros(cov.shape[1])
         y[chosen] = 1
         times = cov @ y
         unc_gain = covT @ (w * (times == 0))  # weight newly covered by adding j
         best, move = 1e-9, None
         for s in chosen:
+            if time.perf_counter() > deadline:  # keep the best move found so far
+                break
             only = times == 1
             rows_s = csc.indices[csc.indptr[s]:csc.indptr[s + 1]]
             u = np.zeros(cov.shape[0])
@@ -757,14 +764,15 @@ def _iterated_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, kicks: 
     rng = np.random.default_rng(seed)
     csc = sp.csc_array(cov)
     covT = sp.csr_array(csc.T)
-    best = _swap_max_cover(cov, w, chosen)
+    deadline = time.perf_counter() + time_s
+    best = _swap_max_cover(cov, w, chosen, deadline=deadline)
     best_val = _covered_weight(cov, w, best)
     nc, p = cov.shape[1], len(best)
     if nc <= p or p == 0:
         return best
-    t0, stale = time.perf_counter(), 0
+    stale = 0
     for _ in range(kicks):
-        if stale >= patience or time.perf_counter() - t0 > time_s:
+        if stale >= patience or time.perf_counter() > deadline:
             break
         k = min(p, int(rng.integers(2, max(3, p // 3) + 1)))
         keep = list(np.delete(best, rng.choice(p, k, replace=False)))
@@ -778,7 +786,7 @@ def _iterated_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, kicks: 
             j = int(rng.choice(top))
             keep.append(j)
             unc[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]] = False
-        cand = _swap_max_cover(cov, w, np.asarray(keep, dtype=np.int64))
+        cand = _swap_max_cover(cov, w, np.asarray(keep, dtype=np.int64), deadline=deadline)
         val = _covered_weight(cov, w, cand)
         if val > best_val + 1e-9:
             best, best_val, stale = cand, val, 0

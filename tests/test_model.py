@@ -214,3 +214,20 @@ def test_stopped_without_a_bound_reports_no_proof(monkeypatch):
         assert sol.status == "feasible"
         assert sol.bound == pytest.approx(model.simple_bound())
         assert sol.bound != sol.objective and sol.mip_gap > 0
+
+
+def test_swap_search_stops_at_its_deadline():
+    """The 1-swap pass checks its deadline between moves (a pass at 1M nodes took 5 s
+    past the limit): with the deadline passed it returns its start, still p sites."""
+    import time
+
+    from siting.model import _iterated_swap, _swap_max_cover
+
+    inst = random_instance(5, n=40, m=12)
+    cov = inst.coverage(inst.threshold_m)
+    start = np.array([0, 1, 2])
+    assert _swap_max_cover(cov, inst.weight, start, deadline=time.perf_counter()).tolist() \
+        == [0, 1, 2]
+    better = _swap_max_cover(cov, inst.weight, start)
+    assert covered_weight(inst, better) >= covered_weight(inst, start)
+    assert len(_iterated_swap(cov, inst.weight, start, time_s=0.0)) == 3
