@@ -13,7 +13,9 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+import shapely
 from numba import njit
+from shapely.ops import substring
 from scipy.spatial import cKDTree
 
 from siting._dijkstra import bounded_dijkstra, contract_chains
@@ -35,8 +37,16 @@ class Access:
     component
         Weakly connected component of each node (0 = largest).
     demand_node, demand_snap_m, site_node, site_snap_m
-        Nearest network node of every demand point / site and the straight-line
-        distance to it, which is counted as walking.
+        Network node of every demand point / site and the walk to it: with edge
+        snapping (default) the node where the point's perpendicular meets its nearest
+        street (a split node, or an end within 1 mm) and that perpendicular's length;
+        with node snapping the nearest node and the straight line. Infinite for a point
+        beyond the largest snap distance.
+    n_graph_nodes
+        Rows ``0…n_graph_nodes-1`` are the graph's nodes; later rows are split points
+        (``node_ids`` -1, -2, …).
+    demand_flag, site_flag
+        ``""``, ``"beyond_max_snap"`` or ``"relinked_from_fragment"`` per point.
     """
 
     adjacency: sp.csr_array
@@ -47,6 +57,9 @@ class Access:
     demand_snap_m: np.ndarray
     site_node: np.ndarray
     site_snap_m: np.ndarray
+    n_graph_nodes: int | None = None
+    demand_flag: np.ndarray | None = None
+    site_flag: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def search_graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -65,6 +78,20 @@ class Access:
             keep[self.site_node] = True
             self._cache["search"] = contract_chains(a.indptr, a.indices, a.data, keep)
         return self._cache["search"]
+
+    def edges(self) -> dict[str, np.ndarray]:
+        """Directed edges of the searched graph (split at the points) for drawing reach:
+        ``u``, ``v`` (rows), ``length`` and ``geometry`` running u -> v (cached)."""
+        if "edges" not in self._cache:
+            u, v, w, geom, pieces = self._cache["edge_parts"]
+            if pieces is not None:
+                pu, pv, pw, pg, f0, f1 = pieces
+                cut = np.array([substring(g, a, b, normalized=True)
+                                for g, a, b in zip(pg, f0, f1)] + [None], dtype=object)[:-1]
+                u, v, w = np.concatenate([u, pu]), np.concatenate([v, pv]), np.concatenate([w, pw])
+                geom = np.concatenate([geom, cut])
+            self._cache["edges"] = {"u": u, "v": v, "length": w, "geometry": geom}
+        return self._cache["edges"]
 
     def nearest(self, sites, threshold_m: float) -> tuple[np.ndarray, np.ndarray]:
         """Walk from every network node to the nearest of ``sites`` within ``threshold_m``.
@@ -89,35 +116,213 @@ class Access:
         return walk, site
 
 
-def snap(points: gpd.GeoDataFrame, node_xy: np.ndarray, max_snap_m: float | None = None):
-    """Nearest network node of each point and the distance to it (metres).
+def snap(points: gpd.GeoDataFrame, node_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest network node of each point and the straight-line distance to it (metres).
 
-    Raises
-    ------
-    SitingError
-        When a point is farther than ``max_snap_m`` from every node (then it is not in
-        the study area's network at all; the message names how many and which).
+    The node-snapping rule (``build_access(snap="node")``); kept for comparison.
     """
-    if points.crs is None or not points.crs.is_projected:
-        raise SitingError("points must be in a projected CRS before snapping")
-    xy = np.column_stack([points.geometry.x.to_numpy(), points.geometry.y.to_numpy()])
+    xy = _xy(points)
     dist, node = cKDTree(node_xy).query(xy)
     return node.astype(np.int64), dist
 
 
+def _xy(points: gpd.GeoDataFrame) -> np.ndarray:
+    if points.crs is None or not points.crs.is_projected:
+        raise SitingError("points must be in a projected CRS before snapping")
+    return np.column_stack([points.geometry.x.to_numpy(), points.geometry.y.to_numpy()])
+
+
 def build_access(
-    G: nx.MultiDiGraph, demand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame
+    G: nx.MultiDiGraph, demand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
+    snap_to: str = "edge", max_snap_m: float = np.inf, min_component_nodes: int = 1,
 ) -> Access:
-    """Index the network and snap demand and sites to it (all in ``G``'s CRS)."""
+    """Index the network and attach demand and sites to it (all in ``G``'s CRS).
+
+    Parameters
+    ----------
+    G
+        Projected walking graph (osmnx conventions).
+    demand, sites
+        Points in ``G``'s CRS.
+    snap_to
+        ``"edge"`` (default): each point is projected onto its nearest walkable edge,
+        which is split there; its walk is the perpendicular offset plus the distance
+        along the edge, so two points on one edge reach each other along it.
+        ``"node"``: the nearest node, with the straight-line distance as walk.
+    max_snap_m
+        Points farther than this from the network are not attached: their offset is
+        infinite (they reach and are reached by nothing) and ``demand_flag`` /
+        ``site_flag`` say ``"beyond_max_snap"``.
+    min_component_nodes
+        Edges of components with fewer nodes (fragments not linked to the network) are
+        not snapped to; a point whose nearest edge lies on one is linked to the nearest
+        edge of a larger component, the gap counted as walking, and flagged
+        ``"relinked_from_fragment"``.
+    """
     crs = G.graph["crs"]
     for name, gdf in (("demand", demand), ("sites", sites)):
         if gdf.crs is None or not gdf.crs.equals(crs):
             raise SitingError(f"{name} CRS {gdf.crs} differs from the network CRS {crs}")
+    if snap_to not in ("edge", "node"):
+        raise SitingError(f"snap_to must be 'edge' or 'node', got {snap_to!r}")
     adjacency, node_ids, node_xy = to_csr(G)
-    d_node, d_snap = snap(demand, node_xy)
-    s_node, s_snap = snap(sites, node_xy)
-    return Access(adjacency, node_ids, node_xy, components(adjacency), d_node, d_snap,
-                  s_node, s_snap)
+    comp = components(adjacency)
+    n = len(node_ids)
+    d_xy, s_xy = _xy(demand), _xy(sites)
+    if snap_to == "node":
+        d_node, d_snap = snap(demand, node_xy)
+        s_node, s_snap = snap(sites, node_xy)
+        flags = np.full(len(d_xy) + len(s_xy), "", dtype=object)
+        edges = (*_edge_table(G, node_ids, node_xy), None)
+    else:
+        split = _split_edges(G, node_ids, node_xy, np.vstack([d_xy, s_xy]), comp,
+                             min_component_nodes)
+        adjacency, node_xy, node, offset, flags, edges = split
+        node_ids = np.concatenate([node_ids, -1 - np.arange(len(node_xy) - n)])
+        if len(node_xy) > n:
+            comp = np.concatenate([comp, comp[_split_parent(adjacency, n)]])
+        d_node, s_node = node[:len(d_xy)], node[len(d_xy):]
+        d_snap, s_snap = offset[:len(d_xy)], offset[len(d_xy):]
+    far = np.concatenate([d_snap, s_snap]) > max_snap_m
+    flags[far] = "beyond_max_snap"
+    d_snap = np.where(far[:len(d_xy)], np.inf, d_snap)
+    s_snap = np.where(far[len(d_xy):], np.inf, s_snap)
+    acc = Access(adjacency, node_ids, node_xy, comp, d_node, d_snap, s_node, s_snap,
+                 n_graph_nodes=n, demand_flag=flags[:len(d_xy)].astype(str),
+                 site_flag=flags[len(d_xy):].astype(str))
+    acc._cache["edge_parts"] = edges
+    return acc
+
+
+def _split_parent(adjacency: sp.csr_array, n: int) -> np.ndarray:
+    """For each split node (rows ``n…``), a graph node it is linked to through split
+    nodes only (its edge's end), to inherit that node's component."""
+    m = adjacency.shape[0]
+    parent = np.full(m - n, -1, dtype=np.int64)
+    # split nodes form chains between two graph nodes: walk each chain to an end
+    coo = sp.coo_array(adjacency)
+    r, c = coo.row, coo.col
+    to_graph = (r >= n) & (c < n)
+    parent[r[to_graph] - n] = c[to_graph]
+    links = (r >= n) & (c >= n)
+    while (parent < 0).any():
+        known = parent[c[links] - n] >= 0
+        rows = r[links][known] - n
+        unset = parent[rows] < 0
+        if not unset.any():
+            break
+        parent[rows[unset]] = parent[c[links][known][unset] - n]
+    return np.maximum(parent, 0)
+
+
+def _edge_table(G: nx.MultiDiGraph, node_ids: np.ndarray, node_xy: np.ndarray):
+    """Directed edges as row indices with length and geometry (a straight segment where
+    the graph has none); parallel edges are all kept (a point may lie on either)."""
+    m = G.number_of_edges()
+    order_ids = np.argsort(node_ids)
+    uv = np.fromiter((x for u, v in G.edges() for x in (u, v)), np.int64, count=2 * m)
+    idx = order_ids[np.searchsorted(node_ids, uv, sorter=order_ids)]
+    u, v = idx[0::2], idx[1::2]
+    w = np.fromiter((d for _, _, d in G.edges(data="length")), float, count=m)
+    geom = np.array([d for _, _, d in G.edges(data="geometry")] + [None], dtype=object)[:-1]
+    none = np.array([g is None for g in geom], dtype=bool)
+    if none.any():
+        geom[none] = shapely.linestrings(
+            np.stack([node_xy[u[none]], node_xy[v[none]]], axis=1))
+    return u, v, w, geom
+
+
+def _shortest(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, m: int) -> sp.csr_array:
+    """CSR adjacency keeping the shortest of parallel edges."""
+    order = np.lexsort((w, cols, rows))
+    rows, cols, w = rows[order], cols[order], w[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    adj = sp.csr_array((w[first], (rows[first], cols[first])), shape=(m, m))
+    adj.sort_indices()
+    return adj
+
+
+def _split_edges(G, node_ids, node_xy, xy, comp, min_component_nodes: int):
+    """Project points onto their nearest edge and split the edges there.
+
+    Each undirected street (``a < b``) is split once at every distinct point position;
+    directed lengths are shared out in proportion to the position along the geometry.
+    Returns the new CSR adjacency, node coordinates (graph nodes first, then one node per
+    split position), each point's node and perpendicular offset, and flags.
+    """
+    n = len(node_ids)
+    u, v, w, geom = _edge_table(G, node_ids, node_xy)
+    a, b = np.minimum(u, v), np.maximum(u, v)
+    # one undirected street per (a, b, length) — parallel ways differ in length — with
+    # its geometry running a -> b
+    key = np.stack([a, b, np.round(w * 1000.0).astype(np.int64)], axis=1)
+    ukey, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    ga = geom[first].copy()
+    flip = u[first] != a[first]
+    ga[flip] = shapely.reverse(ga[flip])
+    ua, ub = a[first], b[first]
+    sizes = np.bincount(comp)
+    big = sizes[comp[ua]] >= min_component_nodes
+    pts = shapely.points(xy)
+    flags = np.full(len(xy), "", dtype=object)
+    tree = shapely.STRtree(ga[big])
+    (_, e_big), offset = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    e = np.flatnonzero(big)[e_big]
+    if not big.all():
+        (_, e_any), d_any = shapely.STRtree(ga).query_nearest(
+            pts, return_distance=True, all_matches=False)
+        flags[d_any < offset - 1e-9] = "relinked_from_fragment"
+    glen = shapely.length(ga[e])
+    frac = np.clip(shapely.line_locate_point(ga[e], pts) / np.maximum(glen, 1e-12), 0.0, 1.0)
+    along = frac * glen
+    node = np.where(along <= 1e-3, ua[e], -1)
+    node = np.where((node < 0) & (glen - along <= 1e-3), ub[e], node)
+    mid = np.flatnonzero(node < 0)
+    # distinct split positions (mm) per street
+    pos_key = np.round(along[mid] * 1000.0).astype(np.int64)
+    stops, stop_of = np.unique(np.stack([e[mid], pos_key], axis=1), axis=0, return_inverse=True)
+    new_id = n + np.arange(len(stops))
+    node[mid] = new_id[stop_of.ravel()]
+    s_edge = stops[:, 0]
+    s_frac = stops[:, 1] / 1000.0 / np.maximum(shapely.length(ga[s_edge]), 1e-12)
+    new_xy = shapely.get_coordinates(shapely.line_interpolate_point(
+        ga[s_edge], s_frac, normalized=True))
+    # chains a -> stops -> b of every split street, in both directions where they exist
+    split = np.unique(s_edge)
+    ce = np.concatenate([split, s_edge, split])
+    cf = np.concatenate([np.zeros(len(split)), s_frac, np.ones(len(split))])
+    cn = np.concatenate([ua[split], new_id, ub[split]])
+    o = np.lexsort((cf, ce))
+    ce, cf, cn = ce[o], cf[o], cn[o]
+    seg = np.flatnonzero(ce[1:] == ce[:-1])
+    s_from, s_to, s_street = cn[seg], cn[seg + 1], ce[seg]
+    s_part = cf[seg + 1] - cf[seg]
+    # directed lengths of each street: forward a -> b and backward b -> a (NaN if absent)
+    fwd = np.full(len(ukey), np.nan)
+    bwd = np.full(len(ukey), np.nan)
+    is_fwd = u == a
+    fwd[inv[is_fwd]] = w[is_fwd]
+    bwd[inv[~is_fwd]] = w[~is_fwd]
+    loop = ua == ub  # a closed way: walkable both ways round (its two copies look alike)
+    bwd[loop] = fwd[loop]
+    split_street = np.zeros(len(ukey), bool)
+    split_street[split] = True
+    keep = ~split_street[inv]
+    f_ok, b_ok = ~np.isnan(fwd[s_street]), ~np.isnan(bwd[s_street])
+    rows = [u[keep], s_from[f_ok], s_to[b_ok]]
+    cols = [v[keep], s_to[f_ok], s_from[b_ok]]
+    wts = [w[keep], fwd[s_street][f_ok] * s_part[f_ok], bwd[s_street][b_ok] * s_part[b_ok]]
+    adj = _shortest(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts),
+                    n + len(stops))
+    # the split graph's edges for drawing: unsplit edges, then the pieces (lazy geometry)
+    pieces = (np.concatenate([s_from[f_ok], s_to[b_ok]]), np.concatenate([s_to[f_ok], s_from[b_ok]]),
+              np.concatenate(wts[1:]), ga[np.concatenate([s_street[f_ok], s_street[b_ok]])],
+              np.concatenate([cf[seg][f_ok], cf[seg + 1][b_ok]]),
+              np.concatenate([cf[seg + 1][f_ok], cf[seg][b_ok]]))
+    edges = (u[keep], v[keep], w[keep], geom[keep], pieces)
+    return adj, np.vstack([node_xy, new_xy]), node.astype(np.int64), offset, flags, edges
 
 
 def build_instance(

@@ -11,7 +11,6 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import shapely
 from shapely.ops import substring
@@ -59,10 +58,7 @@ def reach_polygons(result, threshold_m: float | None = None,
     key = (tuple(levels), REACH_BUFFER_M, merged, tuple(int(j) for j in result.solution.chosen))
     if key in cache:
         return cache[key].copy()
-    edges = ox.graph_to_gdfs(result.graph, nodes=False).reset_index()
-    pos = {n: i for i, n in enumerate(result.access.node_ids)}
-    e = {"u": edges["u"].map(pos).to_numpy(), "v": edges["v"].map(pos).to_numpy(),
-         "length": edges["length"].to_numpy(), "geometry": edges.geometry.to_numpy()}
+    e = dict(result.access.edges())  # split where the points meet their streets
     e["has_rev"] = pd.MultiIndex.from_arrays([e["v"], e["u"]]).isin(
         pd.MultiIndex.from_arrays([e["u"], e["v"]]))
     sites = result.chosen_sites

@@ -5,6 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+import walk_check
 
 from siting import network
 from siting.access import build_access, build_instance
@@ -64,20 +65,17 @@ def test_pairs_match_networkx(which, helsinki_osm, request):
     acc = build_access(G, demand, sites)
     reach = 500.0
     inst = build_instance(acc, demand["population"].to_numpy(), sites["cost"].to_numpy(), reach)
-    # independent: networkx Dijkstra on the graph itself, per site, plus both snaps
+    # independent: points projected onto their nearest edge by osmnx, networkx Dijkstra
+    pts = walk_check.attach(G, demand.geometry.x, demand.geometry.y)
     expected = {}
-    for j in range(len(sites)):
-        src = int(acc.node_ids[acc.site_node[j]])
-        lengths = nx.single_source_dijkstra_path_length(G, src, cutoff=reach, weight="length")
-        for i in range(len(demand)):
-            node = int(acc.node_ids[acc.demand_node[i]])
-            if node in lengths:
-                d = lengths[node] + acc.demand_snap_m[i] + acc.site_snap_m[j]
-                if d <= reach:
-                    expected[(i, j)] = d
+    for j, site in enumerate(walk_check.attach(G, sites.geometry.x, sites.geometry.y)):
+        d = walk_check.walks_from(G, site, pts, reach)
+        for i in np.flatnonzero(d <= reach):
+            expected[(int(i), j)] = d[i]
     got = {(int(i), int(j)): d for i, j, d in zip(inst.pair_demand, inst.pair_site,
                                                    inst.pair_dist)}
-    assert got.keys() == expected.keys()
-    assert len(got) > 50
-    for key, d in expected.items():
-        assert got[key] == pytest.approx(d, abs=1e-6)
+    # pairs within a millimetre of the threshold may fall either side (float sums)
+    edge = {k for k, d in {**expected, **got}.items() if abs(d - reach) < 1e-3}
+    assert got.keys() - edge == expected.keys() - edge
+    err = max(abs(got[k] - expected[k]) for k in got.keys() & expected.keys())
+    assert err < 2e-3, err  # points on one street are merged at millimetre positions
