@@ -319,7 +319,10 @@ def _clean_stale(target: Path) -> None:
             _remove_tree(path)
     for path in target.parent.glob(f".{target.name}.siting-old-*"):
         if path.is_dir() and not path.is_symlink():
-            _remove_listed(path)
+            try:
+                _remove_listed(path)
+            except OSError:  # best effort: a leftover must not stop this run
+                pass
 
 
 def _write_marker(folder: Path, kind: str) -> None:
