@@ -74,8 +74,11 @@ def check_output_folder(out: str | Path, overwrite: bool = False, kind: str = "r
         what = "the parent of the current folder" if text.strip() == ".." else "the current folder"
         raise SitingError(f"--out {text!r} is {what}; siting will not write there, give a new "
                           "folder name such as --out results")
-    target = Path(text).resolve()
-    cwd, home = Path.cwd().resolve(), Path(os.path.expanduser("~")).resolve()
+    try:
+        target = Path(text).resolve()
+        cwd, home = Path.cwd().resolve(), Path(os.path.expanduser("~")).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # link loop, NUL byte, cwd gone
+        raise SitingError(f"--out {text!r} is not a usable path: {exc}") from exc
     if target.parent == target:
         _refuse(out, target, "is the filesystem root")
     if target == cwd or target in cwd.parents:
@@ -223,6 +226,8 @@ def _check_existing(target: Path, overwrite: bool, kind: str) -> None:
         raise SitingError(f"cannot read output folder {target}: {exc.strerror}") from exc
     if not entries:
         return
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise SitingError(f"output folder {target} is not writable; choose another --out")
     marker = read_marker(target)
     if marker is None:
         old = (" (summary.json without the marker: an output of an older siting version "
