@@ -13,8 +13,9 @@ written into ``.<name>.siting-tmp-<pid>-<hex>`` beside it, then swapped in: atom
 ``renameat2(RENAME_EXCHANGE)`` where Linux offers it, else by two renames (old folder to
 ``.<name>.siting-old-<pid>-<hex>``, new folder to ``<name>``). Only in that fallback is there
 a window of two system calls where ``<name>`` is missing; it never holds a mix of old and
-new files. SIGINT and SIGTERM are blocked during the swap and raise (``KeyboardInterrupt``,
-``SystemExit(143)``) while writing, so the temporary folder is removed. Temporary folders
+new files. While writing, SIGINT and SIGTERM raise (``KeyboardInterrupt``,
+``SystemExit(143)``), so the temporary folder is removed; during the swap and the removal of
+the old files they are deferred until the new output is in place. Temporary folders
 left by a killed run are removed by the next run on the same folder (under the lock, so no
 living run owns them).
 """
@@ -178,7 +179,7 @@ def atomic_folder(out: str | Path, overwrite: bool = False, kind: str = "run") -
             yield tmp
             _write_marker(tmp, kind)
             check_output_folder(target, overwrite, kind)  # files may have appeared meanwhile
-            with _signals_blocked():
+            with _signals_deferred():
                 old = _swap(tmp, target)
                 swapped = True
                 if old is not None:
@@ -297,14 +298,26 @@ def _terminate(signum, frame) -> None:
 
 
 @contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """SIGINT and SIGTERM wait (they are delivered after the block)."""
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM received in the block take effect after it (main thread only;
+    Python-level handlers, since another thread of the process may receive the signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: got.append(signum))
+           for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if got:
+            handler = old[got[0]]
+            if callable(handler):
+                handler(got[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(got[0])
 
 
 def _new_sibling(target: Path, tag: str) -> Path:

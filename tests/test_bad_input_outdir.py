@@ -18,8 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 import siting
+from siting import outdir
 from siting.cli import app, sample_osm
-from siting.outdir import MARKER, read_marker
+from siting.outdir import MARKER, atomic_folder, read_marker
 
 ROOT = Path(siting.__file__).resolve().parents[1]
 
@@ -233,8 +234,10 @@ def test_rerun_with_overwrite_replaces_only_siting_files(old, cached):
     marker["created"] = "2000-01-01T00:00:00+00:00"
     (old / MARKER).write_text(json.dumps(marker))
     (old.parent / "beside.txt").write_text("neighbour")
+    handler = signal.getsignal(signal.SIGTERM)
     res = run_out(old, "--overwrite")
     assert res.exit_code == 0, res.output
+    assert signal.getsignal(signal.SIGTERM) is handler  # restored after the job
     new = read_marker(old)
     assert new["kind"] == "run" and new["created"] != marker["created"]
     assert not (old / "tables" / "stale.csv").exists()
@@ -292,6 +295,20 @@ def test_compare_overwrite_keeps_user_files(old, tmp_path):
     res = cli("compare", old, "--out", out, "--overwrite")
     assert res.exit_code == 0, res.output
     no_leftovers(tmp_path, "cmp")
+
+
+def test_ctrl_c_during_replace_waits_for_complete_output(old, monkeypatch):
+    """Ctrl-C during the final replace takes effect only once the new output is complete in place."""
+    real = outdir._swap
+
+    def swap(new, target):
+        os.kill(os.getpid(), signal.SIGINT)  # blocked now: delivered after the swap
+        return real(new, target)
+    monkeypatch.setattr(outdir, "_swap", swap)
+    with pytest.raises(KeyboardInterrupt), atomic_folder(old, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(snapshot(old)) == [MARKER, "new.txt"]
+    no_leftovers(old.parent)
 
 
 def _interrupted_run(tmp_path: Path, old: Path, sig: int, wait_for: str) -> subprocess.CompletedProcess:
