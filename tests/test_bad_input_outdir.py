@@ -181,29 +181,32 @@ def test_out_is_a_file_refused(tmp_path, no_compute):
     assert f.read_text() == "data"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a chmod 0555 folder anyway")
-def test_out_in_non_writable_folder_refused(tmp_path, no_compute):
+def test_out_in_non_writable_folder_refused(tmp_path, monkeypatch, no_compute):
     """`--out` inside a folder without write permission is refused before any computation."""
     parent = tmp_path / "locked"
     parent.mkdir()
     parent.chmod(0o555)
+    if os.geteuid() == 0:  # root writes into a 0555 folder anyway: fake what os.access says
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m: Path(p) != parent and real(p, m))
     try:
         refused(run_out(parent / "out"), "no permission", str(parent))
     finally:
         parent.chmod(0o755)
+    assert os.listdir(parent) == []
 
 
-def _read_only_dir() -> Path | None:
-    for d in ("/sys", "/proc/sys", "/usr"):
-        if os.path.isdir(d) and os.statvfs(d).f_flag & os.ST_RDONLY:
-            return Path(d)
-    return None
-
-
-@pytest.mark.skipif(_read_only_dir() is None, reason="no read-only filesystem mounted here")
-def test_out_on_read_only_filesystem_refused(no_compute):
+def test_out_on_read_only_filesystem_refused(tmp_path, monkeypatch, no_compute):
     """`--out` on a read-only filesystem is refused before any computation."""
-    refused(run_out(_read_only_dir() / "siting-out"), "read-only filesystem")
+    ro = tmp_path / "cdrom"  # no read-only mount in the test sandbox: fake its statvfs flag
+    ro.mkdir()
+    real = os.statvfs
+
+    class ReadOnly:
+        f_flag = os.ST_RDONLY
+    monkeypatch.setattr(os, "statvfs", lambda p: ReadOnly if Path(p) == ro else real(p))
+    refused(run_out(ro / "siting-out"), "read-only filesystem", str(ro))
+    assert os.listdir(ro) == []
 
 
 def test_lock_held_by_another_run_refused(tmp_path, no_compute):
