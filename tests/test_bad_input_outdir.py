@@ -273,7 +273,7 @@ def test_output_folder_follows_umask(tmp_path, cached):
 
 
 def test_compare_out_protected(cwd_with_files, tmp_path, old, monkeypatch):
-    """`siting compare` refuses `--out .`, a folder of other files and a run's folder, before any scenario runs."""
+    """`siting compare` refuses `--out .`, an ancestor of the current folder and a run's output folder, before any scenario runs."""
     def boom(*a, **k):
         raise AssertionError("scenarios ran before --out was checked")
     monkeypatch.setattr("siting.compare.compare", boom)
@@ -309,6 +309,15 @@ def test_ctrl_c_during_replace_waits_for_complete_output(old, monkeypatch):
         return real(new, target)
     monkeypatch.setattr(outdir, "_swap", swap)
     with pytest.raises(KeyboardInterrupt), atomic_folder(old, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(snapshot(old)) == [MARKER, "new.txt"]
+    no_leftovers(old.parent)
+
+
+def test_replace_without_atomic_exchange(old, monkeypatch):
+    """Replacing where renameat2 is unavailable (two renames) also leaves only the new output."""
+    monkeypatch.setattr(outdir, "_exchange", lambda a, b: False)
+    with atomic_folder(old, overwrite=True) as tmp:
         (tmp / "new.txt").write_text("new")
     assert sorted(snapshot(old)) == [MARKER, "new.txt"]
     no_leftovers(old.parent)
