@@ -161,6 +161,7 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
 
 def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
          map_options: dict | None = None) -> None:
+    from siting.outdir import output_lock
     from siting.pipeline import run as run_pipeline
     from siting.scenario import make_scenario
 
@@ -171,14 +172,15 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
         sc = make_scenario(scenario_file, **flags)
         if sc.osm is None and sc.graphml is None and sc.place is None:
             _fail("no input: give --osm FILE, --graphml FILE --buildings FILE, or --place NAME")
-        typer.echo(f"siting: reading {sc.osm or sc.graphml or sc.place}")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)
-            result = run_pipeline(sc)
-        for w in caught:  # e.g. no community layer: planning-cell fallback
-            if issubclass(w.category, UserWarning):
-                typer.echo(f"siting: note: {w.message}", err=True)
-        path = result.write(sc.out, overwrite=overwrite, **(map_options or {}))
+        with output_lock(sc.out, overwrite, "run"):  # checked and locked before any work
+            typer.echo(f"siting: reading {sc.osm or sc.graphml or sc.place}")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)
+                result = run_pipeline(sc)
+            for w in caught:  # e.g. no community layer: planning-cell fallback
+                if issubclass(w.category, UserWarning):
+                    typer.echo(f"siting: note: {w.message}", err=True)
+            path = result.write(sc.out, overwrite=overwrite, **(map_options or {}))
     except SitingError as exc:
         _fail(str(exc))
     s = result.summary
@@ -225,8 +227,9 @@ def compare(
 ) -> None:
     """Compare scenarios: a table, an effort → people-served curve (PNG and HTML)."""
     from siting.compare import compare as run_compare
-    from siting.compare import write_comparison
+    from siting.compare import write_comparison_files
     from siting.i18n import check_lang
+    from siting.outdir import atomic_folder
 
     try:
         sweeps = {}
@@ -246,10 +249,13 @@ def compare(
             base_spec = {"osm": osm}
         elif base is None and sweeps:
             _fail("a sweep needs a base scenario: --base FILE.toml or --osm FILE")
-        table = run_compare(items or [], base=base_spec, vary=sweeps,
-                            runs_dir=out / "runs" if write_runs else None, lang=lang, grid=grid)
-        lang = check_lang(lang) if lang else "en"
-        path = write_comparison(table, out, lang=lang, overwrite=overwrite)
+        # checked and locked before any work; --write-runs writes into the new folder too
+        with atomic_folder(out, overwrite, "comparison") as tmp:
+            table = run_compare(items or [], base=base_spec, vary=sweeps,
+                                runs_dir=tmp / "runs" if write_runs else None, lang=lang,
+                                grid=grid)
+            write_comparison_files(table, tmp, lang=check_lang(lang) if lang else "en")
+        path = out
     except SitingError as exc:
         _fail(str(exc))
     cols = [c for c in ("scenario", "n_sites_chosen", "threshold_m", "covered_population",

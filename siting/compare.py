@@ -111,18 +111,24 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
                      overwrite: bool = False) -> Path:
     """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png`` and ``curve.html``
     (interactive: hover a point for its numbers; no network needed) into ``out``,
-    all-or-nothing."""
+    all-or-nothing (see :func:`siting.outdir.atomic_folder`; ``overwrite`` replaces only an
+    earlier siting comparison)."""
+    from siting.outdir import atomic_folder
+
+    with atomic_folder(out, overwrite, "comparison") as tmp:
+        write_comparison_files(table, tmp, lang)
+    return Path(out)
+
+
+def write_comparison_files(table: pd.DataFrame, folder: Path, lang: str = "en") -> None:
+    """Write the comparison files into an existing ``folder`` (no checks, not atomic)."""
     from siting.tables import write_csv, write_workbook
 
-    from siting.report import atomic_folder
-
-    with atomic_folder(out, "comparison.csv", overwrite, "comparison") as tmp:
-        write_csv(table, tmp / "comparison.csv")
-        write_workbook({"comparison": table}, tmp / "comparison.xlsx", lang)
-        x, series = _curve_axes(table)
-        _curve_png(table, x, series, tmp / "curve.png", lang)
-        (tmp / "curve.html").write_text(curve_html(table, x, series, lang), encoding="utf-8")
-    return Path(out)
+    write_csv(table, folder / "comparison.csv")
+    write_workbook({"comparison": table}, folder / "comparison.xlsx", lang)
+    x, series = _curve_axes(table)
+    _curve_png(table, x, series, folder / "curve.png", lang)
+    (folder / "curve.html").write_text(curve_html(table, x, series, lang), encoding="utf-8")
 
 
 def _curve_axes(table: pd.DataFrame) -> tuple[str, str | None]:

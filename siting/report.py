@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import folium
@@ -14,8 +11,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.ops import substring
-
-from siting.errors import SitingError
 
 REACH_BUFFER_M = 20.0  # half-width of the walked street corridor drawn as reach
 KIND_COLOURS = {
@@ -176,14 +171,16 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
     ``lang`` (``"zh"``/``"en"``, default by study area), ``assets``, ``basemap`` and
     ``tianditu_key`` are passed to :func:`make_map`.
 
-    Everything is written to a temporary folder beside ``out`` and moved into place at
-    the end, so a failure leaves no half-written folder. An existing ``out`` is only
-    replaced when ``overwrite`` is set and it is an earlier siting output (it holds a
-    ``summary.json``): a folder of other files is never deleted.
+    Everything is written to a temporary folder beside ``out`` and swapped into place at
+    the end, so a failure leaves no half-written folder (see :mod:`siting.outdir`). An
+    existing ``out`` is only replaced when ``overwrite`` is set and it is an earlier siting
+    run (it holds the marker ``.siting-output.json``); only the files siting wrote there are
+    deleted, and a folder holding any other file is never replaced.
     """
+    from siting.outdir import atomic_folder
     from siting.tables import write_csv, write_tables
 
-    with atomic_folder(out, "summary.json", overwrite, "run") as tmp:
+    with atomic_folder(out, overwrite, "run") as tmp:
         chosen = result.chosen_sites.to_crs("EPSG:4326")
         _gpkg(chosen, tmp / "sites.gpkg", "sites")
         candidates = getattr(result, "candidates", None)  # all, excluded ones with their reason
@@ -204,35 +201,6 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
         make_map(result, lang=lang, assets=assets, basemap=basemap,
                  tianditu_key=tianditu_key).save(str(tmp / "map.html"))
     return Path(out)
-
-
-@contextmanager
-def atomic_folder(out: str | Path, marker: str, overwrite: bool, what: str):
-    """Yield a temporary folder beside ``out`` that replaces ``out`` only on success.
-
-    An existing non-empty ``out`` is replaced only when it holds ``marker`` (an earlier
-    output of the same kind) and ``overwrite`` is set; a folder of other files is never
-    deleted. On any failure the temporary folder is removed and ``out`` is untouched.
-    """
-    out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise SitingError(f"output path {out} is a file; give a folder")
-        if any(out.iterdir()):
-            if not (out / marker).exists():
-                raise SitingError(f"output folder {out} holds other files; choose an empty or new folder")
-            if not overwrite:
-                raise SitingError(f"output folder {out} holds an earlier {what}; pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield tmp
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:

@@ -51,8 +51,8 @@ def test_compare_loads_output_folders_and_writes_files(helsinki_osm, tmp_path):
         s = json.loads((folder / "summary.json").read_text())
         assert row.covered_population == s["covered_population"] and row.scenario == folder.name
     out = write_comparison(table, tmp_path / "cmp", lang="zh")
-    assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "comparison.xlsx",
-                                                     "curve.html", "curve.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".siting-output.json", "comparison.csv",
+                                                     "comparison.xlsx", "curve.html", "curve.png"]
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     csv = pd.read_csv(out / "comparison.csv")
     assert list(csv["covered_population"]) == list(table["covered_population"])
@@ -119,3 +119,18 @@ def test_nanjing_five_scenarios_one_command(nanjing_osm, tmp_path):
     assert c["max_sites=8, walk_minutes=5"] < c["max_sites=8, walk_minutes=10"] \
         < c["max_sites=8, walk_minutes=15"]
     assert (csv["covered_population"] <= csv["total_population"]).all()
+
+
+def test_cli_compare_write_runs_inside_new_folder(helsinki_osm, tmp_path, monkeypatch):
+    """--write-runs puts each run in runs/ of the comparison folder, listed in its marker."""
+    result = run(make_scenario(osm=helsinki_osm, max_sites=1))
+    monkeypatch.setattr("siting.pipeline.run", lambda sc: result)
+    out = tmp_path / "c"
+    res = runner.invoke(app, ["compare", "--osm", str(helsinki_osm), "--max-sites", "1,2",
+                              "--write-runs", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    files = json.loads((out / ".siting-output.json").read_text())["files"]
+    for slug in ("max_sites_1", "max_sites_2"):
+        assert (out / "runs" / slug / "summary.json").exists()
+        assert f"runs/{slug}/summary.json" in files
+    assert [p.name for p in tmp_path.iterdir()] == ["c"]
