@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import shapely
 from numba import njit
@@ -47,6 +48,9 @@ class Access:
         (``node_ids`` -1, -2, …).
     demand_flag, site_flag
         ``""``, ``"beyond_max_snap"`` or ``"relinked_from_fragment"`` per point.
+    demand_door, site_door
+        Where the walk leaves the building: ``"entrance"``, ``"wall"`` or ``""`` (the
+        point itself); see :func:`build_access`.
     """
 
     adjacency: sp.csr_array
@@ -60,6 +64,8 @@ class Access:
     n_graph_nodes: int | None = None
     demand_flag: np.ndarray | None = None
     site_flag: np.ndarray | None = None
+    demand_door: np.ndarray | None = None
+    site_door: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def search_graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -135,6 +141,8 @@ def _xy(points: gpd.GeoDataFrame) -> np.ndarray:
 def build_access(
     G: nx.MultiDiGraph, demand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
     snap_to: str = "edge", max_snap_m: float = np.inf, min_component_nodes: int = 1,
+    footprints: gpd.GeoSeries | None = None, entrances: gpd.GeoSeries | None = None,
+    large_footprint_m: float = np.inf,
 ) -> Access:
     """Index the network and attach demand and sites to it (all in ``G``'s CRS).
 
@@ -158,6 +166,14 @@ def build_access(
         not snapped to; a point whose nearest edge lies on one is linked to the nearest
         edge of a larger component, the gap counted as walking, and flagged
         ``"relinked_from_fragment"``.
+    footprints, entrances, large_footprint_m
+        Where a building meets the street (edge snapping only): a point whose
+        ``osm_id`` names a footprint (``footprints`` indexed by ``osm_id``, in ``G``'s
+        CRS) walks from that building's ``entrance=*`` node nearest a street when it
+        has one (within 1 m of the outline); else, when the footprint is wider than
+        ``large_footprint_m`` (smallest enclosing circle), from the point of the outline
+        nearest a street; else from the point itself. ``demand_door`` / ``site_door``
+        say which (``"entrance"``, ``"wall"`` or ``""``).
     """
     crs = G.graph["crs"]
     for name, gdf in (("demand", demand), ("sites", sites)):
@@ -173,11 +189,14 @@ def build_access(
         d_node, d_snap = snap(demand, node_xy)
         s_node, s_snap = snap(sites, node_xy)
         flags = np.full(len(d_xy) + len(s_xy), "", dtype=object)
+        door = flags.copy()
         edges = (*_edge_table(G, node_ids, node_xy), None)
     else:
+        ids = np.concatenate([_ids(demand), _ids(sites)])
+        doors = (ids, footprints, entrances, large_footprint_m)
         split = _split_edges(G, node_ids, node_xy, np.vstack([d_xy, s_xy]), comp,
-                             min_component_nodes)
-        adjacency, node_xy, node, offset, flags, edges = split
+                             min_component_nodes, doors)
+        adjacency, node_xy, node, offset, flags, edges, door = split
         node_ids = np.concatenate([node_ids, -1 - np.arange(len(node_xy) - n)])
         if len(node_xy) > n:
             comp = np.concatenate([comp, comp[_split_parent(adjacency, n)]])
@@ -189,7 +208,8 @@ def build_access(
     s_snap = np.where(far[len(d_xy):], np.inf, s_snap)
     acc = Access(adjacency, node_ids, node_xy, comp, d_node, d_snap, s_node, s_snap,
                  n_graph_nodes=n, demand_flag=flags[:len(d_xy)].astype(str),
-                 site_flag=flags[len(d_xy):].astype(str))
+                 site_flag=flags[len(d_xy):].astype(str),
+                 demand_door=door[:len(d_xy)].astype(str), site_door=door[len(d_xy):].astype(str))
     acc._cache["edge_parts"] = edges
     return acc
 
@@ -243,7 +263,44 @@ def _shortest(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, m: int) -> sp.c
     return adj
 
 
-def _split_edges(G, node_ids, node_xy, xy, comp, min_component_nodes: int):
+def _ids(points: gpd.GeoDataFrame) -> np.ndarray:
+    if "osm_id" not in points:
+        return np.full(len(points), None, dtype=object)
+    return points["osm_id"].astype(object).to_numpy()
+
+
+def _doors(xy: np.ndarray, doors, tree: shapely.STRtree, streets: np.ndarray):
+    """Where each point's walk leaves its building (see :func:`build_access`)."""
+    ids, footprints, entrances, large_m = doors
+    door = np.full(len(xy), "", dtype=object)
+    if footprints is None or not len(footprints):
+        return xy, door
+    pos = pd.Index(footprints.index.astype(object)).get_indexer(ids)
+    has = np.flatnonzero(pos >= 0)
+    poly = footprints.to_numpy()[pos[has]]
+    xy = xy.copy()
+    if entrances is not None and len(entrances):
+        ent = entrances.to_numpy()
+        f_i, e_i = shapely.STRtree(ent).query(poly, predicate="dwithin", distance=1.0)
+        if len(f_i):
+            _, d_e = tree.query_nearest(ent, return_distance=True, all_matches=False)
+            best = pd.DataFrame({"f": f_i, "e": e_i, "d": d_e[e_i]}).sort_values(
+                ["f", "d"], kind="stable").drop_duplicates("f")
+            rows = has[best["f"].to_numpy()]
+            xy[rows] = shapely.get_coordinates(ent[best["e"].to_numpy()])
+            door[rows] = "entrance"
+    wide = (door[has] == "") & (2 * shapely.minimum_bounding_radius(poly) > large_m)
+    if wide.any():
+        big_poly = poly[wide]
+        (_, k) = tree.query_nearest(big_poly, all_matches=False)
+        line = shapely.shortest_line(big_poly, streets[k])
+        rows = has[wide]
+        xy[rows] = shapely.get_coordinates(shapely.get_point(line, 0))
+        door[rows] = "wall"
+    return xy, door
+
+
+def _split_edges(G, node_ids, node_xy, xy, comp, min_component_nodes: int, doors=None):
     """Project points onto their nearest edge and split the edges there.
 
     Each undirected street (``a < b``) is split once at every distinct point position;
@@ -265,9 +322,12 @@ def _split_edges(G, node_ids, node_xy, xy, comp, min_component_nodes: int):
     ua, ub = a[first], b[first]
     sizes = np.bincount(comp)
     big = sizes[comp[ua]] >= min_component_nodes
-    pts = shapely.points(xy)
     flags = np.full(len(xy), "", dtype=object)
     tree = shapely.STRtree(ga[big])
+    door = np.full(len(xy), "", dtype=object)
+    if doors is not None:
+        xy, door = _doors(xy, doors, tree, ga[big])
+    pts = shapely.points(xy)
     (_, e_big), offset = tree.query_nearest(pts, return_distance=True, all_matches=False)
     e = np.flatnonzero(big)[e_big]
     if not big.all():
@@ -322,7 +382,7 @@ def _split_edges(G, node_ids, node_xy, xy, comp, min_component_nodes: int):
               np.concatenate([cf[seg][f_ok], cf[seg + 1][b_ok]]),
               np.concatenate([cf[seg + 1][f_ok], cf[seg][b_ok]]))
     edges = (u[keep], v[keep], w[keep], geom[keep], pieces)
-    return adj, np.vstack([node_xy, new_xy]), node.astype(np.int64), offset, flags, edges
+    return adj, np.vstack([node_xy, new_xy]), node.astype(np.int64), offset, flags, edges, door
 
 
 def build_instance(

@@ -319,6 +319,10 @@ class EmbeddedFacilities:
         :func:`_merge_demand`). Exact for ``max_served`` and ``min_cost``; off for
         ``min_distance``, whose walking distances differ between the points. Results
         are still reported per original demand point.
+    step_free
+        Distances on the step-free network (same demand and sites): the pairs
+        :math:`P_s` of services with ``step_free = true`` in the policy come from it,
+        so stairs lengthen (or cut) their walks; other services use ``instance``.
     """
 
     name = "embedded"
@@ -328,7 +332,7 @@ class EmbeddedFacilities:
                  standard: float | None = None, standard_mode: str | None = None,
                  capacity: bool = True, objective: str = "max_served",
                  max_new_sites: int | None = None, min_coverage: float | None = None,
-                 reduce: bool = True):
+                 reduce: bool = True, step_free: Instance | None = None):
         if objective not in OBJECTIVES:
             raise SitingError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
         if objective == "min_distance" and not capacity:
@@ -350,6 +354,12 @@ class EmbeddedFacilities:
                 f"{policy.max_threshold_m:.0f} m (largest service threshold, area-standard reach "
                 "and tiers); rebuild the instance with that threshold")
         self.instance, self.policy = instance, policy
+        if step_free is not None and (step_free.n_demand, step_free.n_sites) != (
+                instance.n_demand, instance.n_sites):
+            raise SitingError("the step-free instance must have the same demand and sites")
+        # distances each service walks: the step-free network for services marked so
+        self._inst = [step_free if step_free is not None and policy.services[s].step_free
+                      else instance for s in policy.active_services]
         self.budget, self.capacity, self.objective = budget, capacity, objective
         self.standard = policy.area_rate(standard) * 100.0
         self.standard_mode = "hard" if objective == "min_cost" and mode == "penalty" else mode
@@ -414,6 +424,7 @@ class EmbeddedFacilities:
         # pairs per service (positive demand only)
         self.pairs = []
         for si in range(len(S)):
+            inst = self._inst[si]
             mk = inst.pair_dist <= self.t[si] + 1e-9
             pi, pj, pdist = inst.pair_demand[mk], inst.pair_site[mk], inst.pair_dist[mk]
             host = ~self.existing[pj] | np.array(
@@ -454,6 +465,7 @@ class EmbeddedFacilities:
         hh = d["households"].to_numpy(float)
         self.H = np.bincount(codes, weights=hh, minlength=len(uniq))
         self.R = self.standard / 100.0 * self.H
+        inst = self.instance
         mk = inst.pair_dist <= pol.standard_reach_m + 1e-9
         pc, pj = codes[inst.pair_demand[mk]], inst.pair_site[mk]
         w = hh[inst.pair_demand[mk]]
@@ -476,8 +488,9 @@ class EmbeddedFacilities:
                                    inst.n_sites, merge) for si in range(len(S))]
 
     def _check_inputs(self) -> None:
-        S, inst = self.services, self.instance
+        S = self.services
         for si, s in enumerate(S):
+            inst = self._inst[si]
             reach = (self.D[inst.pair_demand, si] > 0) & (inst.pair_dist <= self.t[si] + 1e-9)
             hosts = [j for (j, s2) in self.fixed_area if s2 == si]
             if not reach.any() and not hosts:
@@ -494,6 +507,7 @@ class EmbeddedFacilities:
             cheapest = np.inf
             where = None
             for si in range(len(S)):
+                inst = self._inst[si]
                 pi, pj = inst.pair_demand, inst.pair_site
                 ok = (self.D[pi, si] > 0) & (inst.pair_dist <= self.t[si] + 1e-9) \
                     & (self.A[pj] >= self.m[si] - 1e-9)

@@ -70,6 +70,25 @@ def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> 
     return G
 
 
+def step_free_graph(G: nx.MultiDiGraph, avoid: list[str]) -> nx.MultiDiGraph:
+    """The walking graph without ways matching any ``KEY=VALUE`` in ``avoid`` (e.g.
+    ``highway=steps``, ``wheelchair=no``); a simplified edge that merged several ways is
+    dropped when any of them matches. Nodes are kept (points still snap to them)."""
+    rules = [tuple(r.split("=", 1)) for r in avoid]
+
+    def blocked(d: dict) -> bool:
+        for key, value in rules:
+            v = d.get(key)
+            if v == value or (isinstance(v, list) and value in v):
+                return True
+        return False
+
+    H = G.copy()
+    H.remove_edges_from([(u, v, k) for u, v, k, d in G.edges(keys=True, data=True)
+                         if blocked(d)])
+    return H
+
+
 def load_graphml(path: str | Path) -> nx.MultiDiGraph:
     """Read a walking graph saved with :func:`osmnx.save_graphml` (any CRS)."""
     path = Path(path)

@@ -45,7 +45,7 @@ BUILDING_TAGS = (
     "disused:amenity", "disused:shop", "social_facility", "healthcare", "leisure",
     "addr:street", "addr:housenumber", "start_date",
 )
-_WAY_TAGS = ("highway", "name", "footway")
+_WAY_TAGS = ("highway", "name", "footway", "wheelchair")
 
 
 @dataclass
@@ -67,6 +67,8 @@ class OSMExtract:
     buildings, landuse
         Polygons with their tags (columns from ``BUILDING_TAGS``), index ``osm_id``
         (``w123`` for ways, ``r456`` for relations).
+    entrances
+        Points of nodes tagged ``entrance=*`` (column ``entrance``), index ``n<id>``.
     bounds
         ``(west, south, east, north)`` from the file header, or None.
     n_ways_total, n_broken_areas
@@ -80,6 +82,7 @@ class OSMExtract:
     node_xy: dict[int, tuple[float, float]] = field(default_factory=dict)
     buildings: gpd.GeoDataFrame | None = None
     landuse: gpd.GeoDataFrame | None = None
+    entrances: gpd.GeoDataFrame | None = None
     bounds: tuple[float, float, float, float] | None = None
     n_ways_total: int = 0
     n_broken_areas: int = 0
@@ -144,11 +147,16 @@ def read_osm(path: str | Path) -> OSMExtract:
     ext = OSMExtract(path=path)
     try:
         ext.bounds = _header_bounds(path)
-        buildings, landuse = [], []
+        buildings, landuse, entrances = [], [], []
         wkb = osmium.geom.WKBFactory()
         processor = osmium.FileProcessor(str(path)).with_locations().with_areas()
         for obj in processor:
-            if obj.is_way():
+            if obj.is_node():
+                if "entrance" in obj.tags and obj.location.valid():
+                    entrances.append({"osm_id": f"n{obj.id}", "entrance": obj.tags["entrance"],
+                                      "geometry": shapely.Point(obj.location.lon,
+                                                                obj.location.lat)})
+            elif obj.is_way():
                 ext.n_ways_total += 1
                 if is_walkable(obj.tags):
                     _add_way(ext, obj)
@@ -172,6 +180,8 @@ def read_osm(path: str | Path) -> OSMExtract:
         ) from exc
     ext.buildings = _frame(buildings)
     ext.landuse = _frame(landuse)
+    ext.entrances = gpd.GeoDataFrame(entrances or None, columns=["osm_id", "entrance", "geometry"],
+                                     geometry="geometry", crs="EPSG:4326").set_index("osm_id")
     return ext
 
 

@@ -21,6 +21,7 @@ from siting.errors import SitingError
 from siting.instance import Instance
 from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
+from siting.policy import load_policy
 from siting.scenario import Scenario
 from siting.sites import read_vector, site_candidates
 
@@ -84,12 +85,13 @@ class RunResult:
 
 
 def load_inputs(sc: Scenario):
-    """Walking graph (WGS84), buildings, land use and study area for a scenario."""
+    """Walking graph (WGS84), buildings, land use, study area and building entrances
+    (None when the input has none) for a scenario."""
     if sc.osm is not None:
         ext = read_osm(sc.osm)
         area = box(*sc.bbox) if sc.bbox else ext.study_area()
         G = network.graph_from_extract(ext, area)
-        return G, ext.buildings, ext.landuse, area
+        return G, ext.buildings, ext.landuse, area, ext.entrances
     if sc.graphml is not None:
         G = network.load_graphml(sc.graphml)
         buildings = _read_layer(sc.buildings, "buildings")
@@ -98,9 +100,9 @@ def load_inputs(sc: Scenario):
         else:
             nodes = _nodes_wgs84(G)
             area = box(*nodes.total_bounds)
-        return G, buildings, None, area
+        return G, buildings, None, area, None
     if sc.place is not None:
-        return _download_place(sc.place, sc.bbox)
+        return (*_download_place(sc.place, sc.bbox), None)
     raise SitingError("no input: give --osm FILE, --graphml FILE with --buildings, or --place NAME")
 
 
@@ -113,7 +115,7 @@ def _nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
 def run(sc: Scenario) -> RunResult:
     """Run one scenario end to end (nothing is written; see :meth:`RunResult.write`)."""
     t0 = time.perf_counter()
-    G, buildings, landuse, area = load_inputs(sc)
+    G, buildings, landuse, area, entrances = load_inputs(sc)
     G = network.project(G)
     crs = G.graph["crs"]
     if buildings is None or buildings.empty:
@@ -136,9 +138,13 @@ def run(sc: Scenario) -> RunResult:
             f"no candidate sites: {len(candidates)} candidates, all excluded or existing "
             f"(see excluded_reason); lower min_floor_area_m2, check --exclude, or add an inventory"
         )
-    access = build_access(G, demand, sites)
+    walking = load_policy(sc.policy_file, sc.policy).walking
+    door = dict(footprints=buildings.geometry,
+                entrances=None if entrances is None or entrances.empty
+                else entrances.to_crs(crs).geometry)
+    access = _access(G, demand, sites, walking, door)
     if sc.embedded:
-        return _run_embedded(sc, G, area, demand, sites, candidates, access, t0)
+        return _run_embedded(sc, G, area, demand, sites, candidates, access, t0, door)
     instance = build_instance(access, demand["population"].to_numpy(),
                               sites["cost_total"].to_numpy(), sc.reach_m)
     solution = _optimise(sc, instance, fixed)
@@ -165,18 +171,30 @@ def _demand(sc: Scenario, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
     return assign_communities(demand, sc.communities)
 
 
-def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0) -> RunResult:
+def _access(G, demand, sites, walking, door: dict) -> Access:
+    """Demand and sites attached to the walking graph by the policy's rules."""
+    return build_access(G, demand, sites, max_snap_m=walking.max_snap_m,
+                        min_component_nodes=walking.min_component_nodes,
+                        large_footprint_m=walking.large_footprint_m, **door)
+
+
+def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0,
+                  door: dict) -> RunResult:
     """The embedded-facility model (siting.embedded) on the demand and site tables."""
     from siting.embedded import EmbeddedFacilities, plan_to_coverage
-    from siting.policy import load_policy
 
     policy = load_policy(sc.policy_file, sc.policy)
-    instance = build_instance(access, demand["population"].to_numpy(),
-                              sites["cost_total"].to_numpy(), policy.max_threshold_m)
+    weight, cost = demand["population"].to_numpy(), sites["cost_total"].to_numpy()
+    instance = build_instance(access, weight, cost, policy.max_threshold_m)
+    step_free = None
+    if policy.step_free_services:  # their walks avoid steps: distances on that network
+        H = network.step_free_graph(G, policy.walking.step_free_avoid)
+        step_free = build_instance(_access(H, demand, sites, policy.walking, door), weight,
+                                   cost, policy.max_threshold_m)
     model = EmbeddedFacilities(
         instance, policy, demand, sites, budget=sc.budget, standard=sc.standard,
         standard_mode=sc.standard_mode, capacity=sc.capacity, objective=sc.objective,
-        max_new_sites=sc.max_sites, min_coverage=sc.min_coverage)
+        max_new_sites=sc.max_sites, min_coverage=sc.min_coverage, step_free=step_free)
     plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
                        marginal=sc.marginal)
     solution = plan_to_coverage(plan, instance)
@@ -272,16 +290,38 @@ def _attach(access: Access, inst: Instance, sol: CoverageSolution, demand, sites
     demand["covered"] = sol.covered
     demand["nearest_site"] = nearest
     demand["walk_m"] = walk
-    demand["snap_m"] = access.demand_snap_m
+    demand["snap_m"] = np.where(np.isfinite(access.demand_snap_m), access.demand_snap_m, np.nan)
+    demand["snap_flag"] = _or_blank(access.demand_flag, inst.n_demand)
+    demand["walk_from"] = _or_blank(access.demand_door, inst.n_demand)
     demand["component"] = access.component[access.demand_node]
     sites["chosen"] = np.isin(np.arange(len(sites)), chosen)
     sites["covered_population"] = np.bincount(
         nearest[sol.covered], weights=inst.weight[sol.covered], minlength=inst.n_sites)
     cov = inst.coverage()
     sites["population_in_reach"] = cov.T.astype(float) @ inst.weight
-    sites["snap_m"] = access.site_snap_m
+    sites["snap_m"] = np.where(np.isfinite(access.site_snap_m), access.site_snap_m, np.nan)
+    sites["snap_flag"] = _or_blank(access.site_flag, inst.n_sites)
+    sites["walk_from"] = _or_blank(access.site_door, inst.n_sites)
     sites["component"] = access.component[access.site_node]
     return demand, sites
+
+
+def _snap_summary(r: RunResult) -> dict:
+    """How demand and sites met the streets: flagged points and the people they hold."""
+    d, pop = r.demand, r.demand["population"].to_numpy(float)
+    flag, door = d["snap_flag"].to_numpy(), d["walk_from"].to_numpy()
+    return {
+        "demand_beyond_max_snap": int((flag == "beyond_max_snap").sum()),
+        "population_beyond_max_snap": float(pop[flag == "beyond_max_snap"].sum()),
+        "sites_beyond_max_snap": int((r.sites["snap_flag"] == "beyond_max_snap").sum()),
+        "population_relinked_from_fragment": float(pop[flag == "relinked_from_fragment"].sum()),
+        "demand_walk_from_entrance": int((door == "entrance").sum()),
+        "demand_walk_from_wall": int((door == "wall").sum()),
+    }
+
+
+def _or_blank(values, n: int) -> np.ndarray:
+    return np.full(n, "", dtype=object) if values is None else np.asarray(values, dtype=object)
 
 
 def _with_results(candidates: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -289,7 +329,8 @@ def _with_results(candidates: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.
     c = candidates.copy()
     n = len(sites)
     for col, empty in (("chosen", False), ("covered_population", 0.0),
-                       ("population_in_reach", np.nan), ("snap_m", np.nan), ("component", -1)):
+                       ("population_in_reach", np.nan), ("snap_m", np.nan), ("snap_flag", ""),
+                       ("walk_from", ""), ("component", -1)):
         values = np.full(len(c), empty, dtype=sites[col].to_numpy().dtype)
         values[:n] = sites[col].to_numpy()
         c[col] = values
@@ -301,16 +342,17 @@ def _summary(r: RunResult, runtime_s: float) -> dict:
     coverable = inst.coverable()
     total = float(inst.weight.sum())
     d = r.demand
+    graph_comp = r.access.component[:r.access.n_graph_nodes]  # split points aside
     comp = pd.DataFrame({
         "population": d.groupby("component")["population"].sum(),
         "covered_population": d[d["covered"]].groupby("component")["population"].sum(),
         "coverable_population": d[coverable].groupby("component")["population"].sum(),
         "candidate_sites": r.sites.groupby("component").size(),
-        "nodes": pd.Series(np.bincount(r.access.component)),
+        "nodes": pd.Series(np.bincount(graph_comp)),
     })
     comp = comp[comp["population"] > 0]
     comp = comp.fillna(0).sort_values("population", ascending=False)
-    largest = int(np.bincount(r.access.component).max())
+    largest = int(np.bincount(graph_comp).max())
     return {
         "total_population": total,
         "covered_population": sol.covered_population,
@@ -339,8 +381,9 @@ def _summary(r: RunResult, runtime_s: float) -> dict:
         "crs": str(r.graph.graph["crs"]),
         "network_nodes": int(r.graph.number_of_nodes()),
         "network_edges": int(r.graph.number_of_edges()),
-        "network_components": int(r.access.component.max() + 1),
-        "largest_component_share": largest / len(r.access.component),
+        **_snap_summary(r),
+        "network_components": int(graph_comp.max() + 1),
+        "largest_component_share": largest / len(graph_comp),
         "components": [
             {"component": int(k), **{c: (int(v) if c in ("candidate_sites", "nodes")
                                          else float(v)) for c, v in row.items()}}

@@ -63,6 +63,12 @@ class Walking(_Strict):
     speed_m_per_min: dict[str, float]
     source: str = ""
     placeholder: bool = False
+    # where a point meets the street (siting.access.build_access)
+    max_snap_m: float = Field(250.0, gt=0, allow_inf_nan=False)
+    min_component_nodes: int = Field(5, ge=1)
+    large_footprint_m: float = Field(60.0, gt=0, allow_inf_nan=False)
+    step_free_avoid: list[str] = ["highway=steps", "wheelchair=no"]
+    access_source: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> Walking:
@@ -71,6 +77,9 @@ class Walking(_Strict):
         for k, v in self.speed_m_per_min.items():
             if not v > 0:
                 raise ValueError(f"speed_m_per_min.{k}: must be > 0, got {v}")
+        for rule in self.step_free_avoid:
+            if rule.count("=") != 1 or not all(rule.split("=")):
+                raise ValueError(f"step_free_avoid: {rule!r} is not KEY=VALUE (e.g. highway=steps)")
         return self
 
 
@@ -124,6 +133,7 @@ class Service(_Strict):
     walk_m: float | None = Field(None, gt=0)
     priority_weight: float = Field(ge=0)
     fit_out_per_m2: float | None = Field(None, ge=0)
+    step_free: bool = False            # walk on the step-free network (walking.step_free_avoid)
     lowest_storey: int | None = None   # 1 = ground floor, -1 = first basement
     highest_storey: int | None = None
     enabled: bool = True
@@ -192,6 +202,11 @@ class Policy(_Strict):
         if not self.active_services:
             raise ValueError("services: every service is disabled")
         return self
+
+    @property
+    def step_free_services(self) -> list[str]:
+        """Active services whose walks avoid steps (``services.<s>.step_free``)."""
+        return [k for k in self.active_services if self.services[k].step_free]
 
     @property
     def active_services(self) -> list[str]:

@@ -15,9 +15,45 @@ import osmnx as ox
 from shapely.geometry import LineString, Point
 
 
-def attach(G: nx.MultiDiGraph, x, y) -> list[tuple]:
-    """Per point: ``(u, v, offset, to_u, to_v, street, pos)``."""
-    edges, dist = ox.distance.nearest_edges(G, np.asarray(x), np.asarray(y), return_dist=True)
+def _without_fragments(G: nx.MultiDiGraph, min_nodes: int) -> nx.MultiDiGraph:
+    small = [n for c in nx.weakly_connected_components(G) if len(c) < min_nodes for n in c]
+    H = G.copy()
+    H.remove_nodes_from(small)
+    return H
+
+
+def doors(G: nx.MultiDiGraph, footprints, entrances, osm_ids, x, y, large_m: float = 60.0,
+          min_nodes: int = 5):
+    """Where each point's walk starts: its building's entrance nearest a street (within
+    1 m of the outline), else for a footprint wider than ``large_m`` (smallest enclosing
+    circle) the outline point nearest the nearest street, else the point."""
+    from shapely import minimum_bounding_radius
+    from shapely.ops import nearest_points
+
+    H = _without_fragments(G, min_nodes)
+    streets = ox.graph_to_gdfs(H, nodes=False).geometry
+    x, y = np.array(x, float), np.array(y, float)
+    for k, oid in enumerate(osm_ids):
+        if oid not in footprints.index:
+            continue
+        poly = footprints.loc[oid]
+        ent = [] if entrances is None else entrances[entrances.distance(poly) <= 1.0]
+        if len(ent):
+            d = [streets.distance(p).min() for p in ent]
+            p = ent.iloc[int(np.argmin(d))]
+            x[k], y[k] = p.x, p.y
+        elif 2 * minimum_bounding_radius(poly) > large_m:
+            street = streets.iloc[int(streets.distance(poly).to_numpy().argmin())]
+            p = nearest_points(poly, street)[0]
+            x[k], y[k] = p.x, p.y
+    return x, y
+
+
+def attach(G: nx.MultiDiGraph, x, y, min_nodes: int = 1) -> list[tuple]:
+    """Per point: ``(u, v, offset, to_u, to_v, street, pos)``; streets of components with
+    fewer than ``min_nodes`` nodes are not attached to."""
+    H = _without_fragments(G, min_nodes) if min_nodes > 1 else G
+    edges, dist = ox.distance.nearest_edges(H, np.asarray(x), np.asarray(y), return_dist=True)
     out = []
     for (u, v, k), d, px, py in zip(edges, dist, x, y):
         data = G.edges[u, v, k]
