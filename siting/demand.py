@@ -1082,6 +1082,9 @@ def _read_vector(obj, source_crs) -> tuple[gpd.GeoDataFrame, str]:
             raise SitingError(f"{path}: cannot read the layer ({exc})") from exc
     if gdf.empty:
         raise SitingError(f"{where}: the layer is empty")
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.isna().all():
+        raise SitingError(f"{where}: the layer has no geometry (a table without shapes?); give "
+                          "a vector file such as .gpkg, .geojson or .shp")
     if source_crs is not None:
         if _is_named_datum(source_crs):
             from siting.coords import geodataframe_to_wgs84

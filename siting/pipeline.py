@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,13 @@ def load_inputs(sc: Scenario):
     if sc.osm is not None:
         ext = read_osm(sc.osm)
         area = box(*sc.bbox) if sc.bbox else ext.study_area()
+        data = ext.data_extent()
+        if sc.bbox and data is not None and not area.intersects(data):
+            raise SitingError(
+                f"--bbox {','.join(f'{v:g}' for v in sc.bbox)} does not overlap the data in "
+                f"{sc.osm} (its ways and buildings span W,S,E,N "
+                f"{','.join(f'{v:.4f}' for v in data.bounds)}); check the order W,S,E,N "
+                f"(longitude first) or give the matching extract")
         G = network.graph_from_extract(ext, area)
         return G, ext.buildings, ext.landuse, area
     if sc.graphml is not None:
@@ -112,7 +120,10 @@ def _nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
 
 def run(sc: Scenario) -> RunResult:
     """Run one scenario end to end (nothing is written; see :meth:`RunResult.write`)."""
+    from siting.inputs import validate_inputs
+
     t0 = time.perf_counter()
+    validate_inputs(sc)  # every input file checked before the network is built
     G, buildings, landuse, area = load_inputs(sc)
     G = network.project(G)
     crs = G.graph["crs"]
@@ -141,7 +152,11 @@ def run(sc: Scenario) -> RunResult:
         return _run_embedded(sc, G, area, demand, sites, candidates, access, t0)
     instance = build_instance(access, demand["population"].to_numpy(),
                               sites["cost_total"].to_numpy(), sc.reach_m)
+    _check_reach(sc, instance)
     solution = _optimise(sc, instance, fixed)
+    if solution.covered_population <= 0:
+        warnings.warn(f"the plan serves no one: {_why_no_one(sc, instance, solution)}",
+                      UserWarning, stacklevel=2)
     demand, sites = _attach(access, instance, solution, demand, sites)
     candidates = _with_results(candidates, sites)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
@@ -220,6 +235,27 @@ def _attach_plan(sites, plan, services):
     return sites
 
 
+def _check_reach(sc: Scenario, instance: Instance) -> None:
+    """Refuse a covering model with nothing to cover (no one lives within reach)."""
+    total = float(instance.weight.sum())
+    if total <= 0:
+        raise SitingError("the study area holds no population (total 0): nothing to cover; "
+                          "check --population / --population-column or --m2-per-person")
+    if float(instance.weight[instance.coverable()].sum()) <= 0:
+        raise SitingError(
+            f"no one lives within {instance.threshold_m:,.0f} m walk of any of the "
+            f"{instance.n_sites} candidate sites, so model {sc.model} has nothing to cover; "
+            f"raise --walk-minutes / --threshold-m or add candidates (--inventory)")
+
+
+def _why_no_one(sc: Scenario, instance: Instance, solution: CoverageSolution) -> str:
+    if not len(solution.chosen):
+        return (f"no site was opened (solver status {solution.status}); check --budget and "
+                f"--max-sites")
+    return (f"none of the {len(solution.chosen)} sites opened reaches anyone within "
+            f"{instance.threshold_m:,.0f} m")
+
+
 def _optimise(sc: Scenario, instance: Instance, fixed=()) -> CoverageSolution:
     """Solve the scenario's model; ``fixed`` (existing facilities) stay open for free."""
     if sc.model == "set_cover":
@@ -228,6 +264,13 @@ def _optimise(sc: Scenario, instance: Instance, fixed=()) -> CoverageSolution:
     else:
         if sc.budget is not None and not instance.cost.any():
             raise SitingError("a budget needs site costs: set cost_per_m2 (CNY per usable m²)")
+        new = np.setdiff1d(np.arange(instance.n_sites), np.asarray(fixed, dtype=np.int64))
+        if sc.budget is not None and len(new) and sc.budget < instance.cost[new].min():
+            cheapest = float(instance.cost[new].min())
+            raise SitingError(
+                f"--budget {sc.budget:,.0f} CNY is below the cheapest candidate site "
+                f"({cheapest:,.0f} CNY), so no site can be opened; raise --budget to at least "
+                f"{cheapest:,.0f} or lower the costs (--cost-per-m2)")
         p = sc.max_sites if sc.max_sites is not None or sc.budget is not None else DEFAULT_P
         n_new = instance.n_sites - len(fixed)
         if p is not None and p > n_new:

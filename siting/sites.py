@@ -661,6 +661,9 @@ def read_vector(path: str | Path | None, what: str) -> gpd.GeoDataFrame:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         raise SitingError(f"{path}: cannot read {what} ({exc})") from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.isna().all():
+        raise SitingError(f"{path}: {what} layer has no geometry (a table without shapes?); "
+                          f"give a vector file such as .gpkg, .geojson or .shp")
     if gdf.crs is None:
         raise SitingError(f"{path}: {what} layer has no CRS; save it with one (e.g. EPSG:4326)")
     return gdf.to_crs("EPSG:4326")
