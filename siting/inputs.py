@@ -78,10 +78,16 @@ def validate_inputs(sc: Scenario) -> None:
         from siting.policy import load_policy
 
         _named("policy_file", lambda: load_policy(sc.policy_file, sc.policy))
+    area = None
+    if sc.bbox is not None:  # rows outside a given study area are found now too
+        from shapely.geometry import box
+
+        area = box(*sc.bbox)
     if sc.inventory is not None:
         from siting.sites import read_inventory
 
-        _named("inventory", lambda: read_inventory(sc.inventory, sc.inventory_crs))
+        _named("inventory", lambda: read_inventory(sc.inventory, sc.inventory_crs,
+                                                   study_area=area))
     if sc.existing is not None:
         from siting.sites import read_existing
 
@@ -97,9 +103,14 @@ def validate_inputs(sc: Scenario) -> None:
 
 
 def _named(field: str, check) -> None:
-    """Run ``check``; its SitingError is prefixed with the flag when it does not name it."""
+    """Run ``check``; its SitingError is prefixed with the flag when it does not name it.
+    Warnings are left to the run itself (it reads the file again), so none is said twice."""
+    import warnings
+
     try:
-        check()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check()
     except SitingError as exc:
         flag = flag_name(field).split(" ")[0]
         msg = str(exc)

@@ -195,6 +195,10 @@ def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0) 
     plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
                        marginal=sc.marginal)
     solution = plan_to_coverage(plan, instance)
+    if not plan.summary.get("served_by_service") or \
+            sum(plan.summary["served_by_service"].values()) <= 0:
+        notes = "; ".join(plan.summary.get("notes") or []) or f"solver status {plan.summary['status']}"
+        warnings.warn(f"the plan serves no one ({notes})", UserWarning, stacklevel=2)
     demand, sites = _attach(access, instance, solution, demand, sites)
     sites = _attach_plan(sites, plan, policy.active_services)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,

@@ -421,7 +421,7 @@ def read_inventory(
     })
     frame = _finish(out, gpd.points_from_xy(lon, lat), "EPSG:4326", policy)
     if study_area is not None:
-        frame = _check_study_area(frame, lon, lat, study_area, path, row_label, policy)
+        frame = _check_study_area(frame, lon, lat, study_area, path, row_label, policy, crs)
     return frame
 
 
@@ -602,7 +602,8 @@ def _services(values: pd.Series, names: pd.Series, existing: pd.Series, policy: 
     return out
 
 
-def _check_study_area(frame, lon, lat, area, path, row_label, policy) -> gpd.GeoDataFrame:
+def _check_study_area(frame, lon, lat, area, path, row_label, policy,
+                      crs: str = "wgs84") -> gpd.GeoDataFrame:
     """Swapped coordinates raise; rows far outside warn and are excluded; all outside raise."""
     from shapely.geometry import Point
 
@@ -617,10 +618,12 @@ def _check_study_area(frame, lon, lat, area, path, row_label, policy) -> gpd.Geo
                               f"outside the study area but inside it with lat and lon swapped; "
                               f"check which column is 经度 (lon) and 纬度 (lat)")
     if far.all():
+        hint = _datum_hint(lon, lat, crs, area_m, local, tol_m)
         raise SitingError(
             f"{path.name}: every row lies outside the study area "
-            f"(nearest {dist.min() / 1000:,.1f} km away); check --inventory-crs "
-            f"(wgs84, gcj02 or bd09) and that the file covers this area")
+            f"(nearest {dist.min() / 1000:,.1f} km away); "
+            + (hint or "check --inventory-crs (wgs84, gcj02 or bd09) and that the file "
+                       "covers this area"))
     if far.any():
         rows = ", ".join(row_label(i) for i in np.flatnonzero(far)[:10])
         warnings.warn(f"{path.name}: {int(far.sum())} rows lie more than {tol_m:g} m outside the "
@@ -628,6 +631,25 @@ def _check_study_area(frame, lon, lat, area, path, row_label, policy) -> gpd.Geo
         frame.loc[far, "excluded_reason"] = [f"{d:,.0f} m outside the study area"
                                              for d in dist[far]]
     return frame
+
+
+def _datum_hint(lon, lat, crs, area_m, local, tol_m) -> str | None:
+    """When WGS84 rows miss the area but would hit it read as GCJ-02 or BD-09: say so."""
+    from siting.coords import _canonical_crs
+
+    if _canonical_crs(crs) != "wgs84":
+        return None
+    for other, who in (("gcj02", "GCJ-02 (Amap, Tencent)"), ("bd09", "BD-09 (Baidu)")):
+        try:
+            x, y = to_wgs84(lon, lat, other)
+        except ValueError:
+            continue
+        pts = gpd.GeoSeries(gpd.points_from_xy(x, y), crs="EPSG:4326").to_crs(local)
+        if (pts.distance(area_m) <= tol_m).mean() > 0.5:
+            return (f"the coordinates look like {who}, not WGS84: give --inventory-crs "
+                    f"{other} (--existing-crs {other} for existing facilities) "
+                    f"(or inventory_crs/existing_crs = \"{other}\" in the scenario)")
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -800,5 +822,12 @@ def site_candidates(
         parts.append(read_existing(existing, existing_crs, study_area=study_area, policy=policy))
     c = assemble(parts, crs)
     if exclude is not None:
-        c = assemble([apply_exclusions(c, read_exclusions(exclude))], crs)
+        zones = read_exclusions(exclude)
+        if not zones.intersects(study_area).any():
+            b = tuple(round(v, 4) for v in zones.total_bounds)
+            warnings.warn(f"--exclude {Path(exclude).name}: none of its {len(zones)} polygons "
+                          f"touches the study area {tuple(round(v, 4) for v in study_area.bounds)}"
+                          f" (the polygons span {b}); nothing is excluded — check the file and "
+                          f"its CRS", UserWarning, stacklevel=2)
+        c = assemble([apply_exclusions(c, zones)], crs)
     return c
