@@ -107,10 +107,15 @@ def _named(field: str, check) -> None:
     Warnings are left to the run itself (it reads the file again), so none is said twice."""
     import warnings
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        named(field, check)
+
+
+def named(field: str, step, *args, **kwargs):
+    """``step(*args, **kwargs)``; a SitingError it raises starts with the field's flag."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            check()
+        return step(*args, **kwargs)
     except SitingError as exc:
         flag = flag_name(field).split(" ")[0]
         msg = str(exc)

@@ -19,6 +19,7 @@ from siting.access import Access, build_access, build_instance
 from siting.demand import (add_groups, assign_communities, demand_from_buildings,
                            load_population, population_by_group)
 from siting.errors import SitingError
+from siting.inputs import named
 from siting.instance import Instance
 from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
@@ -168,8 +169,8 @@ def run(sc: Scenario) -> RunResult:
 def _demand(sc: Scenario, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
     """Demand points from the population file or the buildings, with groups and communities."""
     if sc.population is not None:
-        demand = load_population(
-            sc.population, area, buildings, column=sc.population_column,
+        demand = named(
+            "population", load_population, sc.population, area, buildings, column=sc.population_column,
             source_crs=sc.population_crs, landuse=landuse, crs=crs,
             household_size=sc.household_size, default_levels=sc.residential_levels)
     else:
@@ -177,7 +178,7 @@ def _demand(sc: Scenario, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
             buildings, landuse, m2_per_person=sc.m2_per_person,
             default_levels=sc.residential_levels, population_total=sc.population_total)
     demand = add_groups(demand, sc.age_shares, sc.household_size, sc.group_rasters, area=area)
-    return assign_communities(demand, sc.communities)
+    return named("communities", assign_communities, demand, sc.communities)
 
 
 def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0) -> RunResult:

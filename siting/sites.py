@@ -568,6 +568,8 @@ def _numbers(values: pd.Series, field: str, where, nonneg: bool = False) -> np.n
             out[i] = float(str(v).replace(",", "").strip())
         except ValueError:
             raise SitingError(f"{where(i, field)}: {v!r} is not a number") from None
+        if not np.isfinite(out[i]):
+            raise SitingError(f"{where(i, field)}: {v!r} is not a finite number")
         if nonneg and out[i] < 0:
             raise SitingError(f"{where(i, field)}: {out[i]:g} is negative")
     return out
