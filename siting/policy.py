@@ -29,7 +29,8 @@ DEFAULT_POLICY = "cn_default"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # finite numbers only: ``inf`` is valid TOML but no area, rate or distance
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Meta(_Strict):
@@ -328,6 +329,8 @@ def validate_policy(data: dict, where: str = "policy",
             msg = e["msg"].removeprefix("Value error, ")
             if e["type"] == "missing":
                 msg = "missing"
+            elif e["type"] == "finite_number":
+                msg = f"must be a finite number, got {e.get('input')!r}"
             elif e["type"] == "extra_forbidden":
                 msg = f"unknown key (check the spelling; {hint})"
             msgs.append(f"{loc}: {msg}" if loc else msg)

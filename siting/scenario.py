@@ -41,7 +41,7 @@ class Scenario(BaseModel):
     threshold_m: float | None = None
 
     model: Literal["max_cover", "set_cover", "embedded"] = "max_cover"
-    max_sites: int | None = Field(None, strict=True, description="p: most new sites (max_cover)")
+    max_sites: int | None = Field(None, description="p: most new sites (max_cover)")
     budget: float | None = Field(None, ge=0, description="CNY (max_cover, with site costs)")
     cost_per_m2: float = Field(
         0.0, ge=0, description="flat one-off CNY per usable m² replacing the policy rates (0: policy)")
@@ -66,7 +66,7 @@ class Scenario(BaseModel):
     population_total: float | None = Field(None, gt=0)
     min_floor_area_m2: float | None = Field(None, ge=0, description="default: policy [sites]")
     plan_year: int | None = Field(
-        None, strict=True, ge=1900, le=2200,
+        None, ge=1900, le=2200,
         description="inventory rows available only after this year are excluded")
     usable_ratio: float | None = Field(
         None, gt=0, le=1, description="default: per class, policy [sites]")

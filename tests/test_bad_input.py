@@ -98,6 +98,9 @@ def f(tmp_path_factory, helsinki_osm):
         "min_floor_m2 = 1e9" if line.startswith("min_floor_m2 =") else line
         for line in text.splitlines())
     ns.pol_nohost = _csv(d / "pol_nohost.toml", nohost)
+    ns.pol_inf = _csv(d / "pol_inf.toml", text.replace("min_floor_m2 = ", "min_floor_m2 = inf #", 1))
+    ns.sc_nan = _csv(d / "nan.toml", f'osm = "{helsinki_osm}"\nwalk_minutes = nan\n')
+    ns.sc_txt = _csv(d / "scenario.txt", f'osm = "{helsinki_osm}"\n')
     # inventories
     ns.inv_nofloor = _csv(d / "inv_nofloor.csv", HEADER + ok + f"2,b,{LON},{LAT},\n")
     ns.inv_textfloor = _csv(d / "inv_textfloor.csv", HEADER + ok + f"2,b,{LON},{LAT},big\n")
@@ -248,6 +251,8 @@ FAST_CASES = [
     ("scenario-policy-key", "unknown key in a scenario's [policy] table: blamed on the scenario "
      "file, not on the packaged policy",
      lambda f: ["run", f.sc_policy_key], "policy_key.toml: [policy] table"),
+    ("scenario-nan", "`walk_minutes = nan` in a scenario file",
+     lambda f: ["run", f.sc_nan], "nan.toml: invalid scenario: --walk-minutes: must be a finite"),
     ("scenario-gbk", "scenario file saved in GBK, not UTF-8",
      lambda f: ["run", f.sc_gbk], "not valid TOML"),
     # --- inputs ---
@@ -267,6 +272,8 @@ FAST_CASES = [
      lambda f: ["run", "--osm", f.osm_badlat], "invalid location"),
     ("osm-garbage-pbf", ".osm.pbf file of garbage bytes",
      lambda f: ["run", "--osm", f.pbf_garbage], "not a readable OSM file"),
+    ("graphml-corrupt", "--graphml file that is not GraphML",
+     lambda f: ["run", "--graphml", f.graphml_bad, "--buildings", f.excl_points], "g.graphml"),
     ("graphml-no-buildings", "--graphml without --buildings",
      lambda f: ["run", "--graphml", f.graphml_bad], "graphml needs buildings"),
     # --- numbers: finite, positive, in range, of the right type ---
@@ -360,6 +367,9 @@ FAST_CASES = [
      lambda f: ["run", "--osm", f.H, "--policy", f.pol_notoml], "not valid TOML"),
     ("policy-unknown-table", "--policy file with an unknown table",
      lambda f: ["run", "--osm", f.H, "--policy", f.pol_unknown], "extra_table: unknown key"),
+    ("policy-inf", "`inf` as a floor area in a policy file",
+     lambda f: ["run", "--osm", f.H, "--policy", f.pol_inf],
+     "min_floor_m2: must be a finite number, got inf"),
     # --- inventories ---
     ("inventory-missing", "--inventory file that does not exist",
      lambda f: ["run", "--osm", f.H, "--inventory", f.dir / "nope.csv"],
@@ -418,6 +428,8 @@ FAST_CASES = [
     ("inventory-outside-bbox", "inventory rows all outside the given --bbox",
      lambda f: ["run", "--osm", f.H, "--bbox", "24.935,60.164,24.953,60.179",
                 "--inventory", f.inv_far], "every row lies outside the study area"),
+    ("existing-folder", "--existing path that is a folder",
+     lambda f: ["run", "--osm", f.H, "--existing", f.folder], "--existing: "),
     ("existing-no-service", "--existing file whose rows name no modelled service",
      lambda f: ["run", "--osm", f.H, "--existing", f.existing_noservice],
      "no row names a modelled service"),
@@ -450,6 +462,9 @@ FAST_CASES = [
     # --- community layers ---
     ("communities-points", "community layer of points instead of polygons",
      lambda f: ["run", "--osm", f.H, "--communities", f.comm_points], "must be polygons"),
+    ("communities-missing", "--communities file that does not exist",
+     lambda f: ["run", "--osm", f.H, "--communities", f.dir / "nope.gpkg"],
+     "--communities: communities file not found"),
     ("communities-csv", "community layer that is a CSV without geometry",
      lambda f: ["run", "--osm", f.H, "--communities", f.comm_csv], "has no geometry"),
     ("communities-no-crs", "community layer without a CRS",
@@ -470,6 +485,8 @@ FAST_CASES = [
      lambda f: ["compare", f.dir / "list_run"], "expected a JSON object"),
     ("compare-summary-nan", "`siting compare` of a summary.json with NaN numbers",
      lambda f: ["compare", f.dir / "nan_run"], "covered_population is missing or not a finite"),
+    ("compare-not-scenario", "`siting compare` of a file that is not a scenario .toml",
+     lambda f: ["compare", f.sc_txt], "not a scenario .toml file nor an output folder"),
     ("compare-plain-folder", "`siting compare` of a folder that is not a siting output",
      lambda f: ["compare", f.folder], "without summary.json"),
     ("compare-bad-scenario", "`siting compare` with an invalid scenario file: refused before "
@@ -496,6 +513,9 @@ SLOW_CASES = [
      "model max_cover has nothing to cover"),
     ("policy-no-host", "policy where no site can host any service, with a budget",
      lambda f: ["run", "--osm", f.H, "--policy", f.pol_nohost, "--budget", "1e6"],
+     "no candidate site can host any service"),
+    ("policy-no-host-no-budget", "policy where no site can host any service, without a budget",
+     lambda f: ["run", "--osm", f.H, "--policy", f.pol_nohost],
      "no candidate site can host any service"),
     ("inventory-far", "inventory whose rows all lie far outside the study area",
      lambda f: ["run", "--osm", f.H, "--inventory", f.inv_far],
