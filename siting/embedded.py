@@ -524,7 +524,8 @@ class EmbeddedFacilities:
         need = ", ".join(f"{s} {self.m[si]:,.0f} m²" for si, s in enumerate(self.services))
         largest = float(np.max(self.A)) if len(self.A) else 0.0
         return (f"no candidate site can host any service: each needs at least its minimum "
-                f"area within walking reach, on an allowed storey and within the budget ({need}; services.*.min_floor_m2 in the policy), "
+                f"area within walking reach, on an allowed storey and within the budget "
+                f"({need}; services.*.min_floor_m2 in the policy), "
                 f"and the largest usable candidate area is {largest:,.0f} m²; lower the "
                 f"minimum areas or add larger candidates (--inventory)")
 

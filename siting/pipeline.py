@@ -94,7 +94,7 @@ def load_inputs(sc: Scenario):
         if sc.bbox and data is not None and not area.intersects(data):
             raise SitingError(
                 f"--bbox {','.join(f'{v:g}' for v in sc.bbox)} does not overlap the data in "
-                f"{sc.osm} (its ways and buildings span W,S,E,N "
+                f"{sc.osm} (its buildings, or ways, span W,S,E,N "
                 f"{','.join(f'{v:.4f}' for v in data.bounds)}); check the order W,S,E,N "
                 f"(longitude first) or give the matching extract")
         G = network.graph_from_extract(ext, area)
@@ -170,8 +170,8 @@ def _demand(sc: Scenario, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
     """Demand points from the population file or the buildings, with groups and communities."""
     if sc.population is not None:
         demand = named(
-            "population", load_population, sc.population, area, buildings, column=sc.population_column,
-            source_crs=sc.population_crs, landuse=landuse, crs=crs,
+            "population", load_population, sc.population, area, buildings,
+            column=sc.population_column, source_crs=sc.population_crs, landuse=landuse, crs=crs,
             household_size=sc.household_size, default_levels=sc.residential_levels)
     else:
         demand = demand_from_buildings(
@@ -198,7 +198,8 @@ def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0) 
     solution = plan_to_coverage(plan, instance)
     if not plan.summary.get("served_by_service") or \
             sum(plan.summary["served_by_service"].values()) <= 0:
-        notes = "; ".join(plan.summary.get("notes") or []) or f"solver status {plan.summary['status']}"
+        notes = "; ".join(plan.summary.get("notes") or []) \
+            or f"solver status {plan.summary['status']}"
         warnings.warn(f"the plan serves no one ({notes})", UserWarning, stacklevel=2)
     demand, sites = _attach(access, instance, solution, demand, sites)
     sites = _attach_plan(sites, plan, policy.active_services)

@@ -310,11 +310,8 @@ def check_policy_overrides(path: str | Path | None, overrides: dict, where: str)
         validate_policy(base)
     except SitingError:
         return
-    try:
-        validate_policy(deep_merge(base, overrides), where=where,
-                        hint="the keys of the scenario's [policy] table mirror the policy file")
-    except SitingError as exc:
-        raise SitingError(str(exc)) from None
+    validate_policy(deep_merge(base, overrides), where=where,
+                    hint="the keys of the scenario's [policy] table mirror the policy file")
 
 
 def validate_policy(data: dict, where: str = "policy",

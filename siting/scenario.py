@@ -6,8 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from siting.coords import ACCEPTED_CRS
 from siting.errors import SitingError
@@ -259,7 +258,8 @@ def _describe(error: dict) -> str:
         return msg
     head = flag_name(loc[0]) + ("." + ".".join(loc[1:]) if len(loc) > 1 else "")
     if error["type"] == "extra_forbidden":
-        return f"{loc[0]}: unknown scenario key (check the spelling; `siting run --help` lists them)"
+        return (f"{loc[0]}: unknown scenario key (check the spelling; `siting run --help` "
+                f"lists the flags, the keys are the same with _ for -)")
     if error["type"] in ("finite_number",):
         msg = "must be a finite number (inf and nan are not accepted)"
     got = error.get("input")
