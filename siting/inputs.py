@@ -125,7 +125,7 @@ def named(field: str, step, *args, **kwargs):
 def _check_communities(sc: Scenario) -> None:
     from siting.demand import _read_vector
 
-    layer, where = _read_vector(sc.communities, None)
+    layer, where = _read_vector(sc.communities, None, crs_flag=None)
     kinds = sorted(set(layer.geom_type.dropna()))
     if not layer.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         raise SitingError(f"{where}: community boundaries must be polygons, found "

@@ -249,7 +249,8 @@ def _check_reach(sc: Scenario, instance: Instance) -> None:
                           "check --population / --population-column or --m2-per-person")
     if float(instance.weight[instance.coverable()].sum()) <= 0:
         raise SitingError(
-            f"no one lives within {instance.threshold_m:,.0f} m walk of any of the "
+            f"no one lives within {instance.threshold_m:,.{0 if instance.threshold_m >= 10 else 1}f}"
+            f" m walk of any of the "
             f"{instance.n_sites} candidate sites, so model {sc.model} has nothing to cover; "
             f"raise --walk-minutes / --threshold-m or add candidates (--inventory)")
 

@@ -113,11 +113,11 @@ class Scenario(BaseModel):
         if len(sources) > 1:
             raise ValueError("give only one of osm, graphml and place")
         if self.threshold_m is not None and self.threshold_m <= 0:
-            raise ValueError(f"threshold_m must be > 0, got {self.threshold_m}")
+            raise ValueError(f"--threshold-m: threshold_m must be > 0, got {self.threshold_m}")
         if self.solver.lower() not in SOLVERS:
             raise ValueError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
         if self.max_sites is not None and self.max_sites < 1:
-            raise ValueError(f"max_sites must be >= 1, got {self.max_sites}")
+            raise ValueError(f"--max-sites: max_sites must be >= 1, got {self.max_sites}")
         if self.graphml is not None and self.buildings is None:
             raise ValueError("graphml needs buildings (a GeoPackage/GeoJSON of building polygons)")
         for key in ("inventory_crs", "existing_crs"):

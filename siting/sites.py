@@ -677,6 +677,15 @@ def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:
                             crs="EPSG:4326")
 
 
+def _flagged(flag: str, read, *args, **kwargs):
+    """``read(*args, **kwargs)``; its SitingError starts with the flag of the file read."""
+    try:
+        return read(*args, **kwargs)
+    except SitingError as exc:
+        msg = str(exc)
+        raise SitingError(msg if msg.startswith(flag) else f"{flag}: {msg}") from None
+
+
 def read_vector(path: str | Path | None, what: str) -> gpd.GeoDataFrame:
     """A vector layer (GeoPackage, GeoJSON, shapefile …) in WGS84; ``what`` names it in errors."""
     if path is None or not Path(path).exists():
@@ -810,8 +819,8 @@ def site_candidates(
                                        default_levels=default_levels, usable_ratio=usable_ratio,
                                        min_floor_area_m2=minimum)]
     if inventory is not None:
-        inv = _exclude_small(read_inventory(inventory, inventory_crs, study_area=study_area,
-                                            policy=policy), minimum)
+        inv = _exclude_small(_flagged("--inventory", read_inventory, inventory, inventory_crs,
+                                      study_area=study_area, policy=policy), minimum)
         if plan_year is not None:
             late = (inv["year_available"] > plan_year) & inv["excluded_reason"].isna() \
                 & ~inv["existing"]
@@ -821,10 +830,11 @@ def site_candidates(
         parts[0] = _described_by(parts[0], inv, buildings)
         parts.append(inv)
     if existing is not None:
-        parts.append(read_existing(existing, existing_crs, study_area=study_area, policy=policy))
+        parts.append(_flagged("--existing", read_existing, existing, existing_crs,
+                              study_area=study_area, policy=policy))
     c = assemble(parts, crs)
     if exclude is not None:
-        zones = read_exclusions(exclude)
+        zones = _flagged("--exclude", read_exclusions, exclude)
         if not zones.intersects(study_area).any():
             b = tuple(round(v, 4) for v in zones.total_bounds)
             warnings.warn(f"--exclude {Path(exclude).name}: none of its {len(zones)} polygons "
