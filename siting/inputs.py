@@ -100,6 +100,11 @@ def validate_inputs(sc: Scenario) -> None:
         _named("communities", lambda: _check_communities(sc))
     if sc.population is not None:
         _named("population", lambda: _check_population(sc))
+    for field, path in input_paths(sc):
+        if field == "group_rasters":
+            _named(field, lambda path=path: _check_raster(path, None))
+        elif field == "buildings":
+            _named(field, lambda path=path: _check_layer_header(path, "buildings"))
 
 
 def _named(field: str, check) -> None:
@@ -132,6 +137,34 @@ def _check_communities(sc: Scenario) -> None:
                           f"{', '.join(map(str, kinds)) or 'no geometry'}")
 
 
+def _check_raster(path: Path, crs: str | None) -> None:
+    import rasterio
+
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None and crs is None:
+                raise SitingError(f"{path}: the raster has no CRS; save it with one "
+                                  f"(e.g. EPSG:4326)")
+    except rasterio.errors.RasterioError as exc:
+        raise SitingError(f"{path}: cannot read the raster ({exc})") from exc
+
+
+def _check_layer_header(path: Path, what: str) -> None:
+    """A vector layer opens and has a CRS and geometry (its header only; no rows read)."""
+    import pyogrio
+
+    try:
+        info = pyogrio.read_info(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise SitingError(f"{path}: cannot read {what} ({exc})") from exc
+    if info.get("geometry_type") in (None, "Unknown") and not info.get("crs"):
+        raise SitingError(f"{path}: the {what} layer has no geometry (a table without "
+                          f"shapes?); give a vector file such as .gpkg, .geojson or .shp")
+    if not info.get("crs"):
+        raise SitingError(f"{path}: the {what} layer has no CRS; save it with one "
+                          f"(e.g. EPSG:4326)")
+
+
 def _check_population(sc: Scenario) -> None:
     """Open the population file the way :func:`siting.demand.load_population` will."""
     from siting import demand as dm
@@ -139,15 +172,11 @@ def _check_population(sc: Scenario) -> None:
     path = Path(sc.population)
     suffix = path.suffix.lower()
     if suffix in dm.RASTER_SUFFIXES:
-        import rasterio
-
         try:
-            with rasterio.open(path) as ds:
-                if ds.crs is None and sc.population_crs is None:
-                    raise SitingError(f"{path}: the raster has no CRS; give --population-crs "
-                                      f"(e.g. EPSG:4326)")
-        except rasterio.errors.RasterioError as exc:
-            raise SitingError(f"{path}: cannot read the raster ({exc})") from exc
+            _check_raster(path, sc.population_crs)
+        except SitingError as exc:
+            raise SitingError(f"{exc}" + ("; or give --population-crs" if "no CRS" in str(exc)
+                                          else "")) from None
         return
     if suffix in dm.TABLE_SUFFIXES:
         table = dm._read_table(path, None)
