@@ -221,7 +221,12 @@ def compare(
     lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier comparison")] = False,
 ) -> None:
-    """Compare scenarios: a table, an effort → people-served curve (PNG and HTML)."""
+    """Compare scenarios: a table, an effort → people-served curve (PNG and HTML).
+
+    Every item is checked before the first run. A scenario that fails while running is
+    kept in the table (status "failed", column error) next to the finished runs, which
+    are written; the failing ones are named and the exit code is 2.
+    """
     from siting.compare import compare as run_compare
     from siting.compare import failures, write_comparison
     from siting.i18n import check_lang
