@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -167,7 +168,7 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
 
     from siting.webmap import check_map_options
 
-    try:
+    with refusals():
         check_map_options(**(map_options or {}))
         sc = make_scenario(scenario_file, **flags)
         if sc.osm is None and sc.graphml is None and sc.place is None:
@@ -181,8 +182,6 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
                 if issubclass(w.category, UserWarning):
                     typer.echo(f"siting: note: {w.message}", err=True)
             path = result.write(sc.out, overwrite=overwrite, **(map_options or {}))
-    except SitingError as exc:
-        _fail(str(exc))
     s = result.summary
     typer.echo(
         f"covered {s['covered_population']:,.0f} of {s['total_population']:,.0f} people "
@@ -225,13 +224,18 @@ def compare(
     lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier comparison")] = False,
 ) -> None:
-    """Compare scenarios: a table, an effort → people-served curve (PNG and HTML)."""
+    """Compare scenarios: a table, an effort → people-served curve (PNG and HTML).
+
+    Every item is checked before the first run. A scenario that fails while running is
+    kept in the table (status "failed", column error) next to the finished runs, which
+    are written; the failing ones are named and the exit code is 2.
+    """
     from siting.compare import compare as run_compare
-    from siting.compare import write_comparison_files
+    from siting.compare import failures, write_comparison_files
     from siting.i18n import check_lang
     from siting.outdir import atomic_folder
 
-    try:
+    with refusals():
         sweeps = {}
         for key, text in (("max_sites", max_sites), ("walk_minutes", walk_minutes),
                           ("budget", budgets)):
@@ -256,14 +260,17 @@ def compare(
                                 grid=grid)
             write_comparison_files(table, tmp, lang=check_lang(lang) if lang else "en")
         path = out
-    except SitingError as exc:
-        _fail(str(exc))
     cols = [c for c in ("scenario", "n_sites_chosen", "threshold_m", "covered_population",
                         "covered_share", "cost_total", "status") if c in table]
     typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"
                                      if abs(v) < 1 else f"{v:,.0f}"))
     typer.echo(f"comparison: {(path / 'comparison.xlsx').resolve()}\n"
                f"curve: {(path / 'curve.png').resolve()}")
+    failed = failures(table)
+    if len(failed):  # the finished runs are written; the failed ones named, exit code 2
+        _fail("; ".join(f"scenario {n!r} failed: {e}" for n, e in
+                        zip(failed["scenario"], failed["error"]))
+              + f" ({len(failed)} of {len(table)} failed; the others are in {path})")
 
 
 def _gap_text(gap) -> str:
@@ -284,6 +291,55 @@ def _values(text: str, flag: str) -> list:
     if not out or any(v == "" for v in out):
         _fail(f"{flag} needs comma-separated values, got {text!r}")
     return out
+
+
+@contextmanager
+def refusals():
+    """The one place where bad input becomes ``siting: error: …`` and exit code 2.
+
+    :class:`SitingError` is raised at the source with the flag, file, row and column.
+    Library exceptions that still escape and that can only mean bad input (a file that
+    cannot be opened or parsed) are turned into the same message; anything else is a
+    bug and keeps its traceback.
+    """
+    import json
+    import tomllib
+
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except SitingError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        _fail(f"cannot parse an input file: {exc}")
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        name = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{name}{exc.strerror or exc}")
+    except Exception as exc:
+        message = _library_refusal(exc)
+        if message is None:
+            raise
+        _fail(message)
+
+
+def _library_refusal(exc: Exception) -> str | None:
+    """A message for exceptions of the geodata libraries that mean unreadable input."""
+    kinds = {
+        "pyogrio.errors": ("DataSourceError", "DataLayerError", "FieldError", "GeometryError",
+                           "CRSError"),
+        "osmium._osmium": ("InvalidLocationError",),
+        "osmnx._errors": ("InsufficientResponseError", "ResponseStatusCodeError"),
+        "rasterio.errors": ("RasterioIOError", "CRSError"),
+    }
+    for cls in type(exc).__mro__:
+        if cls.__name__ in kinds.get(cls.__module__, ()):
+            return f"cannot read an input ({cls.__name__}: {exc})"
+    return None
 
 
 def _fail(message: str) -> None:

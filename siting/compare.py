@@ -91,20 +91,75 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
     if not jobs:
         raise SitingError("nothing to compare: give scenario files, output folders, or a base "
                           "scenario with values to vary")
-    rows = []
+    # everything that can be checked without computing is checked first: one bad item
+    # stops the comparison before any run starts
+    from siting.inputs import validate_inputs
+
+    prepared = []
     for name, source, over, path in jobs:
         if over is None:
-            summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+            prepared.append((name, source, _load_summary(path)))
         else:
-            sc = make_scenario(path, **over)
-            result = run(sc)
-            summary = result.summary
-            if runs_dir is not None:
-                result.write(Path(runs_dir) / _slug(name), overwrite=True, lang=lang)
+            try:
+                sc = make_scenario(path, **over)
+                validate_inputs(sc)
+            except SitingError as exc:
+                raise SitingError(f"scenario {name!r}: {exc}") from None
+            prepared.append((name, source, sc))
+    rows = []
+    for name, source, job in prepared:
+        error = None
+        if isinstance(job, dict):
+            summary = job
+        else:
+            # a run that fails is named in the table (status "failed", column error);
+            # the runs that finished are kept
+            try:
+                result = run(job)
+            except SitingError as exc:
+                summary, error = {"status": "failed"}, str(exc)
+            else:
+                summary = result.summary
+                if runs_dir is not None:
+                    result.write(Path(runs_dir) / _slug(name), overwrite=True, lang=lang)
         rows.append({"scenario": name, "source": source,
-                     **{k: summary.get(k) for k in COLUMNS if k not in ("scenario", "source")}})
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
+                     **{k: summary.get(k) for k in COLUMNS if k not in ("scenario", "source")},
+                     "error": error})
+    table = pd.DataFrame(rows, columns=[*COLUMNS, "error"])
+    failed = table["error"].notna()
+    if failed.all():
+        raise SitingError("every scenario failed: " + "; ".join(
+            f"{n!r}: {e}" for n, e in zip(table["scenario"], table["error"])))
     return table.dropna(axis=1, how="all")
+
+
+def failures(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a comparison whose run failed (``status == "failed"``, with ``error``)."""
+    if "error" not in table:
+        return table.iloc[:0]
+    return table[table["error"].notna()]
+
+
+def _load_summary(folder: Path) -> dict:
+    """An earlier run's ``summary.json``, checked enough to tabulate."""
+    path = folder / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SitingError(f"{path}: not valid JSON ({exc}); the folder is not a complete siting "
+                          f"output (re-run its scenario)") from None
+    except OSError as exc:
+        raise SitingError(f"{path}: cannot read it ({exc.strerror})") from None
+    if not isinstance(summary, dict):
+        raise SitingError(f"{path}: expected a JSON object of run results, got "
+                          f"{type(summary).__name__}")
+    for key in ("covered_population", "n_sites_chosen"):
+        value = summary.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                or not np.isfinite(value):
+            raise SitingError(f"{path}: {key} is missing or not a finite number "
+                              f"(got {value!r}); the file is damaged, re-run its scenario")
+    return summary
 
 
 def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
@@ -124,11 +179,12 @@ def write_comparison_files(table: pd.DataFrame, folder: Path, lang: str = "en") 
     """Write the comparison files into an existing ``folder`` (no checks, not atomic)."""
     from siting.tables import write_csv, write_workbook
 
+    done = table.drop(index=failures(table).index)  # failed runs are in the tables only
     write_csv(table, folder / "comparison.csv")
     write_workbook({"comparison": table}, folder / "comparison.xlsx", lang)
-    x, series = _curve_axes(table)
-    _curve_png(table, x, series, folder / "curve.png", lang)
-    (folder / "curve.html").write_text(curve_html(table, x, series, lang), encoding="utf-8")
+    x, series = _curve_axes(done)
+    _curve_png(done, x, series, folder / "curve.png", lang)
+    (folder / "curve.html").write_text(curve_html(done, x, series, lang), encoding="utf-8")
 
 
 def _curve_axes(table: pd.DataFrame) -> tuple[str, str | None]:

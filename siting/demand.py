@@ -852,7 +852,7 @@ def assign_communities(
              for x, y in zip(ix, iy)], dtype=object)
         out["community_match"] = "grid"
         return out
-    layer, where = _read_vector(communities, source_crs)
+    layer, where = _read_vector(communities, source_crs, crs_flag=None)
     if not layer.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         raise SitingError(f"{where}: community boundaries must be polygons")
     id_col = _pick_column(layer, id_column, _COMMUNITY_ID_NAMES, "community id", where, None)
@@ -1063,7 +1063,8 @@ def _read_table(path: Path, sheet) -> pd.DataFrame:
         raise SitingError(f"{path}: cannot read the table ({exc})") from exc
 
 
-def _read_vector(obj, source_crs) -> tuple[gpd.GeoDataFrame, str]:
+def _read_vector(obj, source_crs, crs_flag: str | None = "population_crs"
+                 ) -> tuple[gpd.GeoDataFrame, str]:
     """A vector layer in a known CRS (WGS-84 after a GCJ-02/BD-09 conversion)."""
     if isinstance(obj, gpd.GeoDataFrame):
         gdf, where = obj, "population layer"
@@ -1082,6 +1083,9 @@ def _read_vector(obj, source_crs) -> tuple[gpd.GeoDataFrame, str]:
             raise SitingError(f"{path}: cannot read the layer ({exc})") from exc
     if gdf.empty:
         raise SitingError(f"{where}: the layer is empty")
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.isna().all():
+        raise SitingError(f"{where}: the layer has no geometry (a table without shapes?); give "
+                          "a vector file such as .gpkg, .geojson or .shp")
     if source_crs is not None:
         if _is_named_datum(source_crs):
             from siting.coords import geodataframe_to_wgs84
@@ -1093,8 +1097,8 @@ def _read_vector(obj, source_crs) -> tuple[gpd.GeoDataFrame, str]:
         elif gdf.crs is None:
             gdf = gdf.set_crs(_pyproj_crs(source_crs, where))
     if gdf.crs is None:
-        raise SitingError(f"{where}: the layer has no CRS; save it with one (e.g. EPSG:4326) "
-                          "or give population_crs")
+        raise SitingError(f"{where}: the layer has no CRS; save it with one (e.g. EPSG:4326)"
+                          + (f" or give {crs_flag}" if crs_flag else ""))
     return gdf, where
 
 

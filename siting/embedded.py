@@ -517,6 +517,8 @@ class EmbeddedFacilities:
                     k = int(np.argmin(c))
                     if c[k] < cheapest:
                         cheapest, where = float(c[k]), (int(js[k]), S[si])
+            if where is None:
+                raise SitingError(self._no_host_message())
             if self.budget < cheapest - 1e-6:
                 sid = self.sites["site_id"][where[0]] if where else None
                 raise SitingError(
@@ -524,10 +526,22 @@ class EmbeddedFacilities:
                     f"{sid} with {where[1]} at its minimum area costs {cheapest:,.0f} CNY "
                     f"(acquisition + fit-out); nothing can be built. Raise --budget to at least "
                     f"{cheapest:,.0f} CNY")
+        if not self.existing.any() and all(len(self.pairs[si][0]) == 0 for si in range(len(S))):
+            raise SitingError(self._no_host_message())
         for si, s in enumerate(S):
             if len(self.pairs[si][0]) == 0:
                 self.notes.append(f"service {s}: no candidate in reach is large enough "
                                   f"(≥ {self.m[si]:g} m²) or affordable within the budget")
+
+    def _no_host_message(self) -> str:
+        """Why no candidate can host any service (each needs its minimum area in reach)."""
+        need = ", ".join(f"{s} {self.m[si]:,.0f} m²" for si, s in enumerate(self.services))
+        largest = float(np.max(self.A)) if len(self.A) else 0.0
+        return (f"no candidate site can host any service: each needs at least its minimum "
+                f"area within walking reach, on an allowed storey and within the budget "
+                f"({need}; services.*.min_floor_m2 in the policy), "
+                f"and the largest usable candidate area is {largest:,.0f} m²; lower the "
+                f"minimum areas or add larger candidates (--inventory)")
 
     # -- formulation ---------------------------------------------------------
     def _build(self) -> pulp.LpProblem:

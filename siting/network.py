@@ -61,7 +61,10 @@ def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> 
     G = ox.distance.add_edge_lengths(G)
     if simplify:
         G = ox.simplify_graph(G)
-    G = ox.truncate.truncate_graph_polygon(G, polygon, truncate_by_edge=True)
+    try:
+        G = ox.truncate.truncate_graph_polygon(G, polygon, truncate_by_edge=True)
+    except ValueError:  # osmnx: "Found no graph nodes within the requested polygon"
+        G = nx.MultiDiGraph()
     if G.number_of_edges() == 0:
         raise SitingError(
             f"{ext.path}: no walkable ways inside the study area {polygon.bounds}; "

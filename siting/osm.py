@@ -46,6 +46,8 @@ BUILDING_TAGS = (
     "addr:street", "addr:housenumber", "start_date",
 )
 _WAY_TAGS = ("highway", "name", "footway", "wheelchair")
+# a header box more than this many times the data's extent is not the study area
+HEADER_SLACK = 100.0
 
 
 @dataclass
@@ -93,14 +95,33 @@ class OSMExtract:
         Raw extracts often carry relation members far outside the area that was asked
         for; the building extent is a better default than the node extent.
         """
+        data = self.data_extent()
         if self.bounds is not None:
-            return box(*self.bounds)
+            header = box(*self.bounds)
+            # a whole-world (or continent) header, as some tools write, is no study area:
+            # use the data where it is far smaller
+            if data is None or header.area <= HEADER_SLACK * max(data.area, 1e-6):
+                return header
+            import warnings
+
+            warnings.warn(
+                f"{self.path.name}: the <bounds> header {tuple(round(v, 4) for v in self.bounds)} "
+                f"is far larger than the data; the study area is the data's extent "
+                f"{tuple(round(v, 4) for v in data.bounds)} (give --bbox to choose another)",
+                UserWarning, stacklevel=2)
+            return data
+        if data is not None:
+            return data
+        raise SitingError(f"{self.path}: the extract holds no ways and no buildings")
+
+    def data_extent(self):
+        """Box around the buildings, else around the walkable ways' nodes (None: empty)."""
         if self.buildings is not None and len(self.buildings):
             return box(*self.buildings.total_bounds)
         if self.node_xy:
             xy = np.array(list(self.node_xy.values()))
             return box(*xy.min(axis=0), *xy.max(axis=0))
-        raise SitingError(f"{self.path}: the extract holds no ways and no buildings")
+        return None
 
 
 def is_walkable(tags) -> bool:
@@ -174,9 +195,14 @@ def read_osm(path: str | Path) -> OSMExtract:
                 row = {k: tags.get(k) for k in BUILDING_TAGS}
                 row["osm_id"], row["geometry"] = osm_id, geom
                 (buildings if is_building else landuse).append(row)
-    except RuntimeError as exc:
+    except osmium.InvalidLocationError as exc:
         raise SitingError(
-            f"{path}: not a readable OSM file ({exc}). Give OSM XML (.osm) or PBF (.osm.pbf)."
+            f"--osm {path}: a node has an invalid location ({exc}); latitudes must lie in "
+            f"[-90, 90] and longitudes in [-180, 180] degrees. Fix or drop that node."
+        ) from exc
+    except (RuntimeError, ValueError) as exc:  # libosmium io/xml/pbf errors
+        raise SitingError(
+            f"--osm {path}: not a readable OSM file ({exc}). Give OSM XML (.osm) or PBF (.osm.pbf)."
         ) from exc
     ext.buildings = _frame(buildings)
     ext.landuse = _frame(landuse)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from siting.access import Access, build_access, build_instance
 from siting.demand import (add_groups, assign_communities, demand_from_buildings,
                            load_population, population_by_group)
 from siting.errors import SitingError
+from siting.inputs import named
 from siting.instance import Instance
 from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
@@ -90,6 +92,13 @@ def load_inputs(sc: Scenario):
     if sc.osm is not None:
         ext = read_osm(sc.osm)
         area = box(*sc.bbox) if sc.bbox else ext.study_area()
+        data = ext.data_extent()
+        if sc.bbox and data is not None and not area.intersects(data):
+            raise SitingError(
+                f"--bbox {','.join(f'{v:g}' for v in sc.bbox)} does not overlap the data in "
+                f"{sc.osm} (its buildings, or ways, span W,S,E,N "
+                f"{','.join(f'{v:.4f}' for v in data.bounds)}); check the order W,S,E,N "
+                f"(longitude first) or give the matching extract")
         G = network.graph_from_extract(ext, area)
         return G, ext.buildings, ext.landuse, area, ext.entrances
     if sc.graphml is not None:
@@ -114,7 +123,10 @@ def _nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
 
 def run(sc: Scenario) -> RunResult:
     """Run one scenario end to end (nothing is written; see :meth:`RunResult.write`)."""
+    from siting.inputs import validate_inputs
+
     t0 = time.perf_counter()
+    validate_inputs(sc)  # every input file checked before the network is built
     G, buildings, landuse, area, entrances = load_inputs(sc)
     G = network.project(G)
     crs = G.graph["crs"]
@@ -147,7 +159,11 @@ def run(sc: Scenario) -> RunResult:
         return _run_embedded(sc, G, area, demand, sites, candidates, access, t0, door)
     instance = build_instance(access, demand["population"].to_numpy(),
                               sites["cost_total"].to_numpy(), sc.reach_m)
+    _check_reach(sc, instance)
     solution = _optimise(sc, instance, fixed)
+    if solution.covered_population <= 0:
+        warnings.warn(f"the plan serves no one: {_why_no_one(sc, instance, solution)}",
+                      UserWarning, stacklevel=2)
     demand, sites = _attach(access, instance, solution, demand, sites)
     candidates = _with_results(candidates, sites)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
@@ -159,16 +175,16 @@ def run(sc: Scenario) -> RunResult:
 def _demand(sc: Scenario, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
     """Demand points from the population file or the buildings, with groups and communities."""
     if sc.population is not None:
-        demand = load_population(
-            sc.population, area, buildings, column=sc.population_column,
-            source_crs=sc.population_crs, landuse=landuse, crs=crs,
+        demand = named(
+            "population", load_population, sc.population, area, buildings,
+            column=sc.population_column, source_crs=sc.population_crs, landuse=landuse, crs=crs,
             household_size=sc.household_size, default_levels=sc.residential_levels)
     else:
         demand = demand_from_buildings(
             buildings, landuse, m2_per_person=sc.m2_per_person,
             default_levels=sc.residential_levels, population_total=sc.population_total)
     demand = add_groups(demand, sc.age_shares, sc.household_size, sc.group_rasters, area=area)
-    return assign_communities(demand, sc.communities)
+    return named("communities", assign_communities, demand, sc.communities)
 
 
 def _access(G, demand, sites, walking, door: dict) -> Access:
@@ -198,6 +214,11 @@ def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0,
     plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
                        marginal=sc.marginal)
     solution = plan_to_coverage(plan, instance)
+    if not plan.summary.get("served_by_service") or \
+            sum(plan.summary["served_by_service"].values()) <= 0:
+        notes = "; ".join(plan.summary.get("notes") or []) \
+            or f"solver status {plan.summary['status']}"
+        warnings.warn(f"the plan serves no one ({notes})", UserWarning, stacklevel=2)
     demand, sites = _attach(access, instance, solution, demand, sites)
     sites = _attach_plan(sites, plan, policy.active_services)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
@@ -238,6 +259,28 @@ def _attach_plan(sites, plan, services):
     return sites
 
 
+def _check_reach(sc: Scenario, instance: Instance) -> None:
+    """Refuse a covering model with nothing to cover (no one lives within reach)."""
+    total = float(instance.weight.sum())
+    if total <= 0:
+        raise SitingError("the study area holds no population (total 0): nothing to cover; "
+                          "check --population / --population-column or --m2-per-person")
+    if float(instance.weight[instance.coverable()].sum()) <= 0:
+        raise SitingError(
+            f"no one lives within {instance.threshold_m:,.{0 if instance.threshold_m >= 10 else 1}f}"
+            f" m walk of any of the "
+            f"{instance.n_sites} candidate sites, so model {sc.model} has nothing to cover; "
+            f"raise --walk-minutes / --threshold-m or add candidates (--inventory)")
+
+
+def _why_no_one(sc: Scenario, instance: Instance, solution: CoverageSolution) -> str:
+    if not len(solution.chosen):
+        return (f"no site was opened (solver status {solution.status}); check --budget and "
+                f"--max-sites")
+    return (f"none of the {len(solution.chosen)} sites opened reaches anyone within "
+            f"{instance.threshold_m:,.0f} m")
+
+
 def _optimise(sc: Scenario, instance: Instance, fixed=()) -> CoverageSolution:
     """Solve the scenario's model; ``fixed`` (existing facilities) stay open for free."""
     if sc.model == "set_cover":
@@ -246,6 +289,13 @@ def _optimise(sc: Scenario, instance: Instance, fixed=()) -> CoverageSolution:
     else:
         if sc.budget is not None and not instance.cost.any():
             raise SitingError("a budget needs site costs: set cost_per_m2 (CNY per usable m²)")
+        new = np.setdiff1d(np.arange(instance.n_sites), np.asarray(fixed, dtype=np.int64))
+        if sc.budget is not None and len(new) and sc.budget < instance.cost[new].min():
+            cheapest = float(instance.cost[new].min())
+            raise SitingError(
+                f"--budget {sc.budget:,.0f} CNY is below the cheapest candidate site "
+                f"({cheapest:,.0f} CNY), so no site can be opened; raise --budget to at least "
+                f"{cheapest:,.0f} or lower the costs (--cost-per-m2)")
         p = sc.max_sites if sc.max_sites is not None or sc.budget is not None else DEFAULT_P
         n_new = instance.n_sites - len(fixed)
         if p is not None and p > n_new:

@@ -29,7 +29,8 @@ DEFAULT_POLICY = "cn_default"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # finite numbers only: ``inf`` is valid TOML but no area, rate or distance
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Meta(_Strict):
@@ -282,8 +283,17 @@ def read_policy_dict(path: str | Path | None = None) -> dict:
     else:
         path = Path(path)
         if not path.exists():
-            raise SitingError(f"policy file not found: {path}")
-        text, where = path.read_text(encoding="utf-8"), str(path)
+            raise SitingError(f"--policy: policy file not found: {path}")
+        if not path.is_file():
+            raise SitingError(f"--policy: {path} is a folder, not a file; give a policy .toml "
+                              f"file (e.g. a copy of siting/policies/cn_default.toml)")
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise SitingError(f"--policy {path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
+        except OSError as exc:
+            raise SitingError(f"--policy {path}: cannot read it ({exc.strerror})") from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -304,7 +314,23 @@ def load_policy(path: str | Path | None = None, overrides: dict | None = None) -
     return validate_policy(data, where=str(path) if path else f"{DEFAULT_POLICY}.toml")
 
 
-def validate_policy(data: dict, where: str = "policy") -> Policy:
+def check_policy_overrides(path: str | Path | None, overrides: dict, where: str) -> None:
+    """Validate a scenario's ``[policy]`` table over its policy file; errors the file alone
+    does not have are blamed on ``where`` (the scenario file), not on the policy file.
+
+    A policy file that is itself unreadable or invalid is left to :func:`load_policy`.
+    """
+    try:
+        base = read_policy_dict(path)
+        validate_policy(base)
+    except SitingError:
+        return
+    validate_policy(deep_merge(base, overrides), where=where,
+                    hint="the keys of the scenario's [policy] table mirror the policy file")
+
+
+def validate_policy(data: dict, where: str = "policy",
+                    hint: str = "see siting/policies/cn_default.toml") -> Policy:
     """Validate a policy dict; errors name the dotted key and what is wrong."""
     try:
         return Policy(**data)
@@ -315,7 +341,9 @@ def validate_policy(data: dict, where: str = "policy") -> Policy:
             msg = e["msg"].removeprefix("Value error, ")
             if e["type"] == "missing":
                 msg = "missing"
+            elif e["type"] == "finite_number":
+                msg = f"must be a finite number, got {e.get('input')!r}"
             elif e["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling; see siting/policies/cn_default.toml)"
+                msg = f"unknown key (check the spelling; {hint})"
             msgs.append(f"{loc}: {msg}" if loc else msg)
         raise SitingError(f"{where}: invalid policy: " + "; ".join(msgs)) from None

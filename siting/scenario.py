@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from siting.coords import ACCEPTED_CRS
 from siting.errors import SitingError
@@ -22,7 +22,10 @@ class Scenario(BaseModel):
     ``walk_minutes × speed_m_per_min``.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # finite numbers only (inf/nan refused everywhere); booleans are not numbers (see _no_bools)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    _source: Path | None = PrivateAttr(None)  # the scenario file, for messages
 
     osm: Path | None = None
     graphml: Path | None = None
@@ -59,7 +62,7 @@ class Scenario(BaseModel):
     residential_levels: float = Field(6.0, gt=0, description="storeys where unknown")
     candidate_levels: float | None = Field(
         None, gt=0, description="storeys where unknown (default: per class, policy [sites])")
-    population_total: float | None = Field(None, ge=0)
+    population_total: float | None = Field(None, gt=0)
     min_floor_area_m2: float | None = Field(None, ge=0, description="default: policy [sites]")
     plan_year: int | None = Field(
         None, ge=1900, le=2200,
@@ -86,17 +89,35 @@ class Scenario(BaseModel):
     group_rasters: dict[str, Path | list[Path]] | None = Field(
         None, description="per-group count rasters (summed when a list), e.g. WorldPop age bands")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bools(cls, data):
+        """``max_sites = true`` is a typo, not 1: refuse booleans in number fields."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                field = cls.model_fields.get(key)
+                if field is None or isinstance(field.annotation, type) and \
+                        field.annotation is bool:
+                    continue
+                ann = str(field.annotation)
+                numeric = any(t in ann for t in ("int", "float"))
+                values = value if key == "bbox" and isinstance(value, (list, tuple)) else \
+                    value.values() if key == "age_shares" and isinstance(value, dict) else [value]
+                if numeric and any(isinstance(v, bool) for v in values):
+                    raise ValueError(f"{key} must be a number, got {value!r}")
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         sources = [x for x in (self.osm, self.graphml, self.place) if x is not None]
         if len(sources) > 1:
             raise ValueError("give only one of osm, graphml and place")
         if self.threshold_m is not None and self.threshold_m <= 0:
-            raise ValueError(f"threshold_m must be > 0, got {self.threshold_m}")
+            raise ValueError(f"--threshold-m: threshold_m must be > 0, got {self.threshold_m}")
         if self.solver.lower() not in SOLVERS:
             raise ValueError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
         if self.max_sites is not None and self.max_sites < 1:
-            raise ValueError(f"max_sites must be >= 1, got {self.max_sites}")
+            raise ValueError(f"--max-sites: max_sites must be >= 1, got {self.max_sites}")
         if self.graphml is not None and self.buildings is None:
             raise ValueError("graphml needs buildings (a GeoPackage/GeoJSON of building polygons)")
         for key in ("inventory_crs", "existing_crs"):
@@ -114,9 +135,36 @@ class Scenario(BaseModel):
                 raise ValueError(str(exc)) from None
         if self.bbox is not None:
             w, s, e, n = self.bbox
-            if not (w < e and s < n and -180 <= w <= 180 and -90 <= s <= 90):
-                raise ValueError(f"bbox must be west, south, east, north in degrees, got {self.bbox}")
+            for name, v, lim in (("west", w, 180), ("south", s, 90), ("east", e, 180),
+                                 ("north", n, 90)):
+                if not -lim <= v <= lim:
+                    raise ValueError(f"bbox {name} {v:g} is outside [-{lim}, {lim}] degrees "
+                                     f"(bbox is west, south, east, north in WGS84 degrees)")
+            if not (w < e and s < n):
+                raise ValueError(f"bbox must be west, south, east, north with west < east and "
+                                 f"south < north, got {self.bbox}")
+        self._check_conflicts()
         return self
+
+    def _check_conflicts(self) -> None:
+        """Settings that another setting makes meaningless are refused, not dropped."""
+        given = self.model_fields_set
+        if self.model == "set_cover":
+            for key, flag in (("max_sites", "--max-sites"), ("budget", "--budget")):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"{key} ({flag}) conflicts with model set_cover: set covering opens as "
+                        f"many sites as it takes to reach everyone in reach, so it has no site "
+                        f"limit or budget; drop {flag}, or use --model max_cover")
+        embedded_only = [(k, f) for k, f in (
+            ("policy_file", "--policy"), ("policy", "[policy]"), ("standard", "--standard"),
+            ("standard_mode", "--standard-mode"), ("objective", "--objective"),
+            ("min_coverage", "min_coverage")) if k in given and getattr(self, k) not in (None, {})]
+        if not self.embedded and embedded_only:
+            key, flag = embedded_only[0]
+            raise ValueError(
+                f"{key} ({flag}) conflicts with model {self.model}: it is only read by the "
+                f"embedded model; drop {flag}, or use --model embedded (a policy alone selects it)")
 
     @property
     def embedded(self) -> bool:
@@ -146,24 +194,76 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
         path = Path(path)
         if not path.exists():
             raise SitingError(f"scenario file not found: {path}")
+        if not path.is_file():
+            raise SitingError(f"scenario file {path} is a folder, not a file; give a scenario "
+                              f".toml file")
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SitingError(f"{path}: not valid TOML ({exc})") from exc
-        for key in ("osm", "graphml", "buildings", "out", "inventory", "existing", "exclude",
-                    "population", "communities", "policy_file"):
-            if key in data and not Path(data[key]).is_absolute():
-                data[key] = str(path.parent / data[key])
+        except OSError as exc:
+            raise SitingError(f"scenario file {path}: cannot read it ({exc.strerror})") from exc
+
+        def rel(v):
+            return str(path.parent / v) if isinstance(v, str) and not Path(v).is_absolute() else v
+
+        for key in PATH_FIELDS:
+            if key in data:
+                data[key] = rel(data[key])
         if isinstance(data.get("group_rasters"), dict):
             data["group_rasters"] = {
-                k: [str(path.parent / p) for p in v] if isinstance(v, list) else str(path.parent / v)
+                k: [rel(p) for p in v] if isinstance(v, list) else rel(v)
                 for k, v in data["group_rasters"].items()}
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Scenario(**data)
+        sc = Scenario(**data)
     except ValidationError as exc:
         where = f"{path}: " if path else ""
-        msgs = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'scenario'}: {e['msg']}" for e in exc.errors()
-        )
+        msgs = "; ".join(_describe(e) for e in exc.errors())
         raise SitingError(f"{where}invalid scenario: {msgs}") from None
+    sc._source = path
+    if path is not None and sc.policy:
+        from siting.policy import check_policy_overrides
+
+        check_policy_overrides(sc.policy_file, sc.policy, f"{path}: [policy] table")
+    return sc
+
+
+# scenario fields read as paths (relative to the scenario file)
+PATH_FIELDS = ("osm", "graphml", "buildings", "out", "inventory", "existing", "exclude",
+               "population", "communities", "policy_file")
+# the CLI flag of each scenario field whose name differs from --field-name
+_FLAG_NAMES = {"speed_m_per_min": "--speed", "min_floor_area_m2": "--min-floor-area",
+               "policy_file": "--policy", "group_rasters": "--group-raster",
+               "policy": "[policy] table"}
+
+
+def flag_name(field: str) -> str:
+    """How a user names a scenario field: its CLI flag and scenario key, e.g.
+    ``--policy (policy_file)``; keys without a flag are named as such."""
+    if field in _FLAG_NAMES:
+        flag = _FLAG_NAMES[field]
+        return flag if not flag.startswith("--") else f"{flag} ({field})"
+    if field in ("capacity", "marginal", "mip_gap", "min_coverage", "residential_levels",
+                 "candidate_levels", "usable_ratio"):
+        return f"scenario key {field}"
+    return f"--{field.replace('_', '-')}"
+
+
+def _describe(error: dict) -> str:
+    """One pydantic error as ``--flag: what is wrong (got …)``."""
+    loc = [str(p) for p in error["loc"]]
+    msg = error["msg"].removeprefix("Value error, ")
+    if not loc:
+        return msg
+    head = flag_name(loc[0]) + ("." + ".".join(loc[1:]) if len(loc) > 1 else "")
+    if error["type"] == "extra_forbidden":
+        return (f"{loc[0]}: unknown scenario key (check the spelling; `siting run --help` "
+                f"lists the flags, the keys are the same with _ for -)")
+    if error["type"] in ("finite_number",):
+        msg = "must be a finite number (inf and nan are not accepted)"
+    got = error.get("input")
+    if error["type"] not in ("missing",) and not isinstance(got, (dict, list)) \
+            and got is not None and "got" not in msg:
+        msg += f" (got {got!r})"
+    return f"{head}: {msg}"

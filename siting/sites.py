@@ -421,7 +421,7 @@ def read_inventory(
     })
     frame = _finish(out, gpd.points_from_xy(lon, lat), "EPSG:4326", policy)
     if study_area is not None:
-        frame = _check_study_area(frame, lon, lat, study_area, path, row_label, policy)
+        frame = _check_study_area(frame, lon, lat, study_area, path, row_label, policy, crs)
     return frame
 
 
@@ -568,6 +568,8 @@ def _numbers(values: pd.Series, field: str, where, nonneg: bool = False) -> np.n
             out[i] = float(str(v).replace(",", "").strip())
         except ValueError:
             raise SitingError(f"{where(i, field)}: {v!r} is not a number") from None
+        if not np.isfinite(out[i]):
+            raise SitingError(f"{where(i, field)}: {v!r} is not a finite number")
         if nonneg and out[i] < 0:
             raise SitingError(f"{where(i, field)}: {out[i]:g} is negative")
     return out
@@ -602,7 +604,8 @@ def _services(values: pd.Series, names: pd.Series, existing: pd.Series, policy: 
     return out
 
 
-def _check_study_area(frame, lon, lat, area, path, row_label, policy) -> gpd.GeoDataFrame:
+def _check_study_area(frame, lon, lat, area, path, row_label, policy,
+                      crs: str = "wgs84") -> gpd.GeoDataFrame:
     """Swapped coordinates raise; rows far outside warn and are excluded; all outside raise."""
     from shapely.geometry import Point
 
@@ -617,10 +620,12 @@ def _check_study_area(frame, lon, lat, area, path, row_label, policy) -> gpd.Geo
                               f"outside the study area but inside it with lat and lon swapped; "
                               f"check which column is 经度 (lon) and 纬度 (lat)")
     if far.all():
+        hint = _datum_hint(lon, lat, crs, area_m, local, tol_m)
         raise SitingError(
             f"{path.name}: every row lies outside the study area "
-            f"(nearest {dist.min() / 1000:,.1f} km away); check --inventory-crs "
-            f"(wgs84, gcj02 or bd09) and that the file covers this area")
+            f"(nearest {dist.min() / 1000:,.1f} km away); "
+            + (hint or "check --inventory-crs (wgs84, gcj02 or bd09) and that the file "
+                       "covers this area"))
     if far.any():
         rows = ", ".join(row_label(i) for i in np.flatnonzero(far)[:10])
         warnings.warn(f"{path.name}: {int(far.sum())} rows lie more than {tol_m:g} m outside the "
@@ -628,6 +633,25 @@ def _check_study_area(frame, lon, lat, area, path, row_label, policy) -> gpd.Geo
         frame.loc[far, "excluded_reason"] = [f"{d:,.0f} m outside the study area"
                                              for d in dist[far]]
     return frame
+
+
+def _datum_hint(lon, lat, crs, area_m, local, tol_m) -> str | None:
+    """When WGS84 rows miss the area but would hit it read as GCJ-02 or BD-09: say so."""
+    from siting.coords import _canonical_crs
+
+    if _canonical_crs(crs) != "wgs84":
+        return None
+    for other, who in (("gcj02", "GCJ-02 (Amap, Tencent)"), ("bd09", "BD-09 (Baidu)")):
+        try:
+            x, y = to_wgs84(lon, lat, other)
+        except ValueError:
+            continue
+        pts = gpd.GeoSeries(gpd.points_from_xy(x, y), crs="EPSG:4326").to_crs(local)
+        if (pts.distance(area_m) <= tol_m).mean() > 0.5:
+            return (f"the coordinates look like {who}, not WGS84: give --inventory-crs "
+                    f"{other} (--existing-crs {other} for existing facilities) "
+                    f"(or inventory_crs/existing_crs = \"{other}\" in the scenario)")
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -653,6 +677,15 @@ def read_exclusions(path: str | Path) -> gpd.GeoDataFrame:
                             crs="EPSG:4326")
 
 
+def _flagged(flag: str, read, *args, **kwargs):
+    """``read(*args, **kwargs)``; its SitingError starts with the flag of the file read."""
+    try:
+        return read(*args, **kwargs)
+    except SitingError as exc:
+        msg = str(exc)
+        raise SitingError(msg if msg.startswith(flag) else f"{flag}: {msg}") from None
+
+
 def read_vector(path: str | Path | None, what: str) -> gpd.GeoDataFrame:
     """A vector layer (GeoPackage, GeoJSON, shapefile …) in WGS84; ``what`` names it in errors."""
     if path is None or not Path(path).exists():
@@ -661,6 +694,9 @@ def read_vector(path: str | Path | None, what: str) -> gpd.GeoDataFrame:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         raise SitingError(f"{path}: cannot read {what} ({exc})") from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.isna().all():
+        raise SitingError(f"{path}: {what} layer has no geometry (a table without shapes?); "
+                          f"give a vector file such as .gpkg, .geojson or .shp")
     if gdf.crs is None:
         raise SitingError(f"{path}: {what} layer has no CRS; save it with one (e.g. EPSG:4326)")
     return gdf.to_crs("EPSG:4326")
@@ -783,8 +819,8 @@ def site_candidates(
                                        default_levels=default_levels, usable_ratio=usable_ratio,
                                        min_floor_area_m2=minimum)]
     if inventory is not None:
-        inv = _exclude_small(read_inventory(inventory, inventory_crs, study_area=study_area,
-                                            policy=policy), minimum)
+        inv = _exclude_small(_flagged("--inventory", read_inventory, inventory, inventory_crs,
+                                      study_area=study_area, policy=policy), minimum)
         if plan_year is not None:
             late = (inv["year_available"] > plan_year) & inv["excluded_reason"].isna() \
                 & ~inv["existing"]
@@ -794,8 +830,16 @@ def site_candidates(
         parts[0] = _described_by(parts[0], inv, buildings)
         parts.append(inv)
     if existing is not None:
-        parts.append(read_existing(existing, existing_crs, study_area=study_area, policy=policy))
+        parts.append(_flagged("--existing", read_existing, existing, existing_crs,
+                              study_area=study_area, policy=policy))
     c = assemble(parts, crs)
     if exclude is not None:
-        c = assemble([apply_exclusions(c, read_exclusions(exclude))], crs)
+        zones = _flagged("--exclude", read_exclusions, exclude)
+        if not zones.intersects(study_area).any():
+            b = tuple(round(v, 4) for v in zones.total_bounds)
+            warnings.warn(f"--exclude {Path(exclude).name}: none of its {len(zones)} polygons "
+                          f"touches the study area {tuple(round(v, 4) for v in study_area.bounds)}"
+                          f" (the polygons span {b}); nothing is excluded — check the file and "
+                          f"its CRS", UserWarning, stacklevel=2)
+        c = assemble([apply_exclusions(c, zones)], crs)
     return c
