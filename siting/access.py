@@ -135,7 +135,12 @@ def snap(points: gpd.GeoDataFrame, node_xy: np.ndarray) -> tuple[np.ndarray, np.
 def _xy(points: gpd.GeoDataFrame) -> np.ndarray:
     if points.crs is None or not points.crs.is_projected:
         raise SitingError("points must be in a projected CRS before snapping")
-    return np.column_stack([points.geometry.x.to_numpy(), points.geometry.y.to_numpy()])
+    xy = np.column_stack([points.geometry.x.to_numpy(), points.geometry.y.to_numpy()])
+    bad = ~np.isfinite(xy).all(axis=1)
+    if bad.any():
+        raise SitingError(f"{bad.sum()} points have no location (empty geometry), e.g. row "
+                          f"{int(np.flatnonzero(bad)[0])}; drop them or give coordinates")
+    return xy
 
 
 def build_access(

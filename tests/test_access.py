@@ -1,0 +1,150 @@
+"""Where people meet the street: edge snapping, entrances, snap limits, fragments, steps.
+
+A small OSM file is written for each case (metres east/north of a point in Nanjing), so
+every distance can be worked out by hand.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from test_embedded_bruteforce import small_policy
+
+from shapely.geometry import box
+
+from siting import network
+from siting.access import build_access, build_instance
+from siting.embedded import EmbeddedFacilities
+from siting.osm import read_osm
+
+LON0, LAT0 = 118.78, 32.04
+M_LAT = 1 / 111_000.0
+M_LON = 1 / (111_000.0 * np.cos(np.radians(LAT0)))
+
+
+def _osm(tmp_path, nodes: dict[int, tuple[float, float, dict]], ways: list[tuple[list[int], dict]]):
+    """An .osm file from node positions in metres ``{id: (east, north, tags)}``."""
+    out = ['<?xml version="1.0"?>', '<osm version="0.6">']
+    for nid, (x, y, tags) in nodes.items():
+        tag = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        out.append(f'<node id="{nid}" version="1" lat="{LAT0 + y * M_LAT:.9f}" '
+                   f'lon="{LON0 + x * M_LON:.9f}">{tag}</node>')
+    for wid, (refs, tags) in enumerate(ways, start=1):
+        nd = "".join(f'<nd ref="{r}"/>' for r in refs)
+        tag = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        out.append(f'<way id="{wid}" version="1">{nd}{tag}</way>')
+    out.append("</osm>")
+    path = tmp_path / "t.osm"
+    path.write_text("\n".join(out), encoding="utf-8")
+    return path
+
+
+def _box(x0, y0, x1, y1, first_id):
+    ids = list(range(first_id, first_id + 4))
+    return ({ids[0]: (x0, y0, {}), ids[1]: (x1, y0, {}), ids[2]: (x1, y1, {}),
+             ids[3]: (x0, y1, {})}, ids + [ids[0]])
+
+
+def _graph(path):
+    ext = read_osm(path)
+    G = network.project(network.graph_from_extract(ext, box(LON0 - 0.01, LAT0 - 0.01, LON0 + 0.01, LAT0 + 0.01), simplify=False))
+    return ext, G
+
+
+def _points(G, xy_m):
+    """Points at metres east/north of the origin, in the graph's CRS."""
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(
+        [LON0 + x * M_LON for x, _ in xy_m], [LAT0 + y * M_LAT for _, y in xy_m]),
+        crs="EPSG:4326")
+    return pts.to_crs(G.graph["crs"])
+
+
+STREET = {"highway": "footway"}
+
+
+def test_points_on_one_street_walk_along_it(tmp_path):
+    """Two points beside the middle of one 400 m street: perpendiculars plus the stretch
+    between them, not a walk to the street's ends and back."""
+    path = _osm(tmp_path, {1: (0, 0, {}), 2: (400, 0, {})}, [([1, 2], STREET)])
+    _, G = _graph(path)
+    demand, sites = _points(G, [(150, 20)]), _points(G, [(250, -30)])
+    acc = build_access(G, demand, sites)
+    inst = build_instance(acc, np.ones(1), np.zeros(1), 1000.0)
+    assert inst.pair_dist[0] == pytest.approx(20 + 100 + 30, abs=0.5)
+    node = build_instance(build_access(G, demand, sites, snap_to="node"), np.ones(1),
+                          np.zeros(1), 1000.0)
+    assert node.pair_dist[0] > 250  # nearest-node snapping walks to the ends
+
+
+def test_entrance_and_wall_of_large_footprints(tmp_path):
+    """A building walks from its entrance=* node; a big one without entrances from its wall
+    nearest the street, a small one from its point."""
+    nodes = {1: (0, 0, {}), 2: (600, 0, {})}
+    big, big_ring = _box(0, 40, 200, 240, 10)     # 200 m square, wall 40 m from the street
+    door_b, door_ring = _box(300, 40, 340, 80, 20)  # small, with an entrance on the far side
+    small, small_ring = _box(450, 40, 470, 60, 30)
+    nodes |= big | door_b | small
+    nodes[25] = (320, 80, {"entrance": "main"})
+    door_ring = door_ring[:2] + [door_ring[2], 25, door_ring[3], door_ring[4]]
+    ways = [([1, 2], STREET), (big_ring, {"building": "office"}),
+            (door_ring, {"building": "yes"}), (small_ring, {"building": "yes"})]
+    ext, G = _graph(_osm(tmp_path, nodes, ways))
+    b = ext.buildings.to_crs(G.graph["crs"])
+    pts = gpd.GeoDataFrame({"osm_id": b.index.to_numpy()}, geometry=b.representative_point().to_numpy(),
+                           crs=b.crs)
+    acc = build_access(G, pts, pts.iloc[:0], footprints=b.geometry,
+                       entrances=ext.entrances.to_crs(G.graph["crs"]).geometry,
+                       large_footprint_m=60.0)
+    got = dict(zip(b.index, zip(acc.demand_door, acc.demand_snap_m)))
+    assert got["w2"][0] == "wall" and got["w2"][1] == pytest.approx(40, abs=0.5)
+    assert got["w3"][0] == "entrance" and got["w3"][1] == pytest.approx(80, abs=0.5)
+    assert got["w4"][0] == "" and got["w4"][1] == pytest.approx(50, abs=0.5)
+
+
+def test_snap_limit_and_fragments_are_flagged(tmp_path):
+    """A point beyond the largest snap distance reaches nothing and is flagged; a point
+    nearest a two-node fragment is linked to the main street with the gap walked."""
+    nodes = {1: (0, 0, {}), 2: (200, 0, {}), 3: (400, 0, {}), 4: (600, 0, {}),
+             8: (100, 60, {}), 9: (140, 60, {})}
+    ways = [([1, 2, 3, 4], STREET), ([8, 9], STREET)]
+    _, G = _graph(_osm(tmp_path, nodes, ways))
+    demand = _points(G, [(120, 70), (300, 500), (300, 10)])
+    sites = _points(G, [(320, -10)])
+    acc = build_access(G, demand, sites, max_snap_m=250.0, min_component_nodes=3)
+    assert acc.demand_flag.tolist() == ["relinked_from_fragment", "beyond_max_snap", ""]
+    assert acc.demand_snap_m[0] == pytest.approx(70, abs=0.5)  # to the main street, not 10 m
+    inst = build_instance(acc, np.ones(3), np.zeros(1), 1000.0)
+    assert set(inst.pair_demand.tolist()) == {0, 2}  # the far point is in nobody's reach
+    d0 = inst.pair_dist[inst.pair_demand == 0][0]
+    assert d0 == pytest.approx(70 + 200 + 10, abs=0.5)
+
+
+def test_stairs_lengthen_the_step_free_walk_and_elderly_coverage_drops(tmp_path):
+    """A 150 m flight of steps is the short way; the step-free detour is 950 m. Elderly care
+    (step-free) no longer reaches the site; after-school care (not step-free) still does."""
+    nodes = {1: (0, 0, {}), 2: (150, 0, {}), 3: (0, 400, {}), 4: (150, 400, {})}
+    ways = [([1, 2], {"highway": "steps"}), ([1, 3, 4, 2], STREET)]
+    _, G = _graph(_osm(tmp_path, nodes, ways))
+    # two sites side by side: a site with two functions would have to be a complex
+    demand, sites = _points(G, [(0, -10), (150, -40)]), _points(G, [(150, -10), (150, -14)])
+    pol = small_policy(["elderly_care", "after_school"])
+    assert pol.services["elderly_care"].step_free and not pol.services["after_school"].step_free
+    H = network.step_free_graph(G, pol.walking.step_free_avoid)
+    pop = np.array([3000.0, 1000.0])
+    inst = build_instance(build_access(G, demand, sites), pop, np.zeros(2), 1200.0)
+    free = build_instance(build_access(H, demand, sites), pop, np.zeros(2), 1200.0)
+    assert inst.pair_dist[0] == pytest.approx(170, abs=0.5)
+    assert free.pair_dist[0] == pytest.approx(970, rel=5e-3)  # metres by degrees: ±0.5 %
+    assert free.pair_dist[2] == pytest.approx(inst.pair_dist[2], abs=0.01)
+    assert inst.pair_dist[2] == pytest.approx(40 + 10, abs=0.5)  # both meet the street at node 2
+    d = pd.DataFrame({"population": pop, "community_id": ["c", "c"]})
+    s = pd.DataFrame({"usable_area_m2": [1400.0, 1400.0], "cost": [1e5, 1e5]})
+    with_steps = EmbeddedFacilities(inst, pol, d, s).solve()
+    step_free = EmbeddedFacilities(inst, pol, d, s, step_free=free).solve()
+    old, new = with_steps.served_by_service, step_free.served_by_service
+    elderly = pol.population.age_shares["age_60_plus"]
+    assert old["elderly_care"] == pytest.approx(4000 * elderly, rel=1e-5)  # both, via the steps
+    assert new["elderly_care"] == pytest.approx(1000 * elderly, rel=1e-5)  # only the near one
+    assert old["after_school"] > 0 and new["after_school"] == pytest.approx(old["after_school"], rel=1e-5)
