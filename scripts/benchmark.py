@@ -103,8 +103,9 @@ def shared_path(rel: str) -> Path | None:
     return None
 
 
-def real_inputs(osm: Path, name: str) -> Inputs:
-    """Demand and candidates from an extract's buildings, snapped to its walking network."""
+def real_inputs(osm: Path, name: str, snap_to: str = "edge") -> Inputs:
+    """Demand and candidates from an extract's buildings, attached to its walking network
+    (``snap_to``: ``"edge"``, the pipeline's rule, or ``"node"``, the rule before)."""
     from siting import network
     from siting.access import build_access
     from siting.demand import demand_from_buildings
@@ -112,13 +113,13 @@ def real_inputs(osm: Path, name: str) -> Inputs:
     from siting.scenario import make_scenario
     from siting.sites import candidates_from_buildings
 
-    G, buildings, landuse, area = load_inputs(make_scenario(osm=osm))
+    G, buildings, landuse, area, _ = load_inputs(make_scenario(osm=osm))
     G = network.project(G)
     b = buildings[buildings.representative_point().within(area)].to_crs(G.graph["crs"])
     lu = landuse.to_crs(G.graph["crs"])
     demand = demand_from_buildings(b, lu)
     sites = candidates_from_buildings(b, lu, min_floor_area_m2=0)
-    acc = build_access(G, demand, sites)
+    acc = build_access(G, demand, sites, snap_to=snap_to)
     return Inputs(name, acc.adjacency, acc.node_xy, acc.demand_node, acc.demand_snap_m,
                   demand["population"].to_numpy(float), acc.site_node, acc.site_snap_m)
 
@@ -608,6 +609,8 @@ def main(argv=None) -> list[dict]:
     if "nanjing" in only:
         inst = coverage_rows(base, args, rows)
         model_rows(base, inst, args, rows, p=10)
+        if osm is not None:  # the same extract with the nearest-node rule of before
+            coverage_rows(real_inputs(osm, "nanjing-node-snap", "node"), args, rows)
     if "tiles" in only:
         # one demand point per 10 nodes and one candidate per 100, as the 1M target
         sizes = [(20_000, 2_000, 200)] if q else [(50_000, 5_000, 500), (200_000, 20_000, 2_000)]

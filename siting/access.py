@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 from siting._dijkstra import bounded_dijkstra, contract_chains
 from siting.errors import SitingError
 from siting.instance import Instance
-from siting.network import components, to_csr
+from siting.network import components, shortest_csr, to_csr
 
 
 @dataclass
@@ -257,17 +257,6 @@ def _edge_table(G: nx.MultiDiGraph, node_ids: np.ndarray, node_xy: np.ndarray):
     return u, v, w, geom
 
 
-def _shortest(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, m: int) -> sp.csr_array:
-    """CSR adjacency keeping the shortest of parallel edges."""
-    order = np.lexsort((w, cols, rows))
-    rows, cols, w = rows[order], cols[order], w[order]
-    first = np.ones(len(rows), bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    adj = sp.csr_array((w[first], (rows[first], cols[first])), shape=(m, m))
-    adj.sort_indices()
-    return adj
-
-
 def _ids(points: gpd.GeoDataFrame) -> np.ndarray:
     if "osm_id" not in points:
         return np.full(len(points), None, dtype=object)
@@ -379,7 +368,7 @@ def _split_edges(G, node_ids, node_xy, xy, comp, min_component_nodes: int, doors
     rows = [u[keep], s_from[f_ok], s_to[b_ok]]
     cols = [v[keep], s_to[f_ok], s_from[b_ok]]
     wts = [w[keep], fwd[s_street][f_ok] * s_part[f_ok], bwd[s_street][b_ok] * s_part[b_ok]]
-    adj = _shortest(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts),
+    adj = shortest_csr(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts),
                     n + len(stops))
     # the split graph's edges for drawing: unsplit edges, then the pieces (lazy geometry)
     pieces = (np.concatenate([s_from[f_ok], s_to[b_ok]]), np.concatenate([s_to[f_ok], s_from[b_ok]]),

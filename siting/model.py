@@ -585,6 +585,14 @@ def _solve_highs(prob, time_limit, msg, mip_gap, maximize, start=None):
     if not np.isfinite(bound):
         bound = None
     status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal else "feasible"
+    reported = info.objective_function_value * (-1 if maximize and h.getObjectiveSense()[1]
+                                                == highspy.ObjSense.kMinimize else 1)
+    actual = float(pulp.value(prob.objective) or 0.0)  # PuLP's: from the values returned
+    const = float(prob.objective.constant) if prob.objective is not None else 0.0
+    off = min(abs(reported - actual), abs(reported - (actual - const)))  # offset passed or not
+    if start and off > 1e-6 * max(1.0, abs(actual)):
+        # a wrong optimum reported after a MIP start (see _solve_highs_direct): no proof
+        status, bound = "feasible", None
     return status, bound
 
 
@@ -678,8 +686,19 @@ def _solve_highs_direct(arrays: dict, time_limit, msg, mip_gap, start=None):
             f"highs found no integer solution within {time_limit} s; raise --time-limit")
     x = np.asarray(h.getSolution().col_value)
     objective = float(info.objective_function_value)
+    actual = float(np.asarray(arrays["c"], float) @ x)
+    if abs(actual - objective) > 1e-6 * max(1.0, abs(actual)):
+        # HiGHS 1.16 can report the objective and bound of a wrong optimum after a MIP
+        # start (seen on a set cover: 47.9 M reported, the solution costs 49.9 M, CBC and
+        # HiGHS without the start prove 49.9 M): never trust it, solve again without it
+        if start is not None:
+            left = None if time_limit is None else time_limit - (time.perf_counter() - t_enter)
+            if left is None or left > 0.05 * time_limit:
+                return _solve_highs_direct(arrays, left, msg, mip_gap, None)
+        objective, status = actual, None  # the solution stands; no proof, no bound
     optimal = status == S.kOptimal
-    bound, gap = _bound_and_gap(objective, float(info.mip_dual_bound), optimal, mip_gap)
+    dual = float(info.mip_dual_bound) if status is not None else float("nan")
+    bound, gap = _bound_and_gap(objective, dual, optimal, mip_gap)
     trace = [(t, o, b) for t, o, b in trace if np.isfinite(o) and abs(o) < 1e30]
     result = dict(objective=objective, bound=bound, mip_gap=gap,
                   status="optimal" if optimal else "feasible", solver="highs",

@@ -154,14 +154,19 @@ def to_csr(G: nx.MultiDiGraph) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
     order_ids = np.argsort(node_ids)
     rows = order_ids[np.searchsorted(node_ids, u, sorter=order_ids)]
     cols = order_ids[np.searchsorted(node_ids, v, sorter=order_ids)]
-    # keep the shortest of parallel edges: sort so the minimum comes first, dedupe
+    return shortest_csr(rows, cols, w, n), node_ids, node_xy
+
+
+def shortest_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_array:
+    """``n × n`` CSR adjacency of edges ``rows -> cols`` keeping the shortest of parallel
+    edges (sorted so the minimum comes first, then deduplicated)."""
     order = np.lexsort((w, cols, rows))
     rows, cols, w = rows[order], cols[order], w[order]
     first = np.ones(len(rows), bool)
     first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
     adj = sp.csr_array((w[first], (rows[first], cols[first])), shape=(n, n))
     adj.sort_indices()
-    return adj, node_ids, node_xy
+    return adj
 
 
 def components(adjacency: sp.csr_array) -> np.ndarray:

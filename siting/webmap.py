@@ -27,7 +27,6 @@ and JSON (:class:`_Texts`).
 from __future__ import annotations
 
 import base64
-import html
 import re
 import secrets
 from contextvars import ContextVar
