@@ -40,6 +40,7 @@ from pyproj.exceptions import CRSError
 
 from siting.buildings import classify, floor_area
 from siting.errors import SitingError
+from siting.policy import load_policy
 
 # Demand groups a service may serve (policy ``demand_group``), besides "all" (= population)
 # and "households". 60+ ⊃ 65+ ⊃ 80+ nest; 0–2, 3–5, 6–14 and 60+ are disjoint.
@@ -48,19 +49,14 @@ ALL_GROUPS = (*DEMAND_GROUPS, "all", "households")
 _DISJOINT_GROUPS = ("age_0_2", "age_3_5", "age_6_14", "age_60_plus")
 _NESTED_GROUPS = ("age_60_plus", "age_65_plus", "age_80_plus")  # each ⊇ the next
 
-# Defaults: 7th national census (2020-11-01), STANDARDS.md §5 and §7 [population].
-DEFAULT_AGE_SHARES: dict[str, float] = {
-    "age_0_2": 0.030,  # ≈ 42 M under-3s / 1.412 bn; unverified/derived
-    "age_3_5": 0.037,  # 2015–2017 birth cohorts; unverified/derived
-    "age_6_14": 0.111,  # 4/5 × 6.39 % (5–9) + 6.04 % (10–14); unverified/derived
-    "age_60_plus": 0.1870,  # 公报第五号 [S18]; verified
-    "age_65_plus": 0.1350,  # 公报第五号 [S18]; verified
-    "age_80_plus": 0.0254,  # ≈ 35.8 M; unverified
-}
-DEFAULT_HOUSEHOLD_SIZE = 2.62  # persons per family household, 公报第二号 [S19]; verified
-# Fallback community unit: a 500 m planning cell holds ≈ 5–10 thousand people at
-# Chinese urban densities, the size of a 完整居住社区 (0.5–1.2万 persons, STANDARDS.md §3).
-DEFAULT_COMMUNITY_CELL_M = 500.0
+# Defaults come from the packaged policy (siting/policies/cn_default.toml, the one home
+# of every default, with sources): 7th-census age shares and household size; the
+# fallback community unit, a 500 m planning cell ≈ 5–10 thousand people at Chinese urban
+# densities, the size of a 完整居住社区 (STANDARDS.md §3). A run passes its own policy.
+_PACKAGED = load_policy()
+DEFAULT_AGE_SHARES: dict[str, float] = dict(_PACKAGED.population.age_shares)
+DEFAULT_HOUSEHOLD_SIZE = _PACKAGED.population.household_size
+DEFAULT_COMMUNITY_CELL_M = _PACKAGED.area_standard.fallback_cell_m
 DEFAULT_GRID_M = 100.0  # spacing of the points a polygon without buildings is split onto
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".asc", ".nc")

@@ -185,7 +185,7 @@ def _check_population(sc: Scenario) -> None:
         column = sc.population_column
         dm.demand_from_table(path, crs=sc.population_crs or "wgs84",
                              population=column if column != "population" else None,
-                             household_size=sc.household_size)
+                             household_size=sc.household_size or dm.DEFAULT_HOUSEHOLD_SIZE)
         return
     layer, where = dm._read_vector(path, sc.population_crs)
     if layer.geometry.isna().all():

@@ -25,7 +25,7 @@ from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
 from siting.policy import load_policy
 from siting.scenario import Scenario
-from siting.sites import read_vector, site_candidates
+from siting.sites import read_vector, site_candidates, site_policy
 
 DEFAULT_P = 10
 
@@ -136,12 +136,14 @@ def run(sc: Scenario) -> RunResult:
     if buildings.empty:
         raise SitingError(f"no buildings inside the study area {area.bounds}")
     landuse = None if landuse is None or landuse.empty else landuse.to_crs(crs)
-    demand = _demand(sc, area, buildings, landuse, crs)
+    policy = load_policy(sc.policy_file, sc.policy)  # the one resolved policy of the run
+    demand = _demand(sc, policy, area, buildings, landuse, crs)
     candidates = site_candidates(
         buildings, landuse, area, crs, inventory=sc.inventory, inventory_crs=sc.inventory_crs,
         existing=sc.existing, existing_crs=sc.existing_crs, exclude=sc.exclude,
         min_floor_area_m2=sc.min_floor_area_m2, default_levels=sc.candidate_levels,
-        usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year)
+        usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year,
+        policy=site_policy(policy))
     # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
     sites = candidates[candidates["excluded_reason"].isna()].copy()
     fixed = np.flatnonzero(sites["existing"].to_numpy())
@@ -150,13 +152,13 @@ def run(sc: Scenario) -> RunResult:
             f"no candidate sites: {len(candidates)} candidates, all excluded or existing "
             f"(see excluded_reason); lower min_floor_area_m2, check --exclude, or add an inventory"
         )
-    walking = load_policy(sc.policy_file, sc.policy).walking
+    walking = policy.walking
     door = dict(footprints=buildings.geometry,
                 entrances=None if entrances is None or entrances.empty
                 else entrances.to_crs(crs).geometry)
     access = _access(G, demand, sites, walking, door)
     if sc.embedded:
-        return _run_embedded(sc, G, area, demand, sites, candidates, access, t0, door)
+        return _run_embedded(sc, policy, G, area, demand, sites, candidates, access, t0, door)
     instance = build_instance(access, demand["population"].to_numpy(),
                               sites["cost_total"].to_numpy(), sc.reach_m)
     _check_reach(sc, instance)
@@ -172,19 +174,25 @@ def run(sc: Scenario) -> RunResult:
     return result
 
 
-def _demand(sc: Scenario, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
-    """Demand points from the population file or the buildings, with groups and communities."""
+def _demand(sc: Scenario, policy, area, buildings, landuse, crs) -> gpd.GeoDataFrame:
+    """Demand points from the population file or the buildings, with groups and communities
+    (household size, age shares and the fallback community cell from the policy unless the
+    scenario sets them)."""
+    household_size = (policy.population.household_size if sc.household_size is None
+                      else sc.household_size)
+    shares = {**policy.population.age_shares, **(sc.age_shares or {})}
     if sc.population is not None:
         demand = named(
             "population", load_population, sc.population, area, buildings,
             column=sc.population_column, source_crs=sc.population_crs, landuse=landuse, crs=crs,
-            household_size=sc.household_size, default_levels=sc.residential_levels)
+            household_size=household_size, default_levels=sc.residential_levels)
     else:
         demand = demand_from_buildings(
             buildings, landuse, m2_per_person=sc.m2_per_person,
             default_levels=sc.residential_levels, population_total=sc.population_total)
-    demand = add_groups(demand, sc.age_shares, sc.household_size, sc.group_rasters, area=area)
-    return named("communities", assign_communities, demand, sc.communities)
+    demand = add_groups(demand, shares, household_size, sc.group_rasters, area=area)
+    return named("communities", assign_communities, demand, sc.communities,
+                 cell_m=policy.area_standard.fallback_cell_m)
 
 
 def _access(G, demand, sites, walking, door: dict) -> Access:
@@ -194,12 +202,11 @@ def _access(G, demand, sites, walking, door: dict) -> Access:
                         large_footprint_m=walking.large_footprint_m, **door)
 
 
-def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0,
+def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, access, t0,
                   door: dict) -> RunResult:
     """The embedded-facility model (siting.embedded) on the demand and site tables."""
     from siting.embedded import EmbeddedFacilities, plan_to_coverage
 
-    policy = load_policy(sc.policy_file, sc.policy)
     weight, cost = demand["population"].to_numpy(), sites["cost_total"].to_numpy()
     instance = build_instance(access, weight, cost, policy.max_threshold_m)
     step_free = None

@@ -85,7 +85,8 @@ class Scenario(BaseModel):
     communities: Path | None = Field(None, description="community (社区) polygons, id and name")
     age_shares: dict[str, float] | None = Field(
         None, description="share per demand group; defaults: 2020 census (siting.demand)")
-    household_size: float = Field(2.62, gt=0, description="persons per household (2020 census)")
+    household_size: float | None = Field(
+        None, gt=0, description="persons per household (default: the policy's, 2020 census)")
     group_rasters: dict[str, Path | list[Path]] | None = Field(
         None, description="per-group count rasters (summed when a list), e.g. WorldPop age bands")
 

@@ -124,6 +124,20 @@ def load_site_policy(path: str | Path | None = None) -> dict:
         raise SitingError(f"policy file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SitingError(f"{where}: not valid TOML ({exc})") from exc
+    return _site_table(data, where)
+
+
+def site_policy(policy) -> dict:
+    """The ``[sites]`` table of a resolved :class:`siting.policy.Policy` (its file with
+    the scenario's overrides), checked as :func:`load_site_policy` checks a file."""
+    import copy
+
+    data = {"sites": copy.deepcopy(policy.sites),
+            "costs": {"horizon_years": policy.costs.horizon_years}}
+    return _site_table(data, f"policy {policy.meta.name}")
+
+
+def _site_table(data: dict, where: str) -> dict:
     sites = data.get("sites")
     if not isinstance(sites, dict):
         raise SitingError(f"{where}: no [sites] table")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from siting.errors import SitingError
@@ -106,3 +107,23 @@ def test_scenario_policy_table_overrides(tmp_path):
     assert pol.threshold_m("infant_care") == pytest.approx(400.0)  # 8 min x 50 m/min
     assert not make_scenario(osm="x.osm").embedded
     assert make_scenario(osm="x.osm", model="embedded").embedded
+
+
+def test_scenario_policy_overrides_reach_demand_sites_and_communities(helsinki_osm):
+    """One resolved policy per run: a scenario's [policy] values are the ones every stage
+    uses (age shares and household size in demand, the planning cell of communities, the
+    [sites] table of the candidates), not the packaged file's."""
+    from siting.pipeline import run
+    from siting.scenario import make_scenario
+
+    over = {"population": {"household_size": 1.0, "age_shares": {"age_60_plus": 0.5}},
+            "area_standard": {"fallback_cell_m": 2000.0},
+            "sites": {"min_floor_area_m2": 3000.0}}
+    r = run(make_scenario(osm=helsinki_osm, policy=over, budget=2e7, time_limit=5))
+    d = r.demand
+    assert np.allclose(d["age_60_plus"], 0.5 * d["population"])
+    assert np.allclose(d["households"], d["population"])
+    assert d["community_id"].str.startswith("grid2000_").all()
+    assert (r.candidates.loc[r.candidates["floor_area_m2"] < 3000, "excluded_reason"]
+            .fillna("").str.contains("below the minimum 3000").all())
+    assert r.summary["communities_total"] == d["community_id"].nunique()
