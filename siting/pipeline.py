@@ -242,6 +242,11 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         "standard_m2_per_100_households": p["standard_m2_per_100_households"],
         "standard_mode": p["standard_mode"], "n_complexes": p["n_complexes"],
         "policy": str(sc.policy_file) if sc.policy_file else policy.meta.name,
+        # the walks actually used: one threshold per service (the scenario's are not read)
+        "walk_minutes": None, "speed_m_per_min": None,
+        "threshold_m_by_service": {s: policy.threshold_m(s) for s in policy.active_services},
+        "speed_m_per_min_by_profile": dict(policy.walking.speed_m_per_min),
+        "step_free_services": policy.step_free_services,
         "notes": p["notes"],
     })
     return result

@@ -161,6 +161,16 @@ class Scenario(BaseModel):
             ("policy_file", "--policy"), ("policy", "[policy]"), ("standard", "--standard"),
             ("standard_mode", "--standard-mode"), ("objective", "--objective"),
             ("min_coverage", "min_coverage")) if k in given and getattr(self, k) not in (None, {})]
+        walk = [(k, f) for k, f in (("walk_minutes", "--walk-minutes"),
+                                     ("speed_m_per_min", "--speed"),
+                                     ("threshold_m", "--threshold-m")) if k in given]
+        if self.embedded and walk:
+            key, flag = walk[0]
+            raise ValueError(
+                f"{key} ({flag}) is not used by the embedded model: each service walks its own "
+                f"threshold from the policy (services.<service>.walk_min × "
+                f"walking.speed_m_per_min.<profile>); drop {flag} and set those in a [policy] "
+                f"table, e.g. [policy.walking.speed_m_per_min] default = 70")
         if not self.embedded and embedded_only:
             key, flag = embedded_only[0]
             raise ValueError(

@@ -118,7 +118,8 @@ def test_scenario_policy_overrides_reach_demand_sites_and_communities(helsinki_o
 
     over = {"population": {"household_size": 1.0, "age_shares": {"age_60_plus": 0.5}},
             "area_standard": {"fallback_cell_m": 2000.0},
-            "sites": {"min_floor_area_m2": 3000.0}}
+            "sites": {"min_floor_area_m2": 3000.0},
+            "walking": {"speed_m_per_min": {"elderly": 40.0}}}
     r = run(make_scenario(osm=helsinki_osm, policy=over, budget=2e7, time_limit=5))
     d = r.demand
     assert np.allclose(d["age_60_plus"], 0.5 * d["population"])
@@ -127,3 +128,22 @@ def test_scenario_policy_overrides_reach_demand_sites_and_communities(helsinki_o
     assert (r.candidates.loc[r.candidates["floor_area_m2"] < 3000, "excluded_reason"]
             .fillna("").str.contains("below the minimum 3000").all())
     assert r.summary["communities_total"] == d["community_id"].nunique()
+    # the summary records the walks used: per service, at the policy's speeds
+    assert r.summary["threshold_m_by_service"]["elderly_care"] == pytest.approx(6 * 40.0)
+    assert r.summary["speed_m_per_min_by_profile"]["elderly"] == 40.0
+    assert r.summary["walk_minutes"] is None and r.summary["speed_m_per_min"] is None
+
+
+@pytest.mark.parametrize("flag", [["--speed", "70"], ["--walk-minutes", "12"],
+                                  ["--threshold-m", "800"]])
+def test_walk_flags_refused_for_the_embedded_model(helsinki_osm, tmp_path, flag):
+    """--speed / --walk-minutes / --threshold-m would be ignored by the embedded model
+    (each service walks its policy threshold): refused, with where to set them instead."""
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+
+    res = CliRunner().invoke(app, ["run", "--osm", str(helsinki_osm), "--model", "embedded",
+                                   "--out", str(tmp_path / "o"), *flag])
+    assert res.exit_code == 2 and "not used by the embedded model" in res.output
+    assert "[policy.walking.speed_m_per_min]" in res.output and not (tmp_path / "o").exists()
