@@ -202,7 +202,7 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
             f"embedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); people served: {served}\n"
             f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "
             f"{s['communities_meeting_standard']} of {s['communities_total']} communities "
-            f"(communities.csv)")
+            f"(tables/communities.csv; report.xlsx community sheet)")
 
 
 @app.command()

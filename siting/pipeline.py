@@ -195,6 +195,18 @@ def _demand(sc: Scenario, policy, area, buildings, landuse, crs) -> gpd.GeoDataF
                  cell_m=policy.area_standard.fallback_cell_m)
 
 
+def _standard_note(p: dict, policy) -> list[str]:
+    """Why a penalty-mode standard may stay unmet (30 and 80 can give the same plan)."""
+    if p["standard_mode"] != "penalty" or not p["communities_total"]:
+        return []
+    return [f"area standard {p['standard_m2_per_100_households']:g} m² per 100 households in "
+            f"penalty mode: met in {p['communities_meeting_standard']} of "
+            f"{p['communities_total']} communities; each m² short costs "
+            f"{policy.area_standard.penalty_per_m2:g} objective points "
+            "(area_standard.penalty_per_m2) against people served, so the plan leaves it unmet "
+            "where serving people is worth more; --standard-mode hard requires it"]
+
+
 def _access(G, demand, sites, walking, door: dict) -> Access:
     """Demand and sites attached to the walking graph by the policy's rules."""
     return build_access(G, demand, sites, max_snap_m=walking.max_snap_m,
@@ -247,7 +259,7 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         "threshold_m_by_service": {s: policy.threshold_m(s) for s in policy.active_services},
         "speed_m_per_min_by_profile": dict(policy.walking.speed_m_per_min),
         "step_free_services": policy.step_free_services,
-        "notes": p["notes"],
+        "notes": p["notes"] + _standard_note(p, policy),
     })
     return result
 

@@ -178,7 +178,7 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
     deleted, and a folder holding any other file is never replaced.
     """
     from siting.outdir import atomic_folder
-    from siting.tables import write_csv, write_tables
+    from siting.tables import write_tables
 
     with atomic_folder(out, overwrite, "run") as tmp:
         chosen = result.chosen_sites.to_crs("EPSG:4326")
@@ -189,10 +189,6 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
         demand = result.demand.to_crs("EPSG:4326")
         demand = demand.assign(walk_m=demand["walk_m"].where(np.isfinite(demand["walk_m"])))
         _gpkg(demand, tmp / "demand.gpkg", "demand")
-        if getattr(result, "plan", None) is not None:  # embedded model: per-community standard
-            cols = ["community_id", "name", "households", "required_m2", "provided_m2", "met",
-                    "shortfall_m2", "reachable_m2"]
-            write_csv(result.plan.communities[cols], tmp / "communities.csv")
         (tmp / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2,
                                                      ensure_ascii=False), encoding="utf-8")
 

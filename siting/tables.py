@@ -67,10 +67,28 @@ def services_table(result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["site_id", "name", "service", "area_m2", "units"])
 
 
+STANDARD_COLS = ["community_id", "name", "households", "required_m2", "provided_m2", "met",
+                 "shortfall_m2", "reachable_m2"]
+
+
 def communities_table(result) -> pd.DataFrame:
-    """Compliance per community: the run's own community table when it has one
-    (``result.communities``), else population served per ``community_id`` of the demand,
-    else one row for the whole study area."""
+    """Compliance per community. With an embedded plan: the area standard first (households,
+    required and provided m², met, shortfall, m² in reach), then the people served; else
+    the run's own community table when it has one (``result.communities``), else
+    population served per ``community_id`` of the demand, else one row for the whole
+    study area."""
+    plan = getattr(result, "plan", None)
+    if plan is not None and len(plan.communities):
+        std = plan.communities[STANDARD_COLS].copy()
+        std["community_id"] = std["community_id"].astype(str)
+        d = result.demand
+        if "community_id" in d:
+            g = d.assign(cov=d["population"].where(d["covered"].astype(bool), 0.0),
+                         community_id=d["community_id"].astype(str)).groupby("community_id")
+            served = pd.DataFrame({"total_population": g["population"].sum(),
+                                   "covered_population": g["cov"].sum()}).reset_index()
+            std = std.merge(served, on="community_id", how="left")
+        return std.reset_index(drop=True)
     comm = getattr(result, "communities", None)
     if isinstance(comm, pd.DataFrame) and len(comm):
         return pd.DataFrame(comm.drop(columns="geometry", errors="ignore")).reset_index(drop=True)

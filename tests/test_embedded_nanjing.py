@@ -112,10 +112,15 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
                 "communities_meeting_standard", "communities_total", "lp_bound"):
         assert key in s
     assert s["budget"] == 15e6 and s["cost_total"] <= 15e6 + 1
-    com = pd.read_csv(out / "communities.csv")
+    com = pd.read_csv(out / "tables" / "communities.csv", encoding="utf-8-sig")
     assert list(com.columns[:6]) == ["community_id", "name", "households", "required_m2",
                                      "provided_m2", "met"]
     assert int(com["met"].sum()) == s["communities_meeting_standard"]
+    assert "covered_population" in com and not (out / "communities.csv").exists()
+    sheet = pd.read_excel(out / "report.xlsx", sheet_name="社区达标", header=0)
+    assert {"应配面积（平方米）", "已配面积（平方米）", "达标"} <= set(sheet.columns)
+    assert len(sheet) == len(com) + 1  # the English header row, then one row per community
+    assert any("penalty mode" in n for n in s["notes"])
     chosen = gpd.read_file(out / "sites.gpkg")
     pol = load_policy()
     for svc in pol.active_services:

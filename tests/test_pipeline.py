@@ -183,7 +183,8 @@ def test_demo_embedded_plan(tmp_path):
     sites = gpd.read_file(out / "sites.gpkg")
     areas = sites.filter(like="area_m2_").sum(axis=1)
     assert (areas > 0).all() and (areas <= sites["usable_area_m2"] + 1e-6).all()
-    assert (out / "communities.csv").exists() and (out / "report.xlsx").exists()
+    assert (out / "tables" / "communities.csv").exists() and (out / "report.xlsx").exists()
+    assert not (out / "communities.csv").exists()  # one communities table, in tables/
 
 
 @pytest.mark.parametrize("name", ["beijing_chaoyang_wangjing", "beijing_haidian_cau"])
