@@ -99,6 +99,14 @@ def run(
     standard_mode: Annotated[Optional[str], typer.Option(help="hard, penalty or off")] = None,
     objective: Annotated[Optional[str], typer.Option(
         help="embedded model: max_served, min_cost or min_distance")] = None,
+    require: Annotated[Optional[list[str]], typer.Option(
+        help="candidate id (osm_id: OSM w123 or inventory 编号) forced into the plan with its "
+             "cost counted; repeat or comma-separate")] = None,
+    forbid: Annotated[Optional[list[str]], typer.Option(
+        help="candidate id never opened; repeat or comma-separate")] = None,
+    min_coverage: Annotated[Optional[float], typer.Option(
+        help="embedded model: share (0-1) of each community's people in reach of a service "
+             "that must be served (equity)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
     lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
@@ -122,13 +130,21 @@ def run(
                  inventory_crs=inventory_crs, existing=existing, existing_crs=existing_crs,
                  exclude=exclude, min_floor_area_m2=min_floor_area, plan_year=plan_year,
                  policy_file=policy,
-                 standard=standard, standard_mode=standard_mode, objective=objective)
+                 standard=standard, standard_mode=standard_mode, objective=objective,
+                 require=_ids(require), forbid=_ids(forbid), min_coverage=min_coverage)
     flags.update(population=population, population_column=population_column,
                  population_crs=population_crs, communities=communities,
                  age_shares=_parse_shares(age_shares), household_size=household_size,
                  group_rasters=_parse_group_rasters(group_raster))
     _run(flags, scenario, overwrite,
          dict(lang=lang, assets=map_assets, basemap=basemap, tianditu_key=tianditu_key))
+
+
+def _ids(items: list[str] | None) -> list[str] | None:
+    """``["w1,w2", "NJ-3"]`` → ``["w1", "w2", "NJ-3"]`` (None when not given)."""
+    if not items:
+        return None
+    return [v.strip() for item in items for v in item.split(",") if v.strip()]
 
 
 def _parse_group_rasters(items: list[str] | None) -> dict[str, list[Path]] | None:

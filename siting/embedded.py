@@ -319,6 +319,8 @@ class EmbeddedFacilities:
         :func:`_merge_demand`). Exact for ``max_served`` and ``min_cost``; off for
         ``min_distance``, whose walking distances differ between the points. Results
         are still reported per original demand point.
+    required
+        Site rows forced open (``y_j = 1``), their costs counted (``--require``).
     step_free
         Distances on the step-free network (same demand and sites): the pairs
         :math:`P_s` of services with ``step_free = true`` in the policy come from it,
@@ -332,7 +334,7 @@ class EmbeddedFacilities:
                  standard: float | None = None, standard_mode: str | None = None,
                  capacity: bool = True, objective: str = "max_served",
                  max_new_sites: int | None = None, min_coverage: float | None = None,
-                 reduce: bool = True, step_free: Instance | None = None):
+                 reduce: bool = True, step_free: Instance | None = None, required=()):
         if objective not in OBJECTIVES:
             raise SitingError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
         if objective == "min_distance" and not capacity:
@@ -354,6 +356,7 @@ class EmbeddedFacilities:
                 f"{policy.max_threshold_m:.0f} m (largest service threshold, area-standard reach "
                 "and tiers); rebuild the instance with that threshold")
         self.instance, self.policy = instance, policy
+        self.required = [int(j) for j in required]
         if step_free is not None and (step_free.n_demand, step_free.n_sites) != (
                 instance.n_demand, instance.n_sites):
             raise SitingError("the step-free instance must have the same demand and sites")
@@ -601,6 +604,13 @@ class EmbeddedFacilities:
             prob.addConstraint(self.cost_expr <= float(self.budget), "budget")
         if self.max_new_sites is not None:
             prob.addConstraint(pulp.lpSum(self.y.values()) <= self.max_new_sites, "max_new_sites")
+        for j in self.required:  # --require: open, its cost counted like any other
+            if j not in self.y:
+                raise SitingError(
+                    f"required site {self.sites['site_id'].iloc[j] if 'site_id' in self.sites else j}"
+                    " cannot host any service (too small for every service's minimum area, on "
+                    "a storey no service may use, or in nobody's walking reach)")
+            prob.addConstraint(self.y[j] >= 1, f"required_{j}")
         served_terms, dist_terms = self._demand_part(prob)
         shortfall = self._standard_part(prob)
         self.primary_expr = pulp.LpAffineExpression(served_terms + shortfall)

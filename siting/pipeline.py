@@ -144,9 +144,12 @@ def run(sc: Scenario) -> RunResult:
         min_floor_area_m2=sc.min_floor_area_m2, default_levels=sc.candidate_levels,
         usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year,
         policy=site_policy(policy))
+    candidates = _planner_choices(sc, candidates)
     # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
     sites = candidates[candidates["excluded_reason"].isna()].copy()
     fixed = np.flatnonzero(sites["existing"].to_numpy())
+    required = np.flatnonzero(sites["osm_id"].astype(str).isin(sc.require).to_numpy()
+                              & ~sites["existing"].to_numpy())
     if len(sites) == len(fixed):
         raise SitingError(
             f"no candidate sites: {len(candidates)} candidates, all excluded or existing "
@@ -158,11 +161,12 @@ def run(sc: Scenario) -> RunResult:
                 else entrances.to_crs(crs).geometry)
     access = _access(G, demand, sites, walking, door)
     if sc.embedded:
-        return _run_embedded(sc, policy, G, area, demand, sites, candidates, access, t0, door)
+        return _run_embedded(sc, policy, G, area, demand, sites, candidates, access, t0, door,
+                             required)
     instance = build_instance(access, demand["population"].to_numpy(),
                               sites["cost_total"].to_numpy(), sc.reach_m)
     _check_reach(sc, instance)
-    solution = _optimise(sc, instance, fixed)
+    solution = _optimise(sc, instance, fixed, required)
     if solution.covered_population <= 0:
         warnings.warn(f"the plan serves no one: {_why_no_one(sc, instance, solution)}",
                       UserWarning, stacklevel=2)
@@ -214,8 +218,33 @@ def _access(G, demand, sites, walking, door: dict) -> Access:
                         large_footprint_m=walking.large_footprint_m, **door)
 
 
+def _planner_choices(sc: Scenario, candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``--forbid`` ids excluded (with the reason); ``--require`` ids checked to be
+    candidates the optimiser can open. Ids are ``osm_id`` values (stable across runs)."""
+    ids = candidates["osm_id"].astype(str)
+    for flag, wanted in (("--require", sc.require), ("--forbid", sc.forbid)):
+        unknown = [v for v in wanted if v not in set(ids)]
+        if unknown:
+            raise SitingError(
+                f"{flag}: no candidate site has id {', '.join(map(repr, unknown[:5]))}; ids are "
+                f"the osm_id column of candidates.gpkg (OSM w…/r… or an inventory 编号), e.g. "
+                f"{', '.join(ids.head(3))}")
+    both = set(sc.require) & set(sc.forbid)
+    if both:
+        raise SitingError(f"--require and --forbid both name {', '.join(sorted(both))}")
+    out = candidates.copy()
+    out.loc[ids.isin(sc.forbid) & out["excluded_reason"].isna(), "excluded_reason"] = \
+        "forbidden (--forbid)"
+    gone = out[ids.isin(sc.require) & out["excluded_reason"].notna()]
+    if len(gone):
+        raise SitingError(
+            f"--require {gone['osm_id'].iloc[0]}: that candidate is excluded "
+            f"({gone['excluded_reason'].iloc[0]}); it cannot be opened")
+    return out
+
+
 def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, access, t0,
-                  door: dict) -> RunResult:
+                  door: dict, required=()) -> RunResult:
     """The embedded-facility model (siting.embedded) on the demand and site tables."""
     from siting.embedded import EmbeddedFacilities, plan_to_coverage
 
@@ -229,7 +258,8 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
     model = EmbeddedFacilities(
         instance, policy, demand, sites, budget=sc.budget, standard=sc.standard,
         standard_mode=sc.standard_mode, capacity=sc.capacity, objective=sc.objective,
-        max_new_sites=sc.max_sites, min_coverage=sc.min_coverage, step_free=step_free)
+        max_new_sites=sc.max_sites, min_coverage=sc.min_coverage, step_free=step_free,
+        required=required)
     plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
                        marginal=sc.marginal)
     solution = plan_to_coverage(plan, instance)
@@ -305,8 +335,12 @@ def _why_no_one(sc: Scenario, instance: Instance, solution: CoverageSolution) ->
             f"{instance.threshold_m:,.0f} m")
 
 
-def _optimise(sc: Scenario, instance: Instance, fixed=()) -> CoverageSolution:
-    """Solve the scenario's model; ``fixed`` (existing facilities) stay open for free."""
+def _optimise(sc: Scenario, instance: Instance, fixed=(), required=()) -> CoverageSolution:
+    """Solve the scenario's model; ``fixed`` (existing facilities) stay open for free;
+    ``required`` sites are open too, their cost and count charged to the budget and ``p``
+    (fixing ``y_j = 1`` and lowering the limits by them is the same model)."""
+    required = np.asarray(required, dtype=np.int64)
+    fixed = np.union1d(np.asarray(fixed, dtype=np.int64), required)
     if sc.model == "set_cover":
         # fewest new sites unless a flat cost rate is asked for (policy costs are placeholders)
         model = SetCovering(instance, fixed=fixed, use_cost=bool(sc.cost_per_m2))
@@ -322,12 +356,23 @@ def _optimise(sc: Scenario, instance: Instance, fixed=()) -> CoverageSolution:
                 f"{cheapest:,.0f} or lower the costs (--cost-per-m2)")
         p = sc.max_sites if sc.max_sites is not None or sc.budget is not None else DEFAULT_P
         n_new = instance.n_sites - len(fixed)
+        budget = sc.budget
+        if len(required):
+            spent = float(instance.cost[required].sum())
+            if p is not None and p < len(required):
+                raise SitingError(f"--require names {len(required)} sites but --max-sites is "
+                                  f"{p}; raise --max-sites to at least {len(required)}")
+            if budget is not None and budget < spent:
+                raise SitingError(f"the required sites cost {spent:,.0f} CNY, more than "
+                                  f"--budget {budget:,.0f}; raise --budget or require fewer")
+            p = None if p is None else p - len(required)
+            budget = None if budget is None else budget - spent
         if p is not None and p > n_new:
             raise SitingError(
                 f"max_sites = {p} is larger than the {n_new} candidate sites found; "
                 f"use --max-sites {n_new} or fewer"
             )
-        model = MaximalCovering(instance, p=p, budget=sc.budget, fixed=fixed)
+        model = MaximalCovering(instance, p=p, budget=budget, fixed=fixed)
     return model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap)
 
 

@@ -76,6 +76,10 @@ class Scenario(BaseModel):
     existing: Path | None = Field(None, description="existing facilities: inventory or POI file")
     existing_crs: str = "wgs84"
     exclude: Path | None = Field(None, description="exclusion polygons (any vector file)")
+    require: list[str] = Field(default_factory=list, description=(
+        "candidate ids (osm_id: OSM w123/r45 or an inventory 编号) forced into the plan, "
+        "their costs counted"))
+    forbid: list[str] = Field(default_factory=list, description="candidate ids never opened")
 
     # population and demand groups (siting.demand)
     population: Path | None = Field(None, description="population raster, polygons or table")
@@ -160,7 +164,7 @@ class Scenario(BaseModel):
         embedded_only = [(k, f) for k, f in (
             ("policy_file", "--policy"), ("policy", "[policy]"), ("standard", "--standard"),
             ("standard_mode", "--standard-mode"), ("objective", "--objective"),
-            ("min_coverage", "min_coverage")) if k in given and getattr(self, k) not in (None, {})]
+            ("min_coverage", "--min-coverage")) if k in given and getattr(self, k) not in (None, {})]
         walk = [(k, f) for k, f in (("walk_minutes", "--walk-minutes"),
                                      ("speed_m_per_min", "--speed"),
                                      ("threshold_m", "--threshold-m")) if k in given]
@@ -255,7 +259,7 @@ def flag_name(field: str) -> str:
     if field in _FLAG_NAMES:
         flag = _FLAG_NAMES[field]
         return flag if not flag.startswith("--") else f"{flag} ({field})"
-    if field in ("capacity", "marginal", "mip_gap", "min_coverage", "residential_levels",
+    if field in ("capacity", "marginal", "mip_gap", "residential_levels",
                  "candidate_levels", "usable_ratio"):
         return f"scenario key {field}"
     return f"--{field.replace('_', '-')}"
