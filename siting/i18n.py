@@ -156,6 +156,16 @@ VALUE_LABELS: dict[str, tuple[str, str]] = {
     "lease": ("租赁", "lease"),
     "transfer": ("置换", "transfer"),
     "new_build": ("新建", "new build"),
+    "other": ("其他", "other"),
+    # where a candidate comes from (siting.sites)
+    "osm": ("OpenStreetMap", "OpenStreetMap"),
+    "inventory": ("存量清查", "inventory"),
+    "existing": ("现有设施", "existing facility"),
+    # where a walk meets the street (siting.access)
+    "entrance": ("出入口", "entrance"),
+    "wall": ("临街外墙", "wall nearest a street"),
+    "beyond_max_snap": ("距道路过远，未接入", "beyond the largest snap distance"),
+    "relinked_from_fragment": ("接入主路网", "linked past a street fragment"),
 }
 
 GROUP_LABELS: dict[str, tuple[str, str]] = {

@@ -220,7 +220,7 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str 
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         for r, values in enumerate(df.itertuples(index=False), start=3):
             for c, (col, v) in enumerate(zip(df.columns, values), start=1):
-                cell = _text_cell(ws, r, c, _cell(v))
+                cell = _text_cell(ws, r, c, _value_text(col, _cell(v), lang))
                 fmt = _number_format(col, v)
                 if fmt:
                     cell.number_format = fmt
@@ -260,6 +260,20 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 
 def _csv_text(v):
     return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+
+
+# columns whose text values are keys (classes, modes, services …), shown in the sheet's language
+VALUE_COLUMNS = ("kind", "acquisition_mode", "source", "existing_services", "services",
+                 "service", "demand_group", "snap_flag", "walk_from")
+
+
+def _value_text(col: str, v, lang: str):
+    """A key value of ``col`` as its label in ``lang`` (lists split on ``;`` / ``,``);
+    other values and unknown keys unchanged."""
+    if col not in VALUE_COLUMNS or not isinstance(v, str) or not v:
+        return v
+    parts = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+    return ("；" if lang == "zh" else "; ").join(label(p, lang) for p in parts)
 
 
 def _text_cell(ws, row: int, column: int, value):

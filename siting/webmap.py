@@ -472,8 +472,8 @@ def _popup(c, result, L, served: pd.DataFrame | None) -> str:
     ]
     for key in ("acquisition_mode", "source", "existing_services"):
         if _text(c.get(key)):
-            rows.append((L(key), L(_text(c.get(key))) if key == "acquisition_mode"
-                         else _text(c.get(key))))
+            rows.append((L(key), ", ".join(L(v.strip()) for v in
+                                           _text(c.get(key)).replace(";", ",").split(","))))
     rows.append((L("floor_area_m2"), f"{c['floor_area_m2']:,.0f}"
                  + (" *" if bool(c.get("levels_estimated", False)) else "")))
     rows.append((L("usable_area_m2"), f"{c['usable_area_m2']:,.0f}"))

@@ -121,6 +121,14 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
     assert {"应配面积（平方米）", "已配面积（平方米）", "达标"} <= set(sheet.columns)
     assert len(sheet) == len(com) + 1  # the English header row, then one row per community
     assert any("penalty mode" in n for n in s["notes"])
+    # a Chinese report shows values in Chinese too: no mode, class or service keys
+    import openpyxl
+
+    keys = {"lease", "renovate", "transfer", "new_build", "infant_care", "elderly_care",
+            "meal_assist", "osm", "inventory", "commercial", "industrial"}
+    wb = openpyxl.load_workbook(out / "report.xlsx")
+    cells = {str(c.value) for ws in wb for row in ws.iter_rows(min_row=3) for c in row}
+    assert not cells & keys, cells & keys
     chosen = gpd.read_file(out / "sites.gpkg")
     pol = load_policy()
     for svc in pol.active_services:
