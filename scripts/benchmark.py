@@ -159,6 +159,43 @@ def tiled(adjacency: sp.csr_array, node_xy: np.ndarray, pool: Inputs, n_nodes: i
                   s_node, pool.site_snap[s_pick])
 
 
+def edge_points(inp: Inputs, seed: int = 1, max_offset: float = 25.0) -> tuple[Inputs, Inputs]:
+    """The same demand points and candidates off the streets, attached two ways.
+
+    Each point lies beside a random edge of ``inp`` (at a random position, up to
+    ``max_offset`` m to the side). Returns ``(edge, node)``: the points projected onto
+    their nearest edge, which is split there (the pipeline's rule, ``siting.access``),
+    and the same points snapped to their nearest node (the rule before).
+    """
+    import shapely
+
+    from siting.access import _split_edges
+
+    coo = sp.coo_array(inp.adjacency)
+    u, v, w = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(float)
+    geom = shapely.linestrings(np.stack([inp.node_xy[u], inp.node_xy[v]], axis=1))
+    rng = np.random.default_rng(seed)
+    n_pts = len(inp.demand_node) + len(inp.site_node)
+    e = rng.integers(0, len(u), n_pts)
+    f = rng.uniform(0, 1, n_pts)[:, None]
+    base = inp.node_xy[u[e]] * (1 - f) + inp.node_xy[v[e]] * f
+    side = rng.normal(size=(n_pts, 2))
+    side *= rng.uniform(0, max_offset, n_pts)[:, None] / np.linalg.norm(side, axis=1)[:, None]
+    xy = base + side
+    comp = np.zeros(len(inp.node_xy), dtype=np.int64)
+    adj, node_xy, node, off, _, _, _ = _split_edges((u, v, w, geom), inp.node_xy, xy, comp, 1)
+    nd = len(inp.demand_node)
+    edge = Inputs(f"{inp.name}-edge", adj, node_xy, node[:nd], off[:nd], inp.weight,
+                  node[nd:], off[nd:])
+    from scipy.spatial import cKDTree
+
+    dist, near = cKDTree(inp.node_xy).query(xy)
+    near = near.astype(np.int64)
+    node_in = Inputs(f"{inp.name}-node", inp.adjacency, inp.node_xy, near[:nd], dist[:nd],
+                     inp.weight, near[nd:], dist[nd:])
+    return edge, node_in
+
+
 def lattice(side: int, n_demand: int, n_sites: int, seed: int = 0,
             spacing: float = 40.0) -> Inputs:
     """Connected side x side street grid, arcs ``spacing`` x U(0.9, 1.1), points at nodes."""
@@ -618,6 +655,10 @@ def main(argv=None) -> list[dict]:
             inp = tiled(road_adj, road_xy, base, n_nodes, nd, ns, f"tile-{n_nodes // 1000}k")
             inst = coverage_rows(inp, args, rows)
             model_rows(inp, inst, args, rows, p=max(10, ns // 50), set_cover=True)
+            # the same tiles with points beside the streets: edge snapping against the
+            # nearest-node rule of before, same points
+            for variant in edge_points(inp):
+                coverage_rows(variant, args, rows)
     if "lattice" in only:
         inp = lattice(40, 150, 450) if q else lattice(200, 1497, 4506)
         if q:

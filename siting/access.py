@@ -199,8 +199,8 @@ def build_access(
     else:
         ids = np.concatenate([_ids(demand), _ids(sites)])
         doors = (ids, footprints, entrances, large_footprint_m)
-        split = _split_edges(G, node_ids, node_xy, np.vstack([d_xy, s_xy]), comp,
-                             min_component_nodes, doors)
+        split = _split_edges(_edge_table(G, node_ids, node_xy), node_xy,
+                             np.vstack([d_xy, s_xy]), comp, min_component_nodes, doors)
         adjacency, node_xy, node, offset, flags, edges, door = split
         node_ids = np.concatenate([node_ids, -1 - np.arange(len(node_xy) - n)])
         if len(node_xy) > n:
@@ -294,16 +294,20 @@ def _doors(xy: np.ndarray, doors, tree: shapely.STRtree, streets: np.ndarray):
     return xy, door
 
 
-def _split_edges(G, node_ids, node_xy, xy, comp, min_component_nodes: int, doors=None):
+def _split_edges(edges: tuple, node_xy: np.ndarray, xy: np.ndarray, comp: np.ndarray,
+                 min_component_nodes: int, doors=None):
     """Project points onto their nearest edge and split the edges there.
+
+    ``edges`` are the graph's directed edges ``(u, v, length, geometry)`` (rows of
+    ``node_xy``; :func:`_edge_table`).
 
     Each undirected street (``a < b``) is split once at every distinct point position;
     directed lengths are shared out in proportion to the position along the geometry.
     Returns the new CSR adjacency, node coordinates (graph nodes first, then one node per
     split position), each point's node and perpendicular offset, and flags.
     """
-    n = len(node_ids)
-    u, v, w, geom = _edge_table(G, node_ids, node_xy)
+    n = len(node_xy)
+    u, v, w, geom = edges
     a, b = np.minimum(u, v), np.maximum(u, v)
     # one undirected street per (a, b, length) — parallel ways differ in length — with
     # its geometry running a -> b
