@@ -25,7 +25,7 @@ from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
 from siting.policy import load_policy
 from siting.scenario import Scenario
-from siting.sites import read_vector, site_candidates
+from siting.sites import read_vector, site_candidates, site_policy
 
 DEFAULT_P = 10
 
@@ -141,7 +141,8 @@ def run(sc: Scenario) -> RunResult:
         buildings, landuse, area, crs, inventory=sc.inventory, inventory_crs=sc.inventory_crs,
         existing=sc.existing, existing_crs=sc.existing_crs, exclude=sc.exclude,
         min_floor_area_m2=sc.min_floor_area_m2, default_levels=sc.candidate_levels,
-        usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year)
+        usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year,
+        policy=site_policy(sc.policy_file, sc.policy))  # its service vocabulary, classes …
     # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
     sites = candidates[candidates["excluded_reason"].isna()].copy()
     fixed = np.flatnonzero(sites["existing"].to_numpy())
