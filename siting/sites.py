@@ -525,13 +525,17 @@ class Vocabulary:
         for m in self._re.finditer(text):
             s = self.word[m.group(0).lower()]
             (services if s else other).append(s or m.group(0))
-        rest = self._re.sub(" ", text)
+        rest = self._re.sub("\0", text)  # each word found leaves a mark
         return list(dict.fromkeys(services)), list(dict.fromkeys(other)), rest
 
     def cell(self, value) -> tuple[list[str], list[str], list[str]]:
-        """A 服务/services cell: services, not-modelled words, unrecognised pieces."""
+        """A 服务/services cell: services, not-modelled words, unrecognised pieces.
+
+        A piece (between ; ； 、 , / and spaces) holding a word is recognised, with what
+        surrounds the word (社区卫生服务站, 日间照料中心); a piece holding none is not.
+        """
         services, other, rest = self.find(value)
-        unknown = [p for p in _SERVICE_SEP.split(rest) if p.strip()]
+        unknown = [p for p in _SERVICE_SEP.split(rest) if p.strip() and "\0" not in p]
         return services, other, unknown
 
 
