@@ -116,7 +116,7 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
     area = pd.to_numeric(sites["usable_area_m2"], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(area) | (area < 0)
     if bad.any():
-        raise SitingError("usable_area_m2 is missing or negative for "
+        raise SitingError("usable_area_m2 is missing or negative for sites: "
                           + ", ".join(_site_label(sites, i) for i in np.flatnonzero(bad)[:5])
                           + (f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else "")
                           + "; give a floor area (建筑面积) for these sites")
