@@ -345,3 +345,17 @@ def test_cli_elderly_care_not_in_a_basement(tmp_path, helsinki_osm):
     free = run(make_scenario(over, inventory=free_inv))
     free_hosted = free.sites.set_index("osm_id")["area_m2_elderly_care"].fillna(0)
     assert free_hosted.get("K1", 0) > 0 or free_hosted.get("K2", 0) > 0
+
+
+def test_readme_lists_the_vocabulary():
+    """README's table of service words holds every Chinese word of the packaged vocabulary."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    table = readme[readme.index("| service | words"):readme.index("Words are matched longest")]
+    for key, words in POLICY["service_vocabulary"].items():
+        line = next(x.strip() for x in table.splitlines()
+                    if x.strip().startswith(f"| `{key}` |" if key != "not_modelled"
+                                            else "| not modelled"))
+        missing = [w for w in words if re.search(r"[\u4e00-\u9fff]", w) and w not in line]
+        assert not missing, (key, missing)
