@@ -420,17 +420,13 @@ def parse_storey(value) -> float:
     :meth:`siting.policy.Service.storey_ok`. Accepted, case and spaces ignored,
     full-width characters folded:
 
-    ====================================================  =======
-    written                                                storey
-    ====================================================  =======
-    ``1``, ``1F``, ``1f``, ``F1``, ``1层``, ``一层``,        1
-    ``1楼``, ``一楼``, ``首层``, ``底层``, ``地面层``
-    ``2层``, ``二楼``, ``3楼``, ``第三层``, ``地上2层``       2, 2, 3, 3, 2
-    ``-1``, ``B1``, ``b1``, ``地下一层``, ``地下1层``,        -1
-    ``负一层``, ``负1层``, ``地下室``, ``半地下室``
-    ``B2``, ``地下二层``, ``负2层``                            -2
-    ``1-2层``, ``1~2层``, ``1至3层``, ``B1-1F``               lowest storey of the range
-    ====================================================  =======
+    * 1: ``1``, ``1F``, ``1f``, ``F1``, ``1层``, ``一层``, ``1楼``, ``一楼``, ``首层``,
+      ``底层``, ``地面层``;
+    * 2, 3 …: ``2层``, ``二楼``, ``3楼``, ``第三层``, ``十二层``, ``地上2层``;
+    * -1: ``-1``, ``B1``, ``b1``, ``B1F``, ``地下一层``, ``地下1层``, ``负一层``,
+      ``负1层``, ``地下室``, ``半地下室``; -2: ``B2``, ``地下二层``, ``负2层`` …;
+    * a range or list, its lowest storey: ``1-2层``, ``1~2层``, ``1至3层``, ``B1-1F``,
+      ``1、2层``.
 
     A range (space over several storeys) gives its lowest storey: the storey rules
     (:attr:`~siting.policy.Service.lowest_storey` and the lift rule) are checked there.
@@ -448,7 +444,7 @@ def parse_storey(value) -> float:
             raise ValueError(f"{value!r} is not a storey; give {_STOREY_FORMS}")
         return float(int(value))
     text = unicodedata.normalize("NFKC", str(value)).strip()
-    parts = re.split(r"(?<=[^\s\-－—–])\s*(?:-|–|—|~|～|至|到)\s*", text)
+    parts = re.split(r"(?<=[^\s\-－—–])\s*(?:-|–|—|~|～|至|到|、|,|，)\s*", text)
     parts = [p for p in parts if p.strip()]
     try:
         if len(parts) > 1:
