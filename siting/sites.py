@@ -576,15 +576,16 @@ def _area_note(path: Path, n: int, mins: dict) -> None:
                   f"their real size", UserWarning, stacklevel=3)
 
 
-def _problem_note(path: Path, problems: dict, rows, total: int, dropped: int) -> None:
+def _problem_note(path: Path, problems: dict, rows, total: int, dropped: int,
+                  left_out: str = "rows name no modelled service and are left out") -> None:
     """One note naming the rows whose services were not (fully) recognised."""
     rows = [i for i in rows if i in problems]
     if not rows:
         return
     shown = "; ".join(problems[i] for i in rows[:15])
     more = f"; … and {len(rows) - 15} more" if len(rows) > 15 else ""
-    head = (f"{path.name}: {dropped} of {total} rows name no modelled service and are left "
-            f"out" if dropped else f"{path.name}: some service words are not recognised")
+    head = (f"{path.name}: {dropped} of {total} {left_out}" if dropped
+            else f"{path.name}: some service words are not recognised")
     warnings.warn(f"{head}: {shown}{more}. Services are recognised by the words of the "
                   f"policy's [sites.service_vocabulary] (e.g. 托育, 日间照料, 助餐, 社区卫生服务站, "
                   f"or keys such as elderly_care)", UserWarning, stacklevel=3)
@@ -616,7 +617,9 @@ def read_inventory(
 
     Required: a location, and a floor area unless the row is an existing facility
     (an existing facility without one is given the sum of its services'
-    ``min_floor_m2``, with a note). Defaults for missing optional values: id = row number; name = None; class = the policy's
+    ``min_floor_m2``, with a note). Existing rows (现有 = 是) naming no modelled service
+    are excluded and named in a note. Defaults for missing optional values: id = row
+    number; name = None; class = the policy's
     ``default_class`` (Chinese class names such as 商业, 办公, 厂房 are mapped through
     ``[sites.class_names]``; a class without defaults takes the default class's); usable area = floor area × the class's usable ratio;
     acquisition mode = the class's; costs from ``[sites.costs]``; floor and year
@@ -647,7 +650,7 @@ def read_inventory(
     ------
     SitingError
         Unreadable file, missing required column or value, unknown acquisition mode,
-        negative or zero area, coordinates that are not lon/lat degrees or look
+        negative or zero area, a 楼层 or 电梯 value it cannot read, coordinates that are not lon/lat degrees or look
         swapped, duplicate ids, or an inventory entirely outside the study area;
         messages name the file, row and column.
     """
@@ -734,7 +737,8 @@ def read_inventory(
     elif problems:  # existing rows of an inventory: a row with no service is not a facility
         none = [i for i in problems if services[i] is None]
         frame.loc[none, "excluded_reason"] = "existing facility naming no modelled service"
-        _problem_note(path, problems, sorted(problems), n, len(none))
+        _problem_note(path, problems, sorted(problems), int(is_existing.sum()), len(none),
+                      "existing rows (现有) name no modelled service and are excluded")
     if study_area is not None:
         frame = _check_study_area(frame, lon, lat, study_area, path, row_label, policy, crs)
     return frame

@@ -203,7 +203,8 @@ def test_inventory_existing_rows_without_a_service_are_excluded(tmp_path):
     assert inv["existing_services"].fillna("-").tolist() == ["-", "meal_assist", "-"]
     assert inv["excluded_reason"].tolist() == ["existing facility naming no modelled service",
                                                None, None]
-    assert any("row 2 甲 (not a modelled service: 幼儿园)" in n for n in notes)
+    assert any(n.startswith("inv.csv: 1 of 2 existing rows (现有) name no modelled service and "
+                            "are excluded: row 2 甲 (not a modelled service: 幼儿园)") for n in notes)
 
 
 def test_embedded_model_names_sites_without_area_not_positions():
