@@ -42,6 +42,7 @@ policy file (``siting/policies/cn_default.toml``); see :func:`load_site_policy`.
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 import unicodedata
@@ -189,20 +190,28 @@ def _check_vocabulary(sites: dict, services: dict, where: str) -> None:
 
 
 def site_policy(path: str | Path | None = None, overrides: dict | None = None) -> dict:
-    """The ``[sites]`` table a run uses: the policy file's (the packaged one's when the
-    file has none), with a scenario's ``[policy]`` overrides deep-merged over it."""
+    """The ``[sites]`` table a run uses: the policy file's, with a scenario's ``[policy]``
+    overrides deep-merged over the file.
+
+    A policy file without a ``[sites]`` table takes the packaged one; vocabulary entries
+    of services the file does not have then name services it does not model
+    (``not_modelled``). Minimum floor areas come from the file's ``[services]``.
+    """
     from siting.policy import deep_merge, read_policy_dict
 
-    if path is not None and "sites" not in read_policy_dict(path):
-        path = None
-    if not overrides:
-        return load_site_policy(path)
-    if path is None:
-        data = tomllib.loads(resources.files("siting").joinpath("policies/cn_default.toml")
+    packaged = tomllib.loads(resources.files("siting").joinpath("policies/cn_default.toml")
                              .read_text("utf-8"))
-    else:
-        data = read_policy_dict(path)
-    return _site_table(deep_merge(data, overrides), str(path or "cn_default.toml"))
+    data = packaged if path is None else read_policy_dict(path)
+    if "sites" not in data:
+        sites = copy.deepcopy(packaged["sites"])
+        services = data.get("services", {})
+        vocab = sites.get("service_vocabulary", {})
+        for key in [k for k in vocab if k != "not_modelled" and k not in services]:
+            vocab.setdefault("not_modelled", []).extend(vocab.pop(key))
+        data = {**data, "sites": sites}
+    if overrides:
+        data = deep_merge(data, overrides)
+    return _site_table(copy.deepcopy(data), str(path or "cn_default.toml"))
 
 
 def _class_tables(policy: dict) -> dict:

@@ -359,3 +359,25 @@ def test_readme_lists_the_vocabulary():
                                             else "| not modelled"))
         missing = [w for w in words if re.search(r"[\u4e00-\u9fff]", w) and w not in line]
         assert not missing, (key, missing)
+
+
+def test_policy_file_without_sites_table_and_with_fewer_services(tmp_path):
+    """A policy of two services: the others' words name services it does not model."""
+    import tomllib
+
+    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    head = text[:text.index("[services.")]
+    keep = "".join(text[text.index(f"[services.{k}]"):].split("\n[", 1)[0] + "\n\n"
+                   for k in ("elderly_care", "meal_assist"))
+    p = tmp_path / "two.toml"
+    head = head.replace('priority_services = ["elderly_care", "infant_care", "after_school", '
+                        '"meal_assist"]', 'priority_services = ["elderly_care", "meal_assist"]')
+    p.write_text(head + keep, "utf-8")
+    assert set(load_policy(p).services) == {"elderly_care", "meal_assist"}
+    pol = site_policy(p)
+    v = Vocabulary(pol)
+    assert v.find("某日间照料中心")[0] == ["elderly_care"]
+    assert v.find("某托育中心") == ([], ["托育"], "某\0中心")
+    assert pol["service_min_floor_m2"] == {
+        k: data["services"][k]["min_floor_m2"] for k in ("elderly_care", "meal_assist")}
