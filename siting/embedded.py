@@ -94,6 +94,16 @@ def prepare_demand(demand: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, 
     return out, notes
 
 
+def _site_label(sites: pd.DataFrame, i: int) -> str:
+    """A site as a planner knows it: its name and file id, not its row position."""
+    row = sites.iloc[int(i)]
+    parts = [str(row[c]) for c in ("name", "osm_id") if c in sites and isinstance(row[c], str)
+             and row[c]]
+    src = row["source"] if "source" in sites and isinstance(row["source"], str) else None
+    text = " ".join(parts) if parts else f"site {row['site_id'] if 'site_id' in sites else i}"
+    return f"{text} ({src})" if src else text
+
+
 def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, list[str]]:
     """Site table with ``usable_area_m2``, ``cost``, ``annual_cost``, ``acquisition_mode``,
     ``existing``, ``existing_services`` (list), ``complex`` (declared) and ``kind``.
@@ -106,7 +116,10 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
     area = pd.to_numeric(sites["usable_area_m2"], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(area) | (area < 0)
     if bad.any():
-        raise SitingError(f"usable_area_m2 is missing or negative for sites {np.flatnonzero(bad)[:5].tolist()}")
+        raise SitingError("usable_area_m2 is missing or negative for sites: "
+                          + ", ".join(_site_label(sites, i) for i in np.flatnonzero(bad)[:5])
+                          + (f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else "")
+                          + "; give a floor area (建筑面积) for these sites")
     out["usable_area_m2"] = area
     out["site_id"] = sites["site_id"].to_numpy() if "site_id" in sites else np.arange(len(sites))
     out["kind"] = sites["kind"].astype(str).to_numpy() if "kind" in sites else "unknown"
@@ -130,6 +143,9 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
         if "complex" in sites else False
     out["ground_floor"] = pd.to_numeric(sites["ground_floor"], errors="coerce").to_numpy(float) \
         if "ground_floor" in sites else np.nan
+    # 1 = the building has a lift, 0 = none, NaN = unknown (inventory 电梯/lift column)
+    out["lift"] = pd.to_numeric(sites["lift"], errors="coerce").to_numpy(float) \
+        if "lift" in sites else np.nan
     services = []
     raw = sites["existing_services"] if "existing_services" in sites else [None] * len(sites)
     for v in raw:
@@ -415,14 +431,21 @@ class EmbeddedFacilities:
                 self.fixed_area[(int(j), S.index(s))] = val
         # storeys each service may use (inventory 楼层; unknown storeys are allowed)
         storey = np.asarray(st["ground_floor"], float)
-        storey_ok = [svc_i.storey_ok(storey) for svc_i in svc]
+        lift = np.asarray(st["lift"], float) if "lift" in st else np.full(len(storey), np.nan)
+        storey_ok = [svc_i.storey_ok(storey, lift) for svc_i in svc]
         for s_key, svc_i, ok in zip(S, svc, storey_ok):
-            n_out = int((~ok & ~self.existing).sum())
+            plain = svc_i.storey_ok(storey)
+            n_out = int((~plain & ~self.existing).sum())
             if n_out:
                 lo, hi = svc_i.lowest_storey, svc_i.highest_storey
                 where = f"storey {lo}" if lo == hi else \
                     f"storeys {'' if lo is None else lo}–{'' if hi is None else hi}"
                 self.notes.append(f"{n_out} sites not on {where} cannot host {svc_i.name_en} "
+                                  f"({s_key})")
+            n_lift = int((plain & ~ok & ~self.existing).sum())
+            if n_lift:
+                self.notes.append(f"{n_lift} sites on storey {svc_i.lift_from_storey} or above "
+                                  f"without a lift (电梯 无) cannot host {svc_i.name_en} "
                                   f"({s_key})")
         # pairs per service (positive demand only)
         self.pairs = []

@@ -83,15 +83,20 @@ def validate_inputs(sc: Scenario) -> None:
         from shapely.geometry import box
 
         area = box(*sc.bbox)
+    if sc.inventory is not None or sc.existing is not None:
+        from siting.sites import site_policy
+
+        # the [sites] table of the run's policy (its service vocabulary)
+        sites = named("policy_file", site_policy, sc.policy_file, sc.policy)
     if sc.inventory is not None:
         from siting.sites import read_inventory
 
         _named("inventory", lambda: read_inventory(sc.inventory, sc.inventory_crs,
-                                                   study_area=area))
+                                                   study_area=area, policy=sites))
     if sc.existing is not None:
         from siting.sites import read_existing
 
-        _named("existing", lambda: read_existing(sc.existing, sc.existing_crs))
+        _named("existing", lambda: read_existing(sc.existing, sc.existing_crs, policy=sites))
     if sc.exclude is not None:
         from siting.sites import read_exclusions
 

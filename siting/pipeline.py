@@ -143,7 +143,7 @@ def run(sc: Scenario) -> RunResult:
         existing=sc.existing, existing_crs=sc.existing_crs, exclude=sc.exclude,
         min_floor_area_m2=sc.min_floor_area_m2, default_levels=sc.candidate_levels,
         usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year,
-        policy=site_policy(policy))
+        policy=site_policy(sc.policy_file, sc.policy))  # its service vocabulary, classes …
     candidates = _planner_choices(sc, candidates)
     # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
     sites = candidates[candidates["excluded_reason"].isna()].copy()

@@ -137,6 +137,9 @@ class Service(_Strict):
     step_free: bool = False            # walk on the step-free network (walking.step_free_avoid)
     lowest_storey: int | None = None   # 1 = ground floor, -1 = first basement
     highest_storey: int | None = None
+    # a lift is needed on this storey and above (JGJ 450-2018 5.6.4 for elderly care);
+    # checked against an inventory's 电梯/lift column (no lift: not allowed; unknown: allowed)
+    lift_from_storey: int | None = None
     enabled: bool = True
     source: str
     placeholder: list[str] = []
@@ -156,14 +159,22 @@ class Service(_Strict):
             raise ValueError(f"placeholder names unknown fields {sorted(unknown)}")
         return self
 
-    def storey_ok(self, storey: np.ndarray) -> np.ndarray:
-        """Whether space starting on ``storey`` may host the service (NaN: unknown, allowed)."""
+    def storey_ok(self, storey: np.ndarray, lift: np.ndarray | None = None) -> np.ndarray:
+        """Whether space starting on ``storey`` may host the service (NaN: unknown, allowed).
+
+        ``lift`` (1 = the building has a lift, 0 = it has none, NaN = unknown) matters
+        for services with ``lift_from_storey``: space on that storey or above in a
+        building known to have no lift may not host them; unknown is allowed.
+        """
         storey = np.asarray(storey, float)
         ok = np.ones(storey.shape, bool)
         if self.lowest_storey is not None:
             ok &= ~(storey < self.lowest_storey)
         if self.highest_storey is not None:
             ok &= ~(storey > self.highest_storey)
+        if self.lift_from_storey is not None and lift is not None:
+            lift = np.broadcast_to(np.asarray(lift, float), storey.shape)
+            ok &= ~((storey >= self.lift_from_storey) & (lift == 0))
         return ok
 
     @property

@@ -20,7 +20,10 @@ operating into one candidate table (a GeoDataFrame) with these columns:
 ``cost``, ``annual_cost``, ``cost_total``
     One-off CNY, running CNY per year, and one-off + annual × horizon years.
 ``ground_floor``
-    Lowest floor of the space: 1 is the ground floor (whole OSM buildings), NaN unknown.
+    Lowest floor of the space: 1 is the ground floor (whole OSM buildings), -1 the first
+    basement, NaN unknown (an inventory's 楼层 column, read by :func:`parse_storey`).
+``lift``
+    1.0 when the building has a lift (电梯), 0.0 when it has none, NaN unknown.
 ``year_available``
     Year the space becomes available (NaN: now).
 ``ownership``
@@ -39,8 +42,10 @@ policy file (``siting/policies/cn_default.toml``); see :func:`load_site_policy`.
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
+import unicodedata
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -57,7 +62,8 @@ from siting.errors import SitingError
 MODES = ("renovate", "lease", "transfer", "new_build")
 COLUMNS = (
     "site_id", "osm_id", "name", "kind", "floor_area_m2", "usable_area_m2", "levels_estimated",
-    "acquisition_mode", "cost", "annual_cost", "cost_total", "ground_floor", "year_available",
+    "acquisition_mode", "cost", "annual_cost", "cost_total", "ground_floor", "lift",
+    "year_available",
     "ownership", "existing", "existing_services", "excluded_reason", "source",
 )
 # how inventories spell acquisition modes (Chinese planning terms and English)
@@ -83,13 +89,18 @@ _HEADER_ALIASES = {
                          "方式"),
     "cost": ("cost", "one_off_cost", "费用", "一次性费用", "改造费用"),
     "annual_cost": ("annual_cost", "rent", "年租金", "年费用", "租金"),
-    "floor": ("floor", "楼层", "所在楼层"),
+    "floor": ("floor", "storey", "楼层", "所在楼层", "所在层"),
+    "lift": ("lift", "elevator", "电梯", "有无电梯", "是否有电梯", "有电梯"),
     "year_available": ("year_available", "year", "可用年份", "可用年度", "年份"),
     "existing": ("existing", "现有", "是否现有", "已建"),
     "existing_services": ("services", "service", "existing_services", "服务", "服务内容",
                           "现有服务"),
 }
 _TRUE = {"1", "true", "yes", "y", "是", "有", "现有", "已建"}
+_LIFT = {**{v: 1.0 for v in ("1", "1.0", "true", "yes", "y", "是", "有", "有电梯")},
+         **{v: 0.0 for v in ("0", "0.0", "false", "no", "n", "否", "无", "没有", "无电梯")}}
+# how a services cell is split into words (the vocabulary is matched in each piece)
+_SERVICE_SEP = re.compile(r"[,，;；、/／|｜\s]+")
 _UNIT_RE = re.compile(r"[（(][^）)]*[）)]")
 
 
@@ -127,17 +138,8 @@ def load_site_policy(path: str | Path | None = None) -> dict:
     return _site_table(data, where)
 
 
-def site_policy(policy) -> dict:
-    """The ``[sites]`` table of a resolved :class:`siting.policy.Policy` (its file with
-    the scenario's overrides), checked as :func:`load_site_policy` checks a file."""
-    import copy
-
-    data = {"sites": copy.deepcopy(policy.sites),
-            "costs": {"horizon_years": policy.costs.horizon_years}}
-    return _site_table(data, f"policy {policy.meta.name}")
-
-
 def _site_table(data: dict, where: str) -> dict:
+    """The checked ``[sites]`` table of a parsed policy file."""
     sites = data.get("sites")
     if not isinstance(sites, dict):
         raise SitingError(f"{where}: no [sites] table")
@@ -161,7 +163,55 @@ def _site_table(data: dict, where: str) -> dict:
         if d.get("acquisition_mode") not in MODES:
             raise SitingError(f"{where}: [sites.class_defaults.{cls}] acquisition_mode must be "
                               f"one of {', '.join(MODES)}")
+    _check_vocabulary(sites, data.get("services", {}), where)
     return sites
+
+
+def _check_vocabulary(sites: dict, services: dict, where: str) -> None:
+    """``[sites.service_vocabulary]`` names services of the file; remember their min areas."""
+    if "existing_services" in sites:
+        raise SitingError(f"{where}: [sites.existing_services] is no longer read; list the words "
+                          f"of each service in [sites.service_vocabulary] (see the packaged "
+                          f"cn_default.toml)")
+    vocab = sites.get("service_vocabulary", {})
+    if not isinstance(vocab, dict):
+        raise SitingError(f"{where}: [sites.service_vocabulary] must be a table")
+    for key, words in vocab.items():
+        if key != "not_modelled" and services and key not in services:
+            raise SitingError(f"{where}: [sites.service_vocabulary] {key!r} is not a service of "
+                              f"[services] ({', '.join(services)}) nor not_modelled")
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip()
+                                                  for w in words):
+            raise SitingError(f"{where}: [sites.service_vocabulary] {key} must be a list of "
+                              f"words")
+    # an existing facility without a floor area is given its services' minimum area
+    sites["service_min_floor_m2"] = {k: float(v["min_floor_m2"]) for k, v in services.items()
+                                     if isinstance(v, dict) and "min_floor_m2" in v}
+
+
+def site_policy(path: str | Path | None = None, overrides: dict | None = None) -> dict:
+    """The ``[sites]`` table a run uses: the policy file's, with a scenario's ``[policy]``
+    overrides deep-merged over the file.
+
+    A policy file without a ``[sites]`` table takes the packaged one; vocabulary entries
+    of services the file does not have then name services it does not model
+    (``not_modelled``). Minimum floor areas come from the file's ``[services]``.
+    """
+    from siting.policy import deep_merge, read_policy_dict
+
+    packaged = tomllib.loads(resources.files("siting").joinpath("policies/cn_default.toml")
+                             .read_text("utf-8"))
+    data = packaged if path is None else read_policy_dict(path)
+    if "sites" not in data:
+        sites = copy.deepcopy(packaged["sites"])
+        services = data.get("services", {})
+        vocab = sites.get("service_vocabulary", {})
+        for key in [k for k in vocab if k != "not_modelled" and k not in services]:
+            vocab.setdefault("not_modelled", []).extend(vocab.pop(key))
+        data = {**data, "sites": sites}
+    if overrides:
+        data = deep_merge(data, overrides)
+    return _site_table(copy.deepcopy(data), str(path or "cn_default.toml"))
 
 
 def _class_tables(policy: dict) -> dict:
@@ -288,7 +338,7 @@ def _new_build_land(landuse, buildings, policy) -> pd.DataFrame:
 def _finish(out: pd.DataFrame, geoms, crs, policy: dict) -> gpd.GeoDataFrame:
     """Fill defaults, prices and order the columns of a candidate frame."""
     out = out.reset_index(drop=True)
-    defaults = {"name": None, "ground_floor": np.nan, "year_available": np.nan,
+    defaults = {"name": None, "ground_floor": np.nan, "lift": np.nan, "year_available": np.nan,
                 "ownership": None, "existing": False, "existing_services": None,
                 "excluded_reason": None, "levels_estimated": False}
     for col, value in defaults.items():
@@ -303,7 +353,7 @@ def _finish(out: pd.DataFrame, geoms, crs, policy: dict) -> gpd.GeoDataFrame:
     # an operating facility costs nothing to "open"
     out.loc[out["existing"], ["cost", "annual_cost", "cost_total"]] = 0.0
     out["site_id"] = np.arange(len(out))
-    for col in ("ground_floor", "year_available", "floor_area_m2", "usable_area_m2"):
+    for col in ("ground_floor", "lift", "year_available", "floor_area_m2", "usable_area_m2"):
         out[col] = out[col].astype(float)
     return gpd.GeoDataFrame(out[list(COLUMNS)], geometry=list(geoms), crs=crs)
 
@@ -316,6 +366,241 @@ def _exclude_small(c: gpd.GeoDataFrame, minimum: float) -> gpd.GeoDataFrame:
 
 
 # --------------------------------------------------------------------------
+# storeys (楼层)
+# --------------------------------------------------------------------------
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9}
+_NUM = r"(\d+|[零〇一二两三四五六七八九十]+)"
+_STOREY_FORMS = (
+    "a storey number (1 = ground floor, -1 = first basement), 1F/F1/1层/一层/二楼/3楼, "
+    "首层/底层/地面层, 地下一层/地下1层/负一层/负1层/B1/b2/地下室/半地下室, "
+    "or a range such as 1-2层 or B1-1F (its lowest storey is taken)")
+
+
+def _cn_number(text: str) -> int:
+    """``"3"``, ``"三"``, ``"十二"``, ``"二十"`` → int (1–99)."""
+    if text.isdigit():
+        return int(text)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        if len(tens) > 1 or len(ones) > 1:
+            raise ValueError(text)
+        return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+    if len(text) != 1:
+        raise ValueError(text)
+    return _CN_DIGITS[text]
+
+
+def _one_storey(text: str) -> int:
+    t = text.strip().lower().replace(" ", "")
+    t = re.sub(r"^第", "", t)
+    if t in ("首层", "底层", "地面层", "首", "底楼", "地面", "g", "gf"):
+        return 1
+    if t in ("地下室", "地下", "半地下", "半地下室", "地下层"):
+        return -1
+    if re.fullmatch(r"-?\d+(\.0+)?", t):
+        n = int(float(t))
+        if n == 0:
+            raise ValueError("0 is not a storey here (1 = ground floor, -1 = first basement)")
+        return n
+    m = re.fullmatch(r"(?:地下|负|-)" + _NUM + r"(?:层|楼|f)?", t)
+    if m:
+        return -_cn_number(m.group(1))
+    m = re.fullmatch(r"b" + r"(\d+)" + r"(?:层|楼|f)?", t)
+    if m:
+        return -int(m.group(1))
+    m = (re.fullmatch(r"(?:地上)?" + _NUM + r"(?:层|楼|f)", t)
+         or re.fullmatch(r"f(\d+)", t) or re.fullmatch(r"(?:地上)" + _NUM, t))
+    if m:
+        n = _cn_number(m.group(1))
+        if n == 0:
+            raise ValueError("0 is not a storey here (1 = ground floor, -1 = first basement)")
+        return n
+    if "夹层" in t:
+        raise ValueError("a mezzanine (夹层) has no storey number; give the storey it sits "
+                         "on, e.g. 1层")
+    raise ValueError("not a storey")
+
+
+def parse_storey(value) -> float:
+    """The storey a space starts on, from how an inventory writes 楼层 (NaN when blank).
+
+    1 is the ground floor and -1 the first basement (no storey 0), as in
+    :meth:`siting.policy.Service.storey_ok`. Accepted, case and spaces ignored,
+    full-width characters folded:
+
+    * 1: ``1``, ``1F``, ``1f``, ``F1``, ``1层``, ``一层``, ``1楼``, ``一楼``, ``首层``,
+      ``底层``, ``地面层``;
+    * 2, 3 …: ``2层``, ``二楼``, ``3楼``, ``第三层``, ``十二层``, ``地上2层``;
+    * -1: ``-1``, ``B1``, ``b1``, ``B1F``, ``地下一层``, ``地下1层``, ``负一层``,
+      ``负1层``, ``地下室``, ``半地下室``; -2: ``B2``, ``地下二层``, ``负2层`` …;
+    * a range or list, its lowest storey: ``1-2层``, ``1~2层``, ``1至3层``, ``B1-1F``,
+      ``1、2层``.
+
+    A range (space over several storeys) gives its lowest storey: the storey rules
+    (:attr:`~siting.policy.Service.lowest_storey` and the lift rule) are checked there.
+    ``夹层`` (mezzanine) is refused: write the storey it sits on.
+
+    Raises
+    ------
+    ValueError
+        Anything else, with a message listing the accepted forms.
+    """
+    if not _given(value):
+        return np.nan
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        if float(value) != int(value) or int(value) == 0:
+            raise ValueError(f"{value!r} is not a storey; give {_STOREY_FORMS}")
+        return float(int(value))
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    parts = re.split(r"(?<=[^\s\-－—–])\s*(?:-|–|—|~|～|至|到|、|,|，)\s*", text)
+    parts = [p for p in parts if p.strip()]
+    try:
+        if len(parts) > 1:
+            # 1-2层: the unit may be written only after the last number
+            unit = re.search(r"(层|楼|f)$", parts[-1].lower())
+            vals = []
+            for p in parts:
+                try:
+                    vals.append(_one_storey(p))
+                except ValueError:
+                    if not unit:
+                        raise
+                    vals.append(_one_storey(p + unit.group(1)))
+            return float(min(vals))
+        return float(_one_storey(text))
+    except (ValueError, KeyError) as exc:
+        why = str(exc) if str(exc).startswith(("0 is", "a mezzanine")) else "not a storey"
+        raise ValueError(f"{value!r}: {why}; give {_STOREY_FORMS}") from None
+
+
+def _storeys(values: pd.Series, where) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        try:
+            out[i] = parse_storey(v)
+        except ValueError as exc:
+            raise SitingError(f"{where(i, 'floor')}: {exc}") from None
+    return out
+
+
+def _lifts(values: pd.Series, where) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        if not _given(v):
+            continue
+        key = unicodedata.normalize("NFKC", str(v)).strip().lower()
+        if key not in _LIFT:
+            raise SitingError(f"{where(i, 'lift')}: {v!r} is not yes/no; write 有/无, 是/否, "
+                              f"yes/no or 1/0 (blank: unknown, allowed)")
+        out[i] = _LIFT[key]
+    return out
+
+
+# --------------------------------------------------------------------------
+# the service vocabulary
+# --------------------------------------------------------------------------
+class Vocabulary:
+    """Words naming services, from ``[sites.service_vocabulary]`` (one list per service).
+
+    Matching is case-insensitive and longest first, so 幼儿园 (not modelled) is one word
+    and ``after-school`` is not ``school``. Service keys (``elderly_care``) are words too.
+    """
+
+    def __init__(self, policy: dict):
+        table = policy.get("service_vocabulary", {})
+        self.word = {}  # lower-case word → service key, or None (not a modelled service)
+        for key, words in table.items():
+            service = None if key == "not_modelled" else key
+            if service is not None:
+                for w in (key, key.replace("_", " ")):
+                    self.word.setdefault(w.lower(), service)
+            for w in words:
+                self.word[unicodedata.normalize("NFKC", w).strip().lower()] = service
+        alts = sorted(self.word, key=len, reverse=True)
+        self._re = re.compile("|".join(re.escape(w) for w in alts), re.IGNORECASE) \
+            if alts else None
+
+    def find(self, text) -> tuple[list[str], list[str], str]:
+        """Services named in ``text``, the not-modelled words found, and the rest."""
+        if not _given(text) or self._re is None:
+            return [], [], "" if not _given(text) else str(text)
+        text = unicodedata.normalize("NFKC", str(text))
+        services, other = [], []
+        for m in self._re.finditer(text):
+            s = self.word[m.group(0).lower()]
+            (services if s else other).append(s or m.group(0))
+        rest = self._re.sub("\0", text)  # each word found leaves a mark
+        return list(dict.fromkeys(services)), list(dict.fromkeys(other)), rest
+
+    def cell(self, value) -> tuple[list[str], list[str], list[str]]:
+        """A 服务/services cell: services, not-modelled words, unrecognised pieces.
+
+        A piece (between ; ； 、 , / and spaces) holding a word is recognised, with what
+        surrounds the word (社区卫生服务站, 日间照料中心); a piece holding none is not.
+        """
+        services, other, rest = self.find(value)
+        unknown = [p for p in _SERVICE_SEP.split(rest) if p.strip() and "\0" not in p]
+        return services, other, unknown
+
+
+def _services(values: pd.Series, names: pd.Series, existing: pd.Series, policy: dict,
+              row_label) -> tuple[list, dict]:
+    """Service keys per existing row (comma-joined) and, per row, what was not understood.
+
+    A 服务/services cell is read word by word; where it names no modelled service the
+    name is read. Returns the services and ``{row: problem}`` for rows with no modelled
+    service or with unrecognised words.
+    """
+    vocab = Vocabulary(policy)
+    out, problems = [], {}
+    for i, (v, name, ex) in enumerate(zip(values, names, existing)):
+        if not ex:
+            out.append(None)
+            continue
+        found, other, unknown = vocab.cell(v) if _given(v) else ([], [], [])
+        if not found:
+            n_found, n_other, _ = vocab.find(name)
+            found, other = n_found, other + n_other
+        out.append(",".join(found) or None)
+        bits = []
+        if unknown:
+            bits.append("unrecognised " + "/".join(f"'{u}'" for u in unknown))
+        if not found and other:
+            bits.append("not a modelled service: " + "/".join(dict.fromkeys(other)))
+        elif not found and not unknown:
+            bits.append("no service word")
+        if bits:
+            label = row_label(i) + (f" {name}" if _given(name) else "")
+            problems[i] = f"{label} ({'; '.join(bits)})"
+    return out, problems
+
+
+def _area_note(path: Path, n: int, mins: dict) -> None:
+    warnings.warn(f"{path.name}: {n} existing {'facility has' if n == 1 else 'facilities have'}"
+                  f" no floor area; each is given the minimum floor area of its services "
+                  f"([services.<key>] min_floor_m2, e.g. elderly_care "
+                  f"{mins.get('elderly_care', float('nan')):g} m², meal_assist "
+                  f"{mins.get('meal_assist', float('nan')):g} m²); add a 建筑面积 column for "
+                  f"their real size", UserWarning, stacklevel=3)
+
+
+def _problem_note(path: Path, problems: dict, rows, total: int, dropped: int,
+                  left_out: str = "rows name no modelled service and are left out") -> None:
+    """One note naming the rows whose services were not (fully) recognised."""
+    rows = [i for i in rows if i in problems]
+    if not rows:
+        return
+    shown = "; ".join(problems[i] for i in rows[:15])
+    more = f"; … and {len(rows) - 15} more" if len(rows) > 15 else ""
+    head = (f"{path.name}: {dropped} of {total} {left_out}" if dropped
+            else f"{path.name}: some service words are not recognised")
+    warnings.warn(f"{head}: {shown}{more}. Services are recognised by the words of the "
+                  f"policy's [sites.service_vocabulary] (e.g. 托育, 日间照料, 助餐, 社区卫生服务站, "
+                  f"or keys such as elderly_care)", UserWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------
 # inventories and existing facilities
 # --------------------------------------------------------------------------
 def read_inventory(
@@ -325,6 +610,7 @@ def read_inventory(
     study_area: BaseGeometry | None = None,
     policy: dict | None = None,
     existing: bool = False,
+    _problems: dict | None = None,
 ) -> gpd.GeoDataFrame:
     """A city's site inventory (CSV, Excel or GeoPackage) as candidate sites in WGS84.
 
@@ -332,11 +618,17 @@ def read_inventory(
     名称/name, 经度/lon/lng, 纬度/lat (or a point geometry), 建筑面积/floor_area,
     可用面积/usable_area, 类型/class, 权属/ownership, 取得方式/acquisition_mode
     (改造/租赁/置换/新建 or renovate/lease/transfer/new_build), 费用/cost (one-off CNY),
-    年租金/annual_cost (CNY per year), 楼层/floor, 可用年份/year_available,
-    现有/existing (是/否), 服务/services (comma-separated service keys).
+    年租金/annual_cost (CNY per year), 楼层/floor (see :func:`parse_storey`: 1, -1, B1, 1F,
+    地下一层, 首层, 二楼, 1-2层 …), 电梯/lift (有/无, yes/no; blank unknown),
+    可用年份/year_available, 现有/existing (是/否), 服务/services (words of the policy's
+    ``[sites.service_vocabulary]`` such as 日间照料;助餐 or service keys, split on
+    ; ； 、 , / and spaces).
 
-    Required: a location, and a floor area unless ``existing``. Defaults for missing
-    optional values: id = row number; name = None; class = the policy's
+    Required: a location, and a floor area unless the row is an existing facility
+    (an existing facility without one is given the sum of its services'
+    ``min_floor_m2``, with a note). Existing rows (现有 = 是) naming no modelled service
+    are excluded and named in a note. Defaults for missing optional values: id = row
+    number; name = None; class = the policy's
     ``default_class`` (Chinese class names such as 商业, 办公, 厂房 are mapped through
     ``[sites.class_names]``; a class without defaults takes the default class's); usable area = floor area × the class's usable ratio;
     acquisition mode = the class's; costs from ``[sites.costs]``; floor and year
@@ -367,7 +659,7 @@ def read_inventory(
     ------
     SitingError
         Unreadable file, missing required column or value, unknown acquisition mode,
-        negative or zero area, coordinates that are not lon/lat degrees or look
+        negative or zero area, a 楼层 or 电梯 value it cannot read, coordinates that are not lon/lat degrees or look
         swapped, duplicate ids, or an inventory entirely outside the study area;
         messages name the file, row and column.
     """
@@ -406,6 +698,20 @@ def read_inventory(
         if area[i] <= 0:
             raise SitingError(f"{where(i, 'floor_area_m2')}: floor area {area[i]:g} m² is not "
                               f"positive; give the gross floor area in m²")
+    services, problems = _services(col("existing_services"), col("name"), is_existing, policy,
+                                   row_label)
+    # an operating facility without a floor area: the minimum its services need
+    mins = policy.get("service_min_floor_m2", {})
+    no_area = np.isnan(area) & is_existing.to_numpy()
+    for i in np.flatnonzero(no_area):
+        keys = services[i].split(",") if services[i] else []
+        if keys:
+            area[i] = sum(mins.get(k, float(policy["min_floor_area_m2"])) for k in keys)
+    n_default = int((no_area & ~np.isnan(area)).sum())
+    if _problems is not None:  # read_existing counts the rows it keeps
+        _problems["area_defaulted"] = set(np.flatnonzero(no_area & ~np.isnan(area)).tolist())
+    elif n_default:
+        _area_note(path, n_default, mins)
     usable = _numbers(col("usable_area_m2"), "usable_area_m2", where)
     for i in np.flatnonzero(usable <= 0):
         raise SitingError(f"{where(i, 'usable_area_m2')}: usable area {usable[i]:g} m² is not "
@@ -418,22 +724,30 @@ def read_inventory(
         kind[col("kind").isna().to_numpy()] = "existing"
     ratio = _class_default(policy, kind, "usable_ratio").astype(float)
     usable = np.where(np.isnan(usable), area * ratio, usable)
+    usable[no_area] = area[no_area]  # the defaulted area is the usable area services need
     mode = _modes(col("acquisition_mode"), _class_default(policy, kind, "acquisition_mode"),
                   where)
-    services = _services(col("existing_services"), col("name"), is_existing, policy)
     out = pd.DataFrame({
         "osm_id": ids, "name": [v if _given(v) else None for v in col("name")],
         "kind": kind, "floor_area_m2": area, "usable_area_m2": usable,
         "levels_estimated": False, "acquisition_mode": mode,
         "cost": _numbers(col("cost"), "cost", where, nonneg=True),
         "annual_cost": _numbers(col("annual_cost"), "annual_cost", where, nonneg=True),
-        "ground_floor": _numbers(col("floor"), "floor", where),
+        "ground_floor": _storeys(col("floor"), where),
+        "lift": _lifts(col("lift"), where),
         "year_available": _numbers(col("year_available"), "year_available", where),
         "ownership": [str(v) if _given(v) else None for v in col("ownership")],
         "existing": is_existing.to_numpy(), "existing_services": services,
         "source": np.where(is_existing, "existing", "inventory"),
     })
     frame = _finish(out, gpd.points_from_xy(lon, lat), "EPSG:4326", policy)
+    if _problems is not None:
+        _problems.update(problems)
+    elif problems:  # existing rows of an inventory: a row with no service is not a facility
+        none = [i for i in problems if services[i] is None]
+        frame.loc[none, "excluded_reason"] = "existing facility naming no modelled service"
+        _problem_note(path, problems, sorted(problems), int(is_existing.sum()), len(none),
+                      "existing rows (现有) name no modelled service and are excluded")
     if study_area is not None:
         frame = _check_study_area(frame, lon, lat, study_area, path, row_label, policy, crs)
     return frame
@@ -449,31 +763,40 @@ def read_existing(
     """Facilities already operating, as fixed sites (``existing=True``), in WGS84.
 
     Reads an inventory (see :func:`read_inventory`; floor area optional) or a POI file
-    such as the Amap exports (``name,address,adname,pname,type,lat,lon``). Services
-    come from a 服务/services column, else from the name through
-    ``[sites.existing_services]`` (e.g. names containing 社区卫生服务 →
-    ``health_station``). Rows with no recognised service are dropped with a warning,
-    and so are rows outside the study area (a POI file usually covers a whole city).
+    such as the Amap exports (``name,address,adname,pname,type,lat,lon``, with or
+    without a 服务/services column). Services come from the 服务/services column (words
+    such as ``日间照料;助餐``, split on ; ； 、 , / and spaces), else from the name, both
+    through the policy's one vocabulary ``[sites.service_vocabulary]`` (e.g. 社区卫生服务站
+    → ``health_station``, 老年餐桌 → ``meal_assist``; 幼儿园, schools and hospitals are
+    not modelled services). Rows outside the study area are dropped (a POI file usually
+    covers a whole city); rows inside it that name no modelled service are dropped too,
+    and listed by row number and name in one note, as are rows with unrecognised words.
+    An existing facility without a floor area gets its services' ``min_floor_m2``.
     """
     policy = load_site_policy() if policy is None else policy
-    frame = read_inventory(path, crs, policy=policy, existing=True)
-    no_service = frame["existing_services"].isna()
-    if no_service.all():
-        raise SitingError(
-            f"{Path(path).name}: no row names a modelled service; add a 服务/services column "
-            f"(e.g. health_station, elderly_care) or use names the policy's "
-            f"[sites.existing_services] recognises")
-    if no_service.any():
-        warnings.warn(f"{Path(path).name}: {int(no_service.sum())} of {len(frame)} rows name no "
-                      f"modelled service and are left out", stacklevel=2)
-    frame = frame[~no_service]
+    path = Path(path)
+    problems: dict = {}
+    frame = read_inventory(path, crs, policy=policy, existing=True, _problems=problems)
+    rows = np.arange(len(frame))
     if study_area is not None:
-        inside = frame.within(study_area)
+        inside = frame.within(study_area).to_numpy()
         if not inside.any():
-            raise SitingError(f"{Path(path).name}: none of the {len(frame)} existing facilities "
+            raise SitingError(f"{path.name}: none of the {len(frame)} existing facilities "
                               f"lies in the study area {tuple(round(v, 4) for v in study_area.bounds)};"
                               f" check the file and --existing-crs")
-        frame = frame[inside]
+        frame, rows = frame[inside], rows[inside]
+    no_service = frame["existing_services"].isna().to_numpy()
+    if no_service.all():
+        shown = "; ".join(problems[i] for i in rows[:10] if i in problems)
+        raise SitingError(
+            f"{path.name}: no row names a modelled service ({shown}); add a 服务/services "
+            f"column (e.g. 日间照料;助餐 or elderly_care) or use names with words of the "
+            f"policy's [sites.service_vocabulary] (托育, 日间照料, 助餐, 社区卫生服务站 …)")
+    _problem_note(path, problems, rows.tolist(), len(frame), int(no_service.sum()))
+    n_default = len(problems.get("area_defaulted", set()) & set(rows[~no_service].tolist()))
+    if n_default:
+        _area_note(path, n_default, policy.get("service_min_floor_m2", {}))
+    frame = frame[~no_service]
     return frame.reset_index(drop=True).assign(site_id=np.arange(int(len(frame))))
 
 
@@ -600,21 +923,6 @@ def _modes(values: pd.Series, defaults: pd.Series, where) -> list[str]:
             raise SitingError(f"{where(i, 'acquisition_mode')}: unknown acquisition mode {v!r}; "
                               f"use 改造/租赁/置换/新建 or {'/'.join(MODES)}")
         out.append(m)
-    return out
-
-
-def _services(values: pd.Series, names: pd.Series, existing: pd.Series, policy: dict) -> list:
-    patterns = policy.get("existing_services", {})
-    out = []
-    for v, name, ex in zip(values, names, existing):
-        if not ex:
-            out.append(None)
-        elif _given(v):
-            keys = [k.strip() for k in re.split(r"[,，;；、]", str(v)) if k.strip()]
-            out.append(",".join(dict.fromkeys(keys)) or None)
-        else:
-            found = [key for frag, key in patterns.items() if _given(name) and frag in str(name)]
-            out.append(",".join(dict.fromkeys(found)) or None)
     return out
 
 

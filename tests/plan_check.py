@@ -35,6 +35,10 @@ def check_plan(model, sol, tol: float = 1e-5) -> dict:
                 lo, hi = svc[s].lowest_storey, svc[s].highest_storey
                 assert not (lo is not None and storey < lo), f"site {j} {s} below storey {lo}"
                 assert not (hi is not None and storey > hi), f"site {j} {s} above storey {hi}"
+                lift = float(sites_in["lift"][j]) if "lift" in sites_in else np.nan
+                up = svc[s].lift_from_storey
+                assert not (up is not None and storey >= up and lift == 0), \
+                    f"site {j} {s} on storey {storey:g} without a lift"
             cx = pol.complex
             if len(on) > 1 and cx.multi_function_requires_complex:
                 assert r["complex"], f"multi-function site {j} is not a complex"

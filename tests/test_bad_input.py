@@ -117,6 +117,10 @@ def f(tmp_path_factory, helsinki_osm):
     ns.inv_nolon = _csv(d / "inv_nolon.csv", "id,lat,floor_area\n1,60.17,800\n")
     ns.inv_noarea = _csv(d / "inv_noarea.csv", f"id,lon,lat\n1,{LON},{LAT}\n")
     ns.inv_inf = _csv(d / "inv_inf.csv", HEADER + f"1,a,{LON},{LAT},inf\n")
+    ns.inv_storey = _csv(d / "inv_storey.csv", "id,lon,lat,floor_area,楼层\n"
+                                               f"1,{LON},{LAT},800,B1\n2,{LON},{LAT},800,屋顶\n")
+    ns.inv_lift = _csv(d / "inv_lift.csv", "id,lon,lat,floor_area,电梯\n"
+                                           f"1,{LON},{LAT},800,maybe\n")
     ns.inv_txt = _csv(d / "inv.txt", HEADER + ok)
     ns.inv_gbk = _csv(d / "inv_gbk.csv", "编号,名称,经度,纬度,建筑面积\n"
                                          f"1,社区用房,{LON},{LAT},约八百\n", "gbk")
@@ -411,6 +415,12 @@ FAST_CASES = [
      lambda f: ["run", "--osm", f.H, "--inventory", f.inv_nolon], "no lon column"),
     ("inventory-no-area-column", "inventory without a floor-area column",
      lambda f: ["run", "--osm", f.H, "--inventory", f.inv_noarea], "no floor-area column"),
+    ("inventory-bad-storey", "a 楼层 an inventory cannot mean (B1, 地下一层, 1F, 二楼, 1-2层 are read)",
+     lambda f: ["run", "--osm", f.H, "--inventory", f.inv_storey],
+     "inv_storey.csv row 3, column '楼层': '屋顶': not a storey; give a storey number"),
+    ("inventory-bad-lift", "a 电梯 (lift) value that is not yes/no",
+     lambda f: ["run", "--osm", f.H, "--inventory", f.inv_lift],
+     "inv_lift.csv row 2, column '电梯': 'maybe' is not yes/no"),
     ("inventory-txt", "inventory in an unsupported format (.txt)",
      lambda f: ["run", "--osm", f.H, "--inventory", f.inv_txt], "unsupported inventory format"),
     ("inventory-xlsx-bad-row", "XLSX inventory with text in a number column",

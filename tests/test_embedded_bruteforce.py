@@ -117,6 +117,9 @@ def brute(pol, demand, sites, dist, *, budget=None, standard=30.0, mode="penalty
             allowed[storey < x.lowest_storey, si] = False
         if x.highest_storey is not None:
             allowed[storey > x.highest_storey, si] = False
+        if x.lift_from_storey is not None and "lift" in sites:  # no lift (0) above it
+            no_lift = sites["lift"].to_numpy(float) == 0
+            allowed[(storey >= x.lift_from_storey) & no_lift, si] = False
     cx = pol.complex
     prio = {S.index(x) for x in cx.priority_services if x in S}
 
@@ -462,3 +465,29 @@ def test_families_not_vacuous():
 @pytest.mark.parametrize("seed", range(2))
 def test_highs_agrees(seed):
     compare(seed, ["infant_care", "elderly_care"], solver="highs", model_kw={"budget": 2.5e6})
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_elderly_care_never_below_ground_nor_upstairs_without_lift(seed):
+    # JGJ 450-2018 5.1.2 / 5.6.4 (policy services.elderly_care lowest_storey = 1,
+    # lift_from_storey = 2): basements never; storey >= 2 only where a lift is not ruled out
+    inst, demand, sites, dist = random_case(seed)
+    sites["usable_area_m2"] = [900.0, 800.0, 1200.0, 700.0, 600.0, 1000.0]
+    sites["ground_floor"] = [-1.0, 2.0, -1.0, 3.0, np.nan, 1.0]
+    sites["lift"] = [np.nan, 0.0, 1.0, 1.0, np.nan, np.nan]
+    services = ["elderly_care", "meal_assist"]
+    sol = compare(seed, services, case=(inst, demand, sites, dist), model_kw={"budget": 3e6})
+    free = EmbeddedFacilities(inst, small_policy(services), demand,
+                              sites.drop(columns=["ground_floor", "lift"]), budget=3e6).solve()
+    assert sol.summary["objective"] <= free.summary["objective"] + 1e-6
+    hosted = sol.sites.set_index("site")["area_m2_elderly_care"]
+    assert not (hosted.reindex([0, 1, 2], fill_value=0) > 0).any()
+    free_hosted = free.sites.set_index("site")["area_m2_elderly_care"]
+    FEASIBLE.setdefault("elderly_restricted", []).append(
+        bool((free_hosted.reindex([0, 1, 2], fill_value=0) > 0).any()))
+    if seed == 2:  # here the unrestricted optimum puts elderly care in the basement site 0
+        assert free_hosted.get(0, 0) > 0
+        assert sol.summary["objective"] < free.summary["objective"] - 1.0
+    if seed == 0:  # … and here on storey 2 of site 1, which has no lift (an equal optimum
+        assert free_hosted.get(1, 0) > 0  # exists with the lift: the plan moves there)
+        assert hosted.get(1, 0) == 0 and hosted.sum() > 0
