@@ -247,7 +247,7 @@ def compare(
     are written; the failing ones are named and the exit code is 2.
     """
     from siting.compare import compare as run_compare
-    from siting.compare import failures, write_comparison_files
+    from siting.compare import default_lang, failures, write_comparison_files
     from siting.i18n import check_lang
     from siting.outdir import atomic_folder
 
@@ -274,7 +274,8 @@ def compare(
             table = run_compare(items or [], base=base_spec, vary=sweeps,
                                 runs_dir=tmp / "runs" if write_runs else None, lang=lang,
                                 grid=grid)
-            write_comparison_files(table, tmp, lang=check_lang(lang) if lang else "en")
+            write_comparison_files(table, tmp, lang=check_lang(lang) if lang else
+                                   default_lang(table))
         path = out
     cols = [c for c in ("scenario", "n_sites_chosen", "threshold_m", "covered_population",
                         "covered_share", "cost_total", "status") if c in table]

@@ -24,7 +24,15 @@ from siting.i18n import label
 COLUMNS = ("scenario", "source", "model", "max_sites", "budget", "walk_minutes", "threshold_m",
            "n_sites_chosen", "covered_population", "total_population", "covered_share",
            "coverable_population", "cost_total", "communities_meeting_standard",
-           "communities_total", "status", "mip_gap", "runtime_s")
+           "communities_total", "status", "mip_gap", "runtime_s", "crs")
+
+
+def default_lang(table: pd.DataFrame) -> str:
+    """zh when every run's study area is in China (a CGCS2000 Gauss-Krüger CRS,
+    EPSG:4534–4554, as :func:`siting.network.metric_crs` picks there), else en."""
+    crs = table["crs"].dropna().astype(str) if "crs" in table else pd.Series([], dtype=str)
+    codes = pd.to_numeric(crs.str.extract(r"EPSG:(\d+)")[0], errors="coerce")
+    return "zh" if len(codes) and codes.between(4534, 4554).all() else "en"
 
 
 def sweep(base: dict, vary: dict[str, list], grid: bool = True) -> list[tuple[str, dict]]:

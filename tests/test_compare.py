@@ -119,6 +119,8 @@ def test_nanjing_five_scenarios_one_command(nanjing_osm, tmp_path):
     assert c["max_sites=8, walk_minutes=5"] < c["max_sites=8, walk_minutes=10"] \
         < c["max_sites=8, walk_minutes=15"]
     assert (csv["covered_population"] <= csv["total_population"]).all()
+    # a Chinese study area: the curve and workbook are in Chinese unless --lang says otherwise
+    assert "<title>投入与服务人口</title>" in (out / "curve.html").read_text(encoding="utf-8")
 
 
 def test_cli_compare_write_runs_inside_new_folder(helsinki_osm, tmp_path, monkeypatch):
