@@ -6,6 +6,8 @@ columns added by later stages still show (untranslated) instead of failing.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from siting.coords import _in_china
@@ -201,6 +203,18 @@ def label(key: str, lang: str, **fmt) -> str:
             text = table[key][0 if lang == "zh" else 1]
             return text.format(**fmt) if fmt else text
     return key
+
+
+_CELL = re.compile(r"^(\d+(?:\.\d+)?) m planning cell E(-?[\d.]+) km N(-?[\d.]+) km$")
+
+
+def place_name(text, lang: str):
+    """A generated planning-cell name (``500 m planning cell E12.5 km N3550 km``) in
+    ``lang``; any other name unchanged (names from data are never translated)."""
+    m = _CELL.match(text) if isinstance(text, str) else None
+    if m is None or lang != "zh":
+        return text
+    return f"{m[1]} 米规划单元（东 {m[2]} 公里，北 {m[3]} 公里）"
 
 
 def both(key: str, **fmt) -> tuple[str, str]:

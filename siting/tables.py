@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting.i18n import both, label
+from siting.i18n import both, label, place_name
 from siting.report import TIERS_MIN, number_or_zero, served_by_tier, services
 
 SHEETS = ("summary", "sites", "services", "communities", "costs", "unmet")
@@ -270,6 +270,8 @@ VALUE_COLUMNS = ("kind", "acquisition_mode", "source", "existing_services", "ser
 def _value_text(col: str, v, lang: str):
     """A key value of ``col`` as its label in ``lang`` (lists split on ``;`` / ``,``);
     other values and unknown keys unchanged."""
+    if col in ("name", "community_name"):
+        return place_name(v, lang)
     if col not in VALUE_COLUMNS or not isinstance(v, str) or not v:
         return v
     parts = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]

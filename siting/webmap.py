@@ -41,7 +41,7 @@ import shapely
 
 from siting.coords import wgs84_to_gcj02
 from siting.errors import SitingError
-from siting.i18n import label
+from siting.i18n import label, place_name
 from siting.report import (
     KIND_COLOURS, TIERS_MIN, map_lang, reach_polygons, service_mix, services, served_by_tier,
     tier_walks,
@@ -222,7 +222,8 @@ def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
     if comm is not None:
         g = folium.FeatureGroup(name=esc(L("communities")))
         for _, c in _frame(comm, gcj).iterrows():
-            folium.GeoJson(c.geometry.__geo_interface__, tooltip=esc(c["community_name"]),
+            folium.GeoJson(c.geometry.__geo_interface__,
+                           tooltip=esc(place_name(c["community_name"], lang)),
                            style_function=lambda _: {"color": "#6a3d9a", "weight": 1.5,
                                                      "fill": False}).add_to(g)
         g.add_to(m)

@@ -129,6 +129,8 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
     wb = openpyxl.load_workbook(out / "report.xlsx")
     cells = {str(c.value) for ws in wb for row in ws.iter_rows(min_row=3) for c in row}
     assert not cells & keys, cells & keys
+    names = {str(c.value) for row in wb["社区达标"].iter_rows(min_row=3) for c in row}
+    assert any("米规划单元" in c for c in names) and not any("planning cell" in c for c in names)
     chosen = gpd.read_file(out / "sites.gpkg")
     pol = load_policy()
     for svc in pol.active_services:
