@@ -26,6 +26,7 @@ from siting.instance import Instance
 from siting.model import DEFAULT_SOLVER, _solve
 from siting.policy import AGE_GROUPS, Policy
 from siting.reduce import _merge_rows
+from siting.sites import embedded_site_costs
 
 OBJECTIVES = ("max_served", "min_cost", "min_distance")
 # a plan site's cost breakdown: cost_total = one-off + fit-out + rent over the horizon
@@ -101,11 +102,13 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
     ``one_off_per_m2_used``, ``annual_per_m2_used``, ``acquisition_mode``, ``existing``,
     ``existing_services`` (list), ``complex`` (declared) and ``kind``.
 
-    ``cost`` (CNY once) and ``annual_cost`` (CNY per year) are charged per site opened;
-    ``one_off_per_m2_used`` and ``annual_per_m2_used`` per m² the plan uses there (a
-    lease or renovation; :func:`siting.sites.embedded_site_costs` makes these columns
-    from a candidate table). Missing columns are 0. Without any cost or rate, cost =
-    usable area × ``costs.acquisition_per_m2`` (a placeholder).
+    ``one_off_per_m2_used`` and ``annual_per_m2_used`` are charged per m² the plan uses
+    at a site (a lease or renovation), ``cost`` (CNY once) and ``annual_cost`` (CNY per
+    year) per site opened — except where that component has a rate per m² used: there
+    they are the usable-area price of :func:`siting.sites.price` and are not charged
+    (:func:`siting.sites.embedded_site_costs`), so a candidate table can be passed as it
+    is. Missing columns are 0. Without any cost or rate, cost = usable area ×
+    ``costs.acquisition_per_m2`` (a placeholder).
     """
     if "usable_area_m2" not in sites:
         raise SitingError(f"site table has no 'usable_area_m2' column; columns are {list(sites.columns)}")
@@ -127,8 +130,8 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
                      "CNY/m² (policy costs.acquisition_per_m2, a placeholder)")
     if any(np.any(v < 0) for v in money.values()):
         raise SitingError("site costs must be >= 0")
-    for c, v in money.items():
-        out[c] = v
+    for c, v in embedded_site_costs(pd.DataFrame(money)).items():
+        out[c] = v.to_numpy(float)
     out["acquisition_mode"] = (sites["acquisition_mode"].fillna("unknown").astype(str).to_numpy()
                                if "acquisition_mode" in sites else "unknown")
     out["existing"] = sites["existing"].fillna(False).astype(bool).to_numpy() \

@@ -198,7 +198,6 @@ def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0,
                   door: dict) -> RunResult:
     """The embedded-facility model (siting.embedded) on the demand and site tables."""
     from siting.embedded import EmbeddedFacilities, plan_to_coverage
-    from siting.sites import embedded_site_costs
 
     policy = load_policy(sc.policy_file, sc.policy)
     weight, cost = demand["population"].to_numpy(), sites["cost_total"].to_numpy()
@@ -209,7 +208,7 @@ def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0,
         step_free = build_instance(_access(H, demand, sites, policy.walking, door), weight,
                                    cost, policy.max_threshold_m)
     model = EmbeddedFacilities(
-        instance, policy, demand, embedded_site_costs(sites), budget=sc.budget, standard=sc.standard,
+        instance, policy, demand, sites, budget=sc.budget, standard=sc.standard,
         standard_mode=sc.standard_mode, capacity=sc.capacity, objective=sc.objective,
         max_new_sites=sc.max_sites, min_coverage=sc.min_coverage, step_free=step_free)
     plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
