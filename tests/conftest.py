@@ -37,7 +37,7 @@ def helsinki_osm() -> Path:
 # (tests/output_check.py) after the test, wherever under the session's temp folder
 # ---------------------------------------------------------------------------
 _CHECKED: dict[Path, int] = {}  # run folder → marker mtime when checked
-OUTPUT_CHECKS = {"checked": 0, "skipped": 0}
+OUTPUT_CHECKS = {"checked": 0, "skipped": 0, "comparison_runs": 0}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -54,7 +54,8 @@ def _check_run_outputs(request, tmp_path_factory):
     yield
     if getattr(request.node, "siting_call_failed", True):
         return  # failed or skipped: its folders may be partial, the failure says enough
-    from output_check import MARKER, check_run_folder, complete, run_folders
+    from output_check import (MARKER, check_comparison_folder, check_run_folder,
+                              comparison_folders, complete, run_folders)
 
     for folder in run_folders(tmp_path_factory.getbasetemp()):
         stamp = (folder / MARKER).stat().st_mtime_ns
@@ -66,9 +67,15 @@ def _check_run_outputs(request, tmp_path_factory):
             continue
         check_run_folder(folder)
         OUTPUT_CHECKS["checked"] += 1
+    for folder in comparison_folders(tmp_path_factory.getbasetemp()):
+        stamp = (folder / MARKER).stat().st_mtime_ns
+        if _CHECKED.get(folder) != stamp:
+            _CHECKED[folder] = stamp
+            OUTPUT_CHECKS["comparison_runs"] += check_comparison_folder(folder)
 
 
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
         f"output_check: {OUTPUT_CHECKS['checked']} run folders checked for one set of "
-        f"numbers, {OUTPUT_CHECKS['skipped']} partial ones skipped")
+        f"numbers, {OUTPUT_CHECKS['skipped']} partial ones skipped; "
+        f"{OUTPUT_CHECKS['comparison_runs']} compared runs matched their folders")

@@ -116,8 +116,10 @@ def check_run_folder(folder: str | Path) -> dict:
     foot = costs_csv[costs_csv["site_id"].isna()]
     assert len(foot) == 1, "tables/costs.csv: no total row"
     _close(foot["cost_total"].iloc[0], total, "tables/costs.csv total row vs summary.json")
-    same(pd.read_csv(folder / "tables" / "sites.csv", encoding="utf-8-sig"), "site_id",
-         "cost_total", "tables/sites.csv")
+    sites_csv = pd.read_csv(folder / "tables" / "sites.csv", encoding="utf-8-sig")
+    same(sites_csv, "site_id", "cost_total", "tables/sites.csv")
+    _close(sites_csv["covered_population"].sum(), summary["covered_population"],
+           "tables/sites.csv covered_population vs summary.json", 1e-3)
 
     wb = openpyxl.load_workbook(folder / "report.xlsx", read_only=True)
     en = {k: both(k)[1] for k in ("site_id", "cost_total", *PARTS)}
@@ -158,3 +160,38 @@ def check_run_folder(folder: str | Path) -> dict:
         v = seen[sid]
         _close(v, cost[sid], f"map.html popup site {sid} cost_total", 0.51)
     return {"sites": len(cost), "cost_total": total}
+
+
+def comparison_folders(root: Path) -> list[Path]:
+    """Folders under ``root`` holding a siting marker of kind ``comparison``."""
+    out = []
+    for marker in Path(root).rglob(MARKER):
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("kind") == "comparison" \
+                and (marker.parent / "comparison.csv").exists():
+            out.append(marker.parent)
+    return sorted(out)
+
+
+def check_comparison_folder(folder: str | Path) -> int:
+    """``siting compare``: each scenario's ``cost_total`` and people served in
+    ``comparison.csv`` are those of its run folder (``runs/<scenario>``) when written.
+    Returns the number of runs compared."""
+    from siting.compare import _slug
+
+    folder = Path(folder)
+    table = pd.read_csv(folder / "comparison.csv", encoding="utf-8-sig")
+    n = 0
+    for _, row in table.iterrows():
+        run = folder / "runs" / _slug(str(row["scenario"]))
+        if not (run / "summary.json").exists() or row.get("status") == "failed":
+            continue
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        for key in ("cost_total", "covered_population"):
+            if key in table and pd.notna(row[key]):
+                _close(row[key], summary[key], f"comparison.csv {row['scenario']} {key}", 1e-3)
+        n += 1
+    return n
