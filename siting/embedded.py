@@ -456,8 +456,8 @@ class EmbeddedFacilities:
             big = self.existing[pj] | (self.A[pj] >= self.m[si] - 1e-9)
             if self.budget is not None and self.objective != "min_cost":
                 # sites that cannot be afforded even at the minimum area are left out
-                big &= self.existing[pj] | (self.F[pj] + (self.per_m2[pj] + self.k[si]) * self.m[si]
-                                            <= self.budget + 1e-6)
+                least = self.F[pj] + (self.per_m2[pj] + self.k[si]) * self.m[si]
+                big &= self.existing[pj] | (least <= self.budget + 1e-6)
             keep = (self.D[pi, si] > 0) & host & big
             self.pairs.append((pi[keep], pj[keep], pdist[keep]))
         # candidate (new site, service) combinations: reachable by some demand and area ≥ min
@@ -936,7 +936,8 @@ class EmbeddedFacilities:
                             extra = min(self.U[j, si] - pkg[si], cx.min_floor_m2 - total)
                             pkg[si] += max(extra, 0.0)
                             total = sum(pkg.values())
-                    cost = self.F[j] + sum((self.per_m2[j] + self.k[si]) * a for si, a in pkg.items())
+                    cost = self.F[j] + sum((self.per_m2[j] + self.k[si]) * a
+                                           for si, a in pkg.items())
                     if total >= cx.min_floor_m2 - 1e-9 and total <= self.A[j] + 1e-9 \
                             and cost <= left:
                         moves.append((pkg, sum(opts[si][1] for si in pkg), cost))

@@ -203,7 +203,7 @@ def price(usable_m2, mode, policy: dict, cost=None, annual_cost=None) -> pd.Data
     usable = pd.Series(np.asarray(usable_m2, dtype=float))
     mode = pd.Series(np.asarray(mode, dtype=object))
     area = usable.clip(upper=float(policy.get("cost_area_cap_m2", np.inf)))
-    rate = {k: mode.map(lambda m: policy["costs"][m].get(k, 0.0)).astype(float)
+    rate = {k: mode.map(lambda m, k=k: policy["costs"][m].get(k, 0.0)).astype(float)
             for k in ("one_off_per_m2", "annual_per_m2")}
     used = mode.map(lambda m: policy["costs"][m].get("charged_on", "whole") == "used")
     out = {}

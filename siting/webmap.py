@@ -42,11 +42,11 @@ import shapely
 from siting.coords import wgs84_to_gcj02
 from siting.errors import SitingError
 from siting.i18n import label
-from siting.sites import COST_PARTS
 from siting.report import (
     KIND_COLOURS, TIERS_MIN, map_lang, reach_polygons, service_mix, services, served_by_tier,
     tier_walks,
 )
+from siting.sites import COST_PARTS
 
 ASSET_MODES = ("inline", "cdn")
 BASEMAPS = ("osm", "light", "amap", "tianditu")

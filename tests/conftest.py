@@ -54,8 +54,14 @@ def _check_run_outputs(request, tmp_path_factory):
     yield
     if getattr(request.node, "siting_call_failed", True):
         return  # failed or skipped: its folders may be partial, the failure says enough
-    from output_check import (MARKER, check_comparison_folder, check_run_folder,
-                              comparison_folders, complete, run_folders)
+    from output_check import (
+        MARKER,
+        check_comparison_folder,
+        check_run_folder,
+        comparison_folders,
+        complete,
+        run_folders,
+    )
 
     for folder in run_folders(tmp_path_factory.getbasetemp()):
         stamp = (folder / MARKER).stat().st_mtime_ns

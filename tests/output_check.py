@@ -67,8 +67,9 @@ def _sheet(wb, key: str) -> pd.DataFrame:
 def popups(map_html: str) -> list[dict[str, str]]:
     """Label → text of every site popup table in a map (character references decoded)."""
     out = []
-    for table in re.findall(r"<table class='siting-popup'.*?</table>", map_html, flags=re.S):
-        rows = re.findall(r"<th[^>]*>(.*?)</th><td class='siting-val'>(.*?)</td>", table, re.S)
+    cell = r"<th[^>]*>(.*?)</th><td class='siting-val'>(.*?)</td>"
+    for table in re.findall(r"<table class='siting-popup'.*?</table>", map_html, re.DOTALL):
+        rows = re.findall(cell, table, re.DOTALL)
         out.append({html.unescape(k): html.unescape(v) for k, v in rows})
     return out
 
@@ -156,9 +157,8 @@ def check_run_folder(folder: str | Path) -> dict:
                 seen[int(p[sid_l])] = _number(p[cost_l])
     missing = set(cost) - set(seen)  # (existing facilities have popups too)
     assert not missing, f"map.html has no popup cost for chosen sites {sorted(missing)}"
-    for sid in cost:
-        v = seen[sid]
-        _close(v, cost[sid], f"map.html popup site {sid} cost_total", 0.51)
+    for sid, v in cost.items():
+        _close(seen[sid], v, f"map.html popup site {sid} cost_total", 0.51)
     return {"sites": len(cost), "cost_total": total}
 
 

@@ -53,8 +53,8 @@ def test_charged_on_is_checked(tmp_path):
 
     text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
     bad = tmp_path / "bad.toml"
-    bad.write_text(text.replace('charged_on = "used"                # rent', 'charged_on = "m2"  #'),
-                   "utf-8")
+    lease = 'charged_on = "used"                # rent'
+    bad.write_text(text.replace(lease, 'charged_on = "m2"  #'), "utf-8")
     with pytest.raises(SitingError, match=r"sites.costs.lease\] charged_on must be"):
         load_site_policy(bad)
 

@@ -101,7 +101,10 @@ def brute(pol, demand, sites, dist, *, budget=None, standard=30.0, mode="penalty
     # cost of site j with area a_s per service: C[j] + sum_s (Cu[j] + kfit[s]) a_s, rent
     # counted over the policy's horizon
     H = pol.costs.horizon_years
-    col = lambda c: sites[c].to_numpy(float) if c in sites else np.zeros(m)  # noqa: E731
+
+    def col(c):
+        return sites[c].to_numpy(float) if c in sites else np.zeros(m)
+
     C = col("cost") + H * col("annual_cost")
     Cu = col("one_off_per_m2_used") + H * col("annual_per_m2_used")
     ex = sites["existing"].to_numpy(bool) if "existing" in sites else np.zeros(m, bool)
