@@ -118,3 +118,46 @@ def test_nanjing_covering_budget_charges_usable_area(nanjing_osm, stock_inventor
     expected = price(sites["usable_area_m2"], sites["acquisition_mode"], load_site_policy())
     assert np.allclose(sites["cost_total"], expected["cost_total"])
     assert (sites["cost_fit_out"] == 0).all()
+
+
+def test_output_check_catches_a_second_set_of_numbers(helsinki_osm, tmp_path):
+    """The checker run on every output folder is not vacuous: a popup, a cost sheet row
+    or a summary that tells another cost is caught."""
+    import re
+    import shutil
+
+    from output_check import MARKER, check_run_folder
+    from report_helpers import run_small
+    from siting.i18n import label
+
+    out = run_small(helsinki_osm, max_sites=3).write(tmp_path / "run", lang="en")
+    assert check_run_folder(out)["sites"] == 3
+
+    def popup(text):  # the first popup's total cost shows the one-off cost only
+        row = f"{label('cost_total', 'en')}</th><td class='siting-val'>"
+        return re.sub(re.escape(row) + r"[\d,]+", row + "1,500,000", text, count=1)
+
+    def costs(text):  # one site's total without its fit-out or rent
+        import io
+
+        t = pd.read_csv(io.StringIO(text))
+        t.loc[0, "cost_total"] += 12345.0
+        return t.to_csv(index=False)
+
+    def summary(text):
+        s = json.loads(text)
+        s["cost_total"] += 1e6
+        return json.dumps(s)
+
+    for name, (path, change) in {"popup": ("map.html", popup),
+                                 "cost sheet": ("tables/costs.csv", costs),
+                                 "summary": ("summary.json", summary)}.items():
+        bad = tmp_path / name.replace(" ", "_")
+        shutil.copytree(out, bad)
+        f = bad / path
+        text = f.read_text(encoding="utf-8-sig")
+        assert change(text) != text, name
+        f.write_text(change(text), encoding="utf-8")
+        with pytest.raises(AssertionError, match="cost_total"):
+            check_run_folder(bad)
+        (bad / MARKER).unlink()  # not a run folder any more: the autouse check skips it
