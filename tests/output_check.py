@@ -1,8 +1,9 @@
 """One plan, one set of numbers: check a written run folder against itself.
 
 :func:`check_run_folder` reads every output of a ``siting run`` folder and asserts that
-the cost of each chosen site is the same in ``sites.gpkg``, ``report.xlsx`` (sites and
-cost sheets), ``tables/costs.csv``, ``tables/sites.csv`` and the popups of ``map.html``;
+the cost of each chosen site is the same in ``sites.gpkg``, ``candidates.gpkg``,
+``report.xlsx`` (sites and cost sheets), ``report.gpkg``, ``tables/costs.csv``,
+``tables/sites.csv`` and the popups of ``map.html``;
 that its parts (one-off, fit-out, rent over the horizon) add up to ``cost_total``; that
 ``summary.json`` ``cost_total`` is their sum; and that the people served (in total and
 per service, when present) agree between ``summary.json``, the summary sheet and
@@ -23,7 +24,8 @@ from siting.i18n import both, label
 
 MARKER = ".siting-output.json"
 PARTS = ("cost_one_off", "cost_fit_out", "cost_rent_horizon")
-REQUIRED = ("summary.json", "sites.gpkg", "report.xlsx", "map.html", "tables/costs.csv",
+REQUIRED = ("summary.json", "sites.gpkg", "candidates.gpkg", "report.gpkg", "report.xlsx",
+            "map.html", "tables/costs.csv",
             "tables/sites.csv", "tables/summary.csv")
 
 
@@ -103,8 +105,9 @@ def check_run_folder(folder: str | Path) -> dict:
     _close(sum(cost.values()), total, "summary.json cost_total vs sum over sites.gpkg")
 
     def same(table: pd.DataFrame, id_col: str, cost_col: str, where: str, tol=1.0) -> None:
-        rows = table[table[id_col].notna()]
-        got = dict(zip(rows[id_col].astype(float).astype(int), rows[cost_col].astype(float)))
+        ids = pd.to_numeric(table[id_col], errors="coerce")  # the total row: none ("<NA>")
+        rows = table[ids.notna()]
+        got = dict(zip(ids[ids.notna()].astype(int), rows[cost_col].astype(float)))
         assert set(got) == set(cost), f"{where}: sites {sorted(got)} != {sorted(cost)}"
         for sid, v in got.items():
             _close(v, cost[sid], f"{where}: site {sid} cost_total", tol)
@@ -117,6 +120,12 @@ def check_run_folder(folder: str | Path) -> dict:
     foot = costs_csv[costs_csv["site_id"].isna()]
     assert len(foot) == 1, "tables/costs.csv: no total row"
     _close(foot["cost_total"].iloc[0], total, "tables/costs.csv total row vs summary.json")
+    cand = gpd.read_file(folder / "candidates.gpkg", columns=["site_id", "chosen",
+                                                              "cost_total"])
+    same(cand[cand["chosen"].astype(bool)], "site_id", "cost_total", "candidates.gpkg")
+    for layer in ("sites", "costs"):
+        same(gpd.read_file(folder / "report.gpkg", layer=layer), "site_id", "cost_total",
+             f"report.gpkg layer {layer}")
     sites_csv = pd.read_csv(folder / "tables" / "sites.csv", encoding="utf-8-sig")
     same(sites_csv, "site_id", "cost_total", "tables/sites.csv")
     _close(sites_csv["covered_population"].sum(), summary["covered_population"],
