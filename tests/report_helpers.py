@@ -66,7 +66,14 @@ def enriched(result):
         budget=cost_total * 1.5,
         population_by_group={"age_0_2": float(demand["age_0_2"].sum())},
     )
-    out = dataclasses.replace(result, sites=sites, demand=demand, summary=summary)
+    candidates = result.candidates.copy()  # the same costs in candidates.gpkg
+    for col in ("cost", "annual_cost", "cost_one_off", "cost_fit_out", "cost_rent_horizon",
+                "cost_total"):
+        values = candidates[col].to_numpy(float).copy()
+        values[:len(sites)] = sites[col].to_numpy(float)
+        candidates[col] = values
+    out = dataclasses.replace(result, sites=sites, demand=demand, summary=summary,
+                              candidates=candidates)
     out.communities = pd.DataFrame({
         "community_id": ["C1", "C2"], "community_name": ["东区社区", XSS],
         "population": [float(demand.loc[east, "population"].sum()),
