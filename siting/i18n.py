@@ -89,6 +89,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "max_sites": ("最多场所数", "Most sites"),
     "cost_total": ("总费用（元）", "Total cost (CNY)"),
     "annual_cost": ("年费用（元/年）", "Annual cost (CNY/yr)"),
+    "area_used_m2": ("规划使用面积（m²）", "Area used by the plan (m²)"),
     "cost_one_off": ("一次性费用（元）", "One-off cost (CNY)"),
     "cost_fit_out": ("服务装修费用（元）", "Service fit-out (CNY)"),
     "cost_rent_horizon": ("规划期租金等年费用（元）", "Rent over the horizon (CNY)"),

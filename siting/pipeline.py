@@ -241,17 +241,18 @@ def _run_embedded(sc: Scenario, G, area, demand, sites, candidates, access, t0,
 
 
 def _attach_plan(sites, plan, services):
-    """Per-site plan columns: services, complex, area_m2_<service>, units_<service>, and
-    the plan's cost breakdown on its sites (see :func:`_plan_costs`)."""
+    """Per-site plan columns: services, complex, area_m2_<service>, units_<service>,
+    area_used_m2, and the plan's cost breakdown on its sites (see :func:`_plan_costs`)."""
     sites = _plan_costs(sites.copy(), plan)
     t = plan.sites.set_index("site") if len(plan.sites) else None
-    cols = ["services", "complex", "acquisition_mode", "area_m2", "marginal_value",
+    cols = ["services", "complex", "acquisition_mode", "area_used_m2", "marginal_value",
             *[f"{p}_{s}" for s in services for p in ("area_m2", "units")]]
     for c in cols:
+        src = "area_m2" if c == "area_used_m2" else c  # the m² the plan uses (costs are on it)
         default = "" if c in ("services", "acquisition_mode") else (False if c == "complex" else 0.0)
         values = pd.Series(default, index=np.arange(len(sites)), dtype=object)
-        if t is not None and c in t:
-            values.loc[t.index] = t[c].to_numpy()
+        if t is not None and src in t:
+            values.loc[t.index] = t[src].to_numpy()
         if c == "acquisition_mode" and "acquisition_mode" in sites:
             continue  # the sites stage owns it
         sites[c] = values.to_numpy() if c in ("services", "acquisition_mode") else \

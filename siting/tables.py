@@ -48,7 +48,7 @@ def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
     s = result.chosen_sites.to_crs("EPSG:4326")
     cols = ["site_id", "name", "kind", *[c for c in OPTIONAL_SITE_COLS if c in s],
             "floor_area_m2", "usable_area_m2", "levels_estimated",
-            *[c for c in ("area_m2",) if c in s], *_cost_cols(s),
+            *[c for c in ("area_used_m2",) if c in s], *_cost_cols(s),
             "covered_population", "population_in_reach"]
     out = pd.DataFrame(s[cols]).reset_index(drop=True)
     served = served_by_tier(result, tiers_min)
@@ -111,14 +111,14 @@ def costs_table(result) -> pd.DataFrame:
     s = result.chosen_sites
     money = [*[c for c in ("annual_cost",) if c in s], *_cost_cols(s)]
     cols = ["site_id", "name", *[c for c in ("acquisition_mode",) if c in s],
-            "usable_area_m2", *[c for c in ("area_m2",) if c in s], *money]
+            "usable_area_m2", *[c for c in ("area_used_m2",) if c in s], *money]
     out = pd.DataFrame(s[cols]).reset_index(drop=True)
     out["site_id"] = out["site_id"].astype("Int64")
     key = "cost_total" if "cost_total" in out else "cost"
     total = float(out[key].sum())
     out["cost_share"] = out[key] / total if total > 0 else np.nan
     tot = {"site_id": pd.NA, "name": label("total", "zh") + " / " + label("total", "en"),
-           **{c: float(out[c].sum()) for c in ("usable_area_m2", "area_m2") if c in out},
+           **{c: float(out[c].sum()) for c in ("usable_area_m2", "area_used_m2") if c in out},
            **{c: float(out[c].sum()) for c in money},
            "cost_share": 1.0 if total > 0 else np.nan}
     return pd.concat([out, pd.DataFrame([tot])], ignore_index=True)

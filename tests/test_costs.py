@@ -95,10 +95,11 @@ def test_nanjing_stock_spaces_plan_within_10m(nanjing_osm, stock_inventory, tmp_
     assert len(used) and sites["osm_id"].str.startswith("GX-").any()
     for _, r in used.iterrows():  # no inventory costs given: charged per m² used
         rate = pol["costs"][r["acquisition_mode"]]
-        assert r["area_m2"] <= r["usable_area_m2"] + 1e-6
-        assert r["cost_one_off"] == pytest.approx(rate["one_off_per_m2"] * r["area_m2"], rel=1e-6)
+        assert r["area_used_m2"] <= r["usable_area_m2"] + 1e-6
+        used_m2 = r["area_used_m2"]
+        assert r["cost_one_off"] == pytest.approx(rate["one_off_per_m2"] * used_m2, rel=1e-6)
         assert r["cost_rent_horizon"] == pytest.approx(
-            h * rate.get("annual_per_m2", 0.0) * r["area_m2"], rel=1e-6, abs=1e-6)
+            h * rate.get("annual_per_m2", 0.0) * used_m2, rel=1e-6, abs=1e-6)
     # under the old rule (usable area up to the cap, whatever is used) it cost far more
     old = price(sites["usable_area_m2"], sites["acquisition_mode"], pol)["cost_total"].sum()
     print(f"\nNanjing stock spaces, 10 M CNY: {len(sites)} sites, cost {s['cost_total']:,.0f} "
