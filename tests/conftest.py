@@ -38,6 +38,7 @@ def helsinki_osm() -> Path:
 # ---------------------------------------------------------------------------
 _CHECKED: dict[Path, int] = {}  # run folder → marker mtime when checked
 OUTPUT_CHECKS = {"checked": 0, "skipped": 0, "comparison_runs": 0}
+_SKIPPED: list[str] = []  # partial run folders, named in the terminal summary
 
 
 @pytest.hookimpl(wrapper=True)
@@ -70,6 +71,7 @@ def _check_run_outputs(request, tmp_path_factory):
         _CHECKED[folder] = stamp
         if not complete(folder):
             OUTPUT_CHECKS["skipped"] += 1
+            _SKIPPED.append(f"{request.node.nodeid}: {folder.name}")
             continue
         check_run_folder(folder)
         OUTPUT_CHECKS["checked"] += 1
@@ -85,3 +87,5 @@ def pytest_terminal_summary(terminalreporter):
         f"output_check: {OUTPUT_CHECKS['checked']} run folders checked for one set of "
         f"numbers, {OUTPUT_CHECKS['skipped']} partial ones skipped; "
         f"{OUTPUT_CHECKS['comparison_runs']} compared runs matched their folders")
+    for name in _SKIPPED:
+        terminalreporter.write_line(f"  partial (not checked): {name}")
