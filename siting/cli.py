@@ -66,7 +66,7 @@ def run(
     model: Annotated[Optional[str], typer.Option(help="max_cover, set_cover or embedded")] = None,
     max_sites: Annotated[Optional[int], typer.Option("--max-sites", "-p", help="most new sites")] = None,
     budget: Annotated[Optional[float], typer.Option(help="budget in CNY for new sites (cost_total: policy rates or --cost-per-m2)")] = None,
-    cost_per_m2: Annotated[Optional[float], typer.Option(help="flat one-off site cost per usable m² (replaces policy rates)")] = None,
+    cost_per_m2: Annotated[Optional[float], typer.Option(help="flat one-off site cost per m² (replaces policy rates; leases and renovations per m² used in the embedded model)")] = None,
     solver: Annotated[Optional[str], typer.Option(help="highs (default) or cbc")] = None,
     time_limit: Annotated[Optional[float], typer.Option(help="solver time limit, s")] = None,
     m2_per_person: Annotated[Optional[float], typer.Option(help="residential m² per person")] = None,

@@ -26,8 +26,11 @@ from siting.instance import Instance
 from siting.model import DEFAULT_SOLVER, _solve
 from siting.policy import AGE_GROUPS, Policy
 from siting.reduce import _merge_rows
+from siting.sites import embedded_site_costs
 
 OBJECTIVES = ("max_served", "min_cost", "min_distance")
+# a plan site's cost breakdown: cost_total = one-off + fit-out + rent over the horizon
+COST_COLUMNS = ("cost_one_off", "cost_fit_out", "cost_rent_horizon", "cost_total", "annual_cost")
 _EPS = 1e-6
 # With a time limit, max_served keeps this share of it for its least-cost stage, and
 # each stage gets at least _MIN_STAGE_S seconds (or the whole limit if shorter).
@@ -105,10 +108,17 @@ def _site_label(sites: pd.DataFrame, i: int) -> str:
 
 
 def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, list[str]]:
-    """Site table with ``usable_area_m2``, ``cost``, ``annual_cost``, ``acquisition_mode``,
-    ``existing``, ``existing_services`` (list), ``complex`` (declared) and ``kind``.
+    """Site table with ``usable_area_m2``, ``cost``, ``annual_cost``,
+    ``one_off_per_m2_used``, ``annual_per_m2_used``, ``acquisition_mode``, ``existing``,
+    ``existing_services`` (list), ``complex`` (declared) and ``kind``.
 
-    Without costs, cost = usable area × ``costs.acquisition_per_m2`` (a placeholder).
+    ``one_off_per_m2_used`` and ``annual_per_m2_used`` are charged per m² the plan uses
+    at a site (a lease or renovation), ``cost`` (CNY once) and ``annual_cost`` (CNY per
+    year) per site opened — except where that component has a rate per m² used: there
+    they are the usable-area price of :func:`siting.sites.price` and are not charged
+    (:func:`siting.sites.embedded_site_costs`), so a candidate table can be passed as it
+    is. Missing columns are 0. Without any cost or rate, cost = usable area ×
+    ``costs.acquisition_per_m2`` (a placeholder).
     """
     if "usable_area_m2" not in sites:
         raise SitingError(f"site table has no 'usable_area_m2' column; columns are {list(sites.columns)}")
@@ -124,17 +134,17 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
     out["site_id"] = sites["site_id"].to_numpy() if "site_id" in sites else np.arange(len(sites))
     out["kind"] = sites["kind"].astype(str).to_numpy() if "kind" in sites else "unknown"
     notes = []
-    cost = pd.to_numeric(sites["cost"], errors="coerce").fillna(0).to_numpy(float) \
-        if "cost" in sites else np.zeros(len(sites))
-    if not cost.any():
-        cost = area * policy.costs.acquisition_per_m2
+    money = {c: pd.to_numeric(sites[c], errors="coerce").fillna(0).to_numpy(float)
+             if c in sites else np.zeros(len(sites))
+             for c in ("cost", "annual_cost", "one_off_per_m2_used", "annual_per_m2_used")}
+    if not any(v.any() for v in money.values()):
+        money["cost"] = area * policy.costs.acquisition_per_m2
         notes.append(f"no site costs: cost = usable area × {policy.costs.acquisition_per_m2:g} "
                      "CNY/m² (policy costs.acquisition_per_m2, a placeholder)")
-    if np.any(cost < 0):
+    if any(np.any(v < 0) for v in money.values()):
         raise SitingError("site costs must be >= 0")
-    out["cost"] = cost
-    out["annual_cost"] = (pd.to_numeric(sites["annual_cost"], errors="coerce").fillna(0).to_numpy(float)
-                          if "annual_cost" in sites else 0.0)
+    for c, v in embedded_site_costs(pd.DataFrame(money)).items():
+        out[c] = v.to_numpy(float)
     out["acquisition_mode"] = (sites["acquisition_mode"].fillna("unknown").astype(str).to_numpy()
                                if "acquisition_mode" in sites else "unknown")
     out["existing"] = sites["existing"].fillna(False).astype(bool).to_numpy() \
@@ -181,9 +191,11 @@ class EmbeddedSolution:
     sites
         One row per opened site (new or existing): ``site``, ``site_id``, ``kind``,
         ``acquisition_mode``, ``existing``, ``complex``, ``services``,
-        ``area_m2_<service>``, ``units_<service>``, ``area_m2``, ``cost_acquisition``,
-        ``cost_fit_out``, ``cost_total``, ``people_served``, ``marginal_value``,
-        ``marginal_people``.
+        ``area_m2_<service>``, ``units_<service>``, ``area_m2``, the cost breakdown
+        ``cost_one_off`` (fixed one-off + one-off per m² used), ``cost_fit_out``,
+        ``cost_rent_horizon`` (horizon × ``annual_cost``), ``cost_total`` (their sum;
+        0 for existing sites) and ``annual_cost`` (CNY per year), ``people_served``,
+        ``marginal_value``, ``marginal_people``.
     services
         One row per service: demand, people in reach, people served (total and within
         each tier), unmet, units needed and provided, floor area.
@@ -242,8 +254,14 @@ class EmbeddedFacilities:
     d_{ij} \le t_s\}` are the pairs within service :math:`s`'s walking threshold
     :math:`t_s` (minutes × the group's speed); pairs beyond it do not exist.
 
-    Data: usable area :math:`A_j`; one-off cost :math:`c_j` (+ horizon × annual cost);
-    fit-out :math:`k_s` per m²; minimum area :math:`m_s`; m² per unit :math:`q_s`;
+    Data: usable area :math:`A_j`; cost of a site, charged on what it acquires
+    (``[sites.costs.<mode>] charged_on``, :func:`siting.sites.price`): fixed
+    :math:`F_j = c_j + h\,c^a_j` (whole-site purchase/transfer/new build and costs an
+    inventory gives: one-off :math:`c_j`, annual :math:`c^a_j`, horizon :math:`h` =
+    ``costs.horizon_years``) plus :math:`v_j = u_j + h\,u^a_j` per m² used (rent and
+    renovation: one-off :math:`u_j` and annual :math:`u^a_j` per m²); fit-out
+    :math:`k_s` per m² of service :math:`s`, so a site costs :math:`F_j + \sum_s (v_j +
+    k_s)\,a_{js}`; minimum area :math:`m_s`; m² per unit :math:`q_s`;
     demand :math:`D_{is} = N_{is}\,r_s` units (people of the group × units per person);
     priority :math:`w_s`; households :math:`H_c`; area standard :math:`\rho` m² per
     household (30 or 80 per 100); :math:`R_c = \rho H_c`.
@@ -262,7 +280,7 @@ class EmbeddedFacilities:
 
         &m_s x_{js} \le a_{js} \le U_{js} x_{js}, \quad \textstyle\sum_s a_{js} \le A_j y_j,
           \quad x_{js} \le y_j \le \textstyle\sum_s x_{js} && \text{(area, min area)}\\
-        &\textstyle\sum_{j \in J^n} (c_j y_j + \sum_s k_s a_{js}) \le B,
+        &\textstyle\sum_{j \in J^n} (F_j y_j + \sum_s (v_j + k_s) a_{js}) \le B,
           \quad \sum_{j\in J^n} y_j \le p && \text{(budget, max new sites)}\\
         &\textstyle\sum_s x_{js} \le 1 + (|S|-1) z_j,\; \sum_s a_{js} \ge 600 z_j,\;
           \sum_s x_{js} \ge 3 z_j,\; \sum_{s \in S^*} x_{js} \ge 2 z_j,\; z_j \le y_j
@@ -316,7 +334,8 @@ class EmbeddedFacilities:
         Tables aligned with the instance rows (see :func:`prepare_demand`,
         :func:`prepare_sites`; missing columns get documented defaults).
     budget
-        CNY for new sites (acquisition + fit-out + horizon running cost); None: no budget.
+        CNY for new sites (:math:`\sum (F_j y_j + \sum_s (v_j + k_s) a_{js})`: fixed
+        site charges, charges per m² used, fit-out, rent over the horizon); None: no budget.
     standard
         m² per 100 households (30 or 80); default the policy's baseline.
     standard_mode
@@ -418,8 +437,11 @@ class EmbeddedFacilities:
         self.D = self.N * self.rate
         st = self.sites
         self.A = st["usable_area_m2"].to_numpy(float)
-        self.C = st["cost"].to_numpy(float) + pol.costs.horizon_years * np.asarray(
-            st["annual_cost"], float)
+        h = pol.costs.horizon_years
+        # fixed per site opened (F_j) and per m² used there (v_j), rent over the horizon
+        self.F = st["cost"].to_numpy(float) + h * np.asarray(st["annual_cost"], float)
+        self.per_m2 = np.asarray(st["one_off_per_m2_used"], float) + h * np.asarray(
+            st["annual_per_m2_used"], float)
         self.existing = np.asarray(st["existing"], bool)
         # fixed areas of existing services
         self.fixed_area = {}
@@ -460,8 +482,8 @@ class EmbeddedFacilities:
             big = self.existing[pj] | (self.A[pj] >= self.m[si] - 1e-9)
             if self.budget is not None and self.objective != "min_cost":
                 # sites that cannot be afforded even at the minimum area are left out
-                big &= self.existing[pj] | (self.C[pj] + self.k[si] * self.m[si]
-                                            <= self.budget + 1e-6)
+                least = self.F[pj] + (self.per_m2[pj] + self.k[si]) * self.m[si]
+                big &= self.existing[pj] | (least <= self.budget + 1e-6)
             keep = (self.D[pi, si] > 0) & host & big
             self.pairs.append((pi[keep], pj[keep], pdist[keep]))
         # candidate (new site, service) combinations: reachable by some demand and area ≥ min
@@ -539,7 +561,7 @@ class EmbeddedFacilities:
                     & (self.A[pj] >= self.m[si] - 1e-9)
                 js = np.unique(pj[ok])
                 if len(js):
-                    c = self.C[js] + self.k[si] * self.m[si]
+                    c = self.F[js] + (self.per_m2[js] + self.k[si]) * self.m[si]
                     k = int(np.argmin(c))
                     if c[k] < cheapest:
                         cheapest, where = float(c[k]), (int(js[k]), S[si])
@@ -550,7 +572,7 @@ class EmbeddedFacilities:
                 raise SitingError(
                     f"budget {self.budget:,.0f} CNY is below the cheapest possible site: site "
                     f"{sid} with {where[1]} at its minimum area costs {cheapest:,.0f} CNY "
-                    f"(acquisition + fit-out); nothing can be built. Raise --budget to at least "
+                    f"(site, rent over the horizon and fit-out); nothing can be built. Raise --budget to at least "
                     f"{cheapest:,.0f} CNY")
         if not self.existing.any() and all(len(self.pairs[si][0]) == 0 for si in range(len(S))):
             raise SitingError(self._no_host_message())
@@ -621,8 +643,8 @@ class EmbeddedFacilities:
                     + [(z, -float(cx.min_priority_functions))]) >= 0)
         # cost
         self.cost_expr = pulp.LpAffineExpression(
-            [(self.y[j], float(self.C[j])) for j in self.y]
-            + [(self.a[j, si], float(self.k[si])) for (j, si) in self.a])
+            [(self.y[j], float(self.F[j])) for j in self.y]
+            + [(self.a[j, si], float(self.per_m2[j] + self.k[si])) for (j, si) in self.a])
         if self.budget is not None and self.objective != "min_cost":
             prob.addConstraint(self.cost_expr <= float(self.budget), "budget")
         if self.max_new_sites is not None:
@@ -922,9 +944,10 @@ class EmbeddedFacilities:
                 moves = []
                 if not declared[j]:
                     for si, (area, gain) in opts.items():
-                        cost = self.C[j] + self.k[si] * area
+                        per_m2 = self.per_m2[j] + self.k[si]
+                        cost = self.F[j] + per_m2 * area
                         if cost > left:  # shrink to the money left
-                            area = (left - self.C[j]) / self.k[si] if self.k[si] > 0 else -1
+                            area = (left - self.F[j]) / per_m2 if per_m2 > 0 else -1
                             if area < self.m[si]:
                                 continue
                             gain = gain * area / opts[si][0]
@@ -946,7 +969,8 @@ class EmbeddedFacilities:
                             extra = min(self.U[j, si] - pkg[si], cx.min_floor_m2 - total)
                             pkg[si] += max(extra, 0.0)
                             total = sum(pkg.values())
-                    cost = self.C[j] + sum(self.k[si] * a for si, a in pkg.items())
+                    cost = self.F[j] + sum((self.per_m2[j] + self.k[si]) * a
+                                           for si, a in pkg.items())
                     if total >= cx.min_floor_m2 - 1e-9 and total <= self.A[j] + 1e-9 \
                             and cost <= left:
                         moves.append((pkg, sum(opts[si][1] for si in pkg), cost))
@@ -1057,6 +1081,17 @@ class EmbeddedFacilities:
         }
 
     # -- results -------------------------------------------------------------
+    def _site_costs(self, j: int, area: np.ndarray) -> dict:
+        """Cost breakdown of new site ``j`` using ``area`` m² per service (sums to
+        ``cost_total``, the site's term of the budget constraint)."""
+        st, h, used = self.sites, self.policy.costs.horizon_years, float(area.sum())
+        annual = float(st["annual_cost"][j]) + float(st["annual_per_m2_used"][j]) * used
+        out = {"cost_one_off": float(st["cost"][j]) + float(st["one_off_per_m2_used"][j]) * used,
+               "cost_fit_out": float(area @ self.k), "cost_rent_horizon": h * annual,
+               "annual_cost": annual}
+        out["cost_total"] = out["cost_one_off"] + out["cost_fit_out"] + out["cost_rent_horizon"]
+        return out
+
     def _solution(self, V: dict, r1: dict, r2: dict | None, marginal: bool) -> EmbeddedSolution:
         S = self.services
         nS = len(S)
@@ -1084,9 +1119,7 @@ class EmbeddedFacilities:
                 row[f"area_m2_{s}"] = area[j, si]
                 row[f"units_{s}"] = area[j, si] / self.q[si]
             row["area_m2"] = float(area[j].sum())
-            row["cost_acquisition"] = float(self.C[j]) if new else 0.0
-            row["cost_fit_out"] = float(area[j] @ self.k) if new else 0.0
-            row["cost_total"] = row["cost_acquisition"] + row["cost_fit_out"]
+            row.update(self._site_costs(j, area[j]) if new else dict.fromkeys(COST_COLUMNS, 0.0))
             row["people_served"] = float(served_site.get(j, 0.0))
             rows.append(row)
         sites = pd.DataFrame(rows)
@@ -1094,8 +1127,7 @@ class EmbeddedFacilities:
             sites = pd.DataFrame(columns=["site", "site_id", "kind", "acquisition_mode", "existing",
                                           "complex", "services", "usable_area_m2",
                                           *[f"{p}_{s}" for s in S for p in ("area_m2", "units")],
-                                          "area_m2", "cost_acquisition", "cost_fit_out",
-                                          "cost_total", "people_served"])
+                                          "area_m2", *COST_COLUMNS, "people_served"])
         services = self._service_table(assign, area)
         comm_area = pd.DataFrame(
             [{"site": j, "community_id": self.comm_ids[c], "m2": val}

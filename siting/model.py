@@ -157,7 +157,11 @@ class MaximalCovering(_Covering):
     p
         Most sites to open (besides ``fixed``).
     budget
-        Most total cost of opened sites (besides ``fixed``).
+        Most total cost of opened sites (besides ``fixed``), one cost per site
+        (``instance.cost``; the pipeline gives ``sites["cost_total"]``, the price of the
+        site's usable area: no m² are allocated here, so leases and renovations are
+        charged on the usable area up to ``cost_area_cap_m2``, see
+        :func:`siting.sites.price`).
     threshold_m
         Walking threshold; default the instance's.
     fixed

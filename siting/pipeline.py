@@ -25,7 +25,7 @@ from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
 from siting.policy import load_policy
 from siting.scenario import Scenario
-from siting.sites import read_vector, site_candidates, site_policy
+from siting.sites import COST_PARTS, read_vector, site_candidates, site_policy
 
 DEFAULT_P = 10
 
@@ -295,13 +295,14 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
 
 
 def _attach_plan(sites, plan, services):
-    """Per-site plan columns: services, complex, area_m2_<service>, units_<service>, cost."""
-    sites = sites.copy()
+    """Per-site plan columns: services, complex, area_m2_<service>, units_<service>,
+    area_used_m2, and the plan's cost breakdown on its sites (see :func:`_plan_costs`)."""
+    sites = _plan_costs(sites.copy(), plan)
     t = plan.sites.set_index("site") if len(plan.sites) else None
-    cols = ["services", "complex", "acquisition_mode", "plan_cost", "marginal_value",
+    cols = ["services", "complex", "acquisition_mode", "area_used_m2", "marginal_value",
             *[f"{p}_{s}" for s in services for p in ("area_m2", "units")]]
     for c in cols:
-        src = "cost_total" if c == "plan_cost" else c
+        src = "area_m2" if c == "area_used_m2" else c  # the m² the plan uses (costs are on it)
         default = "" if c in ("services", "acquisition_mode") else (False if c == "complex" else 0.0)
         values = pd.Series(default, index=np.arange(len(sites)), dtype=object)
         if t is not None and src in t:
@@ -310,6 +311,22 @@ def _attach_plan(sites, plan, services):
             continue  # the sites stage owns it
         sites[c] = values.to_numpy() if c in ("services", "acquisition_mode") else \
             values.astype(bool if c == "complex" else float).to_numpy()
+    return sites
+
+
+def _plan_costs(sites, plan):
+    """The plan's cost of each site it opens (charged on the m² it uses) replaces the
+    price of the usable area in ``cost`` (= ``cost_one_off``), ``annual_cost`` and the
+    breakdown ``cost_one_off``, ``cost_fit_out``, ``cost_rent_horizon``, ``cost_total``;
+    other candidates keep their price. Every output reads these columns."""
+    if not len(plan.sites):
+        return sites
+    t = plan.sites.set_index("site")
+    rows = t.index.to_numpy(np.int64)
+    for col in (*COST_PARTS, "cost_total", "annual_cost"):
+        sites[col] = sites[col].astype(float)
+        sites.iloc[rows, sites.columns.get_loc(col)] = t[col].to_numpy(float)
+    sites.iloc[rows, sites.columns.get_loc("cost")] = t["cost_one_off"].to_numpy(float)
     return sites
 
 
@@ -453,6 +470,10 @@ def _with_results(candidates: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.
         values = np.full(len(c), empty, dtype=sites[col].to_numpy().dtype)
         values[:n] = sites[col].to_numpy()
         c[col] = values
+    for col in ("cost", "annual_cost", *COST_PARTS, "cost_total"):  # an embedded plan's costs
+        values = c[col].to_numpy(float).copy()
+        values[:n] = sites[col].to_numpy(float)
+        c[col] = values
     return c
 
 
@@ -487,7 +508,7 @@ def _summary(r: RunResult, runtime_s: float) -> dict:
         "model": sol.model,
         "max_sites": r.scenario.max_sites,
         "budget": r.scenario.budget,
-        "cost_total": float(inst.cost[sol.chosen].sum()),
+        "cost_total": float(r.sites.loc[r.sites["chosen"], "cost_total"].sum()),
         "objective": sol.objective,
         "lp_bound": sol.bound,
         "status": sol.status,

@@ -17,8 +17,16 @@ operating into one candidate table (a GeoDataFrame) with these columns:
     Gross and usable floor area; whether the storeys were a per-class default.
 ``acquisition_mode``
     ``renovate`` | ``lease`` | ``transfer`` | ``new_build`` (改造/租赁/置换/新建).
-``cost``, ``annual_cost``, ``cost_total``
-    One-off CNY, running CNY per year, and one-off + annual × horizon years.
+``cost``, ``annual_cost``
+    One-off CNY and running CNY per year of the site's usable area (see :func:`price`).
+``cost_one_off``, ``cost_fit_out``, ``cost_rent_horizon``, ``cost_total``
+    The cost breakdown every output reads: one-off, service fit-out (0 here: only the
+    embedded model fits out), annual × horizon years, and their sum. For the covering
+    models it is the price of the usable area; for a site an embedded plan chooses, the
+    run replaces it with the plan's own (charged on the m² the plan uses).
+``one_off_per_m2_used``, ``annual_per_m2_used``
+    Rates the embedded model charges per m² it uses (modes with ``charged_on = "used"``
+    and no cost given); 0 where the charge is fixed per site.
 ``ground_floor``
     Lowest floor of the space: 1 is the ground floor (whole OSM buildings), -1 the first
     basement, NaN unknown (an inventory's 楼层 column, read by :func:`parse_storey`).
@@ -60,10 +68,13 @@ from siting.coords import geodataframe_to_wgs84, to_wgs84
 from siting.errors import SitingError
 
 MODES = ("renovate", "lease", "transfer", "new_build")
+CHARGED_ON = ("used", "whole")  # [sites.costs.<mode>] charged_on: per m² used, or whole site
+COST_PARTS = ("cost_one_off", "cost_fit_out", "cost_rent_horizon")  # sum = cost_total
+RATE_COLUMNS = ("one_off_per_m2_used", "annual_per_m2_used")
 COLUMNS = (
     "site_id", "osm_id", "name", "kind", "floor_area_m2", "usable_area_m2", "levels_estimated",
-    "acquisition_mode", "cost", "annual_cost", "cost_total", "ground_floor", "lift",
-    "year_available",
+    "acquisition_mode", "cost", "annual_cost", *COST_PARTS, "cost_total", *RATE_COLUMNS,
+    "ground_floor", "lift", "year_available",
     "ownership", "existing", "existing_services", "excluded_reason", "source",
 )
 # how inventories spell acquisition modes (Chinese planning terms and English)
@@ -149,6 +160,9 @@ def _site_table(data: dict, where: str) -> dict:
     for mode in MODES:
         if not isinstance(sites["costs"].get(mode), dict):
             raise SitingError(f"{where}: [sites.costs.{mode}] is missing")
+        if sites["costs"][mode].get("charged_on", "whole") not in CHARGED_ON:
+            raise SitingError(f"{where}: [sites.costs.{mode}] charged_on must be \"used\" or "
+                              f"\"whole\", got {sites['costs'][mode]['charged_on']!r}")
     if "horizon_years" in sites["costs"]:
         raise SitingError(f"{where}: [sites.costs] horizon_years is no longer read; set "
                           "horizon_years in [costs] (one horizon for every model)")
@@ -226,27 +240,66 @@ def _class_default(policy: dict, kind: pd.Series, key: str) -> pd.Series:
 
 
 def price(usable_m2, mode, policy: dict, cost=None, annual_cost=None) -> pd.DataFrame:
-    """One-off, annual and total cost of taking ``usable_m2`` by ``mode``.
+    """What taking a site by ``mode`` costs: its usable-area price and per-m²-used rates.
 
-    Rates (CNY per m² of usable area, at most ``cost_area_cap_m2`` of it) come from
-    ``[sites.costs.<mode>]``; ``cost`` / ``annual_cost`` values given (not NaN) win.
-    ``cost_total = cost + annual_cost × horizon_years``.
+    Rates are CNY per m² from ``[sites.costs.<mode>]`` (``one_off_per_m2``,
+    ``annual_per_m2``); ``charged_on`` says what a mode acquires:
+
+    * ``"whole"`` (purchase, transfer, new build): the usable area is bought, at most
+      ``cost_area_cap_m2`` of it — a fixed charge per site in every model;
+    * ``"used"`` (rent, renovation): only the m² a facility uses. The embedded model,
+      which allocates m², charges ``one_off_per_m2_used`` / ``annual_per_m2_used`` per
+      m² it uses; the covering models, which allocate none, charge the usable area (at
+      most the cap), the space a facility there takes.
+
+    ``cost`` / ``annual_cost`` given (not NaN, an inventory's whole-row figures) win and
+    are fixed per site: their rate per m² used is then 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cost``, ``annual_cost`` (usable-area price), the breakdown ``cost_one_off``
+        (= ``cost``), ``cost_fit_out`` (0), ``cost_rent_horizon`` (annual ×
+        ``horizon_years``), ``cost_total`` (their sum), and ``one_off_per_m2_used``,
+        ``annual_per_m2_used``.
     """
     usable = pd.Series(np.asarray(usable_m2, dtype=float))
     mode = pd.Series(np.asarray(mode, dtype=object))
     area = usable.clip(upper=float(policy.get("cost_area_cap_m2", np.inf)))
-    one = mode.map(lambda m: policy["costs"][m].get("one_off_per_m2", 0.0)).astype(float)
-    ann = mode.map(lambda m: policy["costs"][m].get("annual_per_m2", 0.0)).astype(float)
-    c = area * one
-    a = area * ann
-    if cost is not None:
-        given = pd.Series(np.asarray(cost, dtype=float))
-        c = given.where(given.notna(), c)
-    if annual_cost is not None:
-        given = pd.Series(np.asarray(annual_cost, dtype=float))
-        a = given.where(given.notna(), a)
+    rate = {k: mode.map(lambda m, k=k: policy["costs"][m].get(k, 0.0)).astype(float)
+            for k in ("one_off_per_m2", "annual_per_m2")}
+    used = mode.map(lambda m: policy["costs"][m].get("charged_on", "whole") == "used")
+    out = {}
+    for col, key, given in (("cost", "one_off_per_m2", cost),
+                            ("annual_cost", "annual_per_m2", annual_cost)):
+        value = area * rate[key]
+        per_used = rate[key].where(used, 0.0)
+        if given is not None:
+            given = pd.Series(np.asarray(given, dtype=float))
+            value = given.where(given.notna(), value)
+            per_used = per_used.where(given.isna(), 0.0)
+        out[col], out[f"{col}_rate"] = value, per_used
     horizon = float(policy["costs"].get("horizon_years", 0))
-    return pd.DataFrame({"cost": c, "annual_cost": a, "cost_total": c + a * horizon})
+    return pd.DataFrame({
+        "cost": out["cost"], "annual_cost": out["annual_cost"],
+        "cost_one_off": out["cost"], "cost_fit_out": 0.0,
+        "cost_rent_horizon": out["annual_cost"] * horizon,
+        "cost_total": out["cost"] + out["annual_cost"] * horizon,
+        "one_off_per_m2_used": out["cost_rate"], "annual_per_m2_used": out["annual_cost_rate"]})
+
+
+def embedded_site_costs(sites: pd.DataFrame) -> pd.DataFrame:
+    """The cost columns the embedded model reads, from a candidate table.
+
+    ``cost`` / ``annual_cost`` become the charges fixed per site (whole-site modes,
+    given costs); a component charged per m² used (its rate > 0) has no fixed part.
+    """
+    out = sites.copy()
+    for col, rate in (("cost", "one_off_per_m2_used"), ("annual_cost", "annual_per_m2_used")):
+        r = pd.to_numeric(out[rate], errors="coerce").fillna(0.0)
+        out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0.0).where(r <= 0, 0.0)
+        out[rate] = r
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -351,7 +404,8 @@ def _finish(out: pd.DataFrame, geoms, crs, policy: dict) -> gpd.GeoDataFrame:
     for col in costs:
         out[col] = costs[col].to_numpy()
     # an operating facility costs nothing to "open"
-    out.loc[out["existing"], ["cost", "annual_cost", "cost_total"]] = 0.0
+    out.loc[out["existing"], ["cost", "annual_cost", *COST_PARTS, "cost_total",
+                              *RATE_COLUMNS]] = 0.0
     out["site_id"] = np.arange(len(out))
     for col in ("ground_floor", "lift", "year_available", "floor_area_m2", "usable_area_m2"):
         out[col] = out[col].astype(float)
@@ -1119,8 +1173,9 @@ def site_candidates(
     min_floor_area_m2, default_levels, usable_ratio
         Override the policy's minimum and per-class defaults.
     cost_per_m2
-        When > 0, a flat one-off CNY per usable m² for every acquisition mode (no
-        running cost), instead of the policy's rates; costs an inventory gives still win.
+        When > 0, a flat one-off CNY per m² for every acquisition mode (no running cost),
+        instead of the policy's rates, charged as each mode's ``charged_on`` says; costs
+        an inventory gives still win.
     plan_year
         When given, rows whose ``year_available`` is later are excluded (with the
         year as reason); rows without a year are kept.
@@ -1134,7 +1189,8 @@ def site_candidates(
     """
     policy = load_site_policy() if policy is None else policy
     if cost_per_m2:
-        flat = {m: {"one_off_per_m2": float(cost_per_m2), "annual_per_m2": 0.0} for m in MODES}
+        flat = {m: {**policy["costs"][m], "one_off_per_m2": float(cost_per_m2),
+                    "annual_per_m2": 0.0} for m in MODES}
         policy = {**policy, "costs": {**policy["costs"], **flat}}
     minimum = policy["min_floor_area_m2"] if min_floor_area_m2 is None else min_floor_area_m2
     parts = [candidates_from_buildings(buildings, landuse, policy=policy,

@@ -19,7 +19,11 @@ import pandas as pd
 
 from siting.i18n import both, label, place_name
 from siting.report import TIERS_MIN, number_or_zero, served_by_tier, services
+from siting.sites import COST_PARTS
 
+# a site's cost breakdown (siting.sites.price; an embedded plan's own on its sites):
+# cost_total = cost_one_off + cost_fit_out + cost_rent_horizon
+COST_COLUMNS = (*COST_PARTS, "cost_total")
 SHEETS = ("summary", "sites", "services", "communities", "costs", "unmet")
 OPTIONAL_SITE_COLS = ("acquisition_mode", "source", "existing", "existing_services")
 _INT_FMT, _AREA_FMT, _SHARE_FMT, _DEG_FMT = "#,##0", "#,##0.0", "0.0%", "0.000000"
@@ -39,10 +43,12 @@ def summary_table(result) -> pd.DataFrame:
 
 
 def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
-    """Chosen sites with area, cost, people served (total and by walking tier), WGS-84."""
+    """Chosen sites with area, cost breakdown (:data:`COST_COLUMNS`), people served
+    (total and by walking tier), WGS-84."""
     s = result.chosen_sites.to_crs("EPSG:4326")
     cols = ["site_id", "name", "kind", *[c for c in OPTIONAL_SITE_COLS if c in s],
-            "floor_area_m2", "usable_area_m2", "levels_estimated", "cost",
+            "floor_area_m2", "usable_area_m2", "levels_estimated",
+            *[c for c in ("area_used_m2",) if c in s], *_cost_cols(s),
             "covered_population", "population_in_reach"]
     out = pd.DataFrame(s[cols]).reset_index(drop=True)
     served = served_by_tier(result, tiers_min)
@@ -109,24 +115,28 @@ def communities_table(result) -> pd.DataFrame:
     return out
 
 
-def costs_table(result) -> pd.DataFrame:
-    """Cost of each chosen site and its share, with a total row (``site_id`` empty).
+def _cost_cols(s: pd.DataFrame) -> list[str]:
+    """The breakdown columns of a site table (a table without them: ``cost``)."""
+    return [c for c in COST_COLUMNS if c in s] if "cost_total" in s else ["cost"]
 
-    ``cost`` is the one-off cost; where the sites carry ``annual_cost`` and ``cost_total``
-    (one-off + annual × horizon, what the budget counts) those are listed too and the
-    shares are of ``cost_total``.
+
+def costs_table(result) -> pd.DataFrame:
+    """Cost breakdown of each chosen site and its share, with a total row (``site_id``
+    empty): ``annual_cost`` (CNY per year) and :data:`COST_COLUMNS`, the same columns
+    as the sites sheet, sites.gpkg and the map; shares are of ``cost_total``, the total
+    row's ``cost_total`` is the summary's.
     """
     s = result.chosen_sites
-    money = [c for c in ("cost", "annual_cost", "cost_total") if c in s]
+    money = [*[c for c in ("annual_cost",) if c in s], *_cost_cols(s)]
     cols = ["site_id", "name", *[c for c in ("acquisition_mode",) if c in s],
-            "usable_area_m2", *money]
+            "usable_area_m2", *[c for c in ("area_used_m2",) if c in s], *money]
     out = pd.DataFrame(s[cols]).reset_index(drop=True)
     out["site_id"] = out["site_id"].astype("Int64")
     key = "cost_total" if "cost_total" in out else "cost"
     total = float(out[key].sum())
     out["cost_share"] = out[key] / total if total > 0 else np.nan
     tot = {"site_id": pd.NA, "name": label("total", "zh") + " / " + label("total", "en"),
-           "usable_area_m2": float(out["usable_area_m2"].sum()),
+           **{c: float(out[c].sum()) for c in ("usable_area_m2", "area_used_m2") if c in out},
            **{c: float(out[c].sum()) for c in money},
            "cost_share": 1.0 if total > 0 else np.nan}
     return pd.concat([out, pd.DataFrame([tot])], ignore_index=True)
@@ -314,7 +324,8 @@ def _number_format(col: str, v) -> str | None:
     if col in ("lon", "lat"):
         return _DEG_FMT
     if "population" in col or col.startswith("served") or col in ("units", "uncovered_points",
-                                                                  "unmet", "cost"):
+                                                                  "unmet", "cost",
+                                                                  *COST_COLUMNS, "annual_cost"):
         return _INT_FMT
     if "area" in col:
         return _AREA_FMT

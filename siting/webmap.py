@@ -46,6 +46,7 @@ from siting.report import (
     KIND_COLOURS, TIERS_MIN, map_lang, reach_polygons, service_mix, services, served_by_tier,
     tier_walks,
 )
+from siting.sites import COST_PARTS
 
 ASSET_MODES = ("inline", "cdn")
 BASEMAPS = ("osm", "light", "amap", "tianditu")
@@ -486,7 +487,12 @@ def _popup(c, result, L, served: pd.DataFrame | None) -> str:
             if units is not None and np.isfinite(float(units)):
                 txt += f" · {float(units):,.0f} {L('units').split('（')[0].split(' (')[0]}"
             rows.append((f"{L('service')}: {L(k)}", txt))
-    if "cost" in c and np.isfinite(float(c["cost"])) and float(c["cost"]) > 0:
+    if "cost_total" in c:  # the breakdown every output shows (siting.tables.COST_COLUMNS)
+        for key in (*COST_PARTS, "cost_total"):
+            v = float(c.get(key, np.nan))
+            if np.isfinite(v) and (v > 0 or key == "cost_total"):
+                rows.append((L(key), f"{v:,.0f}"))
+    elif "cost" in c and np.isfinite(float(c["cost"])) and float(c["cost"]) > 0:
         rows.append((L("cost"), f"{float(c['cost']):,.0f}"))
     if served is not None and int(c["site_id"]) in served.index:
         for col, v in served.loc[int(c["site_id"])].items():

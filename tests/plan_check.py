@@ -48,9 +48,16 @@ def check_plan(model, sol, tol: float = 1e-5) -> dict:
                 assert sum(areas.values()) >= cx.min_floor_m2 * (1 - tol)
             fit = sum(a * (svc[s].fit_out_per_m2 if svc[s].fit_out_per_m2 is not None
                            else pol.costs.fit_out_per_m2) for s, a in areas.items())
-            acq = float(sites_in["cost"][j]) + pol.costs.horizon_years * float(
-                np.asarray(sites_in["annual_cost"], float)[j])
+            # fixed charges per site + charges per m² used (leases, renovations)
+            h, used = pol.costs.horizon_years, sum(areas.values())
+            one_off = float(sites_in["cost"][j]) + float(sites_in["one_off_per_m2_used"][j]) * used
+            annual = float(sites_in["annual_cost"][j]) + float(
+                sites_in["annual_per_m2_used"][j]) * used
+            acq = one_off + h * annual
             assert abs(r["cost_total"] - (acq + fit)) <= tol * max(1.0, acq + fit)
+            for col, want in (("cost_one_off", one_off), ("cost_fit_out", fit),
+                              ("cost_rent_horizon", h * annual)):
+                assert abs(r[col] - want) <= tol * max(1.0, want), (j, col, r[col], want)
             cost_total += acq + fit
     if model.budget is not None and model.objective != "min_cost":
         assert cost_total <= model.budget * (1 + 1e-7) + 1e-3, "over budget"

@@ -43,7 +43,10 @@ def enriched(result):
     sites.loc[chosen[0], "acquisition_mode"] = "transfer"
     sites["cost"] = sites["usable_area_m2"] * 3000.0
     sites["annual_cost"] = 0.0
-    sites["cost_total"] = sites["cost"]
+    sites["cost_one_off"] = sites["cost"]                  # the breakdown outputs read
+    sites["cost_fit_out"] = sites["usable_area_m2"] * 500.0
+    sites["cost_rent_horizon"] = 0.0
+    sites["cost_total"] = sites["cost_one_off"] + sites["cost_fit_out"]
     sites["existing"] = False
     other = int(np.flatnonzero(~sites["chosen"].to_numpy())[0])
     sites.loc[other, ["existing", "existing_services", "source"]] = [True, "health_station",
@@ -55,7 +58,7 @@ def enriched(result):
     demand["age_0_2"] = demand["population"] * 0.03
     demand["households"] = demand["population"] / 2.8
     summary = dict(result.summary)
-    cost_total = float(sites.loc[chosen, "cost"].sum())
+    cost_total = float(sites.loc[chosen, "cost_total"].sum())
     summary.update(
         served_by_service={"infant_care": 1000.0, "elderly_care": 400.0},
         unmet_by_service={"infant_care": 50.0, "elderly_care": 250.0},
@@ -63,7 +66,14 @@ def enriched(result):
         budget=cost_total * 1.5,
         population_by_group={"age_0_2": float(demand["age_0_2"].sum())},
     )
-    out = dataclasses.replace(result, sites=sites, demand=demand, summary=summary)
+    candidates = result.candidates.copy()  # the same costs in candidates.gpkg
+    for col in ("cost", "annual_cost", "cost_one_off", "cost_fit_out", "cost_rent_horizon",
+                "cost_total"):
+        values = candidates[col].to_numpy(float).copy()
+        values[:len(sites)] = sites[col].to_numpy(float)
+        candidates[col] = values
+    out = dataclasses.replace(result, sites=sites, demand=demand, summary=summary,
+                              candidates=candidates)
     out.communities = pd.DataFrame({
         "community_id": ["C1", "C2"], "community_name": ["东区社区", XSS],
         "population": [float(demand.loc[east, "population"].sum()),

@@ -44,7 +44,7 @@ def small_policy(services, extra=None):
     return load_policy(overrides=over)
 
 
-def random_case(seed, n=10, m=6, existing=False, declared=False):
+def random_case(seed, n=10, m=6, existing=False, declared=False, used=False):
     rng = np.random.default_rng(seed)
     d = rng.uniform(0, 900, (n, 2))
     s = rng.uniform(0, 900, (m, 2))
@@ -62,6 +62,15 @@ def random_case(seed, n=10, m=6, existing=False, declared=False):
     if declared:
         sites["complex"] = [False] * (m - 1) + [True]
         sites.loc[m - 1, "usable_area_m2"] = 1300.0
+    if used:  # leases/renovations charged per m² used, beside fixed (given) charges
+        sites["one_off_per_m2_used"] = 0.0
+        sites["annual_per_m2_used"] = 0.0
+        sites["annual_cost"] = 0.0
+        sites.loc[1, ["cost", "one_off_per_m2_used", "annual_per_m2_used"]] = [0.0, 1500.0, 300.0]
+        sites.loc[2, "one_off_per_m2_used"] = 3000.0  # renovation only, no fixed part
+        sites.loc[2, "cost"] = 0.0
+        sites.loc[3, "annual_per_m2_used"] = 200.0     # a fixed one-off plus rent per m²
+        sites.loc[4, "annual_cost"] = 4e4              # a given rent, fixed per site
     return inst, demand, sites, dist
 
 
@@ -89,7 +98,15 @@ def brute(pol, demand, sites, dist, *, budget=None, standard=30.0, mode="penalty
                      for x in sv])
     t = np.array([pol.threshold_m(s) for s in S])
     A = sites["usable_area_m2"].to_numpy(float)
-    C = sites["cost"].to_numpy(float)
+    # cost of site j with area a_s per service: C[j] + sum_s (Cu[j] + kfit[s]) a_s, rent
+    # counted over the policy's horizon
+    H = pol.costs.horizon_years
+
+    def col(c):
+        return sites[c].to_numpy(float) if c in sites else np.zeros(m)
+
+    C = col("cost") + H * col("annual_cost")
+    Cu = col("one_off_per_m2_used") + H * col("annual_per_m2_used")
     ex = sites["existing"].to_numpy(bool) if "existing" in sites else np.zeros(m, bool)
     declared = sites["complex"].to_numpy(bool) if "complex" in sites else np.zeros(m, bool)
     ex_svc = {}
@@ -190,7 +207,8 @@ def brute(pol, demand, sites, dist, *, budget=None, standard=30.0, mode="penalty
                 row([(("a", (j, si)), 1.0) for si in plan[j]], A[j])
                 if len(plan[j]) > 1 or declared[j]:
                     row([(("a", (j, si)), -1.0) for si in plan[j]], -cx.min_floor_m2)
-        cost_terms = [(("a", (j, si)), kfit[si]) for (j, si), val in host.items() if val is None]
+        cost_terms = [(("a", (j, si)), kfit[si] + Cu[j]) for (j, si), val in host.items()
+                      if val is None]
         cost_const = sum(C[j] for j in range(m) if plan[j])
         primary_terms, dist_terms = [], []
         served_comm = {}
@@ -298,7 +316,8 @@ def brute(pol, demand, sites, dist, *, budget=None, standard=30.0, mode="penalty
         new = sum(1 for j in range(m) if plan[j])
         if p is not None and new > p:
             continue
-        lb = sum(C[j] + sum(kfit[si] * mins[si] for si in plan[j]) for j in range(m) if plan[j])
+        lb = sum(C[j] + sum((kfit[si] + Cu[j]) * mins[si] for si in plan[j])
+                 for j in range(m) if plan[j])
         if budget is not None and objective != "min_cost" and lb > budget + 1e-6:
             continue
         ok.append(plan)
@@ -402,6 +421,27 @@ def test_existing_facility_fixed(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_charged_per_m2_used(seed):
+    """Leases and renovations cost per m² used (one-off and rent over the horizon)."""
+    case = random_case(seed, used=True)
+    sol = compare(seed, ["infant_care", "elderly_care"], case=case, model_kw={"budget": 2.5e6})
+    assert sol is not None
+    used = sol.sites[sol.sites["site"].isin([1, 2, 3])]
+    FEASIBLE.setdefault("used", []).append(len(used) > 0)
+    h = small_policy(["infant_care"]).costs.horizon_years
+    for _, r in sol.sites.iterrows():
+        parts = r["cost_one_off"] + r["cost_fit_out"] + r["cost_rent_horizon"]
+        assert r["cost_total"] == pytest.approx(parts, rel=1e-9, abs=1e-6)
+        assert r["cost_rent_horizon"] == pytest.approx(h * r["annual_cost"], rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_charged_per_m2_used_min_cost(seed):
+    compare(seed, ["meal_assist", "after_school"], case=wide_case(seed, used=True),
+            model_kw={"objective": "min_cost", "standard": 10.0}, pol_extra=WIDE)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_declared_complex(seed):
     case = random_case(seed, n=9, m=5, declared=True)
     compare(seed, ["infant_care", "elderly_care", "meal_assist"], case=case,
@@ -426,9 +466,9 @@ def test_storeys_limit_services(seed):
         assert not (r["area_m2_meal_assist"] > 0 and floor in (3.0, -1.0, 2.0))
 
 
-def wide_case(seed):
+def wide_case(seed, used=False):
     """Large sites and long walks, so that serving everyone in reach is possible."""
-    inst, demand, sites, dist = random_case(seed, n=8, m=6)
+    inst, demand, sites, dist = random_case(seed, n=8, m=6, used=used)
     sites["usable_area_m2"] = np.linspace(900, 1400, 6)
     return inst, demand, sites, dist
 
@@ -457,7 +497,7 @@ def test_min_distance(seed):
 
 def test_families_not_vacuous():
     """The serve-everyone families found feasible plans on most seeds (run after them)."""
-    for fam in ("min_cost", "min_distance", "hard_standard_15", "max_sites_min_coverage"):
+    for fam in ("min_cost", "min_distance", "hard_standard_15", "max_sites_min_coverage", "used"):
         if fam in FEASIBLE:
             assert sum(FEASIBLE[fam]) >= 2, (fam, FEASIBLE[fam])
 

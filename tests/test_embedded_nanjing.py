@@ -141,8 +141,10 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
     fit = sum(chosen[f"area_m2_{svc}"].sum() * (pol.services[svc].fit_out_per_m2
                                                or pol.costs.fit_out_per_m2)
               for svc in pol.active_services)
-    # acquisition: the sites stage's one-off cost per candidate (policy [sites.costs])
+    # acquisition: the plan's one-off and yearly cost per site (policy [sites.costs]:
+    # leases and renovations charged on the m² used)
     acq = float(chosen["cost"].sum()) + pol.costs.horizon_years * float(chosen["annual_cost"].sum())
+    assert (chosen["cost"] == chosen["cost_one_off"]).all()
     assert fit + acq == pytest.approx(s["cost_total"], rel=1e-6)
     assert s["served_by_service"].keys() == s["unmet_by_service"].keys() == set(pol.active_services)
     assert all(v >= 0 for v in (*s["served_by_service"].values(), *s["unmet_by_service"].values()))

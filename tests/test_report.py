@@ -167,7 +167,8 @@ def test_optional_columns_used_when_present(hel):
     assert html.count("siting-existing") == 1
     for text in ("Existing facilities", "Communities", "Population: Age 0–2",
                  "Population: Households", "Acquisition mode", "transfer",
-                 "Service: Infant care", "Service: Elderly day care", "Cost (CNY)",
+                 "Service: Infant care", "Service: Elderly day care", "Total cost (CNY)",
+                 "Service fit-out (CNY)",
                  "People served within 15 min", "Service complex (several services)"):
         assert _has(html, text), text
     assert XSS not in html                     # community name escaped too
@@ -180,7 +181,9 @@ def test_optional_columns_used_when_present(hel):
     assert list(t["communities"]["meets_standard"]) == [True, False]
     assert set(t["unmet"]["community_id"]) <= {"C1", "C2"}
     assert "acquisition_mode" in t["sites"] and "acquisition_mode" in t["costs"]
-    assert t["costs"]["cost"].iloc[-1] == pytest.approx(r.summary["cost_total"])
+    assert t["costs"]["cost_total"].iloc[-1] == pytest.approx(r.summary["cost_total"])
+    parts = t["costs"][["cost_one_off", "cost_fit_out", "cost_rent_horizon"]].sum(axis=1)
+    assert np.allclose(parts, t["costs"]["cost_total"])
     assert set(t["unmet_by_service"]["service"]) == {"infant_care", "elderly_care"}
     keys = set(t["summary"]["key"])
     assert {"served_by_service.infant_care", "communities_total", "budget"} <= keys

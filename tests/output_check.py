@@ -1,0 +1,206 @@
+"""One plan, one set of numbers: check a written run folder against itself.
+
+:func:`check_run_folder` reads every output of a ``siting run`` folder and asserts that
+the cost of each chosen site is the same in ``sites.gpkg``, ``candidates.gpkg``,
+``report.xlsx`` (sites and cost sheets), ``report.gpkg``, ``tables/costs.csv``,
+``tables/sites.csv`` and the popups of ``map.html``;
+that its parts (one-off, fit-out, rent over the horizon) add up to ``cost_total``; that
+``summary.json`` ``cost_total`` is their sum; and that the people served (in total and
+per service, when present) agree between ``summary.json``, the summary sheet and
+``tables/summary.csv``. ``tests/conftest.py`` runs it on every run folder a test writes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from siting.i18n import both, label
+
+MARKER = ".siting-output.json"
+PARTS = ("cost_one_off", "cost_fit_out", "cost_rent_horizon")
+REQUIRED = ("summary.json", "sites.gpkg", "candidates.gpkg", "report.gpkg", "report.xlsx",
+            "map.html", "tables/costs.csv",
+            "tables/sites.csv", "tables/summary.csv")
+
+
+def run_folders(root: Path) -> list[Path]:
+    """Folders under ``root`` holding a siting marker of kind ``run``."""
+    out = []
+    for marker in Path(root).rglob(MARKER):
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("tool") == "siting" and data.get("kind") == "run":
+            out.append(marker.parent)
+    return sorted(out)
+
+
+def complete(folder: Path) -> bool:
+    """Whether ``folder`` is a whole run: its marker's files and the outputs checked exist
+    (a failed or partial run, or a folder a test tampered with, is not checked)."""
+    try:
+        listed = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("files") or []
+        json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, AttributeError):
+        return False
+    return all((folder / f).exists() for f in [*listed, *REQUIRED])
+
+
+def _close(a: float, b: float, what: str, abs_tol: float = 1.0) -> None:
+    assert abs(float(a) - float(b)) <= abs_tol + 1e-9 * max(abs(a), abs(b)), f"{what}: {a} != {b}"
+
+
+def _sheet(wb, key: str) -> pd.DataFrame:
+    """A workbook sheet (Chinese or English name) with its English header row."""
+    for name in both(key):
+        if name[:31] in wb.sheetnames:
+            rows = list(wb[name[:31]].iter_rows(values_only=True))
+            return pd.DataFrame(rows[2:], columns=rows[1])
+    raise AssertionError(f"report.xlsx has no sheet {both(key)}; sheets {wb.sheetnames}")
+
+
+def popups(map_html: str) -> list[dict[str, str]]:
+    """Label → text of every site popup table in a map (character references decoded)."""
+    out = []
+    cell = r"<th[^>]*>(.*?)</th><td class='siting-val'>(.*?)</td>"
+    for table in re.findall(r"<table class='siting-popup'.*?</table>", map_html, re.DOTALL):
+        rows = re.findall(cell, table, re.DOTALL)
+        out.append({html.unescape(k): html.unescape(v) for k, v in rows})
+    return out
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", "").split()[0])
+
+
+def check_run_folder(folder: str | Path) -> dict:
+    """Assert that every output of a run folder tells the same costs and people served.
+
+    Returns
+    -------
+    dict
+        ``sites`` (chosen sites checked), ``cost_total``.
+    """
+    import geopandas as gpd
+    import openpyxl
+
+    folder = Path(folder)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    gpkg = gpd.read_file(folder / "sites.gpkg")
+    assert len(gpkg) == summary["n_sites_chosen"], "sites.gpkg rows != n_sites_chosen"
+    for col in (*PARTS, "cost_total"):
+        assert col in gpkg, f"sites.gpkg has no {col}"
+    cost = dict(zip(gpkg["site_id"].astype(int), gpkg["cost_total"].astype(float)))
+    parts = gpkg[list(PARTS)].astype(float).sum(axis=1).to_numpy()
+    assert np.allclose(parts, gpkg["cost_total"].astype(float), rtol=1e-9, atol=1e-3), \
+        "sites.gpkg: cost parts do not add up to cost_total"
+    total = float(summary["cost_total"])
+    _close(sum(cost.values()), total, "summary.json cost_total vs sum over sites.gpkg")
+
+    def same(table: pd.DataFrame, id_col: str, cost_col: str, where: str, tol=1.0) -> None:
+        ids = pd.to_numeric(table[id_col], errors="coerce")  # the total row: none ("<NA>")
+        rows = table[ids.notna()]
+        got = dict(zip(ids[ids.notna()].astype(int), rows[cost_col].astype(float)))
+        assert set(got) == set(cost), f"{where}: sites {sorted(got)} != {sorted(cost)}"
+        for sid, v in got.items():
+            _close(v, cost[sid], f"{where}: site {sid} cost_total", tol)
+
+    costs_csv = pd.read_csv(folder / "tables" / "costs.csv", encoding="utf-8-sig")
+    same(costs_csv, "site_id", "cost_total", "tables/costs.csv")
+    body = costs_csv[costs_csv["site_id"].notna()]
+    assert np.allclose(body[list(PARTS)].sum(axis=1), body["cost_total"], rtol=1e-9, atol=1e-3), \
+        "tables/costs.csv: parts do not add up"
+    foot = costs_csv[costs_csv["site_id"].isna()]
+    assert len(foot) == 1, "tables/costs.csv: no total row"
+    _close(foot["cost_total"].iloc[0], total, "tables/costs.csv total row vs summary.json")
+    cand = gpd.read_file(folder / "candidates.gpkg", columns=["site_id", "chosen",
+                                                              "cost_total"])
+    same(cand[cand["chosen"].astype(bool)], "site_id", "cost_total", "candidates.gpkg")
+    for layer in ("sites", "costs"):
+        same(gpd.read_file(folder / "report.gpkg", layer=layer), "site_id", "cost_total",
+             f"report.gpkg layer {layer}")
+    sites_csv = pd.read_csv(folder / "tables" / "sites.csv", encoding="utf-8-sig")
+    same(sites_csv, "site_id", "cost_total", "tables/sites.csv")
+    _close(sites_csv["covered_population"].sum(), summary["covered_population"],
+           "tables/sites.csv covered_population vs summary.json", 1e-3)
+
+    wb = openpyxl.load_workbook(folder / "report.xlsx", read_only=True)
+    en = {k: both(k)[1] for k in ("site_id", "cost_total", *PARTS)}
+    sheet = _sheet(wb, "sheet_costs")
+    same(sheet, en["site_id"], en["cost_total"], "report.xlsx cost sheet")
+    rows = sheet[sheet[en["site_id"]].notna()]
+    assert np.allclose(rows[[en[p] for p in PARTS]].astype(float).sum(axis=1),
+                       rows[en["cost_total"]].astype(float), rtol=1e-9, atol=1e-3)
+    same(_sheet(wb, "sheet_sites"), en["site_id"], en["cost_total"], "report.xlsx sites sheet")
+    kpi = _sheet(wb, "sheet_summary").set_index(both("key")[1])[both("value")[1]]
+    _close(kpi["cost_total"], total, "report.xlsx summary cost_total")
+    kpi_csv = pd.read_csv(folder / "tables" / "summary.csv", encoding="utf-8-sig") \
+        .set_index("key")["value"]
+    _close(float(kpi_csv["cost_total"]), total, "tables/summary.csv cost_total")
+    # people served: in total and per service
+    people = {"covered_population": summary["covered_population"],
+              **{f"served_by_service.{k}": v
+                 for k, v in (summary.get("served_by_service") or {}).items()}}
+    for key, v in people.items():
+        _close(kpi[key], v, f"report.xlsx summary {key}", 1e-6)
+        _close(float(kpi_csv[key]), v, f"tables/summary.csv {key}", 1e-6)
+    if summary.get("served_by_service"):
+        by = pd.read_csv(folder / "tables" / "unmet_by_service.csv", encoding="utf-8-sig")
+        for k, v in zip(by["service"], by["covered_population"]):
+            _close(v, summary["served_by_service"][k], f"unmet_by_service.csv {k}", 1e-6)
+
+    # the map: one popup per chosen site, its total cost as the plan charges it
+    pops = popups((folder / "map.html").read_text(encoding="utf-8"))
+    seen = {}
+    for lang in ("zh", "en"):
+        sid_l, cost_l = label("site_id", lang), label("cost_total", lang)
+        for p in pops:
+            if sid_l in p and cost_l in p:
+                seen[int(p[sid_l])] = _number(p[cost_l])
+    missing = set(cost) - set(seen)  # (existing facilities have popups too)
+    assert not missing, f"map.html has no popup cost for chosen sites {sorted(missing)}"
+    for sid, v in cost.items():
+        _close(seen[sid], v, f"map.html popup site {sid} cost_total", 0.51)
+    return {"sites": len(cost), "cost_total": total}
+
+
+def comparison_folders(root: Path) -> list[Path]:
+    """Folders under ``root`` holding a siting marker of kind ``comparison``."""
+    out = []
+    for marker in Path(root).rglob(MARKER):
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("kind") == "comparison" \
+                and (marker.parent / "comparison.csv").exists():
+            out.append(marker.parent)
+    return sorted(out)
+
+
+def check_comparison_folder(folder: str | Path) -> int:
+    """``siting compare``: each scenario's ``cost_total`` and people served in
+    ``comparison.csv`` are those of its run folder (``runs/<scenario>``) when written.
+    Returns the number of runs compared."""
+    from siting.compare import _slug
+
+    folder = Path(folder)
+    table = pd.read_csv(folder / "comparison.csv", encoding="utf-8-sig")
+    n = 0
+    for _, row in table.iterrows():
+        run = folder / "runs" / _slug(str(row["scenario"]))
+        if not (run / "summary.json").exists() or row.get("status") == "failed":
+            continue
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        for key in ("cost_total", "covered_population"):
+            if key in table and pd.notna(row[key]):
+                _close(row[key], summary[key], f"comparison.csv {row['scenario']} {key}", 1e-3)
+        n += 1
+    return n
