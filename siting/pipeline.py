@@ -25,7 +25,7 @@ from siting.model import CoverageSolution, MaximalCovering, SetCovering
 from siting.osm import BUILDING_TAGS, read_osm
 from siting.policy import load_policy
 from siting.scenario import Scenario
-from siting.sites import COST_PARTS, read_vector, site_candidates, site_policy
+from siting.sites import COST_PARTS, assemble, read_vector, site_candidates, site_policy
 
 DEFAULT_P = 10
 
@@ -232,15 +232,17 @@ def _planner_choices(sc: Scenario, candidates: gpd.GeoDataFrame) -> gpd.GeoDataF
     both = set(sc.require) & set(sc.forbid)
     if both:
         raise SitingError(f"--require and --forbid both name {', '.join(sorted(both))}")
-    out = candidates.copy()
-    out.loc[ids.isin(sc.forbid) & out["excluded_reason"].isna(), "excluded_reason"] = \
-        "forbidden (--forbid)"
-    gone = out[ids.isin(sc.require) & out["excluded_reason"].notna()]
+    gone = candidates[ids.isin(sc.require) & candidates["excluded_reason"].notna()]
     if len(gone):
         raise SitingError(
             f"--require {gone['osm_id'].iloc[0]}: that candidate is excluded "
             f"({gone['excluded_reason'].iloc[0]}); it cannot be opened")
-    return out
+    if not sc.forbid:
+        return candidates
+    out = candidates.copy()
+    out.loc[ids.isin(sc.forbid) & out["excluded_reason"].isna(), "excluded_reason"] = \
+        "forbidden (--forbid)"
+    return assemble([out], out.crs)  # optimiser sites first again, site_id = row
 
 
 def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, access, t0,

@@ -112,7 +112,7 @@ def test_chosen_and_listed_names_are_payloads(hostile):
     assert PAYLOADS[6] in text  # a community
 
 
-def test_script_payloads_stay_text_in_chromium(hostile, browser):
+def test_script_payloads_stay_text_in_chromium(hostile, browser):  # noqa: F811
     """`</script>`, backticks, `${…}` and `<img onerror>` in names fire no dialog and create no element in the browser map."""
     _, out, _ = hostile
     page = Page(browser, out / "map.html")
