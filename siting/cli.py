@@ -273,12 +273,17 @@ def compare(
         with atomic_folder(out, overwrite, "comparison") as tmp:
             table = run_compare(items or [], base=base_spec, vary=sweeps,
                                 runs_dir=tmp / "runs" if write_runs else None, lang=lang,
-                                grid=grid)
+                                grid=grid,
+                                progress=lambda text: typer.echo(f"siting: {text}", err=True))
             write_comparison_files(table, tmp, lang=check_lang(lang) if lang else
                                    default_lang(table))
         path = out
+    for name, notes in zip(table["scenario"], table.get("notes", [None] * len(table))):
+        for note in filter(None, (notes or "").split("\n")):
+            typer.echo(f"siting: note: [{name}] {note}", err=True)
     cols = [c for c in ("scenario", "n_sites_chosen", "threshold_m", "covered_population",
                         "covered_share", "cost_total", "status") if c in table]
+    cols += [c for c in table.columns if c.startswith("served_")]
     typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"
                                      if abs(v) < 1 else f"{v:,.0f}"))
     typer.echo(f"comparison: {(path / 'comparison.xlsx').resolve()}\n"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +54,24 @@ def sweep(base: dict, vary: dict[str, list], grid: bool = True) -> list[tuple[st
         combos = list(zip(*(vary[k] * n if len(vary[k]) == 1 else vary[k] for k in keys)))
     out = []
     for combo in combos:
-        name = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
-                         for k, v in zip(keys, combo))
+        name = ", ".join(f"{k}={_value(v)}" for k, v in zip(keys, combo))
         out.append((name, {**base, **dict(zip(keys, combo))}))
     return out
 
 
+def _value(v) -> str:
+    """A swept value as people write it: ``5,000,000`` (not ``5e+06``), ``10``, ``0.5``."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if float(v).is_integer():
+        return f"{int(v):,}"
+    return f"{v:g}"
+
+
 def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
             vary: dict[str, list] | None = None, runs_dir: str | Path | None = None,
-            lang: str | None = None, grid: bool = True) -> pd.DataFrame:
+            lang: str | None = None, grid: bool = True,
+            progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Run or load scenarios and return one row per scenario.
 
     Parameters
@@ -76,7 +87,19 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
         When given, every run is written there (map, tables) in a folder per scenario.
     lang
         Map/table language of written runs.
+    progress
+        Called with one line per scenario as it starts and ends (the CLI prints them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario: the :data:`COLUMNS`, people served per service
+        (``served_<service>``), the chosen sites (``sites``: names, else ids), ``notes``
+        (the run's warnings) and ``error`` (failed runs).
     """
+    import warnings
+
+    say = progress or (lambda text: None)
     from siting.pipeline import run
     from siting.scenario import make_scenario
 
@@ -115,30 +138,65 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
                 raise SitingError(f"scenario {name!r}: {exc}") from None
             prepared.append((name, source, sc))
     rows = []
-    for name, source, job in prepared:
-        error = None
+    for i, (name, source, job) in enumerate(prepared, start=1):
+        error, notes, sites = None, [], None
         if isinstance(job, dict):
             summary = job
+            sites = _folder_sites(Path(source))
         else:
             # a run that fails is named in the table (status "failed", column error);
             # the runs that finished are kept
-            try:
-                result = run(job)
-            except SitingError as exc:
-                summary, error = {"status": "failed"}, str(exc)
-            else:
-                summary = result.summary
-                if runs_dir is not None:
-                    result.write(Path(runs_dir) / _slug(name), overwrite=True, lang=lang)
+            say(f"[{i}/{len(prepared)}] {name}: running …")
+            t0 = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)
+                try:
+                    result = run(job)
+                except SitingError as exc:
+                    summary, error = {"status": "failed"}, str(exc)
+                else:
+                    summary = result.summary
+                    sites = _site_names(result.chosen_sites)
+                    if runs_dir is not None:
+                        result.write(Path(runs_dir) / _slug(name), overwrite=True, lang=lang)
+            notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)})
+            say(f"[{i}/{len(prepared)}] {name}: {summary.get('status')} in "
+                f"{time.perf_counter() - t0:.1f} s")
+        served = {f"served_{k}": v for k, v in (summary.get("served_by_service") or {}).items()}
         rows.append({"scenario": name, "source": source,
                      **{k: summary.get(k) for k in COLUMNS if k not in ("scenario", "source")},
+                     **served, "sites": sites, "notes": "\n".join(notes) or None,
                      "error": error})
-    table = pd.DataFrame(rows, columns=[*COLUMNS, "error"])
+    extra = sorted({k for r in rows for k in r if k.startswith("served_")})
+    table = pd.DataFrame(rows, columns=[*COLUMNS, *extra, "sites", "notes", "error"])
     failed = table["error"].notna()
     if failed.all():
         raise SitingError("every scenario failed: " + "; ".join(
             f"{n!r}: {e}" for n, e in zip(table["scenario"], table["error"])))
     return table.dropna(axis=1, how="all")
+
+
+def _site_names(sites: pd.DataFrame) -> str:
+    """Chosen sites as ``name (id)`` joined by ``; `` (ids are the stable ``osm_id``)."""
+    out = []
+    for _, r in sites.iterrows():
+        name = r.get("name")
+        sid = r.get("osm_id", r.get("site_id"))
+        out.append(f"{name} ({sid})" if isinstance(name, str) and name else str(sid))
+    return "; ".join(out)
+
+
+def _folder_sites(folder: Path) -> str | None:
+    """Chosen sites of an earlier output folder (its sites.gpkg), or None."""
+    path = folder / "sites.gpkg"
+    if not path.exists():
+        return None
+    import geopandas as gpd
+
+    try:
+        return _site_names(gpd.read_file(path))
+    except Exception:  # an unreadable layer only loses this column, not the comparison
+        return None
 
 
 def failures(table: pd.DataFrame) -> pd.DataFrame:
@@ -242,6 +300,11 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
         ax.axhline(float(table["total_population"].max()), color="#999", ls="--", lw=0.8,
                    label=label("total_population", lang))
     ax.set_ylim(bottom=0)
+    from matplotlib.ticker import FuncFormatter
+
+    whole = FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}")
+    ax.xaxis.set_major_formatter(whole)  # 10,000,000, not 1e7
+    ax.yaxis.set_major_formatter(whole)
     ax.set_xlabel(label(x, lang))
     ax.set_ylabel(label("people_served", lang))
     ax.set_title(label("curve_title", lang))

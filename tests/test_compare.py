@@ -136,3 +136,21 @@ def test_cli_compare_write_runs_inside_new_folder(helsinki_osm, tmp_path, monkey
         assert (out / "runs" / slug / "summary.json").exists()
         assert f"runs/{slug}/summary.json" in files
     assert [p.name for p in tmp_path.iterdir()] == ["c"]
+
+
+def test_compare_names_progress_notes_and_sites(helsinki_osm, tmp_path):
+    """Readable sweep names (budget=5,000,000, not 5e+06), one progress line per run as it
+    starts and ends, the runs' warnings as notes naming the scenario (no raw Python
+    warnings), and the chosen sites of each scenario in the table."""
+    out = tmp_path / "b"
+    res = runner.invoke(app, ["compare", "--osm", str(helsinki_osm), "--budgets", "2e6,5e6",
+                              "--vary", "cost_per_m2=1000", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "[1/2] budget=2,000,000, cost_per_m2=1,000: running" in res.output
+    assert "[2/2] budget=5,000,000, cost_per_m2=1,000: optimal in" in res.output
+    assert "siting: note: [budget=2,000,000, cost_per_m2=1,000] no community layer" in res.output
+    assert "UserWarning" not in res.output and "e+06" not in res.output
+    table = pd.read_csv(out / "comparison.csv", encoding="utf-8-sig")
+    assert table["sites"].str.contains(r"\bw\d+").all()  # stable ids (name (id) where named)
+    n = table["sites"].str.count("; ") + 1
+    assert (n == table["n_sites_chosen"]).all()
