@@ -112,6 +112,8 @@ def run(
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
     basemap: Annotated[str, typer.Option(help=BASEMAP_HELP)] = "osm",
     tianditu_key: Annotated[Optional[str], typer.Option(help="Tianditu API key (tk)")] = None,
+    progress: Annotated[Optional[bool], typer.Option(
+        help="print each stage as it ends (default: when stderr is a terminal)")] = None,
 ) -> None:
     """Run a scenario on an OSM file, a saved graph or a downloaded place."""
     box = None
@@ -137,7 +139,8 @@ def run(
                  age_shares=_parse_shares(age_shares), household_size=household_size,
                  group_rasters=_parse_group_rasters(group_raster))
     _run(flags, scenario, overwrite,
-         dict(lang=lang, assets=map_assets, basemap=basemap, tianditu_key=tianditu_key))
+         dict(lang=lang, assets=map_assets, basemap=basemap, tianditu_key=tianditu_key),
+         progress=progress)
 
 
 def _ids(items: list[str] | None) -> list[str] | None:
@@ -177,7 +180,7 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
 
 
 def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
-         map_options: dict | None = None) -> None:
+         map_options: dict | None = None, progress: bool | None = None) -> None:
     from siting.outdir import output_lock
     from siting.pipeline import run as run_pipeline
     from siting.scenario import make_scenario
@@ -193,11 +196,13 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
             typer.echo(f"siting: reading {sc.osm or sc.graphml or sc.place}")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
-                result = run_pipeline(sc)
+                result = run_pipeline(sc, progress=_reporter(progress))
             for w in caught:  # e.g. no community layer: planning-cell fallback
                 if issubclass(w.category, UserWarning):
                     typer.echo(f"siting: note: {w.message}", err=True)
             path = result.write(sc.out, overwrite=overwrite, **(map_options or {}))
+            if _reporter(progress):
+                typer.echo("siting: outputs written", err=True)
     s = result.summary
     typer.echo(
         f"covered {s['covered_population']:,.0f} of {s['total_population']:,.0f} people "
@@ -293,6 +298,14 @@ def compare(
         _fail("; ".join(f"scenario {n!r} failed: {e}" for n, e in
                         zip(failed["scenario"], failed["error"]))
               + f" ({len(failed)} of {len(table)} failed; the others are in {path})")
+
+
+def _reporter(progress: bool | None):
+    """Stage lines to stderr: when asked, or by default when stderr is a terminal."""
+    import sys
+
+    on = sys.stderr.isatty() if progress is None else progress
+    return (lambda text: typer.echo(f"siting: {text}", err=True)) if on else None
 
 
 def _gap_text(gap) -> str:

@@ -208,3 +208,16 @@ def test_beijing_covered_flags_agree_with_independent_edge_snapping(name, tmp_pa
 
 def summary_threshold(out) -> float:
     return float(json.loads((out / "summary.json").read_text())["threshold_m"])
+
+
+def test_progress_lines_per_stage(helsinki_osm, tmp_path):
+    """--progress prints each stage as it ends (inputs, network, demand, sites, access,
+    distances, model, outputs); without it, off a terminal, the run stays quiet."""
+    res = cli("run", "--osm", helsinki_osm, "--out", tmp_path / "a", "-p", 2, "--progress")
+    assert res.exit_code == 0, res.output
+    stages = ["inputs checked", "network:", "demand:", "sites:", "access:", "walking distances:",
+              "model: optimal", "outputs written"]
+    pos = [res.output.index(f"siting: {s}") for s in stages]
+    assert pos == sorted(pos)
+    quiet = cli("run", "--osm", helsinki_osm, "--out", tmp_path / "b", "-p", 2)
+    assert quiet.exit_code == 0 and "siting: network:" not in quiet.output
