@@ -11,7 +11,8 @@ from conftest import NANJING, ROOT, SHARED
 NOTEBOOKS = ROOT / "notebooks"
 
 
-@pytest.mark.parametrize("name", ["01_quickstart.ipynb", "02_chinese_district.ipynb"])
+@pytest.mark.parametrize("name", ["01_quickstart.ipynb", "02_chinese_district.ipynb",
+                                  "03_embedded_plan.ipynb"])
 def test_notebook_stored_without_outputs(name):
     nbformat = pytest.importorskip("nbformat")
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
@@ -58,5 +59,18 @@ def test_chinese_district_notebook_runs_or_skips_cleanly(monkeypatch):
     text = _text(outputs)
     if NANJING.exists():
         assert "服务人口" in text and "autonavi" in text and "<svg" in text
+    else:
+        assert "skipped:" in text
+
+
+def test_embedded_plan_notebook_runs_or_skips_cleanly(monkeypatch):
+    """The embedded walk-through: inventory, a 10 M CNY plan, the standard per community,
+    the map and the budget curve."""
+    outputs = _execute("03_embedded_plan.ipynb", monkeypatch)
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    text = _text(outputs)
+    if NANJING.exists():
+        assert "of 10,000,000 CNY" in text and "required_m2" in text
+        assert "leaflet" in text.lower() and "<svg" in text and "budget=20,000,000" in text
     else:
         assert "skipped:" in text
