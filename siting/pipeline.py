@@ -13,6 +13,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import box
 
@@ -202,6 +203,8 @@ def _run(sc: Scenario, t0: float) -> RunResult:
         warnings.warn(f"the plan serves no one: {_why_no_one(sc, instance, solution)}",
                       UserWarning, stacklevel=2)
     demand, sites = _attach(access, instance, solution, demand, sites)
+    sites = _explain(sc, instance, solution, sites, fixed, required)
+    _step("explained: what each chosen site adds")
     candidates = _with_results(candidates, sites)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
                        candidates=candidates)
@@ -335,6 +338,7 @@ def _attach_plan(sites, plan, services):
     sites = _plan_costs(sites.copy(), plan)
     t = plan.sites.set_index("site") if len(plan.sites) else None
     cols = ["services", "complex", "acquisition_mode", "area_used_m2", "marginal_value",
+            "marginal_people",
             *[f"{p}_{s}" for s in services for p in ("area_m2", "units")]]
     for c in cols:
         src = "area_m2" if c == "area_used_m2" else c  # the m² the plan uses (costs are on it)
@@ -385,6 +389,46 @@ def _why_no_one(sc: Scenario, instance: Instance, solution: CoverageSolution) ->
                 f"--max-sites")
     return (f"none of the {len(solution.chosen)} sites opened reaches anyone within "
             f"{instance.threshold_m:,.0f} m")
+
+
+EXPLAIN_MAX_SITES = 25  # re-solves per run for loss_if_dropped (one per chosen new site)
+
+
+def _explain(sc: Scenario, inst: Instance, sol: CoverageSolution, sites, fixed, required):
+    """Why each chosen site: ``unique_covered`` (people no other open site reaches),
+    ``unique_per_10k_cny``, ``cost_rank_in_reach`` (1 = the cheapest of the candidates
+    reaching any of the same people) and ``loss_if_dropped`` (people covered lost when the
+    site may not be used and the plan is solved again; NaN for existing and required sites,
+    and when more than :data:`EXPLAIN_MAX_SITES` new sites are open)."""
+    sites = sites.copy()
+    n = inst.n_sites
+    chosen = np.asarray(sol.chosen, dtype=np.int64)
+    cov = sp.csc_array(inst.coverage())  # demand x sites within reach
+    times = cov @ np.isin(np.arange(n), chosen).astype(float)
+    cost = sites["cost_total"].to_numpy(float)
+    unique = np.full(n, np.nan)
+    rank = np.full(n, np.nan)
+    loss = np.full(n, np.nan)
+    new = [j for j in chosen if j not in set(np.asarray(fixed).tolist())
+           and j not in set(np.asarray(required).tolist())]
+    for j in chosen:
+        rows = cov.indices[cov.indptr[j]:cov.indptr[j + 1]]
+        unique[j] = float(inst.weight[rows[times[rows] == 1]].sum())
+        rivals = np.unique(sp.csr_array(cov)[rows].indices) if len(rows) else np.array([j])
+        rank[j] = 1 + int((cost[rivals] < cost[j] - 1e-9).sum())
+    if 0 < len(new) <= EXPLAIN_MAX_SITES:
+        base = sol.covered_population
+        for j in new:
+            keep = inst.pair_site != j
+            sub = Instance(inst.weight, inst.cost, inst.pair_demand[keep], inst.pair_site[keep],
+                           inst.pair_dist[keep], inst.threshold_m)
+            loss[j] = base - _optimise(sc, sub, fixed, required).covered_population
+    sites["unique_covered"] = unique
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sites["unique_per_10k_cny"] = np.where(cost > 0, unique / cost * 1e4, np.nan)
+    sites["cost_rank_in_reach"] = rank
+    sites["loss_if_dropped"] = loss
+    return sites
 
 
 def _optimise(sc: Scenario, instance: Instance, fixed=(), required=()) -> CoverageSolution:

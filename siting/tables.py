@@ -42,6 +42,11 @@ def summary_table(result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", "value"])
 
 
+# why each chosen site (siting.pipeline._explain; embedded: the plan's marginal values)
+EXPLAIN_COLS = ("unique_covered", "unique_per_10k_cny", "cost_rank_in_reach", "loss_if_dropped",
+                "marginal_value", "marginal_people")
+
+
 def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
     """Chosen sites with area, cost breakdown (:data:`COST_COLUMNS`), people served
     (total and by walking tier), WGS-84."""
@@ -49,7 +54,8 @@ def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
     cols = ["site_id", "name", "kind", *[c for c in OPTIONAL_SITE_COLS if c in s],
             "floor_area_m2", "usable_area_m2", "levels_estimated",
             *[c for c in ("area_used_m2",) if c in s], *_cost_cols(s),
-            "covered_population", "population_in_reach"]
+            "covered_population", "population_in_reach",
+            *[c for c in EXPLAIN_COLS if c in s]]
     out = pd.DataFrame(s[cols]).reset_index(drop=True)
     served = served_by_tier(result, tiers_min)
     out = out.join(served, on="site_id")

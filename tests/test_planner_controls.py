@@ -68,3 +68,30 @@ def test_required_site_in_the_embedded_plan(base, helsinki_osm, tmp_path):
     assert req in set(sites["osm_id"])
     s = json.loads((out / "summary.json").read_text())
     assert s["cost_total"] <= 2e7 + 1
+
+
+def test_explanations_match_a_resolve_without_the_site(nanjing_osm, tmp_path):
+    """Each chosen site says what it adds: people only it reaches, per 10,000 CNY, its cost
+    rank among candidates in reach, and what is lost if it is dropped — the last checked
+    against an independent re-run of the whole plan with that site forbidden."""
+    out = tmp_path / "nj"
+    res = _run("--osm", nanjing_osm, "--out", out, "-p", 4, "--cost-per-m2", 1000)
+    assert res.exit_code == 0, res.output
+    sites = gpd.read_file(out / "sites.gpkg")
+    s = json.loads((out / "summary.json").read_text())
+    assert (sites["unique_covered"] >= 0).all()
+    assert (sites["unique_covered"] <= sites["covered_population"] + 1e-6).all()
+    assert (sites["cost_rank_in_reach"] >= 1).all()
+    assert (sites["loss_if_dropped"] <= sites["unique_covered"] + 1e-6).all()  # re-planning helps
+    j = sites.sort_values("loss_if_dropped").iloc[-1]
+    again = tmp_path / "without"
+    res = _run("--osm", nanjing_osm, "--out", again, "-p", 4, "--cost-per-m2", 1000,
+               "--forbid", j["osm_id"])
+    assert res.exit_code == 0, res.output
+    s2 = json.loads((again / "summary.json").read_text())
+    assert j["loss_if_dropped"] == pytest.approx(s["covered_population"] - s2["covered_population"],
+                                                 abs=1e-6)
+    import openpyxl
+
+    head = [c.value for c in openpyxl.load_workbook(out / "report.xlsx")["选定场所"][1]]
+    assert "去掉此处后减少的服务人口" in head
