@@ -623,7 +623,9 @@ def _extract_basemap(m, result, gcj: bool, L, legend: list[str]) -> bool:
             if coords:
                 features.append({"type": "Feature", "properties": {"k": cls}, "geometry": {
                     "type": "MultiLineString", "coordinates": coords}})
-        legend.append(_swatch(_STREET_STYLE["major"]["color"], L("streets"), line=True))
+        legend.append(f"<span style='display:inline-block;width:14px;height:0;border-top:3px "
+                      f"solid {_STREET_STYLE['major']['color']};margin-right:4px;"
+                      f"vertical-align:middle'></span>{esc(L('streets'))}")
     folium.map.CustomPane("sitingbase", z_index=250, pointer_events=False).add_to(m)
     g = folium.FeatureGroup(name=esc(L("extract_basemap")), overlay=False, show=True)
     folium.GeoJson({"type": "FeatureCollection", "features": features}, pane="sitingbase",
