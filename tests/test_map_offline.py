@@ -131,3 +131,18 @@ def test_nanjing_map_reads_offline(browser, nanjing):  # noqa: F811
     assert street.mean() > 0.005, street.mean()  # major streets in their colour
     page.check_clean()
     p.close()
+
+
+def test_run_name_and_labels_are_escaped(nanjing):
+    """The run name (from the input file) and site names reach the page as text only."""
+    from report_helpers import XSS, with_site_name
+
+    result, _ = nanjing
+    result = with_site_name(result, "{{ 7*7 }} " + XSS)
+    result = dataclasses.replace(result, summary={
+        **result.summary, "source": "/data/{{ 6*7 }} " + XSS + ".osm"})
+    page = make_map(result).get_root().render()
+    assert "<img src=x" not in page
+    area = page.split("<div class='siting-area'>")[1].split("</div>")[0]
+    assert area == "&#123;&#123; 6*7 &#125;&#125; &#60;img src=x onerror=alert(1)&#62;"
+    assert "&#123;&#123; 7*7 &#125;&#125; &#60;img" in page
