@@ -1,11 +1,15 @@
-"""The layered Folium map: one HTML file that works with no internet (tiles aside).
+"""The layered Folium map: one HTML file that works with no internet at all.
 
 Folium loads Leaflet, jQuery, Bootstrap and Font Awesome from CDNs. Here the map
 drops the CDN links and inlines Leaflet 1.9.3 (folium's version) and jQuery from the
 ``XStatic-Leaflet`` / ``XStatic-jQuery`` wheels (``assets="inline"``, the default), or
 links only those two from their CDNs (``assets="cdn"``, a small file). Markers are
 Leaflet ``DivIcon``s and ``CircleMarker``s styled inline, so Bootstrap and the
-awesome-markers plugin are not needed. Basemap tiles are the only network use.
+awesome-markers plugin are not needed. The basemap shown first is drawn from the
+extract (streets of the walking graph and building footprints, :func:`street_lines`,
+``RunResult.buildings``) in a pane under every overlay; tile basemaps are offered in
+the layer control and are the only network use, once picked. A title and summary
+panel shows the numbers of ``summary.json`` and every chosen site has a permanent label.
 
 Coordinates: data are WGS-84. OpenStreetMap, the light basemap and Tianditu (CGCS2000,
 within a metre of WGS-84) share that frame. Amap tiles are drawn in GCJ-02, so with
@@ -174,9 +178,10 @@ class _OfflineMap(folium.Map):
 
 def make_map(result, lang: str | None = None, assets: str = "inline", basemap: str = "osm",
              tianditu_key: str | None = None, tiers_min=TIERS_MIN) -> folium.Map:
-    """Layered map of a run: study area, communities, population, walking reach by tier,
-    candidates by class, chosen sites (icon by service mix), existing facilities and
-    uncovered demand, with a layer control and a legend.
+    """Layered map of a run: an offline basemap of the extract's streets and buildings,
+    study area, communities, population, walking reach by tier, candidates by class,
+    chosen sites (icon by service mix, permanent name label), existing facilities and
+    uncovered demand, with a layer control, a legend, and a title and summary panel.
 
     Parameters
     ----------
