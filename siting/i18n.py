@@ -47,7 +47,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_budget": ("未设预算", "no budget"),
     "cny": ("元", "CNY"),
     "people_covered": ("覆盖人口 / 总人口", "People covered / total"),
-    "gap": ("间隙", "gap"),
+    "gap": ("最优性间隙", "gap"),
     "gap_unknown": ("未知（无界）", "unknown (no bound proven)"),
     "amap_satellite": ("高德影像", "Amap satellite"),
     # popup and table fields

@@ -675,15 +675,19 @@ def _summary_html(result, L) -> str:
     if "n_sites_chosen" in s:
         rows.append(("sites", L("chosen"),
                      f"{s['n_sites_chosen']} / {s['n_candidate_sites']}"))
+    if s.get("served_by_service"):
+        rows.append(("head", L("served_by_service"), ""))
     for k, v in (s.get("served_by_service") or {}).items():
-        rows.append(("served", f"{L('service')}: {L(k)}", f"{v:,.0f} {L('people')}"))
+        rows.append(("served", L(k), f"{v:,.0f} {L('people')}"))
     if s.get("communities_total") is not None:
         rows.append(("standard", L("communities_meeting_standard"),
                      f"{s['communities_meeting_standard']} / {s['communities_total']}"))
     if "status" in s:
         rows.append(("solver", L("solver"), f"{s.get('solver', '')}: {s['status']}, "
                      f"{L('gap')} {_gap_text(s.get('mip_gap'), L)}"))
-    body = "".join(f"<tr class='siting-row-{key}'><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
+    body = "".join(f"<tr class='siting-row-{key}'><th colspan='2'>{esc(k)}</th></tr>"
+                   if key == "head" else
+                   f"<tr class='siting-row-{key}'><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
                    for key, k, v in rows)
     return (f"<div class='siting-summary'><div class='siting-title'>{esc(L('map_title'))}</div>"
             f"<div class='siting-area'>{esc(_area_name(result))}</div>"
@@ -692,14 +696,18 @@ def _summary_html(result, L) -> str:
 
 _MAP_CSS = f"""<style>
 div.leaflet-container {{ background: {BASE_BACKGROUND}; }}
-.siting-summary {{ position: fixed; top: 10px; left: 54px; z-index: 1000; max-width: 380px;
-  background: rgba(255,255,255,.94); padding: 8px 12px; border-radius: 6px;
-  box-shadow: 0 1px 6px rgba(0,0,0,.35); font: 13px/1.35 sans-serif; color: #222; }}
-.siting-summary .siting-title {{ font-size: 16px; font-weight: bold; }}
+.siting-summary {{ position: fixed; top: 10px; left: 54px; z-index: 1000; max-width: 360px;
+  background: rgba(255,255,255,.93); padding: 8px 12px; border-radius: 6px;
+  box-shadow: 0 1px 6px rgba(0,0,0,.35); font: 12px/1.35 sans-serif; color: #222; }}
+.siting-summary .siting-title {{ font-size: 15px; font-weight: bold; }}
 .siting-summary .siting-area {{ color: #555; margin-bottom: 4px; }}
-.siting-summary th {{ text-align: left; font-weight: normal; color: #555;
+.siting-summary table {{ border-collapse: collapse; }}
+.siting-summary th {{ text-align: left; font-weight: normal; color: #555; max-width: 170px;
   padding: 1px 10px 1px 0; vertical-align: top; }}
-.siting-summary td {{ font-weight: bold; font-variant-numeric: tabular-nums; }}
+.siting-summary td {{ font-weight: bold; font-variant-numeric: tabular-nums;
+  white-space: nowrap; text-align: right; vertical-align: top; }}
+.siting-summary .siting-row-head th {{ color: #222; font-weight: bold; padding-top: 4px; }}
+.siting-summary .siting-row-served th {{ padding-left: 10px; }}
 .leaflet-tooltip.siting-label {{ background: rgba(255,255,255,.9); border: 1px solid #d62728;
   border-radius: 3px; padding: 1px 5px; font: bold 12px sans-serif; color: #222;
   box-shadow: 0 1px 2px rgba(0,0,0,.3); max-width: 180px; overflow: hidden;

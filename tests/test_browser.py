@@ -177,6 +177,7 @@ def test_enriched_map_icons_and_layers(browser, helsinki_osm, tmp_path):
     panel = page.page.locator(".siting-summary")
     assert panel.locator(".siting-row-served td").all_inner_texts() == ["1,000 people",
                                                                          "400 people"]
-    assert "Infant care" in panel.locator(".siting-row-served th").first.inner_text()
+    assert panel.locator(".siting-row-served th").first.inner_text() == "Infant care"
+    assert panel.locator(".siting-row-head").inner_text() == "People served by service"
     assert panel.locator(".siting-row-standard td").inner_text() == "1 / 2"
     page.page.close()

@@ -106,7 +106,7 @@ def test_nanjing_map_reads_offline(browser, nanjing):  # noqa: F811
     assert panel.locator(".siting-row-cost td").inner_text() == f"{s['cost_total']:,.0f} 元"
     assert panel.locator(".siting-row-budget td").inner_text() == "未设预算"
     assert panel.locator(".siting-row-solver td").inner_text() == (
-        f"{s['solver']}: {s['status']}, 间隙 {100 * s['mip_gap']:.2f} %")
+        f"{s['solver']}: {s['status']}, 最优性间隙 {100 * s['mip_gap']:.2f} %")
 
     # one permanent label per chosen site: its name, or its id
     chosen = result.chosen_sites
