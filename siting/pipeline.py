@@ -52,6 +52,9 @@ class RunResult:
     candidates
         Every candidate, excluded ones too (``excluded_reason``), with the result
         columns; written to ``candidates.gpkg`` (see :mod:`siting.sites`).
+    buildings
+        Building footprints inside the study area (geometry only, simplified to a
+        metre), drawn as the map's offline basemap; ``None`` when not kept.
     """
 
     scenario: Scenario
@@ -65,6 +68,7 @@ class RunResult:
     summary: dict = field(default_factory=dict)
     candidates: gpd.GeoDataFrame | None = None
     plan: object = None  # siting.embedded.EmbeddedSolution when the embedded model ran
+    buildings: gpd.GeoDataFrame | None = None
 
     @property
     def chosen_sites(self) -> gpd.GeoDataFrame:
@@ -190,9 +194,12 @@ def _run(sc: Scenario, t0: float) -> RunResult:
     _step(f"sites: {len(sites):,} candidates ({len(candidates) - len(sites):,} excluded)")
     access = _access(G, demand, sites, walking, door)
     _step("access: points attached to the streets")
+    footprints = _footprints(buildings)
     if sc.embedded:
-        return _run_embedded(sc, policy, G, area, demand, sites, candidates, access, t0, door,
-                             required)
+        result = _run_embedded(sc, policy, G, area, demand, sites, candidates, access, t0,
+                               door, required)
+        result.buildings = footprints
+        return result
     instance = build_instance(access, demand["population"].to_numpy(),
                               sites["cost_total"].to_numpy(), sc.reach_m)
     _check_reach(sc, instance)
@@ -207,9 +214,17 @@ def _run(sc: Scenario, t0: float) -> RunResult:
     _step("explained: what each chosen site adds")
     candidates = _with_results(candidates, sites)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
-                       candidates=candidates)
+                       candidates=candidates, buildings=footprints)
     result.summary = _summary(result, time.perf_counter() - t0)
     return result
+
+
+def _footprints(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Building outlines for the map's offline basemap: polygons only, simplified to
+    a metre (projected CRS kept)."""
+    geom = buildings.geometry
+    geom = geom[geom.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()]
+    return gpd.GeoDataFrame(geometry=geom.simplify(1.0).to_numpy(), crs=buildings.crs)
 
 
 def _demand(sc: Scenario, policy, area, buildings, landuse, crs) -> gpd.GeoDataFrame:

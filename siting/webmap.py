@@ -1,11 +1,15 @@
-"""The layered Folium map: one HTML file that works with no internet (tiles aside).
+"""The layered Folium map: one HTML file that works with no internet at all.
 
 Folium loads Leaflet, jQuery, Bootstrap and Font Awesome from CDNs. Here the map
 drops the CDN links and inlines Leaflet 1.9.3 (folium's version) and jQuery from the
 ``XStatic-Leaflet`` / ``XStatic-jQuery`` wheels (``assets="inline"``, the default), or
 links only those two from their CDNs (``assets="cdn"``, a small file). Markers are
 Leaflet ``DivIcon``s and ``CircleMarker``s styled inline, so Bootstrap and the
-awesome-markers plugin are not needed. Basemap tiles are the only network use.
+awesome-markers plugin are not needed. The basemap shown first is drawn from the
+extract (streets of the walking graph and building footprints, :func:`street_lines`,
+``RunResult.buildings``) in a pane under every overlay; tile basemaps are offered in
+the layer control and are the only network use, once picked. A title and summary
+panel shows the numbers of ``summary.json`` and every chosen site has a permanent label.
 
 Coordinates: data are WGS-84. OpenStreetMap, the light basemap and Tianditu (CGCS2000,
 within a metre of WGS-84) share that frame. Amap tiles are drawn in GCJ-02, so with
@@ -174,9 +178,10 @@ class _OfflineMap(folium.Map):
 
 def make_map(result, lang: str | None = None, assets: str = "inline", basemap: str = "osm",
              tianditu_key: str | None = None, tiers_min=TIERS_MIN) -> folium.Map:
-    """Layered map of a run: study area, communities, population, walking reach by tier,
-    candidates by class, chosen sites (icon by service mix), existing facilities and
-    uncovered demand, with a layer control and a legend.
+    """Layered map of a run: an offline basemap of the extract's streets and buildings,
+    study area, communities, population, walking reach by tier, candidates by class,
+    chosen sites (icon by service mix, permanent name label), existing facilities and
+    uncovered demand, with a layer control, a legend, and a title and summary panel.
 
     Parameters
     ----------
@@ -212,9 +217,10 @@ def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
     m = _OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles=None,
                     control_scale=True, assets=assets)
     m.add_to(page)
-    _basemaps(m, basemap, tianditu_key, L)
-
     legend: list[str] = []
+    offline = _extract_basemap(m, result, gcj, L, legend)
+    _basemaps(m, basemap, tianditu_key, L, shown=not offline)
+
     folium.GeoJson(area.geometry.iloc[0].__geo_interface__, name=esc(L("study_area")),
                    style_function=lambda _: {"fill": False, "color": "#444", "weight": 2,
                                              "dashArray": "6 4"}).add_to(m)
@@ -278,7 +284,10 @@ def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
         kind = "generic" if not keys else ("complex" if len(mix) > 1 else "single")
         kinds_used.add(kind)
         folium.Marker([c.geometry.y, c.geometry.x], icon=_icon(kind, mix, lang),
-                      tooltip=esc(_text(c.get("name")) or f"{L('site_id')} {int(c['site_id'])}"),
+                      tooltip=folium.Tooltip(
+                          esc(_text(c.get("name")) or f"{L('site_id')} {int(c['site_id'])}"),
+                          sticky=False, permanent=True, direction="right", offset=(12, 0),
+                          class_name="siting-label"),
                       popup=folium.Popup(_popup(c, result, L, served), max_width=340)
                       ).add_to(g)
     g.add_to(m)
@@ -301,7 +310,9 @@ def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
     legend.append(_swatch(UNCOVERED_COLOUR, L("uncovered"), dot=True))
 
     folium.LayerControl(collapsed=False).add_to(m)
+    m.get_root().header.add_child(folium.Element(_MAP_CSS), name="siting_css")
     m.get_root().html.add_child(folium.Element(_legend_html(L("legend"), legend)))
+    m.get_root().html.add_child(folium.Element(_summary_html(result, L)))
     m.fit_bounds([[s, w], [n, e]])
     return m
 
@@ -346,7 +357,8 @@ def _points(m, gdf: gpd.GeoDataFrame, name: str, colour, radius, tip: list[str],
     g.add_to(m)
 
 
-def _basemaps(m, basemap: str, tianditu_key: str | None, L) -> None:
+def _basemaps(m, basemap: str, tianditu_key: str | None, L, shown: bool = True) -> None:
+    """Tile basemaps as base layers (the first one shown when ``shown``)."""
     if basemap == "amap":
         order = [("amap", "amap_basemap"), ("amap_satellite", "amap_satellite")]
     else:
@@ -360,11 +372,12 @@ def _basemaps(m, basemap: str, tianditu_key: str | None, L) -> None:
             url += tianditu_key
         kw = {"subdomains": subs} if subs else {}
         folium.TileLayer(url, attr=attr, name=esc(L(name)), overlay=False, control=True,
-                         show=i == 0, max_zoom=19, **kw).add_to(m)
+                         show=shown and i == 0, max_zoom=19, **kw).add_to(m)
     if basemap != "amap" and tianditu_key:
         url, attr, subs = TILES["tianditu_labels"]
         folium.TileLayer(url + tianditu_key, attr=attr, name=esc(L("tianditu_basemap")) + " 注记",
-                         overlay=True, show=basemap == "tianditu", subdomains=subs).add_to(m)
+                         overlay=True, show=shown and basemap == "tianditu",
+                         subdomains=subs).add_to(m)
 
 
 def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -545,3 +558,159 @@ def _legend_html(title: str, items: list[str]) -> str:
             f"background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;"
             f"box-shadow:0 0 4px rgba(0,0,0,.4);font:12px sans-serif;max-height:45%;"
             f"overflow:auto'><b>{esc(title)}</b>{rows}</div>")
+
+
+# the offline basemap drawn from the extract: street classes by OSM highway tag
+_STREET_CLASS = {**{k: "major" for k in (
+    "motorway", "trunk", "primary", "secondary", "tertiary", "motorway_link", "trunk_link",
+    "primary_link", "secondary_link", "tertiary_link")}, **{k: "minor" for k in (
+        "residential", "unclassified", "living_street", "service", "road")}}
+_STREET_STYLE = {"major": {"color": "#c9a46b", "weight": 3.5},
+                 "minor": {"color": "#a7a39c", "weight": 2.0},
+                 "path": {"color": "#b9b5ad", "weight": 1.0, "dashArray": "3 2"}}
+_BUILDING_STYLE = {"color": "#a99d91", "weight": 0.6, "fillColor": "#d8cfc4",
+                   "fillOpacity": 1.0}
+BASE_BACKGROUND = "#f4f2ee"
+STREET_SIMPLIFY_M = 2.0
+COORD_DECIMALS = 5  # ~1 m
+
+
+def _rounded(geom) -> list:
+    """Coordinates of a line or ring rounded to :data:`COORD_DECIMALS` (repeats dropped)."""
+    xy = np.round(np.asarray(geom.coords)[:, :2], COORD_DECIMALS)
+    keep = np.ones(len(xy), bool)
+    keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)
+    return xy[keep].tolist()
+
+
+def street_lines(result) -> gpd.GeoDataFrame:
+    """The walking graph's streets, one line per street (both directions merged), with
+    ``street_class`` ``major``/``minor``/``path``, simplified (projected CRS kept)."""
+    import osmnx as ox
+
+    edges = ox.graph_to_gdfs(result.graph, nodes=False, fill_edge_geometry=True)
+    uv = edges.index.to_frame(index=False)
+    pair = pd.DataFrame({"a": np.minimum(uv["u"], uv["v"]), "b": np.maximum(uv["u"], uv["v"]),
+                         "k": uv["key"]})
+    first = ~pair.duplicated().to_numpy()
+    hw = edges["highway"] if "highway" in edges else pd.Series("", index=edges.index)
+    hw = hw.map(lambda h: h[0] if isinstance(h, list) and h else h)
+    cls = [_STREET_CLASS.get(h, "path") if isinstance(h, str) else "path" for h in hw]
+    out = gpd.GeoDataFrame({"street_class": np.asarray(cls)[first]},
+                           geometry=edges.geometry.to_numpy()[first], crs=edges.crs)
+    return out.set_geometry(out.simplify(STREET_SIMPLIFY_M))
+
+
+def _extract_basemap(m, result, gcj: bool, L, legend: list[str]) -> bool:
+    """The extract's streets and building footprints as the first base layer (drawn in a
+    pane under every overlay, so it works with no tiles at all); ``False`` when the run
+    has neither."""
+    graph = getattr(result, "graph", None)
+    streets = street_lines(result) if graph is not None and graph.number_of_edges() else None
+    blds = getattr(result, "buildings", None)
+    if (streets is None or streets.empty) and (blds is None or len(blds) == 0):
+        return False
+    features = []
+    if blds is not None and len(blds):
+        polys = _frame(blds, gcj).geometry.explode(index_parts=False)
+        polys = polys[polys.geom_type == "Polygon"]
+        rings = [[_rounded(p.exterior)] for p in polys]
+        features.append({"type": "Feature", "properties": {"k": "building"}, "geometry": {
+            "type": "MultiPolygon", "coordinates": [r for r in rings if len(r[0]) >= 4]}})
+        legend.append(_swatch(_BUILDING_STYLE["fillColor"], L("buildings")))
+    if streets is not None and not streets.empty:
+        streets = _frame(streets, gcj)
+        for cls in ("path", "minor", "major"):  # major streets drawn last, on top
+            lines = streets.geometry[(streets["street_class"] == cls).to_numpy()]
+            lines = lines.explode(index_parts=False)
+            coords = [c for c in (_rounded(g) for g in lines if g.geom_type == "LineString")
+                      if len(c) >= 2]
+            if coords:
+                features.append({"type": "Feature", "properties": {"k": cls}, "geometry": {
+                    "type": "MultiLineString", "coordinates": coords}})
+        legend.append(f"<span style='display:inline-block;width:14px;height:0;border-top:3px "
+                      f"solid {_STREET_STYLE['major']['color']};margin-right:4px;"
+                      f"vertical-align:middle'></span>{esc(L('streets'))}")
+    folium.map.CustomPane("sitingbase", z_index=250, pointer_events=False).add_to(m)
+    g = folium.FeatureGroup(name=esc(L("extract_basemap")), overlay=False, show=True)
+    folium.GeoJson({"type": "FeatureCollection", "features": features}, pane="sitingbase",
+                   interactive=False, smooth_factor=1.0,
+                   style_function=lambda f: _BUILDING_STYLE if f["properties"]["k"] == "building"
+                   else _STREET_STYLE[f["properties"]["k"]]).add_to(g)
+    g.add_to(m)
+    return True
+
+
+def _gap_text(gap, L) -> str:
+    """The MIP gap as the CLI prints it (``1.23 %``), or that no bound was proven."""
+    if gap is None or not np.isfinite(float(gap)):
+        return L("gap_unknown")
+    return f"{100 * float(gap):.2f} %"
+
+
+def _area_name(result) -> str:
+    """The run's name: the scenario's name, else the input file's stem or place."""
+    sc = getattr(result, "scenario", None)
+    name = _text(getattr(sc, "name", None))
+    if name:
+        return name
+    src = _text(result.summary.get("source")) or _text(getattr(sc, "place", None))
+    return Path(src).stem if src and ("/" in src or "." in src) else src
+
+
+def _summary_html(result, L) -> str:
+    """Title and summary panel: every number from ``result.summary`` (as in
+    ``summary.json``), formatted as the CLI prints it; each text through :func:`esc`."""
+    s = result.summary
+    rows: list[tuple[str, str, str]] = []
+    if s.get("cost_total") is not None:
+        rows.append(("cost", L("plan_cost"), f"{s['cost_total']:,.0f} {L('cny')}"))
+    if "budget" in s:
+        rows.append(("budget", L("plan_budget"), L("no_budget") if s["budget"] is None
+                     else f"{s['budget']:,.0f} {L('cny')}"))
+    if "covered_population" in s:
+        rows.append(("covered", L("people_covered"),
+                     f"{s['covered_population']:,.0f} / {s['total_population']:,.0f} "
+                     f"({100 * s['covered_share']:.1f} %)"))
+    if "n_sites_chosen" in s:
+        rows.append(("sites", L("chosen"),
+                     f"{s['n_sites_chosen']} / {s['n_candidate_sites']}"))
+    if s.get("served_by_service"):
+        rows.append(("head", L("served_by_service"), ""))
+    for k, v in (s.get("served_by_service") or {}).items():
+        rows.append(("served", L(k), f"{v:,.0f} {L('people')}"))
+    if s.get("communities_total") is not None:
+        rows.append(("standard", L("communities_meeting_standard"),
+                     f"{s['communities_meeting_standard']} / {s['communities_total']}"))
+    if "status" in s:
+        rows.append(("solver", L("solver"), f"{s.get('solver', '')}: {s['status']}, "
+                     f"{L('gap')} {_gap_text(s.get('mip_gap'), L)}"))
+    body = "".join(f"<tr class='siting-row-{key}'><th colspan='2'>{esc(k)}</th></tr>"
+                   if key == "head" else
+                   f"<tr class='siting-row-{key}'><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
+                   for key, k, v in rows)
+    return (f"<div class='siting-summary'><div class='siting-title'>{esc(L('map_title'))}</div>"
+            f"<div class='siting-area'>{esc(_area_name(result))}</div>"
+            f"<table>{body}</table></div>")
+
+
+_MAP_CSS = f"""<style>
+div.leaflet-container {{ background: {BASE_BACKGROUND}; }}
+.siting-summary {{ position: fixed; top: 10px; left: 54px; z-index: 1000; max-width: 360px;
+  background: rgba(255,255,255,.93); padding: 8px 12px; border-radius: 6px;
+  box-shadow: 0 1px 6px rgba(0,0,0,.35); font: 12px/1.35 sans-serif; color: #222; }}
+.siting-summary .siting-title {{ font-size: 15px; font-weight: bold; }}
+.siting-summary .siting-area {{ color: #555; margin-bottom: 4px; }}
+.siting-summary table {{ border-collapse: collapse; }}
+.siting-summary th {{ text-align: left; font-weight: normal; color: #555; max-width: 170px;
+  padding: 1px 10px 1px 0; vertical-align: top; }}
+.siting-summary td {{ font-weight: bold; font-variant-numeric: tabular-nums;
+  white-space: nowrap; text-align: right; vertical-align: top; }}
+.siting-summary .siting-row-head th {{ color: #222; font-weight: bold; padding-top: 4px; }}
+.siting-summary .siting-row-served th {{ padding-left: 10px; }}
+.leaflet-tooltip.siting-label {{ background: rgba(255,255,255,.9); border: 1px solid #d62728;
+  border-radius: 3px; padding: 1px 5px; font: bold 12px sans-serif; color: #222;
+  box-shadow: 0 1px 2px rgba(0,0,0,.3); max-width: 180px; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }}
+.leaflet-tooltip.siting-label:before {{ display: none; }}
+</style>"""

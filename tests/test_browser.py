@@ -103,9 +103,12 @@ def test_nanjing_map_offline_in_chromium(browser, nanjing_osm, tmp_path):
                                "未覆盖需求"]
     bases = [t.strip() for t in page.page.locator(
         ".leaflet-control-layers-base label").all_inner_texts()]
-    assert bases == ["OpenStreetMap", "浅色底图"]
+    assert bases == ["街道与建筑（离线底图）", "OpenStreetMap", "浅色底图"]
     assert page.page.locator(".siting-legend").inner_text().startswith("图例")
-    # every basemap tile request was blocked, nothing else was asked for
+    # the offline basemap is shown first: no tile is asked for until a tile basemap is picked
+    assert page.blocked == []
+    page.page.locator(".leaflet-control-layers-base label", has_text="OpenStreetMap").click()
+    page.page.wait_for_timeout(300)
     assert page.blocked and all("tile.openstreetmap.org" in u for u in page.blocked)
     assert page.page.evaluate("typeof L") == "object" and page.page.evaluate("L.version") == "1.9.3"
     page.page.locator(".siting-site").first.click()
@@ -170,4 +173,11 @@ def test_enriched_map_icons_and_layers(browser, helsinki_osm, tmp_path):
     for name in ("Communities", "Population: Age 0–2", "Existing facilities", "Chosen sites"):
         assert name in labels, labels
     assert page.page.locator("img[src='x']").count() == 0
+    # the summary panel lists the plan's services and the area standard
+    panel = page.page.locator(".siting-summary")
+    assert panel.locator(".siting-row-served td").all_inner_texts() == ["1,000 people",
+                                                                         "400 people"]
+    assert panel.locator(".siting-row-served th").first.inner_text() == "Infant care"
+    assert panel.locator(".siting-row-head").inner_text() == "People served by service"
+    assert panel.locator(".siting-row-standard td").inner_text() == "1 / 2"
     page.page.close()
