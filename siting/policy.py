@@ -37,6 +37,9 @@ UNREAD_OVERRIDES = {
         "a run prices every candidate by [sites.costs.<mode>] one_off_per_m2 / annual_per_m2 "
         "(or the inventory's 费用); costs.acquisition_per_m2 prices only site tables without "
         "costs given to siting.embedded.EmbeddedFacilities directly"),
+    "sites.class_defaults.brownfield.levels": (
+        "new-build land gets its floor area from plot_ratio × the parcel's area, capped at "
+        "max_floor_area_m2 ([sites.class_defaults.brownfield]); set those instead"),
 }
 
 
@@ -282,8 +285,9 @@ class Policy(_Strict):
         read (:data:`UNREAD_OVERRIDES`) are left out."""
         out = self.model_dump(exclude={"sites", "services"})
         for key in UNREAD_OVERRIDES:
-            table, name = key.split(".")
-            out[table].pop(name, None)
+            table, name = key.split(".", 1)
+            if table in out:
+                out[table].pop(name, None)
         out["tiers"]["metres"] = self.tier_m
         out["area_standard"]["reach_m"] = self.standard_reach_m
         out["services"] = {k: {**self.services[k].model_dump(exclude={"enabled"}),
