@@ -343,6 +343,8 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         "speed_m_per_min_by_profile": dict(policy.walking.speed_m_per_min),
         "step_free_services": policy.step_free_services,
         "notes": p["notes"] + _standard_note(p, policy),
+        # the numbers, sources and placeholder flags the plan rests on (for review)
+        "assumptions": policy.assumptions(),
     })
     return result
 

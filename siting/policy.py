@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siting.errors import SitingError
 
@@ -26,6 +26,21 @@ GROUPS = ("age_0_2", "age_3_5", "age_6_14", "age_60_plus", "age_65_plus", "age_8
           "population", "households")
 AGE_GROUPS = GROUPS[:6]
 DEFAULT_POLICY = "cn_default"
+SCHEMA_VERSION = 1  # the policy layout this version of siting reads ([meta] schema_version)
+# keys a run does not read: a scenario's [policy] table may not change them (a setting
+# either takes effect or is refused), with where to set the thing instead
+UNREAD_OVERRIDES = {
+    "area_standard.m2_per_100_households_enhanced": (
+        "a run plans to area_standard.m2_per_100_households (or --standard / standard = 80 in "
+        "the scenario); the enhanced figure is documentation only"),
+    "costs.acquisition_per_m2": (
+        "a run prices every candidate by [sites.costs.<mode>] one_off_per_m2 / annual_per_m2 "
+        "(or the inventory's 费用); costs.acquisition_per_m2 prices only site tables without "
+        "costs given to siting.embedded.EmbeddedFacilities directly"),
+    "sites.class_defaults.brownfield.levels": (
+        "new-build land gets its floor area from plot_ratio × the parcel's area, capped at "
+        "max_floor_area_m2 ([sites.class_defaults.brownfield]); set those instead"),
+}
 
 
 class _Strict(BaseModel):
@@ -34,11 +49,20 @@ class _Strict(BaseModel):
 
 
 class Meta(_Strict):
-    schema_version: int = 1
+    schema_version: int = SCHEMA_VERSION
     name: str
     plan: str = ""
     guideline: str = ""
     notes: str = ""
+
+    @field_validator("schema_version")
+    @classmethod
+    def _supported(cls, v: int) -> int:
+        if v != SCHEMA_VERSION:
+            raise ValueError(f"{v} is not supported: this "
+                             f"version of siting reads policy schema {SCHEMA_VERSION}; start from "
+                             f"the shipped siting/policies/cn_default.toml")
+        return v
 
 
 class Population(_Strict):
@@ -252,6 +276,27 @@ class Policy(_Strict):
         a = self.area_standard
         return (a.m2_per_100_households if standard is None else float(standard)) / 100.0
 
+    def assumptions(self) -> dict:
+        """The resolved policy as a run used it, with its sources and placeholder flags
+        (``summary.json`` ``assumptions``): meta, population, walking (speeds, access
+        rules), tiers (with metres), area standard (with reach in metres), complex, costs
+        and each active service (names, numbers, threshold in metres, placeholder fields,
+        source), plus the placeholder flags of the ``[sites]`` tables. Keys a run does not
+        read (:data:`UNREAD_OVERRIDES`) are left out."""
+        out = self.model_dump(exclude={"sites", "services"})
+        for key in UNREAD_OVERRIDES:
+            table, name = key.split(".", 1)
+            if table in out:
+                out[table].pop(name, None)
+        out["tiers"]["metres"] = self.tier_m
+        out["area_standard"]["reach_m"] = self.standard_reach_m
+        out["services"] = {k: {**self.services[k].model_dump(exclude={"enabled"}),
+                               "threshold_m": self.threshold_m(k)}
+                           for k in self.active_services}
+        out["sites"] = {name: self.sites.get(name, {}).get("placeholder")
+                        for name in ("class_defaults", "costs")}
+        return out
+
     def service_table(self):
         """One row per active service: names, group, unit, rate, areas, threshold, weight."""
         import pandas as pd
@@ -321,8 +366,23 @@ def load_policy(path: str | Path | None = None, overrides: dict | None = None) -
     """
     data = read_policy_dict(path)
     if overrides:
-        data = deep_merge(data, overrides)
+        base, data = data, deep_merge(data, overrides)
+        refuse_unread(base, data, "[policy] table")
     return validate_policy(data, where=str(path) if path else f"{DEFAULT_POLICY}.toml")
+
+
+def refuse_unread(base: dict, merged: dict, where: str) -> None:
+    """Refuse overrides of keys a run does not read (:data:`UNREAD_OVERRIDES`)."""
+    for key, why in UNREAD_OVERRIDES.items():
+        parts = key.split(".")
+
+        def get(d, parts=parts):
+            for p in parts:
+                d = d.get(p) if isinstance(d, dict) else None
+            return d
+        if get(base) != get(merged):
+            raise SitingError(f"{where}: {key} is not read by a run, so changing it would change "
+                              f"nothing; {why}")
 
 
 def check_policy_overrides(path: str | Path | None, overrides: dict, where: str) -> None:
@@ -336,7 +396,9 @@ def check_policy_overrides(path: str | Path | None, overrides: dict, where: str)
         validate_policy(base)
     except SitingError:
         return
-    validate_policy(deep_merge(base, overrides), where=where,
+    merged = deep_merge(base, overrides)
+    refuse_unread(base, merged, where)
+    validate_policy(merged, where=where,
                     hint="the keys of the scenario's [policy] table mirror the policy file")
 
 
