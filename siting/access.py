@@ -320,6 +320,8 @@ def _split_edges(edges: tuple, node_xy: np.ndarray, xy: np.ndarray, comp: np.nda
     ua, ub = a[first], b[first]
     sizes = np.bincount(comp)
     big = sizes[comp[ua]] >= min_component_nodes
+    if not big.any():  # every piece is a fragment: snap to them all (none is larger)
+        big[:] = True
     flags = np.full(len(xy), "", dtype=object)
     tree = shapely.STRtree(ga[big])
     door = np.full(len(xy), "", dtype=object)

@@ -148,3 +148,19 @@ def test_stairs_lengthen_the_step_free_walk_and_elderly_coverage_drops(tmp_path)
     assert old["elderly_care"] == pytest.approx(4000 * elderly, rel=1e-5)  # both, via the steps
     assert new["elderly_care"] == pytest.approx(1000 * elderly, rel=1e-5)  # only the near one
     assert old["after_school"] > 0 and new["after_school"] == pytest.approx(old["after_school"], rel=1e-5)
+
+
+def test_only_fragments_still_snap(tmp_path):
+    """When every street piece is smaller than min_component_nodes there is no larger piece
+    to link to: points snap to the pieces there are (no crash, no relinking flag)."""
+    nodes = {1: (0, 0, {}), 2: (100, 0, {}), **_box(20, 20, 60, 60, 10)[0],
+             15: (40, 20, {"entrance": "yes"})}
+    ring = [10, 15, 11, 12, 13, 10]
+    ext, G = _graph(_osm(tmp_path, nodes, [([1, 2], STREET), (ring, {"building": "yes"})]))
+    b = ext.buildings.to_crs(G.graph["crs"])
+    pts = gpd.GeoDataFrame({"osm_id": b.index.to_numpy()}, geometry=b.representative_point().to_numpy(),
+                           crs=b.crs)
+    acc = build_access(G, pts, pts.iloc[:0], min_component_nodes=5, footprints=b.geometry,
+                       entrances=ext.entrances.to_crs(G.graph["crs"]).geometry)
+    assert acc.demand_door.tolist() == ["entrance"] and acc.demand_flag.tolist() == [""]
+    assert acc.demand_snap_m[0] == pytest.approx(20, abs=0.5)
