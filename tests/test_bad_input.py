@@ -580,7 +580,7 @@ def test_compare_keeps_finished_runs_and_names_the_failing_one(f, tmp_path):
     out = tmp_path / "out"
     res = invoke(f, ["compare", "--osm", f.H, "--max-sites", "1,100000"], out)
     assert res.exit_code == 2, res.output
-    assert "scenario 'max_sites=100000' failed: max_sites = 100000 is larger than" in res.output
+    assert "scenario 'max_sites=100,000' failed: max_sites = 100000 is larger than" in res.output
     assert "1 of 2 failed" in res.output
     table = pd.read_csv(out / "comparison.csv")
     assert list(table["status"]) == ["optimal", "failed"]

@@ -74,7 +74,7 @@ def no_compute(monkeypatch):
 @pytest.fixture
 def cached(monkeypatch, result):
     """The pipeline returns the module's result at once (only writing is exercised)."""
-    monkeypatch.setattr("siting.pipeline.run", lambda sc: result)
+    monkeypatch.setattr("siting.pipeline.run", lambda sc, **kw: result)
 
 
 def run_out(out, *extra):

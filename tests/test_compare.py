@@ -126,7 +126,7 @@ def test_nanjing_five_scenarios_one_command(nanjing_osm, tmp_path):
 def test_cli_compare_write_runs_inside_new_folder(helsinki_osm, tmp_path, monkeypatch):
     """--write-runs puts each run in runs/ of the comparison folder, listed in its marker."""
     result = run(make_scenario(osm=helsinki_osm, max_sites=1))
-    monkeypatch.setattr("siting.pipeline.run", lambda sc: result)
+    monkeypatch.setattr("siting.pipeline.run", lambda sc, **kw: result)
     out = tmp_path / "c"
     res = runner.invoke(app, ["compare", "--osm", str(helsinki_osm), "--max-sites", "1,2",
                               "--write-runs", "--out", str(out)])

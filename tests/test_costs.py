@@ -70,7 +70,9 @@ def stock_inventory(nanjing_osm, tmp_path_factory):
     rows = pd.DataFrame({"编号": [f"GX-{i:02d}" for i in range(len(AREAS))],
                          "名称": [f"存量空间{i}" for i in range(len(AREAS))],
                          "经度": near.x.round(7).to_numpy(), "纬度": near.y.round(7).to_numpy(),
-                         "建筑面积": AREAS, "取得方式": ["租赁", "改造"] * (len(AREAS) // 2)})
+                         "建筑面积": AREAS, "取得方式": ["租赁", "改造"] * (len(AREAS) // 2),
+                         # one basement row: no infant or elderly care may go there
+                         "楼层": ["1层", "首层", "B1", *["1F"] * (len(AREAS) - 3)]})
     path = tmp_path_factory.mktemp("inventory") / "存量空间.csv"
     rows.to_csv(path, index=False)
     return path
@@ -82,7 +84,7 @@ def test_nanjing_stock_spaces_plan_within_10m(nanjing_osm, stock_inventory, tmp_
     out = tmp_path / "stock-10m"
     res = cli("run", "--osm", nanjing_osm, "--inventory", stock_inventory,
               "--min-floor-area", 40, "--model", "embedded", "--budget", 1e7,
-              "--time-limit", 60, "--out", out)
+              "--time-limit", 60, "--out", out, "--require", "GX-09")
     assert res.exit_code == 0, res.output
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert s["model"] == "embedded" and s["status"] in ("optimal", "feasible")
@@ -105,6 +107,23 @@ def test_nanjing_stock_spaces_plan_within_10m(nanjing_osm, stock_inventory, tmp_
     print(f"\nNanjing stock spaces, 10 M CNY: {len(sites)} sites, cost {s['cost_total']:,.0f} "
           f"CNY (charged on usable area: {old:,.0f} CNY)")
     assert old > 2 * s["cost_total"]
+    # the required space is in the plan, its cost counted in the total
+    req = sites[sites["osm_id"] == "GX-09"]
+    assert len(req) == 1 and req["cost_total"].iloc[0] > 0
+    assert s["cost_total"] == pytest.approx(float(sites["cost_total"].sum()))
+    # nothing for infants or the elderly below ground
+    basement = sites[sites["osm_id"] == "GX-02"]
+    for col in ("area_m2_infant_care", "area_m2_elderly_care"):
+        assert (basement[col].fillna(0) == 0).all()
+    # the same ids name the same buildings in another run (other model, one site forbidden)
+    again = tmp_path / "again"
+    res = cli("run", "--osm", nanjing_osm, "--inventory", stock_inventory, "--min-floor-area", 40,
+              "-p", 2, "--forbid", "GX-01", "--out", again)
+    assert res.exit_code == 0, res.output
+    a = gpd.read_file(out / "candidates.gpkg").set_index("osm_id").geometry
+    b = gpd.read_file(again / "candidates.gpkg").set_index("osm_id").geometry
+    common = a.index.intersection(b.index)
+    assert len(common) > 100 and a.loc[common].geom_equals_exact(b.loc[common], 1e-9).all()
 
 
 def test_nanjing_covering_budget_charges_usable_area(nanjing_osm, stock_inventory, tmp_path):
