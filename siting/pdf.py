@@ -242,7 +242,7 @@ def _cover(result, lang: str, notes: list[str]):
         fig.text(0.08, y, _t("notes", lang), fontsize=10, weight="bold")
         y -= 0.025
         for n in notes_all[:8]:
-            for line in _wrap(n, 110 if n.isascii() else 55):
+            for line in _wrap(n, 55 if _has_cjk(n) else 110):
                 if y < 0.05:
                     break
                 fig.text(0.08, y, _plain(line), fontsize=8, color="#444")
@@ -280,6 +280,7 @@ def _map_page(result, lang: str):
         buildings.to_crs(crs).plot(ax=ax, color="#e3e0da", lw=0, zorder=1)
         handles.append(Patch(color="#e3e0da", label=_t("buildings", lang)))
     if len(result.chosen_sites):
+        reach_handles = []
         reach = reach_polygons(result, tiers_min=(5, 10, 15), merged=True)
         for _, r in reach.sort_values("minutes", ascending=False).iterrows():
             colour = TIER_COLOURS.get(int(r["minutes"]), "#cccccc")
@@ -287,8 +288,9 @@ def _map_page(result, lang: str):
                 continue
             pieces = reach.iloc[[0]].set_geometry([r.geometry], crs=reach.crs)
             pieces.plot(ax=ax, color=colour, alpha=0.55, lw=0, zorder=1.5)
-            handles.append(Patch(color=colour, alpha=0.55,
-                                 label=_t("reach", lang, m=f"{r['minutes']:g}")))
+            reach_handles.insert(0, Patch(color=colour, alpha=0.55,
+                                          label=_t("reach", lang, m=f"{r['minutes']:g}")))
+        handles += reach_handles  # 5, 10, 15 minutes
     d = result.demand.to_crs(crs)
     unserved = d[~d["covered"].astype(bool)] if "covered" in d else d.iloc[:0]
     if len(unserved):
@@ -549,7 +551,11 @@ def _assumption_pages(result, lang: str) -> list:
             (_t("population_file", lang),
              f"{sc.population or '–'} ({s.get('population_source', '')})"),
             (_t("community_source", lang), s.get("community_source") or ""),
-            (_t("policy_name", lang), s.get("policy") or ""),
+            (_t("policy_name", lang), s.get("policy") or "–"),
+            (label("model", lang), s.get("model") or "–"),
+            (label("threshold_m", lang), _num(s.get("threshold_m"))),
+            (label("max_sites", lang), _num(s.get("max_sites"))),
+            (label("budget", lang), _num(s.get("budget"))),
             (_t("solver_gap", lang), f"{s.get('solver', '')}: {s.get('status', '')}, "
                                      f"{_t('gap', lang)} {_pct(s.get('mip_gap'))}")]
     for name, value in rows:
@@ -571,12 +577,16 @@ def _plain(text) -> str:
     return str(text)
 
 
+def _has_cjk(text: str) -> bool:
+    """Whether ``text`` holds CJK (full-width) characters."""
+    return any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
+
+
 def _chars(width: float, sample: str) -> int:
     """Characters of 7.5 pt text fitting a column ``width`` (figure fraction, landscape):
     about one em per CJK character, half an em per Latin one."""
     points = width * A4_LANDSCAPE[0] * 72 - 6
-    cjk = any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in sample)
-    return max(int(points / (7.5 if cjk else 4.2)), 4)
+    return max(int(points / (7.5 if _has_cjk(sample) else 4.2)), 4)
 
 
 def _wrap(text, width: int | None) -> list[str]:
