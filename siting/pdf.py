@@ -317,7 +317,42 @@ def _map_page(result, lang: str):
     _north_arrow(ax, lang)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3,
               fontsize=9, frameon=False)
+    _site_key(fig, ax, sites, lang)
     return fig
+
+
+def _site_key(fig, ax, sites, lang: str) -> None:
+    """Numbered list of the chosen sites (name and services) below the map's legend."""
+    if not len(sites):
+        return
+    from siting.report import service_mix, services
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    left, bottom, width, height = ax.get_position().bounds
+    box_w, box_h = width * A4[0], height * A4[1]
+    data_h = min(box_h, box_w * (y1 - y0) / (x1 - x0))  # equal aspect, anchored at the top
+    y = bottom + height - data_h / A4[1] - 0.085
+    keys = services(sites)
+    sep = "；" if lang == "zh" else "; "
+    per_col = max(int((y - 0.04) / 0.017), 1)
+    for i, (_, r) in enumerate(sites.iterrows()):
+        if i >= 2 * per_col:
+            fig.text(0.06, 0.03, "…", fontsize=7)
+            break
+        col, row = divmod(i, per_col)
+        name = _plain(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        mix = sep.join(label(k, lang) for k in service_mix(r, keys))
+        text = f"{i + 1}  {name}" + (f" — {mix}" if mix else "")
+        lines = _wrap(text, 36 if _has_cjk(text) else 68)
+        fig.text(0.06 + 0.45 * col, y - row * 0.017, lines[0] + ("…" if len(lines) > 1 else ""),
+                 fontsize=7.5)
+
+
+def _kind_name(r, lang: str) -> str:
+    """Name of an unnamed site: its class in brackets, e.g. （商业）."""
+    kind = label(str(r.get("kind") or "site_generic"), lang)
+    return f"（{kind}）" if lang == "zh" else f"({kind})"
 
 
 def _street_lines(G) -> list:
@@ -387,10 +422,7 @@ def _sites_pages(result, tables: dict, lang: str) -> list:
             mix = [label(k, lang) for k in svc.loc[svc["site_id"] == sid, "service"]]
         c = costs.loc[sid] if costs is not None and sid in costs.index else {}
         area = r.get("area_used_m2", r.get("usable_area_m2"))
-        name = _plain(place_name(r.get("name"), lang))
-        if not name:  # unnamed building: its class, e.g. (商业)
-            kind = label(str(r.get("kind") or "site_generic"), lang)
-            name = f"（{kind}）" if lang == "zh" else f"({kind})"
+        name = _plain(place_name(r.get("name"), lang)) or _kind_name(r, lang)
         rows.append([str(i), name,
                      ("；" if lang == "zh" else "; ").join(mix), _num(area),
                      *[_num(c.get(k)) if len(c) else "–" for k in
