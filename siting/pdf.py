@@ -105,9 +105,6 @@ def write_pdf(result, path: str | Path, lang: str = "zh", tables: dict | None = 
         Notes about the rendering (e.g. the English fallback).
     """
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     from matplotlib import font_manager
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -128,7 +125,7 @@ def write_pdf(result, path: str | Path, lang: str = "zh", tables: dict | None = 
           "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
           "axes.unicode_minus": False}
     quiet = _QuietFindfont()
-    with quiet, plt.rc_context(rc), PdfPages(path) as pdf:
+    with quiet, matplotlib.rc_context(rc), PdfPages(path) as pdf:
         figures = [_cover(result, lang, notes), _map_page(result, lang)]
         figures += _sites_pages(result, tables, lang)
         figures += _community_pages(tables, lang)
@@ -139,7 +136,6 @@ def write_pdf(result, path: str | Path, lang: str = "zh", tables: dict | None = 
             fig.text(0.5, 0.015, _t("page", lang, i=i, n=len(figures)), ha="center",
                      fontsize=7, color="#666")
             pdf.savefig(fig)
-            plt.close(fig)
         info = pdf.infodict()
         info["Title"] = _t("title", "en")
         info["Creator"] = "siting"
@@ -213,15 +209,16 @@ def _pct(v) -> str:
 
 
 def _cover(result, lang: str, notes: list[str]):
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     s = result.summary
-    fig = plt.figure(figsize=A4)
+    fig = Figure(figsize=A4)
     fig.text(0.08, 0.92, _t("title", lang), fontsize=20, weight="bold")
     fig.text(0.08, 0.895, _t("subtitle", lang), fontsize=12, color="#555")
     src = Path(str(s.get("source") or "")).name
     fig.text(0.08, 0.87, _plain(src), fontsize=9, color="#555")
-    fig.add_artist(plt.Line2D([0.08, 0.92], [0.855, 0.855], color=SITE_COLOUR, lw=1.5))
+    fig.add_artist(Line2D([0.08, 0.92], [0.855, 0.855], color=SITE_COLOUR, lw=1.5))
     y = 0.81
     for name, value in headline(s, lang):
         fig.text(0.08, y, name, fontsize=11, color="#333")
@@ -254,13 +251,13 @@ def _cover(result, lang: str, notes: list[str]):
 # map
 # ---------------------------------------------------------------------------
 def _map_page(result, lang: str):
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     from siting.report import reach_polygons
 
-    fig = plt.figure(figsize=A4)
+    fig = Figure(figsize=A4)
     fig.text(0.06, 0.955, _t("map_title", lang), fontsize=16, weight="bold")
     ax = fig.add_axes([0.05, 0.16, 0.9, 0.77])
     ax.set_aspect("equal")
@@ -329,7 +326,7 @@ def _site_key(fig, ax, sites, lang: str) -> None:
 
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    left, bottom, width, height = ax.get_position().bounds
+    _, bottom, width, height = ax.get_position().bounds
     box_w, box_h = width * A4[0], height * A4[1]
     data_h = min(box_h, box_w * (y1 - y0) / (x1 - x0))  # equal aspect, anchored at the top
     y = bottom + height - data_h / A4[1] - 0.085
@@ -463,7 +460,8 @@ def _community_pages(tables: dict, lang: str) -> list:
 def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: list[float],
                  lang: str, wrap: list | None = None) -> list:
     """Landscape pages of a table drawn as text (every cell a plain text, no markup)."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     wrap = wrap or []
     pages = []
@@ -471,12 +469,12 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
     x_edges = np.concatenate([[0.0], np.cumsum(widths)])
     x_edges = 0.04 + 0.92 * x_edges / x_edges[-1]
     for n, chunk in enumerate(chunks):
-        fig = plt.figure(figsize=A4_LANDSCAPE)
+        fig = Figure(figsize=A4_LANDSCAPE)
         fig.text(0.04, 0.94, title + (_t("continued", lang) if n else ""), fontsize=15,
                  weight="bold")
         y = 0.89
         head_h = 0.045
-        fig.add_artist(plt.Rectangle((0.04, y - head_h), 0.92, head_h, color="#dde8f3",
+        fig.add_artist(Rectangle((0.04, y - head_h), 0.92, head_h, color="#dde8f3",
                                      transform=fig.transFigure))
         for j, h in enumerate(heads):
             chars = _chars(x_edges[j + 1] - x_edges[j], h)
@@ -493,7 +491,7 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
             lines = max(len(c) for c in cells)
             h = 0.012 + 0.016 * lines
             if k % 2:
-                fig.add_artist(plt.Rectangle((0.04, y - h), 0.92, h, color="#f4f4f4",
+                fig.add_artist(Rectangle((0.04, y - h), 0.92, h, color="#f4f4f4",
                                              transform=fig.transFigure))
             for j, c in enumerate(cells):
                 numeric = j >= len(wrap) or not wrap[j]
@@ -509,10 +507,10 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
 # budget curve (a sweep only) and assumptions
 # ---------------------------------------------------------------------------
 def _curve_page(curve: pd.DataFrame, lang: str):
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     x = "budget" if "budget" in curve else curve.columns[0]
-    fig = plt.figure(figsize=A4_LANDSCAPE)
+    fig = Figure(figsize=A4_LANDSCAPE)
     fig.text(0.06, 0.93, _t("curve", lang), fontsize=15, weight="bold")
     ax = fig.add_axes([0.1, 0.12, 0.82, 0.74])
     ax.plot(curve[x].astype(float), curve["covered_population"].astype(float), marker="o")
@@ -524,12 +522,12 @@ def _curve_page(curve: pd.DataFrame, lang: str):
 
 
 def _assumption_pages(result, lang: str) -> list:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from siting.policy import load_policy
 
     sc, s = result.scenario, result.summary
-    fig = plt.figure(figsize=A4_LANDSCAPE)
+    fig = Figure(figsize=A4_LANDSCAPE)
     fig.text(0.04, 0.94, _t("assumptions", lang), fontsize=15, weight="bold")
     policy = None
     if s.get("model") == "embedded":
