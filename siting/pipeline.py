@@ -49,6 +49,8 @@ class RunResult:
     candidates
         Every candidate, excluded ones too (``excluded_reason``), with the result
         columns; written to ``candidates.gpkg`` (see :mod:`siting.sites`).
+    buildings
+        Building footprints of the study area (projected), drawn on report.pdf's map.
     """
 
     scenario: Scenario
@@ -62,6 +64,7 @@ class RunResult:
     summary: dict = field(default_factory=dict)
     candidates: gpd.GeoDataFrame | None = None
     plan: object = None  # siting.embedded.EmbeddedSolution when the embedded model ran
+    buildings: gpd.GeoSeries | None = None  # footprints (projected), for report.pdf's map
 
     @property
     def chosen_sites(self) -> gpd.GeoDataFrame:
@@ -173,7 +176,7 @@ def run(sc: Scenario) -> RunResult:
     demand, sites = _attach(access, instance, solution, demand, sites)
     candidates = _with_results(candidates, sites)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
-                       candidates=candidates)
+                       candidates=candidates, buildings=door["footprints"])
     result.summary = _summary(result, time.perf_counter() - t0)
     return result
 
@@ -273,7 +276,8 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
     demand, sites = _attach(access, instance, solution, demand, sites)
     sites = _attach_plan(sites, plan, policy.active_services)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
-                       candidates=_with_results(candidates, sites), plan=plan)
+                       candidates=_with_results(candidates, sites), plan=plan,
+                       buildings=door["footprints"])
     result.summary = _summary(result, time.perf_counter() - t0)
     p = plan.summary
     result.summary.update({
