@@ -251,6 +251,7 @@ def _cover(result, lang: str, notes: list[str]):
 # map
 # ---------------------------------------------------------------------------
 def _map_page(result, lang: str):
+    import geopandas as gpd
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -283,8 +284,8 @@ def _map_page(result, lang: str):
             colour = TIER_COLOURS.get(int(r["minutes"]), "#cccccc")
             if r.geometry is None or r.geometry.is_empty:
                 continue
-            pieces = reach.iloc[[0]].set_geometry([r.geometry], crs=reach.crs)
-            pieces.plot(ax=ax, color=colour, alpha=0.55, lw=0, zorder=1.5)
+            gpd.GeoSeries([r.geometry], crs=reach.crs).plot(ax=ax, color=colour, alpha=0.55,
+                                                            lw=0, zorder=1.5)
             reach_handles.insert(0, Patch(color=colour, alpha=0.55,
                                           label=_t("reach", lang, m=f"{r['minutes']:g}")))
         handles += reach_handles  # 5, 10, 15 minutes
@@ -353,10 +354,15 @@ def _kind_name(r, lang: str) -> str:
 
 
 def _street_lines(G) -> list:
-    """Edge geometries of the projected walking graph as coordinate arrays."""
+    """Edge geometries of the projected walking graph as coordinate arrays (a two-way
+    street once)."""
     nodes = G.nodes
     out = []
-    for u, v, data in G.edges(data=True):
+    seen = set()
+    for u, v, k, data in G.edges(keys=True, data=True):
+        if (v, u, k) in seen:
+            continue
+        seen.add((u, v, k))
         geom = data.get("geometry")
         if geom is not None:
             out.append(np.asarray(geom.coords)[:, :2])
