@@ -1,7 +1,7 @@
 """``report.pdf``: a printable A4 review-meeting pack of one run (matplotlib, no browser).
 
 Pages: a cover with the headline numbers (read from ``result.summary``, the values of
-``summary.json``), the plan map drawn from the extract itself (streets, walking reach,
+``summary.json``), the plan map drawn from the extract itself (streets, buildings, walking reach,
 chosen sites, unserved demand; no tiles), the sites and cost table, the community
 compliance table, an optional budget curve, and the assumptions (policy values and which
 are placeholders, data sources, solver status). Tables use landscape pages.
