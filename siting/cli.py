@@ -214,7 +214,8 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
         f"network: {s['network_nodes']} nodes in {s['network_components']} components, "
         f"{s['population_outside_largest_component']:,.0f} people outside the largest\n"
         f"map: {(path / 'map.html').resolve()}\n"
-        f"tables: {(path / 'report.xlsx').resolve()}"
+        f"tables: {(path / 'report.xlsx').resolve()}\n"
+        f"printable report: {(path / 'report.pdf').resolve()}"
     )
     if s.get("model") == "embedded":
         served = ", ".join(f"{k} {v:,.0f}" for k, v in s["served_by_service"].items())

@@ -166,7 +166,8 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
                   assets: str = "inline", basemap: str = "osm",
                   tianditu_key: str | None = None) -> Path:
     """Write ``map.html``, ``sites.gpkg``, ``candidates.gpkg``, ``demand.gpkg``, ``summary.json``,
-    ``report.xlsx``, ``report.gpkg`` and ``tables/*.csv`` (see :mod:`siting.tables`).
+    ``report.xlsx``, ``report.gpkg`` and ``tables/*.csv`` (see :mod:`siting.tables`) and
+    ``report.pdf`` (printable A4 review pack, see :mod:`siting.pdf`).
 
     ``lang`` (``"zh"``/``"en"``, default by study area), ``assets``, ``basemap`` and
     ``tianditu_key`` are passed to :func:`make_map`.
@@ -178,6 +179,7 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
     deleted, and a folder holding any other file is never replaced.
     """
     from siting.outdir import atomic_folder
+    from siting.pdf import write_pdf
     from siting.tables import write_tables
 
     with atomic_folder(out, overwrite, "run") as tmp:
@@ -193,7 +195,8 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
                                                      ensure_ascii=False), encoding="utf-8")
 
         lang = map_lang(result, lang)
-        write_tables(result, tmp, lang=lang)
+        tables = write_tables(result, tmp, lang=lang)
+        write_pdf(result, tmp / "report.pdf", lang=lang, tables=tables)
         make_map(result, lang=lang, assets=assets, basemap=basemap,
                  tianditu_key=tianditu_key).save(str(tmp / "map.html"))
     return Path(out)

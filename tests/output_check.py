@@ -168,7 +168,31 @@ def check_run_folder(folder: str | Path) -> dict:
     assert not missing, f"map.html has no popup cost for chosen sites {sorted(missing)}"
     for sid, v in cost.items():
         _close(seen[sid], v, f"map.html popup site {sid} cost_total", 0.51)
+    _check_pdf_cover(folder, summary)
     return {"sites": len(cost), "cost_total": total}
+
+
+def _check_pdf_cover(folder: Path, summary: dict) -> None:
+    """report.pdf's cover prints summary.json's headline numbers (as siting.pdf formats
+    them), in Chinese or in English; skipped without report.pdf or pymupdf."""
+    pdf = folder / "report.pdf"
+    try:
+        import pymupdf
+    except ImportError:
+        return
+    if not pdf.exists():
+        return
+    from siting.pdf import headline
+
+    with pymupdf.open(pdf) as doc:
+        cover = doc[0].get_text()
+    for lang in ("zh", "en"):
+        rows = headline(summary, lang)
+        if all(name in cover for name, _ in rows):
+            for name, value in rows:
+                assert value in cover, f"report.pdf cover: {name} is not {value}"
+            return
+    raise AssertionError("report.pdf cover has not the headline numbers of summary.json")
 
 
 def comparison_folders(root: Path) -> list[Path]:

@@ -1,0 +1,632 @@
+"""``report.pdf``: a printable A4 review-meeting pack of one run (matplotlib, no browser).
+
+Pages: a cover with the headline numbers (read from ``result.summary``, the values of
+``summary.json``), the plan map drawn from the extract itself (streets, buildings, walking reach,
+chosen sites, unserved demand; no tiles), the sites and cost table, the community
+compliance table, an optional budget curve, and the assumptions (policy values and which
+are placeholders, data sources, solver status). Tables use landscape pages.
+
+Chinese text needs a CJK font; the one :func:`siting.compare._cjk_font` finds on the
+machine is embedded (TrueType, ``pdf.fonttype`` 42). Without one a zh report is written
+with English labels and says so in a note, rather than printing empty boxes. Names from
+data are drawn as plain text (no mathtext, no TeX).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from siting.i18n import label, place_name
+
+A4 = (8.27, 11.69)  # inches, portrait
+A4_LANDSCAPE = (11.69, 8.27)
+TABLE_ROWS = 24  # rows per table page
+TIER_COLOURS = {5: "#1a9850", 10: "#91cf60", 15: "#d9ef8b"}
+SITE_COLOUR = "#d7301f"
+
+# texts of the PDF only (zh, en); table headers and KPI names come from siting.i18n
+_TEXT: dict[str, tuple[str, str]] = {
+    "title": ("城市社区嵌入式服务设施规划方案", "Community embedded service facilities plan"),
+    "subtitle": ("评审会议材料", "Review meeting pack"),
+    "people_covered": ("覆盖人口 / 总人口", "People covered / total"),
+    "sites_chosen": ("选定站点 / 候选站点", "Sites chosen / candidates"),
+    "cost_budget": ("总费用 / 预算（元）", "Cost total / budget (CNY)"),
+    "no_budget": ("无预算", "no budget"),
+    "communities_std": ("达标社区 / 社区总数", "Communities meeting the standard / total"),
+    "solver_gap": ("求解状态与间隙", "Solver status and gap"),
+    "served_per_service": ("各项服务服务人数", "People served per service"),
+    "gap": ("间隙", "gap"),
+    "map_title": ("规划布局图", "Plan map"),
+    "streets": ("步行路网", "Walking streets"),
+    "buildings": ("建筑", "Buildings"),
+    "reach": ("步行 {m} 分钟可达", "{m} min walk"),
+    "unserved": ("未覆盖需求点", "Unserved demand"),
+    "sites": ("选定站点（编号见站点表）", "Chosen sites (numbers as in the sites table)"),
+    "no": ("编号", "No."),
+    "services": ("服务", "Services"),
+    "page": ("第 {i} 页，共 {n} 页", "page {i} of {n}"),
+    "assumptions": ("假设与数据来源", "Assumptions and data sources"),
+    "policy": ("政策参数", "Policy values"),
+    "placeholder_note": ("* 标记为占位值（待核实）", "* marks a placeholder value (to be checked)"),
+    "placeholders": ("占位字段", "Placeholder fields"),
+    "data_sources": ("数据来源", "Data sources"),
+    "osm_file": ("OSM 文件", "OSM file"),
+    "population_file": ("人口数据", "Population"),
+    "community_source": ("社区划分", "Communities"),
+    "policy_name": ("政策文件", "Policy"),
+    "rate": ("配置指标（每人）", "Units per person"),
+    "m2_per_unit": ("每单位面积 m²", "m² per unit"),
+    "walk": ("步行距离 m", "Walk m"),
+    "weight": ("权重", "Weight"),
+    "unit": ("单位", "Unit"),
+    "north": ("北", "N"),
+    "continued": ("（续）", " (continued)"),
+    "no_rows": ("无", "none"),
+    "curve": ("预算曲线", "Budget curve"),
+    "font_note": ("", "No CJK font was found on this machine: the report is written in "
+                      "English (install e.g. Debian fonts-wqy-zenhei for Chinese)."),
+    "notes": ("说明", "Notes"),
+    "area_std": ("面积标准", "Area standard"),
+    "costs": ("费用", "Costs"),
+}
+
+
+def _t(key: str, lang: str, **fmt) -> str:
+    text = _TEXT[key][0 if lang == "zh" else 1]
+    return text.format(**fmt) if fmt else text
+
+
+def write_pdf(result, path: str | Path, lang: str = "zh", tables: dict | None = None,
+              curve: pd.DataFrame | None = None) -> list[str]:
+    """Write the review-meeting pack of ``result`` to ``path``.
+
+    Parameters
+    ----------
+    result
+        A :class:`siting.pipeline.RunResult`.
+    path
+        The PDF to write.
+    lang
+        ``"zh"`` or ``"en"``; ``"zh"`` falls back to English labels when no CJK font is
+        installed (the returned notes say so, and so does the cover).
+    tables
+        :func:`siting.tables.report_tables` of the run (computed when not given).
+    curve
+        A budget sweep (``siting.compare`` table with ``covered_population``); drawn on
+        its own page when given, skipped for a single run.
+
+    Returns
+    -------
+    list of str
+        Notes about the rendering (e.g. the English fallback).
+    """
+    import matplotlib
+    from matplotlib import font_manager
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from siting.compare import _cjk_font
+    from siting.tables import report_tables
+
+    notes: list[str] = []
+    families = ["DejaVu Sans"]
+    if lang == "zh":
+        cjk = _cjk_font(font_manager)
+        if cjk:
+            families = [cjk, "DejaVu Sans"]
+        else:
+            lang = "en"
+            notes.append(_t("font_note", "en"))
+    tables = report_tables(result) if tables is None else tables
+    rc = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
+          "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
+          "axes.unicode_minus": False}
+    quiet = _QuietFindfont()
+    with quiet, matplotlib.rc_context(rc), PdfPages(path) as pdf:
+        figures = [_cover(result, lang, notes), _map_page(result, lang)]
+        figures += _sites_pages(result, tables, lang)
+        figures += _community_pages(tables, lang)
+        if curve is not None and len(curve):
+            figures.append(_curve_page(curve, lang))
+        figures += _assumption_pages(result, lang)
+        for i, fig in enumerate(figures, start=1):
+            fig.text(0.5, 0.015, _t("page", lang, i=i, n=len(figures)), ha="center",
+                     fontsize=7, color="#666")
+            pdf.savefig(fig)
+        info = pdf.infodict()
+        info["Title"] = _t("title", "en")
+        info["Creator"] = "siting"
+    return notes
+
+
+class _QuietFindfont:
+    """Silence matplotlib's "Failed to find font weight" messages (a CJK font with one
+    weight is used for bold too) while the report is drawn."""
+
+    def __enter__(self):
+        import logging
+
+        self._log = logging.getLogger("matplotlib.font_manager")
+        self._level = self._log.level
+        self._log.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._log.setLevel(self._level)
+
+
+# ---------------------------------------------------------------------------
+# cover
+# ---------------------------------------------------------------------------
+def headline(summary: dict, lang: str) -> list[tuple[str, str]]:
+    """The cover's headline numbers as ``(label, text)``, formatted as the PDF prints them.
+
+    Parameters
+    ----------
+    summary
+        ``result.summary`` (the values of ``summary.json``).
+    lang
+        ``"zh"`` or ``"en"``.
+    """
+    s = summary
+    rows = [(_t("people_covered", lang),
+             f"{_num(s.get('covered_population'))} / {_num(s.get('total_population'))}"
+             f" ({_pct(s.get('covered_share'))})"),
+            (_t("sites_chosen", lang),
+             f"{_num(s.get('n_sites_chosen'))} / {_num(s.get('n_candidate_sites'))}")]
+    if s.get("model") == "embedded" or s.get("cost_total") is not None:
+        budget = s.get("budget")
+        rows.append((_t("cost_budget", lang), f"{_num(s.get('cost_total'))} / "
+                     + (_t("no_budget", lang) if budget is None else _num(budget))))
+    if s.get("communities_total") is not None:
+        rows.append((_t("communities_std", lang),
+                     f"{_num(s.get('communities_meeting_standard'))} / "
+                     f"{_num(s.get('communities_total'))}"))
+    rows.append((_t("solver_gap", lang), f"{s.get('solver', '')}: {s.get('status', '')}, "
+                 f"{_t('gap', lang)} {_pct(s.get('mip_gap'))}"))
+    return rows
+
+
+def _num(v) -> str:
+    if v is None:
+        return "–"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return f"{f:,.0f}" if np.isfinite(f) else "–"
+
+
+def _pct(v) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    return f"{100 * f:.1f} %" if np.isfinite(f) else "–"
+
+
+def _cover(result, lang: str, notes: list[str]):
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    s = result.summary
+    fig = Figure(figsize=A4)
+    fig.text(0.08, 0.92, _t("title", lang), fontsize=20, weight="bold")
+    fig.text(0.08, 0.895, _t("subtitle", lang), fontsize=12, color="#555")
+    src = Path(str(s.get("source") or "")).name
+    fig.text(0.08, 0.87, _plain(src), fontsize=9, color="#555")
+    fig.add_artist(Line2D([0.08, 0.92], [0.855, 0.855], color=SITE_COLOUR, lw=1.5))
+    y = 0.81
+    for name, value in headline(s, lang):
+        fig.text(0.08, y, name, fontsize=11, color="#333")
+        fig.text(0.92, y, value, fontsize=14, weight="bold", ha="right")
+        y -= 0.045
+    served = s.get("served_by_service") or {}
+    if served:
+        y -= 0.01
+        fig.text(0.08, y, _t("served_per_service", lang), fontsize=12, weight="bold")
+        y -= 0.035
+        for k, v in served.items():
+            fig.text(0.12, y, label(k, lang), fontsize=10)
+            fig.text(0.92, y, _num(v), fontsize=10, ha="right")
+            y -= 0.028
+    notes_all = [*notes, *[str(n) for n in s.get("notes") or []]]
+    if notes_all:
+        y -= 0.02
+        fig.text(0.08, y, _t("notes", lang), fontsize=10, weight="bold")
+        y -= 0.025
+        for n in notes_all[:8]:
+            for line in _wrap(n, 55 if _has_cjk(n) else 110):
+                if y < 0.05:
+                    break
+                fig.text(0.08, y, _plain(line), fontsize=8, color="#444")
+                y -= 0.018
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# map
+# ---------------------------------------------------------------------------
+def _map_page(result, lang: str):
+    import geopandas as gpd
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from siting.report import reach_polygons
+
+    fig = Figure(figsize=A4)
+    fig.text(0.06, 0.955, _t("map_title", lang), fontsize=16, weight="bold")
+    ax = fig.add_axes([0.05, 0.16, 0.9, 0.77])
+    ax.set_aspect("equal")
+    ax.set_anchor("N")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    crs = result.graph.graph.get("crs")
+    handles = []
+    lines = _street_lines(result.graph)
+    if lines:
+        from matplotlib.collections import LineCollection
+
+        ax.add_collection(LineCollection(lines, colors="#9a9a9a", linewidths=0.5, zorder=2))
+        handles.append(Line2D([], [], color="#9a9a9a", lw=0.8, label=_t("streets", lang)))
+    buildings = getattr(result, "buildings", None)
+    if buildings is not None and len(buildings):
+        buildings.to_crs(crs).plot(ax=ax, color="#e3e0da", lw=0, zorder=1)
+        handles.append(Patch(color="#e3e0da", label=_t("buildings", lang)))
+    if len(result.chosen_sites):
+        reach_handles = []
+        reach = reach_polygons(result, tiers_min=(5, 10, 15), merged=True)
+        for _, r in reach.sort_values("minutes", ascending=False).iterrows():
+            colour = TIER_COLOURS.get(int(r["minutes"]), "#cccccc")
+            if r.geometry is None or r.geometry.is_empty:
+                continue
+            gpd.GeoSeries([r.geometry], crs=reach.crs).plot(ax=ax, color=colour, alpha=0.55,
+                                                            lw=0, zorder=1.5)
+            reach_handles.insert(0, Patch(color=colour, alpha=0.55,
+                                          label=_t("reach", lang, m=f"{r['minutes']:g}")))
+        handles += reach_handles  # 5, 10, 15 minutes
+    d = result.demand.to_crs(crs)
+    unserved = d[~d["covered"].astype(bool)] if "covered" in d else d.iloc[:0]
+    if len(unserved):
+        ax.scatter(unserved.geometry.x, unserved.geometry.y, s=4, color="#3b6fb6",
+                   alpha=0.7, zorder=3, lw=0)
+        handles.append(Line2D([], [], marker="o", ls="", color="#3b6fb6", ms=3,
+                              label=_t("unserved", lang)))
+    sites = result.chosen_sites.to_crs(crs)
+    if len(sites):
+        ax.scatter(sites.geometry.x, sites.geometry.y, s=70, color=SITE_COLOUR,
+                   edgecolor="white", lw=1, zorder=5)
+        for i, (x, y) in enumerate(zip(sites.geometry.x, sites.geometry.y), start=1):
+            ax.annotate(str(i), (x, y), xytext=(5, 5), textcoords="offset points",
+                        fontsize=8, weight="bold", zorder=6,
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec=SITE_COLOUR,
+                                  lw=0.6))
+        handles.append(Line2D([], [], marker="o", ls="", color=SITE_COLOUR, ms=7,
+                              label=_t("sites", lang)))
+    ax.autoscale_view()
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    _fit_extent(ax)
+    _scale_bar(ax)
+    _north_arrow(ax, lang)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3,
+              fontsize=9, frameon=False)
+    _site_key(fig, ax, sites, lang)
+    return fig
+
+
+def _site_key(fig, ax, sites, lang: str) -> None:
+    """Numbered list of the chosen sites (name and services) below the map's legend."""
+    if not len(sites):
+        return
+    from siting.report import service_mix, services
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    _, bottom, width, height = ax.get_position().bounds
+    box_w, box_h = width * A4[0], height * A4[1]
+    data_h = min(box_h, box_w * (y1 - y0) / (x1 - x0))  # equal aspect, anchored at the top
+    y = bottom + height - data_h / A4[1] - 0.085
+    keys = services(sites)
+    sep = "；" if lang == "zh" else "; "
+    per_col = max(int((y - 0.04) / 0.017), 1)
+    for i, (_, r) in enumerate(sites.iterrows()):
+        if i >= 2 * per_col:
+            fig.text(0.06, 0.03, "…", fontsize=7)
+            break
+        col, row = divmod(i, per_col)
+        name = _plain(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        mix = sep.join(label(k, lang) for k in service_mix(r, keys))
+        text = f"{i + 1}  {name}" + (f" — {mix}" if mix else "")
+        lines = _wrap(text, 36 if _has_cjk(text) else 68)
+        fig.text(0.06 + 0.45 * col, y - row * 0.017, lines[0] + ("…" if len(lines) > 1 else ""),
+                 fontsize=7.5)
+
+
+def _kind_name(r, lang: str) -> str:
+    """Name of an unnamed site: its class in brackets, e.g. （商业）."""
+    kind = label(str(r.get("kind") or "site_generic"), lang)
+    return f"（{kind}）" if lang == "zh" else f"({kind})"
+
+
+def _street_lines(G) -> list:
+    """Edge geometries of the projected walking graph as coordinate arrays (a two-way
+    street once)."""
+    nodes = G.nodes
+    out = []
+    seen = set()
+    for u, v, k, data in G.edges(keys=True, data=True):
+        if (v, u, k) in seen:
+            continue
+        seen.add((u, v, k))
+        geom = data.get("geometry")
+        if geom is not None:
+            out.append(np.asarray(geom.coords)[:, :2])
+        else:
+            out.append(np.array([[nodes[u]["x"], nodes[u]["y"]], [nodes[v]["x"], nodes[v]["y"]]]))
+    return out
+
+
+def _fit_extent(ax) -> None:
+    """Pad the data extent by 3 % so sites at the edge are not cut."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    px, py = 0.03 * (x1 - x0), 0.03 * (y1 - y0)
+    ax.set_xlim(x0 - px, x1 + px)
+    ax.set_ylim(y0 - py, y1 + py)
+
+
+def _scale_bar(ax) -> None:
+    """A black-and-white scale bar (metres; the map is in a metric CRS) bottom left."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    target = (x1 - x0) / 5
+    length = max(b for b in (10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000)
+                 if b <= max(target, 10))
+    bx, by, h = x0 + 0.04 * (x1 - x0), y0 + 0.04 * (y1 - y0), 0.008 * (y1 - y0)
+    half = length / 2
+    ax.add_patch(_rect(bx, by, half, h, "black"))
+    ax.add_patch(_rect(bx + half, by, half, h, "white"))
+    for x, text in ((bx, "0"), (bx + length,
+                                f"{length / 1000:g} km" if length >= 1000 else f"{length} m")):
+        ax.text(x, by + 1.8 * h, text, ha="center", va="bottom", fontsize=8, zorder=8)
+
+
+def _rect(x: float, y: float, w: float, h: float, colour: str):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x, y), w, h, facecolor=colour, edgecolor="black", lw=0.6, zorder=8)
+
+
+def _north_arrow(ax, lang: str) -> None:
+    """North arrow top right (the projected CRS has grid north up)."""
+    ax.annotate(_t("north", lang), xy=(0.95, 0.96), xytext=(0.95, 0.87),
+                xycoords="axes fraction", ha="center", va="center", fontsize=10,
+                weight="bold", zorder=8,
+                arrowprops=dict(facecolor="black", width=3, headwidth=9, headlength=9))
+
+
+# ---------------------------------------------------------------------------
+# tables
+# ---------------------------------------------------------------------------
+def _sites_pages(result, tables: dict, lang: str) -> list:
+    sites = tables["sites"]
+    costs = tables["costs"].set_index("site_id") if len(tables["costs"]) else None
+    svc = tables.get("services")
+    rows = []
+    for i, (_, r) in enumerate(sites.iterrows(), start=1):
+        sid = int(r["site_id"])
+        mix = []
+        if svc is not None and len(svc):
+            mix = [label(k, lang) for k in svc.loc[svc["site_id"] == sid, "service"]]
+        c = costs.loc[sid] if costs is not None and sid in costs.index else {}
+        area = r.get("area_used_m2", r.get("usable_area_m2"))
+        name = _plain(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        rows.append([str(i), name,
+                     ("；" if lang == "zh" else "; ").join(mix), _num(area),
+                     *[_num(c.get(k)) if len(c) else "–" for k in
+                       ("cost_one_off", "cost_fit_out", "cost_rent_horizon", "cost_total")],
+                     _num(r.get("covered_population"))])
+    heads = [_t("no", lang), label("name", lang), _t("services", lang),
+             label("area_used_m2" if "area_used_m2" in sites else "usable_area_m2", lang),
+             label("cost_one_off", lang), label("cost_fit_out", lang),
+             label("cost_rent_horizon", lang), label("cost_total", lang),
+             label("covered_population", lang)]
+    widths = [0.04, 0.2, 0.26, 0.07, 0.08, 0.08, 0.08, 0.09, 0.1]
+    return _table_pages(label("sheet_sites", lang), heads, rows, widths, lang,
+                        wrap=[None, 22 if lang == "zh" else 36, 30 if lang == "zh" else 48])
+
+
+def _community_pages(tables: dict, lang: str) -> list:
+    com = tables["communities"]
+    cols = [c for c in ("name", "households", "required_m2", "provided_m2", "shortfall_m2",
+                        "met", "total_population", "covered_population") if c in com]
+    rows = []
+    for _, r in com.iterrows():
+        row = []
+        for c in cols:
+            v = r[c]
+            if c == "name":
+                row.append(_plain(place_name(v, lang)))
+            elif c == "met":
+                row.append(("是" if lang == "zh" else "yes") if bool(v) else
+                           ("否" if lang == "zh" else "no"))
+            else:
+                row.append(_num(v))
+        rows.append(row)
+    widths = [0.34 if c == "name" else 0.6 / max(len(cols) - 1, 1) for c in cols]
+    return _table_pages(label("sheet_communities", lang), [label(c, lang) for c in cols],
+                        rows, widths, lang, wrap=[40 if lang == "zh" else 60])
+
+
+def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: list[float],
+                 lang: str, wrap: list | None = None) -> list:
+    """Landscape pages of a table drawn as text (every cell a plain text, no markup)."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    wrap = wrap or []
+    pages = []
+    chunks = [rows[i:i + TABLE_ROWS] for i in range(0, len(rows), TABLE_ROWS)] or [[]]
+    x_edges = np.concatenate([[0.0], np.cumsum(widths)])
+    x_edges = 0.04 + 0.92 * x_edges / x_edges[-1]
+    for n, chunk in enumerate(chunks):
+        fig = Figure(figsize=A4_LANDSCAPE)
+        fig.text(0.04, 0.94, title + (_t("continued", lang) if n else ""), fontsize=15,
+                 weight="bold")
+        y = 0.89
+        head_h = 0.045
+        fig.add_artist(Rectangle((0.04, y - head_h), 0.92, head_h, color="#dde8f3",
+                                     transform=fig.transFigure))
+        for j, h in enumerate(heads):
+            chars = _chars(x_edges[j + 1] - x_edges[j], h)
+            numeric = j and (j >= len(wrap) or not wrap[j])
+            fig.text(x_edges[j + 1] - 0.006 if numeric else x_edges[j] + 0.004,
+                     y - head_h / 2, "\n".join(_wrap(h, chars)[:3]), fontsize=7.5,
+                     weight="bold", va="center", ha="right" if numeric else "left")
+        y -= head_h
+        if not chunk:
+            fig.text(0.05, y - 0.03, _t("no_rows", lang), fontsize=9)
+        for k, row in enumerate(chunk):
+            cells = [(_wrap(v, wrap[j]) if j < len(wrap) and wrap[j] else [v])
+                     for j, v in enumerate(row)]
+            lines = max(len(c) for c in cells)
+            h = 0.012 + 0.016 * lines
+            if k % 2:
+                fig.add_artist(Rectangle((0.04, y - h), 0.92, h, color="#f4f4f4",
+                                             transform=fig.transFigure))
+            for j, c in enumerate(cells):
+                numeric = j >= len(wrap) or not wrap[j]
+                x = x_edges[j + 1] - 0.006 if numeric and j else x_edges[j] + 0.004
+                fig.text(x, y - h / 2, "\n".join(c[:3]), fontsize=7.5, va="center",
+                         ha="right" if numeric and j else "left", linespacing=1.3)
+            y -= h
+        pages.append(fig)
+    return pages
+
+
+# ---------------------------------------------------------------------------
+# budget curve (a sweep only) and assumptions
+# ---------------------------------------------------------------------------
+def _curve_page(curve: pd.DataFrame, lang: str):
+    from matplotlib.figure import Figure
+
+    x = "budget" if "budget" in curve else curve.columns[0]
+    fig = Figure(figsize=A4_LANDSCAPE)
+    fig.text(0.06, 0.93, _t("curve", lang), fontsize=15, weight="bold")
+    ax = fig.add_axes([0.1, 0.12, 0.82, 0.74])
+    ax.plot(curve[x].astype(float), curve["covered_population"].astype(float), marker="o")
+    ax.set_xlabel(label(x, lang))
+    ax.set_ylabel(label("covered_population", lang))
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _assumption_pages(result, lang: str) -> list:
+    from matplotlib.figure import Figure
+
+    from siting.policy import load_policy
+
+    sc, s = result.scenario, result.summary
+    fig = Figure(figsize=A4_LANDSCAPE)
+    fig.text(0.04, 0.94, _t("assumptions", lang), fontsize=15, weight="bold")
+    policy = None
+    if s.get("model") == "embedded":
+        try:
+            policy = load_policy(sc.policy_file, sc.policy)
+        except Exception:  # noqa: BLE001 - the report never fails on the policy page
+            policy = None
+    y = 0.89
+    if policy is not None:
+        fig.text(0.04, y, f"{_t('policy', lang)}  ({_t('placeholder_note', lang)})",
+                 fontsize=10, weight="bold")
+        y -= 0.03
+        heads = [label("service", lang), _t("unit", lang), _t("rate", lang),
+                 _t("m2_per_unit", lang), _t("walk", lang), _t("weight", lang),
+                 label("source", lang)]
+        xs = [0.04, 0.17, 0.23, 0.31, 0.39, 0.46, 0.52]
+        for x, h in zip(xs, heads):
+            fig.text(x, y, h, fontsize=7.5, weight="bold")
+        y -= 0.022
+        for k in policy.active_services:
+            sv = policy.services[k]
+            ph = set(sv.placeholder)
+            walk = "walk_min" if sv.walk_min is not None else "walk_m"
+            rate = "units_per_person" if sv.units_per_person is not None else "units_per_1000"
+            vals = [label(k, lang), _plain(sv.unit), f"{sv.rate:.4g}" + _star(rate, ph),
+                    f"{sv.floor_m2_per_unit:g}" + _star("floor_m2_per_unit", ph),
+                    f"{policy.threshold_m(k):,.0f}" + _star(walk, ph),
+                    f"{sv.priority_weight:g}" + _star("priority_weight", ph)]
+            src = _wrap(_plain(sv.source), 95 if lang == "en" else 60)[:2]
+            for x, v in zip(xs, vals):
+                fig.text(x, y, v, fontsize=7.5, va="top")
+            fig.text(xs[-1], y, "\n".join(src), fontsize=6.5, va="top", color="#444")
+            y -= 0.012 + 0.014 * max(1, len(src))
+        y -= 0.01
+        a, c = policy.area_standard, policy.costs
+        for key, model, extra in (("area_std", a, f"{a.m2_per_100_households:g} m²/100 hh"),
+                                  ("costs", c, "")):
+            text = f"{_t(key, lang)}: {extra}"
+            if model.placeholder:
+                text += f"  {_t('placeholders', lang)}: {', '.join(model.placeholder)}"
+            for line in _wrap(_plain(text), 150 if lang == "en" else 90)[:2]:
+                fig.text(0.04, y, line, fontsize=7.5)
+                y -= 0.018
+            for line in _wrap(_plain(model.source), 170 if lang == "en" else 100)[:2]:
+                fig.text(0.06, y, line, fontsize=6.5, color="#444")
+                y -= 0.016
+    y -= 0.015
+    fig.text(0.04, y, _t("data_sources", lang), fontsize=10, weight="bold")
+    y -= 0.028
+    rows = [(_t("osm_file", lang), s.get("source") or sc.osm or sc.graphml or sc.place),
+            (_t("population_file", lang),
+             f"{sc.population or '–'} ({s.get('population_source', '')})"),
+            (_t("community_source", lang), s.get("community_source") or ""),
+            (_t("policy_name", lang), s.get("policy") or "–"),
+            (label("model", lang), s.get("model") or "–"),
+            (label("threshold_m", lang), _num(s.get("threshold_m"))),
+            (label("max_sites", lang), _num(s.get("max_sites"))),
+            (label("budget", lang), _num(s.get("budget"))),
+            (_t("solver_gap", lang), f"{s.get('solver', '')}: {s.get('status', '')}, "
+                                     f"{_t('gap', lang)} {_pct(s.get('mip_gap'))}")]
+    for name, value in rows:
+        fig.text(0.04, y, name, fontsize=8, weight="bold")
+        fig.text(0.2, y, _plain(str(value)), fontsize=8)
+        y -= 0.024
+    return [fig]
+
+
+def _star(field: str, placeholders: set[str]) -> str:
+    return " *" if field in placeholders else ""
+
+
+def _plain(text) -> str:
+    """Text drawn as it is (``text.parse_math`` is off: ``$`` stays ``$``); ``None`` and
+    NaN as empty."""
+    if text is None or (isinstance(text, float) and not np.isfinite(text)):
+        return ""
+    return str(text)
+
+
+def _has_cjk(text: str) -> bool:
+    """Whether ``text`` holds CJK (full-width) characters."""
+    return any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
+
+
+def _chars(width: float, sample: str) -> int:
+    """Characters of 7.5 pt text fitting a column ``width`` (figure fraction, landscape):
+    about one em per CJK character, half an em per Latin one."""
+    points = width * A4_LANDSCAPE[0] * 72 - 6
+    return max(int(points / (7.5 if _has_cjk(sample) else 4.2)), 4)
+
+
+def _wrap(text, width: int | None) -> list[str]:
+    text = "" if text is None else str(text)
+    if not width:
+        return [text]
+    return textwrap.wrap(text, width, break_long_words=True) or [""]
