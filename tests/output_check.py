@@ -29,17 +29,23 @@ REQUIRED = ("summary.json", "sites.gpkg", "candidates.gpkg", "report.gpkg", "rep
             "tables/sites.csv", "tables/summary.csv")
 
 
-def run_folders(root: Path) -> list[Path]:
-    """Folders under ``root`` holding a siting marker of kind ``run``."""
+def _marked(root: Path, kind: str) -> list[Path]:
+    """Folders under ``root`` holding a siting marker of ``kind``."""
     out = []
     for marker in Path(root).rglob(MARKER):
         try:
             data = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data.get("tool") == "siting" and data.get("kind") == "run":
+        if isinstance(data, dict) and data.get("tool") == "siting" \
+                and data.get("kind") == kind:
             out.append(marker.parent)
     return sorted(out)
+
+
+def run_folders(root: Path) -> list[Path]:
+    """Folders under ``root`` holding a siting marker of kind ``run``."""
+    return _marked(root, "run")
 
 
 def complete(folder: Path) -> bool:
@@ -196,17 +202,8 @@ def _check_pdf_cover(folder: Path, summary: dict) -> None:
 
 
 def comparison_folders(root: Path) -> list[Path]:
-    """Folders under ``root`` holding a siting marker of kind ``comparison``."""
-    out = []
-    for marker in Path(root).rglob(MARKER):
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("kind") == "comparison" \
-                and (marker.parent / "comparison.csv").exists():
-            out.append(marker.parent)
-    return sorted(out)
+    """Folders under ``root`` holding a siting marker of kind ``comparison`` (complete)."""
+    return [f for f in _marked(root, "comparison") if (f / "comparison.csv").exists()]
 
 
 def check_comparison_folder(folder: str | Path) -> int:
