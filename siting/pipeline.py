@@ -426,12 +426,13 @@ def _explain(sc: Scenario, inst: Instance, sol: CoverageSolution, sites, fixed, 
     unique = np.full(n, np.nan)
     rank = np.full(n, np.nan)
     loss = np.full(n, np.nan)
-    new = [j for j in chosen if j not in set(np.asarray(fixed).tolist())
-           and j not in set(np.asarray(required).tolist())]
+    new = np.setdiff1d(chosen, np.union1d(np.asarray(fixed, dtype=np.int64),
+                                          np.asarray(required, dtype=np.int64)))
+    by_row = sp.csr_array(cov)  # converted once: the rival sites of each site's people
     for j in chosen:
         rows = cov.indices[cov.indptr[j]:cov.indptr[j + 1]]
         unique[j] = float(inst.weight[rows[times[rows] == 1]].sum())
-        rivals = np.unique(sp.csr_array(cov)[rows].indices) if len(rows) else np.array([j])
+        rivals = np.unique(by_row[rows].indices) if len(rows) else np.array([j])
         rank[j] = 1 + int((cost[rivals] < cost[j] - 1e-9).sum())
     if 0 < len(new) <= EXPLAIN_MAX_SITES:
         base = sol.covered_population
