@@ -20,7 +20,6 @@ each is changed to a value of its own, checked in ``summary["assumptions"]``. Ab
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import json
 import warnings
