@@ -18,7 +18,7 @@ import numpy as np
 
 from siting.access import build_instance
 from siting.cli import sample_osm
-from siting.model import MaximalCovering, SetCovering
+from siting.models.coverage import MaximalCovering, SetCovering
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark import real_inputs  # noqa: E402  (same instance builder as the benchmark)

@@ -1,8 +1,8 @@
 """siting: optimal siting of community embedded service facilities on walking networks."""
 
 from siting.errors import InfeasibleError, SitingError
-from siting.instance import Instance
-from siting.model import CoverageSolution, MaximalCovering, SetCovering
+from siting.models.instance import Instance
+from siting.models.coverage import CoverageSolution, MaximalCovering, SetCovering
 
 __version__ = "0.1.0"
 

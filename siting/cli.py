@@ -181,11 +181,11 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
 
 def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
          map_options: dict | None = None, progress: bool | None = None) -> None:
-    from siting.outdir import output_lock
+    from siting.io.outdir import output_lock
     from siting.pipeline import run as run_pipeline
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
-    from siting.webmap import check_map_options
+    from siting.report.webmap import check_map_options
 
     with refusals():
         check_map_options(**(map_options or {}))
@@ -254,8 +254,8 @@ def compare(
     """
     from siting.compare import compare as run_compare
     from siting.compare import default_lang, failures, write_comparison_files
-    from siting.i18n import check_lang
-    from siting.outdir import atomic_folder
+    from siting.report.i18n import check_lang
+    from siting.io.outdir import atomic_folder
 
     with refusals():
         sweeps = {}

@@ -23,11 +23,11 @@ from siting.demand import (add_groups, assign_communities, demand_from_buildings
                            load_population, population_by_group)
 from siting.errors import SitingError
 from siting.inputs import named
-from siting.instance import Instance
-from siting.model import CoverageSolution, MaximalCovering, SetCovering
-from siting.osm import BUILDING_TAGS, read_osm
-from siting.policy import load_policy
-from siting.scenario import Scenario
+from siting.models.instance import Instance
+from siting.models.coverage import CoverageSolution, MaximalCovering, SetCovering
+from siting.io.osm import BUILDING_TAGS, read_osm
+from siting.config.policy import load_policy
+from siting.config.scenario import Scenario
 from siting.sites import COST_PARTS, assemble, read_vector, site_candidates, site_policy
 
 DEFAULT_P = 10
@@ -67,7 +67,7 @@ class RunResult:
     solution: CoverageSolution
     summary: dict = field(default_factory=dict)
     candidates: gpd.GeoDataFrame | None = None
-    plan: object = None  # siting.embedded.EmbeddedSolution when the embedded model ran
+    plan: object = None  # siting.models.embedded.EmbeddedSolution when the embedded model ran
     buildings: gpd.GeoDataFrame | None = None
 
     @property
@@ -77,18 +77,18 @@ class RunResult:
     def write(self, out: str | Path, overwrite: bool = False, **map_options) -> Path:
         """Write map, tables, GeoPackages and summary.json to ``out`` (see :mod:`siting.report`;
         ``map_options``: ``lang``, ``assets``, ``basemap``, ``tianditu_key``)."""
-        from siting.report import write_outputs
+        from siting.report.write import write_outputs
 
         return write_outputs(self, out, overwrite=overwrite, **map_options)
 
     def map(self, **map_options):
         """The Folium map (displays inline in Jupyter; options as :func:`siting.report.make_map`)."""
-        from siting.report import make_map
+        from siting.report.write import make_map
 
         return make_map(self, **map_options)
 
     def _repr_html_(self) -> str:
-        from siting.tables import result_html
+        from siting.report.tables import result_html
 
         return result_html(self)
 
@@ -296,8 +296,8 @@ def _planner_choices(sc: Scenario, candidates: gpd.GeoDataFrame) -> gpd.GeoDataF
 
 def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, access, t0,
                   door: dict, required=()) -> RunResult:
-    """The embedded-facility model (siting.embedded) on the demand and site tables."""
-    from siting.embedded import EmbeddedFacilities, plan_to_coverage
+    """The embedded-facility model (siting.models.embedded) on the demand and site tables."""
+    from siting.models.embedded import EmbeddedFacilities, plan_to_coverage
 
     weight, cost = demand["population"].to_numpy(), sites["cost_total"].to_numpy()
     instance = build_instance(access, weight, cost, policy.max_threshold_m)
