@@ -17,7 +17,8 @@ from shapely.geometry import box
 
 from siting.io.coords import wgs84_to_gcj02
 from siting.io.osm import read_osm
-from siting.sites import apply_exclusions, read_exclusions, read_inventory, site_candidates
+from siting.inventory import read_inventory
+from siting.sites import apply_exclusions, read_exclusions, site_candidates
 
 OSM = Path(__file__).resolve().parents[1].parent / "shared/data/nanjing_xinjiekou_osm/nanjing_xinjiekou.osm"
 CRS = "EPSG:4549"

@@ -8,9 +8,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siting.config.site_policy import load_site_policy
+
 # Residential buildings house demand. The other use classes (stock space a city may
 # convert into service facilities) are data: ``[sites.classes]`` in the policy file
-# (see :func:`siting.sites.load_site_policy`).
+# (see :func:`siting.config.site_policy.load_site_policy`).
 RESIDENTIAL = {
     "residential", "apartments", "house", "detached", "semidetached_house", "terrace",
     "dormitory", "bungalow", "farm", "cabin", "houseboat", "static_caravan", "block",
@@ -37,8 +39,6 @@ def classify(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None = Non
         ``never``); default the packaged policy's.
     """
     if classes is None:
-        from siting.sites import load_site_policy  # sites imports this module
-
         classes = load_site_policy()["classes"]
     values = classes.get("tag_values", {})
     never = set(classes.get("never", {}).get("values", ()))

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from siting.errors import SitingError
 from siting.config.scenario import Scenario, flag_name
+from siting.errors import SitingError
 
 # vector "files" that are folders (an Esri file geodatabase)
 _FOLDER_FORMATS = (".gdb",)
@@ -84,17 +84,17 @@ def validate_inputs(sc: Scenario) -> None:
 
         area = box(*sc.bbox)
     if sc.inventory is not None or sc.existing is not None:
-        from siting.sites import site_policy
+        from siting.config.site_policy import site_policy
 
         # the [sites] table of the run's policy (its service vocabulary)
         sites = named("policy_file", site_policy, sc.policy_file, sc.policy)
     if sc.inventory is not None:
-        from siting.sites import read_inventory
+        from siting.inventory import read_inventory
 
         _named("inventory", lambda: read_inventory(sc.inventory, sc.inventory_crs,
                                                    study_area=area, policy=sites))
     if sc.existing is not None:
-        from siting.sites import read_existing
+        from siting.inventory import read_existing
 
         _named("existing", lambda: read_existing(sc.existing, sc.existing_crs, policy=sites))
     if sc.exclude is not None:
@@ -133,12 +133,12 @@ def named(field: str, step, *args, **kwargs):
 
 
 def _check_communities(sc: Scenario) -> None:
-    from siting.demand import _read_vector
+    from siting.io.vectors import read_vector
 
-    layer, where = _read_vector(sc.communities, None, crs_flag=None)
+    layer = read_vector(sc.communities, "community")
     kinds = sorted(set(layer.geom_type.dropna()))
     if not layer.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-        raise SitingError(f"{where}: community boundaries must be polygons, found "
+        raise SitingError(f"{sc.communities}: community boundaries must be polygons, found "
                           f"{', '.join(map(str, kinds)) or 'no geometry'}")
 
 
@@ -172,27 +172,28 @@ def _check_layer_header(path: Path, what: str) -> None:
 
 def _check_population(sc: Scenario) -> None:
     """Open the population file the way :func:`siting.demand.load_population` will."""
-    from siting import demand as dm
+    from siting.demand import DEFAULT_HOUSEHOLD_SIZE, demand_from_table
+    from siting.io.tables import TABLE_SUFFIXES, read_table
+    from siting.io.vectors import read_vector
+    from siting.population import RASTER_SUFFIXES, population_values
 
     path = Path(sc.population)
     suffix = path.suffix.lower()
-    if suffix in dm.RASTER_SUFFIXES:
+    if suffix in RASTER_SUFFIXES:
         try:
             _check_raster(path, sc.population_crs)
         except SitingError as exc:
             raise SitingError(f"{exc}" + ("; or give --population-crs" if "no CRS" in str(exc)
                                           else "")) from None
         return
-    if suffix in dm.TABLE_SUFFIXES:
-        table = dm._read_table(path, None)
+    if suffix in TABLE_SUFFIXES:
+        table = read_table(path, "population table")
         if table.empty:
             raise SitingError(f"{path}: the table has no rows")
         column = sc.population_column
-        dm.demand_from_table(path, crs=sc.population_crs or "wgs84",
-                             population=column if column != "population" else None,
-                             household_size=sc.household_size or dm.DEFAULT_HOUSEHOLD_SIZE)
+        demand_from_table(path, crs=sc.population_crs or "wgs84",
+                          population=column if column != "population" else None,
+                          household_size=sc.household_size or DEFAULT_HOUSEHOLD_SIZE)
         return
-    layer, where = dm._read_vector(path, sc.population_crs)
-    if layer.geometry.isna().all():
-        raise SitingError(f"{where}: no geometry in the layer")
-    dm._population_values(layer, sc.population_column, where)
+    layer = read_vector(path, "population", crs=sc.population_crs, crs_flag="--population-crs")
+    population_values(layer, sc.population_column, str(path))

@@ -16,7 +16,9 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from siting.errors import SitingError
+from siting.io.coords import metric_crs
 from siting.io.osm import OSMExtract
+from siting.io.vectors import check_lonlat
 
 
 def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> nx.MultiDiGraph:
@@ -32,7 +34,8 @@ def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> 
     ext
         The extract from :func:`siting.io.osm.read_osm`.
     polygon
-        Study area in WGS84; default :meth:`OSMExtract.study_area`.
+        Study area in WGS-84 lon/lat (bounds not in degrees raise); default
+        :meth:`OSMExtract.study_area`.
     simplify
         Merge interstitial nodes with :func:`osmnx.simplify_graph`.
 
@@ -46,7 +49,7 @@ def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> 
             f"{ext.path}: no walkable ways (highway=* open to pedestrians) in the extract; "
             "it may hold only buildings or only motorways. Use an extract with streets or footways."
         )
-    polygon = ext.study_area() if polygon is None else polygon
+    polygon = ext.study_area() if polygon is None else check_lonlat(polygon)
     G = nx.MultiDiGraph(crs="epsg:4326")
     for node, (lon, lat) in ext.node_xy.items():
         G.add_node(node, x=lon, y=lat)
@@ -106,27 +109,15 @@ def load_graphml(path: str | Path) -> nx.MultiDiGraph:
     return G
 
 
-def metric_crs(lon: float, lat: float) -> str:
-    """Metric CRS for a study area centred at (lon, lat).
-
-    Inside China the CGCS2000 3-degree Gauss-Krüger zone (EPSG:4534–4554, central
-    meridians 75°E–135°E) is used, as Chinese planning data are; elsewhere UTM.
-    """
-    if 73.5 <= lon <= 136.5 and 18.0 <= lat <= 54.0:
-        cm = int(round(lon / 3.0) * 3)
-        return f"EPSG:{4534 + (cm - 75) // 3}"
-    zone = int((lon + 180) // 6) + 1
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
-
-
 def project(G: nx.MultiDiGraph, crs: str | None = None) -> nx.MultiDiGraph:
-    """Project a graph to ``crs``, by default :func:`metric_crs` of its centre."""
+    """Project a graph to ``crs``, by default :func:`siting.io.coords.metric_crs` of its
+    median node (CGCS2000 Gauss-Krüger in China, UTM elsewhere)."""
     if crs is None:
         if pyproj.CRS(G.graph["crs"]).is_projected:
             return G
         xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), float)
         ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), float)
-        crs = metric_crs(float(np.median(xs)), float(np.median(ys)))
+        crs = metric_crs((float(np.median(xs)), float(np.median(ys))))
     return ox.project_graph(G, to_crs=crs)
 
 

@@ -19,8 +19,8 @@ from shapely.geometry import box
 
 from siting import network
 from siting.access import Access, build_access, build_instance
-from siting.demand import (add_groups, assign_communities, demand_from_buildings,
-                           load_population, population_by_group)
+from siting.communities import assign_communities
+from siting.demand import add_groups, demand_from_buildings, load_population, population_by_group
 from siting.errors import SitingError
 from siting.inputs import named
 from siting.models.instance import Instance
@@ -28,7 +28,10 @@ from siting.models.coverage import CoverageSolution, MaximalCovering, SetCoverin
 from siting.io.osm import BUILDING_TAGS, read_osm
 from siting.config.policy import load_policy
 from siting.config.scenario import Scenario
-from siting.sites import COST_PARTS, assemble, read_vector, site_candidates, site_policy
+from siting.config.site_policy import site_policy
+from siting.costs import COST_PARTS
+from siting.io.vectors import read_vector
+from siting.sites import assemble, site_candidates
 
 DEFAULT_P = 10
 
@@ -641,7 +644,7 @@ def _summary(r: RunResult, runtime_s: float) -> dict:
 
 
 def _read_layer(path: Path, what: str) -> gpd.GeoDataFrame:
-    gdf = read_vector(path, what)
+    gdf = read_vector(path, what).to_crs("EPSG:4326")
     for col in BUILDING_TAGS:
         if col not in gdf:
             gdf[col] = None

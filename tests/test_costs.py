@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from siting.cli import app
+from siting.config.site_policy import load_site_policy
+from siting.costs import embedded_site_costs, price
 from siting.errors import SitingError
 from siting.io.osm import read_osm
-from siting.sites import embedded_site_costs, load_site_policy, price
 
 runner = CliRunner()
 CRS = "EPSG:4549"

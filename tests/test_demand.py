@@ -15,27 +15,26 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
+from conftest import SHARED, shared_file
 from pyproj import Transformer
 from shapely.geometry import Point, box
 from typer.testing import CliRunner
 
-from conftest import SHARED, shared_file
 from siting.cli import app
-from siting.io.coords import wgs84_to_bd09, wgs84_to_gcj02
+from siting.communities import assign_communities
+from siting.config.policy import check_age_shares
 from siting.demand import (
-    _DEGREE_SEGMENT,
     DEFAULT_AGE_SHARES,
     DEMAND_GROUPS,
     add_groups,
-    assign_communities,
-    check_age_shares,
     demand_from_buildings,
-    demand_from_polygons,
-    demand_from_raster,
     demand_from_table,
     load_population,
 )
 from siting.errors import SitingError
+from siting.io.coords import wgs84_to_bd09, wgs84_to_gcj02
+from siting.io.vectors import _DEGREE_SEGMENT
+from siting.population import demand_from_polygons, demand_from_raster
 
 GK = "EPSG:4548"  # CGCS2000 3° Gauss–Krüger, CM 117°E (Beijing, Nanjing)
 NODATA = -99999.0

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import walk_check
+from shapely.geometry import box
 
 from siting import network
 from siting.access import build_access, build_instance
 from siting.demand import demand_from_buildings
+from siting.errors import SitingError
+from siting.io.coords import metric_crs
 from siting.io.osm import is_walkable, read_osm
 from siting.sites import candidates_from_buildings
 
@@ -47,9 +51,25 @@ def test_nanjing_network_is_fragmented_and_kept(nanjing_osm):
 
 
 def test_metric_crs_choice():
-    assert network.metric_crs(118.78, 32.04) == "EPSG:4549"  # CM 120E
-    assert network.metric_crs(116.4, 39.9) == "EPSG:4548"  # Beijing, CM 117E
-    assert network.metric_crs(24.94, 60.17) == "EPSG:32635"  # Helsinki, UTM 35N
+    assert metric_crs((118.78, 32.04)) == "EPSG:4549"  # CM 120E
+    assert metric_crs((116.4, 39.9)) == "EPSG:4548"  # Beijing, CM 117E
+    assert metric_crs((24.94, 60.17)) == "EPSG:32635"  # Helsinki, UTM 35N
+    # bounds, a WGS-84 geometry or a layer with its CRS: the zone of the centre
+    assert metric_crs((118.7, 32.0, 118.86, 32.08)) == "EPSG:4549"
+    assert metric_crs(box(118.7, 32.0, 118.86, 32.08)) == "EPSG:4549"
+    layer = gpd.GeoSeries([box(118.7, 32.0, 118.86, 32.08)], crs="EPSG:4326").to_crs(3857)
+    assert metric_crs(layer) == "EPSG:4549"
+    with pytest.raises(SitingError, match="not longitude/latitude"):
+        metric_crs(box(660000, 3540000, 670000, 3550000))  # metres taken for degrees
+    with pytest.raises(SitingError, match="without a CRS"):
+        metric_crs(gpd.GeoSeries([box(118.7, 32.0, 118.86, 32.08)]))
+
+
+def test_study_area_in_metres_is_refused(nanjing_osm):
+    """A bare shapely study area is WGS-84 lon/lat; one in metres is told so where it enters."""
+    ext = read_osm(nanjing_osm)
+    with pytest.raises(SitingError, match="not longitude/latitude degrees"):
+        network.graph_from_extract(ext, box(660000, 3540000, 670000, 3550000))
 
 
 @pytest.mark.parametrize("which", ["helsinki", "nanjing"])

@@ -479,7 +479,8 @@ def candidates_of(tmp_path_factory):
     """The pipeline's candidate stage over the catalogue town, for a [policy] table."""
     from siting import network
     from siting.pipeline import load_inputs
-    from siting.sites import site_candidates, site_policy
+    from siting.config.site_policy import site_policy
+    from siting.sites import site_candidates
 
     osm, inv, ex, bbox = catalogue(tmp_path_factory.mktemp("catalogue"))
     sc = make_scenario(osm=osm, inventory=inv, existing=ex, bbox=bbox)

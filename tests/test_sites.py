@@ -15,15 +15,21 @@ from shapely.geometry import box
 from typer.testing import CliRunner
 
 from siting.buildings import classify
+from siting.candidates import COLUMNS
 from siting.cli import app
-from siting.io.coords import wgs84_to_bd09, wgs84_to_gcj02
+from siting.config.scenario import make_scenario
+from siting.config.site_policy import MODES, load_site_policy
+from siting.costs import price
 from siting.errors import SitingError
+from siting.inventory import read_existing, read_inventory
+from siting.io.coords import wgs84_to_bd09, wgs84_to_gcj02
 from siting.io.osm import read_osm
 from siting.pipeline import run
-from siting.config.scenario import make_scenario
 from siting.sites import (
-    COLUMNS, MODES, apply_exclusions, candidates_from_buildings, load_site_policy, price,
-    read_exclusions, read_existing, read_inventory, site_candidates,
+    apply_exclusions,
+    candidates_from_buildings,
+    read_exclusions,
+    site_candidates,
 )
 from tests.conftest import SHARED, shared_file
 

@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.errors import SitingError
 from siting.config.policy import load_policy
-from siting.sites import (
-    Vocabulary, load_site_policy, parse_storey, read_existing, read_inventory, site_policy,
-)
+from siting.config.site_policy import load_site_policy, site_policy
+from siting.errors import SitingError
+from siting.inventory import read_existing, read_inventory
+from siting.vocabulary import Vocabulary, parse_storey
 from tests.conftest import SHARED, shared_file
 
 POLICY = load_site_policy()
@@ -330,8 +330,8 @@ def test_cli_elderly_care_not_in_a_basement(tmp_path, helsinki_osm):
                     f'[policy.services]\n' + "".join(
                         f"{k}.enabled = {str(k == 'elderly_care').lower()}\n"
                         for k in load_policy().services), "utf-8")
-    from siting.pipeline import run
     from siting.config.scenario import make_scenario
+    from siting.pipeline import run
 
     res = run(make_scenario(over))
     sites = res.sites.set_index("osm_id")

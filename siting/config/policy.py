@@ -5,14 +5,16 @@ validated on load: unknown keys are rejected and every error names the key, e.g.
 ``services.infant_care.floor_m2_per_unit: missing``. A scenario may override any
 value with a ``[policy]`` table that is deep-merged over the file.
 
-The top-level ``[sites]`` table (candidate class mapping and acquisition costs) belongs
-to the sites stage and is kept as an opaque dict here.
+The top-level ``[sites]`` table (candidate class mapping and acquisition costs) is kept
+as a dict here and checked by :mod:`siting.config.site_policy`.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -25,6 +27,9 @@ from siting.errors import SitingError
 GROUPS = ("age_0_2", "age_3_5", "age_6_14", "age_60_plus", "age_65_plus", "age_80_plus",
           "population", "households")
 AGE_GROUPS = GROUPS[:6]
+# 60+ ⊃ 65+ ⊃ 80+ nest; 0–2, 3–5, 6–14 and 60+ are disjoint
+_DISJOINT_GROUPS = ("age_0_2", "age_3_5", "age_6_14", "age_60_plus")
+_NESTED_GROUPS = ("age_60_plus", "age_65_plus", "age_80_plus")  # each ⊇ the next
 DEFAULT_POLICY = "cn_default"
 SCHEMA_VERSION = 1  # the policy layout this version of siting reads ([meta] schema_version)
 # keys a run does not read: a scenario's [policy] table may not change them (a setting
@@ -371,6 +376,16 @@ def load_policy(path: str | Path | None = None, overrides: dict | None = None) -
     return validate_policy(data, where=str(path) if path else f"{DEFAULT_POLICY}.toml")
 
 
+@functools.cache
+def packaged_policy() -> Policy:
+    """The packaged policy, read once: the source of the stages' module-level defaults.
+
+    Shared between callers: read it, never change it (a run loads its own with
+    :func:`load_policy`).
+    """
+    return load_policy()
+
+
 def refuse_unread(base: dict, merged: dict, where: str) -> None:
     """Refuse overrides of keys a run does not read (:data:`UNREAD_OVERRIDES`)."""
     for key, why in UNREAD_OVERRIDES.items():
@@ -420,3 +435,54 @@ def validate_policy(data: dict, where: str = "policy",
                 msg = f"unknown key (check the spelling; {hint})"
             msgs.append(f"{loc}: {msg}" if loc else msg)
         raise SitingError(f"{where}: invalid policy: " + "; ".join(msgs)) from None
+
+
+def check_age_shares(age_shares: Mapping[str, float] | None = None,
+                     defaults: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Validated age shares: ``defaults`` with ``age_shares`` on top.
+
+    Rules: every key is one of :data:`AGE_GROUPS`; every share lies in [0, 1]; the
+    disjoint groups 0–2, 3–5, 6–14 and 60+ sum to at most 1; and the nested groups
+    satisfy 80+ ≤ 65+ ≤ 60+ (65+ and 80+ are part of 60+, so they are not added).
+
+    Parameters
+    ----------
+    age_shares
+        Share of the population per age group (e.g. a scenario's ``age_shares``).
+    defaults
+        Shares of the groups not given; default the packaged policy's
+        ``population.age_shares`` (7th census).
+
+    Returns
+    -------
+    dict
+        One share per group of :data:`AGE_GROUPS`.
+
+    Raises
+    ------
+    SitingError
+        Naming the key or rule that fails.
+    """
+    shares = dict(packaged_policy().population.age_shares if defaults is None else defaults)
+    for key, value in (age_shares or {}).items():
+        if key not in AGE_GROUPS:
+            raise SitingError(f"unknown age group {key!r} in age shares; use "
+                              f"{', '.join(AGE_GROUPS)}")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise SitingError(f"age share {key} = {value!r} is not a number") from None
+        if not 0 <= value <= 1:
+            raise SitingError(f"age share {key} = {value} must be a fraction in [0, 1] "
+                              "(e.g. 0.187 for 18.7 %)")
+        shares[key] = value
+    total = sum(shares[k] for k in _DISJOINT_GROUPS)
+    if total > 1 + 1e-12:
+        parts = " + ".join(f"{k} {shares[k]:g}" for k in _DISJOINT_GROUPS)
+        raise SitingError(f"age shares of the disjoint groups sum to {total:g} > 1 ({parts}); "
+                          "65+ and 80+ are counted inside 60+")
+    for big, small in zip(_NESTED_GROUPS, _NESTED_GROUPS[1:]):
+        if shares[small] > shares[big]:
+            raise SitingError(f"age share {small} = {shares[small]:g} exceeds {big} = "
+                              f"{shares[big]:g}, but every {small} person is also {big}")
+    return shares

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from siting.io.coords import ACCEPTED_CRS
+from siting.config.datums import ACCEPTED_CRS
 from siting.errors import SitingError
 
 SOLVERS = ("cbc", "highs")
@@ -141,7 +141,7 @@ class Scenario(BaseModel):
             raise ValueError("population_total scales the building estimate; a population "
                              "file carries its own totals, so give only one of them")
         if self.age_shares is not None:
-            from siting.demand import check_age_shares
+            from siting.config.policy import check_age_shares
 
             try:
                 check_age_shares(self.age_shares)

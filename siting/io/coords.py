@@ -68,6 +68,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from siting.config.datums import ACCEPTED_CRS, canonical_crs
+from siting.errors import SitingError
+
 if TYPE_CHECKING:  # pragma: no cover - import only for annotations
     import geopandas as gpd
 
@@ -80,7 +83,7 @@ __all__ = [
     "bd09_to_wgs84",
     "to_wgs84",
     "geodataframe_to_wgs84",
-    "ACCEPTED_CRS",
+    "metric_crs",
 ]
 
 # Krasovsky 1940 ellipsoid, as used by the GCJ-02 algorithm (NOT WGS-84's a).
@@ -143,12 +146,8 @@ def _in_china(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.
 
     NaN coordinates count as outside, so they pass through unchanged (as NaN).
     """
-    return (
-        (lon >= _CHINA_LON_MIN)
-        & (lon <= _CHINA_LON_MAX)
-        & (lat >= _CHINA_LAT_MIN)
-        & (lat <= _CHINA_LAT_MAX)
-    )
+    return (lon >= _CHINA_LON_MIN) & (lon <= _CHINA_LON_MAX) \
+        & (lat >= _CHINA_LAT_MIN) & (lat <= _CHINA_LAT_MAX)
 
 
 def _gcj02_offset(
@@ -413,48 +412,10 @@ def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> Coords:
 # --------------------------------------------------------------------------
 # CRS dispatch
 # --------------------------------------------------------------------------
-_CRS_ALIASES: dict[str, str] = {
-    # WGS-84
-    "wgs84": "wgs84",
-    "wgs-84": "wgs84",
-    "wgs 84": "wgs84",
-    "epsg:4326": "wgs84",
-    # CGCS2000 (identity at city scale)
-    "cgcs2000": "cgcs2000",
-    "cgcs-2000": "cgcs2000",
-    "cgcs 2000": "cgcs2000",
-    "epsg:4490": "cgcs2000",
-    # GCJ-02
-    "gcj02": "gcj02",
-    "gcj-02": "gcj02",
-    "gcj": "gcj02",
-    "mars": "gcj02",
-    "amap": "gcj02",
-    "gaode": "gcj02",
-    "autonavi": "gcj02",
-    "tencent": "gcj02",
-    "qq": "gcj02",
-    # BD-09 (lon/lat flavour, a.k.a. bd09ll)
-    "bd09": "bd09",
-    "bd-09": "bd09",
-    "bd09ll": "bd09",
-    "baidu": "bd09",
-}
-
-ACCEPTED_CRS: tuple[str, ...] = tuple(_CRS_ALIASES)
-"""Every CRS name accepted by :func:`to_wgs84`, compared case-insensitively."""
-
 _TO_WGS84: dict[str, Callable[[ArrayLike, ArrayLike], Coords]] = {
     "gcj02": gcj02_to_wgs84,
     "bd09": bd09_to_wgs84,
 }
-
-
-def _canonical_crs(crs: str) -> str | None:
-    """Map a user CRS name to ``wgs84``/``cgcs2000``/``gcj02``/``bd09``, or None."""
-    if not isinstance(crs, str):
-        return None
-    return _CRS_ALIASES.get(" ".join(crs.strip().lower().split()))
 
 
 def _unknown_crs_error(crs: object, extra: str = "") -> ValueError:
@@ -497,7 +458,7 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str) -> Coords:
     ValueError
         If ``crs`` is not one of the accepted names. The message lists them.
     """
-    kind = _canonical_crs(crs)
+    kind = canonical_crs(crs)
     if kind is None:
         raise _unknown_crs_error(crs)
     func = _TO_WGS84.get(kind)
@@ -524,7 +485,7 @@ def _transform_coords_to_wgs84(kind: str) -> Callable[[NDArray[np.float64]], NDA
     return _callback
 
 
-def geodataframe_to_wgs84(gdf: "gpd.GeoDataFrame", crs: str) -> "gpd.GeoDataFrame":
+def geodataframe_to_wgs84(gdf: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     """Return a copy of ``gdf`` whose active geometry is in WGS-84 (EPSG:4326).
 
     Parameters
@@ -564,7 +525,7 @@ def geodataframe_to_wgs84(gdf: "gpd.GeoDataFrame", crs: str) -> "gpd.GeoDataFram
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
-    kind = _canonical_crs(crs)
+    kind = canonical_crs(crs)
     if kind is None:
         try:
             target = CRS.from_user_input(crs)
@@ -588,3 +549,52 @@ def geodataframe_to_wgs84(gdf: "gpd.GeoDataFrame", crs: str) -> "gpd.GeoDataFram
         new = shapely.transform(geoms, _transform_coords_to_wgs84(kind), include_z=True)
         out[geom_col] = gpd.GeoSeries(new, index=gdf.index)
     return out.set_crs("EPSG:4326", allow_override=True)
+
+
+# --------------------------------------------------------------------------
+# metric CRS
+# --------------------------------------------------------------------------
+def metric_crs(where: Any) -> str:
+    """The metric CRS of a place: CGCS2000 3-degree Gauss-Krüger in China, else UTM.
+
+    Inside China (73.5–136.5°E, 18–54°N) the CGCS2000 3-degree Gauss-Krüger zone
+    (EPSG:4534–4554, central meridians 75°E–135°E) is used, as Chinese planning data
+    are; elsewhere UTM. Every stage projects with this one rule.
+
+    Parameters
+    ----------
+    where
+        A point ``(lon, lat)`` or bounds ``(west, south, east, north)`` in degrees, a
+        shapely geometry in WGS-84, or a GeoSeries/GeoDataFrame with a CRS; the zone is
+        that of its (bounds') centre.
+
+    Returns
+    -------
+    str
+        ``"EPSG:<code>"``.
+
+    Raises
+    ------
+    SitingError
+        No CRS on a GeoSeries/GeoDataFrame, or a place that is not lon/lat degrees.
+    """
+    if hasattr(where, "total_bounds"):  # GeoSeries, GeoDataFrame
+        if where.crs is None:
+            raise SitingError("cannot choose a metric CRS for a layer without a CRS")
+        bounds = tuple(where.to_crs("EPSG:4326").total_bounds)
+    elif hasattr(where, "bounds"):  # shapely geometry
+        bounds = tuple(where.bounds)
+    else:
+        bounds = tuple(float(v) for v in where)
+        bounds = bounds * 2 if len(bounds) == 2 else bounds
+    if len(bounds) != 4:
+        raise SitingError(f"metric_crs needs (lon, lat) or (west, south, east, north): {where!r}")
+    lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    if not (np.isfinite([lon, lat]).all() and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise SitingError(f"cannot choose a metric CRS at lon {lon:g}, lat {lat:g}: not "
+                          "longitude/latitude degrees; check the data's CRS")
+    if 73.5 <= lon <= 136.5 and 18.0 <= lat <= 54.0:
+        cm = int(round(lon / 3.0) * 3)
+        return f"EPSG:{4534 + (cm - 75) // 3}"
+    zone = min(int((lon + 180) // 6) + 1, 60)
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"

@@ -27,7 +27,7 @@ from siting.models.instance import Instance
 from siting.solvers import solve_pulp
 from siting.config.policy import AGE_GROUPS, Policy
 from siting.models.reduce import _merge_rows
-from siting.sites import embedded_site_costs
+from siting.costs import embedded_site_costs
 
 OBJECTIVES = ("max_served", "min_cost", "min_distance")
 # a plan site's cost breakdown: cost_total = one-off + fit-out + rent over the horizon

@@ -19,7 +19,7 @@ import pandas as pd
 
 from siting.report.i18n import both, label, place_name
 from siting.report.common import TIERS_MIN, number_or_zero, served_by_tier, services
-from siting.sites import COST_PARTS
+from siting.costs import COST_PARTS
 
 # a site's cost breakdown (siting.sites.price; an embedded plan's own on its sites):
 # cost_total = cost_one_off + cost_fit_out + cost_rent_horizon

@@ -47,7 +47,7 @@ from siting.io.coords import wgs84_to_gcj02
 from siting.errors import SitingError
 from siting.report.i18n import label, place_name
 from siting.report.common import KIND_COLOURS, TIERS_MIN, map_lang, reach_polygons, service_mix, services, served_by_tier, tier_walks
-from siting.sites import COST_PARTS
+from siting.costs import COST_PARTS
 
 ASSET_MODES = ("inline", "cdn")
 BASEMAPS = ("osm", "light", "amap", "tianditu")

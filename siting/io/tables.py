@@ -1,0 +1,111 @@
+"""Tables: CSV and Excel files of rows (population tables, site inventories, POI exports).
+
+One reader for every table a run takes, so a population table and an inventory accept
+the same files: ``.csv``/``.txt``/``.tsv`` in UTF-8 (with or without BOM) or GB18030 (as
+Chinese spreadsheets often save CSV), the delimiter sniffed, and ``.xlsx``/``.xlsm``/``.xls``
+workbooks. Headers may be Chinese or English: :func:`pick_column` finds a column by a
+list of names, ignoring case and spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from siting.errors import SitingError
+
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+TABLE_SUFFIXES = CSV_SUFFIXES + EXCEL_SUFFIXES
+
+
+def read_table(path: str | Path, what: str = "table", *, sheet: str | int | None = None,
+               text: bool = False) -> pd.DataFrame:
+    """The rows of a CSV or Excel file.
+
+    Parameters
+    ----------
+    path
+        A ``.csv``, ``.txt`` or ``.tsv`` file (UTF-8, UTF-8 with BOM or GB18030; comma,
+        semicolon or tab sniffed from the header, tab for ``.tsv``), or an ``.xlsx``,
+        ``.xlsm`` or ``.xls`` workbook (``.xls`` needs xlrd).
+    what
+        What the file holds (``"population table"``, ``"inventory"``), named in errors.
+    sheet
+        Excel sheet name or position; default the first.
+    text
+        Keep every cell as read (``dtype=object``): ids such as ``007`` keep their zeros.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows, numbered from 0 (the header is the file's first row).
+
+    Raises
+    ------
+    SitingError
+        File missing, format not a table, or a file that cannot be read, naming ``what``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SitingError(f"{what} file not found: {path}")
+    suffix = path.suffix.lower()
+    dtype = object if text else None
+    try:
+        if suffix in EXCEL_SUFFIXES:
+            return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=dtype)
+        if suffix not in CSV_SUFFIXES:
+            raise SitingError(f"{path.name}: unsupported {what} format {suffix!r}; give "
+                              f"{', '.join(TABLE_SUFFIXES)}")
+        sep = "\t" if suffix == ".tsv" else None
+        try:
+            return pd.read_csv(path, sep=sep, engine="python", encoding="utf-8-sig", dtype=dtype)
+        except UnicodeDecodeError:  # Chinese spreadsheets often save CSV as GBK
+            return pd.read_csv(path, sep=sep, engine="python", encoding="gb18030", dtype=dtype)
+    except SitingError:
+        raise
+    except ImportError as exc:  # .xls needs xlrd
+        raise SitingError(f"{path}: reading {suffix} needs {exc.name or 'an extra package'} "
+                          f"({exc}); or save the sheet as .xlsx or .csv") from exc
+    except Exception as exc:  # pandas, openpyxl and the csv sniffer raise many kinds
+        raise SitingError(f"{path}: cannot read the {what} ({exc})") from exc
+
+
+def pick_column(df: pd.DataFrame, given: str | None, candidates: Sequence[str], what: str,
+                where: str, default_label: str | None) -> str | None:
+    """The column holding ``what``: ``given`` (must exist), else the first of ``candidates``.
+
+    Parameters
+    ----------
+    df
+        The table (a ``geometry`` column is never offered).
+    given
+        A column the user named; an error when it is not in ``df``.
+    candidates
+        Usual names, compared case-insensitively and without surrounding spaces.
+    what, where
+        What the column holds and which file, for messages.
+    default_label
+        The keyword to name the column with; when given, a column that is not found is an
+        error, else None is returned.
+
+    Returns
+    -------
+    str or None
+        The column's name in ``df``.
+    """
+    if given is not None:
+        if given not in df:
+            raise SitingError(f"{where}: no {what} column {given!r}; columns are "
+                              f"{[c for c in df.columns if c != 'geometry']}")
+        return given
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    for c in candidates:
+        if c.lower() in lower:
+            return lower[c.lower()]
+    if default_label is not None:
+        raise SitingError(f"{where}: no {what} column (tried {', '.join(candidates)}); columns "
+                          f"are {list(df.columns)}; name it with {default_label}=")
+    return None
