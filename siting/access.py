@@ -19,7 +19,8 @@ from numba import njit
 from shapely.ops import substring
 from scipy.spatial import cKDTree
 
-from siting._dijkstra import bounded_dijkstra, contract_chains
+from siting._contract import contract_chains
+from siting._dijkstra import bounded_dijkstra
 from siting.errors import SitingError
 from siting.models.instance import Instance
 from siting.network import components, shortest_csr, to_csr

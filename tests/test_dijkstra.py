@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from siting import _dijkstra
+from siting import _contract, _dijkstra
 from siting._dijkstra import bounded_dijkstra
 
 TOL = 1e-9
@@ -456,7 +456,7 @@ def test_contracted_graph_keeps_distances_between_kept_nodes(seed):
     n = len(indptr) - 1
     rng = np.random.default_rng(seed)
     keep = rng.random(n) < 0.1
-    c_indptr, c_indices, c_weights, new_id = _dijkstra.contract_chains(
+    c_indptr, c_indices, c_weights, new_id = _contract.contract_chains(
         indptr, indices, weights, keep)
     kept = np.flatnonzero(new_id >= 0)
     assert np.array_equal(new_id[kept], np.arange(len(kept)))
@@ -473,7 +473,7 @@ def test_contraction_keeps_one_way_and_dead_end_nodes():
     rows = [0, 1, 2, 3, 3, 4, 4, 5]
     cols = [1, 2, 3, 2, 4, 3, 5, 4]
     A = sp.csr_matrix((np.arange(1.0, 9.0), (rows, cols)), shape=(6, 6))
-    ip, ix, w, new_id = _dijkstra.contract_chains(A.indptr, A.indices, A.data,
+    ip, ix, w, new_id = _contract.contract_chains(A.indptr, A.indices, A.data,
                                                   np.zeros(6, bool))
     kept = np.flatnonzero(new_id >= 0)
     assert kept.tolist() == [0, 1, 2, 5]
