@@ -2,9 +2,9 @@
 
 from siting._version import __version__
 from siting.errors import InfeasibleError, SitingError
+from siting.models.coverage import MaximalCovering, SetCovering
 from siting.models.instance import Instance
-from siting.models.coverage import CoverageSolution, MaximalCovering, SetCovering
-
+from siting.models.results import CoverageSolution
 
 __all__ = [
     "CoverageSolution", "InfeasibleError", "Instance", "MaximalCovering", "SetCovering",

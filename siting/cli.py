@@ -181,10 +181,9 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
 
 def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
          map_options: dict | None = None, progress: bool | None = None) -> None:
+    from siting.config.scenario import make_scenario
     from siting.io.outdir import output_lock
     from siting.pipeline import run as run_pipeline
-    from siting.config.scenario import make_scenario
-
     from siting.report.webmap import check_map_options
 
     with refusals():
@@ -254,8 +253,8 @@ def compare(
     """
     from siting.compare import compare as run_compare
     from siting.compare import default_lang, failures, write_comparison_files
-    from siting.report.i18n import check_lang
     from siting.io.outdir import atomic_folder
+    from siting.report.i18n import check_lang
 
     with refusals():
         sweeps = {}

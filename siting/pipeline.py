@@ -16,17 +16,27 @@ from shapely.geometry import box
 
 from siting import network
 from siting.access import Access, build_access, build_instance
-from siting.demand import (add_groups, assign_communities, demand_from_buildings,
-                           load_population)
-from siting.errors import SitingError
-from siting.inputs import named
-from siting.models.instance import Instance
-from siting.models.coverage import CoverageSolution, MaximalCovering, SetCovering
-from siting.results import (RunResult, attach_plan, attach_results, run_summary,
-                            with_results)
-from siting.io.osm import BUILDING_TAGS, read_osm
 from siting.config.policy import load_policy
 from siting.config.scenario import Scenario
+from siting.demand import (
+    add_groups,
+    assign_communities,
+    demand_from_buildings,
+    load_population,
+)
+from siting.errors import SitingError
+from siting.inputs import named
+from siting.io.osm import BUILDING_TAGS, read_osm
+from siting.models.coverage import MaximalCovering, SetCovering
+from siting.models.instance import Instance
+from siting.models.results import CoverageSolution
+from siting.results import (
+    RunResult,
+    attach_plan,
+    attach_results,
+    run_summary,
+    with_results,
+)
 from siting.sites import assemble, read_vector, site_candidates, site_policy
 
 DEFAULT_P = 10

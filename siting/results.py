@@ -20,8 +20,8 @@ from shapely.geometry.base import BaseGeometry
 from siting.access import Access
 from siting.config.scenario import Scenario
 from siting.demand import population_by_group
-from siting.models.coverage import CoverageSolution
 from siting.models.instance import Instance
+from siting.models.results import CoverageSolution
 from siting.sites import COST_PARTS
 
 if TYPE_CHECKING:

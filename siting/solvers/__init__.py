@@ -17,7 +17,13 @@ import pulp
 from siting.config.scenario import DEFAULT_SOLVER, SOLVERS
 from siting.errors import InfeasibleError, SitingError
 from siting.solvers import cbc, highs
-from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap, check_solver, quiet
+from siting.solvers.base import (
+    MatrixModel,
+    SolverResult,
+    bound_and_gap,
+    check_solver,
+    quiet,
+)
 
 __all__ = ["DEFAULT_SOLVER", "SOLVERS", "MatrixModel", "SolverResult", "bound_and_gap",
            "quiet", "solve", "solve_pulp", "write_model"]

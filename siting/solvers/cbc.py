@@ -14,7 +14,6 @@ import pulp
 from siting.errors import InfeasibleError, SitingError
 from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap
 
-
 _CBC_RESULT = re.compile(r"Result - (.+)")
 _CBC_BOUND = re.compile(r"(?:Lower|Upper) bound:\s+(-?[\d.eE+-]+)")
 
