@@ -57,7 +57,7 @@ def load_inputs(sc: Scenario):
                 f"(longitude first) or give the matching extract")
         G = network.graph_from_extract(ext, area)
         return G, ext.buildings, ext.landuse, area, ext.entrances
-    if sc.graphml is not None:
+    if sc.graphml is not None and sc.buildings is not None:
         G = network.load_graphml(sc.graphml)
         buildings = _read_layer(sc.buildings, "buildings")
         if sc.bbox:
@@ -369,7 +369,8 @@ def _optimise(sc: Scenario, instance: Instance, fixed=(), required=()) -> Covera
     fixed = np.union1d(np.asarray(fixed, dtype=np.int64), required)
     if sc.model == "set_cover":
         # fewest new sites unless a flat cost rate is asked for (policy costs are placeholders)
-        model = SetCovering(instance, fixed=fixed, use_cost=bool(sc.cost_per_m2))
+        model: SetCovering | MaximalCovering = SetCovering(instance, fixed=fixed,
+                                                           use_cost=bool(sc.cost_per_m2))
     else:
         if sc.budget is not None and not instance.cost.any():
             raise SitingError("a budget needs site costs: set cost_per_m2 (CNY per usable m²)")

@@ -80,6 +80,11 @@ class MatrixModel:
                 raise SitingError(f"{len(names)} {what} names for {k} {what}s")
 
     @property
+    def lower(self) -> np.ndarray:
+        """Column lower bounds (zeros unless ``col_lo`` was given)."""
+        return np.zeros(len(self.c)) if self.col_lo is None else self.col_lo
+
+    @property
     def shape(self) -> tuple[int, int]:
         return self.A.shape
 
@@ -144,8 +149,7 @@ def bound_and_gap(objective: float, bound: float | None, optimal: bool,
                   mip_gap: float) -> tuple[float, float]:
     """The proven bound and relative gap to report: a solve stopped without a finite
     bound has none (NaN, NaN) — never the objective, which would read as proven."""
-    finite = bound is not None and np.isfinite(bound)
-    if not finite:
+    if bound is None or not np.isfinite(bound):
         if not optimal:
             return float("nan"), float("nan")
         bound = objective

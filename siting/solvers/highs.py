@@ -43,7 +43,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     t0 = time.perf_counter()
     h.passModel(
         ncol, nrow, A.nnz, 1, -1 if maximize else 1, 0.0,  # colwise; sense
-        model.c, model.col_lo, model.col_hi, model.row_lo, model.row_hi,
+        model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
         A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
         integrality,
     )
@@ -83,11 +83,13 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
         # HiGHS without the start prove 49.9 M): never trust it, solve again without it
         if start is not None:
             left = None if time_limit is None else time_limit - (time.perf_counter() - t_enter)
-            if left is None or left > 0.05 * time_limit:
+            if left is None or (time_limit is not None and left > 0.05 * time_limit):
                 return solve_matrix(model, left, msg, mip_gap, None)
-        objective, status = actual, None  # the solution stands; no proof, no bound
-    optimal = status == S.kOptimal
-    dual = float(info.mip_dual_bound) if status is not None else float("nan")
+        objective, proven = actual, False  # the solution stands; no proof, no bound
+    else:
+        proven = True
+    optimal = proven and status == S.kOptimal
+    dual = float(info.mip_dual_bound) if proven else float("nan")
     bound, gap = bound_and_gap(objective, dual, optimal, mip_gap)
     trace = [(t, o, b) for t, o, b in trace if np.isfinite(o) and abs(o) < 1e30]
     off = model.offset
@@ -109,7 +111,7 @@ def write_model(model: MatrixModel, path: str | Path) -> Path:
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[model.integer] = 1
     h.passModel(ncol, nrow, A.nnz, 1, -1 if model.maximize else 1, model.offset,
-                model.c, model.col_lo, model.col_hi, model.row_lo, model.row_hi,
+                model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
                 A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
                 integrality)
     for j in range(ncol):
