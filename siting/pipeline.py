@@ -38,6 +38,7 @@ from siting.results import (
     with_results,
 )
 from siting.sites import assemble, read_vector, site_candidates, site_policy
+from siting.solvers import Progress
 
 DEFAULT_P = 10
 
@@ -101,6 +102,27 @@ def _step(text: str) -> None:
         say(f"{text} ({time.perf_counter() - t0:.1f} s)")
 
 
+def _solver_progress(every_s: float = 2.0) -> Progress | None:
+    """A solver callback that reports the incumbent, bound and gap to the run's
+    ``progress`` (at most every ``every_s`` seconds, and on each better incumbent)."""
+    say, _ = _PROGRESS.get()
+    if say is None:
+        return None
+    last = [-np.inf, np.nan]  # time and incumbent of the last line
+
+    def report(t: float, incumbent: float, bound: float) -> None:
+        if t - last[0] < every_s and incumbent == last[1]:
+            return
+        last[:] = [t, incumbent]
+        if np.isfinite(bound):
+            gap = abs(incumbent - bound) / max(abs(incumbent), 1e-9)
+            _step(f"model: best {incumbent:,.0f}, bound {bound:,.0f}, gap {100 * gap:.2f} %")
+        else:
+            _step(f"model: best {incumbent:,.0f}, no bound yet")
+
+    return report
+
+
 def _run(sc: Scenario, t0: float) -> RunResult:
     from siting.inputs import validate_inputs
 
@@ -153,7 +175,7 @@ def _run(sc: Scenario, t0: float) -> RunResult:
                               sites["cost_total"].to_numpy(), sc.reach_m)
     _check_reach(sc, instance)
     _step(f"walking distances: {len(instance.pair_demand):,} pairs within {sc.reach_m:,.0f} m")
-    solution = _optimise(sc, instance, fixed, required)
+    solution = _optimise(sc, instance, fixed, required, _solver_progress())
     _step(f"model: {solution.status}, {len(solution.chosen)} sites")
     if solution.covered_population <= 0:
         warnings.warn(f"the plan serves no one: {_why_no_one(sc, instance, solution)}",
@@ -361,7 +383,8 @@ def _explain(sc: Scenario, inst: Instance, sol: CoverageSolution, sites, fixed, 
     return sites
 
 
-def _optimise(sc: Scenario, instance: Instance, fixed=(), required=()) -> CoverageSolution:
+def _optimise(sc: Scenario, instance: Instance, fixed=(), required=(),
+              progress: Progress | None = None) -> CoverageSolution:
     """Solve the scenario's model; ``fixed`` (existing facilities) stay open for free;
     ``required`` sites are open too, their cost and count charged to the budget and ``p``
     (fixing ``y_j = 1`` and lowering the limits by them is the same model)."""
@@ -400,7 +423,8 @@ def _optimise(sc: Scenario, instance: Instance, fixed=(), required=()) -> Covera
                 f"use --max-sites {n_new} or fewer"
             )
         model = MaximalCovering(instance, p=p, budget=budget, fixed=fixed)
-    return model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap)
+    return model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
+                       progress=progress)
 
 
 def _read_layer(path: Path, what: str) -> gpd.GeoDataFrame:

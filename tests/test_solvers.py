@@ -120,3 +120,15 @@ def small_instance() -> Instance:
              if rng.random() < 0.4]
     d, s, dist = map(np.array, zip(*pairs))
     return Instance(rng.integers(1, 50, n_d), rng.integers(1, 9, n_s), d, s, dist, 400.0)
+
+
+def test_progress_reports_the_incumbents_as_highs_finds_them():
+    model, best = _knapsack(3)
+    seen = []
+    res = solve(model, "highs", progress=lambda t, o, b: seen.append((t, o, b)))
+    assert seen, "HiGHS logged no incumbent"
+    assert all(np.isfinite(o) for _, o, _ in seen)
+    # the incumbents only improve and the last one is the optimum returned (offset included)
+    incumbents = [o for _, o, _ in seen]
+    assert incumbents == sorted(incumbents)
+    assert incumbents[-1] == pytest.approx(res.objective) == pytest.approx(best)

@@ -25,7 +25,7 @@ from siting.models._setcover import rwls_set_cover
 from siting.models.instance import Instance
 from siting.models.reduce import Reduced, reduce_coverage
 from siting.models.results import CoverageSolution
-from siting.solvers import MatrixModel, SolverResult, bound_and_gap, solve, write_model
+from siting.solvers import MatrixModel, Progress, SolverResult, bound_and_gap, solve, write_model
 
 
 class _Covering:
@@ -176,11 +176,30 @@ class MaximalCovering(_Covering):
         return chosen
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-              msg: bool = False, mip_gap: float = 0.0,
-              warm_start: bool = True) -> CoverageSolution:
+              msg: bool = False, mip_gap: float = 0.0, warm_start: bool = True,
+              progress: Progress | None = None) -> CoverageSolution:
         """Solve and return the chosen sites with status, objective, bound and gap.
 
-        ``warm_start`` hands the greedy + swap solution to the solver as a MIP start.
+        The warm start is the greedy + swap solution (:meth:`greedy`).
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"`` (see :mod:`siting.solvers`).
+        time_limit
+            Seconds for the whole call, the warm start's search included.
+        msg
+            Show the solver's log.
+        mip_gap
+            Relative gap at which the solver may stop and report ``"optimal"``.
+        warm_start
+            Hand a heuristic solution to the solver as its first incumbent.
+        progress
+            Called with ``(seconds, incumbent, bound)`` during the solve.
+
+        Returns
+        -------
+        CoverageSolution
         """
         r = self.reduced
         search_s = 15.0 if time_limit is None else min(15.0, 0.25 * time_limit)
@@ -188,7 +207,8 @@ class MaximalCovering(_Covering):
         start = self.greedy(time_s=search_s) if warm_start and r.cov.shape[1] else None
         if time_limit is not None:  # the warm start's search counts against the limit
             time_limit = max(1.0, time_limit - (time.perf_counter() - t0))
-        res = solve(self.model, solver, time_limit, msg, mip_gap, self._start_vector(start))
+        res = solve(self.model, solver, time_limit, msg, mip_gap, self._start_vector(start),
+                    progress)
         return self._finish(np.flatnonzero(res.x[:r.cov.shape[1]] > 0.5), res, t0)
 
     def _start_vector(self, start: np.ndarray | None) -> np.ndarray | None:
@@ -293,9 +313,31 @@ class SetCovering(_Covering):
         return cover
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-              msg: bool = False, mip_gap: float = 0.0,
-              warm_start: bool = True) -> CoverageSolution:
-        """Solve and return the cheapest set of sites covering all coverable demand."""
+              msg: bool = False, mip_gap: float = 0.0, warm_start: bool = True,
+              progress: Progress | None = None) -> CoverageSolution:
+        """Solve and return the cheapest set of sites covering all coverable demand.
+
+        The warm start is the greedy cover shrunk by local search (:meth:`greedy`).
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"`` (see :mod:`siting.solvers`).
+        time_limit
+            Seconds for the whole call, the warm start's search included.
+        msg
+            Show the solver's log.
+        mip_gap
+            Relative gap at which the solver may stop and report ``"optimal"``.
+        warm_start
+            Hand a heuristic solution to the solver as its first incumbent.
+        progress
+            Called with ``(seconds, incumbent, bound)`` during the solve.
+
+        Returns
+        -------
+        CoverageSolution
+        """
         r = self.reduced
         nr, nc = r.cov.shape
         t0 = time.perf_counter()
@@ -308,7 +350,7 @@ class SetCovering(_Covering):
             x0[start] = 1
         if time_limit is not None:  # the start's search counts against the limit
             time_limit = max(time_limit - (time.perf_counter() - t0), 0.1 * time_limit)
-        res = solve(self.model, solver, time_limit, msg, mip_gap, x0)
+        res = solve(self.model, solver, time_limit, msg, mip_gap, x0, progress)
         return self._finish(np.flatnonzero(res.x > 0.5), res, t0)
 
     def _matrices(self) -> MatrixModel:

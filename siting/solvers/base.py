@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +15,8 @@ from siting.config.scenario import SOLVERS
 from siting.errors import SitingError
 
 STATUSES = ("optimal", "feasible")
+# called during a solve with (seconds, incumbent objective, proven bound)
+Progress = Callable[[float, float, float], None]
 
 
 @dataclass
