@@ -23,7 +23,8 @@ import numpy as np
 import rasterio
 from shapely.geometry import box
 
-from siting.demand import demand_from_polygons, demand_from_raster, load_population
+from siting.demand import load_population
+from siting.population import demand_from_polygons, demand_from_raster
 
 GK = "EPSG:4548"
 SHARED = Path(os.environ.get("SITING_SHARED_DATA",

@@ -15,9 +15,9 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import box
 
+from siting.inventory import read_inventory
 from siting.io.coords import wgs84_to_gcj02
 from siting.io.osm import read_osm
-from siting.inventory import read_inventory
 from siting.sites import apply_exclusions, read_exclusions, site_candidates
 
 OSM = Path(__file__).resolve().parents[1].parent / "shared/data/nanjing_xinjiekou_osm/nanjing_xinjiekou.osm"

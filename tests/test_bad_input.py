@@ -121,7 +121,7 @@ def f(tmp_path_factory, helsinki_osm):
                                                f"1,{LON},{LAT},800,B1\n2,{LON},{LAT},800,屋顶\n")
     ns.inv_lift = _csv(d / "inv_lift.csv", "id,lon,lat,floor_area,电梯\n"
                                            f"1,{LON},{LAT},800,maybe\n")
-    ns.inv_txt = _csv(d / "inv.txt", HEADER + ok)
+    ns.inv_dat = _csv(d / "inv.dat", HEADER + ok)
     ns.inv_gbk = _csv(d / "inv_gbk.csv", "编号,名称,经度,纬度,建筑面积\n"
                                          f"1,社区用房,{LON},{LAT},约八百\n", "gbk")
     ns.inv_bom = _csv(d / "inv_bom.csv", "\ufeff" + HEADER + ok + f"1,b,{LON},{LAT},500\n")
@@ -421,8 +421,8 @@ FAST_CASES = [
     ("inventory-bad-lift", "a 电梯 (lift) value that is not yes/no",
      lambda f: ["run", "--osm", f.H, "--inventory", f.inv_lift],
      "inv_lift.csv row 2, column '电梯': 'maybe' is not yes/no"),
-    ("inventory-txt", "inventory in an unsupported format (.txt)",
-     lambda f: ["run", "--osm", f.H, "--inventory", f.inv_txt], "unsupported inventory format"),
+    ("inventory-dat", "inventory in an unsupported format (.dat)",
+     lambda f: ["run", "--osm", f.H, "--inventory", f.inv_dat], "unsupported inventory format"),
     ("inventory-xlsx-bad-row", "XLSX inventory with text in a number column",
      lambda f: ["run", "--osm", f.H, "--inventory", f.inv_xlsx],
      "inv_bad.xlsx row 3, column 'floor_area': 'about 800' is not a number"),
@@ -461,7 +461,7 @@ FAST_CASES = [
      lambda f: ["run", "--osm", f.H, "--population", f.pop_nocolumn],
      "no population column 'population'"),
     ("population-empty", "empty population layer",
-     lambda f: ["run", "--osm", f.H, "--population", f.pop_empty], "the layer is empty"),
+     lambda f: ["run", "--osm", f.H, "--population", f.pop_empty], "the population layer is empty"),
     ("population-table-no-lonlat", "population table without lon/lat columns",
      lambda f: ["run", "--osm", f.H, "--population", f.pop_table], "no longitude column"),
     ("population-table-negative", "population table with a negative count",
@@ -471,7 +471,8 @@ FAST_CASES = [
     ("population-tif-no-crs", "population raster without a CRS",
      lambda f: ["run", "--osm", f.H, "--population", f.pop_tif_nocrs], "the raster has no CRS; save it with one (e.g. EPSG:4326); or give --population-crs"),
     ("population-gpkg-garbage", "file named .gpkg that is not a GeoPackage",
-     lambda f: ["run", "--osm", f.H, "--population", f.gpkg_garbage], "cannot read the layer"),
+     lambda f: ["run", "--osm", f.H, "--population", f.gpkg_garbage],
+     "cannot read the population layer"),
     # --- community layers ---
     ("communities-points", "community layer of points instead of polygons",
      lambda f: ["run", "--osm", f.H, "--communities", f.comm_points], "must be polygons"),
@@ -481,7 +482,8 @@ FAST_CASES = [
     ("communities-csv", "community layer that is a CSV without geometry",
      lambda f: ["run", "--osm", f.H, "--communities", f.comm_csv], "has no geometry"),
     ("communities-no-crs", "community layer without a CRS",
-     lambda f: ["run", "--osm", f.H, "--communities", f.comm_nocrs], "has no CRS"),
+     lambda f: ["run", "--osm", f.H, "--communities", f.comm_nocrs],
+     "comm_nocrs.gpkg: the community layer has no CRS"),
     # --- exclusion layers ---
     ("exclude-csv", "non-spatial --exclude file (a CSV without geometry)",
      lambda f: ["run", "--osm", f.H, "--exclude", f.excl_csv], "has no geometry"),
@@ -490,7 +492,8 @@ FAST_CASES = [
     ("exclude-no-crs", "--exclude layer without a CRS",
      lambda f: ["run", "--osm", f.H, "--exclude", f.excl_nocrs], "has no CRS"),
     ("exclude-garbage", "--exclude file of garbage bytes",
-     lambda f: ["run", "--osm", f.H, "--exclude", f.gpkg_garbage], "cannot read exclusion"),
+     lambda f: ["run", "--osm", f.H, "--exclude", f.gpkg_garbage],
+     "cannot read the exclusion layer"),
     # --- siting compare ---
     ("compare-corrupt-summary", "`siting compare` of an output folder with a corrupt summary.json",
      lambda f: ["compare", f.dir / "corrupt_run"], "summary.json: not valid JSON"),

@@ -321,6 +321,31 @@ def test_polygons_gcj02_layer():
     assert abs(raw["population"].sum() - ref["population"].sum()) > 100
 
 
+def test_community_layer_messages_name_the_community_layer(tmp_path):
+    """A bad community layer is told about itself (no population flag), and a run names
+    --communities."""
+    demand = gpd.GeoDataFrame({"population": [10.0]}, geometry=[Point(500500, 4430500)], crs=GK)
+    nocrs = tmp_path / "comm_nocrs.gpkg"
+    gpd.GeoDataFrame({"name": ["社区"]}, geometry=[box(0, 0, 1, 1)]).to_file(nocrs)
+    with pytest.raises(SitingError, match="the community layer has no CRS") as err:
+        assign_communities(demand, nocrs)
+    assert "population" not in str(err.value)
+    from siting.config.scenario import make_scenario
+    from siting.inputs import validate_inputs
+
+    osm = tmp_path / "x.osm"
+    osm.write_text("<osm/>", "utf-8")
+    with pytest.raises(SitingError, match=r"^--communities: .*community layer has no CRS"):
+        validate_inputs(make_scenario(osm=osm, communities=nocrs))
+
+
+def test_study_area_in_metres_is_refused():
+    """A bare shapely study area is WGS-84 lon/lat; one in metres is told so where it enters."""
+    zones = _zones()
+    with pytest.raises(SitingError, match="not longitude/latitude degrees"):
+        demand_from_polygons(zones, area=box(500000, 4430000, 502500, 4431000))
+
+
 @pytest.mark.slow
 def test_beijing_subdistricts_onto_wangjing_buildings(tmp_path):
     """Real WorldPop subdistrict totals split onto real OSM buildings through `siting run`."""

@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import box
 from typer.testing import CliRunner
 
@@ -165,6 +166,51 @@ def test_nanjing_candidate_table_by_class(nanjing, nanjing_candidates):
     small = c["floor_area_m2"] < policy["min_floor_area_m2"]
     assert c.loc[small, "excluded_reason"].str.contains("below the minimum").all()
     assert c.loc[~small, "excluded_reason"].isna().all()
+
+
+@pytest.mark.parametrize("form", ["gpkg", "parquet", "gcj02", "bd09"])
+def test_exclusion_layer_reads_like_population(tmp_path, nanjing_candidates, form):
+    """An exclusion layer is read by the population layers' reader: GeoParquet, and
+    polygons digitised on Amap (GCJ-02) or Baidu (BD-09) maps, exclude the same sites."""
+    c = nanjing_candidates
+    wgs = c.to_crs("EPSG:4326")
+    x0, y0 = wgs.geometry.x.median(), wgs.geometry.y.median()
+    square = box(x0 - 0.002, y0 - 0.002, x0 + 0.002, y0 + 0.002)
+    zone = gpd.GeoDataFrame({"原因": ["施工"]}, geometry=[square], crs="EPSG:4326")
+    crs = None
+    if form == "parquet":
+        pytest.importorskip("pyarrow")
+        path = tmp_path / "zones.parquet"
+        zone.to_parquet(path)
+    else:
+        path = tmp_path / "zones.gpkg"
+        if form in ("gcj02", "bd09"):
+            to = wgs84_to_gcj02 if form == "gcj02" else wgs84_to_bd09
+            zone = zone.assign(geometry=shapely.transform(
+                zone.geometry.to_numpy(), lambda xy: np.column_stack(to(xy[:, 0], xy[:, 1]))))
+            crs = form
+        zone.to_file(path)
+    zones = read_exclusions(path, crs=crs)
+    assert zones.crs == "EPSG:4326"
+    assert zones.geometry.iloc[0].hausdorff_distance(square) < 1e-9  # degrees: back in WGS-84
+    inside = wgs.within(square).to_numpy() & c["excluded_reason"].isna().to_numpy()
+    out = apply_exclusions(c, zones)
+    assert inside.sum() > 0
+    assert (out.loc[inside, "excluded_reason"] == "in exclusion zone: 施工").all()
+    assert out["excluded_reason"].notna().sum() == c["excluded_reason"].notna().sum() \
+        + inside.sum()
+
+
+def test_study_area_in_metres_is_refused(tmp_path, nanjing):
+    """A bare shapely study area is WGS-84 lon/lat; one in metres is told so where it enters."""
+    buildings, landuse, area = nanjing
+    metres = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(CRS).iloc[0]
+    with pytest.raises(SitingError, match="not longitude/latitude degrees"):
+        site_candidates(buildings, landuse, metres, CRS)
+    inv = tmp_path / "inv.csv"
+    inv.write_text("id,lon,lat,floor_area\n1,118.78,32.04,800\n", "utf-8")
+    with pytest.raises(SitingError, match="not longitude/latitude degrees"):
+        read_inventory(inv, study_area=metres)
 
 
 def test_exclusion_polygon_reports_reason(tmp_path, nanjing_candidates):

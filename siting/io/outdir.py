@@ -344,7 +344,7 @@ def _clean_stale(target: Path) -> None:
 
 
 def _write_marker(folder: Path, kind: str) -> None:
-    from siting import __version__
+    from siting._version import __version__
 
     files = sorted(Path(root, f).relative_to(folder).as_posix()
                    for root, _, names in os.walk(folder) for f in names)

@@ -1468,7 +1468,7 @@ def _shortfall_lp(cs, js, site_area, required) -> float:
 def plan_to_coverage(plan: EmbeddedSolution, instance: Instance):
     """A :class:`~siting.models.coverage.CoverageSolution` view of a plan (for maps and old reports):
     chosen = opened sites; covered = demand points served by any service."""
-    from siting.models.coverage import CoverageSolution
+    from siting.models.results import CoverageSolution
 
     covered = np.zeros(instance.n_demand, bool)
     if len(plan.assignments):

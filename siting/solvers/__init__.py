@@ -17,17 +17,24 @@ import pulp
 from siting.config.scenario import DEFAULT_SOLVER, SOLVERS
 from siting.errors import InfeasibleError, SitingError
 from siting.solvers import cbc, highs
-from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap, check_solver, quiet
+from siting.solvers.base import (
+    MatrixModel,
+    Progress,
+    SolverResult,
+    bound_and_gap,
+    check_solver,
+    quiet,
+)
 
-__all__ = ["DEFAULT_SOLVER", "SOLVERS", "MatrixModel", "SolverResult", "bound_and_gap",
+__all__ = ["DEFAULT_SOLVER", "SOLVERS", "MatrixModel", "Progress", "SolverResult", "bound_and_gap",
            "quiet", "solve", "solve_pulp", "write_model"]
 
 write_model = highs.write_model
 
 
 def solve(model: MatrixModel, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-          msg: bool = False, mip_gap: float = 0.0,
-          start: np.ndarray | None = None) -> SolverResult:
+          msg: bool = False, mip_gap: float = 0.0, start: np.ndarray | None = None,
+          progress: Progress | None = None) -> SolverResult:
     """Solve a :class:`MatrixModel`.
 
     Parameters
@@ -44,6 +51,9 @@ def solve(model: MatrixModel, solver: str = DEFAULT_SOLVER, time_limit: float | 
         Relative gap at which the solver may stop and report ``"optimal"``.
     start
         A complete feasible column vector handed over as the first incumbent.
+    progress
+        Called with ``(seconds, incumbent, bound)``: live as HiGHS logs them; for CBC,
+        whose log is read when it ends, once per logged line after the solve.
 
     Returns
     -------
@@ -53,8 +63,13 @@ def solve(model: MatrixModel, solver: str = DEFAULT_SOLVER, time_limit: float | 
     if model.shape[1] == 0:  # nothing to decide
         return SolverResult(x=np.zeros(0), objective=model.offset, bound=model.offset,
                             mip_gap=0.0, status="optimal", solver=name, runtime_s=0.0)
-    back = highs if name == "highs" else cbc
-    return back.solve_matrix(model, time_limit, msg, mip_gap, start)
+    if name == "highs":
+        return highs.solve_matrix(model, time_limit, msg, mip_gap, start, progress)
+    res = cbc.solve_matrix(model, time_limit, msg, mip_gap, start)
+    if progress is not None:
+        for t, o, b in res.trace:
+            progress(t, o, b)
+    return res
 
 
 def solve_pulp(prob: pulp.LpProblem, solver: str = DEFAULT_SOLVER,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +15,8 @@ from siting.config.scenario import SOLVERS
 from siting.errors import SitingError
 
 STATUSES = ("optimal", "feasible")
+# called during a solve with (seconds, incumbent objective, proven bound)
+Progress = Callable[[float, float, float], None]
 
 
 @dataclass
@@ -78,6 +80,11 @@ class MatrixModel:
         for names, k, what in ((self.col_names, n, "column"), (self.row_names, m, "row")):
             if names is not None and len(names) != k:
                 raise SitingError(f"{len(names)} {what} names for {k} {what}s")
+
+    @property
+    def lower(self) -> np.ndarray:
+        """Column lower bounds (zeros unless ``col_lo`` was given)."""
+        return np.zeros(len(self.c)) if self.col_lo is None else self.col_lo
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -144,8 +151,7 @@ def bound_and_gap(objective: float, bound: float | None, optimal: bool,
                   mip_gap: float) -> tuple[float, float]:
     """The proven bound and relative gap to report: a solve stopped without a finite
     bound has none (NaN, NaN) — never the objective, which would read as proven."""
-    finite = bound is not None and np.isfinite(bound)
-    if not finite:
+    if bound is None or not np.isfinite(bound):
         if not optimal:
             return float("nan"), float("nan")
         bound = objective

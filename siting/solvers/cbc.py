@@ -14,7 +14,6 @@ import pulp
 from siting.errors import InfeasibleError, SitingError
 from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap
 
-
 _CBC_RESULT = re.compile(r"Result - (.+)")
 _CBC_BOUND = re.compile(r"(?:Lower|Upper) bound:\s+(-?[\d.eE+-]+)")
 
@@ -39,10 +38,10 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
                                     logPath=str(log), warmStart=warm_start)
             prob.solve(cmd)
         text = log.read_text(errors="replace") if log.exists() else ""
-    result = _CBC_RESULT.search(text)
-    result = result.group(1).strip() if result else ""
-    bound = _CBC_BOUND.search(text)
-    bound = float(bound.group(1)) if bound else None
+    found = _CBC_RESULT.search(text)
+    result = found.group(1).strip() if found else ""
+    found = _CBC_BOUND.search(text)
+    bound = float(found.group(1)) if found else None
     # PuLP runs CBC with -max for maximisation; the summary bound is in the original sense
     status = "optimal" if result.startswith("Optimal") else "feasible"
     sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0  # CBC logs -max as a minimum
@@ -89,7 +88,7 @@ def to_pulp(model: MatrixModel, name: str = "model") -> tuple[pulp.LpProblem, li
     inf = np.inf
     x = [prob.add_variable(names[j], None if lo == -inf else lo, None if hi == inf else hi,
                            cat="Integer" if integer[j] else "Continuous")
-         for j, (lo, hi) in enumerate(zip(model.col_lo.tolist(), model.col_hi.tolist()))]
+         for j, (lo, hi) in enumerate(zip(model.lower.tolist(), model.col_hi.tolist()))]
     prob.setObjective(pulp.LpAffineExpression(
         [(x[j], v) for j, v in enumerate(model.c.tolist()) if v]))
     A = model.A

@@ -15,15 +15,17 @@ import pulp
 import scipy.sparse as sp
 
 from siting.errors import InfeasibleError, SitingError
-from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap, quiet
+from siting.solvers.base import MatrixModel, Progress, SolverResult, bound_and_gap, quiet
 
 
 def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool = False,
-                 mip_gap: float = 0.0, start: np.ndarray | None = None) -> SolverResult:
+                 mip_gap: float = 0.0, start: np.ndarray | None = None,
+                 progress: Progress | None = None) -> SolverResult:
     """Solve a :class:`MatrixModel` with highspy (no PuLP): fast to hand over at scale.
 
     ``start`` is a complete column vector handed to HiGHS as its first incumbent. The
     objective is recomputed from the returned solution and checked against HiGHS's report.
+    ``progress`` is called with (seconds, incumbent, bound) as HiGHS logs them.
     """
     import highspy
 
@@ -43,7 +45,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     t0 = time.perf_counter()
     h.passModel(
         ncol, nrow, A.nnz, 1, -1 if maximize else 1, 0.0,  # colwise; sense
-        model.c, model.col_lo, model.col_hi, model.row_lo, model.row_hi,
+        model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
         A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
         integrality,
     )
@@ -59,8 +61,10 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
     def _log(e):
         d = e.data_out
-        trace.append((float(d.running_time), float(d.mip_primal_bound),
-                      float(d.mip_dual_bound)))
+        t, o, b = float(d.running_time), float(d.mip_primal_bound), float(d.mip_dual_bound)
+        trace.append((t, o, b))
+        if progress is not None and np.isfinite(o) and abs(o) < 1e30:
+            progress(t, o + model.offset, b + model.offset)
 
     h.cbMipImprovingSolution.subscribe(_log)
     h.cbMipLogging.subscribe(_log)
@@ -83,11 +87,13 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
         # HiGHS without the start prove 49.9 M): never trust it, solve again without it
         if start is not None:
             left = None if time_limit is None else time_limit - (time.perf_counter() - t_enter)
-            if left is None or left > 0.05 * time_limit:
-                return solve_matrix(model, left, msg, mip_gap, None)
-        objective, status = actual, None  # the solution stands; no proof, no bound
-    optimal = status == S.kOptimal
-    dual = float(info.mip_dual_bound) if status is not None else float("nan")
+            if left is None or (time_limit is not None and left > 0.05 * time_limit):
+                return solve_matrix(model, left, msg, mip_gap, None, progress)
+        objective, proven = actual, False  # the solution stands; no proof, no bound
+    else:
+        proven = True
+    optimal = proven and status == S.kOptimal
+    dual = float(info.mip_dual_bound) if proven else float("nan")
     bound, gap = bound_and_gap(objective, dual, optimal, mip_gap)
     trace = [(t, o, b) for t, o, b in trace if np.isfinite(o) and abs(o) < 1e30]
     off = model.offset
@@ -109,7 +115,7 @@ def write_model(model: MatrixModel, path: str | Path) -> Path:
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[model.integer] = 1
     h.passModel(ncol, nrow, A.nnz, 1, -1 if model.maximize else 1, model.offset,
-                model.c, model.col_lo, model.col_hi, model.row_lo, model.row_hi,
+                model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
                 A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
                 integrality)
     for j in range(ncol):
