@@ -103,7 +103,9 @@ def contract_chains(
 
     Parameters
     ----------
-    indptr, indices, weights : array_like
+    indptr : array_like
+    indices : array_like
+    weights : array_like
         CSR adjacency of a directed graph with ``n`` nodes, weights ``>= 0``.
     keep : array_like of bool
         Length-``n`` mask of nodes that must stay (sources, targets).

@@ -264,7 +264,15 @@ def _gather(buf_node, buf_dist, ks, row_start, row_count, dst, out_node,
 
 
 def as_int_array(name: str, a: ArrayLike) -> NDArray[np.int64]:
-    """1-D integer input as contiguous int64."""
+    """1-D integer input as contiguous int64.
+
+    Parameters
+    ----------
+    name
+        The argument's name, for errors.
+    a
+        The input.
+    """
     arr = np.asarray(a)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
@@ -396,7 +404,9 @@ def bounded_dijkstra(
 
     Parameters
     ----------
-    indptr, indices, weights : array_like
+    indptr : array_like
+    indices : array_like
+    weights : array_like
         CSR adjacency of a directed graph with ``n = len(indptr) - 1`` nodes:
         the out-edges of ``u`` are ``indices[indptr[u]:indptr[u+1]]`` with
         ``weights`` (float64, ``>= 0``; ``inf`` means unusable).  Integer
@@ -413,7 +423,8 @@ def bounded_dijkstra(
     targets : array_like of bool, optional
         Length-``n`` mask: return rows only for these nodes (the search still
         walks through every node).  Default: every node.
-    point_node, point_offset : array_like, optional
+    point_node : array_like, optional
+    point_offset : array_like, optional
         Instead of nodes, return points (e.g. demand points snapped to the
         network): point ``q`` sits ``point_offset[q] >= 0`` away from node
         ``point_node[q]``; a row is returned when ``offset_k + d +

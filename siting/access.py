@@ -16,8 +16,8 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from numba import njit
-from shapely.ops import substring
 from scipy.spatial import cKDTree
+from shapely.ops import substring
 
 from siting._contract import contract_chains
 from siting._dijkstra import bounded_dijkstra
@@ -106,6 +106,13 @@ class Access:
         One bounded search from all ``sites`` at once (their snap distances included).
         Returns ``(walk_m, site)`` per node: metres (inf beyond reach) and the site index
         (-1 beyond reach); ties go to the site listed first.
+
+        Parameters
+        ----------
+        sites
+            Site indices (rows of the access' sites).
+        threshold_m
+            Walking reach in metres.
         """
         sites = np.asarray(sites, dtype=np.int64)
         a = self.adjacency
@@ -127,6 +134,13 @@ def snap(points: gpd.GeoDataFrame, node_xy: np.ndarray) -> tuple[np.ndarray, np.
     """Nearest network node of each point and the straight-line distance to it (metres).
 
     The node-snapping rule (``build_access(snap="node")``); kept for comparison.
+
+    Parameters
+    ----------
+    points
+        Points in a projected CRS.
+    node_xy
+        ``(n, 2)`` node coordinates in the same CRS.
     """
     xy = _xy(points)
     dist, node = cKDTree(node_xy).query(xy)
@@ -156,7 +170,8 @@ def build_access(
     ----------
     G
         Projected walking graph (osmnx conventions).
-    demand, sites
+    demand
+    sites
         Points in ``G``'s CRS.
     snap_to
         ``"edge"`` (default): each point is projected onto its nearest walkable edge,
@@ -172,7 +187,9 @@ def build_access(
         not snapped to; a point whose nearest edge lies on one is linked to the nearest
         edge of a larger component, the gap counted as walking, and flagged
         ``"relinked_from_fragment"``.
-    footprints, entrances, large_footprint_m
+    footprints
+    entrances
+    large_footprint_m
         Where a building meets the street (edge snapping only): a point whose
         ``osm_id`` names a footprint (``footprints`` indexed by ``osm_id``, in ``G``'s
         CRS) walks from that building's ``entrance=*`` node nearest a street when it
@@ -397,6 +414,17 @@ def build_instance(
     Distance of a pair = demand snap + network path + site snap.  One bounded
     search per site on `Access.search_graph`, emitting the demand points at the
     nodes it settles.
+
+    Parameters
+    ----------
+    access
+        The run's network index (:func:`build_access`).
+    demand_weight
+        Weight (people) of each demand point.
+    site_cost
+        Cost of opening each site.
+    threshold_m
+        Walking reach in metres (> 0).
     """
     if not threshold_m > 0:
         raise SitingError(f"walking threshold must be > 0 m, got {threshold_m}")
@@ -424,6 +452,23 @@ def join_demand(src, node, dist, demand_node, demand_snap_m, n_nodes: int, thres
     Every demand point snapped to ``node`` gets the site's distance plus its own snap
     distance; the work is proportional to the pairs (no loop over sites or points).
     Returns the pairs sorted by demand, then site.
+
+    Parameters
+    ----------
+    src
+        Site of each (site, node, distance) row.
+    node
+        Network node of each row.
+    dist
+        Walk from the site to the node, metres.
+    demand_node
+        Network node of each demand point.
+    demand_snap_m
+        Walk from each demand point to its node, metres.
+    n_nodes
+        Number of network nodes.
+    threshold_m
+        Walking reach in metres.
     """
     order = np.argsort(demand_node, kind="stable")
     counts = np.bincount(demand_node, minlength=n_nodes)

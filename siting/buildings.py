@@ -32,7 +32,8 @@ def classify(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None = Non
 
     Parameters
     ----------
-    buildings, landuse
+    buildings
+    landuse
         Building and land-use polygons with OSM tags.
     classes
         The ``[sites.classes]`` table (``tag_values``, ``tag_present``, ``landuse``,
@@ -76,6 +77,15 @@ def floor_area(
     Storeys come from ``building:levels``, else ``height`` / ``storey_height_m``, else
     ``default_levels`` (a number, or a Series per building such as a per-class default;
     flagged in ``levels_estimated``).
+
+    Parameters
+    ----------
+    buildings
+        Building polygons in a projected (metric) CRS with OSM tags.
+    default_levels
+        Storeys where the tags give none: a number, or a Series per building.
+    storey_height_m
+        Storey height used to read ``height``.
 
     Returns
     -------

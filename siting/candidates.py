@@ -61,7 +61,17 @@ COLUMNS = (
 
 def class_default(policy: dict, kind: pd.Series, key: str) -> pd.Series:
     """Per row, the ``[sites.class_defaults.<kind>]`` value of ``key`` (a class without the
-    key, or without defaults, takes the default class's)."""
+    key, or without defaults, takes the default class's).
+
+    Parameters
+    ----------
+    policy
+        The ``[sites]`` table.
+    kind
+        The class of each row.
+    key
+        The per-class setting (``levels``, ``usable_ratio``, ``acquisition_mode`` …).
+    """
     tables = class_tables(policy)
     fallback = tables[policy.get("default_class", "other")]
     return kind.map(lambda k: tables.get(k, fallback).get(key, fallback.get(key)))
@@ -76,7 +86,8 @@ def candidate_frame(out: pd.DataFrame, geoms, crs, policy: dict) -> gpd.GeoDataF
         At least ``osm_id``, ``kind``, ``floor_area_m2``, ``usable_area_m2``,
         ``acquisition_mode`` and ``source``; optional ``cost``/``annual_cost`` win over
         the policy's rates (:func:`siting.costs.price`).
-    geoms, crs
+    geoms
+    crs
         One point per row, and their CRS.
     policy
         The ``[sites]`` table.
@@ -110,7 +121,15 @@ def candidate_frame(out: pd.DataFrame, geoms, crs, policy: dict) -> gpd.GeoDataF
 
 
 def exclude_small(c: gpd.GeoDataFrame, minimum: float) -> gpd.GeoDataFrame:
-    """Exclude candidates below ``minimum`` m² of floor area (existing facilities stay)."""
+    """Exclude candidates below ``minimum`` m² of floor area (existing facilities stay).
+
+    Parameters
+    ----------
+    c
+        A candidate table (changed in place and returned).
+    minimum
+        Smallest floor area offered to the optimiser, m².
+    """
     small = (c["floor_area_m2"] < minimum) & ~c["existing"] & c["excluded_reason"].isna()
     c.loc[small, "excluded_reason"] = [f"floor area {a:.0f} m² below the minimum {minimum:g} m²"
                                        for a in c.loc[small, "floor_area_m2"]]

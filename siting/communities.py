@@ -51,11 +51,12 @@ def assign_communities(
         Demand points in a projected CRS.
     communities
         Community polygons (layer or file) with an id and a name column.
-    id_column, name_column
+    id_column
+    name_column
         Default: the first of ``community_id/id/code/社区代码`` and
         ``community_name/name/社区/社区名称/名称`` present (the id falls back to the row).
     source_crs
-        CRS of a layer without one, or ``gcj02``/``bd09`` (see :func:`demand_from_polygons`).
+        CRS of a layer without one, or ``gcj02``/``bd09`` (see :func:`siting.io.vectors.read_vector`).
     cell_m
         Fallback cell size, metres.
 

@@ -31,6 +31,19 @@ def price(usable_m2, mode, policy: dict, cost=None, annual_cost=None) -> pd.Data
     ``cost`` / ``annual_cost`` given (not NaN, an inventory's whole-row figures) win and
     are fixed per site: their rate per m² used is then 0.
 
+    Parameters
+    ----------
+    usable_m2
+        Usable floor area of each site, m².
+    mode
+        Acquisition mode of each site (``renovate``, ``lease``, ``transfer``, ``new_build``).
+    policy
+        The ``[sites]`` table (:func:`siting.config.site_policy.load_site_policy`).
+    cost
+        One-off CNY per site given by an inventory (NaN: from the rates); optional.
+    annual_cost
+        CNY per year per site given by an inventory (NaN: from the rates); optional.
+
     Returns
     -------
     pandas.DataFrame
@@ -69,6 +82,16 @@ def embedded_site_costs(sites: pd.DataFrame) -> pd.DataFrame:
 
     ``cost`` / ``annual_cost`` become the charges fixed per site (whole-site modes,
     given costs); a component charged per m² used (its rate > 0) has no fixed part.
+
+    Parameters
+    ----------
+    sites
+        A candidate table (:data:`siting.candidates.COLUMNS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``cost``/``annual_cost`` fixed per site and the per-m²-used rates.
     """
     out = sites.copy()
     for col, rate in (("cost", "one_off_per_m2_used"), ("annual_cost", "annual_per_m2_used")):

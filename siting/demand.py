@@ -3,9 +3,10 @@
 Population comes from one of four sources, all ending in the same demand layer:
 
 * buildings only (:func:`demand_from_buildings`): residential floor area × occupancy;
-* a population raster such as WorldPop or GHS-POP (:func:`demand_from_raster`);
+* a population raster such as WorldPop or GHS-POP
+  (:func:`siting.population.demand_from_raster`);
 * polygons or a vector grid with a population column, e.g. subdistrict totals
-  (:func:`demand_from_polygons`);
+  (:func:`siting.population.demand_from_polygons`);
 * a household or residential-compound table, CSV or Excel, with lon/lat in
   WGS-84, GCJ-02 or BD-09 (:func:`demand_from_table`).
 
@@ -13,7 +14,7 @@ Population comes from one of four sources, all ending in the same demand layer:
 split onto the residential buildings inside them by floor area (dasymetric mapping)
 and, where they hold no residential building, onto a point or a regular grid.
 :func:`add_groups` then adds people per age group and households, and
-:func:`assign_communities` tags every point with its community (社区).
+:func:`siting.communities.assign_communities` tags every point with its community (社区).
 
 Study-area rule (the same on every path): a raster cell or polygon only partly inside
 the study area contributes ``population × (area inside) / (area of the cell or
@@ -21,7 +22,8 @@ polygon)``, measured in the metric output CRS; points (table rows, point layers)
 when they lie inside. Population is conserved: the output total equals the sum of
 these in-area shares up to floating-point rounding. A study area given in degrees is
 densified every 0.0005° (≈ 50 m) before it is projected, so its edges follow the
-meridians and parallels.
+meridians and parallels; a bare shapely study area is WGS-84 lon/lat, and one whose
+bounds are not degrees is refused (:func:`siting.io.vectors.study_area`).
 """
 
 from __future__ import annotations
@@ -140,7 +142,20 @@ def demand_from_buildings(
 
 
 def demand_from_points(points: gpd.GeoDataFrame, column: str = "population") -> gpd.GeoDataFrame:
-    """Demand from a point or polygon layer with a population column (polygons → centres)."""
+    """Demand from a point or polygon layer with a population column (polygons → centres).
+
+    Parameters
+    ----------
+    points
+        Points or polygons with a CRS.
+    column
+        The population column (non-negative numbers).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``demand_id`` and ``population`` per point, in the layer's CRS.
+    """
     pop = population_values(points, column, "population layer")
     geom = points.geometry
     if not (geom.geom_type == "Point").all():
@@ -175,13 +190,15 @@ def demand_from_table(
     ----------
     path
         ``.csv``/``.txt``/``.tsv`` (UTF-8 or GB18030) or ``.xlsx`` file, or a DataFrame.
-    lon, lat
+    lon
+    lat
         Coordinate columns; default: the first of ``lon/lng/longitude/x/经度`` and
         ``lat/latitude/y/纬度`` present.
     crs
         Datum of lon/lat: ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"`` (Amap, Tencent),
         ``"bd09"`` (Baidu), or an EPSG code; converted with :mod:`siting.io.coords`.
-    population, households
+    population
+    households
         Columns with people and households per row; default ``population`` and
         ``households`` when present. At least one is needed; rows with households only
         get ``population = households × household_size``.
@@ -192,7 +209,8 @@ def demand_from_table(
     area
         Study area; rows outside it are dropped (points count when inside).
     out_crs
-        Output CRS (metric). Default: the UTM zone of the points.
+        Output CRS (metric). Default: :func:`siting.io.coords.metric_crs` of the
+        points (CGCS2000 Gauss-Krüger in China, UTM elsewhere).
     sheet
         Excel sheet (default the first).
 
@@ -281,10 +299,11 @@ def load_population(
     """Demand from a population file of any supported kind, detected from the file.
 
     Rasters (``.tif``, ``.tiff``, ``.vrt``, ``.img``, ``.asc``, ``.nc``) go to
-    :func:`demand_from_raster`; tables (``.csv``, ``.txt``, ``.tsv``, ``.xlsx``) to
-    :func:`demand_from_table`; vector files with polygons to
-    :func:`demand_from_polygons`, with points to the table rule (a point counts when it
-    lies in the study area).
+    :func:`siting.population.demand_from_raster`; tables (``.csv``, ``.txt``, ``.tsv``,
+    ``.xlsx``, ``.xls``; :func:`siting.io.tables.read_table`) to :func:`demand_from_table`;
+    vector layers (:func:`siting.io.vectors.read_vector`) with polygons to
+    :func:`siting.population.demand_from_polygons`, with points to the table rule (a point
+    counts when it lies in the study area).
 
     Parameters
     ----------
@@ -293,7 +312,8 @@ def load_population(
     area
         Study area (shapely geometry in WGS-84, or GeoSeries/GeoDataFrame with a CRS);
         required for rasters.
-    buildings, landuse
+    buildings
+    landuse
         Projected buildings (and land use) for the dasymetric split.
     column
         Population column of vector layers and tables (tables fall back to a
@@ -304,7 +324,9 @@ def load_population(
         ``gcj02``/``bd09`` convert digitised web-map coordinates.
     crs
         Output CRS (metric); default the buildings' CRS.
-    household_size, default_levels, min_footprint_m2
+    household_size
+    default_levels
+    min_footprint_m2
         Passed to the reader.
 
     Returns
@@ -443,7 +465,17 @@ def _raster_to_points(path, demand: gpd.GeoDataFrame, area, raster_crs) -> np.nd
 
 
 def population_by_group(demand: pd.DataFrame) -> dict[str, float]:
-    """Total people per demand group (the groups present, plus ``"all"``)."""
+    """Total people per demand group (the groups present, plus ``"all"``).
+
+    Parameters
+    ----------
+    demand
+        Demand points with ``population`` and the group columns of :func:`add_groups`.
+
+    Returns
+    -------
+    dict
+    """
     out = {g: float(demand[g].sum()) for g in DEMAND_GROUPS if g in demand}
     out["all"] = float(demand["population"].sum())
     return out

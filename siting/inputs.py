@@ -35,7 +35,13 @@ _WHAT = {
 
 
 def input_paths(sc: Scenario) -> list[tuple[str, Path]]:
-    """``(field, path)`` of every input file a scenario names (outputs excluded)."""
+    """``(field, path)`` of every input file a scenario names (outputs excluded).
+
+    Parameters
+    ----------
+    sc
+        The scenario.
+    """
     out = [(f, Path(getattr(sc, f))) for f in ("osm", "graphml", "buildings", "inventory",
                                                "existing", "exclude", "population",
                                                "communities", "policy_file")
@@ -47,7 +53,15 @@ def input_paths(sc: Scenario) -> list[tuple[str, Path]]:
 
 
 def check_file(field: str, path: Path) -> None:
-    """An existing, readable, non-empty regular file (or a .gdb folder for vector layers)."""
+    """An existing, readable, non-empty regular file (or a .gdb folder for vector layers).
+
+    Parameters
+    ----------
+    field
+        The scenario field of the file (its flag is named in errors).
+    path
+        The file.
+    """
     flag = flag_name(field)
     what = _WHAT.get(field, "a file")
     if not path.exists():
@@ -66,6 +80,12 @@ def check_file(field: str, path: Path) -> None:
 
 def validate_inputs(sc: Scenario) -> None:
     """Check every input of ``sc`` cheaply, before the network is built.
+
+    Parameters
+    ----------
+    sc
+        The scenario.
+
 
     Raises
     ------
@@ -123,7 +143,18 @@ def _named(field: str, check) -> None:
 
 
 def named(field: str, step, *args, **kwargs):
-    """``step(*args, **kwargs)``; a SitingError it raises starts with the field's flag."""
+    """``step(*args, **kwargs)``; a SitingError it raises starts with the field's flag.
+
+    Parameters
+    ----------
+    field
+        The scenario field whose flag prefixes the message.
+    step
+        The callable to run.
+    *args
+    **kwargs
+        Passed to ``step``.
+    """
     try:
         return step(*args, **kwargs)
     except SitingError as exc:

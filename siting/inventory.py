@@ -105,6 +105,9 @@ def read_inventory(
         The ``[sites]`` table; default the packaged one.
     existing
         Treat every row as an operating facility (see :func:`read_existing`).
+    _problems
+        Internal (:func:`read_existing`): collects the rows whose services were not
+        understood instead of warning.
 
     Returns
     -------
@@ -230,6 +233,22 @@ def read_existing(
     covers a whole city); rows inside it that name no modelled service are dropped too,
     and listed by row number and name in one note, as are rows with unrecognised words.
     An existing facility without a floor area gets its services' ``min_floor_m2``.
+
+    Parameters
+    ----------
+    path
+        An inventory or POI file (CSV, Excel, GeoPackage …).
+    crs
+        Datum of lon/lat: ``wgs84``, ``gcj02`` or ``bd09``.
+    study_area
+        Polygon in WGS-84 lon/lat; rows outside it are dropped.
+    policy
+        The ``[sites]`` table; default the packaged one.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Existing facilities in EPSG:4326 with the candidate columns.
     """
     policy = load_site_policy() if policy is None else policy
     if study_area is not None:

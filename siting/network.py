@@ -79,7 +79,15 @@ def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> 
 def step_free_graph(G: nx.MultiDiGraph, avoid: list[str]) -> nx.MultiDiGraph:
     """The walking graph without ways matching any ``KEY=VALUE`` in ``avoid`` (e.g.
     ``highway=steps``, ``wheelchair=no``); a simplified edge that merged several ways is
-    dropped when any of them matches. Nodes are kept (points still snap to them)."""
+    dropped when any of them matches. Nodes are kept (points still snap to them).
+
+    Parameters
+    ----------
+    G
+        The walking graph.
+    avoid
+        ``KEY=VALUE`` rules (``walking.step_free_avoid`` of the policy).
+    """
     rules = [tuple(r.split("=", 1)) for r in avoid]
 
     def blocked(d: dict) -> bool:
@@ -96,7 +104,13 @@ def step_free_graph(G: nx.MultiDiGraph, avoid: list[str]) -> nx.MultiDiGraph:
 
 
 def load_graphml(path: str | Path) -> nx.MultiDiGraph:
-    """Read a walking graph saved with :func:`osmnx.save_graphml` (any CRS)."""
+    """Read a walking graph saved with :func:`osmnx.save_graphml` (any CRS).
+
+    Parameters
+    ----------
+    path
+        The GraphML file.
+    """
     path = Path(path)
     if not path.exists():
         raise SitingError(f"GraphML file not found: {path}")
@@ -111,7 +125,15 @@ def load_graphml(path: str | Path) -> nx.MultiDiGraph:
 
 def project(G: nx.MultiDiGraph, crs: str | None = None) -> nx.MultiDiGraph:
     """Project a graph to ``crs``, by default :func:`siting.io.coords.metric_crs` of its
-    median node (CGCS2000 Gauss-Krüger in China, UTM elsewhere)."""
+    median node (CGCS2000 Gauss-Krüger in China, UTM elsewhere).
+
+    Parameters
+    ----------
+    G
+        The walking graph (osmnx conventions, ``graph["crs"]``).
+    crs
+        The target CRS; default the metric CRS of the graph's median node.
+    """
     if crs is None:
         if pyproj.CRS(G.graph["crs"]).is_projected:
             return G
@@ -123,6 +145,12 @@ def project(G: nx.MultiDiGraph, crs: str | None = None) -> nx.MultiDiGraph:
 
 def to_csr(G: nx.MultiDiGraph) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
     """Sparse adjacency of the graph with the shortest parallel edge as weight.
+
+    Parameters
+    ----------
+    G
+        The walking graph.
+
 
     Returns
     -------
@@ -150,7 +178,19 @@ def to_csr(G: nx.MultiDiGraph) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
 
 def shortest_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_array:
     """``n × n`` CSR adjacency of edges ``rows -> cols`` keeping the shortest of parallel
-    edges (sorted so the minimum comes first, then deduplicated)."""
+    edges (sorted so the minimum comes first, then deduplicated).
+
+    Parameters
+    ----------
+    rows
+        Tail node of each edge.
+    cols
+        Head node of each edge.
+    w
+        Length of each edge.
+    n
+        Number of nodes.
+    """
     order = np.lexsort((w, cols, rows))
     rows, cols, w = rows[order], cols[order], w[order]
     first = np.ones(len(rows), bool)
@@ -161,7 +201,13 @@ def shortest_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> s
 
 
 def components(adjacency: sp.csr_array) -> np.ndarray:
-    """Weakly connected component label of every node, largest component first (0)."""
+    """Weakly connected component label of every node, largest component first (0).
+
+    Parameters
+    ----------
+    adjacency
+        CSR adjacency of the walking graph.
+    """
     _, labels = connected_components(adjacency, directed=True, connection="weak")
     sizes = np.bincount(labels)
     rank = np.empty_like(sizes)

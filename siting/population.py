@@ -62,17 +62,20 @@ def demand_from_raster(
         GeoTIFF (or any raster GDAL reads) of people per cell.
     area
         Study area: a shapely geometry in WGS-84 or a GeoSeries/GeoDataFrame with a CRS.
-    buildings, landuse
+    buildings
+    landuse
         Projected building (and land-use) polygons with OSM tags for the dasymetric
         split; without them every populated cell is one demand point.
     crs
-        Output CRS (metric). Default: the buildings' CRS, else the UTM zone of the area.
+        Output CRS (metric). Default: the buildings' CRS, else
+        :func:`siting.io.coords.metric_crs` of the area.
     band
         Band holding the counts.
     raster_crs
         CRS to assume when the raster has none (otherwise that is an error).
-    default_levels, min_footprint_m2
-        Residential buildings, as in :func:`demand_from_buildings`.
+    default_levels
+    min_footprint_m2
+        Residential buildings, as in :func:`siting.demand.demand_from_buildings`.
 
     Returns
     -------
@@ -90,7 +93,7 @@ def demand_from_raster(
     crs = output_crs(crs, buildings, area_s)
     area_m = area_in(area_s, crs)
     cells = raster_cells(path, area_s, area_m, crs, band=band, raster_crs=raster_crs)
-    res = residential_in(buildings, landuse, area_m, crs, default_levels, min_footprint_m2)
+    res = _residential_in(buildings, landuse, area_m, crs, default_levels, min_footprint_m2)
     if not res.empty:
         res = res.assign(zone=cells.locate(res.geometry))
     zones = gpd.GeoDataFrame(
@@ -122,6 +125,23 @@ def raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_crs
     """Read the study-area window of a count raster and weight cells by their share inside.
 
     With ``all_cells_of`` (points) and no area, the cells under those points count in full.
+
+    Parameters
+    ----------
+    path
+        The raster of people per cell.
+    area_s
+        The study area (:func:`siting.io.vectors.study_area`), or None with ``all_cells_of``.
+    area_m
+        The study area in ``crs``, or None.
+    crs
+        The output CRS (metric).
+    band
+        Band holding the counts.
+    raster_crs
+        CRS to assume when the raster has none.
+    all_cells_of
+        Points whose cells count in full (used without an area).
     """
     import rasterio
     from rasterio.windows import Window
@@ -198,7 +218,7 @@ def raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_crs
     boxes = gpd.GeoSeries(shapely.box(np.minimum(x0, x1), np.minimum(y0, y1),
                                       np.maximum(x0, x1), np.maximum(y0, y1)), crs=src_crs)
     boxes = boxes.to_crs(crs).to_numpy()
-    share, points = share_inside(boxes, area_m, centres)
+    share, points = _share_inside(boxes, area_m, centres)
     keep = share > 0
     return _Cells(rows[keep], cols[keep], vals[keep] * share[keep], points[keep], t, to_src)
 
@@ -208,7 +228,7 @@ def _pixel(t, x, y):
     return (x - t.c) / t.a, (y - t.f) / t.e
 
 
-def share_inside(shapes: np.ndarray, area_m, points: np.ndarray | None = None):
+def _share_inside(shapes: np.ndarray, area_m, points: np.ndarray | None = None):
     """Area share of each shape inside ``area_m`` and a point for its in-area part."""
     shapely.prepare(area_m)
     inside = shapely.contains_properly(area_m, shapes)
@@ -255,20 +275,23 @@ def demand_from_polygons(
         Polygon layer or a file (GeoPackage, GeoJSON, Shapefile, GeoParquet …).
     column
         Column with people per polygon (non-negative numbers).
-    buildings, landuse
+    buildings
+    landuse
         Projected building (and land-use) polygons with OSM tags.
     area
         Study area (shapely geometry in WGS-84, or a GeoSeries/GeoDataFrame with a CRS);
         ``None`` keeps every polygon whole.
     crs
-        Output CRS (metric). Default: the buildings' CRS, else the UTM zone of the layer.
+        Output CRS (metric). Default: the buildings' CRS, else
+        :func:`siting.io.coords.metric_crs` of the layer.
     source_crs
         CRS of the layer when the file has none, or ``"gcj02"``/``"bd09"`` for layers
         digitised on Chinese web maps (see :func:`siting.io.coords.geodataframe_to_wgs84`).
     grid_m
         Spacing of the fallback grid, metres.
-    default_levels, min_footprint_m2
-        Residential buildings, as in :func:`demand_from_buildings`.
+    default_levels
+    min_footprint_m2
+        Residential buildings, as in :func:`siting.demand.demand_from_buildings`.
 
     Returns
     -------
@@ -305,7 +328,7 @@ def demand_from_polygons(
         area_m = area_in(area_s, crs)
         share = np.zeros(len(geoms))
         pts = np.array(shapely.point_on_surface(geoms), dtype=object)
-        share[finite], pts[finite] = share_inside(geoms[finite], area_m)
+        share[finite], pts[finite] = _share_inside(geoms[finite], area_m)
         if not (share > 0).any():
             raise SitingError(
                 f"{where}: none of the {len(polys)} polygons overlaps the study area "
@@ -325,7 +348,7 @@ def demand_from_polygons(
         {"zone_id": _zone_labels(polys_m)[keep],
          "population": polys_m["_pop"].to_numpy()[keep] * share[keep]},
         geometry=parts[keep], crs=crs)
-    res = residential_in(buildings, landuse, area_m, crs, default_levels, min_footprint_m2)
+    res = _residential_in(buildings, landuse, area_m, crs, default_levels, min_footprint_m2)
     if not res.empty:
         hit = gpd.sjoin(gpd.GeoDataFrame(geometry=res.geometry, crs=crs),
                         zones[["geometry"]], how="left", predicate="within")
@@ -428,7 +451,19 @@ def _zone_labels(polys: pd.DataFrame) -> np.ndarray:
 # helpers
 # --------------------------------------------------------------------------
 def residential_points(buildings, landuse, default_levels, min_footprint_m2) -> gpd.GeoDataFrame:
-    """Residential buildings (projected) as representative points with floor area."""
+    """Residential buildings (projected) as representative points with floor area.
+
+    Parameters
+    ----------
+    buildings
+        Building polygons in a projected CRS with OSM tags.
+    landuse
+        Land-use polygons (to read ``building=yes``), or None.
+    default_levels
+        Storeys where the tags give none.
+    min_footprint_m2
+        Smaller footprints hold no one.
+    """
     cls = classify(buildings, landuse)
     res = buildings[cls.eq("residential")]
     fa = floor_area(res, default_levels)
@@ -441,7 +476,7 @@ def residential_points(buildings, landuse, default_levels, min_footprint_m2) -> 
         geometry=res.representative_point().to_numpy(), index=res.index, crs=res.crs)
 
 
-def residential_in(buildings, landuse, area_m, crs, default_levels, min_footprint_m2):
+def _residential_in(buildings, landuse, area_m, crs, default_levels, min_footprint_m2):
     """Residential building points in the output CRS, inside the study area if given."""
     if buildings is None or buildings.empty:
         return gpd.GeoDataFrame(geometry=[], crs=crs)
@@ -458,6 +493,23 @@ def residential_in(buildings, landuse, area_m, crs, default_levels, min_footprin
 
 def population_values(df: pd.DataFrame, column: str, where: str,
                        what: str = "population") -> np.ndarray:
+    """The numbers of a population (or households) column, checked non-negative.
+
+    Parameters
+    ----------
+    df
+        The table or layer.
+    column
+        The column.
+    where
+        The file, named in errors.
+    what
+        What the column counts, named in errors.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     if column not in df:
         raise SitingError(f"{where}: no {what} column {column!r}; columns are "
                           f"{[c for c in df.columns if c != 'geometry']}")
@@ -471,14 +523,35 @@ def population_values(df: pd.DataFrame, column: str, where: str,
 
 
 def output_crs(crs, buildings, fallback):
-    """Metric output CRS: given, else the buildings', else the UTM zone of ``fallback``."""
+    """Metric output CRS: given, else the buildings', else :func:`siting.io.coords.metric_crs`
+    of ``fallback``.
+
+    Parameters
+    ----------
+    crs
+        The CRS asked for, or None.
+    buildings
+        The buildings, whose CRS is the default, or None.
+    fallback
+        A layer (with a CRS) whose metric CRS is taken when neither is given, or None.
+
+    Returns
+    -------
+    pyproj.CRS or None
+
+    Raises
+    ------
+    SitingError
+        An unknown or geographic CRS, saying to give a projected one.
+    """
     if crs is None and buildings is not None and buildings.crs is not None:
         crs = buildings.crs
     if crs is None:
         if fallback is None:
             return None
         crs = metric_crs(fallback)
-    crs = CRS.from_user_input(crs)
+    crs = pyproj_crs(crs, "the output CRS") if isinstance(crs, str) else CRS.from_user_input(crs)
     if not crs.is_projected:
-        raise SitingError(f"the output CRS must be projected (metres), got {crs.to_string()}")
+        raise SitingError(f"the output CRS must be projected (metres), got {crs.to_string()}; "
+                          "give a metric CRS such as EPSG:4549, or none to take the buildings'")
     return crs

@@ -47,7 +47,8 @@ def candidates_from_buildings(
 
     Parameters
     ----------
-    buildings, landuse
+    buildings
+    landuse
         Projected building and land-use polygons with OSM tags.
     policy
         The ``[sites]`` table (:func:`load_site_policy`); default the packaged one.
@@ -167,6 +168,13 @@ def apply_exclusions(candidates: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> g
     """Set ``excluded_reason`` of candidates inside an exclusion polygon (first reason wins).
 
     Existing facilities are never excluded: they operate already.
+
+    Parameters
+    ----------
+    candidates
+        The candidate table.
+    zones
+        Exclusion polygons from :func:`read_exclusions`.
     """
     c = candidates.copy()
     z = zones.to_crs(c.crs)
@@ -211,6 +219,13 @@ def assemble(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
 
     ``site_id`` is renumbered so that it equals the row's position in the
     optimiser's instance for every candidate not excluded.
+
+    Parameters
+    ----------
+    parts
+        Candidate tables of each source (None or empty ones are skipped).
+    crs
+        The run's projected CRS.
     """
     parts = [p.to_crs(crs) for p in parts if p is not None and len(p)]
     if not parts:
@@ -245,18 +260,24 @@ def site_candidates(
 
     Parameters
     ----------
-    buildings, landuse
+    buildings
+    landuse
         Building and land-use polygons in ``crs`` (projected).
     study_area
         Polygon in WGS-84 lon/lat (inventory rows far outside it are excluded); one whose
         bounds are not degrees raises.
     crs
         The run's projected CRS; the result is in it.
-    inventory, inventory_crs, existing, existing_crs
+    inventory
+    inventory_crs
+    existing
+    existing_crs
         Files and their lon/lat datums (see :func:`read_inventory`, :func:`read_existing`).
     exclude
         Exclusion polygons (see :func:`read_exclusions`).
-    min_floor_area_m2, default_levels, usable_ratio
+    min_floor_area_m2
+    default_levels
+    usable_ratio
         Override the policy's minimum and per-class defaults.
     cost_per_m2
         When > 0, a flat one-off CNY per m² for every acquisition mode (no running cost),

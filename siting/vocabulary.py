@@ -35,7 +35,13 @@ _SERVICE_SEP = re.compile(r"[,，;；、/／|｜\s]+")
 
 
 def given(v) -> bool:
-    """Whether a cell holds a value (not None, NaN or blank)."""
+    """Whether a cell holds a value (not None, NaN or blank).
+
+    Parameters
+    ----------
+    v
+        A cell.
+    """
     return v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip() != ""
 
 
@@ -43,6 +49,17 @@ def read_numbers(values: pd.Series, field: str, where, nonneg: bool = False) -> 
     """Numbers of a column (thousands separators allowed; NaN when blank).
 
     ``where(i, field)`` names row ``i`` in messages; ``nonneg`` refuses negatives.
+
+    Parameters
+    ----------
+    values
+        The column's cells.
+    field
+        The field, named in errors.
+    where
+        ``where(i, field)`` names row ``i`` and the column in errors.
+    nonneg
+        Refuse negative numbers.
     """
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
@@ -60,7 +77,17 @@ def read_numbers(values: pd.Series, field: str, where, nonneg: bool = False) -> 
 
 
 def read_modes(values: pd.Series, defaults: pd.Series, where) -> list[str]:
-    """Acquisition modes of a column (改造/租赁/置换/新建 or English), ``defaults`` where blank."""
+    """Acquisition modes of a column (改造/租赁/置换/新建 or English), ``defaults`` where blank.
+
+    Parameters
+    ----------
+    values
+        The column's cells.
+    defaults
+        The mode of each row whose cell is blank.
+    where
+        ``where(i, field)`` names row ``i`` and the column in errors.
+    """
     out = []
     for i, (v, d) in enumerate(zip(values, defaults)):
         if not given(v):
@@ -75,7 +102,15 @@ def read_modes(values: pd.Series, defaults: pd.Series, where) -> list[str]:
 
 
 def read_lifts(values: pd.Series, where) -> np.ndarray:
-    """A 电梯/lift column: 1.0 (有/yes), 0.0 (无/no), NaN (blank, unknown)."""
+    """A 电梯/lift column: 1.0 (有/yes), 0.0 (无/no), NaN (blank, unknown).
+
+    Parameters
+    ----------
+    values
+        The column's cells.
+    where
+        ``where(i, field)`` names row ``i`` and the column in errors.
+    """
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
         if not given(v):
@@ -164,6 +199,12 @@ def parse_storey(value) -> float:
     (:attr:`~siting.config.policy.Service.lowest_storey` and the lift rule) are checked there.
     ``夹层`` (mezzanine) is refused: write the storey it sits on.
 
+    Parameters
+    ----------
+    value
+        A 楼层 cell (text or a number).
+
+
     Raises
     ------
     ValueError
@@ -198,7 +239,15 @@ def parse_storey(value) -> float:
 
 
 def read_storeys(values: pd.Series, where) -> np.ndarray:
-    """A 楼层 column read by :func:`parse_storey`; a cell it cannot read raises."""
+    """A 楼层 column read by :func:`parse_storey`; a cell it cannot read raises.
+
+    Parameters
+    ----------
+    values
+        The column's cells.
+    where
+        ``where(i, field)`` names row ``i`` and the column in errors.
+    """
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
         try:
@@ -233,7 +282,13 @@ class Vocabulary:
             if alts else None
 
     def find(self, text) -> tuple[list[str], list[str], str]:
-        """Services named in ``text``, the not-modelled words found, and the rest."""
+        """Services named in ``text``, the not-modelled words found, and the rest.
+
+        Parameters
+        ----------
+        text
+            A name or a services cell.
+        """
         if not given(text) or self._re is None:
             return [], [], "" if not given(text) else str(text)
         text = unicodedata.normalize("NFKC", str(text))
@@ -249,6 +304,11 @@ class Vocabulary:
 
         A piece (between ; ； 、 , / and spaces) holding a word is recognised, with what
         surrounds the word (社区卫生服务站, 日间照料中心); a piece holding none is not.
+
+        Parameters
+        ----------
+        value
+            The cell.
         """
         services, other, rest = self.find(value)
         unknown = [p for p in _SERVICE_SEP.split(rest) if p.strip() and "\0" not in p]
@@ -262,6 +322,19 @@ def read_services(values: pd.Series, names: pd.Series, existing: pd.Series, poli
     A 服务/services cell is read word by word; where it names no modelled service the
     name is read. Returns the services and ``{row: problem}`` for rows with no modelled
     service or with unrecognised words.
+
+    Parameters
+    ----------
+    values
+        The 服务/services cells.
+    names
+        The names (read where a cell names no modelled service).
+    existing
+        Whether each row is an existing facility (other rows get None).
+    policy
+        The ``[sites]`` table, with ``service_vocabulary``.
+    row_label
+        ``row_label(i)`` names row ``i`` in notes.
     """
     vocab = Vocabulary(policy)
     out, problems = [], {}

@@ -54,6 +54,8 @@ class _Strict(BaseModel):
 
 
 class Meta(_Strict):
+    """``[meta]``: the policy's name, the plan and guideline it follows, its schema version."""
+
     schema_version: int = SCHEMA_VERSION
     name: str
     plan: str = ""
@@ -71,6 +73,8 @@ class Meta(_Strict):
 
 
 class Population(_Strict):
+    """``[population]``: household size and the share of people per age group."""
+
     household_size: float = Field(gt=0)
     household_size_source: str = ""
     age_shares: dict[str, float]
@@ -90,6 +94,8 @@ class Population(_Strict):
 
 
 class Walking(_Strict):
+    """``[walking]``: speeds per profile and where a point meets the street."""
+
     speed_m_per_min: dict[str, float]
     source: str = ""
     placeholder: bool = False
@@ -114,12 +120,16 @@ class Walking(_Strict):
 
 
 class Tiers(_Strict):
+    """``[tiers]``: the walking-time tiers (minutes) the report counts people in."""
+
     minutes: list[float] = Field(min_length=1)
     speed_profile: str = "default"
     source: str = ""
 
 
 class AreaStandard(_Strict):
+    """``[area_standard]``: m² of service space per 100 households within reach."""
+
     m2_per_100_households: float = Field(gt=0)
     m2_per_100_households_enhanced: float = Field(gt=0)
     source: str = ""
@@ -133,6 +143,8 @@ class AreaStandard(_Strict):
 
 
 class Complex(_Strict):
+    """``[complex]``: when several services share one site (a service complex)."""
+
     min_floor_m2: float = Field(ge=0)
     min_functions: int = Field(ge=1)
     min_priority_functions: int = Field(ge=0)
@@ -142,6 +154,8 @@ class Complex(_Strict):
 
 
 class Costs(_Strict):
+    """``[costs]``: acquisition and fit-out rates and the horizon of running costs."""
+
     acquisition_per_m2: float = Field(ge=0)
     fit_out_per_m2: float = Field(ge=0)
     horizon_years: float = Field(0.0, ge=0)
@@ -150,6 +164,8 @@ class Costs(_Strict):
 
 
 class Service(_Strict):
+    """``[services.<key>]``: one service's demand group, rate, floor area, reach and rules."""
+
     name_zh: str
     name_en: str
     demand_group: Literal[GROUPS]  # type: ignore[valid-type]
@@ -194,6 +210,13 @@ class Service(_Strict):
         ``lift`` (1 = the building has a lift, 0 = it has none, NaN = unknown) matters
         for services with ``lift_from_storey``: space on that storey or above in a
         building known to have no lift may not host them; unknown is allowed.
+
+        Parameters
+        ----------
+        storey
+            Lowest storey of each space (1 = ground floor, -1 = first basement, NaN unknown).
+        lift
+            Whether each building has a lift (1, 0, NaN unknown); optional.
         """
         storey = np.asarray(storey, float)
         ok = np.ones(storey.shape, bool)
@@ -251,10 +274,17 @@ class Policy(_Strict):
 
     @property
     def active_services(self) -> list[str]:
+        """Keys of the services that are enabled."""
         return [k for k, s in self.services.items() if s.enabled]
 
     def threshold_m(self, service: str) -> float:
-        """Walking threshold of a service in metres."""
+        """Walking threshold of a service in metres.
+
+        Parameters
+        ----------
+        service
+            A service key.
+        """
         s = self.services[service]
         if s.walk_m is not None:
             return s.walk_m
@@ -262,11 +292,13 @@ class Policy(_Strict):
 
     @property
     def tier_m(self) -> list[float]:
+        """The walking-time tiers in metres, shortest first."""
         v = self.walking.speed_m_per_min[self.tiers.speed_profile]
         return [m * v for m in sorted(self.tiers.minutes)]
 
     @property
     def standard_reach_m(self) -> float:
+        """Reach of the area standard in metres."""
         a = self.area_standard
         return a.reach_min * self.walking.speed_m_per_min[a.speed_profile]
 
@@ -277,7 +309,13 @@ class Policy(_Strict):
                    + [self.standard_reach_m] + self.tier_m)
 
     def area_rate(self, standard: float | None = None) -> float:
-        """m² per household for the area standard (``standard`` 30 or 80 m² per 100 hh)."""
+        """m² per household for the area standard (``standard`` 30 or 80 m² per 100 hh).
+
+        Parameters
+        ----------
+        standard
+            m² per 100 households; default the policy's ``m2_per_100_households``.
+        """
         a = self.area_standard
         return (a.m2_per_100_households if standard is None else float(standard)) / 100.0
 
@@ -323,6 +361,13 @@ def deep_merge(base: dict, over: dict) -> dict:
 
     A ``None`` value (Python overrides only; TOML has no null) removes the key, e.g.
     ``{"services": {"x": {"walk_min": None, "walk_m": 400}}}``.
+
+    Parameters
+    ----------
+    base
+        The tables merged into (not modified).
+    over
+        The tables merged on top.
     """
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -336,7 +381,14 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def read_policy_dict(path: str | Path | None = None) -> dict:
-    """The raw TOML tables of a policy file (default: the shipped ``cn_default``)."""
+    """The raw TOML tables of a policy file (default: the shipped ``cn_default``).
+
+    Parameters
+    ----------
+    path
+        A policy TOML file; default the packaged ``cn_default.toml`` (the only place the
+        packaged file is read).
+    """
     if path is None:
         text = resources.files("siting.config").joinpath(f"policies/{DEFAULT_POLICY}.toml").read_text(
             encoding="utf-8")
@@ -364,6 +416,14 @@ def read_policy_dict(path: str | Path | None = None) -> dict:
 def load_policy(path: str | Path | None = None, overrides: dict | None = None) -> Policy:
     """Load and validate a policy file, with ``overrides`` deep-merged on top.
 
+    Parameters
+    ----------
+    path
+        A policy TOML file; default the packaged ``cn_default.toml``.
+    overrides
+        A scenario's ``[policy]`` table, deep-merged over the file.
+
+
     Raises
     ------
     SitingError
@@ -387,7 +447,17 @@ def packaged_policy() -> Policy:
 
 
 def refuse_unread(base: dict, merged: dict, where: str) -> None:
-    """Refuse overrides of keys a run does not read (:data:`UNREAD_OVERRIDES`)."""
+    """Refuse overrides of keys a run does not read (:data:`UNREAD_OVERRIDES`).
+
+    Parameters
+    ----------
+    base
+        The policy file's tables.
+    merged
+        The tables with the overrides merged in.
+    where
+        What holds the overrides, for the message.
+    """
     for key, why in UNREAD_OVERRIDES.items():
         parts = key.split(".")
 
@@ -405,6 +475,15 @@ def check_policy_overrides(path: str | Path | None, overrides: dict, where: str)
     does not have are blamed on ``where`` (the scenario file), not on the policy file.
 
     A policy file that is itself unreadable or invalid is left to :func:`load_policy`.
+
+    Parameters
+    ----------
+    path
+        The policy file (default the packaged one).
+    overrides
+        The scenario's ``[policy]`` table.
+    where
+        The scenario file, named in errors.
     """
     try:
         base = read_policy_dict(path)
@@ -419,7 +498,17 @@ def check_policy_overrides(path: str | Path | None, overrides: dict, where: str)
 
 def validate_policy(data: dict, where: str = "policy",
                     hint: str = "see siting/config/policies/cn_default.toml") -> Policy:
-    """Validate a policy dict; errors name the dotted key and what is wrong."""
+    """Validate a policy dict; errors name the dotted key and what is wrong.
+
+    Parameters
+    ----------
+    data
+        The policy's tables.
+    where
+        The file, named in errors.
+    hint
+        Where to look for the right keys, appended to unknown-key errors.
+    """
     try:
         return Policy(**data)
     except ValidationError as exc:

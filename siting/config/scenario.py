@@ -212,6 +212,13 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
 
     ``None`` overrides are ignored, so unset CLI flags keep the file's values. Relative
     paths in the file are read relative to the file's folder.
+
+    Parameters
+    ----------
+    path
+        A scenario TOML file; relative paths in it are resolved against its folder.
+    **overrides
+        Settings that win over the file's (e.g. from command-line flags).
     """
     data: dict = {}
     if path is not None:
@@ -264,7 +271,13 @@ _FLAG_NAMES = {"speed_m_per_min": "--speed", "min_floor_area_m2": "--min-floor-a
 
 def flag_name(field: str) -> str:
     """How a user names a scenario field: its CLI flag and scenario key, e.g.
-    ``--policy (policy_file)``; keys without a flag are named as such."""
+    ``--policy (policy_file)``; keys without a flag are named as such.
+
+    Parameters
+    ----------
+    field
+        A scenario field such as ``population_crs``.
+    """
     if field in _FLAG_NAMES:
         flag = _FLAG_NAMES[field]
         return flag if not flag.startswith("--") else f"{flag} ({field})"

@@ -99,6 +99,18 @@ def site_policy(path: str | Path | None = None, overrides: dict | None = None) -
     A policy file without a ``[sites]`` table takes the packaged one; vocabulary entries
     of services the file does not have then name services it does not model
     (``not_modelled``). Minimum floor areas come from the file's ``[services]``.
+
+    Parameters
+    ----------
+    path
+        A policy TOML file; default the packaged ``cn_default.toml``.
+    overrides
+        A scenario's ``[policy]`` table, deep-merged over the file.
+
+    Returns
+    -------
+    dict
+        The checked ``[sites]`` table (see :func:`load_site_policy`).
     """
     packaged = read_policy_dict(None)
     data = packaged if path is None else read_policy_dict(path)
@@ -115,5 +127,15 @@ def site_policy(path: str | Path | None = None, overrides: dict | None = None) -
 
 
 def class_tables(policy: dict) -> dict:
-    """The ``[sites]`` table's per-class default tables (skipping scalar keys such as ``placeholder``)."""
+    """The ``[sites]`` table's per-class default tables (skipping scalar keys such as ``placeholder``).
+
+    Parameters
+    ----------
+    policy
+        The ``[sites]`` table.
+
+    Returns
+    -------
+    dict
+    """
     return {k: v for k, v in policy["class_defaults"].items() if isinstance(v, dict)}

@@ -113,20 +113,8 @@ Coords = tuple[Any, Any]
 # helpers
 # --------------------------------------------------------------------------
 def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
-    """Broadcast ``lon``/``lat`` to float64 arrays.
-
-    Parameters
-    ----------
-    lon, lat : array_like
-        Longitudes and latitudes in degrees.
-
-    Returns
-    -------
-    lon, lat : ndarray of float64
-        Broadcast copies, so callers can never alias the caller's buffers.
-    scalar : bool
-        True when both inputs were scalars (0-d).
-    """
+    """Broadcast ``lon``/``lat`` (degrees) to float64 copies, so callers never alias the
+    caller's buffers, and whether both inputs were scalars (0-d)."""
     x = np.asarray(lon, dtype=np.float64)
     y = np.asarray(lat, dtype=np.float64)
     scalar = x.ndim == 0 and y.ndim == 0
@@ -155,17 +143,8 @@ def _gcj02_offset(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """GCJ-02 offset ``(dlon, dlat)`` in degrees at WGS-84 position ``(lon, lat)``.
 
-    The offset is applied unconditionally, without the bounding-box check.
-
-    Parameters
-    ----------
-    lon, lat : ndarray of float64
-        WGS-84 coordinates in degrees.
-
-    Returns
-    -------
-    dlon, dlat : ndarray of float64
-        Offsets to add to ``lon`` and ``lat``.
+    The offset (to add to ``lon`` and ``lat``) is applied unconditionally, without the
+    bounding-box check.
     """
     x = lon - 105.0
     y = lat - 35.0
@@ -275,7 +254,8 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Coords:
 
     Parameters
     ----------
-    lon, lat : float or array_like
+    lon : float or array_like
+    lat : float or array_like
         WGS-84 longitude and latitude in degrees. They are broadcast together.
 
     Returns
@@ -300,7 +280,8 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> Coords:
 
     Parameters
     ----------
-    lon, lat : float or array_like
+    lon : float or array_like
+    lat : float or array_like
         GCJ-02 longitude and latitude in degrees. They are broadcast together.
 
     Returns
@@ -328,7 +309,8 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Coords:
 
     Parameters
     ----------
-    lon, lat : float or array_like
+    lon : float or array_like
+    lat : float or array_like
         GCJ-02 longitude and latitude in degrees.
 
     Returns
@@ -352,7 +334,8 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Coords:
 
     Parameters
     ----------
-    lon, lat : float or array_like
+    lon : float or array_like
+    lat : float or array_like
         BD-09 longitude and latitude in degrees.
 
     Returns
@@ -374,7 +357,8 @@ def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Coords:
 
     Parameters
     ----------
-    lon, lat : float or array_like
+    lon : float or array_like
+    lat : float or array_like
         WGS-84 longitude and latitude in degrees.
 
     Returns
@@ -394,7 +378,8 @@ def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> Coords:
 
     Parameters
     ----------
-    lon, lat : float or array_like
+    lon : float or array_like
+    lat : float or array_like
         BD-09 longitude and latitude in degrees.
 
     Returns
@@ -432,7 +417,8 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str) -> Coords:
 
     Parameters
     ----------
-    lon, lat : float or array_like
+    lon : float or array_like
+    lat : float or array_like
         Longitude and latitude in degrees.
     crs : str
         Datum of the input. Matching is case-insensitive and ignores

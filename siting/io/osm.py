@@ -125,7 +125,17 @@ class OSMExtract:
 
 
 def is_walkable(tags) -> bool:
-    """Whether a way with these tags is in osmnx's ``network_type="walk"`` network."""
+    """Whether a way with these tags is in osmnx's ``network_type="walk"`` network.
+
+    Parameters
+    ----------
+    tags
+        The way's OSM tags.
+
+    Returns
+    -------
+    bool
+    """
     if "highway" not in tags:
         return False
     for key, pattern in _WALK_EXCLUDE_RE.items():
@@ -136,7 +146,17 @@ def is_walkable(tags) -> bool:
 
 
 def is_osm_file(path: Path) -> bool:
-    """Whether the file name looks like an OSM extract pyosmium can read."""
+    """Whether the file name looks like an OSM extract pyosmium can read.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    bool
+    """
     name = path.name.lower()
     return any(name.endswith(s) for s in OSM_SUFFIXES)
 

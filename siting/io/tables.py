@@ -85,8 +85,10 @@ def pick_column(df: pd.DataFrame, given: str | None, candidates: Sequence[str], 
         A column the user named; an error when it is not in ``df``.
     candidates
         Usual names, compared case-insensitively and without surrounding spaces.
-    what, where
-        What the column holds and which file, for messages.
+    what
+        What the column holds, for messages.
+    where
+        The file (or layer) the table came from, for messages.
     default_label
         The keyword to name the column with; when given, a column that is not found is an
         error, else None is returned.

@@ -84,8 +84,18 @@ def read_vector(source: gpd.GeoDataFrame | str | Path, what: str, *, crs=None,
 def read_layer(path: str | Path, what: str) -> gpd.GeoDataFrame:
     """A vector file as GeoPandas reads it, unchecked (see :func:`read_vector` for the checks).
 
-    GeoParquet (``.parquet``, ``.geoparquet``) through pyarrow, everything else through
-    GDAL; ``what`` names the layer in errors.
+    Parameters
+    ----------
+    path
+        GeoParquet (``.parquet``, ``.geoparquet``, read through pyarrow) or any file GDAL
+        reads.
+    what
+        The layer, named in errors (``"inventory"``, ``"population"`` …).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The layer as read (possibly without geometry or CRS).
     """
     path = Path(path)
     if not path.exists():
@@ -103,6 +113,17 @@ def read_layer(path: str | Path, what: str) -> gpd.GeoDataFrame:
 
 def pyproj_crs(value, where: str) -> CRS:
     """The pyproj CRS a user named (``wgs84``/``cgcs2000`` are EPSG:4326 at city scale).
+
+    Parameters
+    ----------
+    value
+        An EPSG code, WKT, PROJ string or datum name.
+    where
+        The file or layer the CRS is for, named in errors.
+
+    Returns
+    -------
+    pyproj.CRS
 
     Raises
     ------
@@ -129,6 +150,13 @@ def check_lonlat(geometry, what: str = "the study area"):
 
     A bare geometry carries no CRS: one whose bounds are not lon/lat (projected metres,
     or latitudes beyond ±90°) is refused where it enters instead of landing nowhere.
+
+    Parameters
+    ----------
+    geometry
+        The geometry (a study area, a clipping polygon).
+    what
+        Its name in errors.
 
     Returns
     -------
@@ -183,13 +211,36 @@ def study_area(area) -> gpd.GeoSeries:
 
 
 def area_in(area_s: gpd.GeoSeries, crs):
-    """The study area (:func:`study_area`) as one valid geometry in ``crs``."""
+    """The study area as one valid geometry in ``crs``.
+
+    Parameters
+    ----------
+    area_s
+        The study area from :func:`study_area`.
+    crs
+        The target CRS (metric, usually).
+
+    Returns
+    -------
+    shapely.Geometry
+    """
     g = area_s.to_crs(crs).iloc[0]
     return g if g.is_valid else shapely.make_valid(g)
 
 
 def bounds_wgs84(gdf) -> tuple:
-    """Bounds of a layer in WGS-84 degrees, rounded, for messages (``("?",)`` if unknown)."""
+    """Bounds of a layer in WGS-84 degrees, rounded, for messages.
+
+    Parameters
+    ----------
+    gdf
+        A GeoDataFrame or GeoSeries with a CRS.
+
+    Returns
+    -------
+    tuple
+        ``(west, south, east, north)``, or ``("?",)`` when they cannot be computed.
+    """
     try:
         b = gdf.to_crs("EPSG:4326").total_bounds
     except Exception:  # pyproj may fail for coordinates far outside the CRS
