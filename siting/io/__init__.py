@@ -1,1 +1,3 @@
-"""Reading and writing files: OSM extracts, coordinates (GCJ-02/BD-09), output folders."""
+"""Reading and writing files, one reader per kind: OSM extracts (osm), tables (tables),
+vector layers and the study area (vectors), coordinates and the metric CRS (coords),
+output folders (outdir)."""
