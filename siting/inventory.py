@@ -8,7 +8,6 @@ as POI exports, as fixed sites. Cells are read by :mod:`siting.vocabulary`.
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from siting.config.datums import canonical_crs
 from siting.config.site_policy import load_site_policy
 from siting.errors import SitingError
 from siting.io.coords import geodataframe_to_wgs84, metric_crs, to_wgs84
-from siting.io.tables import TABLE_SUFFIXES, read_table
+from siting.io.tables import TABLE_SUFFIXES, match_headers, read_table
 from siting.io.vectors import VECTOR_SUFFIXES, check_lonlat, read_layer
 from siting.vocabulary import (
     YES_WORDS,
@@ -34,7 +33,7 @@ from siting.vocabulary import (
     read_storeys,
 )
 
-# inventory headers (lower case, spaces and bracketed units removed) → field
+# field → how inventories head its column (matched by siting.io.tables.header_key)
 _HEADER_ALIASES = {
     "id": ("id", "site_id", "编号", "序号", "编码", "代码"),
     "name": ("name", "名称", "名字", "设施名称", "场所名称", "地点"),
@@ -56,7 +55,6 @@ _HEADER_ALIASES = {
     "existing_services": ("services", "service", "existing_services", "服务", "服务内容",
                           "现有服务"),
 }
-_UNIT_RE = re.compile(r"[（(][^）)]*[）)]")
 
 
 def read_inventory(
@@ -127,7 +125,7 @@ def read_inventory(
         check_lonlat(study_area)
     path = Path(path)
     raw, geom, row_label = _read_rows(path, crs)
-    cols = _match_headers(raw, path)
+    cols = match_headers(raw, _HEADER_ALIASES)
     lon, lat = _coordinates(raw, cols, geom, path, row_label, crs)
     n = len(raw)
 
@@ -310,21 +308,6 @@ def _read_rows(path: Path, crs: str):
         def row_label(i):  # spreadsheet numbering: the header is row 1
             return f"row {i + 2}"
     return raw, geom, row_label
-
-
-def _match_headers(raw: pd.DataFrame, path: Path) -> dict:
-    """Field → the file's column name."""
-    norm = {}
-    for c in raw.columns:
-        key = _UNIT_RE.sub("", str(c)).strip().lower().replace(" ", "")
-        norm.setdefault(key, c)
-    cols = {}
-    for field, aliases in _HEADER_ALIASES.items():
-        for a in aliases:
-            if a in norm:
-                cols[field] = norm[a]
-                break
-    return cols
 
 
 def _coordinates(raw, cols, geom, path, row_label, crs):

@@ -3,13 +3,15 @@
 One reader for every table a run takes, so a population table and an inventory accept
 the same files: ``.csv``/``.txt``/``.tsv`` in UTF-8 (with or without BOM) or GB18030 (as
 Chinese spreadsheets often save CSV), the delimiter sniffed, and ``.xlsx``/``.xlsm``/``.xls``
-workbooks. Headers may be Chinese or English: :func:`pick_column` finds a column by a
-list of names, ignoring case and spaces.
+workbooks. Headers may be Chinese or English: :func:`pick_column` and
+:func:`match_headers` find columns by lists of names, ignoring case, spaces and bracketed
+units (``建筑面积（m²）`` is ``建筑面积``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +21,7 @@ from siting.errors import SitingError
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 TABLE_SUFFIXES = CSV_SUFFIXES + EXCEL_SUFFIXES
+_UNIT_RE = re.compile(r"[（(][^）)]*[）)]")  # a bracketed unit in a header: 面积（m²）
 
 
 def read_table(path: str | Path, what: str = "table", *, sheet: str | int | None = None,
@@ -103,11 +106,60 @@ def pick_column(df: pd.DataFrame, given: str | None, candidates: Sequence[str], 
             raise SitingError(f"{where}: no {what} column {given!r}; columns are "
                               f"{[c for c in df.columns if c != 'geometry']}")
         return given
-    lower = {str(c).strip().lower(): c for c in df.columns}
+    keys = _header_keys(df)
     for c in candidates:
-        if c.lower() in lower:
-            return lower[c.lower()]
+        if header_key(c) in keys:
+            return keys[header_key(c)]
     if default_label is not None:
         raise SitingError(f"{where}: no {what} column (tried {', '.join(candidates)}); columns "
                           f"are {list(df.columns)}; name it with {default_label}=")
     return None
+
+
+def header_key(name) -> str:
+    """A header as it is matched: lower case, bracketed units and spaces removed.
+
+    Parameters
+    ----------
+    name
+        A column name (``"建筑面积（m²）"``, ``"Floor Area"``).
+
+    Returns
+    -------
+    str
+    """
+    return _UNIT_RE.sub("", str(name)).strip().lower().replace(" ", "")
+
+
+def match_headers(df: pd.DataFrame, aliases: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """The column of each field that the table has, by the field's usual names.
+
+    Parameters
+    ----------
+    df
+        The table.
+    aliases
+        Per field, its names in order of preference (Chinese and English, compared by
+        :func:`header_key`).
+
+    Returns
+    -------
+    dict
+        Field → the table's column name, for the fields found.
+    """
+    keys = _header_keys(df)
+    cols = {}
+    for field, names in aliases.items():
+        for a in names:
+            if header_key(a) in keys:
+                cols[field] = keys[header_key(a)]
+                break
+    return cols
+
+
+def _header_keys(df: pd.DataFrame) -> dict:
+    """:func:`header_key` → column (the first column wins when two match)."""
+    keys: dict = {}
+    for c in df.columns:
+        keys.setdefault(header_key(c), c)
+    return keys
