@@ -327,6 +327,20 @@ def test_inventory_defaults_for_missing_optional_fields(tmp_path):
     assert (inv["cost_total"] > 0).all()
 
 
+def test_inventory_and_population_tables_share_one_reader(tmp_path):
+    """An inventory reads the files a population table reads: a GB18030 .txt with
+    semicolons and unit-bracketed headers, ids kept as written."""
+    from siting.demand import demand_from_table
+
+    path = tmp_path / "inv.txt"
+    path.write_bytes("编号;名称;经度;纬度;建筑面积（m²）;人口（人）\n"
+                     "007;社区用房;118.78;32.04;800;1200\n".encode("gb18030"))
+    inv = read_inventory(path)
+    assert inv["osm_id"].tolist() == ["007"] and inv["floor_area_m2"].tolist() == [800.0]
+    pop = demand_from_table(path, out_crs=CRS)
+    assert pop["population"].tolist() == [1200.0] and pop["name"].tolist() == ["社区用房"]
+
+
 def _write(tmp_path, header, *rows, name="inv.csv"):
     path = tmp_path / name
     path.write_text("\n".join([header, *rows]) + "\n", "utf-8")
