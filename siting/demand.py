@@ -338,12 +338,12 @@ def load_population(
     if not path.exists():
         raise SitingError(f"population file not found: {path}")
     suffix = path.suffix.lower()
-    opts = dict(default_levels=default_levels, min_footprint_m2=min_footprint_m2)
     if suffix in RASTER_SUFFIXES:
         if area is None:
             raise SitingError("a population raster needs a study area to read its window")
         return demand_from_raster(path, area, buildings, landuse=landuse, crs=crs,
-                                  raster_crs=source_crs, **opts)
+                                  raster_crs=source_crs, default_levels=default_levels,
+                                  min_footprint_m2=min_footprint_m2)
     if suffix in TABLE_SUFFIXES:
         return demand_from_table(
             path, crs=source_crs or "wgs84",
@@ -359,7 +359,8 @@ def load_population(
                                geometry=layer.geometry.to_numpy(), crs=layer.crs)
         return _points_demand(pts, area, output_crs(crs, buildings, None), where)
     return demand_from_polygons(layer, column, buildings, area=area, landuse=landuse, crs=crs,
-                                **opts)
+                                default_levels=default_levels,
+                                min_footprint_m2=min_footprint_m2)
 
 
 # --------------------------------------------------------------------------

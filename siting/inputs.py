@@ -208,6 +208,8 @@ def _check_population(sc: Scenario) -> None:
     from siting.io.vectors import read_vector
     from siting.population import RASTER_SUFFIXES, population_values
 
+    if sc.population is None:
+        return
     path = Path(sc.population)
     suffix = path.suffix.lower()
     if suffix in RASTER_SUFFIXES:

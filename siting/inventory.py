@@ -162,18 +162,18 @@ def read_inventory(
     # an operating facility without a floor area: the minimum its services need
     mins = policy.get("service_min_floor_m2", {})
     no_area = np.isnan(area) & is_existing.to_numpy()
-    for i in np.flatnonzero(no_area):
-        keys = services[i].split(",") if services[i] else []
+    for r in np.flatnonzero(no_area):
+        keys = services[r].split(",") if services[r] else []
         if keys:
-            area[i] = sum(mins.get(k, float(policy["min_floor_area_m2"])) for k in keys)
+            area[r] = sum(mins.get(k, float(policy["min_floor_area_m2"])) for k in keys)
     n_default = int((no_area & ~np.isnan(area)).sum())
     if _problems is not None:  # read_existing counts the rows it keeps
         _problems["area_defaulted"] = set(np.flatnonzero(no_area & ~np.isnan(area)).tolist())
     elif n_default:
         _area_note(path, n_default, mins)
     usable = read_numbers(col("usable_area_m2"), "usable_area_m2", where)
-    for i in np.flatnonzero(usable <= 0):
-        raise SitingError(f"{where(i, 'usable_area_m2')}: usable area {usable[i]:g} m² is not "
+    for r in np.flatnonzero(usable <= 0):
+        raise SitingError(f"{where(r, 'usable_area_m2')}: usable area {usable[r]:g} m² is not "
                           f"positive")
     default_class = policy.get("default_class", "other")
     names = policy.get("class_names", {})

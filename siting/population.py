@@ -168,7 +168,10 @@ def raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_crs
             raise SitingError(f"{path}: rotated rasters are not supported; warp it north-up first")
         if not 1 <= band <= ds.count:
             raise SitingError(f"{path}: band {band} does not exist (the raster has {ds.count})")
-        w, s, e, n = (all_cells_of if area_s is None else area_s).to_crs(src_crs).total_bounds
+        window = area_s if area_s is not None else all_cells_of
+        if window is None:
+            raise ValueError("raster_cells needs a study area or points (all_cells_of)")
+        w, s, e, n = window.to_crs(src_crs).total_bounds
         if not np.all(np.isfinite([w, s, e, n])):
             raise SitingError(f"{path}: the study area cannot be expressed in the raster's CRS "
                               f"{src_crs.to_string()}")
@@ -212,7 +215,7 @@ def raster_cells(path, area_s: gpd.GeoSeries, area_m, crs, *, band=1, raster_crs
     centres = shapely.points(np.asarray(cx), np.asarray(cy))
     if area_m is None:  # cells under the given points, in full
         cells = _Cells(rows, cols, vals, centres, t, to_src)
-        under = np.unique(cells.locate(all_cells_of.to_crs(crs)))
+        under = np.unique(cells.locate(window.to_crs(crs)))
         under = under[under >= 0]
         return _Cells(rows[under], cols[under], vals[under], centres[under], t, to_src)
     boxes = gpd.GeoSeries(shapely.box(np.minimum(x0, x1), np.minimum(y0, y1),

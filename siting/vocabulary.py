@@ -269,7 +269,7 @@ class Vocabulary:
 
     def __init__(self, policy: dict):
         table = policy.get("service_vocabulary", {})
-        self.word = {}  # lower-case word → service key, or None (not a modelled service)
+        self.word: dict[str, str | None] = {}  # lower-case word → service key, or None (not a modelled service)
         for key, words in table.items():
             service = None if key == "not_modelled" else key
             if service is not None:
@@ -292,7 +292,8 @@ class Vocabulary:
         if not given(text) or self._re is None:
             return [], [], "" if not given(text) else str(text)
         text = unicodedata.normalize("NFKC", str(text))
-        services, other = [], []
+        services: list[str] = []
+        other: list[str] = []
         for m in self._re.finditer(text):
             s = self.word[m.group(0).lower()]
             (services if s else other).append(s or m.group(0))
@@ -337,7 +338,8 @@ def read_services(values: pd.Series, names: pd.Series, existing: pd.Series, poli
         ``row_label(i)`` names row ``i`` in notes.
     """
     vocab = Vocabulary(policy)
-    out, problems = [], {}
+    out: list[str | None] = []
+    problems: dict = {}
     for i, (v, name, ex) in enumerate(zip(values, names, existing)):
         if not ex:
             out.append(None)

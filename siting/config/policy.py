@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -232,8 +232,9 @@ class Service(_Strict):
     @property
     def rate(self) -> float:
         """Units needed per person (or household) of the demand group."""
-        return self.units_per_person if self.units_per_person is not None \
-            else self.units_per_1000 / 1000.0
+        if self.units_per_person is not None:
+            return self.units_per_person
+        return cast(float, self.units_per_1000) / 1000.0  # one of the two (validated)
 
 
 class Policy(_Strict):
@@ -260,9 +261,9 @@ class Policy(_Strict):
                             ("area_standard", self.area_standard.speed_profile)):
             if prof not in speeds:
                 raise ValueError(f"{where}.speed_profile: {prof!r} is not in walking.speed_m_per_min")
-        for s in self.complex.priority_services:
-            if s not in self.services:
-                raise ValueError(f"complex.priority_services: {s!r} is not a service")
+        for key in self.complex.priority_services:
+            if key not in self.services:
+                raise ValueError(f"complex.priority_services: {key!r} is not a service")
         if not self.active_services:
             raise ValueError("services: every service is disabled")
         return self
@@ -288,7 +289,8 @@ class Policy(_Strict):
         s = self.services[service]
         if s.walk_m is not None:
             return s.walk_m
-        return s.walk_min * self.walking.speed_m_per_min[s.speed_profile]
+        # walk_min when walk_m is not given (validated)
+        return cast(float, s.walk_min) * self.walking.speed_m_per_min[s.speed_profile]
 
     @property
     def tier_m(self) -> list[float]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
@@ -287,7 +288,7 @@ def flag_name(field: str) -> str:
     return f"--{field.replace('_', '-')}"
 
 
-def _describe(error: dict) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     """One pydantic error as ``--flag: what is wrong (got …)``."""
     loc = [str(p) for p in error["loc"]]
     msg = error["msg"].removeprefix("Value error, ")

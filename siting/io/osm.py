@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -188,9 +189,12 @@ def read_osm(path: str | Path) -> OSMExtract:
     ext = OSMExtract(path=path)
     try:
         ext.bounds = _header_bounds(path)
-        buildings, landuse, entrances = [], [], []
+        buildings: list[dict] = []
+        landuse: list[dict] = []
+        entrances: list[dict] = []
         wkb = osmium.geom.WKBFactory()
         processor = osmium.FileProcessor(str(path)).with_locations().with_areas()
+        obj: Any  # a node, way or area, told apart by is_node()/is_way()/is_area()
         for obj in processor:
             if obj.is_node():
                 if "entrance" in obj.tags and obj.location.valid():
