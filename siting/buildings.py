@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from siting.config.site_policy import load_site_policy
+from siting.errors import SitingError
 
 # Residential buildings house demand. The other use classes (stock space a city may
 # convert into service facilities) are data: ``[sites.classes]`` in the policy file
@@ -91,9 +92,17 @@ def floor_area(
     -------
     pandas.DataFrame
         ``footprint_m2``, ``levels``, ``levels_estimated``, ``floor_area_m2``.
+
+    Raises
+    ------
+    SitingError
+        Buildings not in a projected (metric) CRS.
     """
     if not buildings.crs or not buildings.crs.is_projected:
-        raise ValueError("floor_area needs buildings in a projected (metric) CRS")
+        raise SitingError(
+            f"buildings are in {buildings.crs.to_string() if buildings.crs else 'no CRS'}, "
+            "but floor areas are measured in metres: project them first (e.g. "
+            "buildings.to_crs(siting.io.coords.metric_crs(buildings)))")
     levels = _number(buildings.get("building:levels"))
     height = _number(buildings.get("height"))
     from_height = np.maximum(np.round(height / storey_height_m), 1)
