@@ -74,8 +74,8 @@ class AssignmentSolution:
         return {
             "model": self.model, "status": self.status, "objective": self.objective,
             "bound": self.bound, "mip_gap": self.mip_gap, "solver": self.solver,
-            "solve_time_s": self.runtime_s, "n_sites_chosen": int(len(self.chosen)),
-            "n_unassigned": int(len(self.unassigned)),
+            "solve_time_s": self.runtime_s, "n_sites_chosen": len(self.chosen),
+            "n_unassigned": len(self.unassigned),
         }
 
     def _repr_html_(self) -> str:
@@ -107,7 +107,7 @@ def _check_solver(solver: str, time_limit) -> str:
 
 
 def _fixed_sites(fixed, n_sites: int) -> np.ndarray:
-    fixed = np.asarray(sorted(set(int(j) for j in fixed)), dtype=np.int64)
+    fixed = np.asarray(sorted({int(j) for j in fixed}), dtype=np.int64)
     if len(fixed) and (fixed.min() < 0 or fixed.max() >= n_sites):
         raise SitingError(f"fixed site indices must lie in 0..{n_sites - 1}")
     return fixed
@@ -156,13 +156,29 @@ def _merge_rows(row: np.ndarray, col: np.ndarray, val: np.ndarray | None, n_rows
     return group, np.asarray(rep, dtype=np.int64)
 
 
+def _nearest_open(instance, chosen) -> tuple[np.ndarray, np.ndarray]:
+    """Each demand point's nearest open site among its pairs (ties: lower index) and the
+    distance to it; ``-1`` and NaN when no open site is in reach."""
+    is_open = np.zeros(instance.n_sites, bool)
+    is_open[np.asarray(chosen, dtype=np.int64)] = True
+    d, s, t = _pairs(instance)  # sorted by demand, distance, site
+    m = is_open[s]
+    d, s, t = d[m], s[m], t[m]
+    first = np.r_[True, d[1:] != d[:-1]] if len(d) else np.zeros(0, bool)
+    assignment = np.full(instance.n_demand, -1, dtype=np.int64)
+    dist = np.full(instance.n_demand, np.nan)
+    assignment[d[first]] = s[first]
+    dist[d[first]] = t[first]
+    return assignment, dist
+
+
 def _matrix_model(c, A, row_lo, row_hi, col_hi, integer, maximize: bool, col_lo=None) -> dict:
     """The fields of :class:`siting.solvers.MatrixModel` as a dict."""
-    return dict(c=np.asarray(c, float), A=sp.csr_array(A, dtype=float),
-                row_lo=np.asarray(row_lo, float), row_hi=np.asarray(row_hi, float),
-                col_lo=None if col_lo is None else np.asarray(col_lo, float),
-                col_hi=np.asarray(col_hi, float),
-                integer=np.asarray(integer, dtype=np.int64), maximize=bool(maximize))
+    return {"c": np.asarray(c, float), "A": sp.csr_array(A, dtype=float),
+                "row_lo": np.asarray(row_lo, float), "row_hi": np.asarray(row_hi, float),
+                "col_lo": None if col_lo is None else np.asarray(col_lo, float),
+                "col_hi": np.asarray(col_hi, float),
+                "integer": np.asarray(integer, dtype=np.int64), "maximize": bool(maximize)}
 
 
 def _solve_matrices(m: dict, solver: str, time_limit, msg: bool, mip_gap: float,

@@ -17,6 +17,7 @@ from siting.models._classic import (
     _fixed_sites,
     _matrix_model,
     _merge_rows,
+    _nearest_open,
     _pairs,
     _solve_matrices,
 )
@@ -89,8 +90,8 @@ class PMedian:
         inst = self.instance
         keep = inst.weight > 0
         d, s, t = _pairs(inst, keep)
-        self.reduction.append(dict(step="positive weight, reachable", rows=len(np.unique(d)),
-                                   cols=inst.n_sites, nnz=len(d)))
+        self.reduction.append({"step": "positive weight, reachable", "rows": len(np.unique(d)),
+                                   "cols": inst.n_sites, "nnz": len(d)})
         if len(self.fixed):
             is_fixed = np.zeros(inst.n_sites, bool)
             is_fixed[self.fixed] = True
@@ -98,8 +99,9 @@ class PMedian:
             np.minimum.at(near, d[is_fixed[s]], t[is_fixed[s]])
             m = t <= near[d]
             d, s, t = d[m], s[m], t[m]
-            self.reduction.append(dict(step="pairs beyond a fixed site dropped",
-                                       rows=len(np.unique(d)), cols=inst.n_sites, nnz=len(d)))
+            self.reduction.append({"step": "pairs beyond a fixed site dropped",
+                                   "rows": len(np.unique(d)), "cols": inst.n_sites,
+                                   "nnz": len(d)})
         group, rep = _merge_rows(d, s, t, inst.n_demand)
         self.group = group  # model row of each demand point, -1 when not in the model
         self.row_weight = np.bincount(group[group >= 0], weights=inst.weight[group >= 0],
@@ -107,8 +109,8 @@ class PMedian:
         m = np.isin(d, rep)  # pairs of the representative rows only
         self.pair_row = group[d[m]]
         self.pair_site, self.pair_dist = s[m], t[m]
-        self.reduction.append(dict(step="identical distance rows merged", rows=len(rep),
-                                   cols=inst.n_sites, nnz=int(m.sum())))
+        self.reduction.append({"step": "identical distance rows merged", "rows": len(rep),
+                                   "cols": inst.n_sites, "nnz": int(m.sum())})
 
     def _matrices(self) -> dict:
         """Columns: ``y`` (every site), then ``x`` (one per kept pair). Rows: assignment
@@ -160,18 +162,3 @@ class PMedian:
             distance=dist, served=(assignment >= 0).astype(float), trace=list(r.trace),
             reduction=list(self.reduction))
 
-
-def _nearest_open(instance: Instance, chosen) -> tuple[np.ndarray, np.ndarray]:
-    """Each demand point's nearest open site among its pairs (ties: lower index) and the
-    distance to it; ``-1`` and NaN when no open site is in reach."""
-    is_open = np.zeros(instance.n_sites, bool)
-    is_open[np.asarray(chosen, dtype=np.int64)] = True
-    d, s, t = _pairs(instance)  # sorted by demand, distance, site
-    m = is_open[s]
-    d, s, t = d[m], s[m], t[m]
-    first = np.r_[True, d[1:] != d[:-1]] if len(d) else np.zeros(0, bool)
-    assignment = np.full(instance.n_demand, -1, dtype=np.int64)
-    dist = np.full(instance.n_demand, np.nan)
-    assignment[d[first]] = s[first]
-    dist[d[first]] = t[first]
-    return assignment, dist
