@@ -191,6 +191,9 @@ def _solve_matrices(m: dict, solver: str, time_limit, msg: bool, mip_gap: float,
     if m["col_lo"] is not None and np.any(m["col_lo"] != 0):
         raise SitingError("internal: column lower bounds other than 0 are not supported")
     ncol = len(m["c"])
+    if ncol == 0:  # nothing to decide
+        return SimpleNamespace(x=np.zeros(0), objective=0.0, bound=0.0, mip_gap=0.0,
+                               status="optimal", solver=solver, runtime_s=0.0, trace=[])
     if solver == "highs":
         arrays = dict(m, n_y=ncol)
         res, cols = core._solve_highs_direct(arrays, time_limit, msg, mip_gap, start)

@@ -1,0 +1,162 @@
+"""Capacitated maximal covering on an :class:`~siting.instance.Instance`."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from siting.errors import SitingError
+from siting.instance import Instance
+from siting.models._classic import (
+    AssignmentSolution,
+    _check_p,
+    _check_solver,
+    _matrix_model,
+    _merge_rows,
+    _solve_matrices,
+)
+
+# Chosen by measurement (scripts/classic_models.py): see the table in its docstring.
+DEFAULT_SOLVER = "highs"
+
+
+class CapacitatedMaximalCovering:
+    """Capacitated maximal covering (Current & Storbeck 1988; Pirkul & Schilling 1991),
+    demand may be split between sites.
+
+    .. math::
+
+        \\max \\sum_i \\sum_{j \\in N_i} w_i x_{ij} \\quad\\text{s.t.}\\quad
+        \\sum_{j \\in N_i} x_{ij} \\le 1 \\;\\forall i,\\qquad
+        \\sum_{i : j \\in N_i} w_i x_{ij} \\le Q_j y_j \\;\\forall j,
+
+        x_{ij} \\le y_j,\\qquad \\sum_j y_j \\le p,\\qquad
+        y_j \\in \\{0,1\\},\\; 0 \\le x_{ij} \\le 1
+
+    :math:`x_{ij}` is the (continuous) share of demand point :math:`i`'s weight served
+    by site :math:`j`, :math:`N_i` the sites within ``threshold_m`` of :math:`i`, and
+    :math:`Q_j` the weight site :math:`j` can serve (``capacity``). The objective is the
+    weight served. :math:`x_{ij} \\le y_j` is implied for integral :math:`y` and kept to
+    tighten the LP relaxation.
+
+    Exact reductions: demand with zero weight or no site in reach is left out; points
+    with the same covering sites are merged into one row with the summed weight (a
+    split of the merged row can be given to each of its points in equal shares); an
+    infinite capacity, or one above the total weight, is capped at the total weight.
+
+    The reported shares (``served``, per demand point) are those of a maximum
+    allocation of the demand to the chosen sites, recomputed by an LP (HiGHS through
+    :func:`scipy.optimize.linprog`), and the objective is that allocation's weight;
+    ``assignment`` is the site serving a point's largest share (``-1`` if none).
+
+    Parameters
+    ----------
+    instance
+        Demand weights and pairs within reach.
+    p
+        Most sites to open.
+    capacity
+        Weight each site can serve: one number for all sites or one per site (>= 0).
+    threshold_m
+        Walking threshold; default the instance's.
+    """
+
+    name = "capacitated_maximal_covering"
+
+    def __init__(self, instance: Instance, p: int, capacity, threshold_m: float | None = None):
+        self.instance = instance
+        self.p = _check_p(p, instance.n_sites)
+        cap = np.broadcast_to(np.asarray(capacity, dtype=float), (instance.n_sites,)).copy() \
+            if np.ndim(capacity) == 0 else np.asarray(capacity, dtype=float)
+        if cap.shape != (instance.n_sites,):
+            raise SitingError(f"capacity must be one number or one per site "
+                              f"({instance.n_sites}), got shape {cap.shape}")
+        if np.any(np.isnan(cap)) or np.any(cap < 0):
+            raise SitingError("site capacities must be >= 0 (and not NaN)")
+        total = float(instance.weight.sum())
+        self.capacity = np.minimum(cap, total)
+        self.threshold_m = instance.threshold_m if threshold_m is None else threshold_m
+        cov = sp.csr_array(instance.coverage(self.threshold_m))
+        cov.sort_indices()
+        rows = np.repeat(np.arange(instance.n_demand), np.diff(cov.indptr))
+        keep = instance.weight[rows] > 0
+        self.group, rep = _merge_rows(rows[keep], cov.indices[keep], None, instance.n_demand)
+        g = self.group
+        self.row_weight = np.bincount(g[g >= 0], weights=instance.weight[g >= 0],
+                                      minlength=len(rep))
+        sub = sp.csr_array(cov[rep])
+        self.pair_row = np.repeat(np.arange(len(rep)), np.diff(sub.indptr))
+        self.pair_site = sub.indices.astype(np.int64)
+        self.reduction = [{"step": "positive weight, coverable; identical rows merged",
+                           "rows": len(rep), "cols": instance.n_sites, "nnz": sub.nnz}]
+
+    def _matrices(self) -> dict:
+        """Columns: ``y`` (every site), ``x`` (one per pair). Rows: ``sum_j x <= 1`` per
+        model row, ``sum_i w x - Q y <= 0`` per site, ``x - y <= 0`` per pair, the count."""
+        ns, nr, npair = self.instance.n_sites, len(self.row_weight), len(self.pair_row)
+        k, ncol = np.arange(npair), ns + npair
+        w = self.row_weight[self.pair_row]
+        once = sp.csr_array((np.ones(npair), (self.pair_row, ns + k)), shape=(nr, ncol))
+        cap = sp.csr_array((np.r_[w, -self.capacity], (np.r_[self.pair_site, np.arange(ns)],
+                                                       np.r_[ns + k, np.arange(ns)])),
+                           shape=(ns, ncol))
+        link = sp.csr_array((np.r_[np.ones(npair), -np.ones(npair)],
+                             (np.r_[k, k], np.r_[ns + k, self.pair_site])), shape=(npair, ncol))
+        count = sp.csr_array(np.r_[np.ones(ns), np.zeros(npair)][None, :])
+        A = sp.vstack([once, cap, link, count], format="csr")
+        hi = np.r_[np.ones(nr), np.zeros(ns + npair), self.p]
+        return _matrix_model(np.r_[np.zeros(ns), w], A, np.full(len(hi), -np.inf), hi,
+                             np.ones(ncol), np.arange(ns), maximize=True)
+
+    def allocate(self, chosen) -> np.ndarray:
+        """Shares ``x`` (one per model pair) of a maximum allocation to ``chosen`` sites."""
+        is_open = np.zeros(self.instance.n_sites, bool)
+        is_open[np.asarray(chosen, dtype=np.int64)] = True
+        x = np.zeros(len(self.pair_row))
+        m = np.flatnonzero(is_open[self.pair_site])
+        if len(m) == 0:
+            return x
+        rows, sites = self.pair_row[m], self.pair_site[m]
+        w = self.row_weight[rows]
+        _, r = np.unique(rows, return_inverse=True)
+        s_id, s = np.unique(sites, return_inverse=True)
+        k = np.arange(len(m))
+        A = sp.vstack([sp.csr_array((np.ones(len(m)), (r, k))),
+                       sp.csr_array((w, (s, k)))], format="csr")
+        b = np.r_[np.ones(r.max() + 1), self.capacity[s_id]]
+        res = linprog(-w, A_ub=A, b_ub=b, bounds=(0, 1), method="highs")
+        if res.status != 0:
+            raise SitingError(f"allocation LP failed: {res.message}")
+        x[m] = np.clip(res.x, 0.0, 1.0)
+        return x
+
+    def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
+              mip_gap: float = 0.0, msg: bool = False) -> AssignmentSolution:
+        """Solve; the result's ``served`` is each demand point's served share and the
+        objective the weight served."""
+        solver = _check_solver(solver, time_limit)
+        t0 = time.perf_counter()
+        r = _solve_matrices(self._matrices(), solver, time_limit, msg, mip_gap)
+        ns = self.instance.n_sites
+        chosen = np.flatnonzero(r.x[:ns] > 0.5)
+        x = self.allocate(chosen)
+        objective = float(self.row_weight[self.pair_row] @ x)
+        nr = len(self.row_weight)
+        share = np.bincount(self.pair_row, weights=x, minlength=nr)
+        best = np.full(nr, -1, dtype=np.int64)
+        top = np.full(nr, 0.0)
+        for k in np.flatnonzero(x > 1e-9):  # site with the largest share of each row
+            if x[k] > top[self.pair_row[k]]:
+                top[self.pair_row[k]], best[self.pair_row[k]] = x[k], self.pair_site[k]
+        g = self.group
+        served, assignment = np.zeros(len(g)), np.full(len(g), -1, dtype=np.int64)
+        served[g >= 0], assignment[g >= 0] = share[g[g >= 0]], best[g[g >= 0]]
+        gap = abs(objective - r.bound) / max(abs(objective), 1e-9)
+        return AssignmentSolution(
+            chosen=chosen, assignment=assignment, objective=objective, bound=float(r.bound),
+            mip_gap=float(r.mip_gap if r.status == "optimal" else gap), status=r.status,
+            solver=r.solver, runtime_s=time.perf_counter() - t0, model=self.name,
+            served=served, trace=list(r.trace), reduction=list(self.reduction))
