@@ -105,3 +105,13 @@ def read_pmed(path: str | Path) -> Instance:
     inst = Instance(weight=np.ones(n), cost=np.zeros(n), pair_demand=dd, pair_site=ss,
                     pair_dist=dist[dd, ss], threshold_m=float(dist[dd, ss].max()))
     return inst
+
+
+def scp_instance(cost: np.ndarray, coverage: sp.csr_array) -> Instance:
+    """A set covering file as an :class:`Instance`: each row a demand point of weight 1,
+    each column a site at its cost, a pair (distance 0, ``threshold_m`` 1) where the
+    column covers the row; :class:`siting.model.SetCovering` then solves it."""
+    c = sp.coo_array(coverage)
+    return Instance(weight=np.ones(coverage.shape[0]), cost=np.asarray(cost, float),
+                    pair_demand=c.row, pair_site=c.col, pair_dist=np.zeros(c.nnz),
+                    threshold_m=1.0)
