@@ -178,7 +178,6 @@ def test_pmedian_matches_scipy_milp_mid_size():
                     pair_dist=dist[d, s], threshold_m=float(dist.max()))
     sol = PMedian(inst, p).solve()
     # dense: columns y (ns) then x (nd × ns, row-major)
-    n = ns + nd * ns
     c = np.r_[np.zeros(ns), (weight[:, None] * dist).ravel()]
     assign = sp.hstack([sp.csr_array((nd, ns)), sp.kron(sp.eye(nd), np.ones((1, ns)))])
     link = sp.hstack([-sp.kron(np.ones((nd, 1)), sp.eye(ns)), sp.eye(nd * ns)])
