@@ -277,3 +277,21 @@ def test_bad_solve_arguments(call):
     inst, _ = random_instance(0)
     with pytest.raises(SitingError, match="solver|time limit"):
         call(PMedian(inst, 3))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_time_limited_stop_is_feasible_with_its_gap(solver):
+    """Backup coverage of 400 points by 10 of 80 sites is not proven in 1 s: the result
+    says "feasible", with a bound above the objective and a positive gap."""
+    rng = np.random.default_rng(1)
+    pts, cand = rng.random((400, 2)) * 1000, rng.random((80, 2)) * 1000
+    dist = np.round(np.hypot(*(pts[:, None, :] - cand[None, :, :]).transpose(2, 0, 1)))
+    d, s = np.nonzero(dist <= 250)
+    inst = Instance(weight=rng.integers(0, 21, 400).astype(float), cost=np.ones(80),
+                    pair_demand=d, pair_site=s, pair_dist=dist[d, s], threshold_m=250.0)
+    model = BackupCovering(inst, 10, theta=0.0, threshold_m=200)
+    sol = model.solve(solver=solver, time_limit=1.0)
+    assert sol.status == "feasible"
+    assert sol.bound > sol.objective > 0
+    assert sol.mip_gap == pytest.approx((sol.bound - sol.objective) / sol.objective)
+    assert sol.objective == model.value(sol.chosen)
