@@ -80,6 +80,36 @@ def solve_pulp(prob: pulp.LpProblem, solver: str = DEFAULT_SOLVER,
     ``warm_start`` passes the variables' initial values to CBC as a MIP start;
     ``start`` (variable name → value of a complete feasible solution) is handed to
     HiGHS as its first incumbent.
+
+    Parameters
+    ----------
+    prob
+        The PuLP problem, solved in place.
+    solver
+        ``"highs"`` or ``"cbc"``.
+    time_limit
+        Seconds for the solve; ``None`` for no limit.
+    msg
+        Show the solver's log.
+    mip_gap
+        Relative gap at which the solver may stop and report ``"optimal"``.
+    warm_start
+        CBC only: pass the variables' initial values as a MIP start.
+    start
+        HiGHS only: variable name → value of a complete feasible solution (missing
+        names count as 0); ``None`` for no start.
+
+    Returns
+    -------
+    SolverResult
+        With an empty ``x``; ``trace`` is filled for CBC only.
+
+    Raises
+    ------
+    InfeasibleError
+        If the problem is infeasible.
+    SitingError
+        If no integer solution was found within ``time_limit``.
     """
     name = check_solver(solver, time_limit)
     t0 = time.perf_counter()
