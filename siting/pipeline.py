@@ -45,7 +45,29 @@ DEFAULT_P = 10
 
 def load_inputs(sc: Scenario):
     """Walking graph (WGS84), buildings, land use, study area and building entrances
-    (None when the input has none) for a scenario."""
+    (None when the input has none) for a scenario.
+
+    Parameters
+    ----------
+    sc
+        The scenario; its input is, in this order of preference, ``osm`` (an extract,
+        clipped to ``bbox`` if given), ``graphml`` with ``buildings``, or ``place``
+        (downloaded).
+
+    Returns
+    -------
+    tuple
+        ``(G, buildings, landuse, area, entrances)``: the walking graph, building
+        footprints, land use (``None`` for a GraphML input), the study area (WGS84
+        polygon: ``bbox`` if given, else the extract's extent, the graph's node bounds or
+        the place's boundary) and building entrances (``None`` unless from an extract).
+
+    Raises
+    ------
+    SitingError
+        When no input is given, ``bbox`` does not overlap the extract's data, or the
+        place cannot be downloaded.
+    """
     if sc.osm is not None:
         ext = read_osm(sc.osm)
         area = box(*sc.bbox) if sc.bbox else ext.study_area()
@@ -83,6 +105,20 @@ def run(sc: Scenario, progress: Callable[[str], None] | None = None) -> RunResul
 
     ``progress`` is called with one line per stage as it ends (``network: 2,449 nodes
     (3.1 s)``); the CLI prints them on a terminal.
+
+    Parameters
+    ----------
+    sc
+        The scenario: inputs, policy, model, solver and limits.
+    progress
+        Called with one line of text per finished stage (seconds since the start
+        appended), and with the solver's incumbent, bound and gap during the solve;
+        ``None`` (default) to report nothing.
+
+    Returns
+    -------
+    RunResult
+        Inputs as used, result columns on demand and sites, the solution and summary.
     """
     t0 = time.perf_counter()
     token = _PROGRESS.set((progress, t0))
