@@ -95,7 +95,7 @@ def _wangjing_case():
     if not (BEIJING_POP.exists() and WANGJING.exists()):
         return None
     from siting import network
-    from siting.osm import read_osm
+    from siting.io.osm import read_osm
 
     ext = read_osm(WANGJING)
     area = ext.study_area()

@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from siting._dijkstra import bounded_dijkstra  # noqa: E402
 from siting.access import Access, build_instance, join_demand  # noqa: E402
-from siting.model import MaximalCovering, SetCovering  # noqa: E402
+from siting.models.coverage import MaximalCovering, SetCovering  # noqa: E402
 from siting.network import components  # noqa: E402
 
 REACH = 1000.0
@@ -110,7 +110,7 @@ def real_inputs(osm: Path, name: str, snap_to: str = "edge") -> Inputs:
     from siting.access import build_access
     from siting.demand import demand_from_buildings
     from siting.pipeline import load_inputs
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
     from siting.sites import candidates_from_buildings
 
     G, buildings, landuse, area, _ = load_inputs(make_scenario(osm=osm))
@@ -127,7 +127,7 @@ def real_inputs(osm: Path, name: str, snap_to: str = "edge") -> Inputs:
 def road_network(osm: Path) -> tuple[sp.csr_array, np.ndarray]:
     """Unsimplified projected walking network of an extract as CSR and node coordinates."""
     from siting import network
-    from siting.osm import read_osm
+    from siting.io.osm import read_osm
 
     ext = read_osm(osm)
     G = network.project(network.graph_from_extract(ext, ext.study_area(), simplify=False))

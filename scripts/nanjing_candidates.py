@@ -15,8 +15,8 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import box
 
-from siting.coords import wgs84_to_gcj02
-from siting.osm import read_osm
+from siting.io.coords import wgs84_to_gcj02
+from siting.io.osm import read_osm
 from siting.sites import apply_exclusions, read_exclusions, read_inventory, site_candidates
 
 OSM = Path(__file__).resolve().parents[1].parent / "shared/data/nanjing_xinjiekou_osm/nanjing_xinjiekou.osm"

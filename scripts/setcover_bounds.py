@@ -1,7 +1,7 @@
 """Lattice set covering: what each available solver proves in a time limit.
 
 The connected 200 x 200 lattice of ``scripts/benchmark.py`` (1,497 demand points,
-4,506 candidates, 1000 m reach) is reduced exactly (``siting.reduce``) and given to:
+4,506 candidates, 1000 m reach) is reduced exactly (``siting.models.reduce``) and given to:
 
 * ours   -- ``SetCovering.solve`` (greedy + row-weighting search start, HiGHS);
 * HiGHS  -- the LP relaxation alone (the root bound every LP-based solver starts from);
@@ -35,17 +35,19 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchmark import REACH, lattice  # noqa: E402
+
 from siting.access import build_instance  # noqa: E402
-from siting.model import SetCovering, _solve_highs_direct  # noqa: E402
+from siting.models.coverage import SetCovering  # noqa: E402
+from siting.solvers import MatrixModel, solve  # noqa: E402
 
 
 def _lp_bound(cov) -> float:
     """The LP relaxation: the covering model with no integer columns."""
     nr, nc = cov.shape
-    arrays = dict(c=np.ones(nc), A=sp.csr_array(cov, dtype=float), row_lo=np.ones(nr),
-                  row_hi=np.full(nr, np.inf), col_hi=np.ones(nc),
-                  integer=np.zeros(0, np.int64), n_y=nc, maximize=False)
-    return _solve_highs_direct(arrays, None, False, 0.0)[0]["objective"]
+    model = MatrixModel(c=np.ones(nc), A=sp.csr_array(cov, dtype=float), row_lo=np.ones(nr),
+                        row_hi=np.full(nr, np.inf), col_hi=np.ones(nc),
+                        integer=np.zeros(0, np.int64), maximize=False)
+    return solve(model, "highs").objective
 
 
 def _scip(cov, start, limit):

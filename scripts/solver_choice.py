@@ -18,7 +18,7 @@ import numpy as np
 
 from siting.access import build_instance
 from siting.cli import sample_osm
-from siting.model import MaximalCovering, SetCovering
+from siting.models.coverage import MaximalCovering, SetCovering
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark import real_inputs  # noqa: E402  (same instance builder as the benchmark)
@@ -49,9 +49,9 @@ def main() -> None:
             continue
         for reach in (300.0, 600.0, 1000.0):
             inst = instance_for(osm, reach)
-            models = [(f"max_cover p={p}", lambda p=p: MaximalCovering(inst, p=p))
+            models = [(f"max_cover p={p}", lambda p=p, inst=inst: MaximalCovering(inst, p=p))
                       for p in (3, 10, 25) if p <= inst.n_sites]
-            models.append(("set_cover", lambda: SetCovering(inst)))
+            models.append(("set_cover", lambda inst=inst: SetCovering(inst)))
             for label, make in models:
                 times = {}
                 for solver in ("cbc", "highs"):

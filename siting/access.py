@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from siting._dijkstra import bounded_dijkstra, contract_chains
 from siting.errors import SitingError
-from siting.instance import Instance
+from siting.models.instance import Instance
 from siting.network import components, shortest_csr, to_csr
 
 

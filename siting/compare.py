@@ -3,7 +3,7 @@
 Scenarios come from scenario TOML files, from earlier output folders (their
 ``summary.json`` is read, nothing is re-run), and/or from one base scenario with a
 sweep: every combination of the values given per key (e.g. ``max_sites=[1, 2, 4, 8]``
-× ``walk_minutes=[10, 15]``). Any :class:`~siting.scenario.Scenario` field may be
+× ``walk_minutes=[10, 15]``). Any :class:`~siting.config.scenario.Scenario` field may be
 swept, so knobs added by later stages (budgets, area standards, existing facilities)
 need no new code here.
 """
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import SitingError
-from siting.i18n import label
+from siting.report.i18n import label
 
 COLUMNS = ("scenario", "source", "model", "max_sites", "budget", "walk_minutes", "threshold_m",
            "n_sites_chosen", "covered_population", "total_population", "covered_share",
@@ -101,7 +101,7 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
 
     say = progress or (lambda text: None)
     from siting.pipeline import run
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
     jobs: list[tuple[str, str, dict | None, Path | None]] = []  # name, source, overrides, file
     for item in items:
@@ -232,9 +232,9 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
                      overwrite: bool = False) -> Path:
     """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png`` and ``curve.html``
     (interactive: hover a point for its numbers; no network needed) into ``out``,
-    all-or-nothing (see :func:`siting.outdir.atomic_folder`; ``overwrite`` replaces only an
+    all-or-nothing (see :func:`siting.io.outdir.atomic_folder`; ``overwrite`` replaces only an
     earlier siting comparison)."""
-    from siting.outdir import atomic_folder
+    from siting.io.outdir import atomic_folder
 
     with atomic_folder(out, overwrite, "comparison") as tmp:
         write_comparison_files(table, tmp, lang)
@@ -243,7 +243,7 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
 
 def write_comparison_files(table: pd.DataFrame, folder: Path, lang: str = "en") -> None:
     """Write the comparison files into an existing ``folder`` (no checks, not atomic)."""
-    from siting.tables import write_csv, write_workbook
+    from siting.report.tables import write_csv, write_workbook
 
     done = table.drop(index=failures(table).index)  # failed runs are in the tables only
     write_csv(table, folder / "comparison.csv")

@@ -40,7 +40,7 @@ from pyproj.exceptions import CRSError
 
 from siting.buildings import classify, floor_area
 from siting.errors import SitingError
-from siting.policy import load_policy
+from siting.config.policy import load_policy
 
 # Demand groups a service may serve (policy ``demand_group``), besides "all" (= population)
 # and "households". 60+ ⊃ 65+ ⊃ 80+ nest; 0–2, 3–5, 6–14 and 60+ are disjoint.
@@ -49,7 +49,7 @@ ALL_GROUPS = (*DEMAND_GROUPS, "all", "households")
 _DISJOINT_GROUPS = ("age_0_2", "age_3_5", "age_6_14", "age_60_plus")
 _NESTED_GROUPS = ("age_60_plus", "age_65_plus", "age_80_plus")  # each ⊇ the next
 
-# Defaults come from the packaged policy (siting/policies/cn_default.toml, the one home
+# Defaults come from the packaged policy (siting/config/policies/cn_default.toml, the one home
 # of every default, with sources): 7th-census age shares and household size; the
 # fallback community unit, a 500 m planning cell ≈ 5–10 thousand people at Chinese urban
 # densities, the size of a 完整居住社区 (STANDARDS.md §3). A run passes its own policy.
@@ -97,7 +97,7 @@ def demand_from_buildings(
     Parameters
     ----------
     buildings
-        Building polygons in a projected CRS with OSM tags (see :mod:`siting.osm`).
+        Building polygons in a projected CRS with OSM tags (see :mod:`siting.io.osm`).
     landuse
         Land-use polygons used to read ``building=yes`` (see :func:`siting.buildings.classify`).
     m2_per_person
@@ -392,7 +392,7 @@ def demand_from_polygons(
         Output CRS (metric). Default: the buildings' CRS, else the UTM zone of the layer.
     source_crs
         CRS of the layer when the file has none, or ``"gcj02"``/``"bd09"`` for layers
-        digitised on Chinese web maps (see :func:`siting.coords.geodataframe_to_wgs84`).
+        digitised on Chinese web maps (see :func:`siting.io.coords.geodataframe_to_wgs84`).
     grid_m
         Spacing of the fallback grid, metres.
     default_levels, min_footprint_m2
@@ -488,7 +488,7 @@ def demand_from_table(
         ``lat/latitude/y/纬度`` present.
     crs
         Datum of lon/lat: ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"`` (Amap, Tencent),
-        ``"bd09"`` (Baidu), or an EPSG code; converted with :mod:`siting.coords`.
+        ``"bd09"`` (Baidu), or an EPSG code; converted with :mod:`siting.io.coords`.
     population, households
         Columns with people and households per row; default ``population`` and
         ``households`` when present. At least one is needed; rows with households only
@@ -540,7 +540,7 @@ def demand_from_table(
          "zone_id": df.index.astype(str).to_numpy()},
         geometry=shapely.points(x, y))
     try:
-        from siting.coords import geodataframe_to_wgs84
+        from siting.io.coords import geodataframe_to_wgs84
 
         pts = geodataframe_to_wgs84(pts, crs)
     except ValueError as exc:
@@ -1084,7 +1084,7 @@ def _read_vector(obj, source_crs, crs_flag: str | None = "population_crs"
                           "a vector file such as .gpkg, .geojson or .shp")
     if source_crs is not None:
         if _is_named_datum(source_crs):
-            from siting.coords import geodataframe_to_wgs84
+            from siting.io.coords import geodataframe_to_wgs84
 
             try:
                 gdf = geodataframe_to_wgs84(gdf, source_crs)
@@ -1099,13 +1099,13 @@ def _read_vector(obj, source_crs, crs_flag: str | None = "population_crs"
 
 
 def _is_named_datum(name) -> bool:
-    from siting.coords import _canonical_crs
+    from siting.io.coords import _canonical_crs
 
     return _canonical_crs(name) is not None
 
 
 def _pyproj_crs(value, where):
-    from siting.coords import _canonical_crs
+    from siting.io.coords import _canonical_crs
 
     if _canonical_crs(value) in ("wgs84", "cgcs2000"):
         return CRS.from_epsg(4326)

@@ -1,7 +1,7 @@
 """Check a scenario's input files before any heavy work (network, access, solver).
 
 :func:`validate_inputs` is the second gate of a run (the first is the pydantic
-:class:`~siting.scenario.Scenario`): every path must be an existing, readable, non-empty
+:class:`~siting.config.scenario.Scenario`): every path must be an existing, readable, non-empty
 regular file, and the small inputs (policy, inventory, existing facilities, exclusion
 and community layers, population tables and layers) are opened and checked now, so a
 bad row fails in a second instead of after the walking network is built. Every error
@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from siting.errors import SitingError
-from siting.scenario import Scenario, flag_name
+from siting.config.scenario import Scenario, flag_name
 
 # vector "files" that are folders (an Esri file geodatabase)
 _FOLDER_FORMATS = (".gdb",)
@@ -75,7 +75,7 @@ def validate_inputs(sc: Scenario) -> None:
     for field, path in input_paths(sc):
         check_file(field, path)
     if sc.embedded:
-        from siting.policy import load_policy
+        from siting.config.policy import load_policy
 
         _named("policy_file", lambda: load_policy(sc.policy_file, sc.policy))
     area = None

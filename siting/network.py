@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from siting.errors import SitingError
-from siting.osm import OSMExtract
+from siting.io.osm import OSMExtract
 
 
 def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> nx.MultiDiGraph:
@@ -30,7 +30,7 @@ def graph_from_extract(ext: OSMExtract, polygon=None, simplify: bool = True) -> 
     Parameters
     ----------
     ext
-        The extract from :func:`siting.osm.read_osm`.
+        The extract from :func:`siting.io.osm.read_osm`.
     polygon
         Study area in WGS84; default :meth:`OSMExtract.study_area`.
     simplify

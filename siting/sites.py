@@ -6,7 +6,7 @@ module turns OSM buildings, a city's inventory file and files of facilities alre
 operating into one candidate table (a GeoDataFrame) with these columns:
 
 ``site_id``
-    Position in the optimiser's :class:`~siting.instance.Instance` for candidates that
+    Position in the optimiser's :class:`~siting.models.instance.Instance` for candidates that
     are not excluded; excluded rows are numbered after them.
 ``osm_id``
     OSM id (``w123``) or the inventory's id (as text).
@@ -45,7 +45,7 @@ operating into one candidate table (a GeoDataFrame) with these columns:
     ``"osm"``, ``"inventory"`` or ``"existing"``.
 
 Class mapping, per-class defaults and costs are data in the ``[sites]`` table of the
-policy file (``siting/policies/cn_default.toml``); see :func:`load_site_policy`.
+policy file (``siting/config/policies/cn_default.toml``); see :func:`load_site_policy`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from siting.buildings import classify, floor_area
-from siting.coords import geodataframe_to_wgs84, to_wgs84
+from siting.io.coords import geodataframe_to_wgs84, to_wgs84
 from siting.errors import SitingError
 
 MODES = ("renovate", "lease", "transfer", "new_build")
@@ -124,7 +124,7 @@ def load_site_policy(path: str | Path | None = None) -> dict:
     Parameters
     ----------
     path
-        A policy TOML; default the packaged ``siting/policies/cn_default.toml``.
+        A policy TOML; default the packaged ``siting/config/policies/cn_default.toml``.
 
     Returns
     -------
@@ -136,7 +136,7 @@ def load_site_policy(path: str | Path | None = None) -> dict:
     """
     try:
         if path is None:
-            text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+            text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
             where = "packaged policy cn_default.toml"
         else:
             where = str(path)
@@ -211,9 +211,9 @@ def site_policy(path: str | Path | None = None, overrides: dict | None = None) -
     of services the file does not have then name services it does not model
     (``not_modelled``). Minimum floor areas come from the file's ``[services]``.
     """
-    from siting.policy import deep_merge, read_policy_dict
+    from siting.config.policy import deep_merge, read_policy_dict
 
-    packaged = tomllib.loads(resources.files("siting").joinpath("policies/cn_default.toml")
+    packaged = tomllib.loads(resources.files("siting.config").joinpath("policies/cn_default.toml")
                              .read_text("utf-8"))
     data = packaged if path is None else read_policy_dict(path)
     if "sites" not in data:
@@ -480,7 +480,7 @@ def parse_storey(value) -> float:
     """The storey a space starts on, from how an inventory writes 楼层 (NaN when blank).
 
     1 is the ground floor and -1 the first basement (no storey 0), as in
-    :meth:`siting.policy.Service.storey_ok`. Accepted, case and spaces ignored,
+    :meth:`siting.config.policy.Service.storey_ok`. Accepted, case and spaces ignored,
     full-width characters folded:
 
     * 1: ``1``, ``1F``, ``1f``, ``F1``, ``1层``, ``一层``, ``1楼``, ``一楼``, ``首层``,
@@ -492,7 +492,7 @@ def parse_storey(value) -> float:
       ``1、2层``.
 
     A range (space over several storeys) gives its lowest storey: the storey rules
-    (:attr:`~siting.policy.Service.lowest_storey` and the lift rule) are checked there.
+    (:attr:`~siting.config.policy.Service.lowest_storey` and the lift rule) are checked there.
     ``夹层`` (mezzanine) is refused: write the storey it sits on.
 
     Raises
@@ -694,7 +694,7 @@ def read_inventory(
         The file; never modified.
     crs
         Datum of lon/lat: ``wgs84`` (also CGCS2000), ``gcj02`` (Amap, Tencent) or
-        ``bd09`` (Baidu); converted on ingest with :mod:`siting.coords` (round trip
+        ``bd09`` (Baidu); converted on ingest with :mod:`siting.io.coords` (round trip
         within 0.5 m). GeoPackages with a projected CRS are reprojected.
     study_area
         WGS84 polygon. Rows far outside it raise (all rows) or warn and are
@@ -1013,7 +1013,7 @@ def _check_study_area(frame, lon, lat, area, path, row_label, policy,
 
 def _datum_hint(lon, lat, crs, area_m, local, tol_m) -> str | None:
     """When WGS84 rows miss the area but would hit it read as GCJ-02 or BD-09: say so."""
-    from siting.coords import _canonical_crs
+    from siting.io.coords import _canonical_crs
 
     if _canonical_crs(crs) != "wgs84":
         return None

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from siting.i18n import both, label
+from siting.report.i18n import both, label
 
 MARKER = ".siting-output.json"
 PARTS = ("cost_one_off", "cost_fit_out", "cost_rent_horizon")
@@ -179,7 +179,7 @@ def check_run_folder(folder: str | Path) -> dict:
 
 
 def _check_pdf_cover(folder: Path, summary: dict) -> None:
-    """report.pdf's cover prints summary.json's headline numbers (as siting.pdf formats
+    """report.pdf's cover prints summary.json's headline numbers (as siting.report.pdf formats
     them), in Chinese or in English; skipped without report.pdf or pymupdf."""
     pdf = folder / "report.pdf"
     try:
@@ -188,7 +188,7 @@ def _check_pdf_cover(folder: Path, summary: dict) -> None:
         return
     if not pdf.exists():
         return
-    from siting.pdf import headline
+    from siting.report.pdf import headline
 
     with pymupdf.open(pdf) as doc:
         cover = doc[0].get_text()

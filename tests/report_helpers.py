@@ -12,7 +12,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 def run_small(osm, **kw):
     from siting.pipeline import run
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
     return run(make_scenario(osm=osm, **kw))
 

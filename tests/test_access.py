@@ -16,8 +16,8 @@ from shapely.geometry import box
 
 from siting import network
 from siting.access import build_access, build_instance
-from siting.embedded import EmbeddedFacilities
-from siting.osm import read_osm
+from siting.models.embedded import EmbeddedFacilities
+from siting.io.osm import read_osm
 
 LON0, LAT0 = 118.78, 32.04
 M_LAT = 1 / 111_000.0

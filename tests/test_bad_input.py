@@ -60,7 +60,7 @@ def _square(lon=LON, lat=LAT, d=0.002):
 
 
 def _default_policy() -> str:
-    return (ROOT / "siting" / "policies" / "cn_default.toml").read_text(encoding="utf-8")
+    return (ROOT / "siting" / "config" / "policies" / "cn_default.toml").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def f(tmp_path_factory, helsinki_osm):
     ns.xlsx_garbage.write_bytes(b"PK\x03\x04 not really a zip" * 10)
     ns.existing_noservice = _csv(d / "existing.csv", f"id,name,lon,lat\n1,Kiosk,{LON},{LAT}\n")
     # Nanjing: WGS84 point at the centre of a 400 m box, written as GCJ-02 (Amap) lon/lat
-    from siting.coords import wgs84_to_gcj02
+    from siting.io.coords import wgs84_to_gcj02
 
     gx, gy = wgs84_to_gcj02(118.7800, 32.0400)
     ns.inv_gcj = _csv(d / "inv_gcj.csv", HEADER + f"1,a,{gx:.6f},{gy:.6f},800\n")

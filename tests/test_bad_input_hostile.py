@@ -195,7 +195,7 @@ def test_control_characters_do_not_break_the_workbook(tmp_path):
     """A name with control characters (\\x01, \\x1b) is written to report.xlsx (replaced by U+FFFD), not a crash."""
     import pandas as pd
 
-    from siting.tables import write_csv, write_workbook
+    from siting.report.tables import write_csv, write_workbook
 
     df = pd.DataFrame({"name": ["a\x01b", "=x\x1b", "ok"], "n": [1, -2, 3]})
     write_workbook({"sites": df}, tmp_path / "t.xlsx", "en")
@@ -221,7 +221,7 @@ def test_notebook_map_repr_is_filled(helsinki_osm, monkeypatch, tmp_path):
 
 def test_encoded_text_is_inert_everywhere():
     """Token replacement: text goes in once, encoded so HTML, JS strings, template literals, JSON and Jinja see no syntax."""
-    from siting.webmap import _encode, _Texts
+    from siting.report.webmap import _encode, _Texts
 
     texts = _Texts()
     token = texts.token("{{7*7}} <b>")

@@ -18,9 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 import siting
-from siting import outdir
+from siting.io import outdir
 from siting.cli import app, sample_osm
-from siting.outdir import MARKER, atomic_folder, read_marker
+from siting.io.outdir import MARKER, atomic_folder, read_marker
 
 ROOT = Path(siting.__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def refused(res, *words) -> None:
 @pytest.fixture(scope="module")
 def result():
     from siting.pipeline import run
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
     return run(make_scenario(osm=sample_osm(), max_sites=2))
 
@@ -222,7 +222,7 @@ def test_disk_full_while_writing(old, cached, monkeypatch):
     """Disk full (ENOSPC) while writing says "disk full", names the path and keeps the old output."""
     def full(gdf, path, layer):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-    monkeypatch.setattr("siting.report._gpkg", full)
+    monkeypatch.setattr("siting.report.write._gpkg", full)
     before = snapshot(old)
     refused(run_out(old, "--overwrite"), "disk full", str(old / "sites.gpkg"))
     assert snapshot(old) == before

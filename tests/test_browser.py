@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from report_helpers import XSS, enriched, run_small, with_site_name
 
-from siting.report import write_outputs
+from siting.report.write import write_outputs
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,7 +13,7 @@ from siting.cli import app
 from siting.compare import compare, curve_html, sweep, write_comparison
 from siting.errors import SitingError
 from siting.pipeline import run
-from siting.scenario import make_scenario
+from siting.config.scenario import make_scenario
 
 runner = CliRunner()
 

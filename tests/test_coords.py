@@ -1,4 +1,4 @@
-"""Tests for siting.coords (WGS-84 / GCJ-02 / BD-09 conversions)."""
+"""Tests for siting.io.coords (WGS-84 / GCJ-02 / BD-09 conversions)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
-from siting import coords
-from siting.coords import (
+from siting.io import coords
+from siting.io.coords import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.errors import SitingError
-from siting.osm import read_osm
+from siting.io.osm import read_osm
 from siting.sites import embedded_site_costs, load_site_policy, price
 
 runner = CliRunner()
@@ -51,7 +51,7 @@ def test_price_charges_what_each_mode_acquires():
 def test_charged_on_is_checked(tmp_path):
     from importlib import resources
 
-    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
     bad = tmp_path / "bad.toml"
     lease = 'charged_on = "used"                # rent'
     bad.write_text(text.replace(lease, 'charged_on = "m2"  #'), "utf-8")
@@ -149,7 +149,7 @@ def test_output_check_catches_a_second_set_of_numbers(helsinki_osm, tmp_path):
     from output_check import MARKER, check_run_folder
     from report_helpers import run_small
 
-    from siting.i18n import label
+    from siting.report.i18n import label
 
     out = run_small(helsinki_osm, max_sites=3).write(tmp_path / "run", lang="en")
     assert check_run_folder(out)["sites"] == 3

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from conftest import SHARED, shared_file
 from siting.cli import app
-from siting.coords import wgs84_to_bd09, wgs84_to_gcj02
+from siting.io.coords import wgs84_to_bd09, wgs84_to_gcj02
 from siting.demand import (
     _DEGREE_SEGMENT,
     DEFAULT_AGE_SHARES,
@@ -519,7 +519,7 @@ def test_communities_layer_and_fallback(tmp_path):
 
 def test_buildings_demand_unchanged_by_groups(helsinki_osm):
     """The buildings-only path keeps its totals; groups and households add up."""
-    from siting.osm import read_osm
+    from siting.io.osm import read_osm
 
     ext = read_osm(helsinki_osm)
     area = ext.study_area()

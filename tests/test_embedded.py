@@ -10,9 +10,9 @@ import pytest
 
 from plan_check import check_plan
 from test_embedded_bruteforce import random_case, small_policy
-from siting.embedded import EmbeddedFacilities
+from siting.models.embedded import EmbeddedFacilities
 from siting.errors import InfeasibleError, SitingError
-from siting.instance import Instance
+from siting.models.instance import Instance
 
 
 def test_budget_below_cheapest_site_is_diagnosed():

@@ -17,10 +17,10 @@ import pytest
 from scipy.optimize import linprog
 
 from plan_check import check_plan
-from siting.embedded import EmbeddedFacilities
+from siting.models.embedded import EmbeddedFacilities
 from siting.errors import InfeasibleError
-from siting.instance import Instance
-from siting.policy import load_policy
+from siting.models.instance import Instance
+from siting.config.policy import load_policy
 
 REACH = 700.0
 TOL = 1e-6
@@ -75,7 +75,7 @@ def random_case(seed, n=10, m=6, existing=False, declared=False, used=False):
 
 
 # ---------------------------------------------------------------------------
-# brute force (independent of siting.embedded)
+# brute force (independent of siting.models.embedded)
 # ---------------------------------------------------------------------------
 
 def brute(pol, demand, sites, dist, *, budget=None, standard=30.0, mode="penalty",

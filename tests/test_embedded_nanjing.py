@@ -14,10 +14,10 @@ import pytest
 
 from plan_check import check_plan
 from siting.access import build_instance
-from siting.embedded import EmbeddedFacilities
+from siting.models.embedded import EmbeddedFacilities
 from siting.pipeline import run
-from siting.policy import load_policy
-from siting.scenario import make_scenario
+from siting.config.policy import load_policy
+from siting.config.scenario import make_scenario
 
 pytestmark = pytest.mark.slow
 SUB_BBOX = (118.772, 32.039, 118.788, 32.048)  # central part of the extract, for the sweep
@@ -95,12 +95,12 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
     from typer.testing import CliRunner
 
     from siting.cli import app
-    from siting.policy import DEFAULT_POLICY
+    from siting.config.policy import DEFAULT_POLICY
 
     out = tmp_path / "out"
     policy = tmp_path / "policy.toml"
     from importlib import resources
-    policy.write_text(resources.files("siting").joinpath(f"policies/{DEFAULT_POLICY}.toml")
+    policy.write_text(resources.files("siting.config").joinpath(f"policies/{DEFAULT_POLICY}.toml")
                       .read_text("utf-8"), encoding="utf-8")
     res = CliRunner().invoke(app, ["run", "--osm", str(nanjing_osm), "--policy", str(policy),
                                    "--budget", "15000000", "--standard", "30",

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from plan_check import check_plan
-from siting.embedded import EmbeddedFacilities
+from siting.models.embedded import EmbeddedFacilities
 from siting.errors import InfeasibleError
-from siting.instance import Instance
+from siting.models.instance import Instance
 from test_embedded_bruteforce import WIDE, small_policy
 
 REACH = 700.0

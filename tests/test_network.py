@@ -9,7 +9,7 @@ import walk_check
 from siting import network
 from siting.access import build_access, build_instance
 from siting.demand import demand_from_buildings
-from siting.osm import is_walkable, read_osm
+from siting.io.osm import is_walkable, read_osm
 from siting.sites import candidates_from_buildings
 
 

@@ -12,7 +12,7 @@ from report_helpers import run_small, with_site_name
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.pdf import headline, write_pdf
+from siting.report.pdf import headline, write_pdf
 
 pymupdf = pytest.importorskip("pymupdf", reason="pymupdf is not installed (pip install '.[test]')")
 

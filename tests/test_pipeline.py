@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from siting import network
 from siting.cli import app
-from siting.osm import read_osm
+from siting.io.osm import read_osm
 
 runner = CliRunner()
 
@@ -91,7 +91,7 @@ def test_nanjing_optimal_and_recomputed_from_files(nanjing_osm, tmp_path, p):
 
 def test_nanjing_coverage_grows_with_p(nanjing_osm, tmp_path):
     from siting.pipeline import run
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
     values = [run(make_scenario(osm=nanjing_osm, max_sites=p)).summary["covered_population"]
               for p in (1, 2, 4, 8)]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from siting.errors import SitingError
-from siting.policy import deep_merge, load_policy, read_policy_dict
-from siting.scenario import make_scenario
+from siting.config.policy import deep_merge, load_policy, read_policy_dict
+from siting.config.scenario import make_scenario
 
 
 def test_default_policy_loads_with_sources_and_thresholds():
@@ -38,7 +38,7 @@ def _write(tmp_path, data_text):
 
 def _default_text():
     from importlib import resources
-    return resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    return resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
 
 
 def test_unknown_key_is_named(tmp_path):
@@ -62,7 +62,7 @@ def test_missing_unit_is_named(tmp_path):
 def test_missing_floor_area_is_named():
     data = read_policy_dict()
     del data["services"]["elderly_care"]["floor_m2_per_unit"]
-    from siting.policy import validate_policy
+    from siting.config.policy import validate_policy
     with pytest.raises(SitingError, match=r"services\.elderly_care\.floor_m2_per_unit: missing"):
         validate_policy(data)
 
@@ -114,7 +114,7 @@ def test_scenario_policy_overrides_reach_demand_sites_and_communities(helsinki_o
     uses (age shares and household size in demand, the planning cell of communities, the
     [sites] table of the candidates), not the packaged file's."""
     from siting.pipeline import run
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
     over = {"population": {"household_size": 1.0, "age_shares": {"age_60_plus": 0.5}},
             "area_standard": {"fallback_cell_m": 2000.0},

@@ -1,11 +1,11 @@
 """Every policy key either changes what a run produces or is refused (issue #12).
 
 The test is generated over the packaged policy: every leaf key of
-``siting.policy.read_policy_dict()`` is changed, one at a time, in a scenario's
+``siting.config.policy.read_policy_dict()`` is changed, one at a time, in a scenario's
 ``[policy]`` table, and the output that depends on it must change. Each key is
 classified by :data:`RULES` (pattern → perturbation, what must change); a key no rule
 matches fails with "policy key X has no rule". Keys a run does not read are refused
-(:data:`siting.policy.UNREAD_OVERRIDES`).
+(:data:`siting.config.policy.UNREAD_OVERRIDES`).
 
 One small synthetic town (metres east/north of a point in Nanjing, as in
 tests/test_access.py) is planned once (module fixture) and once per policy key. Keys of
@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 
 from siting.errors import SitingError
-from siting.policy import UNREAD_OVERRIDES, load_policy, read_policy_dict
-from siting.scenario import make_scenario
+from siting.config.policy import UNREAD_OVERRIDES, load_policy, read_policy_dict
+from siting.config.scenario import make_scenario
 
 LON0, LAT0 = 118.78, 32.04
 M_LAT = 1 / 111_000.0
@@ -465,7 +465,7 @@ def base_run(town_files):
 @pytest.fixture(scope="module")
 def doc_run(town_files):
     """Every documentation key changed at once (each to a value of its own): one run."""
-    from siting.policy import deep_merge
+    from siting.config.policy import deep_merge
 
     over: dict = {}
     for key in KEYS:
@@ -511,7 +511,7 @@ def base_candidates(candidates_of):
 def test_policy_key_takes_effect_or_is_refused(key, request):
     """Changing the key in a scenario's [policy] table changes the output that depends on
     it, or the run is refused with a message saying why."""
-    from siting.policy import deep_merge
+    from siting.config.policy import deep_merge
 
     _, kind, _, what = rule(key)
     over = deep_merge(context(key), nest(key, perturbed(key)))
@@ -542,7 +542,7 @@ def test_every_rule_is_used_and_every_schema_field_is_in_the_file():
     """No stale rule: each pattern classifies some key of the packaged policy (or a schema
     field the file leaves out, listed in ABSENT); and every field of the schema is in the
     packaged file or in ABSENT, so a new field cannot escape the generated test."""
-    from siting.policy import Policy, Service
+    from siting.config.policy import Policy, Service
 
     unused = [r[0] for r in RULES if not any(fnmatch.fnmatchcase(k, r[0]) for k in KEYS)
               and r[0] not in ABSENT]

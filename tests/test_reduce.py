@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from siting import Instance, MaximalCovering, SetCovering
-from siting.reduce import reduce_coverage
+from siting.models.reduce import reduce_coverage
 
 
 def clustered_instance(seed: int, n: int = 60, m: int = 25, costs: bool = False) -> Instance:
@@ -74,7 +74,7 @@ def test_reduced_models_match_unreduced(seed, solver):
 @pytest.mark.slow
 def test_reduced_models_match_unreduced_on_real_extract(helsinki_osm):
     from siting.pipeline import run
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
     inst = run(make_scenario(osm=helsinki_osm, max_sites=3)).instance
     m = MaximalCovering(inst, p=3)
@@ -92,7 +92,7 @@ def test_nanjing_demand_aggregated_for_the_optimiser_keeps_group_totals(nanjing_
 
     from siting.demand import DEMAND_GROUPS
     from siting.pipeline import run
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
     result = run(make_scenario(osm=nanjing_osm, max_sites=5))
     inst, demand = result.instance, result.demand

@@ -15,11 +15,12 @@ from report_helpers import XSS, enriched, run_small, with_site_name
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.coords import gcj02_to_wgs84, wgs84_to_gcj02
+from siting.io.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from siting.errors import SitingError
-from siting.report import reach_polygons, served_by_tier, write_outputs
-from siting.tables import report_tables, result_html
-from siting.webmap import esc, make_map, population_cells
+from siting.report.common import reach_polygons, served_by_tier
+from siting.report.write import write_outputs
+from siting.report.tables import report_tables, result_html
+from siting.report.webmap import esc, make_map, population_cells
 
 CDN = ("https://cdn", "jsdelivr", "cdnjs", "code.jquery", "bootstrapcdn")
 

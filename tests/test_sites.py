@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from siting.buildings import classify
 from siting.cli import app
-from siting.coords import wgs84_to_bd09, wgs84_to_gcj02
+from siting.io.coords import wgs84_to_bd09, wgs84_to_gcj02
 from siting.errors import SitingError
-from siting.osm import read_osm
+from siting.io.osm import read_osm
 from siting.pipeline import run
-from siting.scenario import make_scenario
+from siting.config.scenario import make_scenario
 from siting.sites import (
     COLUMNS, MODES, apply_exclusions, candidates_from_buildings, load_site_policy, price,
     read_exclusions, read_existing, read_inventory, site_candidates,
@@ -46,7 +46,7 @@ def nanjing_candidates(nanjing):
 # policy data
 # --------------------------------------------------------------------------
 def test_policy_numbers_have_a_source_or_are_placeholders():
-    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
     data = tomllib.loads(text)
     assert "sites" in data  # this stage's table; services and standards are tested in test_policy
     table, placeholder_tables, undocumented = "", set(), []
@@ -71,7 +71,7 @@ def test_policy_numbers_have_a_source_or_are_placeholders():
 def test_policy_file_override_changes_classes_and_costs(tmp_path, nanjing):
     b, lu, area = nanjing
     policy = load_site_policy()
-    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
     custom = tmp_path / "city.toml"
     custom.write_text(text.replace('office = "office"\n', 'office = "community"\n', 1)
                       .replace("one_off_per_m2 = 1500.0", "one_off_per_m2 = 1.0"), "utf-8")
@@ -89,9 +89,9 @@ def test_policy_file_override_changes_classes_and_costs(tmp_path, nanjing):
 
 
 def test_one_cost_horizon_for_sites_and_embedded_model(tmp_path):
-    from siting.policy import load_policy
+    from siting.config.policy import load_policy
 
-    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
     assert load_site_policy()["costs"]["horizon_years"] == load_policy().costs.horizon_years
     custom = tmp_path / "city.toml"
     custom.write_text(re.sub(r"horizon_years = [\d.]+", "horizon_years = 3.0", text), "utf-8")

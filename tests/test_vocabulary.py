@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.errors import SitingError
-from siting.policy import load_policy
+from siting.config.policy import load_policy
 from siting.sites import (
     Vocabulary, load_site_policy, parse_storey, read_existing, read_inventory, site_policy,
 )
@@ -208,7 +208,7 @@ def test_inventory_existing_rows_without_a_service_are_excluded(tmp_path):
 
 
 def test_embedded_model_names_sites_without_area_not_positions():
-    from siting.embedded import prepare_sites
+    from siting.models.embedded import prepare_sites
 
     sites = pd.DataFrame({"usable_area_m2": [100.0, np.nan], "name": ["甲", "某日间照料中心"],
                           "osm_id": ["1", "7"], "source": ["inventory", "existing"]})
@@ -233,7 +233,7 @@ def test_elderly_care_storey_rules_have_their_source():
 
 
 def test_vocabulary_in_a_policy_file(tmp_path):
-    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
     old = tmp_path / "old.toml"
     old.write_text(text + '\n[sites.existing_services]\n"托育" = "infant_care"\n', "utf-8")
     with pytest.raises(SitingError, match=r"\[sites.existing_services\] is no longer read"):
@@ -269,7 +269,7 @@ def _helsinki_existing(tmp_path):
 def test_cli_embedded_run_recognises_chinese_service_words(tmp_path, helsinki_osm):
     ex = _helsinki_existing(tmp_path)
     policy = tmp_path / "policy.toml"
-    policy.write_text(resources.files("siting").joinpath("policies/cn_default.toml")
+    policy.write_text(resources.files("siting.config").joinpath("policies/cn_default.toml")
                       .read_text("utf-8"), "utf-8")
     out = tmp_path / "out"
     res = CliRunner().invoke(app, [str(a) for a in (
@@ -313,7 +313,7 @@ def test_cli_coverage_model_does_not_count_a_kindergarten(tmp_path, helsinki_osm
 
 def test_cli_elderly_care_not_in_a_basement(tmp_path, helsinki_osm):
     """An inventory basement next to everyone: the plan never puts elderly care there."""
-    from siting.osm import read_osm
+    from siting.io.osm import read_osm
 
     area = read_osm(helsinki_osm).study_area()
     c = area.centroid
@@ -322,7 +322,7 @@ def test_cli_elderly_care_not_in_a_basement(tmp_path, helsinki_osm):
                          f"K2,二楼无电梯,{c.x + 0.0005},{c.y},3000,二楼,无,1\n"
                          f"K3,首层,{c.x + 0.006},{c.y + 0.004},3000,首层,,1", name="inv.csv")
     over = tmp_path / "sc.toml"
-    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
     policy = tmp_path / "policy.toml"
     policy.write_text(text, "utf-8")
     over.write_text(f'osm = "{helsinki_osm}"\ninventory = "{inv}"\npolicy_file = "{policy}"\n'
@@ -331,7 +331,7 @@ def test_cli_elderly_care_not_in_a_basement(tmp_path, helsinki_osm):
                         f"{k}.enabled = {str(k == 'elderly_care').lower()}\n"
                         for k in load_policy().services), "utf-8")
     from siting.pipeline import run
-    from siting.scenario import make_scenario
+    from siting.config.scenario import make_scenario
 
     res = run(make_scenario(over))
     sites = res.sites.set_index("osm_id")
@@ -365,7 +365,7 @@ def test_policy_file_without_sites_table_and_with_fewer_services(tmp_path):
     """A policy of two services: the others' words name services it does not model."""
     import tomllib
 
-    text = resources.files("siting").joinpath("policies/cn_default.toml").read_text("utf-8")
+    text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text("utf-8")
     data = tomllib.loads(text)
     head = text[:text.index("[services.")]
     keep = "".join(text[text.index(f"[services.{k}]"):].split("\n[", 1)[0] + "\n\n"

@@ -5,7 +5,7 @@ hosts and how much floor area each service gets, under site area, service minimu
 areas, a money budget, the complex rule (导则 2024) and the per-community area standard
 (30 or 80 m² per 100 households), with capacities from floor area. It is built with
 PuLP on sparse data (only demand–site pairs within each service's walking threshold)
-and solved with CBC or HiGHS through :func:`siting.model._solve`.
+and solved with CBC or HiGHS through :func:`siting.solvers.solve_pulp`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from siting.errors import InfeasibleError, SitingError
-from siting.instance import Instance
-from siting.model import DEFAULT_SOLVER, _solve
-from siting.policy import AGE_GROUPS, Policy
-from siting.reduce import _merge_rows
+from siting.config.scenario import DEFAULT_SOLVER
+from siting.models.instance import Instance
+from siting.solvers import solve_pulp
+from siting.config.policy import AGE_GROUPS, Policy
+from siting.models.reduce import _merge_rows
 from siting.sites import embedded_site_costs
 
 OBJECTIVES = ("max_served", "min_cost", "min_distance")
@@ -329,7 +330,7 @@ class EmbeddedFacilities:
         Sparse walking distances; its ``threshold_m`` must reach the policy's largest
         threshold (:attr:`Policy.max_threshold_m`).
     policy
-        Validated policy (:func:`siting.policy.load_policy`).
+        Validated policy (:func:`siting.config.policy.load_policy`).
     demand, sites
         Tables aligned with the instance rows (see :func:`prepare_demand`,
         :func:`prepare_sites`; missing columns get documented defaults).
@@ -1351,14 +1352,14 @@ class EmbeddedFacilities:
 
 
 def _solve_safe(prob, solver, time_limit, msg, mip_gap, start: dict | None = None) -> dict:
-    """:func:`siting.model._solve`, with a crashed solver reported as a SitingError.
+    """:func:`siting.solvers.solve_pulp`, with a crashed solver reported as a SitingError.
 
     ``start`` (HiGHS only): variable name → value of a complete feasible plan, handed
     to HiGHS as its first incumbent.
     """
     try:
-        return _solve(prob, solver, time_limit, msg, mip_gap,
-                      start=start if solver.lower() == "highs" else None)
+        return solve_pulp(prob, solver, time_limit, msg, mip_gap,
+                          start=start if solver.lower() == "highs" else None).as_dict()
     except pulp.PulpSolverError as exc:
         raise SitingError(f"{solver} failed on {prob.name} ({exc}); try --solver "
                           f"{'highs' if solver == 'cbc' else 'cbc'} or another time limit") from None
@@ -1465,9 +1466,9 @@ def _shortfall_lp(cs, js, site_area, required) -> float:
 
 
 def plan_to_coverage(plan: EmbeddedSolution, instance: Instance):
-    """A :class:`~siting.model.CoverageSolution` view of a plan (for maps and old reports):
+    """A :class:`~siting.models.coverage.CoverageSolution` view of a plan (for maps and old reports):
     chosen = opened sites; covered = demand points served by any service."""
-    from siting.model import CoverageSolution
+    from siting.models.results import CoverageSolution
 
     covered = np.zeros(instance.n_demand, bool)
     if len(plan.assignments):

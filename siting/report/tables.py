@@ -17,8 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting.i18n import both, label, place_name
-from siting.report import TIERS_MIN, number_or_zero, served_by_tier, services
+from siting.report.i18n import both, label, place_name
+from siting.report.common import TIERS_MIN, number_or_zero, served_by_tier, services
 from siting.sites import COST_PARTS
 
 # a site's cost breakdown (siting.sites.price; an embedded plan's own on its sites):
@@ -381,7 +381,7 @@ HEADLINE = ("total_population", "covered_population", "covered_share", "coverabl
 
 def result_html(result, lang: str | None = None, max_rows: int = 20) -> str:
     """Readable HTML of a run for Jupyter: headline numbers and the chosen sites."""
-    from siting.report import map_lang
+    from siting.report.common import map_lang
 
     lang = map_lang(result, lang)
     s = result.summary

@@ -14,7 +14,7 @@ panel shows the numbers of ``summary.json`` and every chosen site has a permanen
 Coordinates: data are WGS-84. OpenStreetMap, the light basemap and Tianditu (CGCS2000,
 within a metre of WGS-84) share that frame. Amap tiles are drawn in GCJ-02, so with
 ``basemap="amap"`` every layer is moved to GCJ-02 with
-:func:`siting.coords.wgs84_to_gcj02` before drawing (a map is in one frame only; the
+:func:`siting.io.coords.wgs84_to_gcj02` before drawing (a map is in one frame only; the
 WGS-84 basemaps are then not offered, as they would be off by the same few hundred
 metres).
 
@@ -43,13 +43,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.coords import wgs84_to_gcj02
+from siting.io.coords import wgs84_to_gcj02
 from siting.errors import SitingError
-from siting.i18n import label, place_name
-from siting.report import (
-    KIND_COLOURS, TIERS_MIN, map_lang, reach_polygons, service_mix, services, served_by_tier,
-    tier_walks,
-)
+from siting.report.i18n import label, place_name
+from siting.report.common import KIND_COLOURS, TIERS_MIN, map_lang, reach_polygons, service_mix, services, served_by_tier, tier_walks
 from siting.sites import COST_PARTS
 
 ASSET_MODES = ("inline", "cdn")
@@ -320,7 +317,7 @@ def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
 def check_map_options(lang: str | None = None, assets: str = "inline", basemap: str = "osm",
                       tianditu_key: str | None = None) -> None:
     """Raise :class:`SitingError` for a bad map option (before any work is done)."""
-    from siting.i18n import check_lang
+    from siting.report.i18n import check_lang
 
     if lang is not None:
         check_lang(lang)
@@ -500,7 +497,7 @@ def _popup(c, result, L, served: pd.DataFrame | None) -> str:
             if units is not None and np.isfinite(float(units)):
                 txt += f" · {float(units):,.0f} {L('units').split('（')[0].split(' (')[0]}"
             rows.append((f"{L('service')}: {L(k)}", txt))
-    if "cost_total" in c:  # the breakdown every output shows (siting.tables.COST_COLUMNS)
+    if "cost_total" in c:  # the breakdown every output shows (siting.report.tables.COST_COLUMNS)
         for key in (*COST_PARTS, "cost_total"):
             v = float(c.get(key, np.nan))
             if np.isfinite(v) and (v > 0 or key == "cost_total"):

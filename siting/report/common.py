@@ -1,11 +1,8 @@
-"""Outputs: Folium map, GeoPackages and summary.json, written all-or-nothing."""
+"""Figures every output shares: walking tiers, reach polygons, people served per tier, service keys."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -148,77 +145,6 @@ def number_or_zero(value) -> float:
 
 def map_lang(result, lang: str | None):
     """Validated language: ``lang`` or the study area's default (zh in China)."""
-    from siting.i18n import check_lang, default_lang
+    from siting.report.i18n import check_lang, default_lang
 
     return default_lang(result.study_area) if lang is None else check_lang(lang)
-
-
-def make_map(result, lang: str | None = None, assets: str = "inline", basemap: str = "osm",
-             tianditu_key: str | None = None) -> folium.Map:
-    """Layered, self-contained Folium map of a run (see :func:`siting.webmap.make_map`)."""
-    from siting.webmap import make_map as _make_map
-
-    return _make_map(result, lang=lang, assets=assets, basemap=basemap,
-                     tianditu_key=tianditu_key)
-
-
-def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | None = None,
-                  assets: str = "inline", basemap: str = "osm",
-                  tianditu_key: str | None = None) -> Path:
-    """Write ``map.html``, ``sites.gpkg``, ``candidates.gpkg``, ``demand.gpkg``, ``summary.json``,
-    ``report.xlsx``, ``report.gpkg`` and ``tables/*.csv`` (see :mod:`siting.tables`) and
-    ``report.pdf`` (printable A4 review pack, see :mod:`siting.pdf`).
-
-    ``lang`` (``"zh"``/``"en"``, default by study area), ``assets``, ``basemap`` and
-    ``tianditu_key`` are passed to :func:`make_map`.
-
-    Everything is written to a temporary folder beside ``out`` and swapped into place at
-    the end, so a failure leaves no half-written folder (see :mod:`siting.outdir`). An
-    existing ``out`` is only replaced when ``overwrite`` is set and it is an earlier siting
-    run (it holds the marker ``.siting-output.json``); only the files siting wrote there are
-    deleted, and a folder holding any other file is never replaced.
-    """
-    from siting.outdir import atomic_folder
-    from siting.pdf import write_pdf
-    from siting.tables import write_tables
-
-    with atomic_folder(out, overwrite, "run") as tmp:
-        chosen = result.chosen_sites.to_crs("EPSG:4326")
-        _gpkg(chosen, tmp / "sites.gpkg", "sites")
-        candidates = getattr(result, "candidates", None)  # all, excluded ones with their reason
-        candidates = result.sites if candidates is None else candidates
-        _gpkg(candidates.to_crs("EPSG:4326"), tmp / "candidates.gpkg", "candidates")
-        demand = result.demand.to_crs("EPSG:4326")
-        demand = demand.assign(walk_m=demand["walk_m"].where(np.isfinite(demand["walk_m"])))
-        _gpkg(demand, tmp / "demand.gpkg", "demand")
-        (tmp / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2,
-                                                     ensure_ascii=False), encoding="utf-8")
-
-        lang = map_lang(result, lang)
-        tables = write_tables(result, tmp, lang=lang)
-        write_pdf(result, tmp / "report.pdf", lang=lang, tables=tables)
-        make_map(result, lang=lang, assets=assets, basemap=basemap,
-                 tianditu_key=tianditu_key).save(str(tmp / "map.html"))
-    return Path(out)
-
-
-def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    gdf = gdf.copy()
-    for col in gdf.columns:
-        if gdf[col].dtype == bool:
-            gdf[col] = gdf[col].astype("int8")
-    gdf.to_file(path, layer=layer, driver="GPKG")
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from siting.i18n import label, place_name
+from siting.report.i18n import label, place_name
 
 A4 = (8.27, 11.69)  # inches, portrait
 A4_LANDSCAPE = (11.69, 8.27)
@@ -28,7 +28,7 @@ TABLE_ROWS = 24  # rows per table page
 TIER_COLOURS = {5: "#1a9850", 10: "#91cf60", 15: "#d9ef8b"}
 SITE_COLOUR = "#d7301f"
 
-# texts of the PDF only (zh, en); table headers and KPI names come from siting.i18n
+# texts of the PDF only (zh, en); table headers and KPI names come from siting.report.i18n
 _TEXT: dict[str, tuple[str, str]] = {
     "title": ("城市社区嵌入式服务设施规划方案", "Community embedded service facilities plan"),
     "subtitle": ("评审会议材料", "Review meeting pack"),
@@ -94,7 +94,7 @@ def write_pdf(result, path: str | Path, lang: str = "zh", tables: dict | None = 
         ``"zh"`` or ``"en"``; ``"zh"`` falls back to English labels when no CJK font is
         installed (the returned notes say so, and so does the cover).
     tables
-        :func:`siting.tables.report_tables` of the run (computed when not given).
+        :func:`siting.report.tables.report_tables` of the run (computed when not given).
     curve
         A budget sweep (``siting.compare`` table with ``covered_population``); drawn on
         its own page when given, skipped for a single run.
@@ -109,7 +109,7 @@ def write_pdf(result, path: str | Path, lang: str = "zh", tables: dict | None = 
     from matplotlib.backends.backend_pdf import PdfPages
 
     from siting.compare import _cjk_font
-    from siting.tables import report_tables
+    from siting.report.tables import report_tables
 
     notes: list[str] = []
     families = ["DejaVu Sans"]
@@ -256,7 +256,7 @@ def _map_page(result, lang: str):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from siting.report import reach_polygons
+    from siting.report.common import reach_polygons
 
     fig = Figure(figsize=A4)
     fig.text(0.06, 0.955, _t("map_title", lang), fontsize=16, weight="bold")
@@ -323,7 +323,7 @@ def _site_key(fig, ax, sites, lang: str) -> None:
     """Numbered list of the chosen sites (name and services) below the map's legend."""
     if not len(sites):
         return
-    from siting.report import service_mix, services
+    from siting.report.common import service_mix, services
 
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
@@ -530,7 +530,7 @@ def _curve_page(curve: pd.DataFrame, lang: str):
 def _assumption_pages(result, lang: str) -> list:
     from matplotlib.figure import Figure
 
-    from siting.policy import load_policy
+    from siting.config.policy import load_policy
 
     sc, s = result.scenario, result.summary
     fig = Figure(figsize=A4_LANDSCAPE)

@@ -1,6 +1,6 @@
 """Policy: the services and planning standards the embedded-facility model plans to.
 
-A policy is a TOML file (the default ships as ``siting/policies/cn_default.toml``),
+A policy is a TOML file (the default ships as ``siting/config/policies/cn_default.toml``),
 validated on load: unknown keys are rejected and every error names the key, e.g.
 ``services.infant_care.floor_m2_per_unit: missing``. A scenario may override any
 value with a ``[policy]`` table that is deep-merged over the file.
@@ -36,7 +36,7 @@ UNREAD_OVERRIDES = {
     "costs.acquisition_per_m2": (
         "a run prices every candidate by [sites.costs.<mode>] one_off_per_m2 / annual_per_m2 "
         "(or the inventory's 费用); costs.acquisition_per_m2 prices only site tables without "
-        "costs given to siting.embedded.EmbeddedFacilities directly"),
+        "costs given to siting.models.embedded.EmbeddedFacilities directly"),
     "sites.class_defaults.brownfield.levels": (
         "new-build land gets its floor area from plot_ratio × the parcel's area, capped at "
         "max_floor_area_m2 ([sites.class_defaults.brownfield]); set those instead"),
@@ -61,7 +61,7 @@ class Meta(_Strict):
         if v != SCHEMA_VERSION:
             raise ValueError(f"{v} is not supported: this "
                              f"version of siting reads policy schema {SCHEMA_VERSION}; start from "
-                             f"the shipped siting/policies/cn_default.toml")
+                             f"the shipped siting/config/policies/cn_default.toml")
         return v
 
 
@@ -333,7 +333,7 @@ def deep_merge(base: dict, over: dict) -> dict:
 def read_policy_dict(path: str | Path | None = None) -> dict:
     """The raw TOML tables of a policy file (default: the shipped ``cn_default``)."""
     if path is None:
-        text = resources.files("siting").joinpath(f"policies/{DEFAULT_POLICY}.toml").read_text(
+        text = resources.files("siting.config").joinpath(f"policies/{DEFAULT_POLICY}.toml").read_text(
             encoding="utf-8")
         where = f"{DEFAULT_POLICY}.toml"
     else:
@@ -342,7 +342,7 @@ def read_policy_dict(path: str | Path | None = None) -> dict:
             raise SitingError(f"--policy: policy file not found: {path}")
         if not path.is_file():
             raise SitingError(f"--policy: {path} is a folder, not a file; give a policy .toml "
-                              f"file (e.g. a copy of siting/policies/cn_default.toml)")
+                              f"file (e.g. a copy of siting/config/policies/cn_default.toml)")
         where = str(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -403,7 +403,7 @@ def check_policy_overrides(path: str | Path | None, overrides: dict, where: str)
 
 
 def validate_policy(data: dict, where: str = "policy",
-                    hint: str = "see siting/policies/cn_default.toml") -> Policy:
+                    hint: str = "see siting/config/policies/cn_default.toml") -> Policy:
     """Validate a policy dict; errors name the dotted key and what is wrong."""
     try:
         return Policy(**data)

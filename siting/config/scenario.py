@@ -8,9 +8,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from siting.coords import ACCEPTED_CRS
+from siting.io.coords import ACCEPTED_CRS
 from siting.errors import SitingError
-from siting.model import DEFAULT_SOLVER, SOLVERS
+
+SOLVERS = ("cbc", "highs")
+# Chosen by measurement. Through PuLP, CBC was 1–2.4× faster than HiGHS on the real
+# extracts. With HiGHS fed straight from the sparse matrices and the exact reductions,
+# both solve every real-extract model in < 0.15 s (scripts/solver_choice.py: 1.33 s CBC vs
+# 1.22 s HiGHS in all). On the hard connected lattice (scripts/benchmark.py) HiGHS proves
+# p = 25 optimal in 28.5 s where CBC is at 0.24 % after 60 s, and gets set covering to an
+# 8.1 % gap against CBC's 13 %; CBC is faster only at p = 10 (1.3 s vs 3.2 s). The
+# embedded model also measured HiGHS ahead (scripts/embedded_nanjing.py).
+DEFAULT_SOLVER = "highs"
 
 
 class Scenario(BaseModel):
@@ -48,7 +57,7 @@ class Scenario(BaseModel):
     time_limit: float | None = Field(60.0, gt=0)
     mip_gap: float = Field(0.0, ge=0, lt=1)
 
-    # embedded-facility model (siting.embedded); a policy_file or [policy] table selects it
+    # embedded-facility model (siting.models.embedded); a policy_file or [policy] table selects it
     policy_file: Path | None = Field(None, description="policy TOML (default: the shipped cn_default)")
     policy: dict = Field(default_factory=dict, description="overrides deep-merged over the policy")
     standard: float | None = Field(None, gt=0, description="m² per 100 households (30 or 80)")
@@ -238,7 +247,7 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
         raise SitingError(f"{where}invalid scenario: {msgs}") from None
     sc._source = path
     if path is not None and sc.policy:
-        from siting.policy import check_policy_overrides
+        from siting.config.policy import check_policy_overrides
 
         check_policy_overrides(sc.policy_file, sc.policy, f"{path}: [policy] table")
     return sc

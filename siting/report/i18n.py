@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from siting.coords import _in_china
+from siting.io.coords import _in_china
 
 LANGS = ("zh", "en")
 
@@ -153,7 +153,7 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 SERVICE_LABELS: dict[str, tuple[str, str]] = {
-    # keys and names of the services in siting/policies/cn_default.toml
+    # keys and names of the services in siting/config/policies/cn_default.toml
     "infant_care": ("婴幼儿托育", "Infant care"),
     "elderly_care": ("社区养老（日间照料/短期托养）", "Elderly day care and short-stay beds"),
     "meal_assist": ("社区助餐", "Meal assistance"),

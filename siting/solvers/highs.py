@@ -1,0 +1,295 @@
+"""HiGHS through highspy: matrices handed over directly, or a PuLP model in one call.
+
+HiGHS times ``run()`` only, so the time left after the hand-over is what it is given;
+its reported objective is checked against the solution it returns (HiGHS 1.16 can report
+a wrong optimum after a MIP start).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from siting.errors import InfeasibleError, SitingError
+from siting.solvers.base import MatrixModel, Progress, SolverResult, bound_and_gap, quiet
+
+
+def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool = False,
+                 mip_gap: float = 0.0, start: np.ndarray | None = None,
+                 progress: Progress | None = None) -> SolverResult:
+    """Solve a :class:`MatrixModel` with highspy (no PuLP): fast to hand over at scale.
+
+    ``start`` is a complete column vector handed to HiGHS as its first incumbent. The
+    objective is recomputed from the returned solution and checked against HiGHS's report.
+    ``progress`` is called with (seconds, incumbent, bound) as HiGHS logs them.
+
+    Parameters
+    ----------
+    model
+        The model as matrices.
+    time_limit
+        Seconds for the whole call, hand-over included; ``None`` for no limit.
+    msg
+        Show HiGHS's log.
+    mip_gap
+        Relative gap at which HiGHS may stop and report ``"optimal"``.
+    start
+        ``(n,)`` complete feasible column vector, HiGHS's first incumbent; if HiGHS then
+        reports a wrong optimum, the model is solved again without it in the time left.
+    progress
+        Called with ``(seconds, incumbent, bound)`` (offset included) as HiGHS logs them.
+
+    Returns
+    -------
+    SolverResult
+        Objective, bound and trace include the model's offset.
+
+    Raises
+    ------
+    InfeasibleError
+        If the model is infeasible.
+    SitingError
+        If the time limit is not positive or no integer solution was found within it.
+    """
+    import highspy
+
+    if time_limit is not None and time_limit <= 0:
+        raise SitingError(f"time limit must be > 0 s, got {time_limit}")
+    A = sp.csc_array(model.A)
+    A.sort_indices()
+    nrow, ncol = A.shape
+    integrality = np.zeros(ncol, dtype=np.int32)
+    integrality[model.integer] = 1  # kInteger
+    t_enter = time.perf_counter()
+    with quiet(not msg):  # HiGHS prints its banner when constructed
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(msg))
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    maximize = model.maximize
+    t0 = time.perf_counter()
+    h.passModel(
+        ncol, nrow, A.nnz, 1, -1 if maximize else 1, 0.0,  # colwise; sense
+        model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
+        A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+        integrality,
+    )
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(map(float, start))
+        sol.value_valid = True
+        h.setSolution(sol)
+    if time_limit is not None:  # HiGHS times run() only: the hand-over counts too
+        spent = time.perf_counter() - t_enter
+        h.setOptionValue("time_limit", float(max(time_limit - spent, 0.05 * time_limit)))
+    trace = []
+
+    def _log(e):
+        d = e.data_out
+        t, o, b = float(d.running_time), float(d.mip_primal_bound), float(d.mip_dual_bound)
+        trace.append((t, o, b))
+        if progress is not None and np.isfinite(o) and abs(o) < 1e30:
+            progress(t, o + model.offset, b + model.offset)
+
+    h.cbMipImprovingSolution.subscribe(_log)
+    h.cbMipLogging.subscribe(_log)
+    h.run()
+    runtime = time.perf_counter() - t0
+    status = h.getModelStatus()
+    S = highspy.HighsModelStatus
+    if status == S.kInfeasible:
+        raise InfeasibleError("the covering model is infeasible")
+    info = h.getInfo()
+    if info.primal_solution_status != 2:  # kSolutionStatusFeasible
+        raise SitingError(
+            f"highs found no integer solution within {time_limit} s; raise --time-limit")
+    x = np.asarray(h.getSolution().col_value)
+    objective = float(info.objective_function_value)
+    actual = float(model.c @ x)
+    if abs(actual - objective) > 1e-6 * max(1.0, abs(actual)):
+        # HiGHS 1.16 can report the objective and bound of a wrong optimum after a MIP
+        # start (seen on a set cover: 47.9 M reported, the solution costs 49.9 M, CBC and
+        # HiGHS without the start prove 49.9 M): never trust it, solve again without it
+        if start is not None:
+            left = None if time_limit is None else time_limit - (time.perf_counter() - t_enter)
+            if left is None or (time_limit is not None and left > 0.05 * time_limit):
+                return solve_matrix(model, left, msg, mip_gap, None, progress)
+        objective, proven = actual, False  # the solution stands; no proof, no bound
+    else:
+        proven = True
+    optimal = proven and status == S.kOptimal
+    dual = float(info.mip_dual_bound) if proven else float("nan")
+    bound, gap = bound_and_gap(objective, dual, optimal, mip_gap)
+    trace = [(t, o, b) for t, o, b in trace if np.isfinite(o) and abs(o) < 1e30]
+    off = model.offset
+    return SolverResult(x=x, objective=objective + off, bound=bound + off, mip_gap=gap,
+                        status="optimal" if optimal else "feasible", solver="highs",
+                        runtime_s=runtime, trace=[(t, o + off, b + off) for t, o, b in trace])
+
+
+def write_model(model: MatrixModel, path: str | Path) -> Path:
+    """Write the model to ``path`` (``.lp`` or ``.mps``) with its row and column names.
+
+    Parameters
+    ----------
+    model
+        The model as matrices; unnamed columns and rows are written ``x_j`` and ``r_i``.
+    path
+        File to write; its suffix (``.lp`` or ``.mps``) chooses the format.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import highspy
+
+    with quiet():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    A = sp.csc_array(model.A)
+    A.sort_indices()
+    nrow, ncol = A.shape
+    integrality = np.zeros(ncol, dtype=np.int32)
+    integrality[model.integer] = 1
+    h.passModel(ncol, nrow, A.nnz, 1, -1 if model.maximize else 1, model.offset,
+                model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
+                A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+                integrality)
+    for j in range(ncol):
+        h.passColName(j, model.col_names[j] if model.col_names else f"x_{j}")
+    for i in range(nrow):
+        h.passRowName(i, model.row_names[i] if model.row_names else f"r_{i}")
+    h.writeModel(str(path))
+    return Path(path)
+
+
+class _HiGHSBulk(pulp.HiGHS):
+    """PuLP's HiGHS, with the model handed over in one ``passModel`` call.
+
+    PuLP adds every column and row through its own highspy call, which takes seconds
+    on a city-sized embedded model; here the coefficients are gathered once into CSR
+    arrays. Column and row indices (``var.index``, ``constraint.index``) are set as
+    PuLP sets them, so reading the solution back is PuLP's own code.
+    """
+
+    def buildSolverModel(self, lp):
+        import highspy
+
+        inf = highspy.kHighsInf
+        variables = lp.variables()
+        for i, var in enumerate(variables):
+            var.index = i
+        mult = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        model = highspy.HighsLp()
+        model.num_col_ = len(variables)
+        model.col_cost_ = np.array([mult * lp.objective.get(v, 0.0) for v in variables])
+        model.col_lower_ = np.array([-inf if v.lowBound is None else v.lowBound
+                                     for v in variables], dtype=float)
+        model.col_upper_ = np.array([inf if v.upBound is None else v.upBound
+                                     for v in variables], dtype=float)
+        if self.mip:
+            model.integrality_ = [highspy.HighsVarType.kInteger if v.cat == pulp.LpInteger
+                                  else highspy.HighsVarType.kContinuous for v in variables]
+        starts, index, value, lower, upper = [0], [], [], [], []
+        for i, con in enumerate(lp._constraints.values()):
+            con.index = i
+            for var, coef in con.items():
+                if coef != 0:
+                    index.append(var.index)
+                    value.append(coef)
+            starts.append(len(index))
+            lb, ub = con.getLb(), con.getUb()
+            lower.append(-inf if lb is None else lb)
+            upper.append(inf if ub is None else ub)
+        model.num_row_ = len(lower)
+        model.row_lower_ = np.array(lower, dtype=float)
+        model.row_upper_ = np.array(upper, dtype=float)
+        model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        model.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        model.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        model.a_matrix_.value_ = np.array(value, dtype=float)
+        model.a_matrix_.num_col_ = model.num_col_
+        model.a_matrix_.num_row_ = model.num_row_
+        lp.solverModel.passModel(model)
+
+
+class _HiGHSFrom(_HiGHSBulk):
+    """PuLP's HiGHS, handed a complete starting solution before it runs.
+
+    The start must give every column (HiGHS silently rejects a partial or slightly
+    infeasible vector); missing names count as 0.
+    """
+
+    def __init__(self, start: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.start = start
+
+    def callSolver(self, lp):
+        import highspy
+
+        sol = highspy.HighsSolution()
+        sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
+        sol.value_valid = True
+        lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+
+
+def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_gap: float,
+               start: dict | None = None) -> tuple[str, float | None]:
+    """Solve a PuLP model with HiGHS (handed over in bulk); its status and proven bound.
+
+    ``start`` (variable name → value of a complete solution) is HiGHS's first incumbent.
+
+    Parameters
+    ----------
+    prob
+        The PuLP problem, solved in place (values are left on its variables).
+    time_limit
+        Seconds for HiGHS; ``None`` for no limit.
+    msg
+        Show HiGHS's log.
+    mip_gap
+        Relative gap at which HiGHS may stop and report ``"optimal"``.
+    start
+        Variable name → value of a complete feasible solution (missing names count as
+        0); ``None`` for no start.
+
+    Returns
+    -------
+    status : str
+        ``"optimal"`` if HiGHS proved it, else ``"feasible"`` (also when HiGHS reported
+        a wrong optimum after the start).
+    bound : float or None
+        HiGHS's proven bound in the objective's own sense; ``None`` when none was proven.
+    """
+    import highspy
+
+    kwargs = {"msg": msg, "gapRel": mip_gap}
+    if time_limit is not None:
+        kwargs["timeLimit"] = time_limit
+    maximize = prob.sense == pulp.LpMaximize
+    with quiet(not msg):
+        prob.solve(_HiGHSFrom(start, **kwargs) if start else _HiGHSBulk(**kwargs))
+    h = prob.solverModel
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    bound = info.mip_dual_bound
+    # PuLP hands HiGHS the minimisation of -objective for a maximisation
+    if maximize and h.getObjectiveSense()[1] == highspy.ObjSense.kMinimize:
+        bound = -bound
+    if not np.isfinite(bound):
+        bound = None
+    status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal else "feasible"
+    reported = info.objective_function_value * (-1 if maximize and h.getObjectiveSense()[1]
+                                                == highspy.ObjSense.kMinimize else 1)
+    actual = float(pulp.value(prob.objective) or 0.0)  # PuLP's: from the values returned
+    const = float(prob.objective.constant) if prob.objective is not None else 0.0
+    off = min(abs(reported - actual), abs(reported - (actual - const)))  # offset passed or not
+    if start and off > 1e-6 * max(1.0, abs(actual)):
+        # a wrong optimum reported after a MIP start (see solve_matrix): no proof
+        status, bound = "feasible", None
+    return status, bound
