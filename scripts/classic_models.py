@@ -1,6 +1,6 @@
 """Measure HiGHS against CBC on the classic location models, to choose their defaults.
 
-OR-Library set covering scp41–45 (:class:`siting.model.SetCovering`) and p-median
+OR-Library set covering scp41–45 (:class:`siting.models.coverage.SetCovering`) and p-median
 pmed1–5 (:class:`siting.models.median.PMedian`); p-center on pmed1–5 and on seeded
 random instances; backup and capacitated covering on seeded random instances. Prints
 one table: instance, model, solver, objective, status, seconds (wall time of
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from siting.instance import Instance
-from siting.io.orlib import read_pmed, read_pmed_header, read_scp, scp_instance
-from siting.model import SetCovering
 from siting.models.backup import BackupCovering
+from siting.models.benchmarks import pmed_instance, scp_instance
 from siting.models.capacitated import CapacitatedMaximalCovering
 from siting.models.center import PCenter
+from siting.models.coverage import SetCovering
+from siting.models.instance import Instance
 from siting.models.median import PMedian
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,11 +47,9 @@ def cases():
     orlib = SHARED / "orlib"
     if orlib.exists():
         for k in range(1, 6):
-            cost, cov = read_scp(orlib / f"scp4{k}.txt")
-            yield f"scp4{k}", "set_covering", SetCovering(scp_instance(cost, cov))
+            yield f"scp4{k}", "set_covering", SetCovering(scp_instance(orlib / f"scp4{k}.txt"))
         for k in range(1, 6):
-            path = orlib / f"pmed{k}.txt"
-            inst, p = read_pmed(path), read_pmed_header(path)[2]
+            inst, p = pmed_instance(orlib / f"pmed{k}.txt")
             yield f"pmed{k}", "p_median", PMedian(inst, p)
             yield f"pmed{k}", "p_center", PCenter(inst, p)
     else:

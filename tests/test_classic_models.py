@@ -12,10 +12,10 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import maximum_flow
 
 from siting.errors import InfeasibleError, SitingError
-from siting.instance import Instance
 from siting.models.backup import BackupCovering
 from siting.models.capacitated import CapacitatedMaximalCovering
 from siting.models.center import PCenter
+from siting.models.instance import Instance
 from siting.models.median import PMedian
 
 SOLVERS = ("highs", "cbc")

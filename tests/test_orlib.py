@@ -1,6 +1,6 @@
 """OR-Library benchmarks (Beasley): every published optimum reached and proven.
 
-Set covering scp41–45 through :class:`siting.model.SetCovering`, p-median pmed1–5
+Set covering scp41–45 through :class:`siting.models.coverage.SetCovering`, p-median pmed1–5
 through :class:`siting.models.median.PMedian`, on the files in
 ``${SITING_SHARED_DATA:-../shared/data}/orlib`` (skipped when absent). Each solve's
 wall time is printed (``pytest -s``) and recorded in the test's user properties.
@@ -15,8 +15,9 @@ import pytest
 from conftest import SHARED
 
 from siting.errors import SitingError
-from siting.io.orlib import read_pmed, read_pmed_header, read_scp, scp_instance
-from siting.model import SetCovering
+from siting.io.orlib import read_pmed, read_scp
+from siting.models.benchmarks import pmed_instance, scp_instance
+from siting.models.coverage import SetCovering
 from siting.models.median import PMedian
 
 ORLIB = SHARED / "orlib"
@@ -34,11 +35,12 @@ def _file(name: str):
 
 @pytest.mark.parametrize("name", sorted(SCP))
 def test_set_covering_reaches_published_optimum(name, record_property):
-    cost, cov = read_scp(_file(name))
+    path = _file(name)
+    cost, cov = read_scp(path)
     assert cov.shape == (200, 1000)
     assert np.all(np.diff(cov.indptr) > 0)  # every row can be covered
     t0 = time.perf_counter()
-    sol = SetCovering(scp_instance(cost, cov)).solve(solver="highs", time_limit=10)
+    sol = SetCovering(scp_instance(path)).solve(solver="highs", time_limit=10)
     seconds = time.perf_counter() - t0
     record_property("seconds", seconds)
     print(f"{name}: {sol.objective:g} {sol.status} {seconds:.2f} s")
@@ -53,10 +55,8 @@ def test_set_covering_reaches_published_optimum(name, record_property):
 
 @pytest.mark.parametrize("name", sorted(PMED))
 def test_p_median_reaches_published_optimum(name, record_property):
-    path = _file(name)
-    inst = read_pmed(path)
-    n, _, p = read_pmed_header(path)
-    assert inst.n_demand == inst.n_sites == n == 100
+    inst, p = pmed_instance(_file(name))
+    assert inst.n_demand == inst.n_sites == 100
     t0 = time.perf_counter()
     sol = PMedian(inst, p).solve(solver="highs", time_limit=10)
     seconds = time.perf_counter() - t0
@@ -72,14 +72,15 @@ def test_p_median_reaches_published_optimum(name, record_property):
 def test_pmed_reader_last_duplicate_edge_counts(tmp_path):
     f = tmp_path / "tiny.txt"
     # edge 1-2 given twice: the second (cost 7) counts, even though it is longer
-    f.write_text("3 3 1\n1 2 2\n2 3 4\n2 1 7\n")
-    inst = read_pmed(f)
-    d = {(int(i), int(j)): float(t) for i, j, t in
-         zip(inst.pair_demand, inst.pair_site, inst.pair_dist)}
-    assert d[(0, 1)] == d[(1, 0)] == 7.0
-    assert d[(0, 2)] == 11.0
-    assert d[(1, 1)] == 0.0
-    assert read_pmed_header(f) == (3, 3, 1)
+    f.write_text("4 4 1\n1 2 2\n2 3 4\n2 1 7\n4 4 0\n")
+    dist, p = read_pmed(f)
+    assert p == 1
+    assert dist[0, 1] == dist[1, 0] == 7.0
+    assert dist[0, 2] == 11.0
+    assert dist[1, 1] == 0.0
+    assert np.isinf(dist[3, :3]).all()  # vertex 4 has only a loop: unreachable
+    inst, p = pmed_instance(f)
+    assert inst.n_demand == 4 and len(inst.pair_dist) == 3 * 3 + 1
 
 
 def test_scp_reader_wrapped_numbers(tmp_path):

@@ -1,5 +1,7 @@
 """Readers for J. E. Beasley's OR-Library benchmark files (set covering ``scp*`` and
 uncapacitated p-median ``pmed*``), for testing the optimiser on data no one here made.
+:mod:`siting.models.benchmarks` turns them into
+:class:`~siting.models.instance.Instance` objects.
 
 Formats (people.brunel.ac.uk/~mastjjb/jeb/info.html):
 
@@ -18,7 +20,6 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
 from siting.errors import SitingError
-from siting.instance import Instance
 
 
 def _numbers(path: str | Path) -> np.ndarray:
@@ -34,12 +35,17 @@ def _numbers(path: str | Path) -> np.ndarray:
 def read_scp(path: str | Path) -> tuple[np.ndarray, sp.csr_array]:
     """Read a weighted set covering file.
 
+    Parameters
+    ----------
+    path
+        The ``scp*.txt`` file.
+
     Returns
     -------
-    cost
+    cost : numpy.ndarray
         ``(n,)`` column costs.
-    coverage
-        Boolean ``(m, n)`` CSR matrix: column ``j`` covers row ``i``.
+    coverage : scipy.sparse.csr_array
+        Boolean ``(m, n)`` matrix: column ``j`` covers row ``i``.
     """
     v = _numbers(path)
     if len(v) < 2:
@@ -59,59 +65,46 @@ def read_scp(path: str | Path) -> tuple[np.ndarray, sp.csr_array]:
         rows.append(np.full(k, i))
         cols.append(c - 1)
         pos += 1 + k
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    cov = sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(m, n))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    cov = sp.csr_array((np.ones(len(r), bool), (r, c)), shape=(m, n))
     cov.sum_duplicates()
     return cost, cov
 
 
-def read_pmed_header(path: str | Path) -> tuple[int, int, int]:
-    """``(n, edges, p)`` of a p-median file: vertices, edges and the medians it asks for."""
-    v = _numbers(path)
-    if len(v) < 3:
-        raise SitingError(f"{path}: missing the 'n edges p' header")
-    return int(v[0]), int(v[1]), int(v[2])
+def read_pmed(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read an uncapacitated p-median file.
 
-
-def read_pmed(path: str | Path) -> Instance:
-    """Read an uncapacitated p-median file (``p`` from :func:`read_pmed_header`).
+    Parameters
+    ----------
+    path
+        The ``pmed*.txt`` file.
 
     Returns
     -------
-    Instance
-        Every vertex both a demand point (weight 1) and a candidate site (cost 0), all
-        pairs between connected vertices stored with their shortest-path distances
-        (``threshold_m`` the largest).
+    distances : numpy.ndarray
+        ``(n, n)`` all-pairs shortest-path distances over the edges (``inf`` between
+        vertices that are not connected); a repeated edge counts with its last cost.
+    p : int
+        The number of medians the file asks for.
     """
     v = _numbers(path)
     if len(v) < 3:
         raise SitingError(f"{path}: missing the 'n edges p' header")
-    n, e = int(v[0]), int(v[1])
+    n, e, p = int(v[0]), int(v[1]), int(v[2])
     edges = v[3:3 + 3 * e]
     if len(edges) < 3 * e:
         raise SitingError(f"{path}: expected {e} edges 'i j cost'")
     i, j, c = edges[0::3] - 1, edges[1::3] - 1, edges[2::3].astype(float)
     if len(i) and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n):
         raise SitingError(f"{path}: edge ends outside vertices 1..{n}")
+    if np.any(c < 0):
+        raise SitingError(f"{path}: negative edge costs")
     last = {}
     for a, b, w in zip(i.tolist(), j.tolist(), c.tolist()):  # the last duplicate counts
-        last[(min(a, b), max(a, b))] = w
+        if a != b:
+            last[(min(a, b), max(a, b))] = w
     a = np.array([k[0] for k in last], dtype=np.int64)
     b = np.array([k[1] for k in last], dtype=np.int64)
     w = np.array(list(last.values()), dtype=float)
     graph = sp.csr_array((np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(n, n))
-    dist = shortest_path(graph, method="D", directed=False)
-    dd, ss = np.nonzero(np.isfinite(dist))
-    inst = Instance(weight=np.ones(n), cost=np.zeros(n), pair_demand=dd, pair_site=ss,
-                    pair_dist=dist[dd, ss], threshold_m=float(dist[dd, ss].max()))
-    return inst
-
-
-def scp_instance(cost: np.ndarray, coverage: sp.csr_array) -> Instance:
-    """A set covering file as an :class:`Instance`: each row a demand point of weight 1,
-    each column a site at its cost, a pair (distance 0, ``threshold_m`` 1) where the
-    column covers the row; :class:`siting.model.SetCovering` then solves it."""
-    c = sp.coo_array(coverage)
-    return Instance(weight=np.ones(coverage.shape[0]), cost=np.asarray(cost, float),
-                    pair_demand=c.row, pair_site=c.col, pair_dist=np.zeros(c.nnz),
-                    threshold_m=1.0)
+    return shortest_path(graph, method="D", directed=False), p

@@ -1,20 +1,16 @@
 """Shared plumbing of the classic location models (p-median, p-center, backup and
 capacitated covering): input checks, exact row merging, the result type and the
-hand-over of a matrix model to a MILP solver."""
+building of their matrix models (solved by :func:`siting.solvers.solve`)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from siting.errors import SitingError
-
-SOLVERS = ("highs", "cbc")
+from siting.solvers import MatrixModel
 
 
 @dataclass
@@ -59,8 +55,8 @@ class AssignmentSolution:
     solver: str
     runtime_s: float
     model: str
-    distance: np.ndarray = field(repr=False, default=None)
-    served: np.ndarray = field(repr=False, default=None)
+    distance: np.ndarray | None = field(repr=False, default=None)
+    served: np.ndarray | None = field(repr=False, default=None)
     trace: list = field(repr=False, default_factory=list)
     reduction: list = field(repr=False, default_factory=list)
 
@@ -95,15 +91,6 @@ def _check_p(p, n_sites: int, n_fixed: int = 0) -> int:
             f"p = {p} is larger than the {n_sites - n_fixed} candidate sites{extra}; "
             f"use p <= {n_sites - n_fixed} or add candidates")
     return p
-
-
-def _check_solver(solver: str, time_limit) -> str:
-    solver = str(solver).lower()
-    if solver not in SOLVERS:
-        raise SitingError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    if time_limit is not None and not time_limit > 0:
-        raise SitingError(f"time limit must be > 0 s, got {time_limit}")
-    return solver
 
 
 def _fixed_sites(fixed, n_sites: int) -> np.ndarray:
@@ -144,7 +131,7 @@ def _merge_rows(row: np.ndarray, col: np.ndarray, val: np.ndarray | None, n_rows
     row, col = row[o], col[o]
     val = np.zeros(len(row)) if val is None else np.asarray(val, float)[o]
     keys: dict[bytes, int] = {}
-    rep = []
+    rep: list[int] = []
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
     ends = np.r_[starts[1:], len(row)]
     for a, b in zip(starts.tolist(), ends.tolist()):
@@ -172,58 +159,7 @@ def _nearest_open(instance, chosen) -> tuple[np.ndarray, np.ndarray]:
     return assignment, dist
 
 
-def _matrix_model(c, A, row_lo, row_hi, col_hi, integer, maximize: bool, col_lo=None) -> dict:
-    """The fields of :class:`siting.solvers.MatrixModel` as a dict."""
-    return {"c": np.asarray(c, float), "A": sp.csr_array(A, dtype=float),
-                "row_lo": np.asarray(row_lo, float), "row_hi": np.asarray(row_hi, float),
-                "col_lo": None if col_lo is None else np.asarray(col_lo, float),
-                "col_hi": np.asarray(col_hi, float),
-                "integer": np.asarray(integer, dtype=np.int64), "maximize": bool(maximize)}
-
-
-def _solve_matrices(m: dict, solver: str, time_limit, msg: bool, mip_gap: float,
-                    start=None) -> SimpleNamespace:
-    """Solve a matrix model; the result has ``x, objective, bound, mip_gap, status,
-    solver, runtime_s, trace`` like :class:`siting.solvers.SolverResult`."""
-    from siting import model as core
-
-    t0 = time.perf_counter()
-    if m["col_lo"] is not None and np.any(m["col_lo"] != 0):
-        raise SitingError("internal: column lower bounds other than 0 are not supported")
-    ncol = len(m["c"])
-    if ncol == 0:  # nothing to decide
-        return SimpleNamespace(x=np.zeros(0), objective=0.0, bound=0.0, mip_gap=0.0,
-                               status="optimal", solver=solver, runtime_s=0.0, trace=[])
-    if solver == "highs":
-        arrays = dict(m, n_y=ncol)
-        res, cols = core._solve_highs_direct(arrays, time_limit, msg, mip_gap, start)
-        x = np.zeros(ncol)
-        x[cols] = 1.0  # the direct path hands back only the columns at 1
-        res["x"] = x
-    else:
-        import pulp
-
-        prob = pulp.LpProblem("classic", pulp.LpMaximize if m["maximize"] else pulp.LpMinimize)
-        integer = np.zeros(ncol, bool)
-        integer[m["integer"]] = True
-        xs = [prob.add_variable(f"x{k}", 0, float(m["col_hi"][k]),
-                                cat="Integer" if integer[k] else "Continuous")
-              for k in range(ncol)]
-        prob.setObjective(pulp.LpAffineExpression(
-            [(xs[k], float(v)) for k, v in enumerate(m["c"]) if v]))
-        A = m["A"]
-        for i in range(A.shape[0]):
-            cols, vals = A.indices[A.indptr[i]:A.indptr[i + 1]], A.data[A.indptr[i]:A.indptr[i + 1]]
-            e = pulp.LpAffineExpression([(xs[j], float(v)) for j, v in zip(cols, vals)])
-            lo, hi = m["row_lo"][i], m["row_hi"][i]
-            if lo == hi:
-                prob.addConstraint(e == float(lo))
-            else:
-                if np.isfinite(lo):
-                    prob.addConstraint(e >= float(lo))
-                if np.isfinite(hi):
-                    prob.addConstraint(e <= float(hi))
-        res = core._solve(prob, "cbc", time_limit, msg, mip_gap)
-        res["x"] = np.array([v.varValue or 0.0 for v in xs])
-    res["runtime_s"] = time.perf_counter() - t0
-    return SimpleNamespace(**res)
+def _matrix_model(c, A, row_lo, row_hi, col_hi, integer, maximize: bool) -> MatrixModel:
+    """A :class:`~siting.solvers.MatrixModel` (columns bounded below by 0)."""
+    return MatrixModel(c=c, A=A, row_lo=row_lo, row_hi=row_hi, col_hi=col_hi,
+                       integer=integer, maximize=bool(maximize))

@@ -1,4 +1,4 @@
-"""Backup coverage (covering demand twice) on an :class:`~siting.instance.Instance`."""
+"""Backup coverage (covering demand twice) on an :class:`~siting.models.instance.Instance`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting.errors import SitingError
-from siting.instance import Instance
-from siting.model import CoverageSolution
 from siting.models._classic import (
     _check_p,
-    _check_solver,
     _matrix_model,
     _merge_rows,
-    _solve_matrices,
 )
+from siting.models.instance import Instance
+from siting.models.results import CoverageSolution
+from siting.solvers import MatrixModel, solve
+from siting.solvers.base import check_solver
 
 # Chosen by measurement (scripts/classic_models.py): see the table in its docstring.
 DEFAULT_SOLVER = "highs"
@@ -82,7 +82,7 @@ class BackupCovering:
         self.reduction = [{"step": "positive weight, coverable; identical rows merged",
                            "rows": len(rep), "cols": instance.n_sites, "nnz": self.cov.nnz}]
 
-    def _matrices(self) -> dict:
+    def _matrices(self) -> MatrixModel:
         """Columns: ``y`` (every site), ``u`` and ``v`` (one each per model row). Rows:
         ``u + v - sum y <= 0``, ``v - u <= 0``, the site count."""
         ns, nr = self.instance.n_sites, len(self.row_weight)
@@ -104,23 +104,61 @@ class BackupCovering:
                              maximize=True)
 
     def times_covered(self, chosen) -> np.ndarray:
-        """Per demand point: how many of the ``chosen`` sites are within the threshold."""
+        """Per demand point: how many of the ``chosen`` sites are within the threshold.
+
+        Parameters
+        ----------
+        chosen
+            Indices of open sites.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_demand,)`` counts.
+        """
         y = np.zeros(self.instance.n_sites)
         y[np.asarray(chosen, dtype=np.int64)] = 1
         return np.asarray(self.instance.coverage(self.threshold_m) @ y).astype(np.int64)
 
     def value(self, chosen) -> float:
-        """The objective :math:`\\theta W_1 + (1-\\theta) W_2` of a set of sites."""
+        """The objective :math:`\\theta W_1 + (1-\\theta) W_2` of a set of sites.
+
+        Parameters
+        ----------
+        chosen
+            Indices of open sites.
+
+        Returns
+        -------
+        float
+        """
         k, w = self.times_covered(chosen), self.instance.weight
         return float(self.theta * w[k >= 1].sum() + (1.0 - self.theta) * w[k >= 2].sum())
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
               mip_gap: float = 0.0, msg: bool = False) -> CoverageSolution:
         """Solve; ``covered`` in the result is "covered at least once" (use
-        :meth:`times_covered` for the count), the objective the weighted coverage."""
-        solver = _check_solver(solver, time_limit)
+        :meth:`times_covered` for the count), the objective the weighted coverage.
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds for the solve; ``None`` for no limit. A stop at the limit is reported
+            ``"feasible"`` with its bound and gap.
+        mip_gap
+            Relative gap at which the solver may stop and report ``"optimal"``.
+        msg
+            Show the solver's log.
+
+        Returns
+        -------
+        CoverageSolution
+        """
+        solver = check_solver(solver, time_limit)
         t0 = time.perf_counter()
-        r = _solve_matrices(self._matrices(), solver, time_limit, msg, mip_gap)
+        r = solve(self._matrices(), solver, time_limit, msg, mip_gap)
         chosen = np.flatnonzero(r.x[:self.instance.n_sites] > 0.5)
         objective = self.value(chosen)
         gap = abs(objective - r.bound) / max(abs(objective), 1e-9)

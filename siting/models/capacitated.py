@@ -1,4 +1,4 @@
-"""Capacitated maximal covering on an :class:`~siting.instance.Instance`."""
+"""Capacitated maximal covering on an :class:`~siting.models.instance.Instance`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from siting.errors import SitingError
-from siting.instance import Instance
 from siting.models._classic import (
     AssignmentSolution,
     _check_p,
-    _check_solver,
     _matrix_model,
     _merge_rows,
-    _solve_matrices,
 )
+from siting.models.instance import Instance
+from siting.solvers import MatrixModel, solve
+from siting.solvers.base import check_solver
 
 # Chosen by measurement (scripts/classic_models.py): see the table in its docstring.
 DEFAULT_SOLVER = "highs"
@@ -93,7 +93,7 @@ class CapacitatedMaximalCovering:
         self.reduction = [{"step": "positive weight, coverable; identical rows merged",
                            "rows": len(rep), "cols": instance.n_sites, "nnz": sub.nnz}]
 
-    def _matrices(self) -> dict:
+    def _matrices(self) -> MatrixModel:
         """Columns: ``y`` (every site), ``x`` (one per pair). Rows: ``sum_j x <= 1`` per
         model row, ``sum_i w x - Q y <= 0`` per site, ``x - y <= 0`` per pair, the count."""
         ns, nr, npair = self.instance.n_sites, len(self.row_weight), len(self.pair_row)
@@ -112,7 +112,18 @@ class CapacitatedMaximalCovering:
                              np.ones(ncol), np.arange(ns), maximize=True)
 
     def allocate(self, chosen) -> np.ndarray:
-        """Shares ``x`` (one per model pair) of a maximum allocation to ``chosen`` sites."""
+        """Shares ``x`` (one per model pair) of a maximum allocation to ``chosen`` sites.
+
+        Parameters
+        ----------
+        chosen
+            Indices of open sites.
+
+        Returns
+        -------
+        numpy.ndarray
+            Share of each model pair's row weight served by its site.
+        """
         is_open = np.zeros(self.instance.n_sites, bool)
         is_open[np.asarray(chosen, dtype=np.int64)] = True
         x = np.zeros(len(self.pair_row))
@@ -171,13 +182,32 @@ class CapacitatedMaximalCovering:
               warm_start: bool = True) -> AssignmentSolution:
         """Solve; the result's ``served`` is each demand point's served share and the
         objective the weight served. ``warm_start`` hands :meth:`greedy`'s sites (with
-        their best allocation) to the solver as a MIP start."""
-        solver = _check_solver(solver, time_limit)
+        their best allocation) to the solver as a MIP start.
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds for the solve; ``None`` for no limit. A stop at the limit is reported
+            ``"feasible"`` with its bound and gap.
+        mip_gap
+            Relative gap at which the solver may stop and report ``"optimal"``.
+        msg
+            Show the solver's log.
+        warm_start
+            Start from :meth:`greedy`'s sites.
+
+        Returns
+        -------
+        AssignmentSolution
+        """
+        solver = check_solver(solver, time_limit)
         t0 = time.perf_counter()
         start = self._start(self.greedy()) if warm_start else None
         if time_limit is not None:  # the start counts against the limit
             time_limit = max(time_limit - (time.perf_counter() - t0), 0.1 * time_limit)
-        r = _solve_matrices(self._matrices(), solver, time_limit, msg, mip_gap, start)
+        r = solve(self._matrices(), solver, time_limit, msg, mip_gap, start)
         ns = self.instance.n_sites
         chosen = np.flatnonzero(r.x[:ns] > 0.5)
         x = self.allocate(chosen)

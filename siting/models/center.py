@@ -1,5 +1,5 @@
 """The p-center problem on the sparse walking-distance pairs of an
-:class:`~siting.instance.Instance`, solved exactly by a search over the distinct
+:class:`~siting.models.instance.Instance`, solved exactly by a search over the distinct
 distances with a set covering MILP at each, or as one MILP."""
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting.errors import InfeasibleError, SitingError
-from siting.instance import Instance
 from siting.models._classic import (
     AssignmentSolution,
     _check_p,
-    _check_solver,
     _matrix_model,
     _merge_rows,
     _nearest_open,
     _pairs,
-    _solve_matrices,
 )
+from siting.models.instance import Instance
+from siting.solvers import MatrixModel, solve
+from siting.solvers.base import check_solver
 
 # Chosen by measurement (scripts/classic_models.py): see the table in its docstring.
 DEFAULT_SOLVER = "highs"
@@ -106,7 +106,7 @@ class PCenter:
                            "rows": self.n_rows, "cols": instance.n_sites, "nnz": int(m.sum())}]
 
     # ------------------------------------------------------------------ search
-    def _cover_matrices(self, radius: float) -> tuple[dict, np.ndarray]:
+    def _cover_matrices(self, radius: float) -> tuple[MatrixModel, np.ndarray]:
         """Set covering at ``radius`` (identical rows merged): matrices and the sites
         that are columns."""
         m = self.pair_dist <= radius
@@ -133,10 +133,10 @@ class PCenter:
     def _feasible(self, radius, solver, time_limit, msg):
         """``(True, sites)``, ``(False, None)`` proven, or ``(None, None)`` when unknown."""
         model, sites = self._cover_matrices(radius)
-        cover = _greedy_cover(model["A"])
+        cover = _greedy_cover(model.A)
         if len(cover) <= self.p:
             return True, sites[cover]
-        res = _solve_matrices(model, solver, time_limit, msg, 0.0)
+        res = solve(model, solver, time_limit, msg, 0.0)
         if res.objective <= self.p + 1e-6:
             return True, sites[np.flatnonzero(res.x > 0.5)]
         if math.ceil(res.bound - 1e-6) > self.p:
@@ -176,7 +176,7 @@ class PCenter:
         return np.sort(best), float(D[lo]), status, trace
 
     # -------------------------------------------------------------------- milp
-    def _matrices(self) -> dict:
+    def _matrices(self) -> MatrixModel:
         """The one-MILP form. Columns: ``y`` (every site), ``x`` (one per pair), ``W``.
         Rows: assignment, linking ``x - y <= 0``, the site count, ``W - sum d x >= 0``."""
         ns, nr, npair = self.instance.n_sites, self.n_rows, len(self.pair_row)
@@ -199,8 +199,27 @@ class PCenter:
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
               mip_gap: float = 0.0, msg: bool = False) -> AssignmentSolution:
         """Solve and return the open sites, each demand point's nearest open site and
-        the largest distance of a demand point with people to its site."""
-        solver = _check_solver(solver, time_limit)
+        the largest distance of a demand point with people to its site.
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds for the solve; ``None`` for no limit. A stop at the limit is reported
+            ``"feasible"`` with its bound and gap.
+        mip_gap
+            Relative gap at which the solver may stop; the search stops once the radius
+            found is within it of the smallest radius not proven infeasible (reported
+            ``"optimal"`` only when the two are equal).
+        msg
+            Show the solver's log.
+
+        Returns
+        -------
+        AssignmentSolution
+        """
+        solver = check_solver(solver, time_limit)
         t0 = time.perf_counter()
         if self.n_rows == 0:
             chosen, bound, status, trace = np.zeros(0, np.int64), 0.0, "optimal", []
@@ -208,7 +227,7 @@ class PCenter:
             chosen, bound, status, trace = self._search(solver, time_limit, msg, mip_gap, t0)
         else:
             try:
-                r = _solve_matrices(self._matrices(), solver, time_limit, msg, mip_gap)
+                r = solve(self._matrices(), solver, time_limit, msg, mip_gap)
             except InfeasibleError:
                 raise InfeasibleError(
                     f"p-center: {self.p} sites cannot reach every demand point with people "

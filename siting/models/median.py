@@ -1,5 +1,5 @@
 """The p-median problem on the sparse walking-distance pairs of an
-:class:`~siting.instance.Instance`."""
+:class:`~siting.models.instance.Instance`."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting.errors import InfeasibleError
-from siting.instance import Instance
 from siting.models._classic import (
     AssignmentSolution,
     _check_p,
-    _check_solver,
     _fixed_sites,
     _matrix_model,
     _merge_rows,
     _nearest_open,
     _pairs,
-    _solve_matrices,
 )
+from siting.models.instance import Instance
+from siting.solvers import MatrixModel, solve
+from siting.solvers.base import check_solver
 
 # Chosen by measurement (scripts/classic_models.py, OR-Library pmed1–5): see the table
 # in that script's docstring.
@@ -112,7 +112,7 @@ class PMedian:
         self.reduction.append({"step": "identical distance rows merged", "rows": len(rep),
                                    "cols": inst.n_sites, "nnz": int(m.sum())})
 
-    def _matrices(self) -> dict:
+    def _matrices(self) -> MatrixModel:
         """Columns: ``y`` (every site), then ``x`` (one per kept pair). Rows: assignment
         (one per model row), linking ``x - y <= 0`` (one per pair), the count of non-fixed
         sites, and (with fixed sites) their count."""
@@ -126,12 +126,12 @@ class PMedian:
         is_fixed[self.fixed] = 1.0
         free = np.r_[np.ones(ns), np.zeros(npair)] - is_fixed
         rows = [assign, link, sp.csr_array(free[None, :])]
-        lo = [np.ones(nr), np.full(npair, -np.inf), [self.p]]
-        hi = [np.ones(nr), np.zeros(npair), [self.p]]
+        lo = [np.ones(nr), np.full(npair, -np.inf), np.array([self.p])]
+        hi = [np.ones(nr), np.zeros(npair), np.array([self.p])]
         if len(self.fixed):
             rows.append(sp.csr_array(is_fixed[None, :]))
-            lo.append([len(self.fixed)])
-            hi.append([len(self.fixed)])
+            lo.append(np.array([len(self.fixed)]))
+            hi.append(np.array([len(self.fixed)]))
         c = np.r_[np.zeros(ns), self.row_weight[self.pair_row] * self.pair_dist]
         return _matrix_model(c, sp.vstack(rows, format="csr"), np.concatenate(lo),
                              np.concatenate(hi), np.ones(ns + npair), np.arange(ns),
@@ -140,11 +140,28 @@ class PMedian:
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
               mip_gap: float = 0.0, msg: bool = False) -> AssignmentSolution:
         """Solve and return the open sites, each demand point's site and the total
-        weighted distance, with the proven bound, gap and status."""
-        solver = _check_solver(solver, time_limit)
+        weighted distance, with the proven bound, gap and status.
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds for the solve; ``None`` for no limit. A stop at the limit is reported
+            ``"feasible"`` with its bound and gap.
+        mip_gap
+            Relative gap at which the solver may stop and report ``"optimal"``.
+        msg
+            Show the solver's log.
+
+        Returns
+        -------
+        AssignmentSolution
+        """
+        solver = check_solver(solver, time_limit)
         t0 = time.perf_counter()
         try:
-            r = _solve_matrices(self._matrices(), solver, time_limit, msg, mip_gap)
+            r = solve(self._matrices(), solver, time_limit, msg, mip_gap)
         except InfeasibleError:
             raise InfeasibleError(
                 f"p-median: {self.p} sites (plus {len(self.fixed)} fixed) cannot reach every "
