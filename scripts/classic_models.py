@@ -6,7 +6,7 @@ random instances; backup and capacitated covering on seeded random instances. Pr
 one table: instance, model, solver, objective, status, seconds (wall time of
 ``solve()``, the model built beforehand).
 
-    SITING_SHARED_DATA=/work/shared/data python scripts/classic_models.py [--time-limit 60]
+    SITING_SHARED_DATA=/work/shared/data python scripts/classic_models.py [--time-limit 30]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def cases():
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--time-limit", type=float, default=30.0)
     args = ap.parse_args()
     rows = []
     print(f"{'instance':<18} {'model':<18} {'solver':<6} {'objective':>12} {'status':<9} "

@@ -136,7 +136,12 @@ class PCenter:
         cover = _greedy_cover(model.A)
         if len(cover) <= self.p:
             return True, sites[cover]
-        res = solve(model, solver, time_limit, msg, 0.0)
+        try:
+            res = solve(model, solver, time_limit, msg, 0.0)
+        except InfeasibleError:  # a point with no site within the radius
+            return False, None
+        except SitingError:  # no cover found within the time left: unknown
+            return None, None
         if res.objective <= self.p + 1e-6:
             return True, sites[np.flatnonzero(res.x > 0.5)]
         if math.ceil(res.bound - 1e-6) > self.p:
