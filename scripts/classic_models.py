@@ -6,7 +6,7 @@ random instances; backup and capacitated covering on seeded random instances. Pr
 one table: instance, model, solver, objective, status, seconds (wall time of
 ``solve()``, the model built beforehand).
 
-    SITING_SHARED_DATA=/work/shared/data python scripts/classic_models.py [--time-limit 30]
+    SITING_SHARED_DATA=/work/shared/data python scripts/classic_models.py [--time-limit 30] [--center-milp]
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def seeded(seed: int, n_demand: int = 400, n_sites: int = 80, reach: float = 250
                     pair_demand=d, pair_site=s, pair_dist=dist[d, s], threshold_m=reach)
 
 
-def cases():
-    """``(instance name, model name, model)`` in the order of the table."""
+def cases(center_milp: bool = False):
+    """``(instance name, model name, model)`` in the order of the table; with
+    ``center_milp`` also the one-MILP p-center on pmed1–3."""
     orlib = SHARED / "orlib"
     if orlib.exists():
         for k in range(1, 6):
@@ -52,6 +53,8 @@ def cases():
             inst, p = pmed_instance(orlib / f"pmed{k}.txt")
             yield f"pmed{k}", "p_median", PMedian(inst, p)
             yield f"pmed{k}", "p_center", PCenter(inst, p)
+            if center_milp and k <= 3:
+                yield f"pmed{k}", "p_center(milp)", PCenter(inst, p, method="milp")
     else:
         print(f"{orlib} not found: OR-Library rows skipped")
     for seed in range(3):
@@ -66,11 +69,13 @@ def cases():
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--time-limit", type=float, default=30.0)
+    ap.add_argument("--center-milp", action="store_true",
+                    help="also the one-MILP p-center on pmed1-3 (slow: it proves none)")
     args = ap.parse_args()
     rows = []
     print(f"{'instance':<18} {'model':<18} {'solver':<6} {'objective':>12} {'status':<9} "
           f"{'seconds':>8}")
-    for inst_name, model_name, model in cases():
+    for inst_name, model_name, model in cases(args.center_milp):
         for solver in SOLVERS:
             t0 = time.perf_counter()
             sol = model.solve(solver=solver, time_limit=args.time_limit)
