@@ -295,3 +295,26 @@ def test_time_limited_stop_is_feasible_with_its_gap(solver):
     assert sol.bound > sol.objective > 0
     assert sol.mip_gap == pytest.approx((sol.bound - sol.objective) / sol.objective)
     assert sol.objective == model.value(sol.chosen)
+
+
+def test_nobody_to_serve_is_trivially_optimal():
+    """No demand with people: nothing constrains or scores; every model is optimal at 0
+    and reports every point unassigned or unserved."""
+    inst, _ = random_instance(2)
+    empty = Instance(weight=np.zeros(inst.n_demand), cost=inst.cost,
+                     pair_demand=inst.pair_demand, pair_site=inst.pair_site,
+                     pair_dist=inst.pair_dist, threshold_m=inst.threshold_m)
+    for model in (PMedian(empty, 0), PCenter(empty, 0), BackupCovering(empty, 2),
+                  CapacitatedMaximalCovering(empty, 2, 5.0)):
+        sol = model.solve()
+        assert sol.status == "optimal"
+        assert sol.objective == 0.0 and sol.bound == pytest.approx(0.0, abs=1e-9)
+    sol = PMedian(empty, 2).solve()
+    assert len(sol.chosen) == 2 and sol.objective == 0.0
+
+
+def test_p_zero_with_demand_to_reach_is_infeasible():
+    inst, _ = random_instance(2)
+    for model in (PMedian(inst, 0), PCenter(inst, 0)):
+        with pytest.raises(InfeasibleError, match="raise p"):
+            model.solve()
