@@ -218,11 +218,11 @@ class CapacitatedMaximalCovering:
         objective = float(self.row_weight[self.pair_row] @ x)
         nr = len(self.row_weight)
         share = np.bincount(self.pair_row, weights=x, minlength=nr)
-        best = np.full(nr, -1, dtype=np.int64)
-        top = np.full(nr, 0.0)
-        for k in np.flatnonzero(x > 1e-9):  # site with the largest share of each row
-            if x[k] > top[self.pair_row[k]]:
-                top[self.pair_row[k]], best[self.pair_row[k]] = x[k], self.pair_site[k]
+        best = np.full(nr, -1, dtype=np.int64)  # site with the largest share of each row
+        k = np.flatnonzero(x > 1e-9)
+        k = k[np.lexsort((self.pair_site[k], -x[k], self.pair_row[k]))]
+        first = np.r_[True, self.pair_row[k][1:] != self.pair_row[k][:-1]][:len(k)]
+        best[self.pair_row[k[first]]] = self.pair_site[k[first]]
         g = self.group
         served, assignment = np.zeros(len(g)), np.full(len(g), -1, dtype=np.int64)
         served[g >= 0], assignment[g >= 0] = share[g[g >= 0]], best[g[g >= 0]]
