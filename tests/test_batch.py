@@ -164,3 +164,27 @@ def test_cli_reports_failed_areas_with_exit_code_2(first_run, areas_csv):
     res = CliRunner().invoke(app, ["batch", str(areas_csv), "--out", str(out),
                                    "--workers", "1", "--scheduler", "tcp://127.0.0.1:1"])
     assert res.exit_code == 2 and "--workers sizes the local cluster" in res.output
+
+
+def test_an_extract_is_read_once_per_process(monkeypatch, tmp_path):
+    """Scenarios on one file (compare, batch workers) read it once while it is unchanged."""
+    import shutil
+
+    import siting.pipeline as pl
+    from siting.config.scenario import make_scenario
+    from siting.io.osm import read_osm as real
+
+    osm = tmp_path / "nj.osm"
+    shutil.copy(shared_file(SHARED / NJ), osm)
+    reads = []
+    monkeypatch.setattr(pl, "read_osm", lambda path: reads.append(path) or real(path))
+    pl._read_osm_cached.cache_clear()
+    bbox = (118.765, 32.030, 118.780, 32.050)
+    a = pl.run(make_scenario(osm=osm, bbox=bbox, max_sites=1))
+    b = pl.run(make_scenario(osm=osm, bbox=bbox, max_sites=2))
+    assert len(reads) == 1 and len(b.solution.chosen) == 2
+    assert a.summary["total_population"] == b.summary["total_population"]
+    os.utime(osm, ns=(time.time_ns(), time.time_ns() + 10**9))
+    pl.run(make_scenario(osm=osm, bbox=bbox, max_sites=1))  # the file changed: read again
+    assert len(reads) == 2
+    pl._read_osm_cached.cache_clear()
