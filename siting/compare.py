@@ -14,14 +14,22 @@ import html
 import itertools
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siting import pipeline
+from siting.config.scenario import make_scenario
 from siting.errors import SitingError
+from siting.inputs import validate_inputs
+from siting.io.outdir import atomic_folder
+from siting.report.fonts import cjk_font
 from siting.report.i18n import label
+from siting.report.tables import write_csv, write_workbook
 
 COLUMNS = ("scenario", "source", "model", "max_sites", "budget", "walk_minutes", "threshold_m",
            "n_sites_chosen", "covered_population", "total_population", "covered_share",
@@ -97,12 +105,7 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
         (``served_<service>``), the chosen sites (``sites``: names, else ids), ``notes``
         (the run's warnings) and ``error`` (failed runs).
     """
-    import warnings
-
     say = progress or (lambda text: None)
-    from siting.pipeline import run
-    from siting.config.scenario import make_scenario
-
     jobs: list[tuple[str, str, dict | None, Path | None]] = []  # name, source, overrides, file
     for item in items:
         p = Path(item)
@@ -124,8 +127,6 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
                           "scenario with values to vary")
     # everything that can be checked without computing is checked first: one bad item
     # stops the comparison before any run starts
-    from siting.inputs import validate_inputs
-
     prepared = []
     for name, source, over, path in jobs:
         if over is None:
@@ -151,7 +152,7 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
                 try:
-                    result = run(job)
+                    result = pipeline.run(job)  # looked up here: tests stand in for it
                 except SitingError as exc:
                     summary, error = {"status": "failed"}, str(exc)
                 else:
@@ -191,8 +192,6 @@ def _folder_sites(folder: Path) -> str | None:
     path = folder / "sites.gpkg"
     if not path.exists():
         return None
-    import geopandas as gpd
-
     try:
         return _site_names(gpd.read_file(path))
     except Exception:  # an unreadable layer only loses this column, not the comparison
@@ -234,8 +233,6 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
     (interactive: hover a point for its numbers; no network needed) into ``out``,
     all-or-nothing (see :func:`siting.io.outdir.atomic_folder`; ``overwrite`` replaces only an
     earlier siting comparison)."""
-    from siting.io.outdir import atomic_folder
-
     with atomic_folder(out, overwrite, "comparison") as tmp:
         write_comparison_files(table, tmp, lang)
     return Path(out)
@@ -243,8 +240,6 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
 
 def write_comparison_files(table: pd.DataFrame, folder: Path, lang: str = "en") -> None:
     """Write the comparison files into an existing ``folder`` (no checks, not atomic)."""
-    from siting.report.tables import write_csv, write_workbook
-
     done = table.drop(index=failures(table).index)  # failed runs are in the tables only
     write_csv(table, folder / "comparison.csv")
     write_workbook({"comparison": table}, folder / "comparison.xlsx", lang)
@@ -283,9 +278,9 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
+    from matplotlib.ticker import FuncFormatter
 
-    cjk = _cjk_font(font_manager) if lang == "zh" else None
+    cjk = cjk_font() if lang == "zh" else None
     if cjk:
         plt.rcParams["font.sans-serif"] = [cjk, *plt.rcParams["font.sans-serif"]]
     else:
@@ -300,8 +295,6 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
         ax.axhline(float(table["total_population"].max()), color="#999", ls="--", lw=0.8,
                    label=label("total_population", lang))
     ax.set_ylim(bottom=0)
-    from matplotlib.ticker import FuncFormatter
-
     whole = FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}")
     ax.xaxis.set_major_formatter(whole)  # 10,000,000, not 1e7
     ax.yaxis.set_major_formatter(whole)
@@ -313,24 +306,6 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def _cjk_font(font_manager) -> str | None:
-    """Name of an installed font with Chinese glyphs (registering it with matplotlib when its
-    font cache predates the font), or None."""
-    keys = ("WenQuanYi", "Noto Sans CJK", "Noto Serif CJK", "SimHei", "Source Han", "Droid Sans Fallback")
-    for f in font_manager.fontManager.ttflist:
-        if any(k in f.name for k in keys):
-            return f.name
-    for path in font_manager.findSystemFonts():
-        if any(k in Path(path).name.lower() for k in ("wqy", "notosanscjk", "notoserifcjk",
-                                                      "simhei", "sourcehan", "droidsansfallback")):
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError):
-                continue
-            return font_manager.FontProperties(fname=path).get_name()
-    return None
 
 
 def curve_html(table: pd.DataFrame, x: str | None = None, series: str | None = None,

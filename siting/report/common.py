@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
 from shapely.ops import substring
+
+from siting.report.i18n import check_lang, default_lang
+
+if TYPE_CHECKING:
+    from siting.pipeline import RunResult
 
 REACH_BUFFER_M = 20.0  # half-width of the walked street corridor drawn as reach
 KIND_COLOURS = {
@@ -19,13 +26,13 @@ KIND_COLOURS = {
 TIERS_MIN = (5, 10, 15)  # walking-time tiers drawn and tabulated (GB 50180 life circles)
 
 
-def tiers_m(result, tiers_min=TIERS_MIN) -> list[tuple[float, float]]:
+def tiers_m(result: RunResult, tiers_min=TIERS_MIN) -> list[tuple[float, float]]:
     """``(minutes, metres)`` of each walking tier at the scenario's speed."""
     speed = float(result.scenario.speed_m_per_min)
     return [(float(m), float(m) * speed) for m in tiers_min]
 
 
-def reach_polygons(result, threshold_m: float | None = None,
+def reach_polygons(result: RunResult, threshold_m: float | None = None,
                    tiers_min: tuple[float, ...] | None = None,
                    merged: bool = False) -> gpd.GeoDataFrame:
     """Walking reach of each chosen site, built from the reachable network edges.
@@ -39,6 +46,9 @@ def reach_polygons(result, threshold_m: float | None = None,
     the nearest chosen site; ``site_id`` -1), which is what the map draws and is much
     cheaper with many sites. Returned in the network's (metric) CRS with ``site_id``,
     ``threshold_m`` and ``minutes`` (NaN for a plain threshold).
+
+    The map and the PDF draw the same merged tiers: :func:`siting.report.write.write_outputs`
+    computes them once and hands them to both.
     """
     if tiers_min is None:
         t = result.instance.threshold_m if threshold_m is None else threshold_m
@@ -46,10 +56,6 @@ def reach_polygons(result, threshold_m: float | None = None,
     else:
         levels = tiers_m(result, tiers_min)
     t_max = max(t for _, t in levels)
-    cache = result.__dict__.setdefault("_reach_cache", {})
-    key = (tuple(levels), REACH_BUFFER_M, merged, tuple(int(j) for j in result.solution.chosen))
-    if key in cache:
-        return cache[key].copy()
     e = dict(result.access.edges())  # split where the points meet their streets
     e["has_rev"] = pd.MultiIndex.from_arrays([e["v"], e["u"]]).isin(
         pd.MultiIndex.from_arrays([e["u"], e["v"]]))
@@ -61,10 +67,8 @@ def reach_polygons(result, threshold_m: float | None = None,
         d_node, _ = result.access.nearest(group["site_id"].to_numpy(), t_max)
         for (minutes, t), shape in zip(levels, _tier_shapes(d_node, levels, e, group.geometry)):
             rows.append({"site_id": j, "threshold_m": t, "minutes": minutes, "geometry": shape})
-    out = gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "minutes", "geometry"],
-                           geometry="geometry", crs=result.graph.graph["crs"])
-    cache[key] = out
-    return out.copy()
+    return gpd.GeoDataFrame(rows, columns=["site_id", "threshold_m", "minutes", "geometry"],
+                            geometry="geometry", crs=result.graph.graph["crs"])
 
 
 def _tier_shapes(d_node: np.ndarray, levels, e: dict, points) -> list:
@@ -73,7 +77,7 @@ def _tier_shapes(d_node: np.ndarray, levels, e: dict, points) -> list:
     shape = shapely.union_all(shapely.buffer(np.asarray(points), REACH_BUFFER_M))
     done = np.zeros(len(du), bool)
     shapes = {}
-    for minutes, t in sorted(levels, key=lambda lv: lv[1]):
+    for _, t in sorted(levels, key=lambda lv: lv[1]):
         rem = t - du
         full = rem >= lengths
         # an edge walked in full both ways is drawn once (u < v)
@@ -92,7 +96,7 @@ def _tier_shapes(d_node: np.ndarray, levels, e: dict, points) -> list:
     return [shapes[t] for _, t in levels]
 
 
-def tier_walks(result, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
+def tier_walks(result: RunResult, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
     """Nearest open site of each demand point within the largest tier, and the walk.
 
     Returns ``(site, walk_m)`` per demand point: site index (-1 when no open site is
@@ -107,7 +111,7 @@ def tier_walks(result, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ok, s_node[acc.demand_node], -1), np.where(ok, walk, np.inf)
 
 
-def served_by_tier(result, tiers_min=TIERS_MIN) -> pd.DataFrame:
+def served_by_tier(result: RunResult, tiers_min=TIERS_MIN) -> pd.DataFrame:
     """People served by each open site within each tier (nearest open site, cumulative).
 
     Columns ``served_<m>min`` per tier, indexed by ``site_id`` of the open sites; the
@@ -143,8 +147,41 @@ def number_or_zero(value) -> float:
     return v if np.isfinite(v) else 0.0
 
 
-def map_lang(result, lang: str | None):
-    """Validated language: ``lang`` or the study area's default (zh in China)."""
-    from siting.report.i18n import check_lang, default_lang
+def as_text(value) -> str:
+    """A value shown as text: ``None`` and NaN as empty, anything else as ``str``."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    return str(value)
 
+
+def map_lang(result: RunResult, lang: str | None) -> str:
+    """Validated language: ``lang`` or the study area's default (zh in China)."""
     return default_lang(result.study_area) if lang is None else check_lang(lang)
+
+
+# street classes by OSM highway tag (the offline basemap and the PDF map)
+_STREET_CLASS = {**{k: "major" for k in (
+    "motorway", "trunk", "primary", "secondary", "tertiary", "motorway_link", "trunk_link",
+    "primary_link", "secondary_link", "tertiary_link")}, **{k: "minor" for k in (
+        "residential", "unclassified", "living_street", "service", "road")}}
+STREET_SIMPLIFY_M = 2.0
+
+
+def street_lines(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """The walking graph's streets, one line per street (both directions merged), with
+    ``street_class`` ``major``/``minor``/``path``, simplified (projected CRS kept)."""
+    import osmnx as ox
+
+    if not graph.number_of_edges():
+        return gpd.GeoDataFrame({"street_class": []}, geometry=[], crs=graph.graph.get("crs"))
+    edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True)
+    uv = edges.index.to_frame(index=False)
+    pair = pd.DataFrame({"a": np.minimum(uv["u"], uv["v"]), "b": np.maximum(uv["u"], uv["v"]),
+                         "k": uv["key"]})
+    first = ~pair.duplicated().to_numpy()
+    hw = edges["highway"] if "highway" in edges else pd.Series("", index=edges.index)
+    hw = hw.map(lambda h: h[0] if isinstance(h, list) and h else h)
+    cls = [_STREET_CLASS.get(h, "path") if isinstance(h, str) else "path" for h in hw]
+    out = gpd.GeoDataFrame({"street_class": np.asarray(cls)[first]},
+                           geometry=edges.geometry.to_numpy()[first], crs=edges.crs)
+    return out.set_geometry(out.simplify(STREET_SIMPLIFY_M))

@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from siting.errors import SitingError
 from siting.io.coords import _in_china
 
 LANGS = ("zh", "en")
@@ -150,6 +151,47 @@ LABELS: dict[str, tuple[str, str]] = {
     "scenario": ("方案", "Scenario"),
     "people_served": ("服务人口", "People served"),
     "curve_title": ("投入与服务人口", "Effort and people served"),
+    # the PDF review pack (siting.report.pdf)
+    "pdf_title": ("城市社区嵌入式服务设施规划方案", "Community embedded service facilities plan"),
+    "pdf_subtitle": ("评审会议材料", "Review meeting pack"),
+    "pdf_sites_chosen": ("选定站点 / 候选站点", "Sites chosen / candidates"),
+    "pdf_cost_budget": ("总费用 / 预算（元）", "Cost total / budget (CNY)"),
+    "pdf_no_budget": ("无预算", "no budget"),
+    "pdf_communities_std": ("达标社区 / 社区总数", "Communities meeting the standard / total"),
+    "pdf_solver_gap": ("求解状态与间隙", "Solver status and gap"),
+    "pdf_served_per_service": ("各项服务服务人数", "People served per service"),
+    "pdf_gap": ("间隙", "gap"),
+    "pdf_map_title": ("规划布局图", "Plan map"),
+    "pdf_streets": ("步行路网", "Walking streets"),
+    "pdf_reach": ("步行 {m} 分钟可达", "{m} min walk"),
+    "pdf_unserved": ("未覆盖需求点", "Unserved demand"),
+    "pdf_sites": ("选定站点（编号见站点表）", "Chosen sites (numbers as in the sites table)"),
+    "pdf_no": ("编号", "No."),
+    "pdf_services": ("服务", "Services"),
+    "pdf_page": ("第 {i} 页，共 {n} 页", "page {i} of {n}"),
+    "pdf_assumptions": ("假设与数据来源", "Assumptions and data sources"),
+    "pdf_policy": ("政策参数", "Policy values"),
+    "pdf_placeholder_note": ("* 标记为占位值（待核实）", "* marks a placeholder value (to be checked)"),
+    "pdf_placeholders": ("占位字段", "Placeholder fields"),
+    "pdf_data_sources": ("数据来源", "Data sources"),
+    "pdf_osm_file": ("OSM 文件", "OSM file"),
+    "pdf_population_file": ("人口数据", "Population"),
+    "pdf_community_source": ("社区划分", "Communities"),
+    "pdf_policy_name": ("政策文件", "Policy"),
+    "pdf_rate": ("配置指标（每人）", "Units per person"),
+    "pdf_m2_per_unit": ("每单位面积 m²", "m² per unit"),
+    "pdf_walk": ("步行距离 m", "Walk m"),
+    "pdf_weight": ("权重", "Weight"),
+    "pdf_unit": ("单位", "Unit"),
+    "pdf_north": ("北", "N"),
+    "pdf_continued": ("（续）", " (continued)"),
+    "pdf_no_rows": ("无", "none"),
+    "pdf_curve": ("预算曲线", "Budget curve"),
+    "pdf_font_note": ("", "No CJK font was found on this machine: the report is written in "
+                          "English (install e.g. Debian fonts-wqy-zenhei for Chinese)."),
+    "pdf_notes": ("说明", "Notes"),
+    "pdf_area_std": ("面积标准", "Area standard"),
+    "pdf_costs": ("费用", "Costs"),
 }
 
 SERVICE_LABELS: dict[str, tuple[str, str]] = {
@@ -204,8 +246,6 @@ GROUP_LABELS: dict[str, tuple[str, str]] = {
 
 def check_lang(lang: str) -> str:
     """Validated language code."""
-    from siting.errors import SitingError
-
     if lang not in LANGS:
         raise SitingError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
     return lang
@@ -236,6 +276,18 @@ def place_name(text, lang: str):
     if m is None or lang != "zh":
         return text
     return f"{m[1]} 米规划单元（东 {m[2]} 公里，北 {m[3]} 公里）"
+
+
+def list_sep(lang: str) -> str:
+    """Separator of a list written out in ``lang`` (``；`` in Chinese, ``; `` in English)."""
+    return "；" if lang == "zh" else "; "
+
+
+def key_list(text: str, lang: str) -> str:
+    """Keys written ``a;b`` or ``a,b`` (e.g. services) as their labels in ``lang``, joined
+    with :func:`list_sep`."""
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    return list_sep(lang).join(label(p, lang) for p in parts)
 
 
 def both(key: str, **fmt) -> tuple[str, str]:

@@ -12,14 +12,24 @@ component instead of by community).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting.report.i18n import both, label, place_name
-from siting.report.common import TIERS_MIN, number_or_zero, served_by_tier, services
+from siting.report.common import (
+    TIERS_MIN,
+    map_lang,
+    number_or_zero,
+    served_by_tier,
+    services,
+)
+from siting.report.i18n import both, key_list, label, place_name
 from siting.sites import COST_PARTS
+
+if TYPE_CHECKING:
+    from siting.pipeline import RunResult
 
 # a site's cost breakdown (siting.sites.price; an embedded plan's own on its sites):
 # cost_total = cost_one_off + cost_fit_out + cost_rent_horizon
@@ -29,7 +39,7 @@ OPTIONAL_SITE_COLS = ("acquisition_mode", "source", "existing", "existing_servic
 _INT_FMT, _AREA_FMT, _SHARE_FMT, _DEG_FMT = "#,##0", "#,##0.0", "0.0%", "0.000000"
 
 
-def summary_table(result) -> pd.DataFrame:
+def summary_table(result: RunResult) -> pd.DataFrame:
     """One row per headline number: ``key``, ``value`` (nested dicts flattened as
     ``key.sub``; lists such as ``components`` are left to summary.json)."""
     rows = []
@@ -47,7 +57,7 @@ EXPLAIN_COLS = ("unique_covered", "unique_per_10k_cny", "cost_rank_in_reach", "l
                 "marginal_value", "marginal_people")
 
 
-def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
+def sites_table(result: RunResult, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
     """Chosen sites with area, cost breakdown (:data:`COST_COLUMNS`), people served
     (total and by walking tier), WGS-84."""
     s = result.chosen_sites.to_crs("EPSG:4326")
@@ -64,7 +74,7 @@ def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=s.geometry.to_numpy(), crs="EPSG:4326")
 
 
-def services_table(result) -> pd.DataFrame:
+def services_table(result: RunResult) -> pd.DataFrame:
     """Floor area and units of each service at each chosen site (long form; empty when
     the run allocates no services)."""
     keys = services(result.sites)
@@ -83,13 +93,12 @@ STANDARD_COLS = ["community_id", "name", "households", "required_m2", "provided_
                  "shortfall_m2", "reachable_m2"]
 
 
-def communities_table(result) -> pd.DataFrame:
+def communities_table(result: RunResult) -> pd.DataFrame:
     """Compliance per community. With an embedded plan: the area standard first (households,
     required and provided m², met, shortfall, m² in reach), then the people served; else
-    the run's own community table when it has one (``result.communities``), else
     population served per ``community_id`` of the demand, else one row for the whole
     study area."""
-    plan = getattr(result, "plan", None)
+    plan = result.plan
     if plan is not None and len(plan.communities):
         std = plan.communities[STANDARD_COLS].copy()
         std["community_id"] = std["community_id"].astype(str)
@@ -101,9 +110,6 @@ def communities_table(result) -> pd.DataFrame:
                                    "covered_population": g["cov"].sum()}).reset_index()
             std = std.merge(served, on="community_id", how="left")
         return std.reset_index(drop=True)
-    comm = getattr(result, "communities", None)
-    if isinstance(comm, pd.DataFrame) and len(comm):
-        return pd.DataFrame(comm.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
     d = result.demand
     if "community_id" in d and d["community_id"].notna().any():
         keys = ["community_id"] + (["community_name"] if "community_name" in d else [])
@@ -126,7 +132,7 @@ def _cost_cols(s: pd.DataFrame) -> list[str]:
     return [c for c in COST_COLUMNS if c in s] if "cost_total" in s else ["cost"]
 
 
-def costs_table(result) -> pd.DataFrame:
+def costs_table(result: RunResult) -> pd.DataFrame:
     """Cost breakdown of each chosen site and its share, with a total row (``site_id``
     empty): ``annual_cost`` (CNY per year) and :data:`COST_COLUMNS`, the same columns
     as the sites sheet, sites.gpkg and the map; shares are of ``cost_total``, the total
@@ -148,7 +154,7 @@ def costs_table(result) -> pd.DataFrame:
     return pd.concat([out, pd.DataFrame([tot])], ignore_index=True)
 
 
-def unmet_table(result) -> pd.DataFrame:
+def unmet_table(result: RunResult) -> pd.DataFrame:
     """Uncovered people per community (or per network component when the demand has no
     communities): total, uncovered, of which with no candidate within reach at all."""
     d = result.demand
@@ -168,7 +174,7 @@ def unmet_table(result) -> pd.DataFrame:
     return out.sort_values("uncovered_population", ascending=False).reset_index(drop=True)
 
 
-def unmet_by_service_table(result) -> pd.DataFrame | None:
+def unmet_by_service_table(result: RunResult) -> pd.DataFrame | None:
     """``summary["unmet_by_service"]`` (and served) as a table, when the run has services."""
     s = result.summary
     if not isinstance(s.get("unmet_by_service"), dict):
@@ -179,7 +185,7 @@ def unmet_by_service_table(result) -> pd.DataFrame | None:
                          for k, v in s["unmet_by_service"].items()])
 
 
-def report_tables(result) -> dict[str, pd.DataFrame]:
+def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     """All report tables by sheet key (``unmet_by_service`` only when present)."""
     tables = {"summary": summary_table(result), "sites": sites_table(result),
               "services": services_table(result), "communities": communities_table(result),
@@ -190,7 +196,7 @@ def report_tables(result) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def write_tables(result, folder: str | Path, lang: str = "zh") -> dict[str, pd.DataFrame]:
+def write_tables(result: RunResult, folder: str | Path, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Write ``report.xlsx``, ``tables/<name>.csv`` (UTF-8 with BOM, opens in Excel) and
     ``report.gpkg`` (one layer per table; sites as points) into ``folder``."""
     folder = Path(folder)
@@ -290,8 +296,7 @@ def _value_text(col: str, v, lang: str):
         return place_name(v, lang)
     if col not in VALUE_COLUMNS or not isinstance(v, str) or not v:
         return v
-    parts = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
-    return ("；" if lang == "zh" else "; ").join(label(p, lang) for p in parts)
+    return key_list(v, lang)
 
 
 def _text_cell(ws, row: int, column: int, value):
@@ -379,10 +384,8 @@ HEADLINE = ("total_population", "covered_population", "covered_share", "coverabl
             "runtime_s")
 
 
-def result_html(result, lang: str | None = None, max_rows: int = 20) -> str:
+def result_html(result: RunResult, lang: str | None = None, max_rows: int = 20) -> str:
     """Readable HTML of a run for Jupyter: headline numbers and the chosen sites."""
-    from siting.report.common import map_lang
-
     lang = map_lang(result, lang)
     s = result.summary
     kpi = pd.DataFrame(
