@@ -15,7 +15,7 @@ import itertools
 import json
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from siting import pipeline
-from siting.config.scenario import make_scenario
+from siting.config.scenario import Scenario, make_scenario
 from siting.errors import SitingError
 from siting.inputs import validate_inputs
 from siting.io.outdir import atomic_folder
@@ -76,7 +76,7 @@ def _value(v) -> str:
     return f"{v:g}"
 
 
-def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
+def compare(items: Sequence[str | Path] = (), base: str | Path | dict | None = None,
             vary: dict[str, list] | None = None, runs_dir: str | Path | None = None,
             lang: str | None = None, grid: bool = True,
             progress: Callable[[str], None] | None = None) -> pd.DataFrame:
@@ -106,7 +106,7 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
         (the run's warnings) and ``error`` (failed runs).
     """
     say = progress or (lambda text: None)
-    jobs: list[tuple[str, str, dict | None, Path | None]] = []  # name, source, overrides, file
+    jobs: list[tuple[str, str, dict | None, str | Path | None]] = []  # name, source, overrides, file
     for item in items:
         p = Path(item)
         if p.is_dir():
@@ -120,17 +120,17 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
             raise SitingError(f"{p}: not a scenario .toml file nor an output folder")
     if base is not None or vary:
         base_file, base_over = (None, dict(base)) if isinstance(base, dict) else (base, {})
-        for name, over in sweep(base_over, vary or {}, grid):
-            jobs.append((name, str(base_file or "sweep"), over, base_file))
+        for name, overrides in sweep(base_over, vary or {}, grid):
+            jobs.append((name, str(base_file or "sweep"), overrides, base_file))
     if not jobs:
         raise SitingError("nothing to compare: give scenario files, output folders, or a base "
                           "scenario with values to vary")
     # everything that can be checked without computing is checked first: one bad item
     # stops the comparison before any run starts
-    prepared = []
+    prepared: list[tuple[str, str, dict | Scenario]] = []
     for name, source, over, path in jobs:
         if over is None:
-            prepared.append((name, source, _load_summary(path)))
+            prepared.append((name, source, _load_summary(Path(str(path)))))
         else:
             try:
                 sc = make_scenario(path, **over)
@@ -140,7 +140,9 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
             prepared.append((name, source, sc))
     rows = []
     for i, (name, source, job) in enumerate(prepared, start=1):
-        error, notes, sites = None, [], None
+        error, sites = None, None
+        notes: list[str] = []
+        summary: dict
         if isinstance(job, dict):
             summary = job
             sites = _folder_sites(Path(source))

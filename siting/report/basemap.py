@@ -15,7 +15,7 @@ would be off by the same few hundred metres).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from siting.pipeline import RunResult
 
 BASEMAPS = ("osm", "light", "amap", "tianditu")
-TILES = {
+# url, attribution, subdomains of each tile basemap
+TILES: dict[str, tuple[str, str, str | None]] = {
     "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
             '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
             None),
@@ -51,10 +52,10 @@ TILES = {
     "amap_satellite": ("https://webst0{s}.is.autonavi.com/appmaptile?style=6&x={x}&y={y}&z={z}",
                        "&copy; 高德地图 AutoNavi", "1234"),
 }
-_STREET_STYLE = {"major": {"color": "#c9a46b", "weight": 3.5},
+_STREET_STYLE: dict[str, dict[str, Any]] = {"major": {"color": "#c9a46b", "weight": 3.5},
                  "minor": {"color": "#a7a39c", "weight": 2.0},
                  "path": {"color": "#b9b5ad", "weight": 1.0, "dashArray": "3 2"}}
-_BUILDING_STYLE = {"color": "#a99d91", "weight": 0.6, "fillColor": "#d8cfc4",
+_BUILDING_STYLE: dict[str, Any] = {"color": "#a99d91", "weight": 0.6, "fillColor": "#d8cfc4",
                    "fillOpacity": 1.0}
 BASE_BACKGROUND = "#f4f2ee"
 COORD_DECIMALS = 5  # ~1 m
@@ -137,14 +138,17 @@ def tile_basemaps(m: folium.Map, basemap: str, tianditu_key: str | None,
             order.append(("tianditu", "tianditu_basemap"))
         order.sort(key=lambda t: t[0] != basemap)
     for i, (key, name) in enumerate(order):
-        url, attr, subs = TILES[key]
-        if key == "tianditu":
-            url += tianditu_key
-        kw = {"subdomains": subs} if subs else {}
-        folium.TileLayer(url, attr=attr, name=esc(L(name)), overlay=False, control=True,
-                         show=shown and i == 0, max_zoom=19, **kw).add_to(m)
+        folium.TileLayer(**_tiles(key, tianditu_key), name=esc(L(name)), overlay=False,
+                         control=True, show=shown and i == 0, max_zoom=19).add_to(m)
     if basemap != "amap" and tianditu_key:
-        url, attr, subs = TILES["tianditu_labels"]
-        folium.TileLayer(url + tianditu_key, attr=attr, name=esc(L("tianditu_basemap")) + " 注记",
-                         overlay=True, show=shown and basemap == "tianditu",
-                         subdomains=subs).add_to(m)
+        folium.TileLayer(**_tiles("tianditu_labels", tianditu_key),
+                         name=esc(L("tianditu_basemap")) + " 注记", overlay=True,
+                         show=shown and basemap == "tianditu").add_to(m)
+
+
+def _tiles(key: str, tianditu_key: str | None) -> dict[str, Any]:
+    """``folium.TileLayer`` arguments of a :data:`TILES` basemap (Tianditu with its key)."""
+    url, attr, subs = TILES[key]
+    if key.startswith("tianditu"):
+        url += tianditu_key or ""
+    return {"tiles": url, "attr": attr, **({"subdomains": subs} if subs else {})}

@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -92,11 +93,12 @@ def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
     tables = report_tables(result) if tables is None else tables
     if reach is None and len(result.chosen_sites):
         reach = reach_polygons(result, tiers_min=TIERS_MIN, merged=True)
-    rc = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
+    rc: dict[str, Any] = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
           "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
           "axes.unicode_minus": False}
     quiet = _QuietFindfont()
-    with quiet, matplotlib.rc_context(rc), PdfPages(path) as pdf:
+    # matplotlib's stubs list every rc key as a Literal; these are checked when set
+    with quiet, matplotlib.rc_context(rc), PdfPages(path) as pdf:  # type: ignore[arg-type]
         figures = [_cover(result, lang, notes), _map_page(result, lang, reach)]
         figures += _sites_pages(result, tables, lang)
         figures += _community_pages(tables, lang)
@@ -154,9 +156,14 @@ def headline(summary: dict, lang: str) -> list[tuple[str, str]]:
         rows.append((label("pdf_communities_std", lang),
                      f"{_num(s.get('communities_meeting_standard'))} / "
                      f"{_num(s.get('communities_total'))}"))
-    rows.append((label("pdf_solver_gap", lang), f"{s.get('solver', '')}: {s.get('status', '')}, "
-                 f"{label('pdf_gap', lang)} {_pct(s.get('mip_gap'))}"))
+    rows.append((label("pdf_solver_gap", lang), _solver_text(s, lang)))
     return rows
+
+
+def _solver_text(summary: dict, lang: str) -> str:
+    """``highs: optimal, gap 0.0 %``."""
+    return (f"{summary.get('solver', '')}: {summary.get('status', '')}, "
+            f"{label('pdf_gap', lang)} {_pct(summary.get('mip_gap'))}")
 
 
 def _num(v) -> str:
@@ -219,13 +226,13 @@ def _cover(result: RunResult, lang: str, notes: list[str]):
 def _map_page(result: RunResult, lang: str, reach: gpd.GeoDataFrame | None):
     fig = Figure(figsize=A4)
     fig.text(0.06, 0.955, label("pdf_map_title", lang), fontsize=16, weight="bold")
-    ax = fig.add_axes([0.05, 0.16, 0.9, 0.77])
+    ax = fig.add_axes((0.05, 0.16, 0.9, 0.77))
     ax.set_aspect("equal")
     ax.set_anchor("N")
     ax.set_xticks([])
     ax.set_yticks([])
     crs = result.graph.graph.get("crs")
-    handles = []
+    handles: list[Artist] = []
     lines = [np.asarray(g.coords)[:, :2] for g in
              street_lines(result.graph).geometry.explode(index_parts=False)]
     if lines:
@@ -236,7 +243,7 @@ def _map_page(result: RunResult, lang: str, reach: gpd.GeoDataFrame | None):
         buildings.to_crs(crs).plot(ax=ax, color="#e3e0da", lw=0, zorder=1)
         handles.append(Patch(color="#e3e0da", label=label("buildings", lang)))
     if reach is not None and len(result.chosen_sites):
-        reach_handles = []
+        reach_handles: list[Artist] = []
         for _, r in reach.sort_values("minutes", ascending=False).iterrows():
             colour = TIER_COLOURS.get(int(r["minutes"]), "#cccccc")
             if r.geometry is None or r.geometry.is_empty:
@@ -414,11 +421,11 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
         head_h = 0.045
         fig.add_artist(Rectangle((0.04, y - head_h), 0.92, head_h, color="#dde8f3",
                                      transform=fig.transFigure))
-        for j, h in enumerate(heads):
-            chars = _chars(x_edges[j + 1] - x_edges[j], h)
+        for j, head in enumerate(heads):
+            chars = _chars(x_edges[j + 1] - x_edges[j], head)
             numeric = j and (j >= len(wrap) or not wrap[j])
             fig.text(x_edges[j + 1] - 0.006 if numeric else x_edges[j] + 0.004,
-                     y - head_h / 2, "\n".join(_wrap(h, chars)[:3]), fontsize=7.5,
+                     y - head_h / 2, "\n".join(_wrap(head, chars)[:3]), fontsize=7.5,
                      weight="bold", va="center", ha="right" if numeric else "left")
         y -= head_h
         if not chunk:
@@ -448,7 +455,7 @@ def _curve_page(curve: pd.DataFrame, lang: str):
     x = "budget" if "budget" in curve else curve.columns[0]
     fig = Figure(figsize=A4_LANDSCAPE)
     fig.text(0.06, 0.93, label("pdf_curve", lang), fontsize=15, weight="bold")
-    ax = fig.add_axes([0.1, 0.12, 0.82, 0.74])
+    ax = fig.add_axes((0.1, 0.12, 0.82, 0.74))
     ax.plot(curve[x].astype(float), curve["covered_population"].astype(float), marker="o")
     ax.set_xlabel(label(x, lang))
     ax.set_ylabel(label("covered_population", lang))
@@ -518,8 +525,7 @@ def _assumption_pages(result: RunResult, lang: str) -> list:
             (label("threshold_m", lang), _num(s.get("threshold_m"))),
             (label("max_sites", lang), _num(s.get("max_sites"))),
             (label("budget", lang), _num(s.get("budget"))),
-            (label("pdf_solver_gap", lang), f"{s.get('solver', '')}: {s.get('status', '')}, "
-                                     f"{label('pdf_gap', lang)} {_pct(s.get('mip_gap'))}")]
+            (label("pdf_solver_gap", lang), _solver_text(s, lang))]
     for name, value in rows:
         fig.text(0.04, y, name, fontsize=8, weight="bold")
         fig.text(0.2, y, as_text(str(value)), fontsize=8)

@@ -367,13 +367,20 @@ def _scalar(v):
     return v
 
 
-def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Mixed-type object columns as text, booleans as 0/1 (GeoPackage field types)."""
+def bools_as_int8(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``df`` with boolean columns as 0/1 (``int8``), as GeoPackage fields hold them."""
     df = df.copy()
     for col in df.columns:
         if df[col].dtype == bool:
             df[col] = df[col].astype("int8")
-        elif df[col].dtype == object:
+    return df
+
+
+def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Mixed-type object columns as text, booleans as 0/1 (GeoPackage field types)."""
+    df = bools_as_int8(df)
+    for col in df.columns:
+        if df[col].dtype == object:
             df[col] = df[col].map(lambda v: None if v is None else str(v))
     return df
 

@@ -244,9 +244,9 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
     legend.append(swatch(UNCOVERED_COLOUR, L("uncovered"), dot=True))
 
     folium.LayerControl(collapsed=False).add_to(m)
-    m.get_root().header.add_child(folium.Element(_MAP_CSS), name="siting_css")
-    m.get_root().html.add_child(folium.Element(legend_html(L("legend"), legend)))
-    m.get_root().html.add_child(folium.Element(_summary_html(result, L)))
+    page.header.add_child(folium.Element(_MAP_CSS), name="siting_css")
+    page.html.add_child(folium.Element(legend_html(L("legend"), legend)))
+    page.html.add_child(folium.Element(_summary_html(result, L)))
     m.fit_bounds([[s, w], [n, e]])
     return m
 

@@ -12,7 +12,7 @@ import numpy as np
 from siting.io.outdir import atomic_folder
 from siting.report.common import TIERS_MIN, map_lang, reach_polygons
 from siting.report.pdf import write_pdf
-from siting.report.tables import write_tables
+from siting.report.tables import bools_as_int8, write_tables
 from siting.report.webmap import make_map
 
 if TYPE_CHECKING:
@@ -60,11 +60,7 @@ def write_outputs(result: RunResult, out: str | Path, overwrite: bool = False,
 
 
 def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    gdf = gdf.copy()
-    for col in gdf.columns:
-        if gdf[col].dtype == bool:
-            gdf[col] = gdf[col].astype("int8")
-    gdf.to_file(path, layer=layer, driver="GPKG")
+    bools_as_int8(gdf).to_file(path, layer=layer, driver="GPKG")
 
 
 def _jsonable(obj):
