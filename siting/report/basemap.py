@@ -62,7 +62,23 @@ COORD_DECIMALS = 5  # ~1 m
 
 
 def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """WGS-84 layer moved to GCJ-02 (vertex by vertex) to line up with Amap tiles."""
+    """WGS-84 layer moved to GCJ-02 (vertex by vertex) to line up with Amap tiles.
+
+    Parameters
+    ----------
+    gdf
+        A layer in WGS-84 (EPSG:4326).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with every vertex in GCJ-02 (the CRS still says EPSG:4326).
+
+    Raises
+    ------
+    SitingError
+        When ``gdf`` is not in WGS-84.
+    """
     if gdf.crs is None or gdf.crs.to_epsg() != 4326:
         raise SitingError("to_gcj02 needs a WGS-84 (EPSG:4326) layer")
 
@@ -76,7 +92,20 @@ def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def frame(gdf: gpd.GeoDataFrame, gcj: bool) -> gpd.GeoDataFrame:
-    """A layer in the map's frame: WGS-84, or GCJ-02 when ``gcj`` (the Amap basemap)."""
+    """A layer in the map's frame.
+
+    Parameters
+    ----------
+    gdf
+        A layer in any CRS.
+    gcj
+        Whether the map is drawn in GCJ-02 (the Amap basemap).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``gdf`` in WGS-84, moved to GCJ-02 when ``gcj``.
+    """
     gdf = gdf.to_crs("EPSG:4326")
     return to_gcj02(gdf) if gcj else gdf
 
@@ -91,9 +120,28 @@ def _rounded(geom) -> list:
 
 def extract_basemap(m: folium.Map, result: RunResult, gcj: bool, L: Callable[..., str],
                     legend: list[str]) -> bool:
-    """Add the extract's streets and building footprints as the first base layer (drawn
-    in a pane under every overlay, so it works with no tiles at all) and their legend
-    entries; ``False`` when the run has neither."""
+    """Add the extract's streets and building footprints as the first base layer.
+
+    The layer is drawn in a pane under every overlay, so the map works with no tiles at all.
+
+    Parameters
+    ----------
+    m
+        The map.
+    result
+        The run (its walking graph and ``buildings``).
+    gcj
+        Whether the map is drawn in GCJ-02.
+    L
+        Label of a key in the map's language (:func:`siting.report.i18n.label`).
+    legend
+        Legend entries; those of buildings and streets are appended.
+
+    Returns
+    -------
+    bool
+        ``False`` when the run has neither streets nor buildings (nothing added).
+    """
     streets = street_lines(result.graph)
     blds = result.buildings
     if streets.empty and (blds is None or len(blds) == 0):
@@ -129,7 +177,23 @@ def extract_basemap(m: folium.Map, result: RunResult, gcj: bool, L: Callable[...
 
 def tile_basemaps(m: folium.Map, basemap: str, tianditu_key: str | None,
                   L: Callable[..., str], shown: bool = True) -> None:
-    """Tile basemaps as base layers (the first one shown when ``shown``)."""
+    """Add the tile basemaps as base layers.
+
+    Parameters
+    ----------
+    m
+        The map.
+    basemap
+        The basemap asked for (:data:`BASEMAPS`); it comes first. ``"amap"`` offers the
+        Amap tiles only (the map is in GCJ-02), the others OpenStreetMap, the light
+        basemap and Tianditu when there is a key.
+    tianditu_key
+        Tianditu API key (Tianditu layers only with one).
+    L
+        Label of a key in the map's language.
+    shown
+        Whether the first tile layer is shown (not when the extract's basemap is).
+    """
     if basemap == "amap":
         order = [("amap", "amap_basemap"), ("amap_satellite", "amap_satellite")]
     else:

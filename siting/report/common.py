@@ -148,7 +148,18 @@ def number_or_zero(value) -> float:
 
 
 def as_text(value) -> str:
-    """A value shown as text: ``None`` and NaN as empty, anything else as ``str``."""
+    """A value shown as text.
+
+    Parameters
+    ----------
+    value
+        Any value of a table cell.
+
+    Returns
+    -------
+    str
+        ``""`` for ``None`` and NaN, else ``str(value)``.
+    """
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return ""
     return str(value)
@@ -168,8 +179,20 @@ STREET_SIMPLIFY_M = 2.0
 
 
 def street_lines(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
-    """The walking graph's streets, one line per street (both directions merged), with
-    ``street_class`` ``major``/``minor``/``path``, simplified (projected CRS kept)."""
+    """The walking graph's streets as lines, for the offline basemap and the PDF map.
+
+    Parameters
+    ----------
+    graph
+        The projected walking graph of a run.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One line per street (both directions merged), simplified by
+        :data:`STREET_SIMPLIFY_M`, with ``street_class`` ``major``/``minor``/``path`` (by
+        OSM ``highway``), in the graph's CRS; empty for a graph without edges.
+    """
     import osmnx as ox
 
     if not graph.number_of_edges():

@@ -279,13 +279,36 @@ def place_name(text, lang: str):
 
 
 def list_sep(lang: str) -> str:
-    """Separator of a list written out in ``lang`` (``；`` in Chinese, ``; `` in English)."""
+    """Separator of a list written out in ``lang``.
+
+    Parameters
+    ----------
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        ``"；"`` in Chinese, ``"; "`` in English.
+    """
     return "；" if lang == "zh" else "; "
 
 
 def key_list(text: str, lang: str) -> str:
-    """Keys written ``a;b`` or ``a,b`` (e.g. services) as their labels in ``lang``, joined
-    with :func:`list_sep`."""
+    """A list of keys (e.g. services) as their labels, for tables and popups.
+
+    Parameters
+    ----------
+    text
+        Keys written ``a;b`` or ``a,b``.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The label of each key (:func:`label`), joined with :func:`list_sep`.
+    """
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     return list_sep(lang).join(label(p, lang) for p in parts)
 

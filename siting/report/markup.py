@@ -24,8 +24,19 @@ from siting.report.i18n import label
 
 
 def esc(value) -> str:
-    """Text from data made safe to show: a token inside :func:`map_page` (replaced by the
-    encoded text only after folium has rendered the page), else the encoded text."""
+    """Text from data made safe to show.
+
+    Parameters
+    ----------
+    value
+        Any value; shown as ``str(value)``.
+
+    Returns
+    -------
+    str
+        Inside :func:`map_page`: a token of letters and digits, replaced by the encoded
+        text only after folium has rendered the page. Elsewhere: the encoded text.
+    """
     texts = _TEXTS.get()
     return texts.token(value) if texts is not None else _encode(value)
 
@@ -99,7 +110,17 @@ _ICON_STYLE = {
 
 
 def icon_html(kind: str, glyph: str | None = None, size: int = 20) -> str:
-    """A round (square for ``existing``) site badge of ``kind`` with a one-letter glyph."""
+    """HTML of a site badge (the marker, and its legend entry).
+
+    Parameters
+    ----------
+    kind
+        ``"complex"``, ``"single"``, ``"generic"`` (round) or ``"existing"`` (square).
+    glyph
+        The character shown (escaped here); default the kind's own.
+    size
+        Width and height in pixels.
+    """
     colour, radius, default = _ICON_STYLE[kind]
     g = esc(glyph if glyph is not None else default)
     return (f"<span style='display:inline-block;width:{size}px;height:{size}px;"
@@ -109,8 +130,18 @@ def icon_html(kind: str, glyph: str | None = None, size: int = 20) -> str:
 
 
 def icon(kind: str, mix: list[str] | None = None, lang: str = "en") -> folium.DivIcon:
-    """Marker icon of a site: ``complex``, ``single`` (glyph: its service's first
-    character), ``generic`` or ``existing``."""
+    """Marker icon of a site.
+
+    Parameters
+    ----------
+    kind
+        ``"complex"``, ``"single"``, ``"generic"`` or ``"existing"``.
+    mix
+        Services of the site; a ``single`` site shows the first character of its one
+        service's label.
+    lang
+        ``"zh"`` or ``"en"``.
+    """
     glyph = None
     if kind == "single" and mix:
         glyph = label(mix[0], lang)[:1]
@@ -121,8 +152,19 @@ def icon(kind: str, mix: list[str] | None = None, lang: str = "en") -> folium.Di
 
 def swatch(colour: str, text: str, line: bool = False, dot: bool = False,
            solid: float | None = None) -> str:
-    """A legend entry: a patch (a dot, a dashed line, or a solid line ``solid`` px wide)
-    and its text."""
+    """HTML of a legend entry: a patch and its text (escaped here).
+
+    Parameters
+    ----------
+    colour
+        CSS colour of the patch.
+    text
+        The entry's text.
+    line, dot
+        A dashed line, or a dot, instead of a square.
+    solid
+        Width in pixels of a solid line instead of a square.
+    """
     if solid is not None:
         shape = f"height:0;border-top:{solid:g}px solid {colour}"
     elif line:
@@ -134,7 +176,15 @@ def swatch(colour: str, text: str, line: bool = False, dot: bool = False,
 
 
 def legend_html(title: str, items: list[str]) -> str:
-    """The legend box (bottom right) of ``items`` made with :func:`swatch` / :func:`icon_html`."""
+    """HTML of the legend box (bottom right).
+
+    Parameters
+    ----------
+    title
+        The legend's title (escaped here).
+    items
+        Entries made with :func:`swatch` or :func:`icon_html`.
+    """
     rows = "".join(f"<div>{it}</div>" for it in items)
     return (f"<div class='siting-legend' style='position:fixed;bottom:28px;right:10px;z-index:1000;"
             f"background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;"

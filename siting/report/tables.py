@@ -368,7 +368,18 @@ def _scalar(v):
 
 
 def bools_as_int8(df: pd.DataFrame) -> pd.DataFrame:
-    """Copy of ``df`` with boolean columns as 0/1 (``int8``), as GeoPackage fields hold them."""
+    """A table ready for a GeoPackage layer.
+
+    Parameters
+    ----------
+    df
+        A table or layer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with boolean columns as 0/1 (``int8``), as GeoPackage fields hold them.
+    """
     df = df.copy()
     for col in df.columns:
         if df[col].dtype == bool:
