@@ -38,16 +38,46 @@ COLUMNS = ("scenario", "source", "model", "max_sites", "budget", "walk_minutes",
 
 
 def default_lang(table: pd.DataFrame) -> str:
-    """zh when every run's study area is in China (a CGCS2000 Gauss-Krüger CRS,
-    EPSG:4534–4554, as :func:`siting.network.metric_crs` picks there), else en."""
+    """The language of a comparison.
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`), with ``crs``.
+
+    Returns
+    -------
+    str
+        ``"zh"`` when every run's study area is in China (a CGCS2000 Gauss-Krüger CRS,
+        EPSG:4534–4554, as :func:`siting.network.metric_crs` picks there), else ``"en"``.
+    """
     crs = table["crs"].dropna().astype(str) if "crs" in table else pd.Series([], dtype=str)
     codes = pd.to_numeric(crs.str.extract(r"EPSG:(\d+)")[0], errors="coerce")
     return "zh" if len(codes) and codes.between(4534, 4554).all() else "en"
 
 
 def sweep(base: dict, vary: dict[str, list], grid: bool = True) -> list[tuple[str, dict]]:
-    """``(name, overrides)`` of the ``vary`` values on top of ``base``: every combination
-    (``grid``), or element by element (lists of one value are repeated)."""
+    """The scenarios of a sweep.
+
+    Parameters
+    ----------
+    base
+        Scenario fields every run shares.
+    vary
+        Field → values.
+    grid
+        Every combination; else element by element (lists of one value are repeated).
+
+    Returns
+    -------
+    list of (str, dict)
+        ``(name, overrides)`` of each run, ``name`` such as ``max_sites=2, walk_minutes=10``.
+
+    Raises
+    ------
+    SitingError
+        Without a grid, for lists of different lengths.
+    """
     keys = [k for k, v in vary.items() if v]
     if not keys:
         return [("base", dict(base))]
@@ -201,7 +231,18 @@ def _folder_sites(folder: Path) -> str | None:
 
 
 def failures(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of a comparison whose run failed (``status == "failed"``, with ``error``)."""
+    """The failed runs of a comparison.
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Its rows whose run failed (``status == "failed"``, with ``error``).
+    """
     if "error" not in table:
         return table.iloc[:0]
     return table[table["error"].notna()]
@@ -233,15 +274,41 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
                      overwrite: bool = False) -> Path:
     """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png`` and ``curve.html``
     (interactive: hover a point for its numbers; no network needed) into ``out``,
-    all-or-nothing (see :func:`siting.io.outdir.atomic_folder`; ``overwrite`` replaces only an
-    earlier siting comparison)."""
+    all-or-nothing (see :func:`siting.io.outdir.atomic_folder`).
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`).
+    out
+        The output folder.
+    lang
+        ``"zh"`` or ``"en"``.
+    overwrite
+        Replace an earlier siting comparison in ``out`` (never any other folder).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+    """
     with atomic_folder(out, overwrite, "comparison") as tmp:
         write_comparison_files(table, tmp, lang)
     return Path(out)
 
 
 def write_comparison_files(table: pd.DataFrame, folder: Path, lang: str = "en") -> None:
-    """Write the comparison files into an existing ``folder`` (no checks, not atomic)."""
+    """Write the comparison files into an existing ``folder`` (no checks, not atomic).
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`); failed runs are in the tables, not the curves.
+    folder
+        An existing folder.
+    lang
+        ``"zh"`` or ``"en"``.
+    """
     done = table.drop(index=failures(table).index)  # failed runs are in the tables only
     write_csv(table, folder / "comparison.csv")
     write_workbook({"comparison": table}, folder / "comparison.xlsx", lang)
@@ -312,7 +379,23 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
 
 def curve_html(table: pd.DataFrame, x: str | None = None, series: str | None = None,
                lang: str = "en") -> str:
-    """Self-contained interactive curve (inline SVG, hover for values) and the table."""
+    """Self-contained interactive curve (inline SVG, hover for values) and the table.
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`) without failed runs.
+    x, series
+        Column of the x axis and of one line each; default by what varies (budget, else
+        most sites, else sites chosen; one line per walking threshold).
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        An HTML page; every text from data escaped.
+    """
     if x is None:
         x, series = _curve_axes(table)
     W, H, P = 640, 380, 56

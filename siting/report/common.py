@@ -26,8 +26,22 @@ KIND_COLOURS = {
 TIERS_MIN = (5, 10, 15)  # walking-time tiers drawn and tabulated (GB 50180 life circles)
 
 
-def tiers_m(result: RunResult, tiers_min=TIERS_MIN) -> list[tuple[float, float]]:
-    """``(minutes, metres)`` of each walking tier at the scenario's speed."""
+def tiers_m(result: RunResult,
+            tiers_min: tuple[float, ...] = TIERS_MIN) -> list[tuple[float, float]]:
+    """Walking tiers in metres.
+
+    Parameters
+    ----------
+    result
+        The run (its scenario's walking speed).
+    tiers_min
+        Tiers in minutes.
+
+    Returns
+    -------
+    list of (float, float)
+        ``(minutes, metres)`` of each tier.
+    """
     speed = float(result.scenario.speed_m_per_min)
     return [(float(m), float(m) * speed) for m in tiers_min]
 
@@ -47,6 +61,24 @@ def reach_polygons(result: RunResult, threshold_m: float | None = None,
     cheaper with many sites. Returned in the network's (metric) CRS with ``site_id``,
     ``threshold_m`` and ``minutes`` (NaN for a plain threshold).
 
+    Parameters
+    ----------
+    result
+        The run.
+    threshold_m
+        Reach in metres (default the instance's threshold); used without ``tiers_min``.
+    tiers_min
+        Walking tiers in minutes.
+    merged
+        One row per tier for all chosen sites together.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``site_id``, ``threshold_m``, ``minutes`` and the reach polygon.
+
+    Notes
+    -----
     The map and the PDF draw the same merged tiers: :func:`siting.report.write.write_outputs`
     computes them once and hands them to both.
     """
@@ -96,12 +128,25 @@ def _tier_shapes(d_node: np.ndarray, levels, e: dict, points) -> list:
     return [shapes[t] for _, t in levels]
 
 
-def tier_walks(result: RunResult, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
+def tier_walks(result: RunResult,
+               tiers_min: tuple[float, ...] = TIERS_MIN) -> tuple[np.ndarray, np.ndarray]:
     """Nearest open site of each demand point within the largest tier, and the walk.
 
-    Returns ``(site, walk_m)`` per demand point: site index (-1 when no open site is
-    within the largest tier) and walking metres (demand snap + network + site snap;
-    inf when none). Computed with one bounded search from all open sites.
+    Computed with one bounded search from all open sites.
+
+    Parameters
+    ----------
+    result
+        The run.
+    tiers_min
+        Walking tiers in minutes; the largest bounds the search.
+
+    Returns
+    -------
+    site : numpy.ndarray
+        Site index per demand point (-1 when no open site is within the largest tier).
+    walk_m : numpy.ndarray
+        Walking metres (demand snap + network + site snap; inf when none).
     """
     t_max = max(t for _, t in tiers_m(result, tiers_min))
     acc = result.access
@@ -111,11 +156,21 @@ def tier_walks(result: RunResult, tiers_min=TIERS_MIN) -> tuple[np.ndarray, np.n
     return np.where(ok, s_node[acc.demand_node], -1), np.where(ok, walk, np.inf)
 
 
-def served_by_tier(result: RunResult, tiers_min=TIERS_MIN) -> pd.DataFrame:
+def served_by_tier(result: RunResult, tiers_min: tuple[float, ...] = TIERS_MIN) -> pd.DataFrame:
     """People served by each open site within each tier (nearest open site, cumulative).
 
-    Columns ``served_<m>min`` per tier, indexed by ``site_id`` of the open sites; the
-    row ``-1`` is not included (people beyond every tier).
+    Parameters
+    ----------
+    result
+        The run.
+    tiers_min
+        Walking tiers in minutes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``served_<m>min`` per tier, indexed by ``site_id`` of the open sites
+        (people beyond every tier are not counted).
     """
     site, walk = tier_walks(result, tiers_min)
     w = result.demand["population"].to_numpy(dtype=float)
@@ -129,17 +184,52 @@ def served_by_tier(result: RunResult, tiers_min=TIERS_MIN) -> pd.DataFrame:
 
 
 def services(sites: pd.DataFrame) -> list[str]:
-    """Service keys present as ``area_m2_<service>`` columns (empty when none)."""
+    """Service keys of a site table.
+
+    Parameters
+    ----------
+    sites
+        Candidate or chosen sites.
+
+    Returns
+    -------
+    list of str
+        The keys present as ``area_m2_<service>`` columns (empty when none).
+    """
     return [c[len("area_m2_"):] for c in sites.columns if c.startswith("area_m2_")]
 
 
 def service_mix(site: pd.Series, keys: list[str]) -> list[str]:
-    """Services given floor area at one site."""
+    """Services given floor area at one site.
+
+    Parameters
+    ----------
+    site
+        One row of a site table.
+    keys
+        Service keys (:func:`services`).
+
+    Returns
+    -------
+    list of str
+        The keys with floor area above 0, in ``keys`` order.
+    """
     return [k for k in keys if number_or_zero(site.get(f"area_m2_{k}")) > 0]
 
 
 def number_or_zero(value) -> float:
-    """``float(value)``, or 0 for missing, non-numeric or non-finite values."""
+    """A number from a table cell.
+
+    Parameters
+    ----------
+    value
+        Any value.
+
+    Returns
+    -------
+    float
+        ``float(value)``, or 0 for missing, non-numeric or non-finite values.
+    """
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -166,7 +256,25 @@ def as_text(value) -> str:
 
 
 def map_lang(result: RunResult, lang: str | None) -> str:
-    """Validated language: ``lang`` or the study area's default (zh in China)."""
+    """The language of a run's outputs.
+
+    Parameters
+    ----------
+    result
+        The run (its study area).
+    lang
+        ``"zh"``, ``"en"`` or None.
+
+    Returns
+    -------
+    str
+        ``lang`` checked, or the study area's default (zh in China).
+
+    Raises
+    ------
+    SitingError
+        For an unknown language.
+    """
     return default_lang(result.study_area) if lang is None else check_lang(lang)
 
 

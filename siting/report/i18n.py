@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from shapely.geometry.base import BaseGeometry
 
 from siting.errors import SitingError
 from siting.io.coords import _in_china
@@ -245,20 +246,63 @@ GROUP_LABELS: dict[str, tuple[str, str]] = {
 
 
 def check_lang(lang: str) -> str:
-    """Validated language code."""
+    """A language code, checked.
+
+    Parameters
+    ----------
+    lang
+        The code given.
+
+    Returns
+    -------
+    str
+        ``lang``, one of :data:`LANGS`.
+
+    Raises
+    ------
+    SitingError
+        For any other code.
+    """
     if lang not in LANGS:
         raise SitingError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
     return lang
 
 
-def default_lang(study_area) -> str:
-    """``"zh"`` for a study area in China (the policy there is Chinese), else ``"en"``."""
+def default_lang(study_area: BaseGeometry) -> str:
+    """The default language of a study area.
+
+    Parameters
+    ----------
+    study_area
+        The study area in WGS-84.
+
+    Returns
+    -------
+    str
+        ``"zh"`` when its centroid is in China (the policy there is Chinese), else ``"en"``.
+    """
     c = study_area.centroid
     return "zh" if bool(_in_china(np.array([c.x]), np.array([c.y]))[0]) else "en"
 
 
 def label(key: str, lang: str, **fmt) -> str:
-    """Label of ``key`` in ``lang`` (``key`` itself when unknown), formatted with ``fmt``."""
+    """The label of a key.
+
+    Parameters
+    ----------
+    key
+        A key of :data:`LABELS`, :data:`SERVICE_LABELS`, :data:`GROUP_LABELS` or
+        :data:`VALUE_LABELS`.
+    lang
+        ``"zh"`` or ``"en"``.
+    **fmt
+        Values of the label's ``{placeholders}``.
+
+    Returns
+    -------
+    str
+        The label in ``lang``, formatted; ``key`` itself when unknown.
+    """
     for table in (LABELS, SERVICE_LABELS, GROUP_LABELS, VALUE_LABELS):
         if key in table:
             text = table[key][0 if lang == "zh" else 1]
@@ -269,9 +313,22 @@ def label(key: str, lang: str, **fmt) -> str:
 _CELL = re.compile(r"^(\d+(?:\.\d+)?) m planning cell E(-?[\d.]+) km N(-?[\d.]+) km$")
 
 
-def place_name(text, lang: str):
-    """A generated planning-cell name (``500 m planning cell E12.5 km N3550 km``) in
-    ``lang``; any other name unchanged (names from data are never translated)."""
+def place_name(text: object, lang: str) -> object:
+    """A place name in ``lang``.
+
+    Parameters
+    ----------
+    text
+        A name (any value of a name column).
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    object
+        A generated planning-cell name (``500 m planning cell E12.5 km N3550 km``) in
+        ``lang``; any other value unchanged (names from data are never translated).
+    """
     m = _CELL.match(text) if isinstance(text, str) else None
     if m is None or lang != "zh":
         return text
@@ -314,5 +371,18 @@ def key_list(text: str, lang: str) -> str:
 
 
 def both(key: str, **fmt) -> tuple[str, str]:
-    """``(zh, en)`` labels of ``key``."""
+    """Both labels of a key (two header rows, both languages).
+
+    Parameters
+    ----------
+    key
+        A key, as for :func:`label`.
+    **fmt
+        Values of the label's ``{placeholders}``.
+
+    Returns
+    -------
+    tuple of str
+        ``(zh, en)``.
+    """
     return label(key, "zh", **fmt), label(key, "en", **fmt)

@@ -40,8 +40,19 @@ _INT_FMT, _AREA_FMT, _SHARE_FMT, _DEG_FMT = "#,##0", "#,##0.0", "0.0%", "0.00000
 
 
 def summary_table(result: RunResult) -> pd.DataFrame:
-    """One row per headline number: ``key``, ``value`` (nested dicts flattened as
-    ``key.sub``; lists such as ``components`` are left to summary.json)."""
+    """The headline numbers of ``summary.json`` as a table.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per number: ``key``, ``value`` (nested dicts flattened as ``key.sub``;
+        lists such as ``components`` are left to summary.json).
+    """
     rows = []
     for key, value in result.summary.items():
         if isinstance(value, dict):
@@ -57,9 +68,22 @@ EXPLAIN_COLS = ("unique_covered", "unique_per_10k_cny", "cost_rank_in_reach", "l
                 "marginal_value", "marginal_people")
 
 
-def sites_table(result: RunResult, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
-    """Chosen sites with area, cost breakdown (:data:`COST_COLUMNS`), people served
-    (total and by walking tier), WGS-84."""
+def sites_table(result: RunResult, tiers_min: tuple[float, ...] = TIERS_MIN) -> gpd.GeoDataFrame:
+    """The chosen sites.
+
+    Parameters
+    ----------
+    result
+        The run.
+    tiers_min
+        Walking tiers (minutes) people served are counted within.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per chosen site with area, cost breakdown (:data:`COST_COLUMNS`),
+        people served (total and by walking tier) and ``lon``/``lat``, in WGS-84.
+    """
     s = result.chosen_sites.to_crs("EPSG:4326")
     cols = ["site_id", "name", "kind", *[c for c in OPTIONAL_SITE_COLS if c in s],
             "floor_area_m2", "usable_area_m2", "levels_estimated",
@@ -75,8 +99,20 @@ def sites_table(result: RunResult, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
 
 
 def services_table(result: RunResult) -> pd.DataFrame:
-    """Floor area and units of each service at each chosen site (long form; empty when
-    the run allocates no services)."""
+    """Services per chosen site.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Floor area and units of each service at each chosen site (long form:
+        ``site_id``, ``name``, ``service``, ``area_m2``, ``units``; empty when the run
+        allocates no services).
+    """
     keys = services(result.sites)
     s = result.chosen_sites
     rows = []
@@ -97,7 +133,18 @@ def communities_table(result: RunResult) -> pd.DataFrame:
     """Compliance per community. With an embedded plan: the area standard first (households,
     required and provided m², met, shortfall, m² in reach), then the people served; else
     population served per ``community_id`` of the demand, else one row for the whole
-    study area."""
+    study area.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per community (or one for the study area).
+    """
     plan = result.plan
     if plan is not None and len(plan.communities):
         std = plan.communities[STANDARD_COLS].copy()
@@ -137,6 +184,16 @@ def costs_table(result: RunResult) -> pd.DataFrame:
     empty): ``annual_cost`` (CNY per year) and :data:`COST_COLUMNS`, the same columns
     as the sites sheet, sites.gpkg and the map; shares are of ``cost_total``, the total
     row's ``cost_total`` is the summary's.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per chosen site and the total row.
     """
     s = result.chosen_sites
     money = [*[c for c in ("annual_cost",) if c in s], *_cost_cols(s)]
@@ -155,8 +212,20 @@ def costs_table(result: RunResult) -> pd.DataFrame:
 
 
 def unmet_table(result: RunResult) -> pd.DataFrame:
-    """Uncovered people per community (or per network component when the demand has no
-    communities): total, uncovered, of which with no candidate within reach at all."""
+    """Where the uncovered people are.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per community (or per network component when the demand has no communities)
+        with uncovered people, most first: total, uncovered, of which with no candidate
+        within reach at all, and uncovered demand points.
+    """
     d = result.demand
     coverable = result.instance.coverable()
     key = ("community_id" if "community_id" in d and d["community_id"].notna().any()
@@ -175,7 +244,19 @@ def unmet_table(result: RunResult) -> pd.DataFrame:
 
 
 def unmet_by_service_table(result: RunResult) -> pd.DataFrame | None:
-    """``summary["unmet_by_service"]`` (and served) as a table, when the run has services."""
+    """Unmet demand and people served per service.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``summary["unmet_by_service"]`` and ``served_by_service`` as a table; None when
+        the run has no services.
+    """
     s = result.summary
     if not isinstance(s.get("unmet_by_service"), dict):
         return None
@@ -186,7 +267,19 @@ def unmet_by_service_table(result: RunResult) -> pd.DataFrame | None:
 
 
 def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
-    """All report tables by sheet key (``unmet_by_service`` only when present)."""
+    """Every report table.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The tables by sheet key (:data:`SHEETS`, and ``unmet_by_service`` when the run
+        has services).
+    """
     tables = {"summary": summary_table(result), "sites": sites_table(result),
               "services": services_table(result), "communities": communities_table(result),
               "costs": costs_table(result), "unmet": unmet_table(result)}
@@ -196,9 +289,25 @@ def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def write_tables(result: RunResult, folder: str | Path, lang: str = "zh") -> dict[str, pd.DataFrame]:
+def write_tables(result: RunResult, folder: str | Path,
+                 lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Write ``report.xlsx``, ``tables/<name>.csv`` (UTF-8 with BOM, opens in Excel) and
-    ``report.gpkg`` (one layer per table; sites as points) into ``folder``."""
+    ``report.gpkg`` (one layer per table; sites as points) into ``folder``.
+
+    Parameters
+    ----------
+    result
+        The run.
+    folder
+        An existing folder.
+    lang
+        Language of the sheet names and key values (headers are in both).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The tables written (:func:`report_tables`).
+    """
     folder = Path(folder)
     tables = report_tables(result)
     write_workbook(tables, folder / "report.xlsx", lang)
@@ -216,8 +325,18 @@ def write_tables(result: RunResult, folder: str | Path, lang: str = "zh") -> dic
 
 
 def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh") -> None:
-    """Excel workbook: one sheet per table, two header rows (Chinese, English), number
-    formats by column and frozen header rows."""
+    """Write an Excel workbook: one sheet per table, two header rows (Chinese, English),
+    number formats by column and frozen header rows.
+
+    Parameters
+    ----------
+    tables
+        Tables by sheet key.
+    path
+        The workbook to write.
+    lang
+        Language of the sheet names and key values (e.g. building classes).
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -403,7 +522,22 @@ HEADLINE = ("total_population", "covered_population", "covered_share", "coverabl
 
 
 def result_html(result: RunResult, lang: str | None = None, max_rows: int = 20) -> str:
-    """Readable HTML of a run for Jupyter: headline numbers and the chosen sites."""
+    """Readable HTML of a run for Jupyter: headline numbers and the chosen sites.
+
+    Parameters
+    ----------
+    result
+        The run.
+    lang
+        ``"zh"``, ``"en"`` or None (by study area).
+    max_rows
+        Most sites listed.
+
+    Returns
+    -------
+    str
+        An HTML fragment; names from data escaped by pandas.
+    """
     lang = map_lang(result, lang)
     s = result.summary
     kpi = pd.DataFrame(

@@ -253,7 +253,18 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
 
 def check_map_options(lang: str | None = None, assets: str = "inline", basemap: str = "osm",
                       tianditu_key: str | None = None) -> None:
-    """Raise :class:`SitingError` for a bad map option (before any work is done)."""
+    """Check the map options before any work is done.
+
+    Parameters
+    ----------
+    lang, assets, basemap, tianditu_key
+        As for :func:`make_map`.
+
+    Raises
+    ------
+    SitingError
+        For an unknown language, asset mode or basemap, or Tianditu without a key.
+    """
     if lang is not None:
         check_lang(lang)
     if assets not in ASSET_MODES:
@@ -311,8 +322,21 @@ def _communities(result: RunResult) -> gpd.GeoDataFrame | None:
 
 
 def population_cells(result: RunResult, cell_m: float = GRID_M) -> gpd.GeoDataFrame:
-    """Demand summed into square cells (projected CRS): ``population`` and each demand
-    group column present (``age_*``, ``households``)."""
+    """Demand summed into square cells, drawn as the population layers.
+
+    Parameters
+    ----------
+    result
+        The run.
+    cell_m
+        Cell size in metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One square per cell with people (projected CRS): ``population`` and each demand
+        group column present (``age_*``, ``households``).
+    """
     d = result.demand
     cols = ["population"] + [c for c in d.columns
                              if (c.startswith("age_") or c == "households")

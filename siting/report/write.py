@@ -28,15 +28,29 @@ def write_outputs(result: RunResult, out: str | Path, overwrite: bool = False,
     ``report.xlsx``, ``report.gpkg`` and ``tables/*.csv`` (see :mod:`siting.report.tables`) and
     ``report.pdf`` (printable A4 review pack, see :mod:`siting.report.pdf`).
 
-    ``lang`` (``"zh"``/``"en"``, default by study area), ``assets``, ``basemap`` and
-    ``tianditu_key`` are passed to :func:`~siting.report.webmap.make_map`. The walking
-    reach of the tiers, drawn by both the map and the PDF, is computed once here.
-
     Everything is written to a temporary folder beside ``out`` and swapped into place at
-    the end, so a failure leaves no half-written folder (see :mod:`siting.io.outdir`). An
-    existing ``out`` is only replaced when ``overwrite`` is set and it is an earlier siting
-    run (it holds the marker ``.siting-output.json``); only the files siting wrote there are
-    deleted, and a folder holding any other file is never replaced.
+    the end, so a failure leaves no half-written folder (see :mod:`siting.io.outdir`). The
+    walking reach of the tiers, drawn by both the map and the PDF, is computed once here.
+
+    Parameters
+    ----------
+    result
+        The run.
+    out
+        The output folder.
+    overwrite
+        Replace ``out`` when it is an earlier siting run (it holds the marker
+        ``.siting-output.json``); only the files siting wrote there are deleted, and a
+        folder holding any other file is never replaced.
+    lang
+        ``"zh"``, ``"en"`` or None (by study area).
+    assets, basemap, tianditu_key
+        Passed to :func:`~siting.report.webmap.make_map`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
     """
     with atomic_folder(out, overwrite, "run") as tmp:
         chosen = result.chosen_sites.to_crs("EPSG:4326")
