@@ -127,6 +127,8 @@ def make_map(result: RunResult, lang: str | None = None, assets: str = "inline",
     basemap
         Basemap shown first: ``"osm"``, ``"light"``, ``"tianditu"`` (needs
         ``tianditu_key``) or ``"amap"`` (whole map drawn in GCJ-02; see module notes).
+    tianditu_key
+        A Tianditu (天地图) API key, needed for ``basemap="tianditu"``.
     tiers_min
         Walking-time tiers (minutes) drawn as reach polygons and counted in popups.
     reach
