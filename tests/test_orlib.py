@@ -12,13 +12,14 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SHARED
 
 from siting.errors import SitingError
 from siting.io.orlib import read_pmed, read_scp
 from siting.models.benchmarks import pmed_instance, scp_instance
 from siting.models.coverage import SetCovering
 from siting.models.median import PMedian
+
+from conftest import SHARED
 
 ORLIB = SHARED / "orlib"
 SCP = {"scp41": 429, "scp42": 512, "scp43": 516, "scp44": 494, "scp45": 512}

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from report_helpers import run_small, with_site_name
 from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.report.pdf import headline, write_pdf
+
+from report_helpers import run_small, with_site_name
 
 pymupdf = pytest.importorskip("pymupdf", reason="pymupdf is not installed (pip install '.[test]')")
 

@@ -11,7 +11,6 @@ import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
-from report_helpers import XSS, enriched, run_small, with_site_name
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -22,6 +21,8 @@ from siting.report.markup import esc
 from siting.report.tables import report_tables, result_html
 from siting.report.webmap import make_map, population_cells
 from siting.report.write import write_outputs
+
+from report_helpers import XSS, enriched, run_small, with_site_name
 
 CDN = ("https://cdn", "jsdelivr", "cdnjs", "code.jquery", "bootstrapcdn")
 

@@ -310,7 +310,8 @@ def _acquire(lock: Path, target: Path) -> int:
         except BlockingIOError:
             os.close(fd)
             raise SitingError(f"output folder {target} is in use by another siting run (lock "
-                              f"{lock} is held); wait for it to finish or choose another --out")
+                              f"{lock} is held); wait for it to finish or choose another --out"
+                              ) from None
         try:
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
