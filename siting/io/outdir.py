@@ -344,7 +344,7 @@ def _signals_deferred() -> Iterator[None]:
         for s, handler in old.items():
             signal.signal(s, handler)
         if got:
-            handler = old[got[0]]
+            handler = old[signal.Signals(got[0])]
             if callable(handler):
                 handler(got[0], None)
             elif handler == signal.SIG_DFL:
@@ -423,7 +423,7 @@ def _remove_listed(folder: Path) -> None:
     if marker is None:
         return
     real = os.path.realpath(folder)
-    dirs = set()
+    dirs: set[str] = set()
     for rel in marker["files"]:
         p = Path(rel)
         if p.is_absolute() or ".." in p.parts or not p.parts:
