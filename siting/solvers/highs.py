@@ -176,6 +176,30 @@ class _HiGHSBulk(pulp.HiGHS):
     PuLP sets them, so reading the solution back is PuLP's own code.
     """
 
+    progress: Progress | None = None  # called with (seconds, incumbent, bound)
+
+    def callSolver(self, lp):
+        self._watch(lp)
+        lp.solverModel.run()
+
+    def _watch(self, lp) -> None:
+        """Report HiGHS's incumbent and bound, in the PuLP objective's sense, to
+        ``progress`` as HiGHS logs them."""
+        if self.progress is None:
+            return
+        sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0  # HiGHS minimises -objective
+        const = float(lp.objective.constant) if lp.objective is not None else 0.0
+        say = self.progress
+
+        def log(e):
+            d = e.data_out
+            o, b = float(d.mip_primal_bound), float(d.mip_dual_bound)
+            if np.isfinite(o) and abs(o) < 1e30:
+                say(float(d.running_time), sign * o + const, sign * b + const)
+
+        lp.solverModel.cbMipImprovingSolution.subscribe(log)
+        lp.solverModel.cbMipLogging.subscribe(log)
+
     def buildSolverModel(self, lp):
         import highspy
 
@@ -235,11 +259,13 @@ class _HiGHSFrom(_HiGHSBulk):
         sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
         sol.value_valid = True
         lp.solverModel.setSolution(sol)
+        self._watch(lp)
         lp.solverModel.run()
 
 
 def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_gap: float,
-               start: dict | None = None) -> tuple[str, float | None]:
+               start: dict | None = None,
+               progress: Progress | None = None) -> tuple[str, float | None]:
     """Solve a PuLP model with HiGHS (handed over in bulk); its status and proven bound.
 
     ``start`` (variable name → value of a complete solution) is HiGHS's first incumbent.
@@ -257,6 +283,8 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
     start
         Variable name → value of a complete feasible solution (missing names count as
         0); ``None`` for no start.
+    progress
+        Called with ``(seconds, incumbent, bound)`` as HiGHS logs them.
 
     Returns
     -------
@@ -272,8 +300,10 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
     if time_limit is not None:
         kwargs["timeLimit"] = time_limit
     maximize = prob.sense == pulp.LpMaximize
+    back = _HiGHSFrom(start, **kwargs) if start else _HiGHSBulk(**kwargs)
+    back.progress = progress
     with quiet(not msg):
-        prob.solve(_HiGHSFrom(start, **kwargs) if start else _HiGHSBulk(**kwargs))
+        prob.solve(back)
     h = prob.solverModel
     model_status = h.getModelStatus()
     info = h.getInfo()
