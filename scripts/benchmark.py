@@ -62,6 +62,7 @@ from siting._dijkstra import bounded_dijkstra  # noqa: E402
 from siting.access import Access, build_instance, join_demand  # noqa: E402
 from siting.models.coverage import MaximalCovering, SetCovering  # noqa: E402
 from siting.network import components  # noqa: E402
+from siting.solvers.cbc import to_pulp  # noqa: E402
 
 REACH = 1000.0
 SHARED = [ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data"]
@@ -108,9 +109,9 @@ def real_inputs(osm: Path, name: str, snap_to: str = "edge") -> Inputs:
     (``snap_to``: ``"edge"``, the pipeline's rule, or ``"node"``, the rule before)."""
     from siting import network
     from siting.access import build_access
+    from siting.config.scenario import make_scenario
     from siting.demand import demand_from_buildings
     from siting.pipeline import load_inputs
-    from siting.config.scenario import make_scenario
     from siting.sites import candidates_from_buildings
 
     G, buildings, landuse, area, _ = load_inputs(make_scenario(osm=osm))
@@ -412,7 +413,7 @@ def _pandana_rows(inp: Inputs, args, ours, base, rows) -> None:
 def _check(diff: float) -> str:
     if not np.isfinite(diff):
         return "DIFFERENT pairs"
-    return ("same pairs, max |d| %.1e m" % diff) + ("" if diff <= 1e-6 else " (> 1e-6)")
+    return (f"same pairs, max |d| {diff:.1e} m") + ("" if diff <= 1e-6 else " (> 1e-6)")
 
 
 def _pandana_check(ours, pairs) -> str:
@@ -439,7 +440,12 @@ def model_rows(inp: Inputs, inst, args, rows: list, p: int, set_cover: bool = Tr
                          check=f"{inst.n_demand}x{inst.n_sites} -> {r.shape[0]}x{r.shape[1]}"))
         out = {}
         with measured(out):
-            m.problem  # the PuLP model the CBC path solves (HiGHS is fed matrices)
+            matrices = m.model  # built once, named rows and columns; HiGHS takes them as is
+        rows.append(dict(base, method="ours", stage=f"{label} matrices", **out, objective=None,
+                         check=f"{matrices.shape[0]}x{matrices.shape[1]} rows x columns"))
+        out = {}
+        with measured(out):
+            to_pulp(matrices)  # the CBC path: the same matrices as a PuLP problem
         rows.append(dict(base, method="ours (PuLP, CBC path)", stage=f"{label} model", **out,
                          objective=None, check="PuLP model of the reduced matrices"))
         best = None
@@ -549,7 +555,7 @@ def _e2e_worker(path: str, p: int, time_limit: float) -> None:
         load=t1 - t0, coverage=t2 - t1, model=t3 - t2, solve=t4 - t3, total=t4 - t1,
         peak_mb=_peak_rss_mb(),
         objective=sol.objective, status=sol.status, gap=sol.mip_gap,
-        pairs=len(inst.pair_demand), model_shape="%dx%d" % m.reduced.shape)))
+        pairs=len(inst.pair_demand), model_shape="{}x{}".format(*m.reduced.shape))))
 
 
 def _peak_rss_mb() -> float:

@@ -2,11 +2,17 @@
 
 from siting._version import __version__
 from siting.errors import InfeasibleError, SitingError
+from siting.models._classic import AssignmentSolution
+from siting.models.backup import BackupCovering
+from siting.models.capacitated import CapacitatedMaximalCovering
+from siting.models.center import PCenter
 from siting.models.coverage import MaximalCovering, SetCovering
 from siting.models.instance import Instance
+from siting.models.median import PMedian
 from siting.models.results import CoverageSolution
 
 __all__ = [
-    "CoverageSolution", "InfeasibleError", "Instance", "MaximalCovering", "SetCovering",
+    "AssignmentSolution", "BackupCovering", "CapacitatedMaximalCovering", "CoverageSolution",
+    "InfeasibleError", "Instance", "MaximalCovering", "PCenter", "PMedian", "SetCovering",
     "SitingError", "__version__",
 ]

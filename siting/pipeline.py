@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from siting.config.site_policy import site_policy
 from siting.demand import add_groups, demand_from_buildings, load_population
 from siting.errors import SitingError
 from siting.inputs import named
-from siting.io.osm import BUILDING_TAGS, read_osm
+from siting.io.osm import BUILDING_TAGS, OSMExtract, read_osm
 from siting.io.vectors import read_vector
 from siting.models.coverage import MaximalCovering, SetCovering
 from siting.models.instance import Instance
@@ -43,9 +44,31 @@ DEFAULT_P = 10
 
 def load_inputs(sc: Scenario):
     """Walking graph (WGS84), buildings, land use, study area and building entrances
-    (None when the input has none) for a scenario."""
+    (None when the input has none) for a scenario.
+
+    Parameters
+    ----------
+    sc
+        The scenario; its input is, in this order of preference, ``osm`` (an extract,
+        clipped to ``bbox`` if given), ``graphml`` with ``buildings``, or ``place``
+        (downloaded).
+
+    Returns
+    -------
+    tuple
+        ``(G, buildings, landuse, area, entrances)``: the walking graph, building
+        footprints, land use (``None`` for a GraphML input), the study area (WGS84
+        polygon: ``bbox`` if given, else the extract's extent, the graph's node bounds or
+        the place's boundary) and building entrances (``None`` unless from an extract).
+
+    Raises
+    ------
+    SitingError
+        When no input is given, ``bbox`` does not overlap the extract's data, or the
+        place cannot be downloaded.
+    """
     if sc.osm is not None:
-        ext = read_osm(sc.osm)
+        ext = _extract(sc.osm)
         area = box(*sc.bbox) if sc.bbox else ext.study_area()
         data = ext.data_extent()
         if sc.bbox and data is not None and not area.intersects(data):
@@ -70,6 +93,22 @@ def load_inputs(sc: Scenario):
     raise SitingError("no input: give --osm FILE, --graphml FILE with --buildings, or --place NAME")
 
 
+def _extract(path: Path) -> OSMExtract:
+    """The extract of an OSM file, read once per process while the file is unchanged
+    (``siting compare`` and ``siting batch`` workers plan many scenarios on one file)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return read_osm(path)  # its own message for a missing or unreadable file
+    return _read_osm_cached(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_osm_cached(path: str, mtime_ns: int, size: int) -> OSMExtract:
+    """:func:`siting.io.osm.read_osm`, kept for the last two (file, version) pairs."""
+    return read_osm(path)
+
+
 def _nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     import osmnx as ox
 
@@ -81,6 +120,20 @@ def run(sc: Scenario, progress: Callable[[str], None] | None = None) -> RunResul
 
     ``progress`` is called with one line per stage as it ends (``network: 2,449 nodes
     (3.1 s)``); the CLI prints them on a terminal.
+
+    Parameters
+    ----------
+    sc
+        The scenario: inputs, policy, model, solver and limits.
+    progress
+        Called with one line of text per finished stage (seconds since the start
+        appended), and with the solver's incumbent, bound and gap during the solve;
+        ``None`` (default) to report nothing.
+
+    Returns
+    -------
+    RunResult
+        Inputs as used, result columns on demand and sites, the solution and summary.
     """
     t0 = time.perf_counter()
     token = _PROGRESS.set((progress, t0))

@@ -67,17 +67,45 @@ class RunResult:
 
     @property
     def chosen_sites(self) -> gpd.GeoDataFrame:
+        """The rows of ``sites`` the optimiser opened (``chosen``), existing ones included."""
         return self.sites[self.sites["chosen"]]
 
     def write(self, out: str | Path, overwrite: bool = False, **map_options) -> Path:
         """Write map, tables, GeoPackages and summary.json to ``out`` (see :mod:`siting.report`;
-        ``map_options``: ``lang``, ``assets``, ``basemap``, ``tianditu_key``)."""
+        ``map_options``: ``lang``, ``assets``, ``basemap``, ``tianditu_key``).
+
+        Parameters
+        ----------
+        out
+            Output folder; written to a temporary folder beside it, then swapped in.
+        overwrite
+            Replace an existing ``out`` if it is an earlier siting run (default False).
+        **map_options
+            ``lang``, ``assets``, ``basemap``, ``tianditu_key``, passed to the map
+            (see :func:`siting.report.write.write_outputs`).
+
+        Returns
+        -------
+        Path
+            The output folder.
+        """
         from siting.report.write import write_outputs
 
         return write_outputs(self, out, overwrite=overwrite, **map_options)
 
     def map(self, **map_options):
-        """The Folium map (displays inline in Jupyter; options as :func:`siting.report.make_map`)."""
+        """The Folium map (displays inline in Jupyter; options as :func:`siting.report.make_map`).
+
+        Parameters
+        ----------
+        **map_options
+            ``lang`` (``"zh"``/``"en"``), ``assets`` (``"inline"``/``"cdn"``), ``basemap``
+            and ``tianditu_key`` (see :func:`siting.report.webmap.make_map`).
+
+        Returns
+        -------
+        folium.Map
+        """
         from siting.report.write import make_map
 
         return make_map(self, **map_options)
@@ -90,7 +118,24 @@ class RunResult:
 
 def attach_plan(sites, plan, services):
     """Per-site plan columns: services, complex, area_m2_<service>, units_<service>,
-    area_used_m2, and the plan's cost breakdown on its sites (see :func:`plan_costs`)."""
+    area_used_m2, and the plan's cost breakdown on its sites (see :func:`plan_costs`).
+
+    Parameters
+    ----------
+    sites
+        Candidate sites offered to the optimiser (row ``j`` is plan site ``j``); not modified.
+    plan
+        The embedded model's :class:`~siting.models.embedded.EmbeddedSolution`.
+    services
+        Service keys of the policy (one ``area_m2_<service>`` and ``units_<service>``
+        column each).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy of ``sites`` with the plan columns; sites the plan does not open get
+        empty services, no complex and 0 m² (``acquisition_mode`` is left as it was).
+    """
     sites = plan_costs(sites.copy(), plan)
     t = plan.sites.set_index("site") if len(plan.sites) else None
     cols = ["services", "complex", "acquisition_mode", "area_used_m2", "marginal_value",
@@ -113,7 +158,21 @@ def plan_costs(sites, plan):
     """The plan's cost of each site it opens (charged on the m² it uses) replaces the
     price of the usable area in ``cost`` (= ``cost_one_off``), ``annual_cost`` and the
     breakdown ``cost_one_off``, ``cost_fit_out``, ``cost_rent_horizon``, ``cost_total``;
-    other candidates keep their price. Every output reads these columns."""
+    other candidates keep their price. Every output reads these columns.
+
+    Parameters
+    ----------
+    sites
+        Candidate sites with the cost columns (CNY; ``annual_cost`` in CNY per year);
+        modified in place.
+    plan
+        The embedded model's :class:`~siting.models.embedded.EmbeddedSolution`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``sites``, with the plan's costs on the sites it opens.
+    """
     if not len(plan.sites):
         return sites
     t = plan.sites.set_index("site")
@@ -126,7 +185,35 @@ def plan_costs(sites, plan):
 
 
 def attach_results(access: Access, inst: Instance, sol: CoverageSolution, demand, sites):
-    """Result columns: covered, nearest chosen site and walk per demand; per-site totals."""
+    """Result columns: covered, nearest chosen site and walk per demand; per-site totals.
+
+    The nearest chosen site and walk are exact within reach (instance pairs) and found
+    by one multi-source Dijkstra beyond it.
+
+    Parameters
+    ----------
+    access
+        Network index the instance was built from (graph, snaps, components).
+    inst
+        The optimiser's input.
+    sol
+        Its solution (``chosen`` sites, ``covered`` demand).
+    demand
+        Demand points, one row per instance demand point; not modified.
+    sites
+        Candidate sites, one row per instance site; not modified.
+
+    Returns
+    -------
+    demand : geopandas.GeoDataFrame
+        A copy with ``covered``, ``nearest_site`` (-1 when none is reachable), ``walk_m``
+        (metres, snap distances included; ``inf`` when unreachable), ``snap_m``,
+        ``snap_flag``, ``walk_from`` and ``component``.
+    sites : geopandas.GeoDataFrame
+        A copy with ``chosen``, ``covered_population`` (people covered for whom it is the
+        nearest chosen site), ``population_in_reach``, ``snap_m``, ``snap_flag``,
+        ``walk_from`` and ``component``.
+    """
     demand, sites = demand.copy(), sites.copy()
     chosen = sol.chosen
     nearest = np.full(inst.n_demand, -1, dtype=np.int64)
@@ -193,7 +280,23 @@ def _or_blank(values, n: int) -> np.ndarray:
 
 
 def with_results(candidates: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The candidate table with the optimiser's result columns (excluded rows: not chosen)."""
+    """The candidate table with the optimiser's result columns (excluded rows: not chosen).
+
+    Parameters
+    ----------
+    candidates
+        Every candidate, the ``len(sites)`` offered to the optimiser first, then the
+        excluded ones.
+    sites
+        The offered sites with result columns (see :func:`attach_results`) and costs
+        (an embedded plan's, see :func:`plan_costs`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy of ``candidates`` with the result columns and costs of ``sites``; excluded
+        rows are not chosen, have empty result columns and keep their own costs.
+    """
     c = candidates.copy()
     n = len(sites)
     for col, empty in (("chosen", False), ("covered_population", 0.0),
@@ -210,6 +313,23 @@ def with_results(candidates: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.G
 
 
 def run_summary(r: RunResult, runtime_s: float) -> dict:
+    """The headline numbers of a run, written to ``summary.json``.
+
+    Parameters
+    ----------
+    r
+        The run, with result columns on ``demand`` and ``sites``.
+    runtime_s
+        Wall time of the whole run in seconds.
+
+    Returns
+    -------
+    dict
+        JSON-ready: population (people) total, covered and coverable, site counts,
+        model, status, objective, bound and gap, ``cost_total`` (CNY) of the chosen
+        sites, threshold (metres), network and snapping diagnostics, the 20 most
+        populous components, demand by group, sources and ``runtime_s``.
+    """
     inst, sol = r.instance, r.solution
     coverable = inst.coverable()
     total = float(inst.weight.sum())

@@ -10,14 +10,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from test_embedded_bruteforce import small_policy
-
 from shapely.geometry import box
+from test_embedded_bruteforce import small_policy
 
 from siting import network
 from siting.access import build_access, build_instance
-from siting.models.embedded import EmbeddedFacilities
 from siting.io.osm import read_osm
+from siting.models.embedded import EmbeddedFacilities
 
 LON0, LAT0 = 118.78, 32.04
 M_LAT = 1 / 111_000.0

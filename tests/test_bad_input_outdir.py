@@ -18,8 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 import siting
-from siting.io import outdir
 from siting.cli import app, sample_osm
+from siting.io import outdir
 from siting.io.outdir import MARKER, atomic_folder, read_marker
 
 ROOT = Path(siting.__file__).resolve().parents[1]
@@ -44,8 +44,8 @@ def refused(res, *words) -> None:
 
 @pytest.fixture(scope="module")
 def result():
-    from siting.pipeline import run
     from siting.config.scenario import make_scenario
+    from siting.pipeline import run
 
     return run(make_scenario(osm=sample_osm(), max_sites=2))
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_helpers import XSS, enriched, run_small, with_site_name
 
 from siting.report.write import write_outputs
+
+from report_helpers import XSS, enriched, run_small, with_site_name
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -147,10 +147,10 @@ def test_output_check_catches_a_second_set_of_numbers(helsinki_osm, tmp_path):
     import re
     import shutil
 
+    from siting.report.i18n import label
+
     from output_check import MARKER, check_run_folder
     from report_helpers import run_small
-
-    from siting.report.i18n import label
 
     out = run_small(helsinki_osm, max_sites=3).write(tmp_path / "run", lang="en")
     assert check_run_folder(out)["sites"] == 3

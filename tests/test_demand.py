@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-from conftest import SHARED, shared_file
 from pyproj import Transformer
 from shapely.geometry import Point, box
 from typer.testing import CliRunner
@@ -35,6 +34,8 @@ from siting.errors import SitingError
 from siting.io.coords import wgs84_to_bd09, wgs84_to_gcj02
 from siting.io.vectors import _DEGREE_SEGMENT
 from siting.population import demand_from_polygons, demand_from_raster
+
+from conftest import SHARED, shared_file
 
 GK = "EPSG:4548"  # CGCS2000 3° Gauss–Krüger, CM 117°E (Beijing, Nanjing)
 NODATA = -99999.0

@@ -56,12 +56,24 @@ def _problems(path: Path) -> list[str]:
         if not re.search(r"^Parameters\n-{3,}", doc, flags=re.M):
             out.append(f"{name}: no 'Parameters' section for {', '.join(params)}")
             continue
-        section = doc.split("Parameters", 1)[1]
-        listed = set(re.findall(r"^\**(\w+)(?:\s*[:,]|\s*$)", section, flags=re.M))
+        listed = _listed(doc.split("Parameters", 1)[1])
         missing = [p for p in params if p.lstrip("*") not in listed]
         if missing:
             out.append(f"{name}: 'Parameters' does not describe {', '.join(missing)}")
     return out
+
+
+def _listed(section: str) -> set[str]:
+    """Names a Parameters section describes: unindented lines ``a``, ``a : type`` or
+    numpydoc's shared ``a, b : type``, up to the next section."""
+    lines = section.split("\n")[2:]  # after the dashes
+    names = set()
+    for k, line in enumerate(lines):
+        if k + 1 < len(lines) and re.match(r"^-{3,}$", lines[k + 1]):
+            break  # the next section's title
+        if line and not line[0].isspace():
+            names |= {n.strip().lstrip("*") for n in line.split(" : ")[0].split(",")}
+    return names
 
 
 FILES = sorted(p for p in PKG.rglob("*.py") if p.name not in EXEMPT_MODULES)

@@ -18,7 +18,7 @@ LAYERS = {
     "population": 3, "communities": 3, "sites": 3, "inventory": 3, "vocabulary": 3,
     "candidates": 3, "costs": 3, "inputs": 3, "models.instance": 3, "models": 4, "solvers": 4,
     "results": 5, "pipeline": 5, "report": 6,
-    "compare": 7, "cli": 7, "__main__": 7, "__init__": 7,
+    "compare": 7, "batch": 7, "cli": 7, "__main__": 7, "__init__": 7,
 }
 # models.instance is the hand-over: the stages build the Instance the models read
 # upward imports allowed, each a lazy import inside a convenience method:

@@ -8,12 +8,13 @@ import textwrap
 import geopandas as gpd
 import numpy as np
 import pytest
-import walk_check
 from typer.testing import CliRunner
 
 from siting import network
 from siting.cli import app
 from siting.io.osm import read_osm
+
+import walk_check
 
 runner = CliRunner()
 
@@ -90,8 +91,8 @@ def test_nanjing_optimal_and_recomputed_from_files(nanjing_osm, tmp_path, p):
 
 
 def test_nanjing_coverage_grows_with_p(nanjing_osm, tmp_path):
-    from siting.pipeline import run
     from siting.config.scenario import make_scenario
+    from siting.pipeline import run
 
     values = [run(make_scenario(osm=nanjing_osm, max_sites=p)).summary["covered_population"]
               for p in (1, 2, 4, 8)]

@@ -73,8 +73,8 @@ def test_reduced_models_match_unreduced(seed, solver):
 
 @pytest.mark.slow
 def test_reduced_models_match_unreduced_on_real_extract(helsinki_osm):
-    from siting.pipeline import run
     from siting.config.scenario import make_scenario
+    from siting.pipeline import run
 
     inst = run(make_scenario(osm=helsinki_osm, max_sites=3)).instance
     m = MaximalCovering(inst, p=3)
@@ -90,9 +90,9 @@ def test_nanjing_demand_aggregated_for_the_optimiser_keeps_group_totals(nanjing_
     demand group's total is kept per row, and the outputs still hold every fine point."""
     import geopandas as gpd
 
+    from siting.config.scenario import make_scenario
     from siting.demand import DEMAND_GROUPS
     from siting.pipeline import run
-    from siting.config.scenario import make_scenario
 
     result = run(make_scenario(osm=nanjing_osm, max_sites=5))
     inst, demand = result.instance, result.demand

@@ -132,3 +132,17 @@ def test_progress_reports_the_incumbents_as_highs_finds_them():
     incumbents = [o for _, o, _ in seen]
     assert incumbents == sorted(incumbents)
     assert incumbents[-1] == pytest.approx(res.objective) == pytest.approx(best)
+
+
+def test_progress_of_a_pulp_model_is_in_its_own_sense():
+    """The PuLP path reports incumbents of the maximisation as PuLP states it (HiGHS is
+    handed the minimisation of its negative), constant included."""
+    model, best = _knapsack(3)
+    from siting.solvers.cbc import to_pulp
+
+    prob, _ = to_pulp(model)
+    prob.objective.constant = model.offset
+    seen = []
+    res = solve_pulp(prob, "highs", progress=lambda t, o, b: seen.append(o))
+    assert seen and seen[-1] == pytest.approx(res.objective) == pytest.approx(best)
+    assert seen == sorted(seen)

@@ -115,6 +115,15 @@ def output_lock(out: str | Path, overwrite: bool = False, kind: str = "run") -> 
     ``SystemExit(143)`` until the block ends (so temporary folders are cleaned up). Nested
     use on a folder this process already holds just checks again.
 
+    Parameters
+    ----------
+    out
+        Output folder as given by the user.
+    overwrite
+        Whether an earlier siting output of the same kind may be replaced.
+    kind
+        ``"run"`` or ``"comparison"``.
+
     Yields
     ------
     Path
@@ -167,6 +176,15 @@ def atomic_folder(out: str | Path, overwrite: bool = False, kind: str = "run") -
     an :class:`OSError` while writing (disk full, …) becomes a :class:`SitingError`
     naming the file.
 
+    Parameters
+    ----------
+    out
+        Output folder as given by the user.
+    overwrite
+        Whether an earlier siting output of the same kind may be replaced.
+    kind
+        ``"run"`` or ``"comparison"``; recorded in the marker.
+
     Yields
     ------
     Path
@@ -201,7 +219,19 @@ def atomic_folder(out: str | Path, overwrite: bool = False, kind: str = "run") -
 
 
 def read_marker(folder: str | Path) -> dict | None:
-    """The marker of a siting output folder, or None when absent or unreadable."""
+    """The marker of a siting output folder, or None when absent or unreadable.
+
+    Parameters
+    ----------
+    folder
+        The folder that may hold :data:`MARKER`.
+
+    Returns
+    -------
+    dict or None
+        The marker (``tool``, ``kind``, ``files`` written, …); ``None`` when it is
+        missing, unreadable or not a valid siting marker.
+    """
     try:
         data = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -280,7 +310,8 @@ def _acquire(lock: Path, target: Path) -> int:
         except BlockingIOError:
             os.close(fd)
             raise SitingError(f"output folder {target} is in use by another siting run (lock "
-                              f"{lock} is held); wait for it to finish or choose another --out")
+                              f"{lock} is held); wait for it to finish or choose another --out"
+                              ) from None
         try:
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -313,7 +344,7 @@ def _signals_deferred() -> Iterator[None]:
         for s, handler in old.items():
             signal.signal(s, handler)
         if got:
-            handler = old[got[0]]
+            handler = old[signal.Signals(got[0])]
             if callable(handler):
                 handler(got[0], None)
             elif handler == signal.SIG_DFL:
@@ -392,7 +423,7 @@ def _remove_listed(folder: Path) -> None:
     if marker is None:
         return
     real = os.path.realpath(folder)
-    dirs = set()
+    dirs: set[str] = set()
     for rel in marker["files"]:
         p = Path(rel)
         if p.is_absolute() or ".." in p.parts or not p.parts:

@@ -165,8 +165,19 @@ class MaximalCovering(_Covering):
         With ``swap`` (count constraint only) an iterated local search follows: random
         kicks of a few sites, 1-swap descent, keep the better (seeded, deterministic).
 
-        Returns column indices of the reduced model. A heuristic: used as the solver's
-        warm start, never reported as optimal.
+        A heuristic: used as the solver's warm start, never reported as optimal.
+
+        Parameters
+        ----------
+        swap
+            Follow the greedy with the iterated 1-swap search (only without a budget).
+        time_s
+            Seconds the swap search may run at most (default 15).
+
+        Returns
+        -------
+        numpy.ndarray
+            Column indices of the reduced model (``self.reduced.sites`` maps them to sites).
         """
         r = self.reduced
         cost = self.instance.cost[r.sites] if self.budget is not None else None
@@ -304,6 +315,16 @@ class SetCovering(_Covering):
         With ``search_s > 0`` and equal site costs the cover is then shrunk by
         row-weighting local search (:func:`siting.models._setcover.rwls_set_cover`) for at
         most that many seconds; it stops sooner once it stops finding smaller covers.
+
+        Parameters
+        ----------
+        search_s
+            Seconds for the local search; 0 (default) for the greedy cover alone.
+
+        Returns
+        -------
+        numpy.ndarray
+            Column indices of the reduced model (``self.reduced.sites`` maps them to sites).
         """
         r = self.reduced
         cost = self.cost[r.sites]

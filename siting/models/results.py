@@ -50,6 +50,7 @@ class CoverageSolution:
 
     @property
     def covered_population(self) -> float:
+        """People at the covered demand points (sum of ``weight`` over ``covered``)."""
         return float(self.weight[self.covered].sum())
 
     def summary(self) -> dict:

@@ -74,12 +74,46 @@ def solve(model: MatrixModel, solver: str = DEFAULT_SOLVER, time_limit: float | 
 
 def solve_pulp(prob: pulp.LpProblem, solver: str = DEFAULT_SOLVER,
                time_limit: float | None = None, msg: bool = False, mip_gap: float = 0.0,
-               warm_start: bool = False, start: dict | None = None) -> SolverResult:
+               warm_start: bool = False, start: dict | None = None,
+               progress: Progress | None = None) -> SolverResult:
     """Solve a PuLP problem; the values are left on its variables (``x`` is empty).
 
     ``warm_start`` passes the variables' initial values to CBC as a MIP start;
     ``start`` (variable name → value of a complete feasible solution) is handed to
     HiGHS as its first incumbent.
+
+    Parameters
+    ----------
+    prob
+        The PuLP problem, solved in place.
+    solver
+        ``"highs"`` or ``"cbc"``.
+    time_limit
+        Seconds for the solve; ``None`` for no limit.
+    msg
+        Show the solver's log.
+    mip_gap
+        Relative gap at which the solver may stop and report ``"optimal"``.
+    warm_start
+        CBC only: pass the variables' initial values as a MIP start.
+    start
+        HiGHS only: variable name → value of a complete feasible solution (missing
+        names count as 0); ``None`` for no start.
+    progress
+        Called with ``(seconds, incumbent, bound)``: live for HiGHS, from the log
+        after the solve for CBC.
+
+    Returns
+    -------
+    SolverResult
+        With an empty ``x``; ``trace`` is filled for CBC only.
+
+    Raises
+    ------
+    InfeasibleError
+        If the problem is infeasible.
+    SitingError
+        If no integer solution was found within ``time_limit``.
     """
     name = check_solver(solver, time_limit)
     t0 = time.perf_counter()
@@ -88,10 +122,13 @@ def solve_pulp(prob: pulp.LpProblem, solver: str = DEFAULT_SOLVER,
         return SolverResult(x=np.zeros(0), objective=const, bound=const, mip_gap=0.0,
                             status="optimal", solver=name, runtime_s=0.0)
     if name == "highs":
-        status, bound = highs.solve_pulp(prob, time_limit, msg, mip_gap, start)
+        status, bound = highs.solve_pulp(prob, time_limit, msg, mip_gap, start, progress)
         trace: list = []
     else:
         status, bound, trace = cbc.solve_pulp(prob, time_limit, msg, mip_gap, warm_start)
+        if progress is not None:
+            for t, o, b in trace:
+                progress(t, o, b)
     runtime = time.perf_counter() - t0
     if prob.status == pulp.LpStatusInfeasible:
         raise InfeasibleError(f"the {prob.name} model is infeasible")

@@ -29,6 +29,28 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
     (read from CBC's log, since PuLP reports ``Optimal`` for runs stopped by the limit).
 
     ``warm_start`` passes the variables' initial values to CBC as a MIP start.
+
+    Parameters
+    ----------
+    prob
+        The PuLP problem, solved in place (values are left on its variables).
+    time_limit
+        Seconds for CBC; ``None`` for no limit.
+    msg
+        Show CBC's log.
+    mip_gap
+        Relative gap at which CBC may stop.
+    warm_start
+        Pass the variables' initial values as a MIP start.
+
+    Returns
+    -------
+    status : str
+        ``"optimal"`` if CBC's log says so, else ``"feasible"``.
+    bound : float or None
+        CBC's proven bound in the objective's own sense; ``None`` if not logged.
+    trace : list
+        ``(seconds, incumbent, bound)`` tuples from CBC's log.
     """
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "cbc.log"
@@ -54,7 +76,33 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
 
 def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool = False,
                  mip_gap: float = 0.0, start: np.ndarray | None = None) -> SolverResult:
-    """Solve a :class:`MatrixModel` with CBC (the matrices become a PuLP model)."""
+    """Solve a :class:`MatrixModel` with CBC (the matrices become a PuLP model).
+
+    Parameters
+    ----------
+    model
+        The model as matrices.
+    time_limit
+        Seconds for CBC; ``None`` for no limit.
+    msg
+        Show CBC's log.
+    mip_gap
+        Relative gap at which CBC may stop and report ``"optimal"``.
+    start
+        ``(n,)`` column values passed to CBC as a MIP start; ``None`` for none.
+
+    Returns
+    -------
+    SolverResult
+        Objective, bound and trace include the model's offset.
+
+    Raises
+    ------
+    InfeasibleError
+        If the model is infeasible.
+    SitingError
+        If no integer solution was found within ``time_limit``.
+    """
     prob, x = to_pulp(model)
     if start is not None:
         for v, val in zip(x, np.asarray(start, float).tolist()):
@@ -80,7 +128,23 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
 def to_pulp(model: MatrixModel, name: str = "model") -> tuple[pulp.LpProblem, list]:
     """The model as a PuLP problem (named rows and columns; without the objective's
-    offset) and its variables in order."""
+    offset) and its variables in order.
+
+    Parameters
+    ----------
+    model
+        The model as matrices; rows with two finite, different bounds become two
+        constraints suffixed ``_lo`` and ``_hi``.
+    name
+        Name of the PuLP problem.
+
+    Returns
+    -------
+    prob : pulp.LpProblem
+        The problem.
+    x : list of pulp.LpVariable
+        Its variables, one per column in order.
+    """
     prob = pulp.LpProblem(name, pulp.LpMaximize if model.maximize else pulp.LpMinimize)
     integer = np.zeros(len(model.c), bool)
     integer[model.integer] = True

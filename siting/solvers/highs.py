@@ -26,6 +26,34 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     ``start`` is a complete column vector handed to HiGHS as its first incumbent. The
     objective is recomputed from the returned solution and checked against HiGHS's report.
     ``progress`` is called with (seconds, incumbent, bound) as HiGHS logs them.
+
+    Parameters
+    ----------
+    model
+        The model as matrices.
+    time_limit
+        Seconds for the whole call, hand-over included; ``None`` for no limit.
+    msg
+        Show HiGHS's log.
+    mip_gap
+        Relative gap at which HiGHS may stop and report ``"optimal"``.
+    start
+        ``(n,)`` complete feasible column vector, HiGHS's first incumbent; if HiGHS then
+        reports a wrong optimum, the model is solved again without it in the time left.
+    progress
+        Called with ``(seconds, incumbent, bound)`` (offset included) as HiGHS logs them.
+
+    Returns
+    -------
+    SolverResult
+        Objective, bound and trace include the model's offset.
+
+    Raises
+    ------
+    InfeasibleError
+        If the model is infeasible.
+    SitingError
+        If the time limit is not positive or no integer solution was found within it.
     """
     import highspy
 
@@ -103,7 +131,20 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
 
 def write_model(model: MatrixModel, path: str | Path) -> Path:
-    """Write the model to ``path`` (``.lp`` or ``.mps``) with its row and column names."""
+    """Write the model to ``path`` (``.lp`` or ``.mps``) with its row and column names.
+
+    Parameters
+    ----------
+    model
+        The model as matrices; unnamed columns and rows are written ``x_j`` and ``r_i``.
+    path
+        File to write; its suffix (``.lp`` or ``.mps``) chooses the format.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     import highspy
 
     with quiet():
@@ -134,6 +175,30 @@ class _HiGHSBulk(pulp.HiGHS):
     arrays. Column and row indices (``var.index``, ``constraint.index``) are set as
     PuLP sets them, so reading the solution back is PuLP's own code.
     """
+
+    progress: Progress | None = None  # called with (seconds, incumbent, bound)
+
+    def callSolver(self, lp):
+        self._watch(lp)
+        lp.solverModel.run()
+
+    def _watch(self, lp) -> None:
+        """Report HiGHS's incumbent and bound, in the PuLP objective's sense, to
+        ``progress`` as HiGHS logs them."""
+        if self.progress is None:
+            return
+        sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0  # HiGHS minimises -objective
+        const = float(lp.objective.constant) if lp.objective is not None else 0.0
+        say = self.progress
+
+        def log(e):
+            d = e.data_out
+            o, b = float(d.mip_primal_bound), float(d.mip_dual_bound)
+            if np.isfinite(o) and abs(o) < 1e30:
+                say(float(d.running_time), sign * o + const, sign * b + const)
+
+        lp.solverModel.cbMipImprovingSolution.subscribe(log)
+        lp.solverModel.cbMipLogging.subscribe(log)
 
     def buildSolverModel(self, lp):
         import highspy
@@ -194,14 +259,40 @@ class _HiGHSFrom(_HiGHSBulk):
         sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
         sol.value_valid = True
         lp.solverModel.setSolution(sol)
+        self._watch(lp)
         lp.solverModel.run()
 
 
 def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_gap: float,
-               start: dict | None = None) -> tuple[str, float | None]:
+               start: dict | None = None,
+               progress: Progress | None = None) -> tuple[str, float | None]:
     """Solve a PuLP model with HiGHS (handed over in bulk); its status and proven bound.
 
     ``start`` (variable name → value of a complete solution) is HiGHS's first incumbent.
+
+    Parameters
+    ----------
+    prob
+        The PuLP problem, solved in place (values are left on its variables).
+    time_limit
+        Seconds for HiGHS; ``None`` for no limit.
+    msg
+        Show HiGHS's log.
+    mip_gap
+        Relative gap at which HiGHS may stop and report ``"optimal"``.
+    start
+        Variable name → value of a complete feasible solution (missing names count as
+        0); ``None`` for no start.
+    progress
+        Called with ``(seconds, incumbent, bound)`` as HiGHS logs them.
+
+    Returns
+    -------
+    status : str
+        ``"optimal"`` if HiGHS proved it, else ``"feasible"`` (also when HiGHS reported
+        a wrong optimum after the start).
+    bound : float or None
+        HiGHS's proven bound in the objective's own sense; ``None`` when none was proven.
     """
     import highspy
 
@@ -209,8 +300,10 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
     if time_limit is not None:
         kwargs["timeLimit"] = time_limit
     maximize = prob.sense == pulp.LpMaximize
+    back = _HiGHSFrom(start, **kwargs) if start else _HiGHSBulk(**kwargs)
+    back.progress = progress
     with quiet(not msg):
-        prob.solve(_HiGHSFrom(start, **kwargs) if start else _HiGHSBulk(**kwargs))
+        prob.solve(back)
     h = prob.solverModel
     model_status = h.getModelStatus()
     info = h.getInfo()
