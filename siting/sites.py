@@ -249,6 +249,7 @@ def site_candidates(
     existing: str | Path | None = None,
     existing_crs: str = "wgs84",
     exclude: str | Path | None = None,
+    exclude_crs: str | None = None,
     min_floor_area_m2: float | None = None,
     default_levels: float | None = None,
     usable_ratio: float | None = None,
@@ -275,6 +276,9 @@ def site_candidates(
         Files and their lon/lat datums (see :func:`read_inventory`, :func:`read_existing`).
     exclude
         Exclusion polygons (see :func:`read_exclusions`).
+    exclude_crs
+        ``gcj02``/``bd09`` for exclusion polygons digitised on Chinese web maps, or the
+        CRS of a layer that declares none.
     min_floor_area_m2
     default_levels
     usable_ratio
@@ -320,7 +324,7 @@ def site_candidates(
                               study_area=study_area, policy=policy))
     c = assemble(parts, crs)
     if exclude is not None:
-        zones = _flagged("--exclude", read_exclusions, exclude)
+        zones = _flagged("--exclude", read_exclusions, exclude, exclude_crs)
         if not zones.intersects(study_area).any():
             b = tuple(round(v, 4) for v in zones.total_bounds)
             warnings.warn(f"--exclude {Path(exclude).name}: none of its {len(zones)} polygons "

@@ -169,7 +169,7 @@ def test_nanjing_candidate_table_by_class(nanjing, nanjing_candidates):
 
 
 @pytest.mark.parametrize("form", ["gpkg", "parquet", "gcj02", "bd09"])
-def test_exclusion_layer_reads_like_population(tmp_path, nanjing_candidates, form):
+def test_exclusion_layer_reads_like_population(tmp_path, nanjing, nanjing_candidates, form):
     """An exclusion layer is read by the population layers' reader: GeoParquet, and
     polygons digitised on Amap (GCJ-02) or Baidu (BD-09) maps, exclude the same sites."""
     c = nanjing_candidates
@@ -199,6 +199,10 @@ def test_exclusion_layer_reads_like_population(tmp_path, nanjing_candidates, for
     assert (out.loc[inside, "excluded_reason"] == "in exclusion zone: 施工").all()
     assert out["excluded_reason"].notna().sum() == c["excluded_reason"].notna().sum() \
         + inside.sum()
+    if form == "gcj02":  # the same through the candidate stage
+        b, lu, area = nanjing
+        run = site_candidates(b, lu, area, CRS, exclude=path, exclude_crs=crs)
+        assert run["excluded_reason"].eq("in exclusion zone: 施工").sum() == inside.sum()
 
 
 def test_study_area_in_metres_is_refused(tmp_path, nanjing):

@@ -566,7 +566,8 @@ def metric_crs(where: Any) -> str:
     """
     if hasattr(where, "total_bounds"):  # GeoSeries, GeoDataFrame
         if where.crs is None:
-            raise SitingError("cannot choose a metric CRS for a layer without a CRS")
+            raise SitingError("cannot choose a metric CRS for a layer without a CRS; set "
+                              "its CRS first (e.g. layer.set_crs('EPSG:4326'))")
         bounds = tuple(where.to_crs("EPSG:4326").total_bounds)
     elif hasattr(where, "bounds"):  # shapely geometry
         bounds = tuple(where.bounds)
@@ -578,7 +579,8 @@ def metric_crs(where: Any) -> str:
     lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
     if not (np.isfinite([lon, lat]).all() and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise SitingError(f"cannot choose a metric CRS at lon {lon:g}, lat {lat:g}: not "
-                          "longitude/latitude degrees; check the data's CRS")
+                          "longitude/latitude degrees; give WGS-84 lon/lat (lon first), or a "
+                          "layer with its CRS")
     if 73.5 <= lon <= 136.5 and 18.0 <= lat <= 54.0:
         cm = int(round(lon / 3.0) * 3)
         return f"EPSG:{4534 + (cm - 75) // 3}"
