@@ -50,10 +50,18 @@ def merge_demand(pi: np.ndarray, pj: np.ndarray, pdist: np.ndarray, D: np.ndarra
 
     Parameters
     ----------
-    pi, pj, pdist
-        The service's pairs: demand point, site, distance.
-    D, N, comm
-        Units, people and community code per demand point.
+    pi
+        Demand point of each of the service's pairs.
+    pj
+        Site of each pair.
+    pdist
+        Walking distance of each pair in metres.
+    D
+        Units needed per demand point.
+    N
+        People of the service's group per demand point.
+    comm
+        Community code per demand point.
     n_sites
         Number of sites.
     merge

@@ -187,12 +187,38 @@ def derive_data(instance: Instance, policy: Policy, demand: pd.DataFrame | None 
 
     Parameters
     ----------
-    instance, policy, demand, sites
-        The instance, policy and input tables (None: defaults from the instance).
-    budget, standard, standard_mode, capacity, objective, max_new_sites, min_coverage
-        The model's options.
-    reduce, step_free, required
-        As for :class:`~siting.models.embedded.EmbeddedFacilities`.
+    instance
+        Sparse walking distances.
+    policy
+        The validated policy.
+    demand
+        Demand table (:func:`~siting.models.embedded.prepare.prepare_demand`); None:
+        the instance's weights as population.
+    sites
+        Site table (:func:`~siting.models.embedded.prepare.prepare_sites`); None: the
+        instance's sites without areas (refused).
+    budget
+        CNY for new sites; None: no budget.
+    standard
+        m² per 100 households; None: the policy's baseline.
+    standard_mode
+        ``"hard"``, ``"penalty"`` or ``"off"``; None: the policy's.
+    capacity
+        Capacities from floor area (True) or pure coverage (False).
+    objective
+        One of :data:`OBJECTIVES`.
+    max_new_sites
+        Most new sites to open.
+    min_coverage
+        Share of each community's people in reach of each service to serve.
+    reduce
+        Merge demand points with the same sites in reach (where exact).
+    step_free
+        Distances on the step-free network, for services with ``step_free``.
+    required
+        Site rows forced open.
+
+    The options are those of :class:`~siting.models.embedded.EmbeddedFacilities`.
 
     Returns
     -------

@@ -24,8 +24,10 @@ def explain_infeasible(data: EmbeddedData, solver: str = DEFAULT_SOLVER,
     ----------
     data
         The model's data.
-    solver, time_limit
-        For the least budget meeting every other requirement (a MILP).
+    solver
+        Solver of the least budget meeting every other requirement (a MILP).
+    time_limit
+        Seconds for that solve; None for no limit.
 
     Returns
     -------

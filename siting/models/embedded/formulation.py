@@ -99,7 +99,18 @@ class Formulation:
         }
 
     def start(self, problem: pulp.LpProblem | None = None) -> dict:
-        """Variable name → current value, a complete plan to hand HiGHS as its start."""
+        """Variable name → current value, a complete plan to hand HiGHS as its start.
+
+        Parameters
+        ----------
+        problem
+            The problem whose variables to read (``problem`` of this formulation or a
+            copy with more rows); None: :attr:`problem`.
+
+        Returns
+        -------
+        dict
+        """
         prob = self.problem if problem is None else problem
         return {v.name: v.varValue for v in prob.variables() if v.varValue is not None}
 
@@ -355,8 +366,14 @@ def solve_safe(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg:
     ----------
     prob
         The problem; the values are left on its variables.
-    solver, time_limit, msg, mip_gap
-        As for :func:`siting.solvers.solve_pulp`.
+    solver
+        ``"highs"`` or ``"cbc"``.
+    time_limit
+        Seconds; None for no limit.
+    msg
+        Show the solver's log.
+    mip_gap
+        Relative gap at which the solver may stop.
     start
         HiGHS only: variable name → value of a complete feasible plan, handed to HiGHS
         as its first incumbent.

@@ -220,8 +220,14 @@ class EmbeddedFacilities:
         ----------
         budgets
             Budgets in CNY, at most the model's.
-        solver, time_limit, mip_gap, marginal
-            As for :meth:`solve`.
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds per budget; None for no limit.
+        mip_gap
+            Relative gap at which the solver may stop.
+        marginal
+            Add marginal values to each plan's sites.
 
         Returns
         -------
@@ -237,8 +243,10 @@ class EmbeddedFacilities:
 
         Parameters
         ----------
-        solver, time_limit
-            For the least budget meeting every other requirement.
+        solver
+            Solver of the least budget meeting every other requirement.
+        time_limit
+            Seconds for that solve; None for no limit.
 
         Returns
         -------

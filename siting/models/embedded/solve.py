@@ -43,10 +43,23 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
 
     Parameters
     ----------
-    data, form
-        The model's data and its built formulation.
-    solver, time_limit, msg, mip_gap, marginal, fallback
-        As for :meth:`~siting.models.embedded.EmbeddedFacilities.solve`.
+    data
+        The model's data.
+    form
+        Its built formulation.
+    solver
+        ``"highs"`` or ``"cbc"``.
+    time_limit
+        Seconds for the whole call; None for no limit.
+    msg
+        Show the solver's log.
+    mip_gap
+        Relative gap at which the solver may stop.
+    marginal
+        Add marginal values to the plan's sites.
+    fallback
+        With a time limit, return the greedy plan when the solver found none or a
+        worse one.
     problem
         The problem to solve, ``form.problem`` or a copy of it with more rows (its
         variables are those of ``form``).
@@ -200,12 +213,20 @@ def budget_sweep(data: EmbeddedData, form: Formulation, budgets: Sequence[float]
 
     Parameters
     ----------
-    data, form
-        The model's data (built with the largest budget) and its formulation.
+    data
+        The model's data, built with the largest budget.
+    form
+        Its built formulation.
     budgets
         Budgets in CNY.
-    solver, time_limit, mip_gap, marginal
-        As for :func:`solve`.
+    solver
+        ``"highs"`` or ``"cbc"``.
+    time_limit
+        Seconds per budget; None for no limit.
+    mip_gap
+        Relative gap at which the solver may stop.
+    marginal
+        Add marginal values to each plan's sites.
 
     Returns
     -------

@@ -79,7 +79,19 @@ class EmbeddedSolution:
 
 
 def plan_areas(data: EmbeddedData, values: dict) -> np.ndarray:
-    """Site × service floor areas of a plan (existing services at their fixed areas)."""
+    """Site × service floor areas of a plan (existing services at their fixed areas).
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    values
+        :meth:`Formulation.values` of the plan.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     area = np.zeros((data.instance.n_sites, len(data.services)))
     for (j, si), on in values["host"].items():
         if on:
@@ -100,9 +112,10 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
         The model's data.
     values
         :meth:`Formulation.values` of the plan.
-    r1, r2
-        The solver results of the model's objective and of the least-cost stage (None
-        when there was none).
+    r1
+        The solver result of the model's objective.
+    r2
+        The solver result of the least-cost stage (None when there was none).
     notes
         The notes of this solve (the data's notes first).
 
