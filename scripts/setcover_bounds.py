@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchmark import REACH, lattice  # noqa: E402
+
 from siting.access import build_instance  # noqa: E402
 from siting.models.coverage import SetCovering  # noqa: E402
 from siting.solvers import MatrixModel, solve  # noqa: E402

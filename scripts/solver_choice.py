@@ -49,9 +49,9 @@ def main() -> None:
             continue
         for reach in (300.0, 600.0, 1000.0):
             inst = instance_for(osm, reach)
-            models = [(f"max_cover p={p}", lambda p=p: MaximalCovering(inst, p=p))
+            models = [(f"max_cover p={p}", lambda p=p, inst=inst: MaximalCovering(inst, p=p))
                       for p in (3, 10, 25) if p <= inst.n_sites]
-            models.append(("set_cover", lambda: SetCovering(inst)))
+            models.append(("set_cover", lambda inst=inst: SetCovering(inst)))
             for label, make in models:
                 times = {}
                 for solver in ("cbc", "highs"):

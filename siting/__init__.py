@@ -1,10 +1,10 @@
 """siting: optimal siting of community embedded service facilities on walking networks."""
 
+from siting._version import __version__
 from siting.errors import InfeasibleError, SitingError
+from siting.models.coverage import MaximalCovering, SetCovering
 from siting.models.instance import Instance
-from siting.models.coverage import CoverageSolution, MaximalCovering, SetCovering
-
-__version__ = "0.1.0"
+from siting.models.results import CoverageSolution
 
 __all__ = [
     "CoverageSolution", "InfeasibleError", "Instance", "MaximalCovering", "SetCovering",

@@ -6,7 +6,7 @@ import math
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -31,10 +31,10 @@ def sample_osm() -> Path:
 def demo(
     out: Annotated[Path, typer.Option(help="output folder")] = Path("siting-demo"),
     max_sites: Annotated[int, typer.Option("--max-sites", "-p", help="sites to open")] = 5,
-    solver: Annotated[Optional[str], typer.Option(
+    solver: Annotated[str | None, typer.Option(
         help="highs (default) or cbc")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = True,
-    lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
+    lang: Annotated[str | None, typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
     embedded: Annotated[bool, typer.Option(
         help="plan services per building within a budget (default policy) instead of "
@@ -53,66 +53,66 @@ def demo(
 
 @app.command()
 def run(
-    scenario: Annotated[Optional[Path], typer.Argument(help="scenario TOML (flags override it)")] = None,
-    osm: Annotated[Optional[Path], typer.Option(help=".osm / .osm.pbf extract")] = None,
-    graphml: Annotated[Optional[Path], typer.Option(help="saved osmnx walking graph")] = None,
-    buildings: Annotated[Optional[Path], typer.Option(help="building polygons (with --graphml)")] = None,
-    place: Annotated[Optional[str], typer.Option(help="place name to download (online)")] = None,
-    bbox: Annotated[Optional[str], typer.Option(help="study area W,S,E,N in WGS84")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="output folder")] = None,
-    walk_minutes: Annotated[Optional[float], typer.Option(help="walking time threshold")] = None,
-    speed: Annotated[Optional[float], typer.Option(help="walking speed, m/min")] = None,
-    threshold_m: Annotated[Optional[float], typer.Option(help="walking threshold in metres")] = None,
-    model: Annotated[Optional[str], typer.Option(help="max_cover, set_cover or embedded")] = None,
-    max_sites: Annotated[Optional[int], typer.Option("--max-sites", "-p", help="most new sites")] = None,
-    budget: Annotated[Optional[float], typer.Option(help="budget in CNY for new sites (cost_total: policy rates or --cost-per-m2)")] = None,
-    cost_per_m2: Annotated[Optional[float], typer.Option(help="flat one-off site cost per m² (replaces policy rates; leases and renovations per m² used in the embedded model)")] = None,
-    solver: Annotated[Optional[str], typer.Option(help="highs (default) or cbc")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="solver time limit, s")] = None,
-    m2_per_person: Annotated[Optional[float], typer.Option(help="residential m² per person")] = None,
-    population_total: Annotated[Optional[float], typer.Option(help="scale population to this total")] = None,
-    inventory: Annotated[Optional[Path], typer.Option(help="site inventory (.csv/.xlsx/.gpkg)")] = None,
-    inventory_crs: Annotated[Optional[str], typer.Option(help="inventory lon/lat: wgs84, gcj02 or bd09")] = None,
-    existing: Annotated[Optional[Path], typer.Option(help="existing facilities (inventory or POI file)")] = None,
-    existing_crs: Annotated[Optional[str], typer.Option(help="existing lon/lat: wgs84, gcj02 or bd09")] = None,
-    exclude: Annotated[Optional[Path], typer.Option(help="exclusion polygons (vector file)")] = None,
-    min_floor_area: Annotated[Optional[float], typer.Option(help="smallest candidate floor area, m²")] = None,
-    plan_year: Annotated[Optional[int], typer.Option(
+    scenario: Annotated[Path | None, typer.Argument(help="scenario TOML (flags override it)")] = None,
+    osm: Annotated[Path | None, typer.Option(help=".osm / .osm.pbf extract")] = None,
+    graphml: Annotated[Path | None, typer.Option(help="saved osmnx walking graph")] = None,
+    buildings: Annotated[Path | None, typer.Option(help="building polygons (with --graphml)")] = None,
+    place: Annotated[str | None, typer.Option(help="place name to download (online)")] = None,
+    bbox: Annotated[str | None, typer.Option(help="study area W,S,E,N in WGS84")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
+    walk_minutes: Annotated[float | None, typer.Option(help="walking time threshold")] = None,
+    speed: Annotated[float | None, typer.Option(help="walking speed, m/min")] = None,
+    threshold_m: Annotated[float | None, typer.Option(help="walking threshold in metres")] = None,
+    model: Annotated[str | None, typer.Option(help="max_cover, set_cover or embedded")] = None,
+    max_sites: Annotated[int | None, typer.Option("--max-sites", "-p", help="most new sites")] = None,
+    budget: Annotated[float | None, typer.Option(help="budget in CNY for new sites (cost_total: policy rates or --cost-per-m2)")] = None,
+    cost_per_m2: Annotated[float | None, typer.Option(help="flat one-off site cost per m² (replaces policy rates; leases and renovations per m² used in the embedded model)")] = None,
+    solver: Annotated[str | None, typer.Option(help="highs (default) or cbc")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="solver time limit, s")] = None,
+    m2_per_person: Annotated[float | None, typer.Option(help="residential m² per person")] = None,
+    population_total: Annotated[float | None, typer.Option(help="scale population to this total")] = None,
+    inventory: Annotated[Path | None, typer.Option(help="site inventory (.csv/.xlsx/.gpkg)")] = None,
+    inventory_crs: Annotated[str | None, typer.Option(help="inventory lon/lat: wgs84, gcj02 or bd09")] = None,
+    existing: Annotated[Path | None, typer.Option(help="existing facilities (inventory or POI file)")] = None,
+    existing_crs: Annotated[str | None, typer.Option(help="existing lon/lat: wgs84, gcj02 or bd09")] = None,
+    exclude: Annotated[Path | None, typer.Option(help="exclusion polygons (vector file)")] = None,
+    min_floor_area: Annotated[float | None, typer.Option(help="smallest candidate floor area, m²")] = None,
+    plan_year: Annotated[int | None, typer.Option(
         help="plan year: inventory rows available (可用年份) only later are excluded")] = None,
-    population: Annotated[Optional[Path], typer.Option(
+    population: Annotated[Path | None, typer.Option(
         help="population raster (GeoTIFF), polygons/grid (GeoPackage, GeoJSON, Shapefile, "
              "GeoParquet) or table (CSV, Excel with lon/lat)")] = None,
-    population_column: Annotated[Optional[str], typer.Option(help="population column")] = None,
-    population_crs: Annotated[Optional[str], typer.Option(
+    population_column: Annotated[str | None, typer.Option(help="population column")] = None,
+    population_crs: Annotated[str | None, typer.Option(
         help="CRS of a population file without one; table lon/lat: wgs84, gcj02 or bd09")] = None,
-    communities: Annotated[Optional[Path], typer.Option(help="community (社区) polygons")] = None,
-    age_shares: Annotated[Optional[str], typer.Option(
+    communities: Annotated[Path | None, typer.Option(help="community (社区) polygons")] = None,
+    age_shares: Annotated[str | None, typer.Option(
         help='age-group shares, e.g. "age_0_2=0.03,age_60_plus=0.2"')] = None,
-    household_size: Annotated[Optional[float], typer.Option(help="persons per household")] = None,
-    group_raster: Annotated[Optional[list[str]], typer.Option(
+    household_size: Annotated[float | None, typer.Option(help="persons per household")] = None,
+    group_raster: Annotated[list[str] | None, typer.Option(
         help="GROUP=RASTER people of one group (e.g. age_80_plus=f80.tif); repeat the flag, "
              "a group given twice is summed (WorldPop female + male)")] = None,
-    policy: Annotated[Optional[Path], typer.Option(
+    policy: Annotated[Path | None, typer.Option(
         help="policy TOML (services, standards); selects the embedded-facility model")] = None,
-    standard: Annotated[Optional[float], typer.Option(
+    standard: Annotated[float | None, typer.Option(
         help="area standard, m² per 100 households (30, or 80 enhanced)")] = None,
-    standard_mode: Annotated[Optional[str], typer.Option(help="hard, penalty or off")] = None,
-    objective: Annotated[Optional[str], typer.Option(
+    standard_mode: Annotated[str | None, typer.Option(help="hard, penalty or off")] = None,
+    objective: Annotated[str | None, typer.Option(
         help="embedded model: max_served, min_cost or min_distance")] = None,
-    require: Annotated[Optional[list[str]], typer.Option(
+    require: Annotated[list[str] | None, typer.Option(
         help="candidate id (osm_id: OSM w123 or inventory 编号) forced into the plan with its "
              "cost counted; repeat or comma-separate")] = None,
-    forbid: Annotated[Optional[list[str]], typer.Option(
+    forbid: Annotated[list[str] | None, typer.Option(
         help="candidate id never opened; repeat or comma-separate")] = None,
-    min_coverage: Annotated[Optional[float], typer.Option(
+    min_coverage: Annotated[float | None, typer.Option(
         help="embedded model: share (0-1) of each community's people in reach of a service "
              "that must be served (equity)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
-    lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
+    lang: Annotated[str | None, typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
     basemap: Annotated[str, typer.Option(help=BASEMAP_HELP)] = "osm",
-    tianditu_key: Annotated[Optional[str], typer.Option(help="Tianditu API key (tk)")] = None,
-    progress: Annotated[Optional[bool], typer.Option(
+    tianditu_key: Annotated[str | None, typer.Option(help="Tianditu API key (tk)")] = None,
+    progress: Annotated[bool | None, typer.Option(
         help="print each stage as it ends (default: when stderr is a terminal)")] = None,
 ) -> None:
     """Run a scenario on an OSM file, a saved graph or a downloaded place."""
@@ -121,10 +121,10 @@ def run(
         try:
             box = tuple(float(v) for v in bbox.split(","))
         except ValueError:
-            box = bbox
-        if not isinstance(box, tuple) or len(box) != 4:
+            box = None
+        if box is None or len(box) != 4:
             _fail(f"--bbox must be four numbers W,S,E,N, got {bbox!r}")
-    flags = dict(osm=osm, graphml=graphml, buildings=buildings, place=place, bbox=box, out=out,
+    flags: dict[str, Any] = dict(osm=osm, graphml=graphml, buildings=buildings, place=place, bbox=box, out=out,
                  walk_minutes=walk_minutes, speed_m_per_min=speed, threshold_m=threshold_m,
                  model=model, max_sites=max_sites, budget=budget, cost_per_m2=cost_per_m2,
                  solver=solver, time_limit=time_limit, m2_per_person=m2_per_person,
@@ -181,10 +181,9 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
 
 def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
          map_options: dict | None = None, progress: bool | None = None) -> None:
+    from siting.config.scenario import make_scenario
     from siting.io.outdir import output_lock
     from siting.pipeline import run as run_pipeline
-    from siting.config.scenario import make_scenario
-
     from siting.report.webmap import check_map_options
 
     with refusals():
@@ -229,21 +228,21 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
 
 @app.command()
 def compare(
-    items: Annotated[Optional[list[Path]], typer.Argument(
+    items: Annotated[list[Path] | None, typer.Argument(
         help="scenario TOML files and/or earlier output folders")] = None,
-    base: Annotated[Optional[Path], typer.Option(help="base scenario TOML for a sweep")] = None,
-    osm: Annotated[Optional[Path], typer.Option(help="base: .osm / .osm.pbf extract")] = None,
-    max_sites: Annotated[Optional[str], typer.Option(
+    base: Annotated[Path | None, typer.Option(help="base scenario TOML for a sweep")] = None,
+    osm: Annotated[Path | None, typer.Option(help="base: .osm / .osm.pbf extract")] = None,
+    max_sites: Annotated[str | None, typer.Option(
         "--max-sites", "-p", help="sweep p, e.g. 1,2,4,8")] = None,
-    walk_minutes: Annotated[Optional[str], typer.Option(help="sweep minutes, e.g. 5,10,15")] = None,
-    budgets: Annotated[Optional[str], typer.Option(help="sweep budgets (CNY), e.g. 1e6,2e6")] = None,
-    vary: Annotated[Optional[list[str]], typer.Option(
+    walk_minutes: Annotated[str | None, typer.Option(help="sweep minutes, e.g. 5,10,15")] = None,
+    budgets: Annotated[str | None, typer.Option(help="sweep budgets (CNY), e.g. 1e6,2e6")] = None,
+    vary: Annotated[list[str] | None, typer.Option(
         help="sweep any scenario field: KEY=V1,V2 (repeatable)")] = None,
     out: Annotated[Path, typer.Option(help="output folder")] = Path("siting-compare"),
     grid: Annotated[bool, typer.Option(
         help="all combinations of the swept values (--no-grid: pair them element by element)")] = True,
     write_runs: Annotated[bool, typer.Option(help="also write every run's map and tables")] = False,
-    lang: Annotated[Optional[str], typer.Option(help=LANG_HELP)] = None,
+    lang: Annotated[str | None, typer.Option(help=LANG_HELP)] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier comparison")] = False,
 ) -> None:
     """Compare scenarios: a table, an effort → people-served curve (PNG and HTML).
@@ -254,8 +253,8 @@ def compare(
     """
     from siting.compare import compare as run_compare
     from siting.compare import default_lang, failures, write_comparison_files
-    from siting.report.i18n import check_lang
     from siting.io.outdir import atomic_folder
+    from siting.report.i18n import check_lang
 
     with refusals():
         sweeps = {}
@@ -268,7 +267,7 @@ def compare(
             if not sep or not text:
                 _fail(f"--vary needs KEY=V1,V2,…, got {item!r}")
             sweeps[key.strip()] = _values(text, f"--vary {key}")
-        base_spec = base
+        base_spec: Path | dict | None = base
         if osm is not None:
             if base is not None:
                 _fail("give --base or --osm, not both")
@@ -277,7 +276,7 @@ def compare(
             _fail("a sweep needs a base scenario: --base FILE.toml or --osm FILE")
         # checked and locked before any work; --write-runs writes into the new folder too
         with atomic_folder(out, overwrite, "comparison") as tmp:
-            table = run_compare(items or [], base=base_spec, vary=sweeps,
+            table = run_compare(list(items or []), base=base_spec, vary=sweeps,
                                 runs_dir=tmp / "runs" if write_runs else None, lang=lang,
                                 grid=grid,
                                 progress=lambda text: typer.echo(f"siting: {text}", err=True))
@@ -317,7 +316,7 @@ def _gap_text(gap) -> str:
 
 
 def _values(text: str, flag: str) -> list:
-    out = []
+    out: list = []
     for v in text.split(","):
         v = v.strip()
         try:

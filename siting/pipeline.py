@@ -6,96 +6,68 @@ import time
 import warnings
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import box
 
 from siting import network
 from siting.access import Access, build_access, build_instance
-from siting.demand import (add_groups, assign_communities, demand_from_buildings,
-                           load_population, population_by_group)
-from siting.errors import SitingError
-from siting.inputs import named
-from siting.models.instance import Instance
-from siting.models.coverage import CoverageSolution, MaximalCovering, SetCovering
-from siting.io.osm import BUILDING_TAGS, read_osm
 from siting.config.policy import load_policy
 from siting.config.scenario import Scenario
-from siting.sites import COST_PARTS, assemble, read_vector, site_candidates, site_policy
+from siting.demand import (
+    add_groups,
+    assign_communities,
+    demand_from_buildings,
+    load_population,
+)
+from siting.errors import SitingError
+from siting.inputs import named
+from siting.io.osm import BUILDING_TAGS, read_osm
+from siting.models.coverage import MaximalCovering, SetCovering
+from siting.models.instance import Instance
+from siting.models.results import CoverageSolution
+from siting.results import (
+    RunResult,
+    attach_plan,
+    attach_results,
+    run_summary,
+    with_results,
+)
+from siting.sites import assemble, read_vector, site_candidates, site_policy
+from siting.solvers import Progress
 
 DEFAULT_P = 10
 
 
-@dataclass
-class RunResult:
-    """Everything one run produced (projected CRS unless a name says WGS84).
-
-    Attributes
-    ----------
-    scenario, graph, study_area
-        The inputs as used: scenario, projected walking graph, study area (WGS84).
-    demand, sites
-        Demand points and the candidate sites offered to the optimiser (row ``j`` is
-        instance site ``j``; existing facilities included) with result columns
-        (``covered``, ``nearest_site``, ``walk_m``; ``chosen``, ``covered_population``).
-    access, instance, solution
-        Network index, optimiser input and its solution.
-    summary
-        The headline numbers written to ``summary.json``.
-    candidates
-        Every candidate, excluded ones too (``excluded_reason``), with the result
-        columns; written to ``candidates.gpkg`` (see :mod:`siting.sites`).
-    buildings
-        Building footprints inside the study area (geometry only, simplified to a
-        metre), drawn as the map's offline basemap; ``None`` when not kept.
-    """
-
-    scenario: Scenario
-    graph: nx.MultiDiGraph
-    study_area: object
-    demand: gpd.GeoDataFrame
-    sites: gpd.GeoDataFrame
-    access: Access
-    instance: Instance
-    solution: CoverageSolution
-    summary: dict = field(default_factory=dict)
-    candidates: gpd.GeoDataFrame | None = None
-    plan: object = None  # siting.models.embedded.EmbeddedSolution when the embedded model ran
-    buildings: gpd.GeoDataFrame | None = None
-
-    @property
-    def chosen_sites(self) -> gpd.GeoDataFrame:
-        return self.sites[self.sites["chosen"]]
-
-    def write(self, out: str | Path, overwrite: bool = False, **map_options) -> Path:
-        """Write map, tables, GeoPackages and summary.json to ``out`` (see :mod:`siting.report`;
-        ``map_options``: ``lang``, ``assets``, ``basemap``, ``tianditu_key``)."""
-        from siting.report.write import write_outputs
-
-        return write_outputs(self, out, overwrite=overwrite, **map_options)
-
-    def map(self, **map_options):
-        """The Folium map (displays inline in Jupyter; options as :func:`siting.report.make_map`)."""
-        from siting.report.write import make_map
-
-        return make_map(self, **map_options)
-
-    def _repr_html_(self) -> str:
-        from siting.report.tables import result_html
-
-        return result_html(self)
-
-
 def load_inputs(sc: Scenario):
     """Walking graph (WGS84), buildings, land use, study area and building entrances
-    (None when the input has none) for a scenario."""
+    (None when the input has none) for a scenario.
+
+    Parameters
+    ----------
+    sc
+        The scenario; its input is, in this order of preference, ``osm`` (an extract,
+        clipped to ``bbox`` if given), ``graphml`` with ``buildings``, or ``place``
+        (downloaded).
+
+    Returns
+    -------
+    tuple
+        ``(G, buildings, landuse, area, entrances)``: the walking graph, building
+        footprints, land use (``None`` for a GraphML input), the study area (WGS84
+        polygon: ``bbox`` if given, else the extract's extent, the graph's node bounds or
+        the place's boundary) and building entrances (``None`` unless from an extract).
+
+    Raises
+    ------
+    SitingError
+        When no input is given, ``bbox`` does not overlap the extract's data, or the
+        place cannot be downloaded.
+    """
     if sc.osm is not None:
         ext = read_osm(sc.osm)
         area = box(*sc.bbox) if sc.bbox else ext.study_area()
@@ -108,7 +80,7 @@ def load_inputs(sc: Scenario):
                 f"(longitude first) or give the matching extract")
         G = network.graph_from_extract(ext, area)
         return G, ext.buildings, ext.landuse, area, ext.entrances
-    if sc.graphml is not None:
+    if sc.graphml is not None and sc.buildings is not None:
         G = network.load_graphml(sc.graphml)
         buildings = _read_layer(sc.buildings, "buildings")
         if sc.bbox:
@@ -133,6 +105,20 @@ def run(sc: Scenario, progress: Callable[[str], None] | None = None) -> RunResul
 
     ``progress`` is called with one line per stage as it ends (``network: 2,449 nodes
     (3.1 s)``); the CLI prints them on a terminal.
+
+    Parameters
+    ----------
+    sc
+        The scenario: inputs, policy, model, solver and limits.
+    progress
+        Called with one line of text per finished stage (seconds since the start
+        appended), and with the solver's incumbent, bound and gap during the solve;
+        ``None`` (default) to report nothing.
+
+    Returns
+    -------
+    RunResult
+        Inputs as used, result columns on demand and sites, the solution and summary.
     """
     t0 = time.perf_counter()
     token = _PROGRESS.set((progress, t0))
@@ -150,6 +136,27 @@ def _step(text: str) -> None:
     say, t0 = _PROGRESS.get()
     if say is not None:
         say(f"{text} ({time.perf_counter() - t0:.1f} s)")
+
+
+def _solver_progress(every_s: float = 2.0) -> Progress | None:
+    """A solver callback that reports the incumbent, bound and gap to the run's
+    ``progress`` (at most every ``every_s`` seconds, and on each better incumbent)."""
+    say, _ = _PROGRESS.get()
+    if say is None:
+        return None
+    last = [-np.inf, np.nan]  # time and incumbent of the last line
+
+    def report(t: float, incumbent: float, bound: float) -> None:
+        if t - last[0] < every_s and incumbent == last[1]:
+            return
+        last[:] = [t, incumbent]
+        if np.isfinite(bound):
+            gap = abs(incumbent - bound) / max(abs(incumbent), 1e-9)
+            _step(f"model: best {incumbent:,.0f}, bound {bound:,.0f}, gap {100 * gap:.2f} %")
+        else:
+            _step(f"model: best {incumbent:,.0f}, no bound yet")
+
+    return report
 
 
 def _run(sc: Scenario, t0: float) -> RunResult:
@@ -204,18 +211,18 @@ def _run(sc: Scenario, t0: float) -> RunResult:
                               sites["cost_total"].to_numpy(), sc.reach_m)
     _check_reach(sc, instance)
     _step(f"walking distances: {len(instance.pair_demand):,} pairs within {sc.reach_m:,.0f} m")
-    solution = _optimise(sc, instance, fixed, required)
+    solution = _optimise(sc, instance, fixed, required, _solver_progress())
     _step(f"model: {solution.status}, {len(solution.chosen)} sites")
     if solution.covered_population <= 0:
         warnings.warn(f"the plan serves no one: {_why_no_one(sc, instance, solution)}",
                       UserWarning, stacklevel=2)
-    demand, sites = _attach(access, instance, solution, demand, sites)
+    demand, sites = attach_results(access, instance, solution, demand, sites)
     sites = _explain(sc, instance, solution, sites, fixed, required)
     _step("explained: what each chosen site adds")
-    candidates = _with_results(candidates, sites)
+    candidates = with_results(candidates, sites)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
                        candidates=candidates, buildings=footprints)
-    result.summary = _summary(result, time.perf_counter() - t0)
+    result.summary = run_summary(result, time.perf_counter() - t0)
     return result
 
 
@@ -321,11 +328,11 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         notes = "; ".join(plan.summary.get("notes") or []) \
             or f"solver status {plan.summary['status']}"
         warnings.warn(f"the plan serves no one ({notes})", UserWarning, stacklevel=2)
-    demand, sites = _attach(access, instance, solution, demand, sites)
-    sites = _attach_plan(sites, plan, policy.active_services)
+    demand, sites = attach_results(access, instance, solution, demand, sites)
+    sites = attach_plan(sites, plan, policy.active_services)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
-                       candidates=_with_results(candidates, sites), plan=plan)
-    result.summary = _summary(result, time.perf_counter() - t0)
+                       candidates=with_results(candidates, sites), plan=plan)
+    result.summary = run_summary(result, time.perf_counter() - t0)
     p = plan.summary
     result.summary.update({
         "model": "embedded", "objective_kind": p["objective_kind"], "budget": sc.budget,
@@ -347,43 +354,6 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         "assumptions": policy.assumptions(),
     })
     return result
-
-
-def _attach_plan(sites, plan, services):
-    """Per-site plan columns: services, complex, area_m2_<service>, units_<service>,
-    area_used_m2, and the plan's cost breakdown on its sites (see :func:`_plan_costs`)."""
-    sites = _plan_costs(sites.copy(), plan)
-    t = plan.sites.set_index("site") if len(plan.sites) else None
-    cols = ["services", "complex", "acquisition_mode", "area_used_m2", "marginal_value",
-            "marginal_people",
-            *[f"{p}_{s}" for s in services for p in ("area_m2", "units")]]
-    for c in cols:
-        src = "area_m2" if c == "area_used_m2" else c  # the m² the plan uses (costs are on it)
-        default = "" if c in ("services", "acquisition_mode") else (False if c == "complex" else 0.0)
-        values = pd.Series(default, index=np.arange(len(sites)), dtype=object)
-        if t is not None and src in t:
-            values.loc[t.index] = t[src].to_numpy()
-        if c == "acquisition_mode" and "acquisition_mode" in sites:
-            continue  # the sites stage owns it
-        sites[c] = values.to_numpy() if c in ("services", "acquisition_mode") else \
-            values.astype(bool if c == "complex" else float).to_numpy()
-    return sites
-
-
-def _plan_costs(sites, plan):
-    """The plan's cost of each site it opens (charged on the m² it uses) replaces the
-    price of the usable area in ``cost`` (= ``cost_one_off``), ``annual_cost`` and the
-    breakdown ``cost_one_off``, ``cost_fit_out``, ``cost_rent_horizon``, ``cost_total``;
-    other candidates keep their price. Every output reads these columns."""
-    if not len(plan.sites):
-        return sites
-    t = plan.sites.set_index("site")
-    rows = t.index.to_numpy(np.int64)
-    for col in (*COST_PARTS, "cost_total", "annual_cost"):
-        sites[col] = sites[col].astype(float)
-        sites.iloc[rows, sites.columns.get_loc(col)] = t[col].to_numpy(float)
-    sites.iloc[rows, sites.columns.get_loc("cost")] = t["cost_one_off"].to_numpy(float)
-    return sites
 
 
 def _check_reach(sc: Scenario, instance: Instance) -> None:
@@ -449,7 +419,8 @@ def _explain(sc: Scenario, inst: Instance, sol: CoverageSolution, sites, fixed, 
     return sites
 
 
-def _optimise(sc: Scenario, instance: Instance, fixed=(), required=()) -> CoverageSolution:
+def _optimise(sc: Scenario, instance: Instance, fixed=(), required=(),
+              progress: Progress | None = None) -> CoverageSolution:
     """Solve the scenario's model; ``fixed`` (existing facilities) stay open for free;
     ``required`` sites are open too, their cost and count charged to the budget and ``p``
     (fixing ``y_j = 1`` and lowering the limits by them is the same model)."""
@@ -457,7 +428,8 @@ def _optimise(sc: Scenario, instance: Instance, fixed=(), required=()) -> Covera
     fixed = np.union1d(np.asarray(fixed, dtype=np.int64), required)
     if sc.model == "set_cover":
         # fewest new sites unless a flat cost rate is asked for (policy costs are placeholders)
-        model = SetCovering(instance, fixed=fixed, use_cost=bool(sc.cost_per_m2))
+        model: SetCovering | MaximalCovering = SetCovering(instance, fixed=fixed,
+                                                           use_cost=bool(sc.cost_per_m2))
     else:
         if sc.budget is not None and not instance.cost.any():
             raise SitingError("a budget needs site costs: set cost_per_m2 (CNY per usable m²)")
@@ -487,157 +459,8 @@ def _optimise(sc: Scenario, instance: Instance, fixed=(), required=()) -> Covera
                 f"use --max-sites {n_new} or fewer"
             )
         model = MaximalCovering(instance, p=p, budget=budget, fixed=fixed)
-    return model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap)
-
-
-def _attach(access: Access, inst: Instance, sol: CoverageSolution, demand, sites):
-    """Result columns: covered, nearest chosen site and walk per demand; per-site totals."""
-    demand, sites = demand.copy(), sites.copy()
-    chosen = sol.chosen
-    nearest = np.full(inst.n_demand, -1, dtype=np.int64)
-    walk = np.full(inst.n_demand, np.inf)
-    if len(chosen):
-        # exact for pairs within reach (snap distances included) …
-        is_open = np.zeros(inst.n_sites, bool)
-        is_open[chosen] = True
-        m = is_open[inst.pair_site]
-        pi, pj, pd_ = inst.pair_demand[m], inst.pair_site[m], inst.pair_dist[m]
-        order = np.lexsort((pd_, pi))
-        first = np.ones(len(order), bool)
-        first[1:] = pi[order][1:] != pi[order][:-1]
-        sel = order[first]
-        nearest[pi[sel]], walk[pi[sel]] = pj[sel], pd_[sel]
-        # … and from one multi-source search for the rest (beyond reach)
-        far = nearest < 0
-        if far.any():
-            d, _, src = dijkstra(access.adjacency, indices=access.site_node[chosen],
-                                 min_only=True, return_predecessors=True)
-            node = access.demand_node[far]
-            src_node = src[node]
-            site_at = np.full(len(access.node_ids), -1, dtype=np.int64)
-            site_at[access.site_node[chosen][::-1]] = chosen[::-1]  # first chosen site per node
-            ok = src_node >= 0
-            i, j = np.flatnonzero(far)[ok], site_at[src_node[ok]]
-            nearest[i] = j
-            walk[i] = d[node[ok]] + access.demand_snap_m[i] + access.site_snap_m[j]
-    demand["covered"] = sol.covered
-    demand["nearest_site"] = nearest
-    demand["walk_m"] = walk
-    demand["snap_m"] = np.where(np.isfinite(access.demand_snap_m), access.demand_snap_m, np.nan)
-    demand["snap_flag"] = _or_blank(access.demand_flag, inst.n_demand)
-    demand["walk_from"] = _or_blank(access.demand_door, inst.n_demand)
-    demand["component"] = access.component[access.demand_node]
-    sites["chosen"] = np.isin(np.arange(len(sites)), chosen)
-    sites["covered_population"] = np.bincount(
-        nearest[sol.covered], weights=inst.weight[sol.covered], minlength=inst.n_sites)
-    cov = inst.coverage()
-    sites["population_in_reach"] = cov.T.astype(float) @ inst.weight
-    sites["snap_m"] = np.where(np.isfinite(access.site_snap_m), access.site_snap_m, np.nan)
-    sites["snap_flag"] = _or_blank(access.site_flag, inst.n_sites)
-    sites["walk_from"] = _or_blank(access.site_door, inst.n_sites)
-    sites["component"] = access.component[access.site_node]
-    return demand, sites
-
-
-def _snap_summary(r: RunResult) -> dict:
-    """How demand and sites met the streets: flagged points and the people they hold."""
-    d, pop = r.demand, r.demand["population"].to_numpy(float)
-    flag, door = d["snap_flag"].to_numpy(), d["walk_from"].to_numpy()
-    return {
-        "demand_beyond_max_snap": int((flag == "beyond_max_snap").sum()),
-        "population_beyond_max_snap": float(pop[flag == "beyond_max_snap"].sum()),
-        "sites_beyond_max_snap": int((r.sites["snap_flag"] == "beyond_max_snap").sum()),
-        "population_relinked_from_fragment": float(pop[flag == "relinked_from_fragment"].sum()),
-        "demand_walk_from_entrance": int((door == "entrance").sum()),
-        "demand_walk_from_wall": int((door == "wall").sum()),
-    }
-
-
-def _or_blank(values, n: int) -> np.ndarray:
-    return np.full(n, "", dtype=object) if values is None else np.asarray(values, dtype=object)
-
-
-def _with_results(candidates: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The candidate table with the optimiser's result columns (excluded rows: not chosen)."""
-    c = candidates.copy()
-    n = len(sites)
-    for col, empty in (("chosen", False), ("covered_population", 0.0),
-                       ("population_in_reach", np.nan), ("snap_m", np.nan), ("snap_flag", ""),
-                       ("walk_from", ""), ("component", -1)):
-        values = np.full(len(c), empty, dtype=sites[col].to_numpy().dtype)
-        values[:n] = sites[col].to_numpy()
-        c[col] = values
-    for col in ("cost", "annual_cost", *COST_PARTS, "cost_total"):  # an embedded plan's costs
-        values = c[col].to_numpy(float).copy()
-        values[:n] = sites[col].to_numpy(float)
-        c[col] = values
-    return c
-
-
-def _summary(r: RunResult, runtime_s: float) -> dict:
-    inst, sol = r.instance, r.solution
-    coverable = inst.coverable()
-    total = float(inst.weight.sum())
-    d = r.demand
-    graph_comp = r.access.component[:r.access.n_graph_nodes]  # split points aside
-    comp = pd.DataFrame({
-        "population": d.groupby("component")["population"].sum(),
-        "covered_population": d[d["covered"]].groupby("component")["population"].sum(),
-        "coverable_population": d[coverable].groupby("component")["population"].sum(),
-        "candidate_sites": r.sites.groupby("component").size(),
-        "nodes": pd.Series(np.bincount(graph_comp)),
-    })
-    comp = comp[comp["population"] > 0]
-    comp = comp.fillna(0).sort_values("population", ascending=False)
-    largest = int(np.bincount(graph_comp).max())
-    return {
-        "total_population": total,
-        "covered_population": sol.covered_population,
-        "coverable_population": float(inst.weight[coverable].sum()),
-        "covered_share": sol.covered_population / total if total else 0.0,
-        "n_demand_points": int(inst.n_demand),
-        "n_candidate_sites": int(inst.n_sites),
-        "n_sites_chosen": int(len(sol.chosen)),
-        "n_existing_sites": int(r.sites["existing"].sum()),
-        "n_new_sites_chosen": int((r.sites["chosen"] & ~r.sites["existing"]).sum()),
-        "n_candidates_excluded": int(r.candidates["excluded_reason"].notna().sum()
-                                     if r.candidates is not None else 0),
-        "model": sol.model,
-        "max_sites": r.scenario.max_sites,
-        "budget": r.scenario.budget,
-        "cost_total": float(r.sites.loc[r.sites["chosen"], "cost_total"].sum()),
-        "objective": sol.objective,
-        "lp_bound": sol.bound,
-        "status": sol.status,
-        "mip_gap": sol.mip_gap,
-        "solver": sol.solver,
-        "solve_time_s": sol.runtime_s,
-        "threshold_m": inst.threshold_m,
-        "walk_minutes": r.scenario.walk_minutes if r.scenario.threshold_m is None else None,
-        "speed_m_per_min": r.scenario.speed_m_per_min,
-        "crs": str(r.graph.graph["crs"]),
-        "network_nodes": int(r.graph.number_of_nodes()),
-        "network_edges": int(r.graph.number_of_edges()),
-        **_snap_summary(r),
-        "network_components": int(graph_comp.max() + 1),
-        "largest_component_share": largest / len(graph_comp),
-        "components": [
-            {"component": int(k), **{c: (int(v) if c in ("candidate_sites", "nodes")
-                                         else float(v)) for c, v in row.items()}}
-            for k, row in comp.head(20).iterrows()
-        ],
-        "population_outside_largest_component": float(
-            r.demand.loc[r.demand["component"] != 0, "population"].sum()),
-        "levels_estimated_share": float(r.demand["levels_estimated"].mean()),
-        "population_by_group": population_by_group(r.demand),
-        "households": float(r.demand["households"].sum()),
-        "population_source": str(r.scenario.population or "buildings"),
-        "communities": int(r.demand["community_id"].nunique()),
-        "community_source": str(r.scenario.communities or "grid of 500 m planning cells"),
-        "study_area_wgs84": list(r.study_area.bounds),
-        "source": str(r.scenario.osm or r.scenario.graphml or r.scenario.place),
-        "runtime_s": runtime_s,
-    }
+    return model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
+                       progress=progress)
 
 
 def _read_layer(path: Path, what: str) -> gpd.GeoDataFrame:

@@ -151,8 +151,8 @@ def _brute_unicost_cover(cov) -> int:
 def test_rwls_search_returns_a_valid_cover_no_larger_than_its_start(seed):
     import scipy.sparse as sp
 
+    from siting.models._heuristics import _greedy_set_cover
     from siting.models._setcover import rwls_set_cover
-    from siting.models.coverage import _greedy_set_cover
 
     rng = np.random.default_rng(seed)
     nr, nc = 30, 12
@@ -221,7 +221,7 @@ def test_swap_search_stops_at_its_deadline():
     past the limit): with the deadline passed it returns its start, still p sites."""
     import time
 
-    from siting.models.coverage import _iterated_swap, _swap_max_cover
+    from siting.models._heuristics import _iterated_swap, _swap_max_cover
 
     inst = random_instance(5, n=40, m=12)
     cov = inst.coverage(inst.threshold_m)
@@ -237,8 +237,8 @@ def test_highs_objective_is_checked_against_its_solution(helsinki_osm):
     """HiGHS 1.16 reported 47.9 M as the proven optimum of this set cover after a MIP start
     while its solution cost 49.9 M (CBC proves 49.9 M): the reported objective is always the
     cost of the sites returned, and a proof only when the two agree."""
-    from siting.pipeline import run
     from siting.config.scenario import make_scenario
+    from siting.pipeline import run
 
     inst = run(make_scenario(osm=helsinki_osm, max_sites=3)).instance
     for reduce in (False, True):

@@ -115,6 +115,15 @@ def output_lock(out: str | Path, overwrite: bool = False, kind: str = "run") -> 
     ``SystemExit(143)`` until the block ends (so temporary folders are cleaned up). Nested
     use on a folder this process already holds just checks again.
 
+    Parameters
+    ----------
+    out
+        Output folder as given by the user.
+    overwrite
+        Whether an earlier siting output of the same kind may be replaced.
+    kind
+        ``"run"`` or ``"comparison"``.
+
     Yields
     ------
     Path
@@ -167,6 +176,15 @@ def atomic_folder(out: str | Path, overwrite: bool = False, kind: str = "run") -
     an :class:`OSError` while writing (disk full, …) becomes a :class:`SitingError`
     naming the file.
 
+    Parameters
+    ----------
+    out
+        Output folder as given by the user.
+    overwrite
+        Whether an earlier siting output of the same kind may be replaced.
+    kind
+        ``"run"`` or ``"comparison"``; recorded in the marker.
+
     Yields
     ------
     Path
@@ -201,7 +219,19 @@ def atomic_folder(out: str | Path, overwrite: bool = False, kind: str = "run") -
 
 
 def read_marker(folder: str | Path) -> dict | None:
-    """The marker of a siting output folder, or None when absent or unreadable."""
+    """The marker of a siting output folder, or None when absent or unreadable.
+
+    Parameters
+    ----------
+    folder
+        The folder that may hold :data:`MARKER`.
+
+    Returns
+    -------
+    dict or None
+        The marker (``tool``, ``kind``, ``files`` written, …); ``None`` when it is
+        missing, unreadable or not a valid siting marker.
+    """
     try:
         data = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -344,7 +374,7 @@ def _clean_stale(target: Path) -> None:
 
 
 def _write_marker(folder: Path, kind: str) -> None:
-    from siting import __version__
+    from siting._version import __version__
 
     files = sorted(Path(root, f).relative_to(folder).as_posix()
                    for root, _, names in os.walk(folder) for f in names)

@@ -155,6 +155,8 @@ def rwls_set_cover(cov: sp.csr_array, start: np.ndarray, time_s: float = 5.0,
         Wall-clock budget in seconds (checked every ``chunk`` steps).
     seed
         Random seed.
+    chunk
+        Local-search steps per kernel call, between time and patience checks.
     patience
         Stop after this many steps without a smaller cover (default
         ``max(20_000, 100 × columns)``).

@@ -9,87 +9,33 @@ run stopped by the time limit is ``"feasible"`` with its gap, never ``"optimal"`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from siting.config.scenario import DEFAULT_SOLVER
 from siting.errors import SitingError
+from siting.models._heuristics import (
+    _greedy_max_cover,
+    _greedy_set_cover,
+    _iterated_swap,
+)
 from siting.models._setcover import rwls_set_cover
 from siting.models.instance import Instance
-from siting.models.reduce import reduce_coverage
-from siting.solvers import MatrixModel, SolverResult, bound_and_gap, solve, write_model
-
-@dataclass
-class CoverageSolution:
-    """Result of a coverage model.
-
-    Attributes
-    ----------
-    chosen
-        Indices of opened sites (sorted).
-    covered
-        Boolean per demand point: within the threshold of an opened site.
-    objective
-        Objective value of the solution found (people covered, or total cost).
-    bound
-        Best proven bound (the MIP dual bound; equals ``objective`` when optimal). When
-        the solver stopped before proving any bound, the model's ``simple_bound()``.
-    mip_gap
-        ``|objective - bound| / max(|objective|, 1e-9)``; 0 when proven optimal.
-    status
-        ``"optimal"`` (proven) or ``"feasible"`` (stopped by the time limit).
-    solver, runtime_s, model
-        Solver name, wall time of the solve, and the model's name.
-    trace
-        Progress of the solve: ``(seconds, objective, bound)`` tuples (gap over time).
-    reduction
-        Model size after each reduction step (see :mod:`siting.models.reduce`).
-    """
-
-    chosen: np.ndarray
-    covered: np.ndarray
-    objective: float
-    bound: float
-    mip_gap: float
-    status: str
-    solver: str
-    runtime_s: float
-    model: str
-    weight: np.ndarray = field(repr=False, default=None)
-    trace: list = field(repr=False, default_factory=list)
-    reduction: list = field(repr=False, default_factory=list)
-
-    @property
-    def covered_population(self) -> float:
-        return float(self.weight[self.covered].sum())
-
-    def summary(self) -> dict:
-        """Headline numbers as a plain dict (JSON-ready)."""
-        return {
-            "model": self.model,
-            "status": self.status,
-            "objective": self.objective,
-            "lp_bound": self.bound,
-            "mip_gap": self.mip_gap,
-            "solver": self.solver,
-            "solve_time_s": self.runtime_s,
-            "n_sites_chosen": int(len(self.chosen)),
-            "covered_population": self.covered_population,
-        }
-
-    def _repr_html_(self) -> str:
-        return pd.Series(self.summary()).to_frame("value")._repr_html_()
+from siting.models.reduce import Reduced, reduce_coverage
+from siting.models.results import CoverageSolution
+from siting.solvers import MatrixModel, Progress, SolverResult, bound_and_gap, solve, write_model
 
 
 class _Covering:
     """Shared plumbing: the model built once as matrices, reduced columns mapped back."""
 
     name = "covering"
-    reduced = None  # set by subclasses (siting.models.reduce.Reduced)
+    instance: Instance
+    threshold_m: float
+    fixed: np.ndarray
+    reduced: Reduced
     _model: MatrixModel | None = None
 
     @property
@@ -116,8 +62,8 @@ class _Covering:
         runtime = res.runtime_s + shift
         trace = [(t + shift, o, b) for t, o, b in res.trace]
         trace.append((runtime, res.objective, bound))
-        chosen = sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist()))
-        chosen = np.asarray(chosen, dtype=np.int64)
+        chosen = np.asarray(sorted(set(r.sites[cols].tolist()) | set(self.fixed.tolist())),
+                            dtype=np.int64)
         return CoverageSolution(
             chosen=chosen, covered=self.instance.covered_by(chosen, self.threshold_m),
             weight=self.instance.weight, model=self.name, objective=res.objective, bound=bound,
@@ -219,8 +165,19 @@ class MaximalCovering(_Covering):
         With ``swap`` (count constraint only) an iterated local search follows: random
         kicks of a few sites, 1-swap descent, keep the better (seeded, deterministic).
 
-        Returns column indices of the reduced model. A heuristic: used as the solver's
-        warm start, never reported as optimal.
+        A heuristic: used as the solver's warm start, never reported as optimal.
+
+        Parameters
+        ----------
+        swap
+            Follow the greedy with the iterated 1-swap search (only without a budget).
+        time_s
+            Seconds the swap search may run at most (default 15).
+
+        Returns
+        -------
+        numpy.ndarray
+            Column indices of the reduced model (``self.reduced.sites`` maps them to sites).
         """
         r = self.reduced
         cost = self.instance.cost[r.sites] if self.budget is not None else None
@@ -230,11 +187,30 @@ class MaximalCovering(_Covering):
         return chosen
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-              msg: bool = False, mip_gap: float = 0.0,
-              warm_start: bool = True) -> CoverageSolution:
+              msg: bool = False, mip_gap: float = 0.0, warm_start: bool = True,
+              progress: Progress | None = None) -> CoverageSolution:
         """Solve and return the chosen sites with status, objective, bound and gap.
 
-        ``warm_start`` hands the greedy + swap solution to the solver as a MIP start.
+        The warm start is the greedy + swap solution (:meth:`greedy`).
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"`` (see :mod:`siting.solvers`).
+        time_limit
+            Seconds for the whole call, the warm start's search included.
+        msg
+            Show the solver's log.
+        mip_gap
+            Relative gap at which the solver may stop and report ``"optimal"``.
+        warm_start
+            Hand a heuristic solution to the solver as its first incumbent.
+        progress
+            Called with ``(seconds, incumbent, bound)`` during the solve.
+
+        Returns
+        -------
+        CoverageSolution
         """
         r = self.reduced
         search_s = 15.0 if time_limit is None else min(15.0, 0.25 * time_limit)
@@ -242,7 +218,8 @@ class MaximalCovering(_Covering):
         start = self.greedy(time_s=search_s) if warm_start and r.cov.shape[1] else None
         if time_limit is not None:  # the warm start's search counts against the limit
             time_limit = max(1.0, time_limit - (time.perf_counter() - t0))
-        res = solve(self.model, solver, time_limit, msg, mip_gap, self._start_vector(start))
+        res = solve(self.model, solver, time_limit, msg, mip_gap, self._start_vector(start),
+                    progress)
         return self._finish(np.flatnonzero(res.x[:r.cov.shape[1]] > 0.5), res, t0)
 
     def _start_vector(self, start: np.ndarray | None) -> np.ndarray | None:
@@ -266,7 +243,9 @@ class MaximalCovering(_Covering):
         rows = np.concatenate([np.repeat(np.arange(nr), np.diff(cov.indptr)), np.arange(nr)])
         vals = np.concatenate([-np.ones(cov.nnz), np.ones(nr)])
         A = sp.csr_array((vals, (rows, ind)), shape=(nr, nc + nr))
-        lo, hi, extra = [np.full(nr, -np.inf)], [np.zeros(nr)], []
+        lo: list = [np.full(nr, -np.inf)]
+        hi: list = [np.zeros(nr)]
+        extra = []
         names = [f"cover_{i}" for i in range(nr)]
         if self.p is not None:
             extra.append(np.concatenate([np.ones(nc), np.zeros(nr)]))
@@ -336,6 +315,16 @@ class SetCovering(_Covering):
         With ``search_s > 0`` and equal site costs the cover is then shrunk by
         row-weighting local search (:func:`siting.models._setcover.rwls_set_cover`) for at
         most that many seconds; it stops sooner once it stops finding smaller covers.
+
+        Parameters
+        ----------
+        search_s
+            Seconds for the local search; 0 (default) for the greedy cover alone.
+
+        Returns
+        -------
+        numpy.ndarray
+            Column indices of the reduced model (``self.reduced.sites`` maps them to sites).
         """
         r = self.reduced
         cost = self.cost[r.sites]
@@ -345,9 +334,31 @@ class SetCovering(_Covering):
         return cover
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-              msg: bool = False, mip_gap: float = 0.0,
-              warm_start: bool = True) -> CoverageSolution:
-        """Solve and return the cheapest set of sites covering all coverable demand."""
+              msg: bool = False, mip_gap: float = 0.0, warm_start: bool = True,
+              progress: Progress | None = None) -> CoverageSolution:
+        """Solve and return the cheapest set of sites covering all coverable demand.
+
+        The warm start is the greedy cover shrunk by local search (:meth:`greedy`).
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"`` (see :mod:`siting.solvers`).
+        time_limit
+            Seconds for the whole call, the warm start's search included.
+        msg
+            Show the solver's log.
+        mip_gap
+            Relative gap at which the solver may stop and report ``"optimal"``.
+        warm_start
+            Hand a heuristic solution to the solver as its first incumbent.
+        progress
+            Called with ``(seconds, incumbent, bound)`` during the solve.
+
+        Returns
+        -------
+        CoverageSolution
+        """
         r = self.reduced
         nr, nc = r.cov.shape
         t0 = time.perf_counter()
@@ -360,7 +371,7 @@ class SetCovering(_Covering):
             x0[start] = 1
         if time_limit is not None:  # the start's search counts against the limit
             time_limit = max(time_limit - (time.perf_counter() - t0), 0.1 * time_limit)
-        res = solve(self.model, solver, time_limit, msg, mip_gap, x0)
+        res = solve(self.model, solver, time_limit, msg, mip_gap, x0, progress)
         return self._finish(np.flatnonzero(res.x > 0.5), res, t0)
 
     def _matrices(self) -> MatrixModel:
@@ -373,139 +384,3 @@ class SetCovering(_Covering):
             integer=np.arange(nc), maximize=False,
             col_names=[f"y_{j}" for j in r.sites.tolist()],
             row_names=[f"cover_{i}" for i in range(nr)])
-
-
-def _greedy_max_cover(cov: sp.csr_array, w: np.ndarray, p, cost=None, budget=None):
-    """Columns picked greedily by added covered weight (per cost when a budget is set)."""
-    nr, nc = cov.shape
-    csc = sp.csc_array(cov)
-    gain = np.asarray(csc.T @ w, dtype=float)
-    covered = np.zeros(nr, bool)
-    chosen, spent = [], 0.0
-    avail = np.ones(nc, bool)
-    limit = nc if p is None else min(p, nc)
-    while len(chosen) < limit:
-        score = gain.copy()
-        if cost is not None:
-            avail &= cost <= (budget - spent) + 1e-9
-            score = gain / np.maximum(cost, 1e-9)
-        score[~avail] = -1.0
-        j = int(np.argmax(score))
-        if score[j] <= 0:
-            break
-        chosen.append(j)
-        avail[j] = False
-        spent += 0.0 if cost is None else float(cost[j])
-        rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
-        rows = rows[~covered[rows]]
-        covered[rows] = True
-        # the newly covered rows no longer add to any site's gain
-        sub = cov[rows]
-        np.subtract.at(gain, sub.indices, np.repeat(w[rows], np.diff(sub.indptr)))
-    return np.asarray(chosen, dtype=np.int64)
-
-
-def _swap_max_cover(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray,
-                    max_rounds: int = 200, deadline: float = np.inf) -> np.ndarray:
-    """Best-improvement 1-swap local search for p-site maximal covering, stopped (with
-    the best set so far) at ``deadline`` (a ``time.perf_counter()`` value)."""
-    csc = sp.csc_array(cov)
-    covT = sp.csr_array(csc.T)
-    chosen = list(chosen)
-    for _ in range(max_rounds):
-        if time.perf_counter() > deadline:
-            break
-        y = np.zeros(cov.shape[1])
-        y[chosen] = 1
-        times = cov @ y
-        unc_gain = covT @ (w * (times == 0))  # weight newly covered by adding j
-        best, move = 1e-9, None
-        for s in chosen:
-            if time.perf_counter() > deadline:  # keep the best move found so far
-                break
-            only = times == 1
-            rows_s = csc.indices[csc.indptr[s]:csc.indptr[s + 1]]
-            u = np.zeros(cov.shape[0])
-            u[rows_s[only[rows_s]]] = w[rows_s[only[rows_s]]]
-            loss = u.sum()
-            # swap s -> j: gain(j) - loss(s) + weight only s covered that j covers too
-            delta = unc_gain + covT @ u - loss
-            delta[chosen] = -np.inf
-            j = int(np.argmax(delta))
-            if delta[j] > best:
-                best, move = delta[j], (s, j)
-        if move is None:
-            break
-        chosen[chosen.index(move[0])] = move[1]
-    return np.asarray(sorted(chosen), dtype=np.int64)
-
-
-def _covered_weight(cov: sp.csr_array, w: np.ndarray, chosen) -> float:
-    y = np.zeros(cov.shape[1])
-    y[np.asarray(chosen, dtype=np.int64)] = 1
-    return float(w[(cov @ y) > 0].sum())
-
-
-def _iterated_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, kicks: int = 200,
-                   patience: int = 40, time_s: float = 15.0, seed: int = 0) -> np.ndarray:
-    """Ruin and recreate: drop a few random sites, refill greedily, 1-swap descent, keep best."""
-    rng = np.random.default_rng(seed)
-    csc = sp.csc_array(cov)
-    covT = sp.csr_array(csc.T)
-    deadline = time.perf_counter() + time_s
-    best = _swap_max_cover(cov, w, chosen, deadline=deadline)
-    best_val = _covered_weight(cov, w, best)
-    nc, p = cov.shape[1], len(best)
-    if nc <= p or p == 0:
-        return best
-    stale = 0
-    for _ in range(kicks):
-        if stale >= patience or time.perf_counter() > deadline:
-            break
-        k = min(p, int(rng.integers(2, max(3, p // 3) + 1)))
-        keep = list(np.delete(best, rng.choice(p, k, replace=False)))
-        y = np.zeros(nc)
-        y[keep] = 1
-        unc = (cov @ y) == 0
-        while len(keep) < p:  # greedy refill, ties broken at random
-            gain = covT @ (w * unc)
-            gain[keep] = -1
-            top = np.flatnonzero(gain >= gain.max() - 1e-9)
-            j = int(rng.choice(top))
-            keep.append(j)
-            unc[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]] = False
-        cand = _swap_max_cover(cov, w, np.asarray(keep, dtype=np.int64), deadline=deadline)
-        val = _covered_weight(cov, w, cand)
-        if val > best_val + 1e-9:
-            best, best_val, stale = cand, val, 0
-        else:
-            stale += 1
-    return best
-
-
-def _greedy_set_cover(cov: sp.csr_array, cost: np.ndarray) -> np.ndarray:
-    """Chvátal's greedy set cover, then sites whose rows are all covered twice dropped."""
-    nr, nc = cov.shape
-    csc = sp.csc_array(cov)
-    count = np.diff(csc.indptr).astype(float)
-    covered = np.zeros(nr, bool)
-    chosen = []
-    while not covered.all():
-        j = int(np.argmax(count / np.maximum(cost, 1e-9)))
-        if count[j] <= 0:
-            break
-        chosen.append(j)
-        rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
-        rows = rows[~covered[rows]]
-        covered[rows] = True
-        sub = cov[rows]
-        np.subtract.at(count, sub.indices, 1.0)
-    y = np.zeros(nc)
-    y[chosen] = 1
-    times = cov @ y
-    for j in sorted(chosen, key=lambda j: -cost[j]):  # drop redundant, dearest first
-        rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
-        if np.all(times[rows] >= 2):
-            times[rows] -= 1
-            y[j] = 0
-    return np.flatnonzero(y)

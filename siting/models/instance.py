@@ -59,14 +59,34 @@ class Instance:
 
     @property
     def n_demand(self) -> int:
+        """Number of demand points."""
         return len(self.weight)
 
     @property
     def n_sites(self) -> int:
+        """Number of candidate sites."""
         return len(self.cost)
 
     def coverage(self, threshold_m: float | None = None) -> sp.csr_array:
-        """Boolean ``(n_demand, n_sites)`` sparse matrix: site j within ``threshold_m`` of i."""
+        """Boolean ``(n_demand, n_sites)`` sparse matrix: site j within ``threshold_m`` of i.
+
+        Cached per threshold.
+
+        Parameters
+        ----------
+        threshold_m
+            Walking threshold in metres, > 0 and at most the instance's ``threshold_m``
+            (the default).
+
+        Returns
+        -------
+        scipy.sparse.csr_array
+
+        Raises
+        ------
+        SitingError
+            If the threshold is not positive or exceeds the instance's.
+        """
         t = self.threshold_m if threshold_m is None else threshold_m
         if t <= 0:
             raise SitingError(f"walking threshold must be > 0 m, got {t}")
@@ -84,11 +104,35 @@ class Instance:
         return self._cache[key]
 
     def coverable(self, threshold_m: float | None = None) -> np.ndarray:
-        """Boolean per demand point: at least one candidate site within reach."""
+        """Boolean per demand point: at least one candidate site within reach.
+
+        Parameters
+        ----------
+        threshold_m
+            Walking threshold in metres; default the instance's ``threshold_m``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_demand,)`` booleans.
+        """
         return np.diff(self.coverage(threshold_m).indptr) > 0
 
     def covered_by(self, sites, threshold_m: float | None = None) -> np.ndarray:
-        """Boolean per demand point: covered by at least one of ``sites`` (indices)."""
+        """Boolean per demand point: covered by at least one of ``sites`` (indices).
+
+        Parameters
+        ----------
+        sites
+            Indices of the open sites (array-like of int).
+        threshold_m
+            Walking threshold in metres; default the instance's ``threshold_m``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_demand,)`` booleans.
+        """
         open_ = np.zeros(self.n_sites, bool)
         open_[np.asarray(sites, dtype=np.int64)] = True
         return self.coverage(threshold_m) @ open_.astype(np.int64) > 0

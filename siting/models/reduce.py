@@ -62,6 +62,7 @@ class Reduced:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(n_rows, n_cols)`` of the reduced coverage."""
         return self.cov.shape
 
 
@@ -86,8 +87,15 @@ def reduce_coverage(cov, weight, cost=None, *, fixed=(), model: str = "max_cover
     cost_matters
         Whether a dominating site must also be no more expensive (budget constraint
         or cost objective). With only a count constraint ``p`` costs are irrelevant.
-    merge_rows, drop_dominated
-        Switch the merging of identical rows and the dominance tests off.
+    merge_rows
+        Merge identical demand rows (default True; ``False`` switches it off).
+    drop_dominated
+        Drop dominated sites, and for ``"set_cover"`` dominated rows (default True).
+
+    Returns
+    -------
+    Reduced
+        The reduced coverage, weights, site and row maps, and the size after each step.
     """
     if model not in ("max_cover", "set_cover"):
         raise ValueError(f"model must be 'max_cover' or 'set_cover', got {model!r}")

@@ -17,17 +17,24 @@ import pulp
 from siting.config.scenario import DEFAULT_SOLVER, SOLVERS
 from siting.errors import InfeasibleError, SitingError
 from siting.solvers import cbc, highs
-from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap, check_solver, quiet
+from siting.solvers.base import (
+    MatrixModel,
+    Progress,
+    SolverResult,
+    bound_and_gap,
+    check_solver,
+    quiet,
+)
 
-__all__ = ["DEFAULT_SOLVER", "SOLVERS", "MatrixModel", "SolverResult", "bound_and_gap",
+__all__ = ["DEFAULT_SOLVER", "SOLVERS", "MatrixModel", "Progress", "SolverResult", "bound_and_gap",
            "quiet", "solve", "solve_pulp", "write_model"]
 
 write_model = highs.write_model
 
 
 def solve(model: MatrixModel, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
-          msg: bool = False, mip_gap: float = 0.0,
-          start: np.ndarray | None = None) -> SolverResult:
+          msg: bool = False, mip_gap: float = 0.0, start: np.ndarray | None = None,
+          progress: Progress | None = None) -> SolverResult:
     """Solve a :class:`MatrixModel`.
 
     Parameters
@@ -44,6 +51,9 @@ def solve(model: MatrixModel, solver: str = DEFAULT_SOLVER, time_limit: float | 
         Relative gap at which the solver may stop and report ``"optimal"``.
     start
         A complete feasible column vector handed over as the first incumbent.
+    progress
+        Called with ``(seconds, incumbent, bound)``: live as HiGHS logs them; for CBC,
+        whose log is read when it ends, once per logged line after the solve.
 
     Returns
     -------
@@ -53,8 +63,13 @@ def solve(model: MatrixModel, solver: str = DEFAULT_SOLVER, time_limit: float | 
     if model.shape[1] == 0:  # nothing to decide
         return SolverResult(x=np.zeros(0), objective=model.offset, bound=model.offset,
                             mip_gap=0.0, status="optimal", solver=name, runtime_s=0.0)
-    back = highs if name == "highs" else cbc
-    return back.solve_matrix(model, time_limit, msg, mip_gap, start)
+    if name == "highs":
+        return highs.solve_matrix(model, time_limit, msg, mip_gap, start, progress)
+    res = cbc.solve_matrix(model, time_limit, msg, mip_gap, start)
+    if progress is not None:
+        for t, o, b in res.trace:
+            progress(t, o, b)
+    return res
 
 
 def solve_pulp(prob: pulp.LpProblem, solver: str = DEFAULT_SOLVER,
@@ -65,6 +80,36 @@ def solve_pulp(prob: pulp.LpProblem, solver: str = DEFAULT_SOLVER,
     ``warm_start`` passes the variables' initial values to CBC as a MIP start;
     ``start`` (variable name → value of a complete feasible solution) is handed to
     HiGHS as its first incumbent.
+
+    Parameters
+    ----------
+    prob
+        The PuLP problem, solved in place.
+    solver
+        ``"highs"`` or ``"cbc"``.
+    time_limit
+        Seconds for the solve; ``None`` for no limit.
+    msg
+        Show the solver's log.
+    mip_gap
+        Relative gap at which the solver may stop and report ``"optimal"``.
+    warm_start
+        CBC only: pass the variables' initial values as a MIP start.
+    start
+        HiGHS only: variable name → value of a complete feasible solution (missing
+        names count as 0); ``None`` for no start.
+
+    Returns
+    -------
+    SolverResult
+        With an empty ``x``; ``trace`` is filled for CBC only.
+
+    Raises
+    ------
+    InfeasibleError
+        If the problem is infeasible.
+    SitingError
+        If no integer solution was found within ``time_limit``.
     """
     name = check_solver(solver, time_limit)
     t0 = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +15,8 @@ from siting.config.scenario import SOLVERS
 from siting.errors import SitingError
 
 STATUSES = ("optimal", "feasible")
+# called during a solve with (seconds, incumbent objective, proven bound)
+Progress = Callable[[float, float, float], None]
 
 
 @dataclass
@@ -80,11 +82,28 @@ class MatrixModel:
                 raise SitingError(f"{len(names)} {what} names for {k} {what}s")
 
     @property
+    def lower(self) -> np.ndarray:
+        """Column lower bounds (zeros unless ``col_lo`` was given)."""
+        return np.zeros(len(self.c)) if self.col_lo is None else self.col_lo
+
+    @property
     def shape(self) -> tuple[int, int]:
+        """``(m, n)``: the number of rows and columns."""
         return self.A.shape
 
     def value(self, x: np.ndarray) -> float:
-        """Objective of a column vector ``x`` (offset included)."""
+        """Objective of a column vector ``x`` (offset included).
+
+        Parameters
+        ----------
+        x
+            ``(n,)`` column values.
+
+        Returns
+        -------
+        float
+            ``c @ x + offset``.
+        """
         return float(self.c @ np.asarray(x, float)) + self.offset
 
 
@@ -131,7 +150,25 @@ class SolverResult:
 
 
 def check_solver(solver: str, time_limit: float | None) -> str:
-    """Lower-cased solver name, or a :class:`SitingError` naming the choices."""
+    """Lower-cased solver name, or a :class:`SitingError` naming the choices.
+
+    Parameters
+    ----------
+    solver
+        Solver name, any case; one of ``SOLVERS`` (``"highs"``, ``"cbc"``).
+    time_limit
+        Seconds allowed for the solve; must be > 0, or ``None`` for no limit.
+
+    Returns
+    -------
+    str
+        The solver name in lower case.
+
+    Raises
+    ------
+    SitingError
+        If the solver is unknown or the time limit is not positive.
+    """
     name = solver.lower()
     if name not in SOLVERS:
         raise SitingError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
@@ -143,9 +180,27 @@ def check_solver(solver: str, time_limit: float | None) -> str:
 def bound_and_gap(objective: float, bound: float | None, optimal: bool,
                   mip_gap: float) -> tuple[float, float]:
     """The proven bound and relative gap to report: a solve stopped without a finite
-    bound has none (NaN, NaN) — never the objective, which would read as proven."""
-    finite = bound is not None and np.isfinite(bound)
-    if not finite:
+    bound has none (NaN, NaN) — never the objective, which would read as proven.
+
+    Parameters
+    ----------
+    objective
+        Objective of the solution found.
+    bound
+        Proven (dual) bound from the solver; ``None`` or non-finite when none was proven.
+    optimal
+        Whether the solver proved optimality (within ``mip_gap``); then a missing bound
+        is taken to be the objective.
+    mip_gap
+        Relative gap the solver was asked for; caps the reported gap of an optimal solve.
+
+    Returns
+    -------
+    tuple of float
+        ``(bound, gap)`` with ``gap = |objective - bound| / max(|objective|, 1e-9)``;
+        ``(nan, nan)`` for a solve stopped without a bound.
+    """
+    if bound is None or not np.isfinite(bound):
         if not optimal:
             return float("nan"), float("nan")
         bound = objective
@@ -155,7 +210,13 @@ def bound_and_gap(objective: float, bound: float | None, optimal: bool,
 
 @contextlib.contextmanager
 def quiet(active: bool = True) -> Iterator[None]:
-    """Silence the C-level standard output (HiGHS writes its banner there, not to Python)."""
+    """Silence the C-level standard output (HiGHS writes its banner there, not to Python).
+
+    Parameters
+    ----------
+    active
+        Silence the output; ``False`` makes this a no-op (to show the solver's log).
+    """
     if not active:
         yield
         return

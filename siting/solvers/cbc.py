@@ -14,7 +14,6 @@ import pulp
 from siting.errors import InfeasibleError, SitingError
 from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap
 
-
 _CBC_RESULT = re.compile(r"Result - (.+)")
 _CBC_BOUND = re.compile(r"(?:Lower|Upper) bound:\s+(-?[\d.eE+-]+)")
 
@@ -30,6 +29,28 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
     (read from CBC's log, since PuLP reports ``Optimal`` for runs stopped by the limit).
 
     ``warm_start`` passes the variables' initial values to CBC as a MIP start.
+
+    Parameters
+    ----------
+    prob
+        The PuLP problem, solved in place (values are left on its variables).
+    time_limit
+        Seconds for CBC; ``None`` for no limit.
+    msg
+        Show CBC's log.
+    mip_gap
+        Relative gap at which CBC may stop.
+    warm_start
+        Pass the variables' initial values as a MIP start.
+
+    Returns
+    -------
+    status : str
+        ``"optimal"`` if CBC's log says so, else ``"feasible"``.
+    bound : float or None
+        CBC's proven bound in the objective's own sense; ``None`` if not logged.
+    trace : list
+        ``(seconds, incumbent, bound)`` tuples from CBC's log.
     """
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "cbc.log"
@@ -39,10 +60,10 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
                                     logPath=str(log), warmStart=warm_start)
             prob.solve(cmd)
         text = log.read_text(errors="replace") if log.exists() else ""
-    result = _CBC_RESULT.search(text)
-    result = result.group(1).strip() if result else ""
-    bound = _CBC_BOUND.search(text)
-    bound = float(bound.group(1)) if bound else None
+    found = _CBC_RESULT.search(text)
+    result = found.group(1).strip() if found else ""
+    found = _CBC_BOUND.search(text)
+    bound = float(found.group(1)) if found else None
     # PuLP runs CBC with -max for maximisation; the summary bound is in the original sense
     status = "optimal" if result.startswith("Optimal") else "feasible"
     sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0  # CBC logs -max as a minimum
@@ -55,7 +76,33 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
 
 def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool = False,
                  mip_gap: float = 0.0, start: np.ndarray | None = None) -> SolverResult:
-    """Solve a :class:`MatrixModel` with CBC (the matrices become a PuLP model)."""
+    """Solve a :class:`MatrixModel` with CBC (the matrices become a PuLP model).
+
+    Parameters
+    ----------
+    model
+        The model as matrices.
+    time_limit
+        Seconds for CBC; ``None`` for no limit.
+    msg
+        Show CBC's log.
+    mip_gap
+        Relative gap at which CBC may stop and report ``"optimal"``.
+    start
+        ``(n,)`` column values passed to CBC as a MIP start; ``None`` for none.
+
+    Returns
+    -------
+    SolverResult
+        Objective, bound and trace include the model's offset.
+
+    Raises
+    ------
+    InfeasibleError
+        If the model is infeasible.
+    SitingError
+        If no integer solution was found within ``time_limit``.
+    """
     prob, x = to_pulp(model)
     if start is not None:
         for v, val in zip(x, np.asarray(start, float).tolist()):
@@ -81,7 +128,23 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
 def to_pulp(model: MatrixModel, name: str = "model") -> tuple[pulp.LpProblem, list]:
     """The model as a PuLP problem (named rows and columns; without the objective's
-    offset) and its variables in order."""
+    offset) and its variables in order.
+
+    Parameters
+    ----------
+    model
+        The model as matrices; rows with two finite, different bounds become two
+        constraints suffixed ``_lo`` and ``_hi``.
+    name
+        Name of the PuLP problem.
+
+    Returns
+    -------
+    prob : pulp.LpProblem
+        The problem.
+    x : list of pulp.LpVariable
+        Its variables, one per column in order.
+    """
     prob = pulp.LpProblem(name, pulp.LpMaximize if model.maximize else pulp.LpMinimize)
     integer = np.zeros(len(model.c), bool)
     integer[model.integer] = True
@@ -89,7 +152,7 @@ def to_pulp(model: MatrixModel, name: str = "model") -> tuple[pulp.LpProblem, li
     inf = np.inf
     x = [prob.add_variable(names[j], None if lo == -inf else lo, None if hi == inf else hi,
                            cat="Integer" if integer[j] else "Continuous")
-         for j, (lo, hi) in enumerate(zip(model.col_lo.tolist(), model.col_hi.tolist()))]
+         for j, (lo, hi) in enumerate(zip(model.lower.tolist(), model.col_hi.tolist()))]
     prob.setObjective(pulp.LpAffineExpression(
         [(x[j], v) for j, v in enumerate(model.c.tolist()) if v]))
     A = model.A

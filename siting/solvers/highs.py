@@ -15,15 +15,45 @@ import pulp
 import scipy.sparse as sp
 
 from siting.errors import InfeasibleError, SitingError
-from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap, quiet
+from siting.solvers.base import MatrixModel, Progress, SolverResult, bound_and_gap, quiet
 
 
 def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool = False,
-                 mip_gap: float = 0.0, start: np.ndarray | None = None) -> SolverResult:
+                 mip_gap: float = 0.0, start: np.ndarray | None = None,
+                 progress: Progress | None = None) -> SolverResult:
     """Solve a :class:`MatrixModel` with highspy (no PuLP): fast to hand over at scale.
 
     ``start`` is a complete column vector handed to HiGHS as its first incumbent. The
     objective is recomputed from the returned solution and checked against HiGHS's report.
+    ``progress`` is called with (seconds, incumbent, bound) as HiGHS logs them.
+
+    Parameters
+    ----------
+    model
+        The model as matrices.
+    time_limit
+        Seconds for the whole call, hand-over included; ``None`` for no limit.
+    msg
+        Show HiGHS's log.
+    mip_gap
+        Relative gap at which HiGHS may stop and report ``"optimal"``.
+    start
+        ``(n,)`` complete feasible column vector, HiGHS's first incumbent; if HiGHS then
+        reports a wrong optimum, the model is solved again without it in the time left.
+    progress
+        Called with ``(seconds, incumbent, bound)`` (offset included) as HiGHS logs them.
+
+    Returns
+    -------
+    SolverResult
+        Objective, bound and trace include the model's offset.
+
+    Raises
+    ------
+    InfeasibleError
+        If the model is infeasible.
+    SitingError
+        If the time limit is not positive or no integer solution was found within it.
     """
     import highspy
 
@@ -43,7 +73,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     t0 = time.perf_counter()
     h.passModel(
         ncol, nrow, A.nnz, 1, -1 if maximize else 1, 0.0,  # colwise; sense
-        model.c, model.col_lo, model.col_hi, model.row_lo, model.row_hi,
+        model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
         A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
         integrality,
     )
@@ -59,8 +89,10 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
     def _log(e):
         d = e.data_out
-        trace.append((float(d.running_time), float(d.mip_primal_bound),
-                      float(d.mip_dual_bound)))
+        t, o, b = float(d.running_time), float(d.mip_primal_bound), float(d.mip_dual_bound)
+        trace.append((t, o, b))
+        if progress is not None and np.isfinite(o) and abs(o) < 1e30:
+            progress(t, o + model.offset, b + model.offset)
 
     h.cbMipImprovingSolution.subscribe(_log)
     h.cbMipLogging.subscribe(_log)
@@ -83,11 +115,13 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
         # HiGHS without the start prove 49.9 M): never trust it, solve again without it
         if start is not None:
             left = None if time_limit is None else time_limit - (time.perf_counter() - t_enter)
-            if left is None or left > 0.05 * time_limit:
-                return solve_matrix(model, left, msg, mip_gap, None)
-        objective, status = actual, None  # the solution stands; no proof, no bound
-    optimal = status == S.kOptimal
-    dual = float(info.mip_dual_bound) if status is not None else float("nan")
+            if left is None or (time_limit is not None and left > 0.05 * time_limit):
+                return solve_matrix(model, left, msg, mip_gap, None, progress)
+        objective, proven = actual, False  # the solution stands; no proof, no bound
+    else:
+        proven = True
+    optimal = proven and status == S.kOptimal
+    dual = float(info.mip_dual_bound) if proven else float("nan")
     bound, gap = bound_and_gap(objective, dual, optimal, mip_gap)
     trace = [(t, o, b) for t, o, b in trace if np.isfinite(o) and abs(o) < 1e30]
     off = model.offset
@@ -97,7 +131,20 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
 
 def write_model(model: MatrixModel, path: str | Path) -> Path:
-    """Write the model to ``path`` (``.lp`` or ``.mps``) with its row and column names."""
+    """Write the model to ``path`` (``.lp`` or ``.mps``) with its row and column names.
+
+    Parameters
+    ----------
+    model
+        The model as matrices; unnamed columns and rows are written ``x_j`` and ``r_i``.
+    path
+        File to write; its suffix (``.lp`` or ``.mps``) chooses the format.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     import highspy
 
     with quiet():
@@ -109,7 +156,7 @@ def write_model(model: MatrixModel, path: str | Path) -> Path:
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[model.integer] = 1
     h.passModel(ncol, nrow, A.nnz, 1, -1 if model.maximize else 1, model.offset,
-                model.c, model.col_lo, model.col_hi, model.row_lo, model.row_hi,
+                model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
                 A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
                 integrality)
     for j in range(ncol):
@@ -196,6 +243,28 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
     """Solve a PuLP model with HiGHS (handed over in bulk); its status and proven bound.
 
     ``start`` (variable name → value of a complete solution) is HiGHS's first incumbent.
+
+    Parameters
+    ----------
+    prob
+        The PuLP problem, solved in place (values are left on its variables).
+    time_limit
+        Seconds for HiGHS; ``None`` for no limit.
+    msg
+        Show HiGHS's log.
+    mip_gap
+        Relative gap at which HiGHS may stop and report ``"optimal"``.
+    start
+        Variable name → value of a complete feasible solution (missing names count as
+        0); ``None`` for no start.
+
+    Returns
+    -------
+    status : str
+        ``"optimal"`` if HiGHS proved it, else ``"feasible"`` (also when HiGHS reported
+        a wrong optimum after the start).
+    bound : float or None
+        HiGHS's proven bound in the objective's own sense; ``None`` when none was proven.
     """
     import highspy
 

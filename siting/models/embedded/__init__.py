@@ -17,13 +17,14 @@ from siting.models.embedded.model import EmbeddedFacilities
 from siting.models.embedded.prepare import prepare_demand, prepare_sites
 from siting.models.embedded.tables import COST_COLUMNS, EmbeddedSolution
 from siting.models.instance import Instance
+from siting.models.results import CoverageSolution
 
 __all__ = ["COST_COLUMNS", "OBJECTIVES", "EmbeddedData", "EmbeddedFacilities",
            "EmbeddedSolution", "plan_to_coverage", "prepare_demand", "prepare_sites"]
 
 
-def plan_to_coverage(plan: EmbeddedSolution, instance: Instance):
-    """A :class:`~siting.models.coverage.CoverageSolution` view of a plan (for maps and reports).
+def plan_to_coverage(plan: EmbeddedSolution, instance: Instance) -> CoverageSolution:
+    """A :class:`~siting.models.results.CoverageSolution` view of a plan (for maps and reports).
 
     Parameters
     ----------
@@ -34,11 +35,9 @@ def plan_to_coverage(plan: EmbeddedSolution, instance: Instance):
 
     Returns
     -------
-    siting.models.coverage.CoverageSolution
+    CoverageSolution
         chosen = opened sites; covered = demand points served by any service.
     """
-    from siting.models.coverage import CoverageSolution
-
     covered = np.zeros(instance.n_demand, bool)
     if len(plan.assignments):
         served = plan.assignments.groupby("demand")["people"].sum()

@@ -1,0 +1,134 @@
+"""The solver interface: one model as matrices, the same answer from HiGHS and CBC, honest
+status, named rows in an exported file. Checked against brute force on small knapsacks."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pulp
+import pytest
+import scipy.sparse as sp
+
+from siting import Instance, MaximalCovering, SetCovering
+from siting.errors import InfeasibleError, SitingError
+from siting.solvers import MatrixModel, SolverResult, solve, solve_pulp, write_model
+
+
+def _knapsack(seed: int, n: int = 9) -> tuple[MatrixModel, float]:
+    """A 0/1 knapsack with a side constraint, and its optimum by enumeration."""
+    rng = np.random.default_rng(seed)
+    value, weight, group = rng.integers(1, 30, n), rng.integers(1, 15, n), rng.integers(0, 2, n)
+    cap = float(weight.sum() // 2)
+    A = sp.csr_array(np.vstack([weight, group]).astype(float))
+    model = MatrixModel(c=value, A=A, row_lo=[-np.inf, -np.inf], row_hi=[cap, 2.0],
+                        col_hi=np.ones(n), integer=np.arange(n), maximize=True, offset=7.0,
+                        col_names=[f"take_{j}" for j in range(n)],
+                        row_names=["capacity", "at_most_two_of_group_1"])
+    best = max(float(value[list(s)].sum()) for k in range(n + 1)
+               for s in itertools.combinations(range(n), k)
+               if weight[list(s)].sum() <= cap and group[list(s)].sum() <= 2)
+    return model, best + 7.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_both_back_ends_reach_the_brute_force_optimum(seed, solver):
+    model, best = _knapsack(seed)
+    res = solve(model, solver)
+    assert isinstance(res, SolverResult) and res.solver == solver
+    assert res.status == "optimal" and res.mip_gap <= 1e-9
+    assert res.objective == pytest.approx(best)
+    assert res.bound == pytest.approx(best)
+    assert res.objective == pytest.approx(model.value(res.x))  # offset counted once
+    assert np.allclose(res.x, np.round(res.x))
+
+
+def test_start_is_used_and_checked():
+    model, best = _knapsack(0)
+    res = solve(model, "highs", start=np.zeros(len(model.c)))  # a feasible (empty) start
+    assert res.status == "optimal" and res.objective == pytest.approx(best)
+
+
+def test_exported_model_names_rows_and_columns(tmp_path):
+    model, _ = _knapsack(1)
+    text = write_model(model, tmp_path / "knapsack.lp").read_text()
+    assert "capacity" in text and "at_most_two_of_group_1" in text and "take_3" in text
+
+
+def test_covering_models_export_named_rows(tmp_path, small_instance):
+    text = MaximalCovering(small_instance, p=2, reduce=False).write(tmp_path / "mc.lp").read_text()
+    assert "max_sites" in text and "cover_0" in text and "y_0" in text
+    text = SetCovering(small_instance, reduce=False).write(tmp_path / "sc.lp").read_text()
+    assert "cover_0" in text
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_covering_models_agree_across_back_ends(solver, small_instance):
+    ref = MaximalCovering(small_instance, p=2, reduce=False).solve("highs")
+    got = MaximalCovering(small_instance, p=2).solve(solver)
+    assert got.status == "optimal" and got.objective == pytest.approx(ref.objective)
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_infeasible_model_is_refused(solver):
+    model = MatrixModel(c=[1.0], A=sp.csr_array([[1.0]]), row_lo=[2.0], row_hi=[np.inf],
+                        col_hi=[1.0], integer=[0])
+    with pytest.raises(InfeasibleError):
+        solve(model, solver)
+
+
+def test_bad_models_and_settings_are_refused():
+    with pytest.raises(SitingError, match="row bounds"):
+        MatrixModel(c=[1.0], A=sp.csr_array([[1.0]]), row_lo=[], row_hi=[1.0], col_hi=[1.0],
+                    integer=[0])
+    with pytest.raises(SitingError, match="column names"):
+        MatrixModel(c=[1.0], A=sp.csr_array([[1.0]]), row_lo=[0.0], row_hi=[1.0],
+                    col_hi=[1.0], integer=[0], col_names=["a", "b"])
+    model, _ = _knapsack(0)
+    with pytest.raises(SitingError, match="unknown solver"):
+        solve(model, "gurobi")
+    with pytest.raises(SitingError, match="time limit"):
+        solve(model, "highs", time_limit=0)
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_pulp_models_give_the_same_typed_result(solver):
+    model, best = _knapsack(2)
+    from siting.solvers.cbc import to_pulp
+
+    prob, x = to_pulp(model)
+    res = solve_pulp(prob, solver)
+    assert res.status == "optimal"
+    assert res.objective + model.offset == pytest.approx(best)  # PuLP copy has no offset
+    assert prob.get_constraint_by_name("capacity") is not None
+    assert all(v.varValue is not None for v in x)
+
+
+def test_empty_pulp_model_is_trivially_optimal():
+    prob = pulp.LpProblem("empty", pulp.LpMaximize)
+    prob += pulp.LpAffineExpression(constant=3.0)
+    res = solve_pulp(prob, "highs")
+    assert res.status == "optimal" and res.objective == 3.0
+
+
+@pytest.fixture
+def small_instance() -> Instance:
+    rng = np.random.default_rng(5)
+    n_d, n_s = 12, 6
+    pairs = [(i, j, float(rng.uniform(50, 400))) for i in range(n_d) for j in range(n_s)
+             if rng.random() < 0.4]
+    d, s, dist = map(np.array, zip(*pairs))
+    return Instance(rng.integers(1, 50, n_d), rng.integers(1, 9, n_s), d, s, dist, 400.0)
+
+
+def test_progress_reports_the_incumbents_as_highs_finds_them():
+    model, best = _knapsack(3)
+    seen = []
+    res = solve(model, "highs", progress=lambda t, o, b: seen.append((t, o, b)))
+    assert seen, "HiGHS logged no incumbent"
+    assert all(np.isfinite(o) for _, o, _ in seen)
+    # the incumbents only improve and the last one is the optimum returned (offset included)
+    incumbents = [o for _, o, _ in seen]
+    assert incumbents == sorted(incumbents)
+    assert incumbents[-1] == pytest.approx(res.objective) == pytest.approx(best)
