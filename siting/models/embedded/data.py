@@ -284,9 +284,9 @@ def derive_data(instance: Instance, policy: Policy, demand: pd.DataFrame | None 
         kw["in_reach"][np.unique(kw["pairs"][si][0]), si] = True
     # the model's demand rows: per service, points merged when exact (see reduce)
     merge = reduce and objective != "min_distance"
-    kw["rows"] = [merge_demand(*kw["pairs"][si], kw["units"][:, si], kw["people"][:, si],
+    kw["rows"] = [merge_demand(pi, pj, pdist, kw["units"][:, si], kw["people"][:, si],
                                kw["community"], instance.n_sites, merge)
-                  for si in range(len(services))]
+                  for si, (pi, pj, pdist) in enumerate(kw["pairs"])]
     _check_inputs(kw, notes)
     kw["notes"] = tuple(notes)
     data = EmbeddedData(**kw)

@@ -228,7 +228,7 @@ def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
     prob = form.problem
     served, dist_terms = [], []
     serve_all = data.objective in ("min_cost", "min_distance")
-    people_by_comm = {}  # (si, c) -> list of (var, people per unit of var)
+    people_by_comm: dict[tuple[int, int], list] = {}  # (si, c) -> [(var, people per unit)]
     for si, s in enumerate(data.services):
         grp = data.rows[si]
         gi, gj, gdist = grp.pi, grp.pj, grp.dist

@@ -155,7 +155,7 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
     # 1 = the building has a lift, 0 = none, NaN = unknown (inventory 电梯/lift column)
     out["lift"] = pd.to_numeric(sites["lift"], errors="coerce").to_numpy(float) \
         if "lift" in sites else np.nan
-    services = []
+    services: list[list[str]] = []
     raw = sites["existing_services"] if "existing_services" in sites else [None] * len(sites)
     for v in raw:
         if v is None or (isinstance(v, float) and np.isnan(v)):

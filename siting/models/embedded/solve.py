@@ -77,7 +77,9 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
     notes = list(data.notes)
     t0 = time.perf_counter()
     greedy = False
-    start = rg = rg_values = None
+    start: dict | None = None
+    rg: SolverResult | None = None
+    rg_values: dict = {}
     overhead = 0.0  # seconds a solver call spends outside the solver's own clock
     staged = data.objective == "max_served" and bool(form.open_site)
     if solver.lower() == "highs" and staged:
@@ -95,8 +97,8 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
     if time_limit is not None:
         # the whole solve keeps to the limit: the least-cost stage gets the last share
         share = 1.0 - _STAGE2_SHARE if staged else 1.0
-        left = time_limit - (time.perf_counter() - t0) - overhead
-        limit1 = max(left * share, min(_MIN_STAGE_S, time_limit))
+        rest = time_limit - (time.perf_counter() - t0) - overhead
+        limit1 = max(rest * share, min(_MIN_STAGE_S, time_limit))
     t1 = time.perf_counter()
     try:
         r1 = solve_safe(prob, solver, limit1, msg, mip_gap, start=start)
@@ -142,7 +144,8 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
             greedy = True
     stage2 = None
     two_stage = staged and not greedy
-    if time_limit is not None and two_stage:
+    limit2 = None
+    if time_limit is not None and limit1 is not None and two_stage:
         if r1.status != "optimal":  # stage 1 used its limit: the rest is hand-over
             overhead = max(time.perf_counter() - t1 - limit1, 0.0)
         left = time_limit - (time.perf_counter() - t0) - overhead
@@ -151,11 +154,10 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
                 f"no time left within {time_limit:g} s for the least-cost stage: the "
                 "plan serves the most people found but may cost more than needed")
             two_stage = False
-        left = max(left, min(_MIN_STAGE_S, time_limit))
-    else:
-        left = None
+        limit2 = max(left, min(_MIN_STAGE_S, time_limit))
     if two_stage:
-        stage2, values2 = _least_cost_stage(form, prob, r1.objective, solver, left, msg, mip_gap)
+        stage2, values2 = _least_cost_stage(form, prob, r1.objective, solver, limit2, msg,
+                                            mip_gap)
         values = values if values2 is None else values2
     sol = build_solution(data, values, r1, stage2, notes)
     if marginal and len(sol.sites):

@@ -206,13 +206,12 @@ def _assignments(data: EmbeddedData, values: dict, area: np.ndarray) -> pd.DataF
             ks = [k for (s2, k), val in values["flow"].items() if s2 == si and val > 1e-9]
             if not ks:
                 continue
-            ks = np.asarray(ks, np.int64)
-            flow = np.array([values["flow"][si, k] for k in ks.tolist()])
+            flow = np.array([values["flow"][si, k] for k in ks])
             # each merged row's flow is shared by its points in proportion to their units
             n_sites = data.instance.n_sites
             key = pi.astype(np.int64) * n_sites + pj
             order = np.argsort(key)
-            for k, val in zip(ks.tolist(), flow.tolist()):
+            for k, val in zip(ks, flow.tolist()):
                 g, j = int(grp.pi[k]), int(grp.pj[k])
                 if area[j, si] <= _EPS:  # solver-tolerance flow to a closed service
                     continue
