@@ -300,6 +300,48 @@ def compare(
               + f" ({len(failed)} of {len(table)} failed; the others are in {path})")
 
 
+@app.command()
+def batch(
+    areas: Annotated[Path, typer.Argument(
+        help="areas table (.csv, .xlsx or .gpkg): one row per area, columns area_id, name and "
+             "scenario keys (osm, bbox, population, budget, max_sites, …)")],
+    out: Annotated[Path, typer.Option(help="output folder: one folder per area, status/, "
+                                           "rollup.csv/.xlsx/.gpkg")] = Path("siting-batch"),
+    base: Annotated[Path | None, typer.Option(
+        help="base scenario TOML with the settings shared by every area")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="worker processes of the local Dask cluster (default: cores, at most 4)")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")] = None,
+    retries: Annotated[int, typer.Option(
+        min=0, help="times an area runs again after its worker died")] = 2,
+    area_time_limit: Annotated[float | None, typer.Option(
+        help="wall-clock seconds per area; longer ones are stopped (worker restarted)")] = None,
+) -> None:
+    """Run many areas (districts of a city, or many cities) on Dask distributed.
+
+    Each area is written to OUT/<area_id> exactly as `siting run` writes it. A failing area
+    never stops the others; running the same command again skips the areas already done
+    with unchanged inputs. The exit code is 2 when any area failed.
+    """
+    from siting.batch import run_batch
+
+    with refusals():
+        rollup = run_batch(areas, out, base=base, workers=workers, scheduler=scheduler,
+                           retries=retries, area_time_limit=area_time_limit,
+                           progress=lambda text: typer.echo(f"siting: {text}", err=True))
+    cols = ["area_id", "state", "covered_population", "covered_share", "n_sites_chosen",
+            "cost_total", "wall_s"]
+    typer.echo(rollup[cols].to_string(index=False, na_rep="-", float_format=lambda v:
+                                      f"{v:,.3f}" if abs(v) < 1 else f"{v:,.0f}"))
+    typer.echo(f"roll-up: {(out / 'rollup.xlsx').resolve()}")
+    failed = rollup[rollup["state"] != "done"]
+    if len(failed):
+        _fail("; ".join(f"area {a!r} {s}: {str(e).splitlines()[0] if e else ''}"
+                        for a, s, e in zip(failed["area_id"], failed["state"], failed["error"]))
+              + f" ({len(failed)} of {len(rollup)} areas; the others are in {out})")
+
+
 def _reporter(progress: bool | None):
     """Stage lines to stderr: when asked, or by default when stderr is a terminal."""
     import sys

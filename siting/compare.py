@@ -14,14 +14,22 @@ import html
 import itertools
 import json
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siting import pipeline
+from siting.config.scenario import Scenario, make_scenario
 from siting.errors import SitingError
+from siting.inputs import validate_inputs
+from siting.io.outdir import atomic_folder
+from siting.report.fonts import cjk_font
 from siting.report.i18n import label
+from siting.report.tables import write_csv, write_workbook
 
 COLUMNS = ("scenario", "source", "model", "max_sites", "budget", "walk_minutes", "threshold_m",
            "n_sites_chosen", "covered_population", "total_population", "covered_share",
@@ -30,16 +38,46 @@ COLUMNS = ("scenario", "source", "model", "max_sites", "budget", "walk_minutes",
 
 
 def default_lang(table: pd.DataFrame) -> str:
-    """zh when every run's study area is in China (a CGCS2000 Gauss-Krüger CRS,
-    EPSG:4534–4554, as :func:`siting.network.metric_crs` picks there), else en."""
+    """The language of a comparison.
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`), with ``crs``.
+
+    Returns
+    -------
+    str
+        ``"zh"`` when every run's study area is in China (a CGCS2000 Gauss-Krüger CRS,
+        EPSG:4534–4554, as :func:`siting.network.metric_crs` picks there), else ``"en"``.
+    """
     crs = table["crs"].dropna().astype(str) if "crs" in table else pd.Series([], dtype=str)
     codes = pd.to_numeric(crs.str.extract(r"EPSG:(\d+)")[0], errors="coerce")
     return "zh" if len(codes) and codes.between(4534, 4554).all() else "en"
 
 
 def sweep(base: dict, vary: dict[str, list], grid: bool = True) -> list[tuple[str, dict]]:
-    """``(name, overrides)`` of the ``vary`` values on top of ``base``: every combination
-    (``grid``), or element by element (lists of one value are repeated)."""
+    """The scenarios of a sweep.
+
+    Parameters
+    ----------
+    base
+        Scenario fields every run shares.
+    vary
+        Field → values.
+    grid
+        Every combination; else element by element (lists of one value are repeated).
+
+    Returns
+    -------
+    list of (str, dict)
+        ``(name, overrides)`` of each run, ``name`` such as ``max_sites=2, walk_minutes=10``.
+
+    Raises
+    ------
+    SitingError
+        Without a grid, for lists of different lengths.
+    """
     keys = [k for k, v in vary.items() if v]
     if not keys:
         return [("base", dict(base))]
@@ -68,7 +106,7 @@ def _value(v) -> str:
     return f"{v:g}"
 
 
-def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
+def compare(items: Sequence[str | Path] = (), base: str | Path | dict | None = None,
             vary: dict[str, list] | None = None, runs_dir: str | Path | None = None,
             lang: str | None = None, grid: bool = True,
             progress: Callable[[str], None] | None = None) -> pd.DataFrame:
@@ -97,13 +135,8 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
         (``served_<service>``), the chosen sites (``sites``: names, else ids), ``notes``
         (the run's warnings) and ``error`` (failed runs).
     """
-    import warnings
-
     say = progress or (lambda text: None)
-    from siting.pipeline import run
-    from siting.config.scenario import make_scenario
-
-    jobs: list[tuple[str, str, dict | None, Path | None]] = []  # name, source, overrides, file
+    jobs: list[tuple[str, str, dict | None, str | Path | None]] = []  # name, source, overrides, file
     for item in items:
         p = Path(item)
         if p.is_dir():
@@ -117,19 +150,17 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
             raise SitingError(f"{p}: not a scenario .toml file nor an output folder")
     if base is not None or vary:
         base_file, base_over = (None, dict(base)) if isinstance(base, dict) else (base, {})
-        for name, over in sweep(base_over, vary or {}, grid):
-            jobs.append((name, str(base_file or "sweep"), over, base_file))
+        for name, overrides in sweep(base_over, vary or {}, grid):
+            jobs.append((name, str(base_file or "sweep"), overrides, base_file))
     if not jobs:
         raise SitingError("nothing to compare: give scenario files, output folders, or a base "
                           "scenario with values to vary")
     # everything that can be checked without computing is checked first: one bad item
     # stops the comparison before any run starts
-    from siting.inputs import validate_inputs
-
-    prepared = []
+    prepared: list[tuple[str, str, dict | Scenario]] = []
     for name, source, over, path in jobs:
         if over is None:
-            prepared.append((name, source, _load_summary(path)))
+            prepared.append((name, source, _load_summary(Path(str(path)))))
         else:
             try:
                 sc = make_scenario(path, **over)
@@ -139,7 +170,9 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
             prepared.append((name, source, sc))
     rows = []
     for i, (name, source, job) in enumerate(prepared, start=1):
-        error, notes, sites = None, [], None
+        error, sites = None, None
+        notes: list[str] = []
+        summary: dict
         if isinstance(job, dict):
             summary = job
             sites = _folder_sites(Path(source))
@@ -151,7 +184,7 @@ def compare(items: list[str | Path] = (), base: str | Path | dict | None = None,
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
                 try:
-                    result = run(job)
+                    result = pipeline.run(job)  # looked up here: tests stand in for it
                 except SitingError as exc:
                     summary, error = {"status": "failed"}, str(exc)
                 else:
@@ -191,8 +224,6 @@ def _folder_sites(folder: Path) -> str | None:
     path = folder / "sites.gpkg"
     if not path.exists():
         return None
-    import geopandas as gpd
-
     try:
         return _site_names(gpd.read_file(path))
     except Exception:  # an unreadable layer only loses this column, not the comparison
@@ -200,7 +231,18 @@ def _folder_sites(folder: Path) -> str | None:
 
 
 def failures(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of a comparison whose run failed (``status == "failed"``, with ``error``)."""
+    """The failed runs of a comparison.
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Its rows whose run failed (``status == "failed"``, with ``error``).
+    """
     if "error" not in table:
         return table.iloc[:0]
     return table[table["error"].notna()]
@@ -232,19 +274,41 @@ def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
                      overwrite: bool = False) -> Path:
     """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png`` and ``curve.html``
     (interactive: hover a point for its numbers; no network needed) into ``out``,
-    all-or-nothing (see :func:`siting.io.outdir.atomic_folder`; ``overwrite`` replaces only an
-    earlier siting comparison)."""
-    from siting.io.outdir import atomic_folder
+    all-or-nothing (see :func:`siting.io.outdir.atomic_folder`).
 
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`).
+    out
+        The output folder.
+    lang
+        ``"zh"`` or ``"en"``.
+    overwrite
+        Replace an earlier siting comparison in ``out`` (never any other folder).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+    """
     with atomic_folder(out, overwrite, "comparison") as tmp:
         write_comparison_files(table, tmp, lang)
     return Path(out)
 
 
 def write_comparison_files(table: pd.DataFrame, folder: Path, lang: str = "en") -> None:
-    """Write the comparison files into an existing ``folder`` (no checks, not atomic)."""
-    from siting.report.tables import write_csv, write_workbook
+    """Write the comparison files into an existing ``folder`` (no checks, not atomic).
 
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`); failed runs are in the tables, not the curves.
+    folder
+        An existing folder.
+    lang
+        ``"zh"`` or ``"en"``.
+    """
     done = table.drop(index=failures(table).index)  # failed runs are in the tables only
     write_csv(table, folder / "comparison.csv")
     write_workbook({"comparison": table}, folder / "comparison.xlsx", lang)
@@ -283,9 +347,9 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
+    from matplotlib.ticker import FuncFormatter
 
-    cjk = _cjk_font(font_manager) if lang == "zh" else None
+    cjk = cjk_font() if lang == "zh" else None
     if cjk:
         plt.rcParams["font.sans-serif"] = [cjk, *plt.rcParams["font.sans-serif"]]
     else:
@@ -300,8 +364,6 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
         ax.axhline(float(table["total_population"].max()), color="#999", ls="--", lw=0.8,
                    label=label("total_population", lang))
     ax.set_ylim(bottom=0)
-    from matplotlib.ticker import FuncFormatter
-
     whole = FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}")
     ax.xaxis.set_major_formatter(whole)  # 10,000,000, not 1e7
     ax.yaxis.set_major_formatter(whole)
@@ -315,27 +377,25 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
     plt.close(fig)
 
 
-def _cjk_font(font_manager) -> str | None:
-    """Name of an installed font with Chinese glyphs (registering it with matplotlib when its
-    font cache predates the font), or None."""
-    keys = ("WenQuanYi", "Noto Sans CJK", "Noto Serif CJK", "SimHei", "Source Han", "Droid Sans Fallback")
-    for f in font_manager.fontManager.ttflist:
-        if any(k in f.name for k in keys):
-            return f.name
-    for path in font_manager.findSystemFonts():
-        if any(k in Path(path).name.lower() for k in ("wqy", "notosanscjk", "notoserifcjk",
-                                                      "simhei", "sourcehan", "droidsansfallback")):
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError):
-                continue
-            return font_manager.FontProperties(fname=path).get_name()
-    return None
-
-
 def curve_html(table: pd.DataFrame, x: str | None = None, series: str | None = None,
                lang: str = "en") -> str:
-    """Self-contained interactive curve (inline SVG, hover for values) and the table."""
+    """Self-contained interactive curve (inline SVG, hover for values) and the table.
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`) without failed runs.
+    x, series
+        Column of the x axis and of one line each; default by what varies (budget, else
+        most sites, else sites chosen; one line per walking threshold).
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        An HTML page; every text from data escaped.
+    """
     if x is None:
         x, series = _curve_axes(table)
     W, H, P = 640, 380, 56

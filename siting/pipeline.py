@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from siting.demand import (
 )
 from siting.errors import SitingError
 from siting.inputs import named
-from siting.io.osm import BUILDING_TAGS, read_osm
+from siting.io.osm import BUILDING_TAGS, OSMExtract, read_osm
 from siting.models.coverage import MaximalCovering, SetCovering
 from siting.models.instance import Instance
 from siting.models.results import CoverageSolution
@@ -69,7 +70,7 @@ def load_inputs(sc: Scenario):
         place cannot be downloaded.
     """
     if sc.osm is not None:
-        ext = read_osm(sc.osm)
+        ext = _extract(sc.osm)
         area = box(*sc.bbox) if sc.bbox else ext.study_area()
         data = ext.data_extent()
         if sc.bbox and data is not None and not area.intersects(data):
@@ -92,6 +93,22 @@ def load_inputs(sc: Scenario):
     if sc.place is not None:
         return (*_download_place(sc.place, sc.bbox), None)
     raise SitingError("no input: give --osm FILE, --graphml FILE with --buildings, or --place NAME")
+
+
+def _extract(path: Path) -> OSMExtract:
+    """The extract of an OSM file, read once per process while the file is unchanged
+    (``siting compare`` and ``siting batch`` workers plan many scenarios on one file)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return read_osm(path)  # its own message for a missing or unreadable file
+    return _read_osm_cached(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_osm_cached(path: str, mtime_ns: int, size: int) -> OSMExtract:
+    """:func:`siting.io.osm.read_osm`, kept for the last two (file, version) pairs."""
+    return read_osm(path)
 
 
 def _nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
 def run_small(osm, **kw):
-    from siting.pipeline import run
     from siting.config.scenario import make_scenario
+    from siting.pipeline import run
 
     return run(make_scenario(osm=osm, **kw))
 
@@ -28,7 +27,7 @@ def with_site_name(result, name: str, k: int = 0):
 def enriched(result):
     """Copy of ``result`` with the columns and keys of issues 3, 4 and 5: services per site,
     acquisition mode, cost, an existing facility; demand groups and two communities; the
-    summary's per-service numbers; a community table."""
+    summary's per-service numbers."""
     sites, demand = result.sites.copy(), result.demand.copy()
     chosen = list(result.solution.chosen)
     sites["area_m2_infant_care"] = 0.0
@@ -72,12 +71,5 @@ def enriched(result):
         values = candidates[col].to_numpy(float).copy()
         values[:len(sites)] = sites[col].to_numpy(float)
         candidates[col] = values
-    out = dataclasses.replace(result, sites=sites, demand=demand, summary=summary,
-                              candidates=candidates)
-    out.communities = pd.DataFrame({
-        "community_id": ["C1", "C2"], "community_name": ["东区社区", XSS],
-        "population": [float(demand.loc[east, "population"].sum()),
-                       float(demand.loc[~east, "population"].sum())],
-        "required_m2": [800.0, 600.0], "provided_m2": [900.0, 300.0],
-        "meets_standard": [True, False]})
-    return out
+    return dataclasses.replace(result, sites=sites, demand=demand, summary=summary,
+                               candidates=candidates)

@@ -221,7 +221,7 @@ def test_notebook_map_repr_is_filled(helsinki_osm, monkeypatch, tmp_path):
 
 def test_encoded_text_is_inert_everywhere():
     """Token replacement: text goes in once, encoded so HTML, JS strings, template literals, JSON and Jinja see no syntax."""
-    from siting.report.webmap import _encode, _Texts
+    from siting.report.markup import _encode, _Texts
 
     texts = _Texts()
     token = texts.token("{{7*7}} <b>")

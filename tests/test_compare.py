@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.compare import compare, curve_html, sweep, write_comparison
+from siting.config.scenario import make_scenario
 from siting.errors import SitingError
 from siting.pipeline import run
-from siting.config.scenario import make_scenario
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ LAYERS = {
     "network": 3, "_dijkstra": 3, "access": 3, "buildings": 3, "demand": 3, "sites": 3,
     "inputs": 3, "models.instance": 3, "models": 4, "solvers": 4, "results": 5, "pipeline": 5,
     "report": 6,
-    "compare": 7, "cli": 7, "__main__": 7, "__init__": 7,
+    "compare": 7, "batch": 7, "cli": 7, "__main__": 7, "__init__": 7,
 }
 # models.instance is the hand-over: the stages build the Instance the models read
 # upward imports allowed, each a lazy import inside a convenience method:

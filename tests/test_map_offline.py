@@ -17,8 +17,9 @@ from report_helpers import run_small
 from test_browser import ARTIFACTS, Page, _shot, browser  # noqa: F401  (the browser fixture)
 
 from siting.io.coords import wgs84_to_gcj02
+from siting.report.basemap import BASE_BACKGROUND
+from siting.report.webmap import make_map
 from siting.report.write import write_outputs
-from siting.report.webmap import BASE_BACKGROUND, make_map
 
 MAX_MAP_GROWTH = 1_500_000  # bytes the offline basemap may add to map.html
 

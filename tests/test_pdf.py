@@ -49,11 +49,9 @@ def _text(pdf: Path) -> str:
 def _need_cjk_font() -> None:
     """Skip where the machine has no CJK font (.ci/run installs fonts-wqy-zenhei): the zh
     report is then English by design (test_zh_without_cjk_font_falls_back_to_english)."""
-    from matplotlib import font_manager
+    from siting.report.fonts import cjk_font
 
-    from siting.compare import _cjk_font
-
-    if _cjk_font(font_manager) is None:
+    if cjk_font() is None:
         pytest.skip("no CJK font installed (apt-get install fonts-wqy-zenhei)")
 
 
@@ -130,9 +128,7 @@ def test_hostile_site_name_drawn_as_text(helsinki_osm, tmp_path):
 
 
 def test_zh_without_cjk_font_falls_back_to_english(helsinki_osm, tmp_path, monkeypatch):
-    import siting.compare
-
-    monkeypatch.setattr(siting.compare, "_cjk_font", lambda fm: None)
+    monkeypatch.setattr("siting.report.pdf.cjk_font", lambda: None)
     result = run_small(helsinki_osm, max_sites=2)
     notes = write_pdf(result, tmp_path / "r.pdf", lang="zh")
     text = _text(tmp_path / "r.pdf")

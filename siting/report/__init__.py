@@ -1,6 +1,16 @@
 """Outputs of a run: map, tables, PDF and summary, in Chinese or English.
 
-Modules depend one way: :mod:`~siting.report.i18n` and :mod:`~siting.report.common` →
-:mod:`~siting.report.tables`, :mod:`~siting.report.webmap`, :mod:`~siting.report.pdf` →
-:mod:`~siting.report.write` (the all-or-nothing output folder).
+Modules depend one way, each on those before it only:
+
+1. :mod:`~siting.report.i18n` (labels), :mod:`~siting.report.fonts` (the CJK font);
+2. :mod:`~siting.report.common` (tiers, reach, people served per tier, street lines);
+3. :mod:`~siting.report.markup` (text made inert, legend and icons),
+   :mod:`~siting.report.tables`;
+4. :mod:`~siting.report.basemap`, then :mod:`~siting.report.webmap`;
+   :mod:`~siting.report.pdf`;
+5. :mod:`~siting.report.write` (the all-or-nothing output folder).
+
+Every function takes the :class:`~siting.pipeline.RunResult` of a run; what more than one
+output draws (the walking reach of the tiers) is computed once by
+:func:`~siting.report.write.write_outputs` and handed down.
 """

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from shapely.geometry.base import BaseGeometry
 
+from siting.errors import SitingError
 from siting.io.coords import _in_china
 
 LANGS = ("zh", "en")
@@ -150,6 +152,47 @@ LABELS: dict[str, tuple[str, str]] = {
     "scenario": ("方案", "Scenario"),
     "people_served": ("服务人口", "People served"),
     "curve_title": ("投入与服务人口", "Effort and people served"),
+    # the PDF review pack (siting.report.pdf)
+    "pdf_title": ("城市社区嵌入式服务设施规划方案", "Community embedded service facilities plan"),
+    "pdf_subtitle": ("评审会议材料", "Review meeting pack"),
+    "pdf_sites_chosen": ("选定站点 / 候选站点", "Sites chosen / candidates"),
+    "pdf_cost_budget": ("总费用 / 预算（元）", "Cost total / budget (CNY)"),
+    "pdf_no_budget": ("无预算", "no budget"),
+    "pdf_communities_std": ("达标社区 / 社区总数", "Communities meeting the standard / total"),
+    "pdf_solver_gap": ("求解状态与间隙", "Solver status and gap"),
+    "pdf_served_per_service": ("各项服务服务人数", "People served per service"),
+    "pdf_gap": ("间隙", "gap"),
+    "pdf_map_title": ("规划布局图", "Plan map"),
+    "pdf_streets": ("步行路网", "Walking streets"),
+    "pdf_reach": ("步行 {m} 分钟可达", "{m} min walk"),
+    "pdf_unserved": ("未覆盖需求点", "Unserved demand"),
+    "pdf_sites": ("选定站点（编号见站点表）", "Chosen sites (numbers as in the sites table)"),
+    "pdf_no": ("编号", "No."),
+    "pdf_services": ("服务", "Services"),
+    "pdf_page": ("第 {i} 页，共 {n} 页", "page {i} of {n}"),
+    "pdf_assumptions": ("假设与数据来源", "Assumptions and data sources"),
+    "pdf_policy": ("政策参数", "Policy values"),
+    "pdf_placeholder_note": ("* 标记为占位值（待核实）", "* marks a placeholder value (to be checked)"),
+    "pdf_placeholders": ("占位字段", "Placeholder fields"),
+    "pdf_data_sources": ("数据来源", "Data sources"),
+    "pdf_osm_file": ("OSM 文件", "OSM file"),
+    "pdf_population_file": ("人口数据", "Population"),
+    "pdf_community_source": ("社区划分", "Communities"),
+    "pdf_policy_name": ("政策文件", "Policy"),
+    "pdf_rate": ("配置指标（每人）", "Units per person"),
+    "pdf_m2_per_unit": ("每单位面积 m²", "m² per unit"),
+    "pdf_walk": ("步行距离 m", "Walk m"),
+    "pdf_weight": ("权重", "Weight"),
+    "pdf_unit": ("单位", "Unit"),
+    "pdf_north": ("北", "N"),
+    "pdf_continued": ("（续）", " (continued)"),
+    "pdf_no_rows": ("无", "none"),
+    "pdf_curve": ("预算曲线", "Budget curve"),
+    "pdf_font_note": ("", "No CJK font was found on this machine: the report is written in "
+                          "English (install e.g. Debian fonts-wqy-zenhei for Chinese)."),
+    "pdf_notes": ("说明", "Notes"),
+    "pdf_area_std": ("面积标准", "Area standard"),
+    "pdf_costs": ("费用", "Costs"),
 }
 
 SERVICE_LABELS: dict[str, tuple[str, str]] = {
@@ -203,22 +246,63 @@ GROUP_LABELS: dict[str, tuple[str, str]] = {
 
 
 def check_lang(lang: str) -> str:
-    """Validated language code."""
-    from siting.errors import SitingError
+    """A language code, checked.
 
+    Parameters
+    ----------
+    lang
+        The code given.
+
+    Returns
+    -------
+    str
+        ``lang``, one of :data:`LANGS`.
+
+    Raises
+    ------
+    SitingError
+        For any other code.
+    """
     if lang not in LANGS:
         raise SitingError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
     return lang
 
 
-def default_lang(study_area) -> str:
-    """``"zh"`` for a study area in China (the policy there is Chinese), else ``"en"``."""
+def default_lang(study_area: BaseGeometry) -> str:
+    """The default language of a study area.
+
+    Parameters
+    ----------
+    study_area
+        The study area in WGS-84.
+
+    Returns
+    -------
+    str
+        ``"zh"`` when its centroid is in China (the policy there is Chinese), else ``"en"``.
+    """
     c = study_area.centroid
     return "zh" if bool(_in_china(np.array([c.x]), np.array([c.y]))[0]) else "en"
 
 
 def label(key: str, lang: str, **fmt) -> str:
-    """Label of ``key`` in ``lang`` (``key`` itself when unknown), formatted with ``fmt``."""
+    """The label of a key.
+
+    Parameters
+    ----------
+    key
+        A key of :data:`LABELS`, :data:`SERVICE_LABELS`, :data:`GROUP_LABELS` or
+        :data:`VALUE_LABELS`.
+    lang
+        ``"zh"`` or ``"en"``.
+    **fmt
+        Values of the label's ``{placeholders}``.
+
+    Returns
+    -------
+    str
+        The label in ``lang``, formatted; ``key`` itself when unknown.
+    """
     for table in (LABELS, SERVICE_LABELS, GROUP_LABELS, VALUE_LABELS):
         if key in table:
             text = table[key][0 if lang == "zh" else 1]
@@ -229,15 +313,76 @@ def label(key: str, lang: str, **fmt) -> str:
 _CELL = re.compile(r"^(\d+(?:\.\d+)?) m planning cell E(-?[\d.]+) km N(-?[\d.]+) km$")
 
 
-def place_name(text, lang: str):
-    """A generated planning-cell name (``500 m planning cell E12.5 km N3550 km``) in
-    ``lang``; any other name unchanged (names from data are never translated)."""
+def place_name(text: object, lang: str) -> object:
+    """A place name in ``lang``.
+
+    Parameters
+    ----------
+    text
+        A name (any value of a name column).
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    object
+        A generated planning-cell name (``500 m planning cell E12.5 km N3550 km``) in
+        ``lang``; any other value unchanged (names from data are never translated).
+    """
     m = _CELL.match(text) if isinstance(text, str) else None
     if m is None or lang != "zh":
         return text
     return f"{m[1]} 米规划单元（东 {m[2]} 公里，北 {m[3]} 公里）"
 
 
+def list_sep(lang: str) -> str:
+    """Separator of a list written out in ``lang``.
+
+    Parameters
+    ----------
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        ``"；"`` in Chinese, ``"; "`` in English.
+    """
+    return "；" if lang == "zh" else "; "
+
+
+def key_list(text: str, lang: str) -> str:
+    """A list of keys (e.g. services) as their labels, for tables and popups.
+
+    Parameters
+    ----------
+    text
+        Keys written ``a;b`` or ``a,b``.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The label of each key (:func:`label`), joined with :func:`list_sep`.
+    """
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    return list_sep(lang).join(label(p, lang) for p in parts)
+
+
 def both(key: str, **fmt) -> tuple[str, str]:
-    """``(zh, en)`` labels of ``key``."""
+    """Both labels of a key (two header rows, both languages).
+
+    Parameters
+    ----------
+    key
+        A key, as for :func:`label`.
+    **fmt
+        Values of the label's ``{placeholders}``.
+
+    Returns
+    -------
+    tuple of str
+        ``(zh, en)``.
+    """
     return label(key, "zh", **fmt), label(key, "en", **fmt)

@@ -6,7 +6,7 @@ chosen sites, unserved demand; no tiles), the sites and cost table, the communit
 compliance table, an optional budget curve, and the assumptions (policy values and which
 are placeholders, data sources, solver status). Tables use landscape pages.
 
-Chinese text needs a CJK font; the one :func:`siting.compare._cjk_font` finds on the
+Chinese text needs a CJK font; the one :func:`siting.report.fonts.cjk_font` finds on the
 machine is embedded (TrueType, ``pdf.fonttype`` 42). Without one a zh report is written
 with English labels and says so in a note, rather than printing empty boxes. Names from
 data are drawn as plain text (no mathtext, no TeX).
@@ -14,13 +14,37 @@ data are drawn as plain text (no mathtext, no TeX).
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
+import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
-from siting.report.i18n import label, place_name
+from siting.config.policy import load_policy
+from siting.report.common import (
+    TIERS_MIN,
+    as_text,
+    reach_polygons,
+    service_mix,
+    services,
+    street_lines,
+)
+from siting.report.fonts import cjk_font
+from siting.report.i18n import label, list_sep, place_name
+from siting.report.tables import report_tables
+
+if TYPE_CHECKING:
+    from siting.pipeline import RunResult
 
 A4 = (8.27, 11.69)  # inches, portrait
 A4_LANDSCAPE = (11.69, 8.27)
@@ -28,60 +52,9 @@ TABLE_ROWS = 24  # rows per table page
 TIER_COLOURS = {5: "#1a9850", 10: "#91cf60", 15: "#d9ef8b"}
 SITE_COLOUR = "#d7301f"
 
-# texts of the PDF only (zh, en); table headers and KPI names come from siting.report.i18n
-_TEXT: dict[str, tuple[str, str]] = {
-    "title": ("城市社区嵌入式服务设施规划方案", "Community embedded service facilities plan"),
-    "subtitle": ("评审会议材料", "Review meeting pack"),
-    "people_covered": ("覆盖人口 / 总人口", "People covered / total"),
-    "sites_chosen": ("选定站点 / 候选站点", "Sites chosen / candidates"),
-    "cost_budget": ("总费用 / 预算（元）", "Cost total / budget (CNY)"),
-    "no_budget": ("无预算", "no budget"),
-    "communities_std": ("达标社区 / 社区总数", "Communities meeting the standard / total"),
-    "solver_gap": ("求解状态与间隙", "Solver status and gap"),
-    "served_per_service": ("各项服务服务人数", "People served per service"),
-    "gap": ("间隙", "gap"),
-    "map_title": ("规划布局图", "Plan map"),
-    "streets": ("步行路网", "Walking streets"),
-    "buildings": ("建筑", "Buildings"),
-    "reach": ("步行 {m} 分钟可达", "{m} min walk"),
-    "unserved": ("未覆盖需求点", "Unserved demand"),
-    "sites": ("选定站点（编号见站点表）", "Chosen sites (numbers as in the sites table)"),
-    "no": ("编号", "No."),
-    "services": ("服务", "Services"),
-    "page": ("第 {i} 页，共 {n} 页", "page {i} of {n}"),
-    "assumptions": ("假设与数据来源", "Assumptions and data sources"),
-    "policy": ("政策参数", "Policy values"),
-    "placeholder_note": ("* 标记为占位值（待核实）", "* marks a placeholder value (to be checked)"),
-    "placeholders": ("占位字段", "Placeholder fields"),
-    "data_sources": ("数据来源", "Data sources"),
-    "osm_file": ("OSM 文件", "OSM file"),
-    "population_file": ("人口数据", "Population"),
-    "community_source": ("社区划分", "Communities"),
-    "policy_name": ("政策文件", "Policy"),
-    "rate": ("配置指标（每人）", "Units per person"),
-    "m2_per_unit": ("每单位面积 m²", "m² per unit"),
-    "walk": ("步行距离 m", "Walk m"),
-    "weight": ("权重", "Weight"),
-    "unit": ("单位", "Unit"),
-    "north": ("北", "N"),
-    "continued": ("（续）", " (continued)"),
-    "no_rows": ("无", "none"),
-    "curve": ("预算曲线", "Budget curve"),
-    "font_note": ("", "No CJK font was found on this machine: the report is written in "
-                      "English (install e.g. Debian fonts-wqy-zenhei for Chinese)."),
-    "notes": ("说明", "Notes"),
-    "area_std": ("面积标准", "Area standard"),
-    "costs": ("费用", "Costs"),
-}
-
-
-def _t(key: str, lang: str, **fmt) -> str:
-    text = _TEXT[key][0 if lang == "zh" else 1]
-    return text.format(**fmt) if fmt else text
-
-
-def write_pdf(result, path: str | Path, lang: str = "zh", tables: dict | None = None,
-              curve: pd.DataFrame | None = None) -> list[str]:
+def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
+              tables: dict | None = None, curve: pd.DataFrame | None = None,
+              reach: gpd.GeoDataFrame | None = None) -> list[str]:
     """Write the review-meeting pack of ``result`` to ``path``.
 
     Parameters
@@ -98,46 +71,46 @@ def write_pdf(result, path: str | Path, lang: str = "zh", tables: dict | None = 
     curve
         A budget sweep (``siting.compare`` table with ``covered_population``); drawn on
         its own page when given, skipped for a single run.
+    reach
+        The merged reach polygons of the walking tiers
+        (:func:`~siting.report.common.reach_polygons` with ``merged=True``), when already
+        computed.
 
     Returns
     -------
     list of str
         Notes about the rendering (e.g. the English fallback).
     """
-    import matplotlib
-    from matplotlib import font_manager
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    from siting.compare import _cjk_font
-    from siting.report.tables import report_tables
-
     notes: list[str] = []
     families = ["DejaVu Sans"]
     if lang == "zh":
-        cjk = _cjk_font(font_manager)
+        cjk = cjk_font()
         if cjk:
             families = [cjk, "DejaVu Sans"]
         else:
             lang = "en"
-            notes.append(_t("font_note", "en"))
+            notes.append(label("pdf_font_note", "en"))
     tables = report_tables(result) if tables is None else tables
-    rc = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
+    if reach is None and len(result.chosen_sites):
+        reach = reach_polygons(result, tiers_min=TIERS_MIN, merged=True)
+    rc: dict[str, Any] = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
           "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
           "axes.unicode_minus": False}
     quiet = _QuietFindfont()
-    with quiet, matplotlib.rc_context(rc), PdfPages(path) as pdf:
-        figures = [_cover(result, lang, notes), _map_page(result, lang)]
+    # matplotlib's stubs list every rc key as a Literal; these are checked when set
+    with quiet, matplotlib.rc_context(rc), PdfPages(path) as pdf:  # type: ignore[arg-type]
+        figures = [_cover(result, lang, notes), _map_page(result, lang, reach)]
         figures += _sites_pages(result, tables, lang)
         figures += _community_pages(tables, lang)
         if curve is not None and len(curve):
             figures.append(_curve_page(curve, lang))
         figures += _assumption_pages(result, lang)
         for i, fig in enumerate(figures, start=1):
-            fig.text(0.5, 0.015, _t("page", lang, i=i, n=len(figures)), ha="center",
+            fig.text(0.5, 0.015, label("pdf_page", lang, i=i, n=len(figures)), ha="center",
                      fontsize=7, color="#666")
             pdf.savefig(fig)
         info = pdf.infodict()
-        info["Title"] = _t("title", "en")
+        info["Title"] = label("pdf_title", "en")
         info["Creator"] = "siting"
     return notes
 
@@ -147,8 +120,6 @@ class _QuietFindfont:
     weight is used for bold too) while the report is drawn."""
 
     def __enter__(self):
-        import logging
-
         self._log = logging.getLogger("matplotlib.font_manager")
         self._level = self._log.level
         self._log.setLevel(logging.ERROR)
@@ -172,22 +143,27 @@ def headline(summary: dict, lang: str) -> list[tuple[str, str]]:
         ``"zh"`` or ``"en"``.
     """
     s = summary
-    rows = [(_t("people_covered", lang),
+    rows = [(label("people_covered", lang),
              f"{_num(s.get('covered_population'))} / {_num(s.get('total_population'))}"
              f" ({_pct(s.get('covered_share'))})"),
-            (_t("sites_chosen", lang),
+            (label("pdf_sites_chosen", lang),
              f"{_num(s.get('n_sites_chosen'))} / {_num(s.get('n_candidate_sites'))}")]
     if s.get("model") == "embedded" or s.get("cost_total") is not None:
         budget = s.get("budget")
-        rows.append((_t("cost_budget", lang), f"{_num(s.get('cost_total'))} / "
-                     + (_t("no_budget", lang) if budget is None else _num(budget))))
+        rows.append((label("pdf_cost_budget", lang), f"{_num(s.get('cost_total'))} / "
+                     + (label("pdf_no_budget", lang) if budget is None else _num(budget))))
     if s.get("communities_total") is not None:
-        rows.append((_t("communities_std", lang),
+        rows.append((label("pdf_communities_std", lang),
                      f"{_num(s.get('communities_meeting_standard'))} / "
                      f"{_num(s.get('communities_total'))}"))
-    rows.append((_t("solver_gap", lang), f"{s.get('solver', '')}: {s.get('status', '')}, "
-                 f"{_t('gap', lang)} {_pct(s.get('mip_gap'))}"))
+    rows.append((label("pdf_solver_gap", lang), _solver_text(s, lang)))
     return rows
+
+
+def _solver_text(summary: dict, lang: str) -> str:
+    """``highs: optimal, gap 0.0 %``."""
+    return (f"{summary.get('solver', '')}: {summary.get('status', '')}, "
+            f"{label('pdf_gap', lang)} {_pct(summary.get('mip_gap'))}")
 
 
 def _num(v) -> str:
@@ -208,16 +184,13 @@ def _pct(v) -> str:
     return f"{100 * f:.1f} %" if np.isfinite(f) else "–"
 
 
-def _cover(result, lang: str, notes: list[str]):
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
+def _cover(result: RunResult, lang: str, notes: list[str]):
     s = result.summary
     fig = Figure(figsize=A4)
-    fig.text(0.08, 0.92, _t("title", lang), fontsize=20, weight="bold")
-    fig.text(0.08, 0.895, _t("subtitle", lang), fontsize=12, color="#555")
+    fig.text(0.08, 0.92, label("pdf_title", lang), fontsize=20, weight="bold")
+    fig.text(0.08, 0.895, label("pdf_subtitle", lang), fontsize=12, color="#555")
     src = Path(str(s.get("source") or "")).name
-    fig.text(0.08, 0.87, _plain(src), fontsize=9, color="#555")
+    fig.text(0.08, 0.87, as_text(src), fontsize=9, color="#555")
     fig.add_artist(Line2D([0.08, 0.92], [0.855, 0.855], color=SITE_COLOUR, lw=1.5))
     y = 0.81
     for name, value in headline(s, lang):
@@ -227,7 +200,7 @@ def _cover(result, lang: str, notes: list[str]):
     served = s.get("served_by_service") or {}
     if served:
         y -= 0.01
-        fig.text(0.08, y, _t("served_per_service", lang), fontsize=12, weight="bold")
+        fig.text(0.08, y, label("pdf_served_per_service", lang), fontsize=12, weight="bold")
         y -= 0.035
         for k, v in served.items():
             fig.text(0.12, y, label(k, lang), fontsize=10)
@@ -236,13 +209,13 @@ def _cover(result, lang: str, notes: list[str]):
     notes_all = [*notes, *[str(n) for n in s.get("notes") or []]]
     if notes_all:
         y -= 0.02
-        fig.text(0.08, y, _t("notes", lang), fontsize=10, weight="bold")
+        fig.text(0.08, y, label("pdf_notes", lang), fontsize=10, weight="bold")
         y -= 0.025
         for n in notes_all[:8]:
             for line in _wrap(n, 55 if _has_cjk(n) else 110):
                 if y < 0.05:
                     break
-                fig.text(0.08, y, _plain(line), fontsize=8, color="#444")
+                fig.text(0.08, y, as_text(line), fontsize=8, color="#444")
                 y -= 0.018
     return fig
 
@@ -250,36 +223,27 @@ def _cover(result, lang: str, notes: list[str]):
 # ---------------------------------------------------------------------------
 # map
 # ---------------------------------------------------------------------------
-def _map_page(result, lang: str):
-    import geopandas as gpd
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    from siting.report.common import reach_polygons
-
+def _map_page(result: RunResult, lang: str, reach: gpd.GeoDataFrame | None):
     fig = Figure(figsize=A4)
-    fig.text(0.06, 0.955, _t("map_title", lang), fontsize=16, weight="bold")
-    ax = fig.add_axes([0.05, 0.16, 0.9, 0.77])
+    fig.text(0.06, 0.955, label("pdf_map_title", lang), fontsize=16, weight="bold")
+    ax = fig.add_axes((0.05, 0.16, 0.9, 0.77))
     ax.set_aspect("equal")
     ax.set_anchor("N")
     ax.set_xticks([])
     ax.set_yticks([])
     crs = result.graph.graph.get("crs")
-    handles = []
-    lines = _street_lines(result.graph)
+    handles: list[Artist] = []
+    lines = [np.asarray(g.coords)[:, :2] for g in
+             street_lines(result.graph).geometry.explode(index_parts=False)]
     if lines:
-        from matplotlib.collections import LineCollection
-
         ax.add_collection(LineCollection(lines, colors="#9a9a9a", linewidths=0.5, zorder=2))
-        handles.append(Line2D([], [], color="#9a9a9a", lw=0.8, label=_t("streets", lang)))
-    buildings = getattr(result, "buildings", None)
+        handles.append(Line2D([], [], color="#9a9a9a", lw=0.8, label=label("pdf_streets", lang)))
+    buildings = result.buildings
     if buildings is not None and len(buildings):
         buildings.to_crs(crs).plot(ax=ax, color="#e3e0da", lw=0, zorder=1)
-        handles.append(Patch(color="#e3e0da", label=_t("buildings", lang)))
-    if len(result.chosen_sites):
-        reach_handles = []
-        reach = reach_polygons(result, tiers_min=(5, 10, 15), merged=True)
+        handles.append(Patch(color="#e3e0da", label=label("buildings", lang)))
+    if reach is not None and len(result.chosen_sites):
+        reach_handles: list[Artist] = []
         for _, r in reach.sort_values("minutes", ascending=False).iterrows():
             colour = TIER_COLOURS.get(int(r["minutes"]), "#cccccc")
             if r.geometry is None or r.geometry.is_empty:
@@ -287,7 +251,7 @@ def _map_page(result, lang: str):
             gpd.GeoSeries([r.geometry], crs=reach.crs).plot(ax=ax, color=colour, alpha=0.55,
                                                             lw=0, zorder=1.5)
             reach_handles.insert(0, Patch(color=colour, alpha=0.55,
-                                          label=_t("reach", lang, m=f"{r['minutes']:g}")))
+                                          label=label("pdf_reach", lang, m=f"{r['minutes']:g}")))
         handles += reach_handles  # 5, 10, 15 minutes
     d = result.demand.to_crs(crs)
     unserved = d[~d["covered"].astype(bool)] if "covered" in d else d.iloc[:0]
@@ -295,7 +259,7 @@ def _map_page(result, lang: str):
         ax.scatter(unserved.geometry.x, unserved.geometry.y, s=4, color="#3b6fb6",
                    alpha=0.7, zorder=3, lw=0)
         handles.append(Line2D([], [], marker="o", ls="", color="#3b6fb6", ms=3,
-                              label=_t("unserved", lang)))
+                              label=label("pdf_unserved", lang)))
     sites = result.chosen_sites.to_crs(crs)
     if len(sites):
         ax.scatter(sites.geometry.x, sites.geometry.y, s=70, color=SITE_COLOUR,
@@ -306,7 +270,7 @@ def _map_page(result, lang: str):
                         bbox=dict(boxstyle="round,pad=0.15", fc="white", ec=SITE_COLOUR,
                                   lw=0.6))
         handles.append(Line2D([], [], marker="o", ls="", color=SITE_COLOUR, ms=7,
-                              label=_t("sites", lang)))
+                              label=label("pdf_sites", lang)))
     ax.autoscale_view()
     ax.set_xlabel("")
     ax.set_ylabel("")
@@ -323,8 +287,6 @@ def _site_key(fig, ax, sites, lang: str) -> None:
     """Numbered list of the chosen sites (name and services) below the map's legend."""
     if not len(sites):
         return
-    from siting.report.common import service_mix, services
-
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     _, bottom, width, height = ax.get_position().bounds
@@ -332,14 +294,14 @@ def _site_key(fig, ax, sites, lang: str) -> None:
     data_h = min(box_h, box_w * (y1 - y0) / (x1 - x0))  # equal aspect, anchored at the top
     y = bottom + height - data_h / A4[1] - 0.085
     keys = services(sites)
-    sep = "；" if lang == "zh" else "; "
+    sep = list_sep(lang)
     per_col = max(int((y - 0.04) / 0.017), 1)
     for i, (_, r) in enumerate(sites.iterrows()):
         if i >= 2 * per_col:
             fig.text(0.06, 0.03, "…", fontsize=7)
             break
         col, row = divmod(i, per_col)
-        name = _plain(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        name = as_text(place_name(r.get("name"), lang)) or _kind_name(r, lang)
         mix = sep.join(label(k, lang) for k in service_mix(r, keys))
         text = f"{i + 1}  {name}" + (f" — {mix}" if mix else "")
         lines = _wrap(text, 36 if _has_cjk(text) else 68)
@@ -351,24 +313,6 @@ def _kind_name(r, lang: str) -> str:
     """Name of an unnamed site: its class in brackets, e.g. （商业）."""
     kind = label(str(r.get("kind") or "site_generic"), lang)
     return f"（{kind}）" if lang == "zh" else f"({kind})"
-
-
-def _street_lines(G) -> list:
-    """Edge geometries of the projected walking graph as coordinate arrays (a two-way
-    street once)."""
-    nodes = G.nodes
-    out = []
-    seen = set()
-    for u, v, k, data in G.edges(keys=True, data=True):
-        if (v, u, k) in seen:
-            continue
-        seen.add((u, v, k))
-        geom = data.get("geometry")
-        if geom is not None:
-            out.append(np.asarray(geom.coords)[:, :2])
-        else:
-            out.append(np.array([[nodes[u]["x"], nodes[u]["y"]], [nodes[v]["x"], nodes[v]["y"]]]))
-    return out
 
 
 def _fit_extent(ax) -> None:
@@ -397,14 +341,12 @@ def _scale_bar(ax) -> None:
 
 
 def _rect(x: float, y: float, w: float, h: float, colour: str):
-    from matplotlib.patches import Rectangle
-
     return Rectangle((x, y), w, h, facecolor=colour, edgecolor="black", lw=0.6, zorder=8)
 
 
 def _north_arrow(ax, lang: str) -> None:
     """North arrow top right (the projected CRS has grid north up)."""
-    ax.annotate(_t("north", lang), xy=(0.95, 0.96), xytext=(0.95, 0.87),
+    ax.annotate(label("pdf_north", lang), xy=(0.95, 0.96), xytext=(0.95, 0.87),
                 xycoords="axes fraction", ha="center", va="center", fontsize=10,
                 weight="bold", zorder=8,
                 arrowprops=dict(facecolor="black", width=3, headwidth=9, headlength=9))
@@ -413,7 +355,7 @@ def _north_arrow(ax, lang: str) -> None:
 # ---------------------------------------------------------------------------
 # tables
 # ---------------------------------------------------------------------------
-def _sites_pages(result, tables: dict, lang: str) -> list:
+def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
     sites = tables["sites"]
     costs = tables["costs"].set_index("site_id") if len(tables["costs"]) else None
     svc = tables.get("services")
@@ -425,13 +367,13 @@ def _sites_pages(result, tables: dict, lang: str) -> list:
             mix = [label(k, lang) for k in svc.loc[svc["site_id"] == sid, "service"]]
         c = costs.loc[sid] if costs is not None and sid in costs.index else {}
         area = r.get("area_used_m2", r.get("usable_area_m2"))
-        name = _plain(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        name = as_text(place_name(r.get("name"), lang)) or _kind_name(r, lang)
         rows.append([str(i), name,
-                     ("；" if lang == "zh" else "; ").join(mix), _num(area),
+                     list_sep(lang).join(mix), _num(area),
                      *[_num(c.get(k)) if len(c) else "–" for k in
                        ("cost_one_off", "cost_fit_out", "cost_rent_horizon", "cost_total")],
                      _num(r.get("covered_population"))])
-    heads = [_t("no", lang), label("name", lang), _t("services", lang),
+    heads = [label("pdf_no", lang), label("name", lang), label("pdf_services", lang),
              label("area_used_m2" if "area_used_m2" in sites else "usable_area_m2", lang),
              label("cost_one_off", lang), label("cost_fit_out", lang),
              label("cost_rent_horizon", lang), label("cost_total", lang),
@@ -451,7 +393,7 @@ def _community_pages(tables: dict, lang: str) -> list:
         for c in cols:
             v = r[c]
             if c == "name":
-                row.append(_plain(place_name(v, lang)))
+                row.append(as_text(place_name(v, lang)))
             elif c == "met":
                 row.append(("是" if lang == "zh" else "yes") if bool(v) else
                            ("否" if lang == "zh" else "no"))
@@ -466,9 +408,6 @@ def _community_pages(tables: dict, lang: str) -> list:
 def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: list[float],
                  lang: str, wrap: list | None = None) -> list:
     """Landscape pages of a table drawn as text (every cell a plain text, no markup)."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-
     wrap = wrap or []
     pages = []
     chunks = [rows[i:i + TABLE_ROWS] for i in range(0, len(rows), TABLE_ROWS)] or [[]]
@@ -476,21 +415,21 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
     x_edges = 0.04 + 0.92 * x_edges / x_edges[-1]
     for n, chunk in enumerate(chunks):
         fig = Figure(figsize=A4_LANDSCAPE)
-        fig.text(0.04, 0.94, title + (_t("continued", lang) if n else ""), fontsize=15,
+        fig.text(0.04, 0.94, title + (label("pdf_continued", lang) if n else ""), fontsize=15,
                  weight="bold")
         y = 0.89
         head_h = 0.045
         fig.add_artist(Rectangle((0.04, y - head_h), 0.92, head_h, color="#dde8f3",
                                      transform=fig.transFigure))
-        for j, h in enumerate(heads):
-            chars = _chars(x_edges[j + 1] - x_edges[j], h)
+        for j, head in enumerate(heads):
+            chars = _chars(x_edges[j + 1] - x_edges[j], head)
             numeric = j and (j >= len(wrap) or not wrap[j])
             fig.text(x_edges[j + 1] - 0.006 if numeric else x_edges[j] + 0.004,
-                     y - head_h / 2, "\n".join(_wrap(h, chars)[:3]), fontsize=7.5,
+                     y - head_h / 2, "\n".join(_wrap(head, chars)[:3]), fontsize=7.5,
                      weight="bold", va="center", ha="right" if numeric else "left")
         y -= head_h
         if not chunk:
-            fig.text(0.05, y - 0.03, _t("no_rows", lang), fontsize=9)
+            fig.text(0.05, y - 0.03, label("pdf_no_rows", lang), fontsize=9)
         for k, row in enumerate(chunk):
             cells = [(_wrap(v, wrap[j]) if j < len(wrap) and wrap[j] else [v])
                      for j, v in enumerate(row)]
@@ -513,12 +452,10 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
 # budget curve (a sweep only) and assumptions
 # ---------------------------------------------------------------------------
 def _curve_page(curve: pd.DataFrame, lang: str):
-    from matplotlib.figure import Figure
-
     x = "budget" if "budget" in curve else curve.columns[0]
     fig = Figure(figsize=A4_LANDSCAPE)
-    fig.text(0.06, 0.93, _t("curve", lang), fontsize=15, weight="bold")
-    ax = fig.add_axes([0.1, 0.12, 0.82, 0.74])
+    fig.text(0.06, 0.93, label("pdf_curve", lang), fontsize=15, weight="bold")
+    ax = fig.add_axes((0.1, 0.12, 0.82, 0.74))
     ax.plot(curve[x].astype(float), curve["covered_population"].astype(float), marker="o")
     ax.set_xlabel(label(x, lang))
     ax.set_ylabel(label("covered_population", lang))
@@ -527,14 +464,10 @@ def _curve_page(curve: pd.DataFrame, lang: str):
     return fig
 
 
-def _assumption_pages(result, lang: str) -> list:
-    from matplotlib.figure import Figure
-
-    from siting.config.policy import load_policy
-
+def _assumption_pages(result: RunResult, lang: str) -> list:
     sc, s = result.scenario, result.summary
     fig = Figure(figsize=A4_LANDSCAPE)
-    fig.text(0.04, 0.94, _t("assumptions", lang), fontsize=15, weight="bold")
+    fig.text(0.04, 0.94, label("pdf_assumptions", lang), fontsize=15, weight="bold")
     policy = None
     if s.get("model") == "embedded":
         try:
@@ -543,11 +476,11 @@ def _assumption_pages(result, lang: str) -> list:
             policy = None
     y = 0.89
     if policy is not None:
-        fig.text(0.04, y, f"{_t('policy', lang)}  ({_t('placeholder_note', lang)})",
+        fig.text(0.04, y, f"{label('pdf_policy', lang)}  ({label('pdf_placeholder_note', lang)})",
                  fontsize=10, weight="bold")
         y -= 0.03
-        heads = [label("service", lang), _t("unit", lang), _t("rate", lang),
-                 _t("m2_per_unit", lang), _t("walk", lang), _t("weight", lang),
+        heads = [label("service", lang), label("pdf_unit", lang), label("pdf_rate", lang),
+                 label("pdf_m2_per_unit", lang), label("pdf_walk", lang), label("pdf_weight", lang),
                  label("source", lang)]
         xs = [0.04, 0.17, 0.23, 0.31, 0.39, 0.46, 0.52]
         for x, h in zip(xs, heads):
@@ -558,59 +491,50 @@ def _assumption_pages(result, lang: str) -> list:
             ph = set(sv.placeholder)
             walk = "walk_min" if sv.walk_min is not None else "walk_m"
             rate = "units_per_person" if sv.units_per_person is not None else "units_per_1000"
-            vals = [label(k, lang), _plain(sv.unit), f"{sv.rate:.4g}" + _star(rate, ph),
+            vals = [label(k, lang), as_text(sv.unit), f"{sv.rate:.4g}" + _star(rate, ph),
                     f"{sv.floor_m2_per_unit:g}" + _star("floor_m2_per_unit", ph),
                     f"{policy.threshold_m(k):,.0f}" + _star(walk, ph),
                     f"{sv.priority_weight:g}" + _star("priority_weight", ph)]
-            src = _wrap(_plain(sv.source), 95 if lang == "en" else 60)[:2]
+            src = _wrap(as_text(sv.source), 95 if lang == "en" else 60)[:2]
             for x, v in zip(xs, vals):
                 fig.text(x, y, v, fontsize=7.5, va="top")
             fig.text(xs[-1], y, "\n".join(src), fontsize=6.5, va="top", color="#444")
             y -= 0.012 + 0.014 * max(1, len(src))
         y -= 0.01
         a, c = policy.area_standard, policy.costs
-        for key, model, extra in (("area_std", a, f"{a.m2_per_100_households:g} m²/100 hh"),
-                                  ("costs", c, "")):
-            text = f"{_t(key, lang)}: {extra}"
+        for key, model, extra in (("pdf_area_std", a, f"{a.m2_per_100_households:g} m²/100 hh"),
+                                  ("pdf_costs", c, "")):
+            text = f"{label(key, lang)}: {extra}"
             if model.placeholder:
-                text += f"  {_t('placeholders', lang)}: {', '.join(model.placeholder)}"
-            for line in _wrap(_plain(text), 150 if lang == "en" else 90)[:2]:
+                text += f"  {label('pdf_placeholders', lang)}: {', '.join(model.placeholder)}"
+            for line in _wrap(as_text(text), 150 if lang == "en" else 90)[:2]:
                 fig.text(0.04, y, line, fontsize=7.5)
                 y -= 0.018
-            for line in _wrap(_plain(model.source), 170 if lang == "en" else 100)[:2]:
+            for line in _wrap(as_text(model.source), 170 if lang == "en" else 100)[:2]:
                 fig.text(0.06, y, line, fontsize=6.5, color="#444")
                 y -= 0.016
     y -= 0.015
-    fig.text(0.04, y, _t("data_sources", lang), fontsize=10, weight="bold")
+    fig.text(0.04, y, label("pdf_data_sources", lang), fontsize=10, weight="bold")
     y -= 0.028
-    rows = [(_t("osm_file", lang), s.get("source") or sc.osm or sc.graphml or sc.place),
-            (_t("population_file", lang),
+    rows = [(label("pdf_osm_file", lang), s.get("source") or sc.osm or sc.graphml or sc.place),
+            (label("pdf_population_file", lang),
              f"{sc.population or '–'} ({s.get('population_source', '')})"),
-            (_t("community_source", lang), s.get("community_source") or ""),
-            (_t("policy_name", lang), s.get("policy") or "–"),
+            (label("pdf_community_source", lang), s.get("community_source") or ""),
+            (label("pdf_policy_name", lang), s.get("policy") or "–"),
             (label("model", lang), s.get("model") or "–"),
             (label("threshold_m", lang), _num(s.get("threshold_m"))),
             (label("max_sites", lang), _num(s.get("max_sites"))),
             (label("budget", lang), _num(s.get("budget"))),
-            (_t("solver_gap", lang), f"{s.get('solver', '')}: {s.get('status', '')}, "
-                                     f"{_t('gap', lang)} {_pct(s.get('mip_gap'))}")]
+            (label("pdf_solver_gap", lang), _solver_text(s, lang))]
     for name, value in rows:
         fig.text(0.04, y, name, fontsize=8, weight="bold")
-        fig.text(0.2, y, _plain(str(value)), fontsize=8)
+        fig.text(0.2, y, as_text(str(value)), fontsize=8)
         y -= 0.024
     return [fig]
 
 
 def _star(field: str, placeholders: set[str]) -> str:
     return " *" if field in placeholders else ""
-
-
-def _plain(text) -> str:
-    """Text drawn as it is (``text.parse_math`` is off: ``$`` stays ``$``); ``None`` and
-    NaN as empty."""
-    if text is None or (isinstance(text, float) and not np.isfinite(text)):
-        return ""
-    return str(text)
 
 
 def _has_cjk(text: str) -> bool:

@@ -12,14 +12,24 @@ component instead of by community).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting.report.i18n import both, label, place_name
-from siting.report.common import TIERS_MIN, number_or_zero, served_by_tier, services
+from siting.report.common import (
+    TIERS_MIN,
+    map_lang,
+    number_or_zero,
+    served_by_tier,
+    services,
+)
+from siting.report.i18n import both, key_list, label, place_name
 from siting.sites import COST_PARTS
+
+if TYPE_CHECKING:
+    from siting.pipeline import RunResult
 
 # a site's cost breakdown (siting.sites.price; an embedded plan's own on its sites):
 # cost_total = cost_one_off + cost_fit_out + cost_rent_horizon
@@ -29,9 +39,20 @@ OPTIONAL_SITE_COLS = ("acquisition_mode", "source", "existing", "existing_servic
 _INT_FMT, _AREA_FMT, _SHARE_FMT, _DEG_FMT = "#,##0", "#,##0.0", "0.0%", "0.000000"
 
 
-def summary_table(result) -> pd.DataFrame:
-    """One row per headline number: ``key``, ``value`` (nested dicts flattened as
-    ``key.sub``; lists such as ``components`` are left to summary.json)."""
+def summary_table(result: RunResult) -> pd.DataFrame:
+    """The headline numbers of ``summary.json`` as a table.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per number: ``key``, ``value`` (nested dicts flattened as ``key.sub``;
+        lists such as ``components`` are left to summary.json).
+    """
     rows = []
     for key, value in result.summary.items():
         if isinstance(value, dict):
@@ -47,9 +68,22 @@ EXPLAIN_COLS = ("unique_covered", "unique_per_10k_cny", "cost_rank_in_reach", "l
                 "marginal_value", "marginal_people")
 
 
-def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
-    """Chosen sites with area, cost breakdown (:data:`COST_COLUMNS`), people served
-    (total and by walking tier), WGS-84."""
+def sites_table(result: RunResult, tiers_min: tuple[float, ...] = TIERS_MIN) -> gpd.GeoDataFrame:
+    """The chosen sites.
+
+    Parameters
+    ----------
+    result
+        The run.
+    tiers_min
+        Walking tiers (minutes) people served are counted within.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per chosen site with area, cost breakdown (:data:`COST_COLUMNS`),
+        people served (total and by walking tier) and ``lon``/``lat``, in WGS-84.
+    """
     s = result.chosen_sites.to_crs("EPSG:4326")
     cols = ["site_id", "name", "kind", *[c for c in OPTIONAL_SITE_COLS if c in s],
             "floor_area_m2", "usable_area_m2", "levels_estimated",
@@ -64,9 +98,21 @@ def sites_table(result, tiers_min=TIERS_MIN) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=s.geometry.to_numpy(), crs="EPSG:4326")
 
 
-def services_table(result) -> pd.DataFrame:
-    """Floor area and units of each service at each chosen site (long form; empty when
-    the run allocates no services)."""
+def services_table(result: RunResult) -> pd.DataFrame:
+    """Services per chosen site.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Floor area and units of each service at each chosen site (long form:
+        ``site_id``, ``name``, ``service``, ``area_m2``, ``units``; empty when the run
+        allocates no services).
+    """
     keys = services(result.sites)
     s = result.chosen_sites
     rows = []
@@ -83,13 +129,23 @@ STANDARD_COLS = ["community_id", "name", "households", "required_m2", "provided_
                  "shortfall_m2", "reachable_m2"]
 
 
-def communities_table(result) -> pd.DataFrame:
+def communities_table(result: RunResult) -> pd.DataFrame:
     """Compliance per community. With an embedded plan: the area standard first (households,
     required and provided m², met, shortfall, m² in reach), then the people served; else
-    the run's own community table when it has one (``result.communities``), else
     population served per ``community_id`` of the demand, else one row for the whole
-    study area."""
-    plan = getattr(result, "plan", None)
+    study area.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per community (or one for the study area).
+    """
+    plan = result.plan
     if plan is not None and len(plan.communities):
         std = plan.communities[STANDARD_COLS].copy()
         std["community_id"] = std["community_id"].astype(str)
@@ -101,9 +157,6 @@ def communities_table(result) -> pd.DataFrame:
                                    "covered_population": g["cov"].sum()}).reset_index()
             std = std.merge(served, on="community_id", how="left")
         return std.reset_index(drop=True)
-    comm = getattr(result, "communities", None)
-    if isinstance(comm, pd.DataFrame) and len(comm):
-        return pd.DataFrame(comm.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
     d = result.demand
     if "community_id" in d and d["community_id"].notna().any():
         keys = ["community_id"] + (["community_name"] if "community_name" in d else [])
@@ -126,11 +179,21 @@ def _cost_cols(s: pd.DataFrame) -> list[str]:
     return [c for c in COST_COLUMNS if c in s] if "cost_total" in s else ["cost"]
 
 
-def costs_table(result) -> pd.DataFrame:
+def costs_table(result: RunResult) -> pd.DataFrame:
     """Cost breakdown of each chosen site and its share, with a total row (``site_id``
     empty): ``annual_cost`` (CNY per year) and :data:`COST_COLUMNS`, the same columns
     as the sites sheet, sites.gpkg and the map; shares are of ``cost_total``, the total
     row's ``cost_total`` is the summary's.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per chosen site and the total row.
     """
     s = result.chosen_sites
     money = [*[c for c in ("annual_cost",) if c in s], *_cost_cols(s)]
@@ -148,9 +211,21 @@ def costs_table(result) -> pd.DataFrame:
     return pd.concat([out, pd.DataFrame([tot])], ignore_index=True)
 
 
-def unmet_table(result) -> pd.DataFrame:
-    """Uncovered people per community (or per network component when the demand has no
-    communities): total, uncovered, of which with no candidate within reach at all."""
+def unmet_table(result: RunResult) -> pd.DataFrame:
+    """Where the uncovered people are.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per community (or per network component when the demand has no communities)
+        with uncovered people, most first: total, uncovered, of which with no candidate
+        within reach at all, and uncovered demand points.
+    """
     d = result.demand
     coverable = result.instance.coverable()
     key = ("community_id" if "community_id" in d and d["community_id"].notna().any()
@@ -168,8 +243,20 @@ def unmet_table(result) -> pd.DataFrame:
     return out.sort_values("uncovered_population", ascending=False).reset_index(drop=True)
 
 
-def unmet_by_service_table(result) -> pd.DataFrame | None:
-    """``summary["unmet_by_service"]`` (and served) as a table, when the run has services."""
+def unmet_by_service_table(result: RunResult) -> pd.DataFrame | None:
+    """Unmet demand and people served per service.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``summary["unmet_by_service"]`` and ``served_by_service`` as a table; None when
+        the run has no services.
+    """
     s = result.summary
     if not isinstance(s.get("unmet_by_service"), dict):
         return None
@@ -179,8 +266,20 @@ def unmet_by_service_table(result) -> pd.DataFrame | None:
                          for k, v in s["unmet_by_service"].items()])
 
 
-def report_tables(result) -> dict[str, pd.DataFrame]:
-    """All report tables by sheet key (``unmet_by_service`` only when present)."""
+def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
+    """Every report table.
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The tables by sheet key (:data:`SHEETS`, and ``unmet_by_service`` when the run
+        has services).
+    """
     tables = {"summary": summary_table(result), "sites": sites_table(result),
               "services": services_table(result), "communities": communities_table(result),
               "costs": costs_table(result), "unmet": unmet_table(result)}
@@ -190,9 +289,25 @@ def report_tables(result) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def write_tables(result, folder: str | Path, lang: str = "zh") -> dict[str, pd.DataFrame]:
+def write_tables(result: RunResult, folder: str | Path,
+                 lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Write ``report.xlsx``, ``tables/<name>.csv`` (UTF-8 with BOM, opens in Excel) and
-    ``report.gpkg`` (one layer per table; sites as points) into ``folder``."""
+    ``report.gpkg`` (one layer per table; sites as points) into ``folder``.
+
+    Parameters
+    ----------
+    result
+        The run.
+    folder
+        An existing folder.
+    lang
+        Language of the sheet names and key values (headers are in both).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The tables written (:func:`report_tables`).
+    """
     folder = Path(folder)
     tables = report_tables(result)
     write_workbook(tables, folder / "report.xlsx", lang)
@@ -210,8 +325,18 @@ def write_tables(result, folder: str | Path, lang: str = "zh") -> dict[str, pd.D
 
 
 def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh") -> None:
-    """Excel workbook: one sheet per table, two header rows (Chinese, English), number
-    formats by column and frozen header rows."""
+    """Write an Excel workbook: one sheet per table, two header rows (Chinese, English),
+    number formats by column and frozen header rows.
+
+    Parameters
+    ----------
+    tables
+        Tables by sheet key.
+    path
+        The workbook to write.
+    lang
+        Language of the sheet names and key values (e.g. building classes).
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -290,8 +415,7 @@ def _value_text(col: str, v, lang: str):
         return place_name(v, lang)
     if col not in VALUE_COLUMNS or not isinstance(v, str) or not v:
         return v
-    parts = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
-    return ("；" if lang == "zh" else "; ").join(label(p, lang) for p in parts)
+    return key_list(v, lang)
 
 
 def _text_cell(ws, row: int, column: int, value):
@@ -362,13 +486,31 @@ def _scalar(v):
     return v
 
 
-def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Mixed-type object columns as text, booleans as 0/1 (GeoPackage field types)."""
+def bools_as_int8(df: pd.DataFrame) -> pd.DataFrame:
+    """A table ready for a GeoPackage layer.
+
+    Parameters
+    ----------
+    df
+        A table or layer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with boolean columns as 0/1 (``int8``), as GeoPackage fields hold them.
+    """
     df = df.copy()
     for col in df.columns:
         if df[col].dtype == bool:
             df[col] = df[col].astype("int8")
-        elif df[col].dtype == object:
+    return df
+
+
+def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Mixed-type object columns as text, booleans as 0/1 (GeoPackage field types)."""
+    df = bools_as_int8(df)
+    for col in df.columns:
+        if df[col].dtype == object:
             df[col] = df[col].map(lambda v: None if v is None else str(v))
     return df
 
@@ -379,10 +521,23 @@ HEADLINE = ("total_population", "covered_population", "covered_share", "coverabl
             "runtime_s")
 
 
-def result_html(result, lang: str | None = None, max_rows: int = 20) -> str:
-    """Readable HTML of a run for Jupyter: headline numbers and the chosen sites."""
-    from siting.report.common import map_lang
+def result_html(result: RunResult, lang: str | None = None, max_rows: int = 20) -> str:
+    """Readable HTML of a run for Jupyter: headline numbers and the chosen sites.
 
+    Parameters
+    ----------
+    result
+        The run.
+    lang
+        ``"zh"``, ``"en"`` or None (by study area).
+    max_rows
+        Most sites listed.
+
+    Returns
+    -------
+    str
+        An HTML fragment; names from data escaped by pandas.
+    """
     lang = map_lang(result, lang)
     s = result.summary
     kpi = pd.DataFrame(

@@ -6,36 +6,22 @@ drops the CDN links and inlines Leaflet 1.9.3 (folium's version) and jQuery from
 links only those two from their CDNs (``assets="cdn"``, a small file). Markers are
 Leaflet ``DivIcon``s and ``CircleMarker``s styled inline, so Bootstrap and the
 awesome-markers plugin are not needed. The basemap shown first is drawn from the
-extract (streets of the walking graph and building footprints, :func:`street_lines`,
-``RunResult.buildings``) in a pane under every overlay; tile basemaps are offered in
-the layer control and are the only network use, once picked. A title and summary
-panel shows the numbers of ``summary.json`` and every chosen site has a permanent label.
+extract (:mod:`siting.report.basemap`); with ``basemap="amap"`` every layer is drawn in
+GCJ-02. A title and summary panel shows the numbers of ``summary.json`` and every chosen
+site has a permanent label.
 
-Coordinates: data are WGS-84. OpenStreetMap, the light basemap and Tianditu (CGCS2000,
-within a metre of WGS-84) share that frame. Amap tiles are drawn in GCJ-02, so with
-``basemap="amap"`` every layer is moved to GCJ-02 with
-:func:`siting.io.coords.wgs84_to_gcj02` before drawing (a map is in one frame only; the
-WGS-84 basemaps are then not offered, as they would be off by the same few hundred
-metres).
-
-Text from data never reaches a template engine. folium renders each element's
-output a second time as a Jinja template, so a name such as ``{{ 7*7 }}`` would be
-evaluated while the map is written. Inside :func:`make_map` every text shown goes
-through :func:`esc`, which files it away and returns an opaque token (letters and
-digits only); the page is rendered by folium with the tokens, and only the finished
-HTML string has each token replaced by its text, encoded as character references
-that are inert in HTML text and attributes, JavaScript strings and template literals,
-and JSON (:class:`_Texts`).
+Text from data never reaches a template engine: inside :func:`make_map` every text shown
+goes through :func:`siting.report.markup.esc` (see :mod:`siting.report.markup`).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import secrets
-from contextvars import ContextVar
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import folium
 import geopandas as gpd
@@ -43,14 +29,33 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.io.coords import wgs84_to_gcj02
 from siting.errors import SitingError
-from siting.report.i18n import label, place_name
-from siting.report.common import KIND_COLOURS, TIERS_MIN, map_lang, reach_polygons, service_mix, services, served_by_tier, tier_walks
+from siting.report.basemap import (
+    BASE_BACKGROUND,
+    BASEMAPS,
+    extract_basemap,
+    frame,
+    tile_basemaps,
+)
+from siting.report.common import (
+    KIND_COLOURS,
+    TIERS_MIN,
+    as_text,
+    map_lang,
+    reach_polygons,
+    served_by_tier,
+    service_mix,
+    services,
+    tier_walks,
+)
+from siting.report.i18n import check_lang, key_list, label, place_name
+from siting.report.markup import esc, icon, icon_html, legend_html, map_page, swatch
 from siting.sites import COST_PARTS
 
+if TYPE_CHECKING:
+    from siting.pipeline import RunResult
+
 ASSET_MODES = ("inline", "cdn")
-BASEMAPS = ("osm", "light", "amap", "tianditu")
 CDN_JS = [("leaflet", "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"),
           ("jquery", "https://code.jquery.com/jquery-3.7.1.min.js")]
 CDN_CSS = [("leaflet_css", "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css")]
@@ -58,79 +63,9 @@ TIER_COLOURS = {5: "#006d2c", 10: "#31a354", 15: "#a1d99b"}
 POP_COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
 UNCOVERED_COLOUR = "#e6007e"
 GRID_M = 150.0  # population cell size
-TILES = {
-    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-            '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-            None),
-    "light": ("https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
-              '&copy; OpenStreetMap contributors &copy; <a href="https://carto.com/">CARTO</a>',
-              "abcd"),
-    "tianditu": ("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-                 "&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                 "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=",
-                 "&copy; 天地图 Tianditu", "01234567"),
-    "tianditu_labels": ("https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-                        "&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                        "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=",
-                        "&copy; 天地图 Tianditu", "01234567"),
-    "amap": ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-             "&x={x}&y={y}&z={z}", "&copy; 高德地图 AutoNavi", "1234"),
-    "amap_satellite": ("https://webst0{s}.is.autonavi.com/appmaptile?style=6&x={x}&y={y}&z={z}",
-                       "&copy; 高德地图 AutoNavi", "1234"),
-}
 
 
-def esc(value) -> str:
-    """Text from data made safe to show: a token inside :func:`make_map` (replaced by the
-    encoded text only after folium has rendered the page), else the encoded text."""
-    texts = _TEXTS.get()
-    return texts.token(value) if texts is not None else _encode(value)
-
-
-# inert in HTML text and attributes, JS strings and template literals, JSON and Jinja
-_UNSAFE = re.compile(r"[&<>\"'`$\\{}%#\x00-\x1f\x7f\u2028\u2029]")
-
-
-def _encode(value) -> str:
-    """``value`` as text with every character that means something to HTML, JavaScript,
-    JSON or Jinja written as a numeric character reference."""
-    return _UNSAFE.sub(lambda m: f"&#{ord(m.group())};", str(value))
-
-
-class _Texts:
-    """Texts of one map, each behind a token of letters and digits (a per-map nonce
-    keeps tokens from matching anything else on the page)."""
-
-    def __init__(self) -> None:
-        self._nonce = secrets.token_hex(8)
-        self._texts: list[str] = []
-        self._pattern = re.compile(f"siting{self._nonce}t(\\d+)x")
-
-    def token(self, value) -> str:
-        self._texts.append(str(value))
-        return f"siting{self._nonce}t{len(self._texts) - 1}x"
-
-    def fill(self, page: str) -> str:
-        """The rendered page with every token replaced by its encoded text (one pass:
-        replaced text is never scanned again)."""
-        return self._pattern.sub(lambda m: _encode(self._texts[int(m.group(1))]), page)
-
-
-_TEXTS: ContextVar[_Texts | None] = ContextVar("siting_map_texts", default=None)
-
-
-class _Page(folium.Figure):
-    """The map's root: folium renders it with tokens; the texts go in afterwards."""
-
-    def __init__(self, texts: _Texts, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._texts = texts
-
-    def render(self, **kwargs) -> str:
-        return self._texts.fill(super().render(**kwargs))
-
-
-@lru_cache(maxsize=None)
+@cache
 def _inline_assets() -> str:
     """Leaflet CSS (its images as data URIs), Leaflet JS and jQuery as inline tags."""
     try:
@@ -173,8 +108,9 @@ class _OfflineMap(folium.Map):
         super().render(**kwargs)
 
 
-def make_map(result, lang: str | None = None, assets: str = "inline", basemap: str = "osm",
-             tianditu_key: str | None = None, tiers_min=TIERS_MIN) -> folium.Map:
+def make_map(result: RunResult, lang: str | None = None, assets: str = "inline",
+             basemap: str = "osm", tianditu_key: str | None = None, tiers_min=TIERS_MIN,
+             reach: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Layered map of a run: an offline basemap of the extract's streets and buildings,
     study area, communities, population, walking reach by tier, candidates by class,
     chosen sites (icon by service mix, permanent name label), existing facilities and
@@ -193,84 +129,85 @@ def make_map(result, lang: str | None = None, assets: str = "inline", basemap: s
         ``tianditu_key``) or ``"amap"`` (whole map drawn in GCJ-02; see module notes).
     tiers_min
         Walking-time tiers (minutes) drawn as reach polygons and counted in popups.
+    reach
+        The merged reach polygons of ``tiers_min``
+        (:func:`~siting.report.common.reach_polygons` with ``merged=True``), when already
+        computed.
     """
     check_map_options(lang, assets, basemap, tianditu_key)
-    texts = _Texts()
-    reset = _TEXTS.set(texts)
-    try:
-        return _build_map(_Page(texts), result, map_lang(result, lang), assets, basemap,
-                          tianditu_key, tiers_min)
-    finally:
-        _TEXTS.reset(reset)
+    if reach is None:
+        reach = reach_polygons(result, tiers_min=tuple(tiers_min), merged=True)
+    with map_page() as page:  # every text below goes through esc()
+        return _build_map(page, result, map_lang(result, lang), assets, basemap,
+                          tianditu_key, tiers_min, reach)
 
 
-def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
-               tianditu_key: str | None, tiers_min) -> folium.Map:
+def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, basemap: str,
+               tianditu_key: str | None, tiers_min, reach: gpd.GeoDataFrame) -> folium.Map:
     gcj = basemap == "amap"
     L = lambda key, **f: label(key, lang, **f)  # noqa: E731
 
-    area = _frame(gpd.GeoDataFrame(geometry=[result.study_area], crs="EPSG:4326"), gcj)
+    area = frame(gpd.GeoDataFrame(geometry=[result.study_area], crs="EPSG:4326"), gcj)
     w, s, e, n = area.total_bounds
     m = _OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles=None,
                     control_scale=True, assets=assets)
     m.add_to(page)
     legend: list[str] = []
-    offline = _extract_basemap(m, result, gcj, L, legend)
-    _basemaps(m, basemap, tianditu_key, L, shown=not offline)
+    offline = extract_basemap(m, result, gcj, L, legend)
+    tile_basemaps(m, basemap, tianditu_key, L, shown=not offline)
 
     folium.GeoJson(area.geometry.iloc[0].__geo_interface__, name=esc(L("study_area")),
                    style_function=lambda _: {"fill": False, "color": "#444", "weight": 2,
                                              "dashArray": "6 4"}).add_to(m)
-    legend.append(_swatch("#444", L("study_area"), line=True))
+    legend.append(swatch("#444", L("study_area"), line=True))
     comm = _communities(result)
     if comm is not None:
         g = folium.FeatureGroup(name=esc(L("communities")))
-        for _, c in _frame(comm, gcj).iterrows():
+        for _, c in frame(comm, gcj).iterrows():
             folium.GeoJson(c.geometry.__geo_interface__,
                            tooltip=esc(place_name(c["community_name"], lang)),
                            style_function=lambda _: {"color": "#6a3d9a", "weight": 1.5,
                                                      "fill": False}).add_to(g)
         g.add_to(m)
-        legend.append(_swatch("#6a3d9a", L("communities"), line=True))
+        legend.append(swatch("#6a3d9a", L("communities"), line=True))
 
     _population_layers(m, result, gcj, L, legend)
 
-    reach = reach_polygons(result, tiers_min=tuple(tiers_min), merged=True)
     for minutes in sorted(tiers_min, reverse=True):
         colour = TIER_COLOURS.get(int(minutes), "#31a354")
         g = folium.FeatureGroup(name=esc(L("reach_tier", m=f"{minutes:g}")))
         tier = reach[reach["minutes"] == float(minutes)]
         if len(tier):
             tier = tier.to_crs("EPSG:4326")
-            shape = _frame(tier.set_geometry(tier.simplify(1e-6)), gcj)
+            shape = frame(tier.set_geometry(tier.simplify(1e-6)), gcj)
             folium.GeoJson(shape.geometry.iloc[0].__geo_interface__,
                            style_function=lambda _, c=colour: {
                                "color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.15}
                            ).add_to(g)
         g.add_to(m)
-        legend.append(_swatch(colour, L("reach_tier", m=f"{minutes:g}")))
+        legend.append(swatch(colour, L("reach_tier", m=f"{minutes:g}")))
 
-    sites = _frame(result.sites.to_crs("EPSG:4326"), gcj)
+    sites = frame(result.sites.to_crs("EPSG:4326"), gcj)
     existing = _flag(sites, "existing")
     chosen = sites["chosen"].astype(bool).to_numpy()
     cand = sites[~chosen & ~existing]
     _points(m, cand, esc(L("candidates")), show=False,
             colour=[KIND_COLOURS.get(k, "#555") for k in cand["kind"]], radius=4.0,
-            tip=[f"{_text(c.get('name')) or L('candidates')} ({L(str(c['kind']))}, "
+            tip=[f"{as_text(c.get('name')) or L('candidates')} ({L(str(c['kind']))}, "
                  f"{c['floor_area_m2']:,.0f} m²)" for _, c in cand.iterrows()])
-    legend += [_swatch(col, f"{L('candidates')}: {L(kind)}", dot=True)
+    legend += [swatch(col, f"{L('candidates')}: {L(kind)}", dot=True)
                for kind, col in KIND_COLOURS.items() if (sites["kind"] == kind).any()]
 
     if existing.any():
         g = folium.FeatureGroup(name=esc(L("existing_facilities")))
         for _, c in sites[existing].iterrows():
             folium.Marker([c.geometry.y, c.geometry.x],
-                          icon=_icon("existing"), tooltip=esc(_text(c.get("name")) or
+                          icon=icon("existing"), tooltip=esc(as_text(c.get("name")) or
                                                              L("existing_facilities")),
-                          popup=folium.Popup(_popup(c, result, L, None), max_width=340)
+                          popup=folium.Popup(_popup(c, result, L, None, lang), max_width=340)
                           ).add_to(g)
         g.add_to(m)
-        legend.append(f"{_icon_html('existing', size=12)} {esc(L('existing_facilities'))}")
+        legend.append(f"{icon_html('existing', size=12)} {esc(L('existing_facilities'))}")
 
     keys = services(result.sites)
     served = served_by_tier(result, tiers_min)
@@ -280,20 +217,20 @@ def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
         mix = service_mix(c, keys)
         kind = "generic" if not keys else ("complex" if len(mix) > 1 else "single")
         kinds_used.add(kind)
-        folium.Marker([c.geometry.y, c.geometry.x], icon=_icon(kind, mix, lang),
+        folium.Marker([c.geometry.y, c.geometry.x], icon=icon(kind, mix, lang),
                       tooltip=folium.Tooltip(
-                          esc(_text(c.get("name")) or f"{L('site_id')} {int(c['site_id'])}"),
+                          esc(as_text(c.get("name")) or f"{L('site_id')} {int(c['site_id'])}"),
                           sticky=False, permanent=True, direction="right", offset=(12, 0),
                           class_name="siting-label"),
-                      popup=folium.Popup(_popup(c, result, L, served), max_width=340)
+                      popup=folium.Popup(_popup(c, result, L, served, lang), max_width=340)
                       ).add_to(g)
     g.add_to(m)
     for kind in ("complex", "single", "generic"):
         if kind in kinds_used:
-            legend.append(f"{_icon_html(kind, size=12)} "
+            legend.append(f"{icon_html(kind, size=12)} "
                           f"{esc(L('site_generic' if kind == 'generic' else kind))}")
 
-    demand = _frame(result.demand.to_crs("EPSG:4326"), gcj)
+    demand = frame(result.demand.to_crs("EPSG:4326"), gcj)
     site_of, walk = tier_walks(result, tiers_min)
     unc = ~demand["covered"].astype(bool).to_numpy()
     idx = np.flatnonzero(unc)
@@ -304,21 +241,30 @@ def _build_map(page: _Page, result, lang: str, assets: str, basemap: str,
             tip=[f"{pop[i]:,.0f} {L('people')}; " + (
                 L("walk_to_site", m=walk[i], j=int(site_of[i])) if np.isfinite(walk[i])
                 else L("no_site_reachable")) for i in idx])
-    legend.append(_swatch(UNCOVERED_COLOUR, L("uncovered"), dot=True))
+    legend.append(swatch(UNCOVERED_COLOUR, L("uncovered"), dot=True))
 
     folium.LayerControl(collapsed=False).add_to(m)
-    m.get_root().header.add_child(folium.Element(_MAP_CSS), name="siting_css")
-    m.get_root().html.add_child(folium.Element(_legend_html(L("legend"), legend)))
-    m.get_root().html.add_child(folium.Element(_summary_html(result, L)))
+    page.header.add_child(folium.Element(_MAP_CSS), name="siting_css")
+    page.html.add_child(folium.Element(legend_html(L("legend"), legend)))
+    page.html.add_child(folium.Element(_summary_html(result, L)))
     m.fit_bounds([[s, w], [n, e]])
     return m
 
 
 def check_map_options(lang: str | None = None, assets: str = "inline", basemap: str = "osm",
                       tianditu_key: str | None = None) -> None:
-    """Raise :class:`SitingError` for a bad map option (before any work is done)."""
-    from siting.report.i18n import check_lang
+    """Check the map options before any work is done.
 
+    Parameters
+    ----------
+    lang, assets, basemap, tianditu_key
+        As for :func:`make_map`.
+
+    Raises
+    ------
+    SitingError
+        For an unknown language, asset mode or basemap, or Tianditu without a key.
+    """
     if lang is not None:
         check_lang(lang)
     if assets not in ASSET_MODES:
@@ -354,69 +300,15 @@ def _points(m, gdf: gpd.GeoDataFrame, name: str, colour, radius, tip: list[str],
     g.add_to(m)
 
 
-def _basemaps(m, basemap: str, tianditu_key: str | None, L, shown: bool = True) -> None:
-    """Tile basemaps as base layers (the first one shown when ``shown``)."""
-    if basemap == "amap":
-        order = [("amap", "amap_basemap"), ("amap_satellite", "amap_satellite")]
-    else:
-        order = [("osm", "osm_basemap"), ("light", "light_basemap")]
-        if tianditu_key:
-            order.append(("tianditu", "tianditu_basemap"))
-        order.sort(key=lambda t: t[0] != basemap)
-    for i, (key, name) in enumerate(order):
-        url, attr, subs = TILES[key]
-        if key == "tianditu":
-            url += tianditu_key
-        kw = {"subdomains": subs} if subs else {}
-        folium.TileLayer(url, attr=attr, name=esc(L(name)), overlay=False, control=True,
-                         show=shown and i == 0, max_zoom=19, **kw).add_to(m)
-    if basemap != "amap" and tianditu_key:
-        url, attr, subs = TILES["tianditu_labels"]
-        folium.TileLayer(url + tianditu_key, attr=attr, name=esc(L("tianditu_basemap")) + " 注记",
-                         overlay=True, show=shown and basemap == "tianditu",
-                         subdomains=subs).add_to(m)
-
-
-def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """WGS-84 layer moved to GCJ-02 (vertex by vertex) to line up with Amap tiles."""
-    if gdf.crs is None or gdf.crs.to_epsg() != 4326:
-        raise SitingError("to_gcj02 needs a WGS-84 (EPSG:4326) layer")
-
-    def shift(xy: np.ndarray) -> np.ndarray:
-        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
-        return np.column_stack([lon, lat])
-
-    out = gdf.copy()
-    out.geometry = shapely.transform(gdf.geometry.to_numpy(), shift)
-    return out
-
-
-def _frame(gdf: gpd.GeoDataFrame, gcj: bool) -> gpd.GeoDataFrame:
-    gdf = gdf.to_crs("EPSG:4326")
-    return to_gcj02(gdf) if gcj else gdf
-
-
 def _flag(df: pd.DataFrame, col: str) -> np.ndarray:
     if col not in df:
         return np.zeros(len(df), bool)
     return df[col].fillna(False).astype(bool).to_numpy()
 
 
-def _text(value) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return ""
-    return str(value)
-
-
-def _communities(result) -> gpd.GeoDataFrame | None:
-    """Community outlines: ``result.communities`` polygons if any, else hulls of demand."""
-    comm = getattr(result, "communities", None)
-    if isinstance(comm, gpd.GeoDataFrame) and len(comm) and comm.geom_type.isin(
-            ["Polygon", "MultiPolygon"]).all():
-        name = comm["community_name"] if "community_name" in comm else comm.get(
-            "community_id", pd.Series(range(len(comm)), index=comm.index))
-        return gpd.GeoDataFrame({"community_name": name.astype(str)}, geometry=comm.geometry,
-                                crs=comm.crs)
+def _communities(result: RunResult) -> gpd.GeoDataFrame | None:
+    """Community outlines: hulls of each community's demand points (None without
+    communities)."""
     d = result.demand
     if "community_id" not in d or d["community_id"].isna().all():
         return None
@@ -424,14 +316,27 @@ def _communities(result) -> gpd.GeoDataFrame | None:
     rows = []
     for cid, grp in d.groupby("community_id"):
         hull = shapely.convex_hull(shapely.union_all(grp.geometry.to_numpy())).buffer(40.0)
-        rows.append({"community_name": _text(names.loc[grp.index[0]]) or str(cid),
+        rows.append({"community_name": as_text(names.loc[grp.index[0]]) or str(cid),
                      "geometry": hull})
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=d.crs)
 
 
-def population_cells(result, cell_m: float = GRID_M) -> gpd.GeoDataFrame:
-    """Demand summed into square cells (projected CRS): ``population`` and each demand
-    group column present (``age_*``, ``households``)."""
+def population_cells(result: RunResult, cell_m: float = GRID_M) -> gpd.GeoDataFrame:
+    """Demand summed into square cells, drawn as the population layers.
+
+    Parameters
+    ----------
+    result
+        The run.
+    cell_m
+        Cell size in metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One square per cell with people (projected CRS): ``population`` and each demand
+        group column present (``age_*``, ``households``).
+    """
     d = result.demand
     cols = ["population"] + [c for c in d.columns
                              if (c.startswith("age_") or c == "households")
@@ -445,11 +350,12 @@ def population_cells(result, cell_m: float = GRID_M) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(agg[cols], geometry=geom, crs=d.crs)
 
 
-def _population_layers(m, result, gcj: bool, L, legend: list[str]) -> None:
+def _population_layers(m: folium.Map, result: RunResult, gcj: bool, L: Callable[..., str],
+                       legend: list[str]) -> None:
     cells = population_cells(result)
     if cells.empty:
         return
-    cells = _frame(cells.to_crs("EPSG:4326"), gcj)
+    cells = frame(cells.to_crs("EPSG:4326"), gcj)
     for i, col in enumerate(c for c in cells.columns if c != "geometry"):
         vals = cells[col].to_numpy(dtype=float)
         keep = vals > 0
@@ -472,20 +378,20 @@ def _population_layers(m, result, gcj: bool, L, legend: list[str]) -> None:
         ).add_to(m)
         if i == 0:
             edges = [0.0, *bins, float(vals.max())]
-            legend += [_swatch(POP_COLOURS[k], f"{L('population')} {edges[k]:,.0f}–{edges[k + 1]:,.0f}")
+            legend += [swatch(POP_COLOURS[k], f"{L('population')} {edges[k]:,.0f}–{edges[k + 1]:,.0f}")
                        for k in range(len(edges) - 1)]
 
 
-def _popup(c, result, L, served: pd.DataFrame | None) -> str:
+def _popup(c: pd.Series, result: RunResult, L: Callable[..., str],
+           served: pd.DataFrame | None, lang: str) -> str:
     rows: list[tuple[str, str]] = [
         (L("site_id"), str(int(c["site_id"]))),
-        (L("name"), _text(c.get("name")) or "—"),
-        (L("kind"), L(_text(c.get("kind")))),
+        (L("name"), as_text(c.get("name")) or "—"),
+        (L("kind"), L(as_text(c.get("kind")))),
     ]
     for key in ("acquisition_mode", "source", "existing_services"):
-        if _text(c.get(key)):
-            rows.append((L(key), ", ".join(L(v.strip()) for v in
-                                           _text(c.get(key)).replace(";", ",").split(","))))
+        if as_text(c.get(key)):
+            rows.append((L(key), key_list(as_text(c.get(key)), lang)))
     rows.append((L("floor_area_m2"), f"{c['floor_area_m2']:,.0f}"
                  + (" *" if bool(c.get("levels_estimated", False)) else "")))
     rows.append((L("usable_area_m2"), f"{c['usable_area_m2']:,.0f}"))
@@ -509,153 +415,27 @@ def _popup(c, result, L, served: pd.DataFrame | None) -> str:
             rows.append((L("served_tier", m=col[len("served_"):-len("min")]), f"{v:,.0f}"))
     rows.append((L("covered_population"), f"{c['covered_population']:,.0f}"))
     rows.append((L("population_in_reach"), f"{c['population_in_reach']:,.0f}"))
-    if _text(c.get("osm_id")):
-        rows.append((L("osm_id"), _text(c.get("osm_id"))))
+    if as_text(c.get("osm_id")):
+        rows.append((L("osm_id"), as_text(c.get("osm_id"))))
     body = "".join(f"<tr><th style='text-align:left;padding-right:8px'>{esc(k)}</th>"
                    f"<td class='siting-val'>{esc(v)}</td></tr>" for k, v in rows)
     return f"<table class='siting-popup' style='font-size:12px'>{body}</table>"
 
 
-_ICON_STYLE = {
-    "complex": ("#d62728", "50%", "★"),
-    "single": ("#ff7f0e", "50%", ""),
-    "generic": ("#d62728", "50%", "●"),
-    "existing": ("#1f4e9c", "3px", "■"),
-}
-
-
-def _icon_html(kind: str, glyph: str | None = None, size: int = 20) -> str:
-    colour, radius, default = _ICON_STYLE[kind]
-    g = esc(glyph if glyph is not None else default)
-    return (f"<span style='display:inline-block;width:{size}px;height:{size}px;"
-            f"line-height:{size}px;border-radius:{radius};background:{colour};color:#fff;"
-            f"border:{max(size // 10, 1)}px solid #fff;box-shadow:0 0 3px #000;text-align:center;"
-            f"vertical-align:middle;font:bold {size * 3 // 5}px sans-serif'>{g}</span>")
-
-
-def _icon(kind: str, mix: list[str] | None = None, lang: str = "en") -> folium.DivIcon:
-    glyph = None
-    if kind == "single" and mix:
-        glyph = label(mix[0], lang)[:1]
-    cls = "siting-existing" if kind == "existing" else f"siting-site siting-{kind}"
-    return folium.DivIcon(html=_icon_html(kind, glyph), icon_size=(24, 24),
-                          icon_anchor=(12, 12), class_name=cls)
-
-
-def _swatch(colour: str, text: str, line: bool = False, dot: bool = False) -> str:
-    shape = ("height:0;border-top:2px dashed " + colour if line else
-             f"background:{colour};border-radius:{'50%' if dot else '2px'};height:12px;opacity:.8")
-    return (f"<span style='display:inline-block;width:14px;{shape};margin-right:4px;"
-            f"vertical-align:middle'></span>{esc(text)}")
-
-
-def _legend_html(title: str, items: list[str]) -> str:
-    rows = "".join(f"<div>{it}</div>" for it in items)
-    return (f"<div class='siting-legend' style='position:fixed;bottom:28px;right:10px;z-index:1000;"
-            f"background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;"
-            f"box-shadow:0 0 4px rgba(0,0,0,.4);font:12px sans-serif;max-height:45%;"
-            f"overflow:auto'><b>{esc(title)}</b>{rows}</div>")
-
-
-# the offline basemap drawn from the extract: street classes by OSM highway tag
-_STREET_CLASS = {**{k: "major" for k in (
-    "motorway", "trunk", "primary", "secondary", "tertiary", "motorway_link", "trunk_link",
-    "primary_link", "secondary_link", "tertiary_link")}, **{k: "minor" for k in (
-        "residential", "unclassified", "living_street", "service", "road")}}
-_STREET_STYLE = {"major": {"color": "#c9a46b", "weight": 3.5},
-                 "minor": {"color": "#a7a39c", "weight": 2.0},
-                 "path": {"color": "#b9b5ad", "weight": 1.0, "dashArray": "3 2"}}
-_BUILDING_STYLE = {"color": "#a99d91", "weight": 0.6, "fillColor": "#d8cfc4",
-                   "fillOpacity": 1.0}
-BASE_BACKGROUND = "#f4f2ee"
-STREET_SIMPLIFY_M = 2.0
-COORD_DECIMALS = 5  # ~1 m
-
-
-def _rounded(geom) -> list:
-    """Coordinates of a line or ring rounded to :data:`COORD_DECIMALS` (repeats dropped)."""
-    xy = np.round(np.asarray(geom.coords)[:, :2], COORD_DECIMALS)
-    keep = np.ones(len(xy), bool)
-    keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)
-    return xy[keep].tolist()
-
-
-def street_lines(result) -> gpd.GeoDataFrame:
-    """The walking graph's streets, one line per street (both directions merged), with
-    ``street_class`` ``major``/``minor``/``path``, simplified (projected CRS kept)."""
-    import osmnx as ox
-
-    edges = ox.graph_to_gdfs(result.graph, nodes=False, fill_edge_geometry=True)
-    uv = edges.index.to_frame(index=False)
-    pair = pd.DataFrame({"a": np.minimum(uv["u"], uv["v"]), "b": np.maximum(uv["u"], uv["v"]),
-                         "k": uv["key"]})
-    first = ~pair.duplicated().to_numpy()
-    hw = edges["highway"] if "highway" in edges else pd.Series("", index=edges.index)
-    hw = hw.map(lambda h: h[0] if isinstance(h, list) and h else h)
-    cls = [_STREET_CLASS.get(h, "path") if isinstance(h, str) else "path" for h in hw]
-    out = gpd.GeoDataFrame({"street_class": np.asarray(cls)[first]},
-                           geometry=edges.geometry.to_numpy()[first], crs=edges.crs)
-    return out.set_geometry(out.simplify(STREET_SIMPLIFY_M))
-
-
-def _extract_basemap(m, result, gcj: bool, L, legend: list[str]) -> bool:
-    """The extract's streets and building footprints as the first base layer (drawn in a
-    pane under every overlay, so it works with no tiles at all); ``False`` when the run
-    has neither."""
-    graph = getattr(result, "graph", None)
-    streets = street_lines(result) if graph is not None and graph.number_of_edges() else None
-    blds = getattr(result, "buildings", None)
-    if (streets is None or streets.empty) and (blds is None or len(blds) == 0):
-        return False
-    features = []
-    if blds is not None and len(blds):
-        polys = _frame(blds, gcj).geometry.explode(index_parts=False)
-        polys = polys[polys.geom_type == "Polygon"]
-        rings = [[_rounded(p.exterior)] for p in polys]
-        features.append({"type": "Feature", "properties": {"k": "building"}, "geometry": {
-            "type": "MultiPolygon", "coordinates": [r for r in rings if len(r[0]) >= 4]}})
-        legend.append(_swatch(_BUILDING_STYLE["fillColor"], L("buildings")))
-    if streets is not None and not streets.empty:
-        streets = _frame(streets, gcj)
-        for cls in ("path", "minor", "major"):  # major streets drawn last, on top
-            lines = streets.geometry[(streets["street_class"] == cls).to_numpy()]
-            lines = lines.explode(index_parts=False)
-            coords = [c for c in (_rounded(g) for g in lines if g.geom_type == "LineString")
-                      if len(c) >= 2]
-            if coords:
-                features.append({"type": "Feature", "properties": {"k": cls}, "geometry": {
-                    "type": "MultiLineString", "coordinates": coords}})
-        legend.append(f"<span style='display:inline-block;width:14px;height:0;border-top:3px "
-                      f"solid {_STREET_STYLE['major']['color']};margin-right:4px;"
-                      f"vertical-align:middle'></span>{esc(L('streets'))}")
-    folium.map.CustomPane("sitingbase", z_index=250, pointer_events=False).add_to(m)
-    g = folium.FeatureGroup(name=esc(L("extract_basemap")), overlay=False, show=True)
-    folium.GeoJson({"type": "FeatureCollection", "features": features}, pane="sitingbase",
-                   interactive=False, smooth_factor=1.0,
-                   style_function=lambda f: _BUILDING_STYLE if f["properties"]["k"] == "building"
-                   else _STREET_STYLE[f["properties"]["k"]]).add_to(g)
-    g.add_to(m)
-    return True
-
-
-def _gap_text(gap, L) -> str:
+def _gap_text(gap, L: Callable[..., str]) -> str:
     """The MIP gap as the CLI prints it (``1.23 %``), or that no bound was proven."""
     if gap is None or not np.isfinite(float(gap)):
         return L("gap_unknown")
     return f"{100 * float(gap):.2f} %"
 
 
-def _area_name(result) -> str:
-    """The run's name: the scenario's name, else the input file's stem or place."""
-    sc = getattr(result, "scenario", None)
-    name = _text(getattr(sc, "name", None))
-    if name:
-        return name
-    src = _text(result.summary.get("source")) or _text(getattr(sc, "place", None))
+def _area_name(result: RunResult) -> str:
+    """The run's name: the input file's stem, or the place."""
+    src = as_text(result.summary.get("source")) or as_text(result.scenario.place)
     return Path(src).stem if src and ("/" in src or "." in src) else src
 
 
-def _summary_html(result, L) -> str:
+def _summary_html(result: RunResult, L: Callable[..., str]) -> str:
     """Title and summary panel: every number from ``result.summary`` (as in
     ``summary.json``), formatted as the CLI prints it; each text through :func:`esc`."""
     s = result.summary

@@ -4,46 +4,59 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import folium
 import geopandas as gpd
 import numpy as np
 
 from siting.io.outdir import atomic_folder
-from siting.report.common import map_lang
+from siting.report.common import TIERS_MIN, map_lang, reach_polygons
 from siting.report.pdf import write_pdf
-from siting.report.tables import write_tables
-from siting.report.webmap import make_map as _make_map
+from siting.report.tables import bools_as_int8, write_tables
+from siting.report.webmap import make_map
+
+if TYPE_CHECKING:
+    from siting.pipeline import RunResult
+
+__all__ = ["make_map", "write_outputs"]  # RunResult.map() and .write() come here
 
 
-def make_map(result, lang: str | None = None, assets: str = "inline", basemap: str = "osm",
-             tianditu_key: str | None = None) -> folium.Map:
-    """Layered, self-contained Folium map of a run (see :func:`siting.report.webmap.make_map`)."""
-    return _make_map(result, lang=lang, assets=assets, basemap=basemap,
-                     tianditu_key=tianditu_key)
-
-
-def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | None = None,
-                  assets: str = "inline", basemap: str = "osm",
+def write_outputs(result: RunResult, out: str | Path, overwrite: bool = False,
+                  lang: str | None = None, assets: str = "inline", basemap: str = "osm",
                   tianditu_key: str | None = None) -> Path:
     """Write ``map.html``, ``sites.gpkg``, ``candidates.gpkg``, ``demand.gpkg``, ``summary.json``,
     ``report.xlsx``, ``report.gpkg`` and ``tables/*.csv`` (see :mod:`siting.report.tables`) and
     ``report.pdf`` (printable A4 review pack, see :mod:`siting.report.pdf`).
 
-    ``lang`` (``"zh"``/``"en"``, default by study area), ``assets``, ``basemap`` and
-    ``tianditu_key`` are passed to :func:`make_map`.
-
     Everything is written to a temporary folder beside ``out`` and swapped into place at
-    the end, so a failure leaves no half-written folder (see :mod:`siting.io.outdir`). An
-    existing ``out`` is only replaced when ``overwrite`` is set and it is an earlier siting
-    run (it holds the marker ``.siting-output.json``); only the files siting wrote there are
-    deleted, and a folder holding any other file is never replaced.
+    the end, so a failure leaves no half-written folder (see :mod:`siting.io.outdir`). The
+    walking reach of the tiers, drawn by both the map and the PDF, is computed once here.
+
+    Parameters
+    ----------
+    result
+        The run.
+    out
+        The output folder.
+    overwrite
+        Replace ``out`` when it is an earlier siting run (it holds the marker
+        ``.siting-output.json``); only the files siting wrote there are deleted, and a
+        folder holding any other file is never replaced.
+    lang
+        ``"zh"``, ``"en"`` or None (by study area).
+    assets, basemap, tianditu_key
+        Passed to :func:`~siting.report.webmap.make_map`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
     """
     with atomic_folder(out, overwrite, "run") as tmp:
         chosen = result.chosen_sites.to_crs("EPSG:4326")
         _gpkg(chosen, tmp / "sites.gpkg", "sites")
-        candidates = getattr(result, "candidates", None)  # all, excluded ones with their reason
-        candidates = result.sites if candidates is None else candidates
+        # every candidate, excluded ones with their reason
+        candidates = result.sites if result.candidates is None else result.candidates
         _gpkg(candidates.to_crs("EPSG:4326"), tmp / "candidates.gpkg", "candidates")
         demand = result.demand.to_crs("EPSG:4326")
         demand = demand.assign(walk_m=demand["walk_m"].where(np.isfinite(demand["walk_m"])))
@@ -53,18 +66,15 @@ def write_outputs(result, out: str | Path, overwrite: bool = False, lang: str | 
 
         lang = map_lang(result, lang)
         tables = write_tables(result, tmp, lang=lang)
-        write_pdf(result, tmp / "report.pdf", lang=lang, tables=tables)
-        make_map(result, lang=lang, assets=assets, basemap=basemap,
-                 tianditu_key=tianditu_key).save(str(tmp / "map.html"))
+        reach = reach_polygons(result, tiers_min=TIERS_MIN, merged=True)
+        write_pdf(result, tmp / "report.pdf", lang=lang, tables=tables, reach=reach)
+        make_map(result, lang=lang, assets=assets, basemap=basemap, tianditu_key=tianditu_key,
+                 tiers_min=TIERS_MIN, reach=reach).save(str(tmp / "map.html"))
     return Path(out)
 
 
 def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    gdf = gdf.copy()
-    for col in gdf.columns:
-        if gdf[col].dtype == bool:
-            gdf[col] = gdf[col].astype("int8")
-    gdf.to_file(path, layer=layer, driver="GPKG")
+    bools_as_int8(gdf).to_file(path, layer=layer, driver="GPKG")
 
 
 def _jsonable(obj):
