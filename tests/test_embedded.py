@@ -7,12 +7,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from plan_check import check_plan
 from test_embedded_bruteforce import random_case, small_policy
 
 from siting.errors import InfeasibleError, SitingError
 from siting.models.embedded import EmbeddedFacilities
 from siting.models.instance import Instance
+
+from plan_check import check_plan
 
 
 def test_budget_below_cheapest_site_is_diagnosed():

@@ -14,13 +14,14 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from plan_check import check_plan
 from scipy.optimize import linprog
 
 from siting.config.policy import load_policy
 from siting.errors import InfeasibleError
 from siting.models.embedded import EmbeddedFacilities
 from siting.models.instance import Instance
+
+from plan_check import check_plan
 
 REACH = 700.0
 TOL = 1e-6

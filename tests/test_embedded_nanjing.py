@@ -11,13 +11,14 @@ import math
 import geopandas as gpd
 import pandas as pd
 import pytest
-from plan_check import check_plan
 
 from siting.access import build_instance
 from siting.config.policy import load_policy
 from siting.config.scenario import make_scenario
 from siting.models.embedded import EmbeddedFacilities
 from siting.pipeline import run
+
+from plan_check import check_plan
 
 pytestmark = pytest.mark.slow
 SUB_BBOX = (118.772, 32.039, 118.788, 32.048)  # central part of the extract, for the sweep

@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from plan_check import check_plan
 from test_embedded_bruteforce import WIDE, small_policy
 
 from siting.errors import InfeasibleError
 from siting.models.embedded import EmbeddedFacilities
 from siting.models.instance import Instance
+
+from plan_check import check_plan
 
 REACH = 700.0
 
