@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from siting.access import build_instance
+from siting.config.policy import load_policy
+from siting.config.scenario import make_scenario
 from siting.models.embedded import EmbeddedFacilities
 from siting.models.instance import Instance
 from siting.pipeline import run
-from siting.config.policy import load_policy
-from siting.config.scenario import make_scenario
 
 OSM = Path(__file__).resolve().parents[2] / "shared/data/nanjing_xinjiekou_osm/nanjing_xinjiekou.osm"
 
