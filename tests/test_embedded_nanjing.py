@@ -41,7 +41,7 @@ def nanjing(nanjing_osm):
 def _report(tag, sol):
     s = sol.summary
     print(f"\n{tag}: status {s['status']}, objective {s['objective']:,.0f}, bound "
-          f"{s['lp_bound']:,.0f}, gap {s['mip_gap']:.3f}, cost {s['cost_total']:,.0f} CNY, "
+          f"{s['best_bound']:,.0f}, gap {s['mip_gap']:.3f}, cost {s['cost_total']:,.0f} CNY, "
           f"sites {s['n_sites_new']} ({s['n_complexes']} complexes), communities meeting "
           f"{s['communities_meeting_standard']}/{s['communities_total']}, "
           f"people served {sum(s['served_by_service'].values()):,.0f}, run {s['runtime_s']:.1f} s")
@@ -110,7 +110,7 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
     assert "embedded plan: cost" in res.output
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     for key in ("budget", "cost_total", "served_by_service", "unmet_by_service",
-                "communities_meeting_standard", "communities_total", "lp_bound"):
+                "communities_meeting_standard", "communities_total", "best_bound"):
         assert key in s
     assert s["budget"] == 15e6 and s["cost_total"] <= 15e6 + 1
     com = pd.read_csv(out / "tables" / "communities.csv", encoding="utf-8-sig")

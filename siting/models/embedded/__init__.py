@@ -44,6 +44,6 @@ def plan_to_coverage(plan: EmbeddedSolution, instance: Instance) -> CoverageSolu
         covered[served.index[served > 1e-9].to_numpy(np.int64)] = True
     s = plan.summary
     return CoverageSolution(
-        chosen=plan.chosen, covered=covered, objective=s["objective"], bound=s["lp_bound"],
+        chosen=plan.chosen, covered=covered, objective=s["objective"], bound=s["best_bound"],
         mip_gap=s["mip_gap"], status=s["status"], solver=s["solver"],
         runtime_s=s["solve_time_s"], model="embedded", weight=instance.weight)

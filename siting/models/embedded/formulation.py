@@ -37,7 +37,7 @@ import pulp
 
 from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
-from siting.solvers import SolverResult, solve_pulp
+from siting.solvers import Progress, SolverResult, solve_pulp
 
 
 @dataclass
@@ -359,7 +359,8 @@ def write_lp(problem: pulp.LpProblem, path: str | Path) -> Path:
 
 
 def solve_safe(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: bool,
-               mip_gap: float, start: dict | None = None) -> SolverResult:
+               mip_gap: float, start: dict | None = None,
+               progress: Progress | None = None) -> SolverResult:
     """:func:`siting.solvers.solve_pulp`, with a crashed solver reported as a SitingError.
 
     Parameters
@@ -377,6 +378,8 @@ def solve_safe(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg:
     start
         HiGHS only: variable name → value of a complete feasible plan, handed to HiGHS
         as its first incumbent.
+    progress
+        Called with ``(seconds, incumbent, bound)`` during the solve.
 
     Returns
     -------
@@ -384,7 +387,8 @@ def solve_safe(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg:
     """
     try:
         return solve_pulp(prob, solver, time_limit, msg, mip_gap,
-                          start=start if solver.lower() == "highs" else None)
+                          start=start if solver.lower() == "highs" else None,
+                          progress=progress)
     except pulp.PulpSolverError as exc:
         raise SitingError(f"{solver} failed on {prob.name} ({exc}); try --solver "
                           f"{'highs' if solver == 'cbc' else 'cbc'} or another time limit") from None

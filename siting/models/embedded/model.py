@@ -24,6 +24,7 @@ from siting.models.embedded.formulation import Formulation, build, write_lp
 from siting.models.embedded.solve import budget_sweep, solve
 from siting.models.embedded.tables import EmbeddedSolution
 from siting.models.instance import Instance
+from siting.solvers import Progress
 
 
 class EmbeddedFacilities:
@@ -170,7 +171,7 @@ class EmbeddedFacilities:
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
               msg: bool = False, mip_gap: float = 0.0, marginal: bool = True,
-              fallback: bool = True) -> EmbeddedSolution:
+              fallback: bool = True, progress: Progress | None = None) -> EmbeddedSolution:
         """Solve; return the plan (raises :class:`InfeasibleError` with a planning reason).
 
         ``max_served`` is solved in two stages (people served, then cost at that
@@ -196,6 +197,8 @@ class EmbeddedFacilities:
         fallback
             With a time limit, return the greedy plan when the solver found none or a
             worse one.
+        progress
+            Called with ``(seconds, incumbent, bound)`` of the first stage's solve.
 
         Returns
         -------
@@ -203,7 +206,7 @@ class EmbeddedFacilities:
             The plan; its ``summary["notes"]`` are this solve's own.
         """
         return solve(self.data, self.formulation, solver, time_limit, msg, mip_gap,
-                     marginal, fallback)
+                     marginal, fallback, progress=progress)
 
     def budget_sweep(self, budgets: Sequence[float], solver: str = DEFAULT_SOLVER,
                      time_limit: float | None = None, mip_gap: float = 0.0,

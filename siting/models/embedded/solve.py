@@ -26,7 +26,7 @@ from siting.models.embedded.diagnosis import (
 from siting.models.embedded.formulation import Formulation, solve_safe
 from siting.models.embedded.heuristics import fixed_to, greedy_areas
 from siting.models.embedded.tables import EmbeddedSolution, build_solution, plan_areas
-from siting.solvers import SolverResult
+from siting.solvers import Progress, SolverResult
 
 # With a time limit, max_served keeps this share of it for its least-cost stage, and
 # each stage gets at least _MIN_STAGE_S seconds (or the whole limit if shorter).
@@ -38,7 +38,8 @@ _NAN = float("nan")
 def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
           time_limit: float | None = None, msg: bool = False, mip_gap: float = 0.0,
           marginal: bool = True, fallback: bool = True,
-          problem: pulp.LpProblem | None = None) -> EmbeddedSolution:
+          problem: pulp.LpProblem | None = None,
+          progress: Progress | None = None) -> EmbeddedSolution:
     """Solve the model; return the plan (see :meth:`EmbeddedFacilities.solve`).
 
     Parameters
@@ -63,6 +64,8 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
     problem
         The problem to solve, ``form.problem`` or a copy of it with more rows (its
         variables are those of ``form``).
+    progress
+        Called with ``(seconds, incumbent, bound)`` of the first stage's solve.
 
     Returns
     -------
@@ -101,7 +104,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
         limit1 = max(rest * share, min(_MIN_STAGE_S, time_limit))
     t1 = time.perf_counter()
     try:
-        r1 = solve_safe(prob, solver, limit1, msg, mip_gap, start=start)
+        r1 = solve_safe(prob, solver, limit1, msg, mip_gap, start=start, progress=progress)
     except SitingError as exc:
         # CBC reports a run stopped before its first plan as infeasible: with a time
         # limit, try the greedy plan before calling the model infeasible
@@ -258,7 +261,7 @@ def budget_sweep(data: EmbeddedData, form: Formulation, budgets: Sequence[float]
                 if not out:
                     raise
                 sol = copy.deepcopy(out[-1])
-                sol.summary.update(budget=b, status="feasible", lp_bound=_NAN, mip_gap=_NAN)
+                sol.summary.update(budget=b, status="feasible", best_bound=_NAN, mip_gap=_NAN)
                 sol.summary["notes"] = sol.summary["notes"] + [
                     f"no plan at least as good as the {out[-1].summary['budget']:,.0f} CNY "
                     "plan was found within the time limit: that plan is kept"]

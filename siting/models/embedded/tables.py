@@ -164,7 +164,7 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
     short = float(communities["shortfall_m2"].sum()) if len(communities) else 0.0
     summary = {
         "model": "embedded", "objective_kind": data.objective,
-        "status": r1.status, "objective": r1.objective, "lp_bound": r1.bound,
+        "status": r1.status, "objective": r1.objective, "best_bound": r1.bound,
         "mip_gap": r1.mip_gap, "solver": r1.solver, "solve_time_s": r1.runtime_s,
         "stage2_status": None if r2 is None else r2.status,
         "stage2_mip_gap": None if r2 is None else r2.mip_gap,
