@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from siting.access import build_instance
+from siting.config.policy import load_policy
+from siting.config.scenario import make_scenario
 from siting.models.embedded import EmbeddedFacilities
 from siting.models.instance import Instance
 from siting.pipeline import run
-from siting.config.policy import load_policy
-from siting.config.scenario import make_scenario
 
 OSM = Path(__file__).resolve().parents[2] / "shared/data/nanjing_xinjiekou_osm/nanjing_xinjiekou.osm"
 
@@ -69,7 +69,7 @@ def main() -> None:
                 s = m.solve(solver, time_limit=limit, mip_gap=0.01, marginal=False).summary
                 rows.append({
                     "budget": budget, "solver": solver, "limit_s": limit, "status": s["status"],
-                    "objective": round(s["objective"]), "bound": s["lp_bound"],
+                    "objective": round(s["objective"]), "bound": s["best_bound"],
                     "gap": s["mip_gap"], "cost": round(s["cost_total"]),
                     "sites": s["n_sites_new"], "complexes": s["n_complexes"],
                     "standard_met": f"{s['communities_meeting_standard']}/{s['communities_total']}",

@@ -335,7 +335,7 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         required=required)
     _step(f"walking distances: {len(instance.pair_demand):,} pairs; embedded model built")
     plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
-                       marginal=sc.marginal)
+                       marginal=sc.marginal, progress=_solver_progress())
     _step(f"model: {plan.summary['status']}, cost {plan.summary['cost_total']:,.0f} CNY")
     solution = plan_to_coverage(plan, instance)
     if not plan.summary.get("served_by_service") or \
@@ -351,7 +351,7 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
     p = plan.summary
     result.summary.update({
         "model": "embedded", "objective_kind": p["objective_kind"], "budget": sc.budget,
-        "cost_total": p["cost_total"], "objective": p["objective"], "lp_bound": p["lp_bound"],
+        "cost_total": p["cost_total"], "objective": p["objective"], "best_bound": p["best_bound"],
         "mip_gap": p["mip_gap"], "status": p["status"],
         "served_by_service": p["served_by_service"], "unmet_by_service": p["unmet_by_service"],
         "communities_meeting_standard": p["communities_meeting_standard"],

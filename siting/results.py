@@ -362,7 +362,7 @@ def run_summary(r: RunResult, runtime_s: float) -> dict:
         "budget": r.scenario.budget,
         "cost_total": float(r.sites.loc[r.sites["chosen"], "cost_total"].sum()),
         "objective": sol.objective,
-        "lp_bound": sol.bound,
+        "best_bound": sol.bound,
         "status": sol.status,
         "mip_gap": sol.mip_gap,
         "solver": sol.solver,

@@ -12,6 +12,7 @@ import pandas as pd
 
 def check_plan(model, sol, tol: float = 1e-5) -> dict:
     """Assert the plan obeys every rule; return recomputed totals."""
+    model = model.data  # the model's options and prepared input tables (EmbeddedData)
     pol, inst = model.policy, model.instance
     services = pol.active_services
     sites_in, demand_in = model.sites, model.demand  # the input tables (after defaults)

@@ -7,12 +7,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from test_embedded_bruteforce import random_case, small_policy
+
+from siting.errors import InfeasibleError, SitingError
+from siting.models.embedded import EmbeddedFacilities
+from siting.models.instance import Instance
 
 from plan_check import check_plan
-from test_embedded_bruteforce import random_case, small_policy
-from siting.models.embedded import EmbeddedFacilities
-from siting.errors import InfeasibleError, SitingError
-from siting.models.instance import Instance
 
 
 def test_budget_below_cheapest_site_is_diagnosed():
@@ -84,13 +85,14 @@ def test_marginal_value_matches_resolve_without_the_site():
         kept = {(int(r["site"]), s) for _, r in fixed.iterrows()
                 for s in pol.active_services if r[f"area_m2_{s}"] > 0}
         m2 = EmbeddedFacilities(inst, pol, demand, sites, budget=2.5e6)
-        for (j, si), var in m2.x.items():
-            var.lowBound = var.upBound = float((j, m2.services[si]) in kept)
-            a = fixed.set_index("site")[f"area_m2_{m2.services[si]}"].get(j, 0.0)
-            m2.a[j, si].lowBound = m2.a[j, si].upBound = float(a)
-        for j, var in m2.y.items():
+        form, services = m2.formulation, m2.data.services
+        for (j, si), var in form.host.items():
+            var.lowBound = var.upBound = float((j, services[si]) in kept)
+            a = fixed.set_index("site")[f"area_m2_{services[si]}"].get(j, 0.0)
+            form.area[j, si].lowBound = form.area[j, si].upBound = float(a)
+        for j, var in form.open_site.items():
             var.lowBound = var.upBound = float(j in set(fixed["site"]))
-        for j, var in m2.z.items():
+        for j, var in form.complex.items():
             var.lowBound = var.upBound = float(bool(fixed.set_index("site")["complex"].get(j, False)))
         without = m2.solve(marginal=False).summary["objective"]
         assert sol.summary["primary_value"] - without == pytest.approx(row["marginal_value"],
@@ -146,6 +148,38 @@ def test_bad_tables():
     with pytest.warns(UserWarning, match=r"offer \['spa'\], which are not services"):
         m = EmbeddedFacilities(inst, pol, demand, sites.assign(existing=True,
                                                                existing_services="spa,meal_assist"))
-    assert all(svc == ["meal_assist"] for svc in m.sites["existing_services"])
+    assert all(svc == ["meal_assist"] for svc in m.data.sites["existing_services"])
     with pytest.raises(SitingError, match="unknown objective"):
         EmbeddedFacilities(inst, pol, demand, sites, objective="max_fun")
+
+
+def test_write_lp_names_every_constraint(tmp_path):
+    inst, demand, sites, _ = random_case(0)
+    pol = small_policy(["infant_care", "meal_assist"])
+    model = EmbeddedFacilities(inst, pol, demand, sites, budget=2e6)
+    path = model.write_lp(tmp_path / "embedded.lp")
+    text = path.read_text()
+    assert "budget:" in text and re.search(r"^serve_\d+_meal_assist:", text, re.M)
+    assert re.search(r"^capacity_\d+_infant_care:", text, re.M)
+    assert re.search(r"^standard_\d+:", text, re.M)
+    # no row is left unnamed (PuLP calls those _C1, _C2, ...)
+    assert not re.search(r"^_C\d+:", text, re.M)
+    assert all(not c.name.startswith("_C") for c in model.problem.constraints())
+
+
+def test_solve_and_sweep_leave_the_model_as_built():
+    inst, demand, sites, _ = random_case(3)
+    pol = small_policy(["infant_care", "elderly_care"])
+    model = EmbeddedFacilities(inst, pol, demand, sites, budget=2.5e6, standard_mode="penalty")
+    rows = [c.name for c in model.problem.constraints()]
+    budget_row = model.problem.get_constraint_by_name("budget")
+    rhs = budget_row.getUb()
+    first, again = model.solve(), model.solve()
+    assert first.summary["notes"] == again.summary["notes"]
+    assert first.summary["objective"] == pytest.approx(again.summary["objective"])
+    sols = model.budget_sweep([1e6, 2e6, 2.5e6])
+    assert [s.summary["budget"] for s in sols] == [1e6, 2e6, 2.5e6]
+    assert [s.summary["notes"] for s in sols] == [first.summary["notes"]] * 3
+    assert [c.name for c in model.problem.constraints()] == rows
+    assert budget_row.getUb() == rhs and model.data.budget == 2.5e6
+    assert model.solve().summary["objective"] == pytest.approx(first.summary["objective"])

@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from plan_check import check_plan
-from siting.models.embedded import EmbeddedFacilities
-from siting.errors import InfeasibleError
-from siting.models.instance import Instance
 from siting.config.policy import load_policy
+from siting.errors import InfeasibleError
+from siting.models.embedded import EmbeddedFacilities
+from siting.models.instance import Instance
+
+from plan_check import check_plan
 
 REACH = 700.0
 TOL = 1e-6

@@ -12,12 +12,13 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from plan_check import check_plan
 from siting.access import build_instance
-from siting.models.embedded import EmbeddedFacilities
-from siting.pipeline import run
 from siting.config.policy import load_policy
 from siting.config.scenario import make_scenario
+from siting.models.embedded import EmbeddedFacilities
+from siting.pipeline import run
+
+from plan_check import check_plan
 
 pytestmark = pytest.mark.slow
 SUB_BBOX = (118.772, 32.039, 118.788, 32.048)  # central part of the extract, for the sweep
@@ -40,7 +41,7 @@ def nanjing(nanjing_osm):
 def _report(tag, sol):
     s = sol.summary
     print(f"\n{tag}: status {s['status']}, objective {s['objective']:,.0f}, bound "
-          f"{s['lp_bound']:,.0f}, gap {s['mip_gap']:.3f}, cost {s['cost_total']:,.0f} CNY, "
+          f"{s['best_bound']:,.0f}, gap {s['mip_gap']:.3f}, cost {s['cost_total']:,.0f} CNY, "
           f"sites {s['n_sites_new']} ({s['n_complexes']} complexes), communities meeting "
           f"{s['communities_meeting_standard']}/{s['communities_total']}, "
           f"people served {sum(s['served_by_service'].values()):,.0f}, run {s['runtime_s']:.1f} s")
@@ -109,7 +110,7 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
     assert "embedded plan: cost" in res.output
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     for key in ("budget", "cost_total", "served_by_service", "unmet_by_service",
-                "communities_meeting_standard", "communities_total", "lp_bound"):
+                "communities_meeting_standard", "communities_total", "best_bound"):
         assert key in s
     assert s["budget"] == 15e6 and s["cost_total"] <= 15e6 + 1
     com = pd.read_csv(out / "tables" / "communities.csv", encoding="utf-8-sig")
@@ -159,10 +160,11 @@ def test_reduced_equals_unreduced_on_sub_area(nanjing_osm):
     budget = 4e6
     full = EmbeddedFacilities(inst, pol, demand, sites, budget=budget, reduce=False)
     red = EmbeddedFacilities(inst, pol, demand, sites, budget=budget)
-    assert len(red.f) < len(full.f)
+    assert len(red.formulation.flow) < len(full.formulation.flow)
     a = full.solve("highs", mip_gap=1e-4, marginal=False)
     b = red.solve("highs", mip_gap=1e-4, marginal=False)
-    print(f"\nsub-area {budget:,.0f} CNY: flows {len(full.f)} -> {len(red.f)}, objective "
+    print(f"\nsub-area {budget:,.0f} CNY: flows {len(full.formulation.flow)} -> "
+          f"{len(red.formulation.flow)}, objective "
           f"{a.summary['objective']:,.1f} / {b.summary['objective']:,.1f}, run "
           f"{a.summary['runtime_s']:.1f} / {b.summary['runtime_s']:.1f} s")
     assert a.summary["status"] == b.summary["status"] == "optimal"

@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_embedded_bruteforce import WIDE, small_policy
+
+from siting.errors import InfeasibleError
+from siting.models.embedded import EmbeddedFacilities
+from siting.models.instance import Instance
 
 from plan_check import check_plan
-from siting.models.embedded import EmbeddedFacilities
-from siting.errors import InfeasibleError
-from siting.models.instance import Instance
-from test_embedded_bruteforce import WIDE, small_policy
 
 REACH = 700.0
 
@@ -71,8 +72,8 @@ def test_reduced_optimum_equals_unreduced(seed, family):
     pol = small_policy(services, WIDE if family == "min_cost" else None)
     full = EmbeddedFacilities(inst, pol, demand, sites, reduce=False, **kw)
     red = EmbeddedFacilities(inst, pol, demand, sites, reduce=True, **kw)
-    n_full = sum(len(r.pi) for r in full.rows)
-    n_red = sum(len(r.pi) for r in red.rows)
+    n_full = sum(len(r.pi) for r in full.data.rows)
+    n_red = sum(len(r.pi) for r in red.data.rows)
     assert n_red < n_full  # the merge did something
     a, b = _solve(full), _solve(red)
     assert (a is None) == (b is None)
@@ -103,4 +104,4 @@ def test_min_distance_keeps_points():
     inst, demand, sites = clustered_case(0)
     model = EmbeddedFacilities(inst, pol, demand, sites, objective="min_distance", budget=9e6,
                                standard_mode="off")
-    assert len(model.rows[0].pi) == len(model.pairs[0][0])
+    assert len(model.data.rows[0].pi) == len(model.data.pairs[0][0])

@@ -59,7 +59,7 @@ class CoverageSolution:
             "model": self.model,
             "status": self.status,
             "objective": self.objective,
-            "lp_bound": self.bound,
+            "best_bound": self.bound,
             "mip_gap": self.mip_gap,
             "solver": self.solver,
             "solve_time_s": self.runtime_s,

@@ -120,7 +120,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "cost_fit_out": ("服务装修费用（元）", "Service fit-out (CNY)"),
     "cost_rent_horizon": ("规划期租金等年费用（元）", "Rent over the horizon (CNY)"),
     "objective": ("目标值", "Objective"),
-    "lp_bound": ("最优界", "Bound"),
+    "best_bound": ("已证明的最优界", "Best proven bound"),
     "status": ("求解状态", "Solver status"),
     "mip_gap": ("最优性间隙", "MIP gap"),
     "solver": ("求解器", "Solver"),

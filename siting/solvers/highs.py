@@ -94,8 +94,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
         if progress is not None and np.isfinite(o) and abs(o) < 1e30:
             progress(t, o + model.offset, b + model.offset)
 
-    h.cbMipImprovingSolution.subscribe(_log)
-    h.cbMipLogging.subscribe(_log)
+    _subscribe(h, _log, every_s=1.0 if progress is not None else None)
     h.run()
     runtime = time.perf_counter() - t0
     status = h.getModelStatus()
@@ -128,6 +127,25 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     return SolverResult(x=x, objective=objective + off, bound=bound + off, mip_gap=gap,
                         status="optimal" if optimal else "feasible", solver="highs",
                         runtime_s=runtime, trace=[(t, o + off, b + off) for t, o, b in trace])
+
+
+def _subscribe(h, log, every_s: float | None) -> None:
+    """Call ``log`` on each new incumbent and each log line of HiGHS; with ``every_s``,
+    also from HiGHS's frequent interrupt check, at most every ``every_s`` seconds, so the
+    bound is seen moving even when HiGHS writes no log (``output_flag`` off)."""
+    h.cbMipImprovingSolution.subscribe(log)
+    h.cbMipLogging.subscribe(log)
+    if every_s is None:
+        return
+    last = [0.0]
+
+    def tick(e):
+        t = float(e.data_out.running_time)
+        if t - last[0] >= every_s:
+            last[0] = t
+            log(e)
+
+    h.cbMipInterrupt.subscribe(tick)
 
 
 def write_model(model: MatrixModel, path: str | Path) -> Path:
@@ -197,8 +215,7 @@ class _HiGHSBulk(pulp.HiGHS):
             if np.isfinite(o) and abs(o) < 1e30:
                 say(float(d.running_time), sign * o + const, sign * b + const)
 
-        lp.solverModel.cbMipImprovingSolution.subscribe(log)
-        lp.solverModel.cbMipLogging.subscribe(log)
+        _subscribe(lp.solverModel, log, every_s=1.0)
 
     def buildSolverModel(self, lp):
         import highspy

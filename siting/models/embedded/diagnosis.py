@@ -1,0 +1,208 @@
+"""After a solve: why no plan exists, and what each chosen site is worth (post-optimal LPs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pulp
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from siting.config.scenario import DEFAULT_SOLVER
+from siting.errors import SitingError
+from siting.models.embedded.data import EmbeddedData
+from siting.models.embedded.formulation import build, solve_safe
+
+# ---------------------------------------------------------------------------
+# infeasibility
+# ---------------------------------------------------------------------------
+
+def explain_infeasible(data: EmbeddedData, solver: str = DEFAULT_SOLVER,
+                       time_limit: float | None = None) -> str:
+    """Why no plan exists, in planning terms (communities, budget, limits).
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    solver
+        Solver of the least budget meeting every other requirement (a MILP).
+    time_limit
+        Seconds for that solve; None for no limit.
+
+    Returns
+    -------
+    str
+        ``"no feasible plan: …"`` with the reasons.
+    """
+    reasons = []
+    if data.standard_mode == "hard":
+        possible = data.reachable_m2()
+        R = data.required_m2
+        bad = [c for c in range(len(data.community_ids)) if possible[c] < R[c] - 1e-6]
+        for c in bad[:10]:
+            reasons.append(
+                f"community {data.community_ids[c]} ({data.community_names[c]}, "
+                f"{data.households[c]:,.0f} households) needs {R[c]:,.0f} m² "
+                f"({data.standard:g} m² per 100 households) but all candidates within "
+                f"{data.policy.standard_reach_m:.0f} m of "
+                f"{data.policy.area_standard.reach_share:.0%} of its households offer only "
+                f"{possible[c]:,.0f} m²")
+        if len(bad) > 10:
+            reasons.append(f"… and {len(bad) - 10} more communities")
+    if not reasons and data.budget is not None:
+        least = _least_budget(data, solver, time_limit)
+        if least is not None:
+            reasons.append(
+                f"the budget of {data.budget:,.0f} CNY is too small: the least budget meeting "
+                f"every requirement ({requirements(data, budget=False)}) is {least:,.0f} CNY")
+        else:
+            reasons.append(
+                f"even with an unlimited budget no plan meets {requirements(data, budget=False)} "
+                "(each site hosts one service unless it is a complex, and each m² counts for "
+                "one community only); relax one of them")
+    if not reasons:
+        reasons.append(f"no plan meets all of: {requirements(data)}; relax one of them")
+    return "no feasible plan: " + "; ".join(reasons)
+
+
+def requirements(data: EmbeddedData, budget: bool = True) -> str:
+    """The model's hard requirements, as a planner states them.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    budget
+        Include the budget.
+
+    Returns
+    -------
+    str
+    """
+    req = []
+    if data.standard_mode == "hard":
+        req.append(f"{data.standard:g} m² per 100 households in every community (hard)")
+    if data.objective in ("min_cost", "min_distance"):
+        req.append("all demand within reach served")
+    if data.min_coverage:
+        req.append(f"at least {data.min_coverage:.0%} of each community's people in reach served")
+    if data.max_new_sites is not None:
+        req.append(f"at most {data.max_new_sites} new sites")
+    if budget and data.budget is not None:
+        req.append(f"budget {data.budget:,.0f} CNY")
+    return ", ".join(req) or "none"
+
+
+def _least_budget(data: EmbeddedData, solver: str, time_limit: float | None) -> float | None:
+    """Cost of the cheapest plan meeting the same requirements without the budget."""
+    form = build(data, budget_row=False)
+    form.problem.sense = pulp.LpMinimize
+    form.problem.setObjective(form.cost)
+    try:
+        r = solve_safe(form.problem, solver, time_limit, False, 0.0)
+    except SitingError:
+        return None
+    return r.objective if r.status == "optimal" else r.bound
+
+
+# ---------------------------------------------------------------------------
+# marginal values
+# ---------------------------------------------------------------------------
+
+def marginal_values(data: EmbeddedData, sites: list[int],
+                    area: np.ndarray) -> tuple[list[float], list[float]]:
+    """What is lost when a chosen site is removed, others keeping their floor areas.
+
+    Re-solves the continuous rest (assignment and area standard) as an LP with
+    scipy/HiGHS.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    sites
+        The chosen sites (rows).
+    area
+        Site × service floor areas of the plan.
+
+    Returns
+    -------
+    tuple of (list of float, list of float)
+        Per site, ``marginal_value`` in objective points (priority-weighted people
+        served minus the shortfall penalty) and ``marginal_people`` in people served.
+    """
+    pen = data.penalty_per_m2
+    base_w, base_p, base_short = _evaluate(data, area)
+    vals, people = [], []
+    for j in sites:
+        a2 = area.copy()
+        a2[j] = 0.0
+        w, p, short = _evaluate(data, a2, closed=j)
+        vals.append((base_w - pen * base_short) - (w - pen * short))
+        people.append(base_p - p)
+    return vals, people
+
+
+def _evaluate(data: EmbeddedData, area: np.ndarray, closed: int | None = None):
+    """(weighted served, people served, shortfall m²) for fixed floor areas (LPs)."""
+    weighted = people = 0.0
+    for si in range(len(data.services)):
+        pi, pj, _ = data.pairs[si]
+        cap = area[pj, si] > 0
+        if data.capacity:
+            served = _max_flow_lp(pi[cap], pj[cap], data.units[:, si],
+                                  area[:, si] / data.m2_per_unit[si])
+            p = served / data.rate[si]
+        else:
+            covered = np.zeros(data.instance.n_demand, bool)
+            covered[pi[cap]] = True
+            p = float(data.people[covered, si].sum())
+        weighted += data.weight[si] * p
+        people += p
+    short = 0.0
+    if data.standard_mode != "off":
+        cs, js = data.standard_reach
+        tot = area.sum(axis=1)
+        for j in np.flatnonzero(data.existing):
+            tot[j] = 0.0 if j == closed else data.area[j]
+        short = _shortfall_lp(cs, js, tot, data.required_m2)
+    return weighted, people, short
+
+
+def _max_flow_lp(pi, pj, demand, cap) -> float:
+    """Most units assignable: sum f over pairs, f ≤ demand per row, ≤ cap per site (LP)."""
+    if len(pi) == 0:
+        return 0.0
+    n = len(pi)
+    ui, ri = np.unique(pi, return_inverse=True)
+    uj, rj = np.unique(pj, return_inverse=True)
+    a = sp.vstack([sp.csr_array((np.ones(n), (ri, np.arange(n))), shape=(len(ui), n)),
+                   sp.csr_array((np.ones(n), (rj, np.arange(n))), shape=(len(uj), n))])
+    res = linprog(-np.ones(n), A_ub=a, b_ub=np.concatenate([demand[ui], cap[uj]]),
+                  bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise SitingError(f"assignment LP failed: {res.message}")
+    return float(-res.fun)
+
+
+def _shortfall_lp(cs, js, site_area, required) -> float:
+    """Least total shortfall of the area standard given each site's floor area (LP)."""
+    nC = len(required)
+    ok = site_area[js] > 0
+    cs, js = cs[ok], js[ok]
+    n = len(cs)
+    if n == 0:
+        return float(np.clip(required, 0, None).sum())
+    uj, rj = np.unique(js, return_inverse=True)
+    # variables: g (n), short (nC); min sum short
+    c = np.concatenate([np.zeros(n), np.ones(nC)])
+    a_site = sp.hstack([sp.csr_array((np.ones(n), (rj, np.arange(n))), shape=(len(uj), n)),
+                        sp.csr_array((len(uj), nC))])
+    a_comm = sp.hstack([sp.csr_array((-np.ones(n), (cs, np.arange(n))), shape=(nC, n)),
+                        -sp.eye_array(nC)])
+    res = linprog(c, A_ub=sp.vstack([a_site, a_comm]),
+                  b_ub=np.concatenate([site_area[uj], -required]), bounds=(0, None),
+                  method="highs")
+    if res.status != 0:
+        raise SitingError(f"area-standard LP failed: {res.message}")
+    return float(res.fun)

@@ -1,0 +1,272 @@
+"""The embedded-facility model: several services per site sharing floor area.
+
+:class:`EmbeddedFacilities` decides which candidate sites to open, which services each
+hosts and how much floor area each service gets, under site area, service minimum
+areas, a money budget, the complex rule (导则 2024) and the per-community area standard
+(30 or 80 m² per 100 households), with capacities from floor area. It is built with
+PuLP on sparse data (only demand–site pairs within each service's walking threshold)
+and solved with CBC or HiGHS through :func:`siting.solvers.solve_pulp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import pulp
+
+from siting.config.policy import Policy
+from siting.config.scenario import DEFAULT_SOLVER
+from siting.models.embedded.data import EmbeddedData, derive_data
+from siting.models.embedded.diagnosis import explain_infeasible
+from siting.models.embedded.formulation import Formulation, build, write_lp
+from siting.models.embedded.solve import budget_sweep, solve
+from siting.models.embedded.tables import EmbeddedSolution
+from siting.models.instance import Instance
+from siting.solvers import Progress
+
+
+class EmbeddedFacilities:
+    r"""Multi-service embedded facilities in stock buildings (exact MILP).
+
+    Sets: sites :math:`J` (new candidates :math:`J^n`, existing :math:`J^e`), services
+    :math:`S`, demand points :math:`I`, communities :math:`C`. :math:`P_s = \{(i,j):
+    d_{ij} \le t_s\}` are the pairs within service :math:`s`'s walking threshold
+    :math:`t_s` (minutes × the group's speed); pairs beyond it do not exist.
+
+    Data: usable area :math:`A_j`; cost of a site, charged on what it acquires
+    (``[sites.costs.<mode>] charged_on``, :func:`siting.sites.price`): fixed
+    :math:`F_j = c_j + h\,c^a_j` (whole-site purchase/transfer/new build and costs an
+    inventory gives: one-off :math:`c_j`, annual :math:`c^a_j`, horizon :math:`h` =
+    ``costs.horizon_years``) plus :math:`v_j = u_j + h\,u^a_j` per m² used (rent and
+    renovation: one-off :math:`u_j` and annual :math:`u^a_j` per m²); fit-out
+    :math:`k_s` per m² of service :math:`s`, so a site costs :math:`F_j + \sum_s (v_j +
+    k_s)\,a_{js}`; minimum area :math:`m_s`; m² per unit :math:`q_s`;
+    demand :math:`D_{is} = N_{is}\,r_s` units (people of the group × units per person);
+    priority :math:`w_s`; households :math:`H_c`; area standard :math:`\rho` m² per
+    household (30 or 80 per 100); :math:`R_c = \rho H_c`.
+
+    A service gets at most the area its demand in reach needs, :math:`a_{js} \le U_{js}
+    = \min(A_j, \max(m_s, q_s \sum_{i:(i,j)\in P_s} D_{is}))` (no oversized rooms to
+    pad the area standard), and is only placed where some of its group lives within its
+    threshold and the site holds its minimum area.
+
+    Variables: :math:`y_j, x_{js}, z_j \in \{0,1\}` (open, host, complex);
+    :math:`a_{js} \ge 0` floor area; :math:`f_{ijs} \ge 0` units of :math:`s` for
+    :math:`i` at :math:`j`, :math:`(i,j) \in P_s`; :math:`g_{jc} \ge 0` area of
+    :math:`j` counted for community :math:`c`; shortfall :math:`\sigma_c \ge 0`.
+
+    .. math::
+
+        &m_s x_{js} \le a_{js} \le U_{js} x_{js}, \quad \textstyle\sum_s a_{js} \le A_j y_j,
+          \quad x_{js} \le y_j \le \textstyle\sum_s x_{js} && \text{(area, min area)}\\
+        &\textstyle\sum_{j \in J^n} (F_j y_j + \sum_s (v_j + k_s) a_{js}) \le B,
+          \quad \sum_{j\in J^n} y_j \le p && \text{(budget, max new sites)}\\
+        &\textstyle\sum_s x_{js} \le 1 + (|S|-1) z_j,\; \sum_s a_{js} \ge 600 z_j,\;
+          \sum_s x_{js} \ge 3 z_j,\; \sum_{s \in S^*} x_{js} \ge 2 z_j,\; z_j \le y_j
+          && \text{(complex rule)}\\
+        &\textstyle\sum_{j:(i,j)\in P_s} f_{ijs} \le D_{is}, \quad
+          \sum_{i:(i,j)\in P_s} f_{ijs} \le a_{js}/q_s && \text{(demand, capacity)}\\
+        &\textstyle\sum_{c} g_{jc} \le \sum_s a_{js}, \quad
+          \sum_{j \in R(c)} g_{jc} + \sigma_c \ge R_c && \text{(area standard)}\\
+        &\textstyle\sum_{i \in c} f_{ijs}/r_s \ge \alpha \sum_{i\in c,\,\text{in reach}} N_{is}
+          && \text{(optional equity)}
+
+    The complex rule follows the 导则: a facility is either a complex (≥ 600 m², ≥ 3
+    functions, ≥ 2 of :math:`S^*` = elderly care, infant care, after-school, meal
+    assistance) or a single-function facility (插花式); sites declared complexes
+    (``complex`` column) have :math:`z_j = y_j`. Existing sites have :math:`y_j = 1`,
+    their services fixed (areas from ``area_m2_<service>`` or the usable area split
+    evenly), cost nothing and are not bound by the complex rule.
+
+    **Within reach** (area standard): site :math:`j \in R(c)` when at least
+    ``area_standard.reach_share`` of community :math:`c`'s households live within
+    ``area_standard.reach_min`` minutes' walk of :math:`j`. Each m² counts for one
+    community only (:math:`g`), so a shared site is never double counted.
+    ``standard_mode="hard"`` fixes :math:`\sigma_c = 0`; ``"penalty"`` charges
+    ``penalty_per_m2`` per m² short in the objective; ``"off"`` drops the standard.
+
+    Objectives (``objective``):
+
+    * ``max_served`` (default), lexicographic: first
+      :math:`\max \sum_s w_s \sum f_{ijs}/r_s - \pi \sum_c \sigma_c` (priority-weighted
+      people served), then, holding that value, :math:`\min` total cost.
+    * ``min_cost``: the cheapest plan that meets every standard: the area standard hard
+      and all demand within reach of a candidate served (:math:`\sum_j f_{ijs} = D_{is}`).
+    * ``min_distance``: all demand within reach served within the budget, minimising
+      people × metres walked :math:`\sum d_{ij} f_{ijs}/r_s`.
+
+    ``capacity=False`` is the pure coverage mode: no flows; :math:`v_{is} \in [0,1]`,
+    :math:`v_{is} \le \sum_{j:(i,j)\in P_s} x_{js}` and people served
+    :math:`\sum N_{is} v_{is}` (min area and the standard still apply).
+
+    Size: one flow variable per pair within the service's threshold and positive demand,
+    aggregated per demand point (never per person, never demand × sites).
+
+    The model is built once: :attr:`data` (:mod:`~siting.models.embedded.data`) holds
+    the derived arrays, :attr:`formulation` (:mod:`~siting.models.embedded.formulation`)
+    the PuLP problem with every row named after the constraint above it writes
+    (:meth:`write_lp`). Solving leaves the built model as it was.
+
+    Parameters
+    ----------
+    instance
+        Sparse walking distances; its ``threshold_m`` must reach the policy's largest
+        threshold (:attr:`Policy.max_threshold_m`).
+    policy
+        Validated policy (:func:`siting.config.policy.load_policy`).
+    demand, sites
+        Tables aligned with the instance rows (see :func:`prepare_demand`,
+        :func:`prepare_sites`; missing columns get documented defaults).
+    budget
+        CNY for new sites (:math:`\sum (F_j y_j + \sum_s (v_j + k_s) a_{js})`: fixed
+        site charges, charges per m² used, fit-out, rent over the horizon); None: no budget.
+    standard
+        m² per 100 households (30 or 80); default the policy's baseline.
+    standard_mode
+        ``"hard"``, ``"penalty"`` or ``"off"``; default the policy's ``area_standard.mode``.
+    capacity
+        Capacities from floor area (True) or pure coverage (False).
+    objective
+        One of :data:`OBJECTIVES`.
+    max_new_sites
+        Most new sites to open.
+    min_coverage
+        Optional share α of each community's people in reach of each service to serve.
+    reduce
+        Merge, per service, the demand points of one community that reach the same set
+        of sites into one row of the model (their people and units summed; see
+        :func:`~siting.models.embedded._rows.merge_demand`). Exact for ``max_served``
+        and ``min_cost``; off for ``min_distance``, whose walking distances differ
+        between the points. Results are still reported per original demand point.
+    required
+        Site rows forced open (``y_j = 1``), their costs counted (``--require``).
+    step_free
+        Distances on the step-free network (same demand and sites): the pairs
+        :math:`P_s` of services with ``step_free = true`` in the policy come from it,
+        so stairs lengthen (or cut) their walks; other services use ``instance``.
+    """
+
+    name = "embedded"
+
+    def __init__(self, instance: Instance, policy: Policy, demand: pd.DataFrame | None = None,
+                 sites: pd.DataFrame | None = None, *, budget: float | None = None,
+                 standard: float | None = None, standard_mode: str | None = None,
+                 capacity: bool = True, objective: str = "max_served",
+                 max_new_sites: int | None = None, min_coverage: float | None = None,
+                 reduce: bool = True, step_free: Instance | None = None,
+                 required: Iterable[int] = ()) -> None:
+        self.data: EmbeddedData = derive_data(
+            instance, policy, demand, sites, budget=budget, standard=standard,
+            standard_mode=standard_mode, capacity=capacity, objective=objective,
+            max_new_sites=max_new_sites, min_coverage=min_coverage, reduce=reduce,
+            step_free=step_free, required=required)
+        self.formulation: Formulation = build(self.data)
+
+    @property
+    def problem(self) -> pulp.LpProblem:
+        """The built PuLP problem (its objective is the model's own)."""
+        return self.formulation.problem
+
+    def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
+              msg: bool = False, mip_gap: float = 0.0, marginal: bool = True,
+              fallback: bool = True, progress: Progress | None = None) -> EmbeddedSolution:
+        """Solve; return the plan (raises :class:`InfeasibleError` with a planning reason).
+
+        ``max_served`` is solved in two stages (people served, then cost at that
+        value). A time limit bounds the whole call: the greedy start counts, stage 1
+        gets 85 % of what is left and stage 2 the rest (each at least 1 s); when
+        stage 2 finds nothing in that time the stage-1 plan is kept.
+        A stopped run returns the best plan found with its gap; when the solver found
+        none at all, ``fallback`` returns a greedy plan (no bound; said in the notes).
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds for the whole call; None for no limit.
+        msg
+            Show the solver's log.
+        mip_gap
+            Relative gap at which the solver may stop.
+        marginal
+            Add ``marginal_value`` and ``marginal_people`` to the plan's sites (one LP
+            per chosen site).
+        fallback
+            With a time limit, return the greedy plan when the solver found none or a
+            worse one.
+        progress
+            Called with ``(seconds, incumbent, bound)`` of the first stage's solve.
+
+        Returns
+        -------
+        EmbeddedSolution
+            The plan; its ``summary["notes"]`` are this solve's own.
+        """
+        return solve(self.data, self.formulation, solver, time_limit, msg, mip_gap,
+                     marginal, fallback, progress=progress)
+
+    def budget_sweep(self, budgets: Sequence[float], solver: str = DEFAULT_SOLVER,
+                     time_limit: float | None = None, mip_gap: float = 0.0,
+                     marginal: bool = False) -> list[EmbeddedSolution]:
+        """Plans for increasing budgets, re-using one model.
+
+        The previous plan stays feasible with more money, so each solve is asked to do
+        at least as well (a constraint on the objective); if a time limit stops it
+        before it finds such a plan, the previous plan is kept and marked so. People
+        served therefore never fall as the budget rises, even with time limits. The
+        model must be built with the largest budget; it keeps it afterwards.
+
+        Parameters
+        ----------
+        budgets
+            Budgets in CNY, at most the model's.
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds per budget; None for no limit.
+        mip_gap
+            Relative gap at which the solver may stop.
+        marginal
+            Add marginal values to each plan's sites.
+
+        Returns
+        -------
+        list of EmbeddedSolution
+            One plan per budget, in increasing order of budget.
+        """
+        return budget_sweep(self.data, self.formulation, budgets, solver, time_limit,
+                            mip_gap, marginal)
+
+    def explain_infeasible(self, solver: str = DEFAULT_SOLVER,
+                           time_limit: float | None = None) -> str:
+        """Why no plan exists, in planning terms (communities, budget, limits).
+
+        Parameters
+        ----------
+        solver
+            Solver of the least budget meeting every other requirement.
+        time_limit
+            Seconds for that solve; None for no limit.
+
+        Returns
+        -------
+        str
+        """
+        return explain_infeasible(self.data, solver, time_limit)
+
+    def write_lp(self, path: str | Path) -> Path:
+        """Write the built model to a CPLEX LP file, its rows under their names.
+
+        Parameters
+        ----------
+        path
+            Where to write (``.lp``).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return write_lp(self.formulation.problem, path)
