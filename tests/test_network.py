@@ -5,7 +5,6 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pytest
-import walk_check
 from shapely.geometry import box
 
 from siting import network
@@ -15,6 +14,8 @@ from siting.errors import SitingError
 from siting.io.coords import metric_crs
 from siting.io.osm import is_walkable, read_osm
 from siting.sites import candidates_from_buildings
+
+import walk_check
 
 
 def test_walk_filter_follows_osmnx():

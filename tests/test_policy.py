@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from siting.errors import SitingError
 from siting.config.policy import deep_merge, load_policy, read_policy_dict
 from siting.config.scenario import make_scenario
+from siting.errors import SitingError
 
 
 def test_default_policy_loads_with_sources_and_thresholds():
@@ -113,8 +113,8 @@ def test_scenario_policy_overrides_reach_demand_sites_and_communities(helsinki_o
     """One resolved policy per run: a scenario's [policy] values are the ones every stage
     uses (age shares and household size in demand, the planning cell of communities, the
     [sites] table of the candidates), not the packaged file's."""
-    from siting.pipeline import run
     from siting.config.scenario import make_scenario
+    from siting.pipeline import run
 
     over = {"population": {"household_size": 1.0, "age_shares": {"age_60_plus": 0.5}},
             "area_standard": {"fallback_cell_m": 2000.0},

@@ -27,9 +27,9 @@ import warnings
 import numpy as np
 import pytest
 
-from siting.errors import SitingError
 from siting.config.policy import UNREAD_OVERRIDES, load_policy, read_policy_dict
 from siting.config.scenario import make_scenario
+from siting.errors import SitingError
 
 LON0, LAT0 = 118.78, 32.04
 M_LAT = 1 / 111_000.0
@@ -478,8 +478,8 @@ def doc_run(town_files):
 def candidates_of(tmp_path_factory):
     """The pipeline's candidate stage over the catalogue town, for a [policy] table."""
     from siting import network
-    from siting.pipeline import load_inputs
     from siting.config.site_policy import site_policy
+    from siting.pipeline import load_inputs
     from siting.sites import site_candidates
 
     osm, inv, ex, bbox = catalogue(tmp_path_factory.mktemp("catalogue"))
