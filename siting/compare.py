@@ -49,7 +49,7 @@ def default_lang(table: pd.DataFrame) -> str:
     -------
     str
         ``"zh"`` when every run's study area is in China (a CGCS2000 Gauss-Krüger CRS,
-        EPSG:4534–4554, as :func:`siting.network.metric_crs` picks there), else ``"en"``.
+        EPSG:4534–4554, as :func:`siting.io.coords.metric_crs` picks there), else ``"en"``.
     """
     crs = table["crs"].dropna().astype(str) if "crs" in table else pd.Series([], dtype=str)
     codes = pd.to_numeric(crs.str.extract(r"EPSG:(\d+)")[0], errors="coerce")

@@ -105,7 +105,7 @@ class MaximalCovering(_Covering):
         (``instance.cost``; the pipeline gives ``sites["cost_total"]``, the price of the
         site's usable area: no m² are allocated here, so leases and renovations are
         charged on the usable area up to ``cost_area_cap_m2``, see
-        :func:`siting.sites.price`).
+        :func:`siting.costs.price`).
     threshold_m
         Walking threshold; default the instance's.
     fixed

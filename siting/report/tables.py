@@ -31,7 +31,7 @@ from siting.report.i18n import both, key_list, label, place_name
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
 
-# a site's cost breakdown (siting.sites.price; an embedded plan's own on its sites):
+# a site's cost breakdown (siting.costs.price; an embedded plan's own on its sites):
 # cost_total = cost_one_off + cost_fit_out + cost_rent_horizon
 COST_COLUMNS = (*COST_PARTS, "cost_total")
 SHEETS = ("summary", "sites", "services", "communities", "costs", "unmet")

@@ -36,7 +36,7 @@ class EmbeddedFacilities:
     :math:`t_s` (minutes × the group's speed); pairs beyond it do not exist.
 
     Data: usable area :math:`A_j`; cost of a site, charged on what it acquires
-    (``[sites.costs.<mode>] charged_on``, :func:`siting.sites.price`): fixed
+    (``[sites.costs.<mode>] charged_on``, :func:`siting.costs.price`): fixed
     :math:`F_j = c_j + h\,c^a_j` (whole-site purchase/transfer/new build and costs an
     inventory gives: one-off :math:`c_j`, annual :math:`c^a_j`, horizon :math:`h` =
     ``costs.horizon_years``) plus :math:`v_j = u_j + h\,u^a_j` per m² used (rent and

@@ -102,8 +102,8 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
     ``kind``. ``one_off_per_m2_used`` and ``annual_per_m2_used`` are charged per m² the
     plan uses at a site (a lease or renovation), ``cost`` (CNY once) and ``annual_cost``
     (CNY per year) per site opened — except where that component has a rate per m²
-    used: there they are the usable-area price of :func:`siting.sites.price` and are not
-    charged (:func:`siting.sites.embedded_site_costs`), so a candidate table can be
+    used: there they are the usable-area price of :func:`siting.costs.price` and are not
+    charged (:func:`siting.costs.embedded_site_costs`), so a candidate table can be
     passed as it is. Missing columns are 0. Without any cost or rate, cost = usable
     area × ``costs.acquisition_per_m2`` (a placeholder).
 
