@@ -125,6 +125,9 @@ def compare(items: Sequence[str | Path] = (), base: str | Path | dict | None = N
         When given, every run is written there (map, tables) in a folder per scenario.
     lang
         Map/table language of written runs.
+    grid
+        Sweep all combinations of the ``vary`` values (True), or pair them element by
+        element (False).
     progress
         Called with one line per scenario as it starts and ends (the CLI prints them).
 
