@@ -318,20 +318,33 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
     return inst
 
 
-def _scipy_pairs(inp: Inputs, a) -> tuple:
-    """Pairs from scipy's bounded dijkstra, 200 sources per call."""
+def _scipy_pairs(inp: Inputs, a, mem_mb: float = 512.0) -> tuple:
+    """Pairs from scipy's bounded dijkstra as a competent user calls it: one search per
+    distinct site node (not per site), only the demand nodes' columns kept, as many
+    sources per call as fit ``mem_mb`` of distances; sites sharing a node share its row."""
     from scipy.sparse.csgraph import dijkstra
 
+    nodes_s, inv = np.unique(inp.site_node, return_inverse=True)
+    cols = np.unique(inp.demand_node)
+    batch = max(1, int(mem_mb * 2**20 // (8 * inp.n_nodes)))
     srcs, nodes, dists = [], [], []
-    for b in range(0, len(inp.site_node), 200):
-        D = dijkstra(a, indices=inp.site_node[b:b + 200], limit=REACH)
+    for b in range(0, len(nodes_s), batch):
+        D = dijkstra(a, indices=nodes_s[b:b + batch], limit=REACH)[:, cols]
         k, v = np.nonzero(np.isfinite(D))
         srcs.append(k + b)
-        nodes.append(v)
-        dists.append(D[k, v] + inp.site_snap[k + b])
-    src, node, dist = map(np.concatenate, (srcs, nodes, dists))
+        nodes.append(cols[v])
+        dists.append(D[k, v])
+    usrc, node, dist = map(np.concatenate, (srcs, nodes, dists))
+    # each distinct node's row goes to every site on it, plus that site's snap
+    order = np.argsort(inv, kind="stable")
+    counts = np.bincount(inv, minlength=len(nodes_s))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rep = counts[usrc]
+    offset = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
+    site = order[np.repeat(starts[usrc], rep) + offset]
+    node, dist = np.repeat(node, rep), np.repeat(dist, rep) + inp.site_snap[site]
     keep = dist <= REACH
-    return join_demand(src[keep], node[keep], dist[keep], inp.demand_node,
+    return join_demand(site[keep], node[keep], dist[keep], inp.demand_node,
                        inp.demand_snap, inp.n_nodes, REACH)
 
 
