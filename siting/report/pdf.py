@@ -1,10 +1,12 @@
 """``report.pdf``: a printable A4 review-meeting pack of one run (matplotlib, no browser).
 
 Pages: a cover with the headline numbers (read from ``result.summary``, the values of
-``summary.json``), the plan map drawn from the extract itself (streets, buildings, walking reach,
-chosen sites, unserved demand; no tiles), the sites and cost table, the community
-compliance table, an optional budget curve, and the assumptions (policy values and which
-are placeholders, data sources, solver status). Tables use landscape pages.
+``summary.json``), the plan map drawn from the extract itself (streets, buildings, walking
+reach, chosen sites, unserved demand; no tiles), the sites and cost table, the community
+compliance table, the budget curve of a sweep (:mod:`siting.report.curve`), and the
+assumptions (policy values and which are placeholders, data sources, solver status).
+Tables use landscape pages. :func:`write_curve_pdf` writes the curve alone, with the
+table of scenarios, for ``siting compare``.
 
 Chinese text needs a CJK font; the one :func:`siting.report.fonts.cjk_font` finds on the
 machine is embedded (TrueType, ``pdf.fonttype`` 42). Without one a zh report is written
@@ -39,6 +41,7 @@ from siting.report.common import (
     services,
     street_lines,
 )
+from siting.report.curve import curve_page, curve_x
 from siting.report.fonts import cjk_font
 from siting.report.i18n import label, list_sep, place_name
 from siting.report.tables import report_tables
@@ -82,6 +85,65 @@ def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
         Notes about the rendering (e.g. the English fallback).
     """
     notes: list[str] = []
+    lang, rc = _rc(lang, notes)
+    tables = report_tables(result) if tables is None else tables
+    if reach is None and len(result.chosen_sites):
+        reach = reach_polygons(result, tiers_min=TIERS_MIN, merged=True)
+    # matplotlib's stubs list every rc key as a Literal; these are checked when set
+    with _QuietFindfont(), matplotlib.rc_context(rc):  # type: ignore[arg-type]
+        figures = [_cover(result, lang, notes), _map_page(result, lang, reach)]
+        figures += _sites_pages(result, tables, lang)
+        figures += _community_pages(tables, lang)
+        if curve is not None and len(curve):
+            figures.append(curve_page(curve, lang))
+        figures += _assumption_pages(result, lang)
+        _save(figures, path, lang)
+    return notes
+
+
+def write_curve_pdf(curve: pd.DataFrame, path: str | Path, lang: str = "en",
+                    x: str | None = None) -> list[str]:
+    """Write the printable pack of a sweep (``siting compare``): the budget curve and the
+    table of scenarios.
+
+    Parameters
+    ----------
+    curve
+        A comparison table (:func:`siting.compare.compare`; failed runs left out).
+    path
+        The PDF to write.
+    lang
+        ``"zh"`` or ``"en"`` (English labels when no CJK font is installed).
+    x
+        The curve's x column (default :func:`siting.report.curve.curve_x`).
+
+    Returns
+    -------
+    list of str
+        Notes about the rendering (e.g. the English fallback).
+    """
+    notes: list[str] = []
+    lang, rc = _rc(lang, notes)
+    x = x if x is not None and x in curve else curve_x(curve)
+    cols = [c for c in ("scenario", x, "n_sites_chosen", "cost_total", "covered_population")
+            if c in curve]
+    cols = list(dict.fromkeys(cols + [c for c in curve.columns if c.startswith("served_")]))
+    rows = [[as_text(v) if c == "scenario" else _num(v) for c, v in r.items()]
+            for _, r in curve[cols].iterrows()]
+    heads = [label(c[len("served_"):] if c.startswith("served_") else c, lang) for c in cols]
+    widths = [0.3] + [0.7 / max(len(cols) - 1, 1)] * (len(cols) - 1)
+    # matplotlib's stubs list every rc key as a Literal; these are checked when set
+    with _QuietFindfont(), matplotlib.rc_context(rc):  # type: ignore[arg-type]
+        figures = [curve_page(curve, lang, x)]
+        figures += _table_pages(label("scenario", lang), heads, rows, widths, lang,
+                                wrap=[40 if lang == "zh" else 60])
+        _save(figures, path, lang)
+    return notes
+
+
+def _rc(lang: str, notes: list[str]) -> tuple[str, dict[str, Any]]:
+    """The language drawn (English without a CJK font, noted) and matplotlib's settings:
+    fonts embedded as TrueType, no mathtext or TeX in names from data."""
     families = ["DejaVu Sans"]
     if lang == "zh":
         cjk = cjk_font()
@@ -90,21 +152,14 @@ def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
         else:
             lang = "en"
             notes.append(label("pdf_font_note", "en"))
-    tables = report_tables(result) if tables is None else tables
-    if reach is None and len(result.chosen_sites):
-        reach = reach_polygons(result, tiers_min=TIERS_MIN, merged=True)
-    rc: dict[str, Any] = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
-          "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
-          "axes.unicode_minus": False}
-    quiet = _QuietFindfont()
-    # matplotlib's stubs list every rc key as a Literal; these are checked when set
-    with quiet, matplotlib.rc_context(rc), PdfPages(path) as pdf:  # type: ignore[arg-type]
-        figures = [_cover(result, lang, notes), _map_page(result, lang, reach)]
-        figures += _sites_pages(result, tables, lang)
-        figures += _community_pages(tables, lang)
-        if curve is not None and len(curve):
-            figures.append(_curve_page(curve, lang))
-        figures += _assumption_pages(result, lang)
+    return lang, {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
+                  "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
+                  "axes.unicode_minus": False}
+
+
+def _save(figures: list, path: str | Path, lang: str) -> None:
+    """The pages, numbered, into one PDF."""
+    with PdfPages(path) as pdf:
         for i, fig in enumerate(figures, start=1):
             fig.text(0.5, 0.015, label("pdf_page", lang, i=i, n=len(figures)), ha="center",
                      fontsize=7, color="#666")
@@ -112,7 +167,6 @@ def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
         info = pdf.infodict()
         info["Title"] = label("pdf_title", "en")
         info["Creator"] = "siting"
-    return notes
 
 
 class _QuietFindfont:
@@ -449,21 +503,8 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
 
 
 # ---------------------------------------------------------------------------
-# budget curve (a sweep only) and assumptions
+# assumptions
 # ---------------------------------------------------------------------------
-def _curve_page(curve: pd.DataFrame, lang: str):
-    x = "budget" if "budget" in curve else curve.columns[0]
-    fig = Figure(figsize=A4_LANDSCAPE)
-    fig.text(0.06, 0.93, label("pdf_curve", lang), fontsize=15, weight="bold")
-    ax = fig.add_axes((0.1, 0.12, 0.82, 0.74))
-    ax.plot(curve[x].astype(float), curve["covered_population"].astype(float), marker="o")
-    ax.set_xlabel(label(x, lang))
-    ax.set_ylabel(label("covered_population", lang))
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    return fig
-
-
 def _assumption_pages(result: RunResult, lang: str) -> list:
     sc, s = result.scenario, result.summary
     fig = Figure(figsize=A4_LANDSCAPE)
