@@ -18,7 +18,7 @@ from test_browser import Page, _shot, browser  # noqa: F401  (the browser fixtur
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.report.i18n import label
+from siting.report.i18n import label, short_label
 from siting.report.maplayers import (
     MIN_UNSERVED,
     assignment_pairs,
@@ -252,6 +252,25 @@ def test_compare_budget_sweep_pdf_has_the_curve(helsinki_osm, tmp_path, cov):
     with pymupdf.open(tmp_path / "p.pdf") as doc:
         page = doc[0].get_text()
     assert "Most sites" in page and "Budget curve" not in page
+
+
+def test_embedded_pdf_lists_people_served_per_service(emb):
+    """The PDF's sites table of a plan: the people each site serves per service (the
+    plan's), and everyone in reach only in its own, so-named column."""
+    pymupdf = pytest.importorskip("pymupdf")
+    from siting.report.fonts import cjk_font
+
+    if cjk_font() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-wqy-zenhei)")
+    result, out = emb
+    with pymupdf.open(out / "report.pdf") as doc:
+        text = "\n".join(p.get_text() for p in doc)
+    assert "服务与服务人数（人）" in text and "步行范围内人口" in text
+    flat = re.sub(r"\s", "", text)  # table cells wrap
+    served = result.plan.assignments.groupby(["site", "service"])["people"].sum()
+    assert len(served)
+    for (_, k), v in served.items():
+        assert f"{short_label(k, 'zh')}{v:,.0f}" in flat, (k, v)
 
 
 def test_assignment_pairs_of_a_plan_match_its_assignments(emb):

@@ -178,6 +178,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "pdf_sites": ("选定站点（编号见站点表）", "Chosen sites (numbers as in the sites table)"),
     "pdf_no": ("编号", "No."),
     "pdf_services": ("服务", "Services"),
+    "pdf_services_people": ("服务与服务人数（人）", "Services and people served"),
     "pdf_page": ("第 {i} 页，共 {n} 页", "page {i} of {n}"),
     "pdf_assumptions": ("假设与数据来源", "Assumptions and data sources"),
     "pdf_policy": ("政策参数", "Policy values"),
@@ -342,6 +343,25 @@ def place_name(text: object, lang: str) -> object:
     if m is None or lang != "zh":
         return text
     return f"{m[1]} 米规划单元（东 {m[2]} 公里，北 {m[3]} 公里）"
+
+
+def short_label(key: str, lang: str) -> str:
+    """The label of a key without its bracketed detail, for tight table cells.
+
+    Parameters
+    ----------
+    key
+        A key, as for :func:`label`.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        E.g. 社区养老 for 社区养老（日间照料/短期托养）, "Elderly day care" for "Elderly day
+        care and short-stay beds".
+    """
+    return label(key, lang).split("（")[0].split(" (")[0].split(" and ")[0]
 
 
 def list_sep(lang: str) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from siting.report.basemap import COORD_DECIMALS
-from siting.report.common import as_text, number_or_zero, services
+from siting.report.common import as_text, number_or_zero, served_by_site, services
 from siting.report.i18n import key_list
 from siting.report.markup import esc, swatch
 from siting.sites import COST_PARTS
@@ -141,7 +141,7 @@ def assignment_layer(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
     pairs = assignment_pairs(result)
     dx, dy = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     sx, sy = sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()
-    per_service = _served_by_site(result)
+    per_service = served_by_site(result)
     features = []
     for k, (j, grp) in enumerate(pairs.groupby("site", sort=True)):
         i = grp["demand"].to_numpy(np.int64)
@@ -246,16 +246,6 @@ def unserved_layers(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
     return layers
 
 
-def _served_by_site(result: RunResult) -> pd.DataFrame | None:
-    """People the plan serves at each site per service (``site`` × service), or None."""
-    if result.plan is None:
-        return None
-    a = result.plan.assignments
-    keys = list(result.plan.services["service"])
-    t = a.groupby(["site", "service"])["people"].sum().unstack(fill_value=0.0)
-    return t.reindex(columns=keys, fill_value=0.0)
-
-
 def _people(v: float) -> str:
     v = float(v)
     return f"{v:,.0f}" if v >= 10 or v == 0 else f"{v:,.1f}"
@@ -342,7 +332,7 @@ def site_popup(c: pd.Series, result: RunResult, L: Callable[..., str],
                 rows.append((L(key), f"{v:,.0f}"))
     elif "cost" in c and np.isfinite(float(c["cost"])) and float(c["cost"]) > 0:
         rows.append((L("cost"), f"{float(c['cost']):,.0f}"))
-    by_service = _served_by_site(result)
+    by_service = served_by_site(result)
     if by_service is not None:  # the plan's people, per service: not everyone in reach
         j = int(c["site_id"])
         if j in by_service.index:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import matplotlib
@@ -37,13 +39,14 @@ from siting.report.common import (
     TIERS_MIN,
     as_text,
     reach_polygons,
+    served_by_site,
     service_mix,
     services,
     street_lines,
 )
 from siting.report.curve import curve_page, curve_x
 from siting.report.fonts import cjk_font
-from siting.report.i18n import label, list_sep, place_name
+from siting.report.i18n import label, list_sep, place_name, short_label
 from siting.report.tables import report_tables
 
 if TYPE_CHECKING:
@@ -85,12 +88,10 @@ def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
         Notes about the rendering (e.g. the English fallback).
     """
     notes: list[str] = []
-    lang, rc = _rc(lang, notes)
     tables = report_tables(result) if tables is None else tables
     if reach is None and len(result.chosen_sites):
         reach = reach_polygons(result, tiers_min=TIERS_MIN, merged=True)
-    # matplotlib's stubs list every rc key as a Literal; these are checked when set
-    with _QuietFindfont(), matplotlib.rc_context(rc):  # type: ignore[arg-type]
+    with _drawing(lang, notes) as lang:
         figures = [_cover(result, lang, notes), _map_page(result, lang, reach)]
         figures += _sites_pages(result, tables, lang)
         figures += _community_pages(tables, lang)
@@ -123,17 +124,15 @@ def write_curve_pdf(curve: pd.DataFrame, path: str | Path, lang: str = "en",
         Notes about the rendering (e.g. the English fallback).
     """
     notes: list[str] = []
-    lang, rc = _rc(lang, notes)
     x = x if x is not None and x in curve else curve_x(curve)
     cols = [c for c in ("scenario", x, "n_sites_chosen", "cost_total", "covered_population")
             if c in curve]
     cols = list(dict.fromkeys(cols + [c for c in curve.columns if c.startswith("served_")]))
     rows = [[as_text(v) if c == "scenario" else _num(v) for c, v in r.items()]
             for _, r in curve[cols].iterrows()]
-    heads = [label(c[len("served_"):] if c.startswith("served_") else c, lang) for c in cols]
     widths = [0.3] + [0.7 / max(len(cols) - 1, 1)] * (len(cols) - 1)
-    # matplotlib's stubs list every rc key as a Literal; these are checked when set
-    with _QuietFindfont(), matplotlib.rc_context(rc):  # type: ignore[arg-type]
+    with _drawing(lang, notes) as lang:
+        heads = [label(c[len("served_"):] if c.startswith("served_") else c, lang) for c in cols]
         figures = [curve_page(curve, lang, x)]
         figures += _table_pages(label("scenario", lang), heads, rows, widths, lang,
                                 wrap=[40 if lang == "zh" else 60])
@@ -141,9 +140,11 @@ def write_curve_pdf(curve: pd.DataFrame, path: str | Path, lang: str = "en",
     return notes
 
 
-def _rc(lang: str, notes: list[str]) -> tuple[str, dict[str, Any]]:
-    """The language drawn (English without a CJK font, noted) and matplotlib's settings:
-    fonts embedded as TrueType, no mathtext or TeX in names from data."""
+@contextmanager
+def _drawing(lang: str, notes: list[str]) -> Iterator[str]:
+    """Draw in ``lang`` (English without a CJK font, noted in ``notes``): fonts embedded as
+    TrueType, no mathtext or TeX in names from data, and matplotlib's "Failed to find font
+    weight" messages silenced (a CJK font with one weight is used for bold too)."""
     families = ["DejaVu Sans"]
     if lang == "zh":
         cjk = cjk_font()
@@ -152,9 +153,18 @@ def _rc(lang: str, notes: list[str]) -> tuple[str, dict[str, Any]]:
         else:
             lang = "en"
             notes.append(label("pdf_font_note", "en"))
-    return lang, {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
-                  "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
-                  "axes.unicode_minus": False}
+    rc = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
+          "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
+          "axes.unicode_minus": False}
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        # matplotlib's stubs list every rc key as a Literal; these are checked when set
+        with matplotlib.rc_context(rc):  # type: ignore[arg-type]
+            yield lang
+    finally:
+        log.setLevel(level)
 
 
 def _save(figures: list, path: str | Path, lang: str) -> None:
@@ -167,20 +177,6 @@ def _save(figures: list, path: str | Path, lang: str) -> None:
         info = pdf.infodict()
         info["Title"] = label("pdf_title", "en")
         info["Creator"] = "siting"
-
-
-class _QuietFindfont:
-    """Silence matplotlib's "Failed to find font weight" messages (a CJK font with one
-    weight is used for bold too) while the report is drawn."""
-
-    def __enter__(self):
-        self._log = logging.getLogger("matplotlib.font_manager")
-        self._level = self._log.level
-        self._log.setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._log.setLevel(self._level)
 
 
 # ---------------------------------------------------------------------------
@@ -413,12 +409,16 @@ def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
     sites = tables["sites"]
     costs = tables["costs"].set_index("site_id") if len(tables["costs"]) else None
     svc = tables.get("services")
+    plan = served_by_site(result)  # a plan's people per service; then everyone in reach last
+    last = "covered_population" if plan is None else "population_in_reach"
     rows = []
     for i, (_, r) in enumerate(sites.iterrows(), start=1):
         sid = int(r["site_id"])
         mix = []
         if svc is not None and len(svc):
-            mix = [label(k, lang) for k in svc.loc[svc["site_id"] == sid, "service"]]
+            mix = [label(k, lang) if plan is None or sid not in plan.index else
+                   f"{short_label(k, lang)} {_num(plan.at[sid, k])}"
+                   for k in svc.loc[svc["site_id"] == sid, "service"]]
         c = costs.loc[sid] if costs is not None and sid in costs.index else {}
         area = r.get("area_used_m2", r.get("usable_area_m2"))
         name = as_text(place_name(r.get("name"), lang)) or _kind_name(r, lang)
@@ -426,12 +426,12 @@ def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
                      list_sep(lang).join(mix), _num(area),
                      *[_num(c.get(k)) if len(c) else "–" for k in
                        ("cost_one_off", "cost_fit_out", "cost_rent_horizon", "cost_total")],
-                     _num(r.get("covered_population"))])
-    heads = [label("pdf_no", lang), label("name", lang), label("pdf_services", lang),
+                     _num(r.get(last))])
+    heads = [label("pdf_no", lang), label("name", lang),
+             label("pdf_services" if plan is None else "pdf_services_people", lang),
              label("area_used_m2" if "area_used_m2" in sites else "usable_area_m2", lang),
              label("cost_one_off", lang), label("cost_fit_out", lang),
-             label("cost_rent_horizon", lang), label("cost_total", lang),
-             label("covered_population", lang)]
+             label("cost_rent_horizon", lang), label("cost_total", lang), label(last, lang)]
     widths = [0.04, 0.2, 0.26, 0.07, 0.08, 0.08, 0.08, 0.09, 0.1]
     return _table_pages(label("sheet_sites", lang), heads, rows, widths, lang,
                         wrap=[None, 22 if lang == "zh" else 36, 30 if lang == "zh" else 48])
