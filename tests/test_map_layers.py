@@ -38,7 +38,7 @@ FEATURES_JS = """() => {
     for (const v of Object.values(window)) {
         if (v instanceof L.GeoJSON) v.eachLayer(l => {
             const p = (l.feature && l.feature.properties) || {};
-            out.push({k: p.k || null, n: p.n || null, tip: p.tip || null,
+            out.push({k: p.k || null, n: p.n || null, tip: p.tip || null, v: p.u ?? null,
                       coords: l.feature ? l.feature.geometry.coordinates : null,
                       on: map.hasLayer(l)});
         });
@@ -146,16 +146,31 @@ def test_embedded_map_unserved_per_service_and_assignments(browser, emb):  # noq
     # unserved: the people of each service's group the plan leaves out, point by point
     left = unserved_by_service(result)
     assert list(left) == keys
-    for k, name in zip(keys, names):
-        n = int((left[k] >= MIN_UNSERVED).sum())
+    shown = [left[k][left[k] >= MIN_UNSERVED] for k in keys]
+    values = [f["v"] for f in page.page.evaluate(FEATURES_JS) if f["v"] is not None]
+    assert len(values) == sum(len(v) for v in shown)
+    assert sum(values) == pytest.approx(sum(v.sum() for v in shown), abs=0.05 * len(values))
+    for n, (k, name) in enumerate(zip(keys, names)):
         # the points hold the plan's unmet people (tiny remainders aside)
         unmet = float(plan.services.set_index("service").loc[k, "unmet_people"])
         assert left[k].sum() == pytest.approx(unmet, rel=1e-6, abs=1e-6)
-        assert _toggle(page, name) == n, k
-    tips = [html.unescape(f["tip"]) for f in page.page.evaluate(FEATURES_JS)
-            if f["tip"] and f["tip"].startswith(label(keys[0], "zh") + ":")]
-    assert len(tips) == int((left[keys[0]] >= MIN_UNSERVED).sum())
-    assert all("未获服务人数" in t for t in tips)
+        assert _toggle(page, name) == len(shown[n]), k
+        if n == 0:  # its tooltip: the service, the group, the people left
+            page.page.evaluate("""() => {
+                let map = null;
+                for (const v of Object.values(window)) if (v instanceof L.Map) map = v;
+                for (const v of Object.values(window)) {
+                    if (v instanceof L.GeoJSON) v.eachLayer(l => {
+                        if (l.feature.properties && l.feature.properties.u != null
+                                && map.hasLayer(l) && !window._tipped) {
+                            l.fire('mouseover', {latlng: l.getLatLng()}, true);
+                            window._tipped = true;
+                        }
+                    });
+                }
+            }""")
+            tip = page.page.locator(".leaflet-tooltip-pane").inner_text()
+            assert f"{label(k, 'zh')} (0–2 岁) · 未获服务人数" in tip, tip
     _shot(page, "helsinki_embedded_layers.png")
     page.check_clean()
     page.page.close()

@@ -33,6 +33,7 @@ SERVICE_COLOURS = ["#e6007e", "#7b3294", "#c2a5cf", "#008837", "#a6611a", "#0571
                    "#ca0020", "#404040"]
 ASSIGN_COLOUR = "#555555"  # the legend's line; each site's lines have their own colour
 MIN_UNSERVED = 0.01  # people: a demand point below this counts as served
+UNSERVED_SIZES = (2.5, 4.0, 5.5, 7.0)  # dot radii of unserved demand, by sqrt(people left)
 
 
 def points_layer(m: folium.Map, gdf: gpd.GeoDataFrame, name: str, colour, radius,
@@ -146,8 +147,7 @@ def assignment_layer(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
     for k, (j, grp) in enumerate(pairs.groupby("site", sort=True)):
         i = grp["demand"].to_numpy(np.int64)
         ends = np.round(np.stack([np.column_stack([dx[i], dy[i]]),
-                                  np.column_stack(np.broadcast_arrays(sx[j], sy[j])
-                                                  ).repeat(len(i), axis=0)], axis=1),
+                                  np.tile([sx[j], sy[j]], (len(i), 1))], axis=1),
                         COORD_DECIMALS)
         name = as_text(sites.iloc[int(j)].get("name")) or f"{L('site_id')} {int(j)}"
         if per_service is not None and int(j) in per_service.index:
@@ -210,6 +210,9 @@ def unserved_layers(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
     """One toggled layer per service of the demand the plan leaves unserved (off when the
     map opens), the dot sized by the people left; a legend entry each.
 
+    Kept small for thousands of points: the people left are a number per point and the
+    tooltip's text is the layer's own; dots come in :data:`UNSERVED_SIZES` (pixels).
+
     Parameters
     ----------
     m
@@ -229,19 +232,34 @@ def unserved_layers(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
         The layers, in the plan's service order.
     """
     spec = (result.summary.get("assumptions") or {}).get("services") or {}
+    x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     layers = []
     for n, (k, left) in enumerate(unserved_by_service(result).items()):
-        idx = np.flatnonzero(left >= MIN_UNSERVED)
         group = spec[k]["demand_group"]
         who = "" if group == "population" else f" ({L(group)})"
         colour = SERVICE_COLOURS[n % len(SERVICE_COLOURS)]
         name = L("unserved_service", s=L(k))
-        scale = max(float(left.max()), 1e-9)
-        layers.append(points_layer(
-            m, demand.iloc[idx], esc(name), colour=colour, show=False,
-            radius=2 + 5 * np.sqrt(left[idx] / scale),
-            tip=[f"{L(k)}: {_people(left[i])} {L('people')}{who} · {L('unserved_people')}"
-                 for i in idx]))
+        tip = folium.GeoJsonTooltip(fields=["u"], aliases=[esc(
+            f"{L(k)}{who} · {L('unserved_people')}")], localize=True)
+        g = folium.FeatureGroup(name=esc(name), show=False)
+        idx = np.flatnonzero(left >= MIN_UNSERVED)
+        size = np.sqrt(left[idx] / max(float(left.max()), 1e-9))  # 0…1
+        size = np.minimum((size * len(UNSERVED_SIZES)).astype(int), len(UNSERVED_SIZES) - 1)
+        for c, radius in enumerate(UNSERVED_SIZES):
+            pts = idx[size == c]
+            if not len(pts):
+                continue
+            fc = {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"u": round(float(left[i]), 1)},
+                 "geometry": {"type": "Point", "coordinates": [
+                     round(float(x[i]), COORD_DECIMALS), round(float(y[i]), COORD_DECIMALS)]}}
+                for i in pts]}
+            folium.GeoJson(fc, marker=folium.CircleMarker(
+                radius=radius, color=colour, fill=True, fill_color=colour, fill_opacity=0.75,
+                weight=1), tooltip=tip if c == 0 else folium.GeoJsonTooltip(
+                    fields=["u"], aliases=tip.aliases, localize=True)).add_to(g)
+        g.add_to(m)
+        layers.append(g)
         legend.append(swatch(colour, name, dot=True))
     return layers
 
