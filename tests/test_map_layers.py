@@ -135,6 +135,10 @@ def test_embedded_map_unserved_per_service_and_assignments(browser, emb):  # noq
     assert overlays[-len(keys) - 1:] == ["服务分配（需求点→场所）", *names]
     legend = page.page.locator(".siting-legend").inner_text()
     assert all(n in legend for n in names) and "服务分配（需求点→场所）" in legend
+    # the summary panel: households for the service of households, people for the others
+    panel = page.page.locator(".siting-summary .siting-row-served td").all_inner_texts()
+    assert panel == [f"{v:,.0f} " + ("户" if k == "housekeeping" else "人")
+                     for k, v in result.summary["served_by_service"].items()]
 
     # assignments: one line per (demand point, site) of the plan, drawn when ticked
     feats = [f for f in page.page.evaluate(FEATURES_JS) if f["k"] == "assign"]
@@ -195,8 +199,11 @@ def test_embedded_popups_show_people_served_per_service(browser, emb):  # noqa: 
             key = f"服务人数：{label(k, 'zh')}"
             want = float(served.get((j, k), 0.0))
             if want > 0:
-                got = float(re.sub(r"[^\d.]", "", rows[key]))
+                got = float(re.match(r"[\d,.]+", rows[key]).group().replace(",", ""))
                 assert got == pytest.approx(want, abs=0.051 if want < 10 else 0.51), (j, k)
+                unit = {"infant_care": " 人（0–2 岁）", "housekeeping": " 户",
+                        "health_station": " 人"}.get(k)
+                assert unit is None or rows[key].endswith(unit), rows[key]
             else:
                 assert key not in rows
         if float(site.get("units_infant_care", 0)) > 0:

@@ -32,6 +32,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "assigned_to": ("{site}：{n} 个需求点", "{site}: {n} demand points"),
     "unserved_service": ("未获服务：{s}", "Not served: {s}"),
     "unserved_people": ("未获服务人数", "People not served"),
+    "unserved_households": ("未获服务户数", "Households not served"),
+    "households_unit": ("户", "households"),
     "legend": ("图例", "Legend"),
     "complex": ("综合服务设施（多功能）", "Service complex (several services)"),
     "single": ("单一功能设施", "Single-function facility"),

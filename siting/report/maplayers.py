@@ -231,16 +231,16 @@ def unserved_layers(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
     list of folium.FeatureGroup
         The layers, in the plan's service order.
     """
-    spec = (result.summary.get("assumptions") or {}).get("services") or {}
     x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     layers = []
     for n, (k, left) in enumerate(unserved_by_service(result).items()):
-        group = spec[k]["demand_group"]
-        who = "" if group == "population" else f" ({L(group)})"
+        who = _group(result, k, L, "en")  # " (0–2 岁)": the alias stays on one line
+        what = "unserved_households" if _spec(result, k).get("demand_group") == "households" \
+            else "unserved_people"
         colour = SERVICE_COLOURS[n % len(SERVICE_COLOURS)]
         name = L("unserved_service", s=L(k))
         tip = folium.GeoJsonTooltip(fields=["u"], aliases=[esc(
-            f"{L(k)}{who} · {L('unserved_people')}")], localize=True)
+            f"{L(k)}{who} · {L(what)}")], localize=True)
         g = folium.FeatureGroup(name=esc(name), show=False)
         idx = np.flatnonzero(left >= MIN_UNSERVED)
         size = np.sqrt(left[idx] / max(float(left.max()), 1e-9))  # 0…1
@@ -277,14 +277,53 @@ def _paren(text: str, lang: str) -> str:
     return f"（{text}）" if lang == "zh" else f" ({text})"
 
 
-def _unit(result: RunResult, key: str, L: Callable[..., str], lang: str) -> str:
-    """The service's unit (``托位`` / ``places``) from the policy the run used."""
-    spec = ((result.summary.get("assumptions") or {}).get("services") or {}).get(key) or {}
-    m = re.match(r"^\s*(.*?)\s*\((.+)\)\s*$", as_text(spec.get("unit")))
+def _spec(result: RunResult, key: str) -> dict:
+    """A service as the run's policy had it (``summary.json`` ``assumptions``), or {}."""
+    return ((result.summary.get("assumptions") or {}).get("services") or {}).get(key) or {}
+
+
+def _unit(result: RunResult, key: str, n: float, L: Callable[..., str], lang: str) -> str:
+    """The service's unit (``托位`` / ``places``) for ``n`` of them, from the policy."""
+    m = re.match(r"^\s*(.*?)\s*\((.+)\)\s*$", as_text(_spec(result, key).get("unit")))
     if m is None:
         return L("units").split("（")[0].split(" (")[0]
     zh, en = m.groups()
-    return zh if lang == "zh" else en + ("" if en.endswith("s") else "s")
+    return zh if lang == "zh" else en + ("" if en.endswith("s") or round(n) == 1 else "s")
+
+
+def _group(result: RunResult, key: str, L: Callable[..., str], lang: str) -> str:
+    """The people a service serves, when not everyone: （0–2 岁）."""
+    group = _spec(result, key).get("demand_group")
+    return "" if group in (None, "population", "households") else _paren(L(group), lang)
+
+
+def served_text(result: RunResult, key: str, value: float, L: Callable[..., str],
+                lang: str, group: bool = True) -> str:
+    """People (or households) a service serves, as shown: ``50 人（0–2 岁）``, ``2,337 户``.
+
+    Parameters
+    ----------
+    result
+        The run (its policy's demand group of ``key``, from ``summary.json``).
+    key
+        A service key.
+    value
+        People of its demand group (households for a service of households).
+    L
+        Label of a key in the map's language.
+    lang
+        ``"zh"`` or ``"en"``.
+    group
+        Name the age group served (e.g. 0–2 岁) after the number.
+
+    Returns
+    -------
+    str
+        The number with its unit.
+    """
+    if _spec(result, key).get("demand_group") == "households":
+        return f"{_people(value)} {L('households_unit')}"
+    return f"{_people(value)} {L('people')}" + (_group(result, key, L, lang) if group else "")
 
 
 def _id_label(c: pd.Series) -> str:
@@ -341,7 +380,7 @@ def site_popup(c: pd.Series, result: RunResult, L: Callable[..., str],
             txt = f"{area:,.0f} m²"
             units = c.get(f"units_{k}")
             if units is not None and np.isfinite(float(units)):
-                txt += f" · {float(units):,.0f} {_unit(result, k, L, lang)}"
+                txt += f" · {float(units):,.0f} {_unit(result, k, float(units), L, lang)}"
             rows.append((f"{L('service')}: {L(k)}", txt))
     if "cost_total" in c:  # the breakdown every output shows (siting.report.tables.COST_COLUMNS)
         for key in (*COST_PARTS, "cost_total"):
@@ -354,7 +393,7 @@ def site_popup(c: pd.Series, result: RunResult, L: Callable[..., str],
     if by_service is not None:  # the plan's people, per service: not everyone in reach
         j = int(c["site_id"])
         if j in by_service.index:
-            rows += [(L("served_service", s=L(k)), f"{_people(v)} {L('people')}")
+            rows += [(L("served_service", s=L(k)), served_text(result, k, v, L, lang))
                      for k, v in by_service.loc[j].items() if v > 0]
     else:
         if served is not None and int(c["site_id"]) in served.index:

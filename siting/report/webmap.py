@@ -52,6 +52,7 @@ from siting.report.i18n import check_lang, label, place_name
 from siting.report.maplayers import (
     assignment_layer,
     points_layer,
+    served_text,
     site_popup,
     unserved_layers,
 )
@@ -250,7 +251,7 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
     folium.LayerControl(collapsed=False).add_to(m)
     page.header.add_child(folium.Element(_MAP_CSS), name="siting_css")
     page.html.add_child(folium.Element(legend_html(L("legend"), legend)))
-    page.html.add_child(folium.Element(_summary_html(result, L)))
+    page.html.add_child(folium.Element(_summary_html(result, L, lang)))
     m.fit_bounds([[s, w], [n, e]])
     return m
 
@@ -391,7 +392,7 @@ def _area_name(result: RunResult) -> str:
     return Path(src).stem if src and ("/" in src or "." in src) else src
 
 
-def _summary_html(result: RunResult, L: Callable[..., str]) -> str:
+def _summary_html(result: RunResult, L: Callable[..., str], lang: str) -> str:
     """Title and summary panel: every number from ``result.summary`` (as in
     ``summary.json``), formatted as the CLI prints it; each text through :func:`esc`."""
     s = result.summary
@@ -410,8 +411,8 @@ def _summary_html(result: RunResult, L: Callable[..., str]) -> str:
                      f"{s['n_sites_chosen']} / {s['n_candidate_sites']}"))
     if s.get("served_by_service"):
         rows.append(("head", L("served_by_service"), ""))
-    for k, v in (s.get("served_by_service") or {}).items():
-        rows.append(("served", L(k), f"{v:,.0f} {L('people')}"))
+    for k, v in (s.get("served_by_service") or {}).items():  # households for housekeeping
+        rows.append(("served", L(k), served_text(result, k, v, L, lang, group=False)))
     if s.get("communities_total") is not None:
         rows.append(("standard", L("communities_meeting_standard"),
                      f"{s['communities_meeting_standard']} / {s['communities_total']}"))
