@@ -292,7 +292,8 @@ def test_embedded_pdf_lists_people_served_per_service(emb):
     served = result.plan.assignments.groupby(["site", "service"])["people"].sum()
     assert len(served)
     for (_, k), v in served.items():
-        assert f"{short_label(k, 'zh')}{v:,.0f}" in flat, (k, v)
+        unit = "户" if k == "housekeeping" else ""  # a service of households counts them
+        assert f"{short_label(k, 'zh')}{v:,.0f}{unit}" in flat, (k, v)
 
 
 def test_assignment_pairs_of_a_plan_match_its_assignments(emb):

@@ -411,6 +411,8 @@ def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
     svc = tables.get("services")
     plan = served_by_site(result)  # a plan's people per service; then everyone in reach last
     last = "covered_population" if plan is None else "population_in_reach"
+    hh = {k for k, v in ((result.summary.get("assumptions") or {}).get("services") or {}).items()
+          if v.get("demand_group") == "households"}  # counted in households, not people
     rows = []
     for i, (_, r) in enumerate(sites.iterrows(), start=1):
         sid = int(r["site_id"])
@@ -418,6 +420,7 @@ def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
         if svc is not None and len(svc):
             mix = [label(k, lang) if plan is None or sid not in plan.index else
                    f"{short_label(k, lang)} {_num(plan.at[sid, k])}"
+                   + (f" {label('households_unit', lang)}" if k in hh else "")
                    for k in svc.loc[svc["site_id"] == sid, "service"]]
         c = costs.loc[sid] if costs is not None and sid in costs.index else {}
         area = r.get("area_used_m2", r.get("usable_area_m2"))
@@ -502,9 +505,6 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
     return pages
 
 
-# ---------------------------------------------------------------------------
-# assumptions
-# ---------------------------------------------------------------------------
 def _assumption_pages(result: RunResult, lang: str) -> list:
     sc, s = result.scenario, result.summary
     fig = Figure(figsize=A4_LANDSCAPE)
