@@ -117,6 +117,13 @@ def test_covering_map_assignment_lines_one_per_covered_point(browser, cov):  # n
         assert {tuple(line[0]) for line in f["coords"]} <= starts
         assert f["n"] == int((d["nearest_site"].to_numpy()[covered] == j).sum())
         assert f"{f['n']} demand points" in html.unescape(f["tip"])
+    # uncovered points name the nearest site by its name, not an internal number
+    chosen = result.chosen_sites
+    names = {n if isinstance(n, str) and n else f"Site ID {j}"
+             for n, j in zip(chosen["name"], chosen["site_id"])}
+    walks = [html.unescape(f["tip"]).split(" m walk to ", 1)[1]
+             for f in page.page.evaluate(FEATURES_JS) if f["tip"] and " m walk to " in f["tip"]]
+    assert walks and set(walks) <= names, (walks, names)
     assert _toggle(page, name) == len(feats)  # one SVG path per site, shown when ticked
     assert all(f["on"] for f in page.page.evaluate(FEATURES_JS) if f["k"] == "assign")
     page.check_clean()

@@ -41,7 +41,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "people": ("人", "people"),
     "people_per_cell": ("每格人口", "people per cell"),
     "no_site_reachable": ("步行范围内无设施", "no facility within reach"),
-    "walk_to_site": ("步行 {m:.0f} 米至场所 {j}", "{m:.0f} m walk to site {j}"),
+    "walk_to_site": ("步行 {m:.0f} 米至 {j}", "{m:.0f} m walk to {j}"),
     "osm_basemap": ("OpenStreetMap", "OpenStreetMap"),
     "light_basemap": ("浅色底图", "Light basemap"),
     "tianditu_basemap": ("天地图", "Tianditu"),

@@ -292,9 +292,16 @@ def _uncovered_layer(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
     points_layer(m, demand.iloc[idx], esc(L("uncovered")), colour=UNCOVERED_COLOUR,
                  radius=2 + 5 * np.sqrt(pop[idx] / scale),
                  tip=[f"{pop[i]:,.0f} {L('people')}; " + (
-                     L("walk_to_site", m=walk[i], j=int(site_of[i])) if np.isfinite(walk[i])
+                     L("walk_to_site", m=walk[i], j=_site_name(result, int(site_of[i]), L))
+                     if np.isfinite(walk[i])
                      else L("no_site_reachable")) for i in idx])
     legend.append(swatch(UNCOVERED_COLOUR, L("uncovered"), dot=True))
+
+
+def _site_name(result: RunResult, j: int, L: Callable[..., str]) -> str:
+    """A site as tooltips name it: its name, else 场所编号 17."""
+    return as_text(result.sites["name"].iloc[j] if "name" in result.sites else None) \
+        or f"{L('site_id')} {j}"
 
 
 def _flag(df: pd.DataFrame, col: str) -> np.ndarray:
