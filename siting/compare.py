@@ -29,6 +29,7 @@ from siting.inputs import validate_inputs
 from siting.io.outdir import atomic_folder
 from siting.report.fonts import cjk_font
 from siting.report.i18n import label
+from siting.report.pdf import write_curve_pdf
 from siting.report.tables import write_csv, write_workbook
 
 COLUMNS = ("scenario", "source", "model", "max_sites", "budget", "walk_minutes", "threshold_m",
@@ -275,8 +276,9 @@ def _load_summary(folder: Path) -> dict:
 
 def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
                      overwrite: bool = False) -> Path:
-    """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png`` and ``curve.html``
-    (interactive: hover a point for its numbers; no network needed) into ``out``,
+    """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png``, ``curve.html``
+    (interactive: hover a point for its numbers; no network needed) and ``report.pdf`` (the
+    printable curve and table, :func:`siting.report.pdf.write_curve_pdf`) into ``out``,
     all-or-nothing (see :func:`siting.io.outdir.atomic_folder`).
 
     Parameters
@@ -318,6 +320,7 @@ def write_comparison_files(table: pd.DataFrame, folder: Path, lang: str = "en") 
     x, series = _curve_axes(done)
     _curve_png(done, x, series, folder / "curve.png", lang)
     (folder / "curve.html").write_text(curve_html(done, x, series, lang), encoding="utf-8")
+    write_curve_pdf(done, folder / "report.pdf", lang, x=x)
 
 
 def _curve_axes(table: pd.DataFrame) -> tuple[str, str | None]:

@@ -101,7 +101,7 @@ def test_nanjing_map_offline_in_chromium(browser, nanjing_osm, tmp_path):
                                      "80 岁以上", "户数")]
     assert page.overlays() == ["研究范围", "社区", "人口分布", *groups, "15 分钟步行范围",
                                "10 分钟步行范围", "5 分钟步行范围", "候选场所", "选定场所",
-                               "未覆盖需求"]
+                               "服务分配（需求点→场所）", "未覆盖需求"]
     bases = [t.strip() for t in page.page.locator(
         ".leaflet-control-layers-base label").all_inner_texts()]
     assert bases == ["街道与建筑（离线底图）", "OpenStreetMap", "浅色底图"]

@@ -52,7 +52,8 @@ def test_compare_loads_output_folders_and_writes_files(helsinki_osm, tmp_path):
         assert row.covered_population == s["covered_population"] and row.scenario == folder.name
     out = write_comparison(table, tmp_path / "cmp", lang="zh")
     assert sorted(p.name for p in out.iterdir()) == [".siting-output.json", "comparison.csv",
-                                                     "comparison.xlsx", "curve.html", "curve.png"]
+                                                     "comparison.xlsx", "curve.html", "curve.png",
+                                                     "report.pdf"]
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     csv = pd.read_csv(out / "comparison.csv")
     assert list(csv["covered_population"]) == list(table["covered_population"])

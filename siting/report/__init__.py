@@ -3,10 +3,12 @@
 Modules depend one way, each on those before it only:
 
 1. :mod:`~siting.report.i18n` (labels), :mod:`~siting.report.fonts` (the CJK font);
-2. :mod:`~siting.report.common` (tiers, reach, people served per tier, street lines);
+2. :mod:`~siting.report.common` (tiers, reach, people served per tier and per site and
+   service, street lines);
 3. :mod:`~siting.report.markup` (text made inert, legend and icons),
-   :mod:`~siting.report.tables`;
-4. :mod:`~siting.report.basemap`, then :mod:`~siting.report.webmap`;
+   :mod:`~siting.report.tables`, :mod:`~siting.report.curve` (the budget curve page);
+4. :mod:`~siting.report.basemap`, :mod:`~siting.report.maplayers` (assignments, unserved
+   demand per service, site popups), then :mod:`~siting.report.webmap`;
    :mod:`~siting.report.pdf`;
 5. :mod:`~siting.report.write` (the all-or-nothing output folder).
 

@@ -183,6 +183,27 @@ def served_by_tier(result: RunResult, tiers_min: tuple[float, ...] = TIERS_MIN) 
     return out
 
 
+def served_by_site(result: RunResult) -> pd.DataFrame | None:
+    """People an embedded plan serves at each site, per service (its assignments).
+
+    Parameters
+    ----------
+    result
+        The run.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Indexed by site (row of ``result.sites``), one column per service of the plan
+        (0 where a site does not serve it); None for a covering run.
+    """
+    if result.plan is None:
+        return None
+    a = result.plan.assignments
+    t = a.groupby(["site", "service"])["people"].sum().unstack(fill_value=0.0)
+    return t.reindex(columns=list(result.plan.services["service"]), fill_value=0.0)
+
+
 def services(sites: pd.DataFrame) -> list[str]:
     """Service keys of a site table.
 

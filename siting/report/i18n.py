@@ -28,6 +28,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "chosen": ("选定场所", "Chosen sites"),
     "existing_facilities": ("现有设施", "Existing facilities"),
     "uncovered": ("未覆盖需求", "Uncovered demand"),
+    "assignments": ("服务分配（需求点→场所）", "Assignments (demand → site)"),
+    "assigned_to": ("{site}：{n} 个需求点", "{site}: {n} demand points"),
+    "unserved_service": ("未获服务：{s}", "Not served: {s}"),
+    "unserved_people": ("未获服务人数", "People not served"),
+    "unserved_households": ("未获服务户数", "Households not served"),
+    "households_unit": ("户", "households"),
     "legend": ("图例", "Legend"),
     "complex": ("综合服务设施（多功能）", "Service complex (several services)"),
     "single": ("单一功能设施", "Single-function facility"),
@@ -35,7 +41,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "people": ("人", "people"),
     "people_per_cell": ("每格人口", "people per cell"),
     "no_site_reachable": ("步行范围内无设施", "no facility within reach"),
-    "walk_to_site": ("步行 {m:.0f} 米至场所 {j}", "{m:.0f} m walk to site {j}"),
+    "walk_to_site": ("步行 {m:.0f} 米至 {j}", "{m:.0f} m walk to {j}"),
     "osm_basemap": ("OpenStreetMap", "OpenStreetMap"),
     "light_basemap": ("浅色底图", "Light basemap"),
     "tianditu_basemap": ("天地图", "Tianditu"),
@@ -76,6 +82,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "population_in_reach": ("步行范围内人口", "People within reach"),
     "served_tier": ("{m} 分钟内服务人口", "People served within {m} min"),
     "osm_id": ("OSM 编号", "OSM ID"),
+    "id_inventory": ("清查编号", "Inventory ID"),
+    "id_existing": ("设施编号", "Facility ID"),
+    "id_other": ("编号", "ID"),
+    "storeys_estimated": ("层数为估计值", "storeys estimated"),
+    "served_service": ("服务人数：{s}", "People served: {s}"),
     "source": ("来源", "Source"),
     "existing": ("现有设施", "Existing facility"),
     "existing_services": ("现有服务", "Existing services"),
@@ -169,6 +180,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "pdf_sites": ("选定站点（编号见站点表）", "Chosen sites (numbers as in the sites table)"),
     "pdf_no": ("编号", "No."),
     "pdf_services": ("服务", "Services"),
+    "pdf_services_people": ("服务与服务人数（人）", "Services and people served"),
     "pdf_page": ("第 {i} 页，共 {n} 页", "page {i} of {n}"),
     "pdf_assumptions": ("假设与数据来源", "Assumptions and data sources"),
     "pdf_policy": ("政策参数", "Policy values"),
@@ -333,6 +345,25 @@ def place_name(text: object, lang: str) -> object:
     if m is None or lang != "zh":
         return text
     return f"{m[1]} 米规划单元（东 {m[2]} 公里，北 {m[3]} 公里）"
+
+
+def short_label(key: str, lang: str) -> str:
+    """The label of a key without its bracketed detail, for tight table cells.
+
+    Parameters
+    ----------
+    key
+        A key, as for :func:`label`.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        E.g. 社区养老 for 社区养老（日间照料/短期托养）, "Elderly day care" for "Elderly day
+        care and short-stay beds".
+    """
+    return label(key, lang).split("（")[0].split(" (")[0].split(" and ")[0]
 
 
 def list_sep(lang: str) -> str:

@@ -1,10 +1,12 @@
 """``report.pdf``: a printable A4 review-meeting pack of one run (matplotlib, no browser).
 
 Pages: a cover with the headline numbers (read from ``result.summary``, the values of
-``summary.json``), the plan map drawn from the extract itself (streets, buildings, walking reach,
-chosen sites, unserved demand; no tiles), the sites and cost table, the community
-compliance table, an optional budget curve, and the assumptions (policy values and which
-are placeholders, data sources, solver status). Tables use landscape pages.
+``summary.json``), the plan map drawn from the extract itself (streets, buildings, walking
+reach, chosen sites, unserved demand; no tiles), the sites and cost table, the community
+compliance table, the budget curve of a sweep (:mod:`siting.report.curve`), and the
+assumptions (policy values and which are placeholders, data sources, solver status).
+Tables use landscape pages. :func:`write_curve_pdf` writes the curve alone, with the
+table of scenarios, for ``siting compare``.
 
 Chinese text needs a CJK font; the one :func:`siting.report.fonts.cjk_font` finds on the
 machine is embedded (TrueType, ``pdf.fonttype`` 42). Without one a zh report is written
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import matplotlib
@@ -35,12 +39,14 @@ from siting.report.common import (
     TIERS_MIN,
     as_text,
     reach_polygons,
+    served_by_site,
     service_mix,
     services,
     street_lines,
 )
+from siting.report.curve import curve_page, curve_x
 from siting.report.fonts import cjk_font
-from siting.report.i18n import label, list_sep, place_name
+from siting.report.i18n import label, list_sep, place_name, short_label
 from siting.report.tables import report_tables
 
 if TYPE_CHECKING:
@@ -82,6 +88,63 @@ def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
         Notes about the rendering (e.g. the English fallback).
     """
     notes: list[str] = []
+    tables = report_tables(result) if tables is None else tables
+    if reach is None and len(result.chosen_sites):
+        reach = reach_polygons(result, tiers_min=TIERS_MIN, merged=True)
+    with _drawing(lang, notes) as lang:
+        figures = [_cover(result, lang, notes), _map_page(result, lang, reach)]
+        figures += _sites_pages(result, tables, lang)
+        figures += _community_pages(tables, lang)
+        if curve is not None and len(curve):
+            figures.append(curve_page(curve, lang))
+        figures += _assumption_pages(result, lang)
+        _save(figures, path, lang)
+    return notes
+
+
+def write_curve_pdf(curve: pd.DataFrame, path: str | Path, lang: str = "en",
+                    x: str | None = None) -> list[str]:
+    """Write the printable pack of a sweep (``siting compare``): the budget curve and the
+    table of scenarios.
+
+    Parameters
+    ----------
+    curve
+        A comparison table (:func:`siting.compare.compare`; failed runs left out).
+    path
+        The PDF to write.
+    lang
+        ``"zh"`` or ``"en"`` (English labels when no CJK font is installed).
+    x
+        The curve's x column (default :func:`siting.report.curve.curve_x`).
+
+    Returns
+    -------
+    list of str
+        Notes about the rendering (e.g. the English fallback).
+    """
+    notes: list[str] = []
+    x = x if x is not None and x in curve else curve_x(curve)
+    cols = [c for c in ("scenario", x, "n_sites_chosen", "cost_total", "covered_population")
+            if c in curve]
+    cols = list(dict.fromkeys(cols + [c for c in curve.columns if c.startswith("served_")]))
+    rows = [[as_text(v) if c == "scenario" else _num(v) for c, v in r.items()]
+            for _, r in curve[cols].iterrows()]
+    widths = [0.3] + [0.7 / max(len(cols) - 1, 1)] * (len(cols) - 1)
+    with _drawing(lang, notes) as lang:
+        heads = [label(c[len("served_"):] if c.startswith("served_") else c, lang) for c in cols]
+        figures = [curve_page(curve, lang, x)]
+        figures += _table_pages(label("scenario", lang), heads, rows, widths, lang,
+                                wrap=[40 if lang == "zh" else 60])
+        _save(figures, path, lang)
+    return notes
+
+
+@contextmanager
+def _drawing(lang: str, notes: list[str]) -> Iterator[str]:
+    """Draw in ``lang`` (English without a CJK font, noted in ``notes``): fonts embedded as
+    TrueType, no mathtext or TeX in names from data, and matplotlib's "Failed to find font
+    weight" messages silenced (a CJK font with one weight is used for bold too)."""
     families = ["DejaVu Sans"]
     if lang == "zh":
         cjk = cjk_font()
@@ -90,21 +153,23 @@ def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
         else:
             lang = "en"
             notes.append(label("pdf_font_note", "en"))
-    tables = report_tables(result) if tables is None else tables
-    if reach is None and len(result.chosen_sites):
-        reach = reach_polygons(result, tiers_min=TIERS_MIN, merged=True)
-    rc: dict[str, Any] = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
+    rc = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
           "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
           "axes.unicode_minus": False}
-    quiet = _QuietFindfont()
-    # matplotlib's stubs list every rc key as a Literal; these are checked when set
-    with quiet, matplotlib.rc_context(rc), PdfPages(path) as pdf:  # type: ignore[arg-type]
-        figures = [_cover(result, lang, notes), _map_page(result, lang, reach)]
-        figures += _sites_pages(result, tables, lang)
-        figures += _community_pages(tables, lang)
-        if curve is not None and len(curve):
-            figures.append(_curve_page(curve, lang))
-        figures += _assumption_pages(result, lang)
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        # matplotlib's stubs list every rc key as a Literal; these are checked when set
+        with matplotlib.rc_context(rc):  # type: ignore[arg-type]
+            yield lang
+    finally:
+        log.setLevel(level)
+
+
+def _save(figures: list, path: str | Path, lang: str) -> None:
+    """The pages, numbered, into one PDF."""
+    with PdfPages(path) as pdf:
         for i, fig in enumerate(figures, start=1):
             fig.text(0.5, 0.015, label("pdf_page", lang, i=i, n=len(figures)), ha="center",
                      fontsize=7, color="#666")
@@ -112,21 +177,6 @@ def write_pdf(result: RunResult, path: str | Path, lang: str = "zh",
         info = pdf.infodict()
         info["Title"] = label("pdf_title", "en")
         info["Creator"] = "siting"
-    return notes
-
-
-class _QuietFindfont:
-    """Silence matplotlib's "Failed to find font weight" messages (a CJK font with one
-    weight is used for bold too) while the report is drawn."""
-
-    def __enter__(self):
-        self._log = logging.getLogger("matplotlib.font_manager")
-        self._level = self._log.level
-        self._log.setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._log.setLevel(self._level)
 
 
 # ---------------------------------------------------------------------------
@@ -359,12 +409,19 @@ def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
     sites = tables["sites"]
     costs = tables["costs"].set_index("site_id") if len(tables["costs"]) else None
     svc = tables.get("services")
+    plan = served_by_site(result)  # a plan's people per service; then everyone in reach last
+    last = "covered_population" if plan is None else "population_in_reach"
+    hh = {k for k, v in ((result.summary.get("assumptions") or {}).get("services") or {}).items()
+          if v.get("demand_group") == "households"}  # counted in households, not people
     rows = []
     for i, (_, r) in enumerate(sites.iterrows(), start=1):
         sid = int(r["site_id"])
         mix = []
         if svc is not None and len(svc):
-            mix = [label(k, lang) for k in svc.loc[svc["site_id"] == sid, "service"]]
+            mix = [label(k, lang) if plan is None or sid not in plan.index else
+                   f"{short_label(k, lang)} {_num(plan.at[sid, k])}"
+                   + (f" {label('households_unit', lang)}" if k in hh else "")
+                   for k in svc.loc[svc["site_id"] == sid, "service"]]
         c = costs.loc[sid] if costs is not None and sid in costs.index else {}
         area = r.get("area_used_m2", r.get("usable_area_m2"))
         name = as_text(place_name(r.get("name"), lang)) or _kind_name(r, lang)
@@ -372,12 +429,12 @@ def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
                      list_sep(lang).join(mix), _num(area),
                      *[_num(c.get(k)) if len(c) else "–" for k in
                        ("cost_one_off", "cost_fit_out", "cost_rent_horizon", "cost_total")],
-                     _num(r.get("covered_population"))])
-    heads = [label("pdf_no", lang), label("name", lang), label("pdf_services", lang),
+                     _num(r.get(last))])
+    heads = [label("pdf_no", lang), label("name", lang),
+             label("pdf_services" if plan is None else "pdf_services_people", lang),
              label("area_used_m2" if "area_used_m2" in sites else "usable_area_m2", lang),
              label("cost_one_off", lang), label("cost_fit_out", lang),
-             label("cost_rent_horizon", lang), label("cost_total", lang),
-             label("covered_population", lang)]
+             label("cost_rent_horizon", lang), label("cost_total", lang), label(last, lang)]
     widths = [0.04, 0.2, 0.26, 0.07, 0.08, 0.08, 0.08, 0.09, 0.1]
     return _table_pages(label("sheet_sites", lang), heads, rows, widths, lang,
                         wrap=[None, 22 if lang == "zh" else 36, 30 if lang == "zh" else 48])
@@ -446,22 +503,6 @@ def _table_pages(title: str, heads: list[str], rows: list[list[str]], widths: li
             y -= h
         pages.append(fig)
     return pages
-
-
-# ---------------------------------------------------------------------------
-# budget curve (a sweep only) and assumptions
-# ---------------------------------------------------------------------------
-def _curve_page(curve: pd.DataFrame, lang: str):
-    x = "budget" if "budget" in curve else curve.columns[0]
-    fig = Figure(figsize=A4_LANDSCAPE)
-    fig.text(0.06, 0.93, label("pdf_curve", lang), fontsize=15, weight="bold")
-    ax = fig.add_axes((0.1, 0.12, 0.82, 0.74))
-    ax.plot(curve[x].astype(float), curve["covered_population"].astype(float), marker="o")
-    ax.set_xlabel(label(x, lang))
-    ax.set_ylabel(label("covered_population", lang))
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    return fig
 
 
 def _assumption_pages(result: RunResult, lang: str) -> list:

@@ -49,7 +49,14 @@ from siting.report.common import (
     services,
     tier_walks,
 )
-from siting.report.i18n import check_lang, key_list, label, place_name
+from siting.report.i18n import check_lang, label, place_name
+from siting.report.maplayers import (
+    assignment_layer,
+    points_layer,
+    served_text,
+    site_popup,
+    unserved_layers,
+)
 from siting.report.markup import esc, icon, icon_html, legend_html, map_page, swatch
 
 if TYPE_CHECKING:
@@ -113,8 +120,11 @@ def make_map(result: RunResult, lang: str | None = None, assets: str = "inline",
              reach: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Layered map of a run: an offline basemap of the extract's streets and buildings,
     study area, communities, population, walking reach by tier, candidates by class,
-    chosen sites (icon by service mix, permanent name label), existing facilities and
-    uncovered demand, with a layer control, a legend, and a title and summary panel.
+    chosen sites (icon by service mix, permanent name label), existing facilities, the
+    assignment of demand to sites (toggled) and the demand left out (a covering run:
+    uncovered demand; an embedded plan: one toggled layer per service of the people it
+    does not serve, :mod:`siting.report.maplayers`), with a layer control, a legend, and a
+    title and summary panel.
 
     Parameters
     ----------
@@ -193,7 +203,7 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
     existing = _flag(sites, "existing")
     chosen = sites["chosen"].astype(bool).to_numpy()
     cand = sites[~chosen & ~existing]
-    _points(m, cand, esc(L("candidates")), show=False,
+    points_layer(m, cand, esc(L("candidates")), show=False,
             colour=[KIND_COLOURS.get(k, "#555") for k in cand["kind"]], radius=4.0,
             tip=[f"{as_text(c.get('name')) or L('candidates')} ({L(str(c['kind']))}, "
                  f"{c['floor_area_m2']:,.0f} m²)" for _, c in cand.iterrows()])
@@ -206,7 +216,7 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
             folium.Marker([c.geometry.y, c.geometry.x],
                           icon=icon("existing"), tooltip=esc(as_text(c.get("name")) or
                                                              L("existing_facilities")),
-                          popup=folium.Popup(_popup(c, result, L, None, lang), max_width=340)
+                          popup=folium.Popup(site_popup(c, result, L, None, lang), max_width=340)
                           ).add_to(g)
         g.add_to(m)
         legend.append(f"{icon_html('existing', size=12)} {esc(L('existing_facilities'))}")
@@ -224,7 +234,7 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
                           esc(as_text(c.get("name")) or f"{L('site_id')} {int(c['site_id'])}"),
                           sticky=False, permanent=True, direction="right", offset=(12, 0),
                           class_name="siting-label"),
-                      popup=folium.Popup(_popup(c, result, L, served, lang), max_width=340)
+                      popup=folium.Popup(site_popup(c, result, L, served, lang), max_width=340)
                       ).add_to(g)
     g.add_to(m)
     for kind in ("complex", "single", "generic"):
@@ -233,22 +243,16 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
                           f"{esc(L('site_generic' if kind == 'generic' else kind))}")
 
     demand = frame(result.demand.to_crs("EPSG:4326"), gcj)
-    site_of, walk = tier_walks(result, tiers_min)
-    unc = ~demand["covered"].astype(bool).to_numpy()
-    idx = np.flatnonzero(unc)
-    scale = max(float(demand["population"].max()), 1.0) if len(demand) else 1.0
-    pop = demand["population"].to_numpy(dtype=float)
-    _points(m, demand.iloc[idx], esc(L("uncovered")), colour=UNCOVERED_COLOUR,
-            radius=2 + 5 * np.sqrt(pop[idx] / scale),
-            tip=[f"{pop[i]:,.0f} {L('people')}; " + (
-                L("walk_to_site", m=walk[i], j=int(site_of[i])) if np.isfinite(walk[i])
-                else L("no_site_reachable")) for i in idx])
-    legend.append(swatch(UNCOVERED_COLOUR, L("uncovered"), dot=True))
+    assignment_layer(m, result, demand, sites, L, lang, legend)
+    if result.plan is not None:  # what each service leaves unserved, not one generic layer
+        unserved_layers(m, result, demand, L, legend)
+    else:
+        _uncovered_layer(m, result, demand, tiers_min, L, legend)
 
     folium.LayerControl(collapsed=False).add_to(m)
     page.header.add_child(folium.Element(_MAP_CSS), name="siting_css")
     page.html.add_child(folium.Element(legend_html(L("legend"), legend)))
-    page.html.add_child(folium.Element(_summary_html(result, L)))
+    page.html.add_child(folium.Element(_summary_html(result, L, lang)))
     m.fit_bounds([[s, w], [n, e]])
     return m
 
@@ -278,28 +282,27 @@ def check_map_options(lang: str | None = None, assets: str = "inline", basemap: 
                           "(free from https://console.tianditu.gov.cn)")
 
 
-def _points(m, gdf: gpd.GeoDataFrame, name: str, colour, radius, tip: list[str],
-            show: bool = True) -> None:
-    """Many circle markers as one GeoJSON layer (a small file even with thousands of points);
-    style per feature, tooltip text escaped here."""
-    n = len(gdf)
-    colour = [colour] * n if isinstance(colour, str) else list(colour)
-    radius = np.broadcast_to(np.asarray(radius, dtype=float), (n,))
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point",
-                                         "coordinates": [round(x, 7), round(y, 7)]},
-         "properties": {"tip": esc(t), "c": c, "r": round(float(r), 2)}}
-        for x, y, t, c, r in zip(gdf.geometry.x, gdf.geometry.y, tip, colour, radius)]}
-    g = folium.FeatureGroup(name=name, show=show)
-    if n:
-        folium.GeoJson(
-            fc, marker=folium.CircleMarker(radius=4, fill=True, weight=1),
-            style_function=lambda f: {"color": f["properties"]["c"], "fillColor": f["properties"]["c"],
-                                      "radius": f["properties"]["r"], "fillOpacity": 0.75,
-                                      "weight": 1},
-            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
-        ).add_to(g)
-    g.add_to(m)
+def _uncovered_layer(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame, tiers_min,
+                     L: Callable[..., str], legend: list[str]) -> None:
+    """Demand points a covering run leaves uncovered, with the walk to the nearest site."""
+    site_of, walk = tier_walks(result, tiers_min)
+    unc = ~demand["covered"].astype(bool).to_numpy()
+    idx = np.flatnonzero(unc)
+    scale = max(float(demand["population"].max()), 1.0) if len(demand) else 1.0
+    pop = demand["population"].to_numpy(dtype=float)
+    points_layer(m, demand.iloc[idx], esc(L("uncovered")), colour=UNCOVERED_COLOUR,
+                 radius=2 + 5 * np.sqrt(pop[idx] / scale),
+                 tip=[f"{pop[i]:,.0f} {L('people')}; " + (
+                     L("walk_to_site", m=walk[i], j=_site_name(result, int(site_of[i]), L))
+                     if np.isfinite(walk[i])
+                     else L("no_site_reachable")) for i in idx])
+    legend.append(swatch(UNCOVERED_COLOUR, L("uncovered"), dot=True))
+
+
+def _site_name(result: RunResult, j: int, L: Callable[..., str]) -> str:
+    """A site as tooltips name it: its name, else 场所编号 17."""
+    return as_text(result.sites["name"].iloc[j] if "name" in result.sites else None) \
+        or f"{L('site_id')} {j}"
 
 
 def _flag(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -384,46 +387,6 @@ def _population_layers(m: folium.Map, result: RunResult, gcj: bool, L: Callable[
                        for k in range(len(edges) - 1)]
 
 
-def _popup(c: pd.Series, result: RunResult, L: Callable[..., str],
-           served: pd.DataFrame | None, lang: str) -> str:
-    rows: list[tuple[str, str]] = [
-        (L("site_id"), str(int(c["site_id"]))),
-        (L("name"), as_text(c.get("name")) or "—"),
-        (L("kind"), L(as_text(c.get("kind")))),
-    ]
-    for key in ("acquisition_mode", "source", "existing_services"):
-        if as_text(c.get(key)):
-            rows.append((L(key), key_list(as_text(c.get(key)), lang)))
-    rows.append((L("floor_area_m2"), f"{c['floor_area_m2']:,.0f}"
-                 + (" *" if bool(c.get("levels_estimated", False)) else "")))
-    rows.append((L("usable_area_m2"), f"{c['usable_area_m2']:,.0f}"))
-    for k in services(result.sites):
-        area = c.get(f"area_m2_{k}")
-        units = c.get(f"units_{k}")
-        if area is not None and np.isfinite(float(area)) and float(area) > 0:
-            txt = f"{float(area):,.0f} m²"
-            if units is not None and np.isfinite(float(units)):
-                txt += f" · {float(units):,.0f} {L('units').split('（')[0].split(' (')[0]}"
-            rows.append((f"{L('service')}: {L(k)}", txt))
-    if "cost_total" in c:  # the breakdown every output shows (siting.report.tables.COST_COLUMNS)
-        for key in (*COST_PARTS, "cost_total"):
-            v = float(c.get(key, np.nan))
-            if np.isfinite(v) and (v > 0 or key == "cost_total"):
-                rows.append((L(key), f"{v:,.0f}"))
-    elif "cost" in c and np.isfinite(float(c["cost"])) and float(c["cost"]) > 0:
-        rows.append((L("cost"), f"{float(c['cost']):,.0f}"))
-    if served is not None and int(c["site_id"]) in served.index:
-        for col, v in served.loc[int(c["site_id"])].items():
-            rows.append((L("served_tier", m=col[len("served_"):-len("min")]), f"{v:,.0f}"))
-    rows.append((L("covered_population"), f"{c['covered_population']:,.0f}"))
-    rows.append((L("population_in_reach"), f"{c['population_in_reach']:,.0f}"))
-    if as_text(c.get("osm_id")):
-        rows.append((L("osm_id"), as_text(c.get("osm_id"))))
-    body = "".join(f"<tr><th style='text-align:left;padding-right:8px'>{esc(k)}</th>"
-                   f"<td class='siting-val'>{esc(v)}</td></tr>" for k, v in rows)
-    return f"<table class='siting-popup' style='font-size:12px'>{body}</table>"
-
-
 def _gap_text(gap, L: Callable[..., str]) -> str:
     """The MIP gap as the CLI prints it (``1.23 %``), or that no bound was proven."""
     if gap is None or not np.isfinite(float(gap)):
@@ -437,7 +400,7 @@ def _area_name(result: RunResult) -> str:
     return Path(src).stem if src and ("/" in src or "." in src) else src
 
 
-def _summary_html(result: RunResult, L: Callable[..., str]) -> str:
+def _summary_html(result: RunResult, L: Callable[..., str], lang: str) -> str:
     """Title and summary panel: every number from ``result.summary`` (as in
     ``summary.json``), formatted as the CLI prints it; each text through :func:`esc`."""
     s = result.summary
@@ -456,8 +419,8 @@ def _summary_html(result: RunResult, L: Callable[..., str]) -> str:
                      f"{s['n_sites_chosen']} / {s['n_candidate_sites']}"))
     if s.get("served_by_service"):
         rows.append(("head", L("served_by_service"), ""))
-    for k, v in (s.get("served_by_service") or {}).items():
-        rows.append(("served", L(k), f"{v:,.0f} {L('people')}"))
+    for k, v in (s.get("served_by_service") or {}).items():  # households for housekeeping
+        rows.append(("served", L(k), served_text(result, k, v, L, lang, group=False)))
     if s.get("communities_total") is not None:
         rows.append(("standard", L("communities_meeting_standard"),
                      f"{s['communities_meeting_standard']} / {s['communities_total']}"))
