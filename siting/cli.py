@@ -292,7 +292,8 @@ def compare(
     typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"
                                      if abs(v) < 1 else f"{v:,.0f}"))
     typer.echo(f"comparison: {(path / 'comparison.xlsx').resolve()}\n"
-               f"curve: {(path / 'curve.png').resolve()}")
+               f"curve: {(path / 'curve.png').resolve()}\n"
+               f"printable report: {(path / 'report.pdf').resolve()}")
     failed = failures(table)
     if len(failed):  # the finished runs are written; the failed ones named, exit code 2
         _fail("; ".join(f"scenario {n!r} failed: {e}" for n, e in

@@ -18,11 +18,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siting.costs import COST_PARTS
 from siting.report.basemap import COORD_DECIMALS
 from siting.report.common import as_text, number_or_zero, served_by_site, services
 from siting.report.i18n import key_list
 from siting.report.markup import esc, swatch
-from siting.sites import COST_PARTS
 
 if TYPE_CHECKING:
     from siting.pipeline import RunResult

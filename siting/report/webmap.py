@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.costs import COST_PARTS
 from siting.errors import SitingError
 from siting.report.basemap import (
     BASE_BACKGROUND,
