@@ -190,8 +190,9 @@ def build_access(
     footprints
     entrances
     large_footprint_m
-        Where a building meets the street (edge snapping only): a point whose
-        ``osm_id`` names a footprint (``footprints`` indexed by ``osm_id``, in ``G``'s
+        Where a building meets the street (edge snapping only): a point whose id
+        (``source_id`` for sites, ``osm_id`` for demand) names a footprint
+        (``footprints`` indexed by OSM id, in ``G``'s
         CRS) walks from that building's ``entrance=*`` node nearest a street when it
         has one (within 1 m of the outline); else, when the footprint is wider than
         ``large_footprint_m`` (smallest enclosing circle), from the point of the outline
@@ -276,9 +277,12 @@ def _edge_table(G: nx.MultiDiGraph, node_ids: np.ndarray, node_xy: np.ndarray):
 
 
 def _ids(points: gpd.GeoDataFrame) -> np.ndarray:
-    if "osm_id" not in points:
-        return np.full(len(points), None, dtype=object)
-    return points["osm_id"].astype(object).to_numpy()
+    """Ids naming each point's building footprint: a site's ``source_id`` (an OSM id, or
+    an inventory's, which names no footprint), a demand point's ``osm_id``."""
+    for col in ("source_id", "osm_id"):
+        if col in points:
+            return points[col].astype(object).to_numpy()
+    return np.full(len(points), None, dtype=object)
 
 
 def _doors(xy: np.ndarray, doors, tree: shapely.STRtree, streets: np.ndarray):

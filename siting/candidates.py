@@ -3,7 +3,7 @@
 ``site_id``
     Position in the optimiser's :class:`~siting.models.instance.Instance` for candidates that
     are not excluded; excluded rows are numbered after them.
-``osm_id``
+``source_id``
     OSM id (``w123``) or the inventory's id (as text).
 ``name``, ``kind``
     Name and class (``industrial``, ``warehouse``, ``commercial``, ``office``,
@@ -52,7 +52,7 @@ from siting.config.site_policy import class_tables
 from siting.costs import COST_PARTS, RATE_COLUMNS, price
 
 COLUMNS = (
-    "site_id", "osm_id", "name", "kind", "floor_area_m2", "usable_area_m2", "levels_estimated",
+    "site_id", "source_id", "name", "kind", "floor_area_m2", "usable_area_m2", "levels_estimated",
     "acquisition_mode", "cost", "annual_cost", *COST_PARTS, "cost_total", *RATE_COLUMNS,
     "ground_floor", "lift", "year_available",
     "ownership", "existing", "existing_services", "excluded_reason", "source",
@@ -83,7 +83,7 @@ def candidate_frame(out: pd.DataFrame, geoms, crs, policy: dict) -> gpd.GeoDataF
     Parameters
     ----------
     out
-        At least ``osm_id``, ``kind``, ``floor_area_m2``, ``usable_area_m2``,
+        At least ``source_id``, ``kind``, ``floor_area_m2``, ``usable_area_m2``,
         ``acquisition_mode`` and ``source``; optional ``cost``/``annual_cost`` win over
         the policy's rates (:func:`siting.costs.price`).
     geoms

@@ -100,7 +100,7 @@ def run(
     objective: Annotated[str | None, typer.Option(
         help="embedded model: max_served, min_cost or min_distance")] = None,
     require: Annotated[list[str] | None, typer.Option(
-        help="candidate id (osm_id: OSM w123 or inventory 编号) forced into the plan with its "
+        help="candidate id (source_id: OSM w123 or inventory 编号) forced into the plan with its "
              "cost counted; repeat or comma-separate")] = None,
     forbid: Annotated[list[str] | None, typer.Option(
         help="candidate id never opened; repeat or comma-separate")] = None,

@@ -214,11 +214,11 @@ def compare(items: Sequence[str | Path] = (), base: str | Path | dict | None = N
 
 
 def _site_names(sites: pd.DataFrame) -> str:
-    """Chosen sites as ``name (id)`` joined by ``; `` (ids are the stable ``osm_id``)."""
+    """Chosen sites as ``name (id)`` joined by ``; `` (ids are the stable ``source_id``)."""
     out = []
     for _, r in sites.iterrows():
         name = r.get("name")
-        sid = r.get("osm_id", r.get("site_id"))
+        sid = r.get("source_id", r.get("site_id"))
         out.append(f"{name} ({sid})" if isinstance(name, str) and name else str(sid))
     return "; ".join(out)
 

@@ -187,7 +187,7 @@ def read_inventory(
     mode = read_modes(col("acquisition_mode"), class_default(policy, kind, "acquisition_mode"),
                   where)
     out = pd.DataFrame({
-        "osm_id": ids, "name": [v if given(v) else None for v in col("name")],
+        "source_id": ids, "name": [v if given(v) else None for v in col("name")],
         "kind": kind, "floor_area_m2": area, "usable_area_m2": usable,
         "levels_estimated": False, "acquisition_mode": mode,
         "cost": read_numbers(col("cost"), "cost", where, nonneg=True),

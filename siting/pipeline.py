@@ -202,7 +202,7 @@ def _run(sc: Scenario, t0: float) -> RunResult:
     # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
     sites = candidates[candidates["excluded_reason"].isna()].copy()
     fixed = np.flatnonzero(sites["existing"].to_numpy())
-    required = np.flatnonzero(sites["osm_id"].astype(str).isin(sc.require).to_numpy()
+    required = np.flatnonzero(sites["source_id"].astype(str).isin(sc.require).to_numpy()
                               & ~sites["existing"].to_numpy())
     if len(sites) == len(fixed):
         raise SitingError(
@@ -291,14 +291,14 @@ def _access(G, demand, sites, walking, door: dict) -> Access:
 
 def _planner_choices(sc: Scenario, candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``--forbid`` ids excluded (with the reason); ``--require`` ids checked to be
-    candidates the optimiser can open. Ids are ``osm_id`` values (stable across runs)."""
-    ids = candidates["osm_id"].astype(str)
+    candidates the optimiser can open. Ids are ``source_id`` values (stable across runs)."""
+    ids = candidates["source_id"].astype(str)
     for flag, wanted in (("--require", sc.require), ("--forbid", sc.forbid)):
         unknown = [v for v in wanted if v not in set(ids)]
         if unknown:
             raise SitingError(
                 f"{flag}: no candidate site has id {', '.join(map(repr, unknown[:5]))}; ids are "
-                f"the osm_id column of candidates.gpkg (OSM w…/r… or an inventory 编号), e.g. "
+                f"the source_id column of candidates.gpkg (OSM w…/r… or an inventory 编号), e.g. "
                 f"{', '.join(ids.head(3))}")
     both = set(sc.require) & set(sc.forbid)
     if both:
@@ -306,7 +306,7 @@ def _planner_choices(sc: Scenario, candidates: gpd.GeoDataFrame) -> gpd.GeoDataF
     gone = candidates[ids.isin(sc.require) & candidates["excluded_reason"].notna()]
     if len(gone):
         raise SitingError(
-            f"--require {gone['osm_id'].iloc[0]}: that candidate is excluded "
+            f"--require {gone['source_id'].iloc[0]}: that candidate is excluded "
             f"({gone['excluded_reason'].iloc[0]}); it cannot be opened")
     if not sc.forbid:
         return candidates

@@ -76,7 +76,7 @@ def candidates_from_buildings(
     levels = class_default(policy, kind, "levels") if default_levels is None else default_levels
     fa = floor_area(b, levels, float(policy.get("storey_height_m", 3.0)))
     out = pd.DataFrame({
-        "osm_id": b.index.astype(str), "name": b["name"].to_numpy(), "kind": kind.to_numpy(),
+        "source_id": b.index.astype(str), "name": b["name"].to_numpy(), "kind": kind.to_numpy(),
         "floor_area_m2": fa["floor_area_m2"].to_numpy(),
         "levels_estimated": fa["levels_estimated"].to_numpy(bool),
     })
@@ -99,7 +99,7 @@ def candidates_from_buildings(
 def _new_build_land(landuse, buildings, policy) -> pd.DataFrame:
     """Land-use parcels mapped to a new-build class with no building standing on them."""
     mapping = policy["classes"].get("new_build_landuse", {})
-    cols = ["osm_id", "name", "kind", "floor_area_m2", "levels_estimated", "geometry"]
+    cols = ["source_id", "name", "kind", "floor_area_m2", "levels_estimated", "geometry"]
     if landuse is None or landuse.empty or not mapping:
         return pd.DataFrame(columns=cols)
     lu = landuse[landuse["landuse"].isin(mapping.keys())].to_crs(buildings.crs)
@@ -111,7 +111,7 @@ def _new_build_land(landuse, buildings, policy) -> pd.DataFrame:
     plot = class_default(policy, kind, "plot_ratio").fillna(1.0).astype(float)
     cap = class_default(policy, kind, "max_floor_area_m2").fillna(np.inf).astype(float)
     return pd.DataFrame({
-        "osm_id": lu.index.astype(str), "name": lu["name"].to_numpy(), "kind": kind.to_numpy(),
+        "source_id": lu.index.astype(str), "name": lu["name"].to_numpy(), "kind": kind.to_numpy(),
         "floor_area_m2": np.minimum(lu.geometry.area * plot, cap).to_numpy(),
         "levels_estimated": True,
         "geometry": lu.representative_point().to_numpy(),
@@ -199,7 +199,7 @@ def _described_by(osm: gpd.GeoDataFrame, inventory: gpd.GeoDataFrame,
         return osm
     polys = gpd.GeoDataFrame({"building": buildings.index.astype(str)},
                              geometry=buildings.geometry.to_numpy(), crs=buildings.crs)
-    pts = gpd.GeoDataFrame({"row": inventory["osm_id"].to_numpy(),
+    pts = gpd.GeoDataFrame({"row": inventory["source_id"].to_numpy(),
                             "label": inventory["name"].to_numpy()},
                            geometry=inventory.geometry.to_numpy(), crs=inventory.crs)
     hit = gpd.sjoin(pts.to_crs(polys.crs), polys, how="inner", predicate="within")
@@ -208,9 +208,9 @@ def _described_by(osm: gpd.GeoDataFrame, inventory: gpd.GeoDataFrame,
     label = {b: f"in the inventory as {i}" + (f" ({n})" if isinstance(n, str) and n else "")
              for b, i, n in zip(hit["building"], hit["row"], hit["label"])}
     out = osm.copy()
-    take = out["osm_id"].isin(label.keys()) & out["excluded_reason"].isna() \
+    take = out["source_id"].isin(label.keys()) & out["excluded_reason"].isna() \
         & out["source"].eq("osm")
-    out.loc[take, "excluded_reason"] = out.loc[take, "osm_id"].map(label)
+    out.loc[take, "excluded_reason"] = out.loc[take, "source_id"].map(label)
     return out
 
 

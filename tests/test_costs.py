@@ -95,7 +95,7 @@ def test_nanjing_stock_spaces_plan_within_10m(nanjing_osm, stock_inventory, tmp_
     pol = load_site_policy()
     h = pol["costs"]["horizon_years"]
     used = sites[sites["acquisition_mode"].isin(["lease", "renovate"])]
-    assert len(used) and sites["osm_id"].str.startswith("GX-").any()
+    assert len(used) and sites["source_id"].str.startswith("GX-").any()
     for _, r in used.iterrows():  # no inventory costs given: charged per m² used
         rate = pol["costs"][r["acquisition_mode"]]
         assert r["area_used_m2"] <= r["usable_area_m2"] + 1e-6
@@ -109,11 +109,11 @@ def test_nanjing_stock_spaces_plan_within_10m(nanjing_osm, stock_inventory, tmp_
           f"CNY (charged on usable area: {old:,.0f} CNY)")
     assert old > 2 * s["cost_total"]
     # the required space is in the plan, its cost counted in the total
-    req = sites[sites["osm_id"] == "GX-09"]
+    req = sites[sites["source_id"] == "GX-09"]
     assert len(req) == 1 and req["cost_total"].iloc[0] > 0
     assert s["cost_total"] == pytest.approx(float(sites["cost_total"].sum()))
     # nothing for infants or the elderly below ground
-    basement = sites[sites["osm_id"] == "GX-02"]
+    basement = sites[sites["source_id"] == "GX-02"]
     for col in ("area_m2_infant_care", "area_m2_elderly_care"):
         assert (basement[col].fillna(0) == 0).all()
     # the same ids name the same buildings in another run (other model, one site forbidden)
@@ -121,8 +121,8 @@ def test_nanjing_stock_spaces_plan_within_10m(nanjing_osm, stock_inventory, tmp_
     res = cli("run", "--osm", nanjing_osm, "--inventory", stock_inventory, "--min-floor-area", 40,
               "-p", 2, "--forbid", "GX-01", "--out", again)
     assert res.exit_code == 0, res.output
-    a = gpd.read_file(out / "candidates.gpkg").set_index("osm_id").geometry
-    b = gpd.read_file(again / "candidates.gpkg").set_index("osm_id").geometry
+    a = gpd.read_file(out / "candidates.gpkg").set_index("source_id").geometry
+    b = gpd.read_file(again / "candidates.gpkg").set_index("source_id").geometry
     common = a.index.intersection(b.index)
     assert len(common) > 100 and a.loc[common].geom_equals_exact(b.loc[common], 1e-9).all()
 

@@ -216,7 +216,7 @@ def test_embedded_popups_show_people_served_per_service(browser, emb):  # noqa: 
         if float(site.get("units_infant_care", 0)) > 0:
             assert rows[f"服务: {label('infant_care', 'zh')}"].endswith("托位")
             seen_units += 1
-        assert rows["OSM 编号"] == site["osm_id"]  # the sample's sites are all OSM buildings
+        assert rows["OSM 编号"] == site["source_id"]  # the sample's sites are all OSM buildings
         assert not any(v.endswith("*") for v in rows.values())
         if bool(site["levels_estimated"]):
             assert rows["建筑面积（m²）"].endswith("（层数为估计值）")
@@ -231,9 +231,9 @@ def test_popup_labels_by_source_and_no_mode_on_existing(cov):
     result = enriched(cov[0])
     sites = result.sites.copy()
     j = int(result.solution.chosen[1])
-    sites.loc[j, ["source", "osm_id"]] = ["inventory", "INV-007"]
+    sites.loc[j, ["source", "source_id"]] = ["inventory", "INV-007"]
     ex = int(np.flatnonzero(sites["existing"].to_numpy(bool))[0])
-    sites.loc[ex, "osm_id"] = "F-1"
+    sites.loc[ex, "source_id"] = "F-1"
     sites.loc[ex, "source"] = "existing"
     result.sites = sites
     L = lambda key, **f: lab(key, "en", **f)  # noqa: E731

@@ -58,7 +58,7 @@ def _recompute_covered(osm, out, threshold):
     foot = ext.buildings.to_crs(crs).geometry
     ent = ext.entrances.to_crs(crs).geometry
     dx, dy = walk_check.doors(G, foot, ent, demand["osm_id"], demand.geometry.x, demand.geometry.y)
-    sx, sy = walk_check.doors(G, foot, ent, sites["osm_id"], sites.geometry.x, sites.geometry.y)
+    sx, sy = walk_check.doors(G, foot, ent, sites["source_id"], sites.geometry.x, sites.geometry.y)
     pts = walk_check.attach(G, dx, dy, min_nodes=5)
     best = np.full(len(demand), np.inf)
     for site in walk_check.attach(G, sx, sy, min_nodes=5):

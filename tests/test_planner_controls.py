@@ -31,7 +31,7 @@ def test_required_site_is_opened_with_its_cost_and_forbidden_one_is_not(base, he
     chosen = cand[cand["chosen"].astype(bool)]
     spare = cand[~cand["chosen"].astype(bool) & cand["excluded_reason"].isna()
                  & (cand["population_in_reach"] > 0)]
-    req, forb = str(spare["osm_id"].iloc[0]), str(chosen["osm_id"].iloc[0])
+    req, forb = str(spare["source_id"].iloc[0]), str(chosen["source_id"].iloc[0])
     o2 = tmp_path / "ctl"
     res = _run("--osm", helsinki_osm, "--out", o2, "-p", 3, "--cost-per-m2", 1000,
                "--require", req, "--forbid", forb)
@@ -39,12 +39,12 @@ def test_required_site_is_opened_with_its_cost_and_forbidden_one_is_not(base, he
     s = json.loads((o2 / "summary.json").read_text())
     c2 = gpd.read_file(o2 / "candidates.gpkg")
     picked = c2[c2["chosen"].astype(bool)]
-    assert req in set(picked["osm_id"]) and forb not in set(picked["osm_id"])
+    assert req in set(picked["source_id"]) and forb not in set(picked["source_id"])
     assert s["n_sites_chosen"] == 3
     assert s["cost_total"] == pytest.approx(float(picked["cost_total"].sum()))
-    assert c2.loc[c2["osm_id"] == forb, "excluded_reason"].iloc[0] == "forbidden (--forbid)"
+    assert c2.loc[c2["source_id"] == forb, "excluded_reason"].iloc[0] == "forbidden (--forbid)"
     # the same ids name the same buildings in both runs
-    assert set(c2["osm_id"]) == set(cand["osm_id"])
+    assert set(c2["source_id"]) == set(cand["source_id"])
 
 
 def test_unknown_or_excluded_ids_are_refused(helsinki_osm, tmp_path):
@@ -59,13 +59,13 @@ def test_required_site_in_the_embedded_plan(base, helsinki_osm, tmp_path):
     _, cand = base
     free = cand[cand["excluded_reason"].isna() & (cand["usable_area_m2"] > 600)
                 & (cand["population_in_reach"] > 0)]
-    req = str(free.sort_values("population_in_reach")["osm_id"].iloc[0])
+    req = str(free.sort_values("population_in_reach")["source_id"].iloc[0])
     out = tmp_path / "emb"
     res = _run("--osm", helsinki_osm, "--out", out, "--model", "embedded", "--budget", 2e7,
                "--time-limit", 8, "--require", req, "--min-coverage", 0)
     assert res.exit_code == 0, res.output
     sites = gpd.read_file(out / "sites.gpkg")
-    assert req in set(sites["osm_id"])
+    assert req in set(sites["source_id"])
     s = json.loads((out / "summary.json").read_text())
     assert s["cost_total"] <= 2e7 + 1
 
@@ -86,7 +86,7 @@ def test_explanations_match_a_resolve_without_the_site(nanjing_osm, tmp_path):
     j = sites.sort_values("loss_if_dropped").iloc[-1]
     again = tmp_path / "without"
     res = _run("--osm", nanjing_osm, "--out", again, "-p", 4, "--cost-per-m2", 1000,
-               "--forbid", j["osm_id"])
+               "--forbid", j["source_id"])
     assert res.exit_code == 0, res.output
     s2 = json.loads((again / "summary.json").read_text())
     assert j["loss_if_dropped"] == pytest.approx(s["covered_population"] - s2["covered_population"],

@@ -296,7 +296,7 @@ def assumption(r, key):
 
 
 def cand(*cols):
-    return lambda c, key: c[["osm_id", *cols]]
+    return lambda c, key: c[["source_id", *cols]]
 
 
 REFUSED = "refused"

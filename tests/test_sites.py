@@ -145,19 +145,19 @@ def test_nanjing_candidate_table_by_class(nanjing, nanjing_candidates):
     policy = load_site_policy()
     assert list(c.columns) == [*COLUMNS, "geometry"] and c.crs == CRS
     assert c["site_id"].tolist() == list(range(len(c)))
-    assert c["osm_id"].is_unique and set(c["source"]) == {"osm"}
+    assert c["source_id"].is_unique and set(c["source"]) == {"osm"}
     table = c.groupby("kind").agg(
         n=("site_id", "size"), floor_area_m2=("floor_area_m2", "sum"),
         estimated=("levels_estimated", "sum"), excluded=("excluded_reason", "count"))
     print("\n" + table.to_string())
     assert {"commercial", "office"} <= set(table.index)
     # gross floor area = footprint × storeys; estimated storeys are the class default
-    foot = b.loc[c["osm_id"], "geometry"].area.to_numpy()
+    foot = b.loc[c["source_id"], "geometry"].area.to_numpy()
     est = c["levels_estimated"].to_numpy()
     levels = c["kind"].map(lambda k: policy["class_defaults"][k]["levels"]).to_numpy()
     assert est.any() and (~est).any()
     assert np.allclose(c["floor_area_m2"].to_numpy()[est], foot[est] * levels[est])
-    tagged = b.loc[c["osm_id"][~est], "building:levels"].astype(float).to_numpy()
+    tagged = b.loc[c["source_id"][~est], "building:levels"].astype(float).to_numpy()
     has_levels = ~np.isnan(tagged)
     assert np.allclose(c["floor_area_m2"].to_numpy()[~est][has_levels],
                        foot[~est][has_levels] * tagged[has_levels])
@@ -287,7 +287,7 @@ def test_excel_chinese_headers_gcj02_lands_within_a_metre(tmp_path, nanjing, nan
           f"(unconverted: {raw_offset.min():.0f}–{raw_offset.max():.0f} m)")
     assert err.max() < 1.0 and raw_offset.min() > 100
     assert inv["acquisition_mode"].tolist()[:4] == ["renovate", "lease", "transfer", "new_build"]
-    assert inv["osm_id"].tolist() == rows["编号"].tolist()
+    assert inv["source_id"].tolist() == rows["编号"].tolist()
     assert inv["source"].eq("inventory").all() and not inv["existing"].any()
     assert inv["ground_floor"].tolist() == rows["楼层"].astype(float).tolist()
     assert inv["year_available"].tolist() == rows["可用年份"].astype(float).tolist()
@@ -323,7 +323,7 @@ def test_inventory_defaults_for_missing_optional_fields(tmp_path):
     inv = read_inventory(path)
     policy = load_site_policy()
     d = policy["class_defaults"][policy["default_class"]]
-    assert inv["osm_id"].tolist() == ["1", "2"] and inv["name"].isna().all()
+    assert inv["source_id"].tolist() == ["1", "2"] and inv["name"].isna().all()
     assert inv["kind"].eq(policy["default_class"]).all()
     assert inv["acquisition_mode"].eq(d["acquisition_mode"]).all()
     assert np.allclose(inv["usable_area_m2"], [800 * d["usable_ratio"], 400 * d["usable_ratio"]])
@@ -340,7 +340,7 @@ def test_inventory_and_population_tables_share_one_reader(tmp_path):
     path.write_bytes("编号;名称;经度;纬度;建筑面积（m²）;人口（人）\n"
                      "007;社区用房;118.78;32.04;800;1200\n".encode("gb18030"))
     inv = read_inventory(path)
-    assert inv["osm_id"].tolist() == ["007"] and inv["floor_area_m2"].tolist() == [800.0]
+    assert inv["source_id"].tolist() == ["007"] and inv["floor_area_m2"].tolist() == [800.0]
     pop = demand_from_table(path, out_crs=CRS)
     assert pop["population"].tolist() == [1200.0] and pop["name"].tolist() == ["社区用房"]
 
@@ -438,7 +438,7 @@ def test_existing_facility_changes_the_optimum(tmp_path, nanjing_osm):
     fixed = np.flatnonzero(sites["existing"])
     new = np.flatnonzero(sites["chosen"] & ~sites["existing"])
     assert s["n_existing_sites"] == 1 and s["n_new_sites_chosen"] == 1 and len(new) == 1
-    assert sites.loc[new[0], "osm_id"] != first["osm_id"]  # no second site where one operates
+    assert sites.loc[new[0], "source_id"] != first["source_id"]  # no second site where one operates
     assert s["covered_population"] > base.summary["covered_population"]
     # brute force: the best one new site next to the existing one
     best = max(inst.weight[inst.covered_by([*fixed, k])].sum()
@@ -478,15 +478,15 @@ def test_cli_inventory_existing_exclude_to_candidates_gpkg(tmp_path, nanjing, na
     assert small["excluded_reason"].str.contains("below the minimum 200").all() and len(small) == 1
     # 可用年份 2027 is after --plan-year 2026 (rows 1, 3, 5; row 1 is not small)
     late = cand["excluded_reason"].fillna("").str.contains("available from 2027, after the plan")
-    assert sorted(cand.loc[late, "osm_id"]) == ["NJ-001", "NJ-003", "NJ-005"]
+    assert sorted(cand.loc[late, "source_id"]) == ["NJ-001", "NJ-003", "NJ-005"]
     # each inventory row lies in an OSM candidate's building: that building is not offered twice
     described = cand["excluded_reason"].fillna("").str.startswith("in the inventory as NJ-")
     assert cand.loc[described, "source"].eq("osm").all()
     ids = cand.loc[described, "excluded_reason"].str.extract(r"(NJ-\d+)")[0]
     assert set(ids) == set(rows["编号"])  # (a row inside nested outlines names each)
-    own = nanjing_candidates[nanjing_candidates["excluded_reason"].isna()].head(6)["osm_id"]
-    assert set(own) <= set(cand.loc[described, "osm_id"])
-    assert not cand["osm_id"].isin(own).to_numpy()[cand["excluded_reason"].isna()].any()
+    own = nanjing_candidates[nanjing_candidates["excluded_reason"].isna()].head(6)["source_id"]
+    assert set(own) <= set(cand.loc[described, "source_id"])
+    assert not cand["source_id"].isin(own).to_numpy()[cand["excluded_reason"].isna()].any()
     zoned = cand["excluded_reason"].fillna("").eq("in exclusion zone: test zone")
     assert zoned.sum() > 0 and not cand.loc[zoned, "chosen"].astype(bool).any()
     assert cand.loc[zoned].within(zone.buffer(1e-9)).all()

@@ -211,7 +211,7 @@ def test_embedded_model_names_sites_without_area_not_positions():
     from siting.models.embedded import prepare_sites
 
     sites = pd.DataFrame({"usable_area_m2": [100.0, np.nan], "name": ["甲", "某日间照料中心"],
-                          "osm_id": ["1", "7"], "source": ["inventory", "existing"]})
+                          "source_id": ["1", "7"], "source": ["inventory", "existing"]})
     with pytest.raises(SitingError) as err:
         prepare_sites(sites, load_policy())
     assert "某日间照料中心 7 (existing)" in str(err.value)
@@ -334,7 +334,7 @@ def test_cli_elderly_care_not_in_a_basement(tmp_path, helsinki_osm):
     from siting.pipeline import run
 
     res = run(make_scenario(over))
-    sites = res.sites.set_index("osm_id")
+    sites = res.sites.set_index("source_id")
     assert sites.loc["K1", "ground_floor"] == -1 and sites.loc["K2", "lift"] == 0
     hosted = sites["area_m2_elderly_care"].fillna(0)
     assert hosted.get("K1", 0) == 0 and hosted.get("K2", 0) == 0
@@ -343,7 +343,7 @@ def test_cli_elderly_care_not_in_a_basement(tmp_path, helsinki_osm):
     free_inv = tmp_path / "free.csv"
     pd.read_csv(inv).drop(columns=["楼层", "电梯"]).to_csv(free_inv, index=False)
     free = run(make_scenario(over, inventory=free_inv))
-    free_hosted = free.sites.set_index("osm_id")["area_m2_elderly_care"].fillna(0)
+    free_hosted = free.sites.set_index("source_id")["area_m2_elderly_care"].fillna(0)
     assert free_hosted.get("K1", 0) > 0 or free_hosted.get("K2", 0) > 0
 
 

@@ -87,7 +87,7 @@ class Scenario(BaseModel):
     existing_crs: str = "wgs84"
     exclude: Path | None = Field(None, description="exclusion polygons (any vector file)")
     require: list[str] = Field(default_factory=list, description=(
-        "candidate ids (osm_id: OSM w123/r45 or an inventory 编号) forced into the plan, "
+        "candidate ids (source_id: OSM w123/r45 or an inventory 编号) forced into the plan, "
         "their costs counted"))
     forbid: list[str] = Field(default_factory=list, description="candidate ids never opened")
 

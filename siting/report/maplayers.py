@@ -328,7 +328,7 @@ def served_text(result: RunResult, key: str, value: float, L: Callable[..., str]
 
 def _id_label(c: pd.Series) -> str:
     """Label key of a site's id by where it comes from (an inventory's 编号 is no OSM id)."""
-    src, oid = as_text(c.get("source")), as_text(c.get("osm_id"))
+    src, oid = as_text(c.get("source")), as_text(c.get("source_id"))
     by_source = {"osm": "osm_id", "inventory": "id_inventory", "existing": "id_existing"}
     if src in by_source:
         return by_source[src]
@@ -401,8 +401,8 @@ def site_popup(c: pd.Series, result: RunResult, L: Callable[..., str],
                 rows.append((L("served_tier", m=col[len("served_"):-len("min")]), f"{v:,.0f}"))
         rows.append((L("covered_population"), f"{c['covered_population']:,.0f}"))
     rows.append((L("population_in_reach"), f"{c['population_in_reach']:,.0f}"))
-    if as_text(c.get("osm_id")):
-        rows.append((L(_id_label(c)), as_text(c.get("osm_id"))))
+    if as_text(c.get("source_id")):
+        rows.append((L(_id_label(c)), as_text(c.get("source_id"))))
     body = "".join(f"<tr><th style='text-align:left;padding-right:8px'>{esc(k)}</th>"
                    f"<td class='siting-val'>{esc(v)}</td></tr>" for k, v in rows)
     return f"<table class='siting-popup' style='font-size:12px'>{body}</table>"

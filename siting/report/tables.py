@@ -94,7 +94,7 @@ def sites_table(result: RunResult, tiers_min: tuple[float, ...] = TIERS_MIN) -> 
     served = served_by_tier(result, tiers_min)
     out = out.join(served, on="site_id")
     out["lon"], out["lat"] = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
-    out["osm_id"] = s["osm_id"].to_numpy()
+    out["source_id"] = s["source_id"].to_numpy()
     return gpd.GeoDataFrame(out, geometry=s.geometry.to_numpy(), crs="EPSG:4326")
 
 
@@ -543,7 +543,7 @@ def result_html(result: RunResult, lang: str | None = None, max_rows: int = 20) 
     kpi = pd.DataFrame(
         [(label(k, lang), _fmt(k, s[k])) for k in HEADLINE if s.get(k) is not None],
         columns=[label("item", lang), label("value", lang)])
-    sites = pd.DataFrame(sites_table(result).drop(columns=["geometry", "lon", "lat", "osm_id"]))
+    sites = pd.DataFrame(sites_table(result).drop(columns=["geometry", "lon", "lat", "source_id"]))
     sites.columns = [_col_labels(c)[0 if lang == "zh" else 1] for c in sites.columns]
     more = (f"<p>… {len(sites) - max_rows} more</p>" if len(sites) > max_rows else "")
     return (f"<div><h4>{label('sheet_summary', lang)}</h4>{kpi.to_html(index=False)}"

@@ -86,7 +86,7 @@ def prepare_demand(demand: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, 
 def _site_label(sites: pd.DataFrame, i: int) -> str:
     """A site as a planner knows it: its name and file id, not its row position."""
     row = sites.iloc[int(i)]
-    parts = [str(row[c]) for c in ("name", "osm_id") if c in sites and isinstance(row[c], str)
+    parts = [str(row[c]) for c in ("name", "source_id") if c in sites and isinstance(row[c], str)
              and row[c]]
     src = row["source"] if "source" in sites and isinstance(row["source"], str) else None
     text = " ".join(parts) if parts else f"site {row['site_id'] if 'site_id' in sites else i}"
