@@ -23,6 +23,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import warnings
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -568,6 +569,34 @@ def test_unread_keys_are_refused_in_a_scenario_file(tmp_path):
                       encoding="utf-8")
         with pytest.raises(SitingError, match=key.replace(".", r"\.")):
             make_scenario(sc)
+
+
+def _set_in_toml(text: str, key: str, value: str) -> str:
+    """The policy text with ``key`` (dotted) set to ``value``."""
+    table, name = key.rsplit(".", 1)
+    lines, inside = text.split("\n"), False
+    for k, line in enumerate(lines):
+        if line.startswith("["):
+            inside = line.split("]")[0] == f"[{table}"
+        elif inside and line.split("=")[0].strip() == name:
+            lines[k] = f"{name} = {value}"
+            return "\n".join(lines)
+    raise AssertionError(f"{key} not in the packaged policy")
+
+
+def test_unread_keys_are_refused_in_a_policy_file(tmp_path):
+    """A policy file giving a key no run reads a value other than the packaged one is
+    refused when it is loaded; the packaged values pass."""
+    text = resources.files("siting.config").joinpath("policies/cn_default.toml").read_text(
+        "utf-8")
+    same = tmp_path / "same.toml"
+    same.write_text(text, encoding="utf-8")
+    load_policy(same)
+    path = tmp_path / "changed.toml"
+    for key in UNREAD_OVERRIDES:
+        path.write_text(_set_in_toml(text, key, str(get(POLICY, key) * 2)), encoding="utf-8")
+        with pytest.raises(SitingError, match=rf"changed\.toml: {key.replace('.', '[.]')} is "):
+            load_policy(path)
 
 
 def test_assumptions_are_written_to_summary_json(base_run, tmp_path):

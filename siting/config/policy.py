@@ -432,6 +432,8 @@ def load_policy(path: str | Path | None = None, overrides: dict | None = None) -
         Naming every bad key, e.g. ``services.infant_care.floor_m2_per_unit: missing``.
     """
     data = read_policy_dict(path)
+    if path is not None:  # a file's own value of a key no run reads changes nothing
+        refuse_unread(read_policy_dict(None), data, str(path), given=data)
     if overrides:
         base, data = data, deep_merge(data, overrides)
         refuse_unread(base, data, "[policy] table")
@@ -448,17 +450,21 @@ def packaged_policy() -> Policy:
     return load_policy()
 
 
-def refuse_unread(base: dict, merged: dict, where: str) -> None:
-    """Refuse overrides of keys a run does not read (:data:`UNREAD_OVERRIDES`).
+def refuse_unread(base: dict, merged: dict, where: str, given: dict | None = None) -> None:
+    """Refuse changes to keys a run does not read (:data:`UNREAD_OVERRIDES`).
 
     Parameters
     ----------
     base
-        The policy file's tables.
+        The tables changed: a policy file's (for overrides), or the packaged policy's
+        (for a policy file).
     merged
-        The tables with the overrides merged in.
+        The tables after the change.
     where
-        What holds the overrides, for the message.
+        What holds the change, for the message.
+    given
+        When set, only keys these tables give are checked (a policy file may leave a
+        key out: it then keeps the packaged value).
     """
     for key, why in UNREAD_OVERRIDES.items():
         parts = key.split(".")
@@ -467,7 +473,7 @@ def refuse_unread(base: dict, merged: dict, where: str) -> None:
             for p in parts:
                 d = d.get(p) if isinstance(d, dict) else None
             return d
-        if get(base) != get(merged):
+        if get(base) != get(merged) and (given is None or get(given) is not None):
             raise SitingError(f"{where}: {key} is not read by a run, so changing it would change "
                               f"nothing; {why}")
 
