@@ -217,10 +217,14 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
         f"printable report: {(path / 'report.pdf').resolve()}"
     )
     if s.get("model") == "embedded":
-        served = ", ".join(f"{k} {v:,.0f}" for k, v in s["served_by_service"].items())
+        groups = {k: v.get("demand_group") for k, v in
+                  s.get("assumptions", {}).get("services", {}).items()}
+        served = ", ".join(f"{k} {v:,.0f}" + (" households" if groups.get(k) == "households"
+                                               else "")
+                           for k, v in s["served_by_service"].items())
         budget = "no budget" if s["budget"] is None else f"budget {s['budget']:,.0f} CNY"
         typer.echo(
-            f"embedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); people served: {served}\n"
+            f"embedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); served: {served}\n"
             f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "
             f"{s['communities_meeting_standard']} of {s['communities_total']} communities "
             f"(tables/communities.csv; report.xlsx community sheet)")
