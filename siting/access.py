@@ -416,8 +416,8 @@ def build_instance(
     """Sparse demand × site walking distances within ``threshold_m``.
 
     Distance of a pair = demand snap + network path + site snap.  One bounded
-    search per site on `Access.search_graph`, emitting the demand points at the
-    nodes it settles.
+    search per distinct site node on `Access.search_graph` (sites sharing a node share
+    it), emitting the demand points at the nodes it settles.
 
     Parameters
     ----------
@@ -433,11 +433,9 @@ def build_instance(
     if not threshold_m > 0:
         raise SitingError(f"walking threshold must be > 0 m, got {threshold_m}")
     indptr, indices, weights, new_id = access.search_graph()
-    src, pair_demand, pair_dist = bounded_dijkstra(
-        indptr, indices, weights, new_id[access.site_node], threshold_m,
-        source_offset=access.site_snap_m, point_node=new_id[access.demand_node],
-        point_offset=access.demand_snap_m,
-    )
+    src, pair_demand, pair_dist = _site_searches(
+        indptr, indices, weights, new_id[access.site_node], access.site_snap_m,
+        new_id[access.demand_node], access.demand_snap_m, threshold_m)
     srt = _radix_order(pair_demand, src, len(access.demand_node), len(access.site_node))
     pair_demand, pair_site, pair_dist = pair_demand[srt], src[srt], pair_dist[srt]
     return Instance(
@@ -448,6 +446,34 @@ def build_instance(
         pair_dist=pair_dist,
         threshold_m=float(threshold_m),
     )
+
+
+def _site_searches(indptr, indices, weights, site_node, site_snap, demand_node, demand_snap,
+                   threshold_m: float):
+    """(site, demand point, distance) rows within ``threshold_m``: one search per distinct
+    site node, started at the smallest snap of its sites; a site with a longer snap gets
+    the rows of its node with the difference added (and those beyond reach dropped)."""
+    nodes, inv = np.unique(site_node, return_inverse=True)
+    if len(nodes) == len(site_node):  # no two sites on one node: a search per site
+        return bounded_dijkstra(indptr, indices, weights, site_node, threshold_m,
+                                source_offset=site_snap, point_node=demand_node,
+                                point_offset=demand_snap)
+    base = np.full(len(nodes), np.inf)
+    np.minimum.at(base, inv, site_snap)
+    usrc, point, dist = bounded_dijkstra(indptr, indices, weights, nodes, threshold_m,
+                                         source_offset=base, point_node=demand_node,
+                                         point_offset=demand_snap)
+    order = np.argsort(inv, kind="stable")  # the sites of each node, in site order
+    counts = np.bincount(inv, minlength=len(nodes))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rep = counts[usrc]
+    within = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
+    site = order[np.repeat(starts[usrc], rep) + within]
+    point, dist, start = np.repeat(point, rep), np.repeat(dist, rep), np.repeat(base[usrc], rep)
+    extra = site_snap[site] - start  # >= 0; exactly 0 for the node's nearest site
+    dist = np.where(extra > 0, dist + extra, dist)
+    keep = dist <= threshold_m
+    return site[keep], point[keep], dist[keep]
 
 
 def join_demand(src, node, dist, demand_node, demand_snap_m, n_nodes: int, threshold_m: float):

@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from shapely.geometry import box
 from test_embedded_bruteforce import small_policy
 
@@ -163,3 +164,30 @@ def test_only_fragments_still_snap(tmp_path):
                        entrances=ext.entrances.to_crs(G.graph["crs"]).geometry)
     assert acc.demand_door.tolist() == ["entrance"] and acc.demand_flag.tolist() == [""]
     assert acc.demand_snap_m[0] == pytest.approx(20, abs=0.5)
+
+
+def test_sites_sharing_a_node_share_one_search():
+    """Sites on one node (an inventory listing two units of a building, node snapping)
+    get one search between them and the same pairs and distances as one search each."""
+    from siting._dijkstra import bounded_dijkstra
+    from siting.access import _site_searches
+
+    rng = np.random.default_rng(3)
+    n = 400
+    u, v = rng.integers(0, n, 3000), rng.integers(0, n, 3000)
+    w = rng.uniform(5, 60, 3000)
+    a = sp.csr_array((w, (u, v)), shape=(n, n))
+    site_node = rng.integers(0, 40, 120)  # many sites per node
+    site_snap = np.round(rng.uniform(0, 50, 120), 1)
+    site_snap[:10] = 0.0
+    demand_node, demand_snap = rng.integers(0, n, 300), rng.uniform(0, 30, 300)
+    got = _site_searches(a.indptr, a.indices, a.data, site_node, site_snap, demand_node,
+                         demand_snap, 250.0)
+    ref = bounded_dijkstra(a.indptr, a.indices, a.data, site_node, 250.0,
+                           source_offset=site_snap, point_node=demand_node,
+                           point_offset=demand_snap)
+    key = lambda r: np.lexsort((r[1], r[0]))  # noqa: E731
+    g, f = [x[key(got)] for x in got], [x[key(ref)] for x in ref]
+    assert len(g[0]) == len(f[0]) > 500
+    assert (g[0] == f[0]).all() and (g[1] == f[1]).all()
+    assert np.allclose(g[2], f[2], rtol=0, atol=1e-9)
