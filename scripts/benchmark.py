@@ -708,6 +708,9 @@ def main(argv=None) -> list[dict]:
         inp = tiled(road_adj, road_xy, base, n_nodes, nd, ns,
                     f"tile-{n_nodes // 1000}k" if q else "tile-1M")
         rows.extend(end_to_end(inp, p, args.time_limit))
+        if not q:  # held out (#18): a connected 1M-node lattice, candidate-dense
+            rows.extend(end_to_end(lattice(1000, 37_000, 112_000, seed=11), 100,
+                                   args.time_limit))
         cells = nd * ns
         rows.append(dict(instance=inp.name, nodes=inp.n_nodes, method="spopt MCLP",
                          stage=f"end-to-end max_cover p={p}", wall_s=None, peak_mb=None,

@@ -216,9 +216,10 @@ class MaximalCovering(_Covering):
         search_s = 15.0 if time_limit is None else min(15.0, 0.25 * time_limit)
         t0 = time.perf_counter()
         start = self.greedy(time_s=search_s) if warm_start and r.cov.shape[1] else None
+        model = self.model  # built before the time left is worked out
         if time_limit is not None:  # the warm start's search counts against the limit
             time_limit = max(1.0, time_limit - (time.perf_counter() - t0))
-        res = solve(self.model, solver, time_limit, msg, mip_gap, self._start_vector(start),
+        res = solve(model, solver, time_limit, msg, mip_gap, self._start_vector(start),
                     progress)
         return self._finish(np.flatnonzero(res.x[:r.cov.shape[1]] > 0.5), res, t0)
 
@@ -369,9 +370,10 @@ class SetCovering(_Covering):
         if start is not None:
             x0 = np.zeros(nc)
             x0[start] = 1
+        model = self.model  # built before the time left is worked out
         if time_limit is not None:  # the start's search counts against the limit
             time_limit = max(time_limit - (time.perf_counter() - t0), 0.1 * time_limit)
-        res = solve(self.model, solver, time_limit, msg, mip_gap, x0, progress)
+        res = solve(model, solver, time_limit, msg, mip_gap, x0, progress)
         return self._finish(np.flatnonzero(res.x > 0.5), res, t0)
 
     def _matrices(self) -> MatrixModel:

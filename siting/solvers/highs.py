@@ -59,12 +59,12 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
     if time_limit is not None and time_limit <= 0:
         raise SitingError(f"time limit must be > 0 s, got {time_limit}")
+    t_enter = time.perf_counter()
     A = sp.csc_array(model.A)
     A.sort_indices()
     nrow, ncol = A.shape
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[model.integer] = 1  # kInteger
-    t_enter = time.perf_counter()
     with quiet(not msg):  # HiGHS prints its banner when constructed
         h = highspy.Highs()
     h.setOptionValue("output_flag", bool(msg))
@@ -95,6 +95,8 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
             progress(t, o + model.offset, b + model.offset)
 
     _subscribe(h, _log, every_s=1.0 if progress is not None else None)
+    if time_limit is not None:  # HiGHS may overrun its own limit in a long LP: stop it
+        _stop_at(h, t_enter + time_limit)
     h.run()
     runtime = time.perf_counter() - t0
     status = h.getModelStatus()
@@ -102,6 +104,11 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     if status == S.kInfeasible:
         raise InfeasibleError("the covering model is infeasible")
     info = h.getInfo()
+    if info.primal_solution_status != 2 and start is not None:  # stopped before any
+        x = np.asarray(start, dtype=float)  # the start stands (feasible), with no bound
+        return SolverResult(x=x, objective=model.value(x), bound=float("nan"),
+                            mip_gap=float("nan"), status="feasible", solver="highs",
+                            runtime_s=time.perf_counter() - t0)
     if info.primal_solution_status != 2:  # kSolutionStatusFeasible
         raise SitingError(
             f"highs found no integer solution within {time_limit} s; raise --time-limit")
@@ -127,6 +134,18 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     return SolverResult(x=x, objective=objective + off, bound=bound + off, mip_gap=gap,
                         status="optimal" if optimal else "feasible", solver="highs",
                         runtime_s=runtime, trace=[(t, o + off, b + off) for t, o, b in trace])
+
+
+def _stop_at(h, deadline: float) -> None:
+    """Interrupt HiGHS once ``time.perf_counter()`` passes ``deadline``, also inside a long
+    simplex or interior-point solve, where its own time limit is checked late."""
+
+    def stop(e):
+        if time.perf_counter() > deadline:
+            e.interrupt()
+
+    for hook in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
+        hook.subscribe(stop)
 
 
 def _subscribe(h, log, every_s: float | None) -> None:
