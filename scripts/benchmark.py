@@ -634,7 +634,7 @@ def main(argv=None) -> list[dict]:
                     help="coverage rows of ours, scipy and networkx: best of this many runs")
     ap.add_argument("--peers", nargs="*", default=["scipy", "networkx", "pandana", "spopt"])
     ap.add_argument("--only", nargs="*", default=None,
-                    help="subset of: nanjing tiles heldout lattice e2e")
+                    help="subset of: nanjing tiles heldout lattice seeds e2e")
     ap.add_argument("--e2e-worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.e2e_worker:
@@ -702,6 +702,14 @@ def main(argv=None) -> list[dict]:
         for i, p in enumerate((10,) if q else (10, 25, 50)):
             model_rows(inp, inst, args, rows, p=p, set_cover=(i == 0),
                        spopt=(p == 25 or q), solvers=("highs",) if q else ("highs", "cbc"))
+    if "seeds" in only:  # held out (#18): the same lattice with five other seeds
+        for seed in (1, 2, 3, 4, 5):
+            inp = lattice(200, 1497, 4506, seed=seed)
+            inp.name = f"lattice-200x200-s{seed}"
+            inst = build_instance(inp.access(), inp.weight, np.zeros(len(inp.site_node)),
+                                  REACH)
+            for p in (10, 25, 50):
+                model_rows(inp, inst, args, rows, p=p, set_cover=False, spopt=False)
     if "e2e" in only:
         n_nodes, nd, ns, p = (40_000, 4_000, 400, 10) if q else (
             1_000_000, 100_000, 10_000, 100)
