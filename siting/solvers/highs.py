@@ -59,24 +59,9 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
     if time_limit is not None and time_limit <= 0:
         raise SitingError(f"time limit must be > 0 s, got {time_limit}")
-    t_enter = time.perf_counter()
-    A = sp.csc_array(model.A)
-    A.sort_indices()
-    nrow, ncol = A.shape
-    integrality = np.zeros(ncol, dtype=np.int32)
-    integrality[model.integer] = 1  # kInteger
-    with quiet(not msg):  # HiGHS prints its banner when constructed
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(msg))
+    t_enter = t0 = time.perf_counter()
+    h = _loaded(model, msg, offset=0.0)  # the offset is added to what HiGHS reports
     h.setOptionValue("mip_rel_gap", float(mip_gap))
-    maximize = model.maximize
-    t0 = time.perf_counter()
-    h.passModel(
-        ncol, nrow, A.nnz, 1, -1 if maximize else 1, 0.0,  # colwise; sense
-        model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
-        A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
-        integrality,
-    )
     if start is not None:
         sol = highspy.HighsSolution()
         sol.col_value = list(map(float, start))
@@ -167,6 +152,26 @@ def _subscribe(h, log, every_s: float | None) -> None:
     h.cbMipInterrupt.subscribe(tick)
 
 
+def _loaded(model: MatrixModel, msg: bool, offset: float):
+    """A ``highspy.Highs`` holding ``model`` (column-wise, one ``passModel`` call), with
+    ``offset`` as its objective constant; its log shown only with ``msg``."""
+    import highspy
+
+    A = sp.csc_array(model.A)
+    A.sort_indices()
+    nrow, ncol = A.shape
+    integrality = np.zeros(ncol, dtype=np.int32)
+    integrality[model.integer] = 1  # kInteger
+    with quiet(not msg):  # HiGHS prints its banner when constructed
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(msg))
+    h.passModel(ncol, nrow, A.nnz, 1, -1 if model.maximize else 1, offset,
+                model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
+                A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+                integrality)
+    return h
+
+
 def write_model(model: MatrixModel, path: str | Path) -> Path:
     """Write the model to ``path`` (``.lp`` or ``.mps``) with its row and column names.
 
@@ -182,20 +187,8 @@ def write_model(model: MatrixModel, path: str | Path) -> Path:
     Path
         ``path``.
     """
-    import highspy
-
-    with quiet():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    A = sp.csc_array(model.A)
-    A.sort_indices()
-    nrow, ncol = A.shape
-    integrality = np.zeros(ncol, dtype=np.int32)
-    integrality[model.integer] = 1
-    h.passModel(ncol, nrow, A.nnz, 1, -1 if model.maximize else 1, model.offset,
-                model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
-                A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
-                integrality)
+    h = _loaded(model, msg=False, offset=model.offset)
+    nrow, ncol = model.shape
     for j in range(ncol):
         h.passColName(j, model.col_names[j] if model.col_names else f"x_{j}")
     for i in range(nrow):
