@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from siting._dijkstra import bounded_dijkstra  # noqa: E402
-from siting.access import Access, build_instance, join_demand  # noqa: E402
+from siting.access import Access, _per_site, build_instance, join_demand  # noqa: E402
 from siting.models.coverage import MaximalCovering, SetCovering  # noqa: E402
 from siting.network import components  # noqa: E402
 from siting.solvers.cbc import to_pulp  # noqa: E402
@@ -336,13 +336,8 @@ def _scipy_pairs(inp: Inputs, a, mem_mb: float = 512.0) -> tuple:
         dists.append(D[k, v])
     usrc, node, dist = map(np.concatenate, (srcs, nodes, dists))
     # each distinct node's row goes to every site on it, plus that site's snap
-    order = np.argsort(inv, kind="stable")
-    counts = np.bincount(inv, minlength=len(nodes_s))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rep = counts[usrc]
-    offset = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
-    site = order[np.repeat(starts[usrc], rep) + offset]
-    node, dist = np.repeat(node, rep), np.repeat(dist, rep) + inp.site_snap[site]
+    site, row = _per_site(usrc, inv, len(nodes_s))
+    node, dist = node[row], dist[row] + inp.site_snap[site]
     keep = dist <= REACH
     return join_demand(site[keep], node[keep], dist[keep], inp.demand_node,
                        inp.demand_snap, inp.n_nodes, REACH)

@@ -463,17 +463,29 @@ def _site_searches(indptr, indices, weights, site_node, site_snap, demand_node, 
     usrc, point, dist = bounded_dijkstra(indptr, indices, weights, nodes, threshold_m,
                                          source_offset=base, point_node=demand_node,
                                          point_offset=demand_snap)
-    order = np.argsort(inv, kind="stable")  # the sites of each node, in site order
-    counts = np.bincount(inv, minlength=len(nodes))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rep = counts[usrc]
-    within = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
-    site = order[np.repeat(starts[usrc], rep) + within]
-    point, dist, start = np.repeat(point, rep), np.repeat(dist, rep), np.repeat(base[usrc], rep)
+    site, row = _per_site(usrc, inv, len(nodes))
+    point, dist, start = point[row], dist[row], base[usrc[row]]
     extra = site_snap[site] - start  # >= 0; exactly 0 for the node's nearest site
     dist = np.where(extra > 0, dist + extra, dist)
     keep = dist <= threshold_m
     return site[keep], point[keep], dist[keep]
+
+
+def _per_site(row_node: np.ndarray, site_node: np.ndarray,
+              n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows found per node, once for each site on that node.
+
+    ``row_node`` is the node (an index below ``n_nodes``) of each row, ``site_node`` the
+    node of each site. Returns ``(site, row)``: each row repeated for every site on its
+    node, sites in increasing order.
+    """
+    order = np.argsort(site_node, kind="stable")  # the sites of each node, in site order
+    counts = np.bincount(site_node, minlength=n_nodes)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rep = counts[row_node]
+    row = np.repeat(np.arange(len(row_node)), rep)
+    within = np.arange(len(row)) - np.repeat(np.cumsum(rep) - rep, rep)
+    return order[starts[row_node][row] + within], row
 
 
 def join_demand(src, node, dist, demand_node, demand_snap_m, n_nodes: int, threshold_m: float):
