@@ -146,3 +146,31 @@ def test_progress_of_a_pulp_model_is_in_its_own_sense():
     res = solve_pulp(prob, "highs", progress=lambda t, o, b: seen.append(o))
     assert seen and seen[-1] == pytest.approx(res.objective) == pytest.approx(best)
     assert seen == sorted(seen)
+
+
+def _hard_knapsack(seed: int, m: int = 6, n: int = 60) -> pulp.LpProblem:
+    """A multi-dimensional 0/1 knapsack with market-split rows (Cornuéjols & Dawande
+    1998): a plan at once, a proof only after a long branch and bound."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 100, (m, n))
+    prob = pulp.LpProblem("hard_knapsack", pulp.LpMaximize)
+    x = [prob.add_variable(f"x_{j}", cat="Binary") for j in range(n)]
+    for i in range(m):
+        prob.addConstraint(pulp.LpAffineExpression([(x[j], float(a[i, j])) for j in range(n)])
+                           <= float(a[i].sum() // 2), f"split_{i}")
+    prob.setObjective(pulp.LpAffineExpression([(x[j], float(a[:, j].sum()) + 0.5)
+                                               for j in range(n)]))
+    return prob
+
+
+def test_a_pulp_solve_keeps_to_its_time_limit():
+    """HiGHS through PuLP is stopped at the limit (hand-over included) and then says
+    what it knows: a plan without proof, never "optimal"."""
+    import time
+
+    prob = _hard_knapsack(1)
+    t0 = time.perf_counter()
+    res = solve_pulp(prob, "highs", time_limit=1.0)
+    assert time.perf_counter() - t0 < 2.0
+    assert res.status == "feasible" and res.bound >= res.objective and res.mip_gap > 0
+    assert all(v.varValue is not None for v in prob.variables())

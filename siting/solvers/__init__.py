@@ -66,9 +66,7 @@ def solve(model: MatrixModel, solver: str = DEFAULT_SOLVER, time_limit: float | 
     if name == "highs":
         return highs.solve_matrix(model, time_limit, msg, mip_gap, start, progress)
     res = cbc.solve_matrix(model, time_limit, msg, mip_gap, start)
-    if progress is not None:
-        for t, o, b in res.trace:
-            progress(t, o, b)
+    _replay(res.trace, progress)
     return res
 
 
@@ -126,9 +124,7 @@ def solve_pulp(prob: pulp.LpProblem, solver: str = DEFAULT_SOLVER,
         trace: list = []
     else:
         status, bound, trace = cbc.solve_pulp(prob, time_limit, msg, mip_gap, warm_start)
-        if progress is not None:
-            for t, o, b in trace:
-                progress(t, o, b)
+        _replay(trace, progress)
     runtime = time.perf_counter() - t0
     if prob.status == pulp.LpStatusInfeasible:
         raise InfeasibleError(f"the {prob.name} model is infeasible")
@@ -140,3 +136,11 @@ def solve_pulp(prob: pulp.LpProblem, solver: str = DEFAULT_SOLVER,
     bound, gap = bound_and_gap(objective, bound, status == "optimal", mip_gap)
     return SolverResult(x=np.zeros(0), objective=objective, bound=bound, mip_gap=gap,
                         status=status, solver=name, runtime_s=runtime, trace=trace)
+
+
+def _replay(trace: list, progress: Progress | None) -> None:
+    """Hand CBC's logged ``(seconds, incumbent, bound)`` lines to ``progress`` (CBC's log
+    is read when it ends)."""
+    if progress is not None:
+        for t, o, b in trace:
+            progress(t, o, b)

@@ -207,14 +207,17 @@ class _HiGHSBulk(pulp.HiGHS):
     """
 
     progress: Progress | None = None  # called with (seconds, incumbent, bound)
+    deadline: float | None = None  # time.perf_counter() at which HiGHS is interrupted
 
     def callSolver(self, lp):
         self._watch(lp)
         lp.solverModel.run()
 
     def _watch(self, lp) -> None:
-        """Report HiGHS's incumbent and bound, in the PuLP objective's sense, to
-        ``progress`` as HiGHS logs them."""
+        """Interrupt HiGHS at :attr:`deadline`; report its incumbent and bound, in the
+        PuLP objective's sense, to ``progress`` as HiGHS logs them."""
+        if self.deadline is not None:
+            _stop_at(lp.solverModel, self.deadline)
         if self.progress is None:
             return
         sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0  # HiGHS minimises -objective
@@ -331,11 +334,17 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
     maximize = prob.sense == pulp.LpMaximize
     back = _HiGHSFrom(start, **kwargs) if start else _HiGHSBulk(**kwargs)
     back.progress = progress
+    if time_limit is not None:  # hand-over included: HiGHS's own clock starts after it
+        back.deadline = time.perf_counter() + time_limit
     with quiet(not msg):
         prob.solve(back)
     h = prob.solverModel
     model_status = h.getModelStatus()
     info = h.getInfo()
+    if model_status == highspy.HighsModelStatus.kInterrupt and info.primal_solution_status == 0:
+        # stopped at the deadline before any plan (PuLP would call this one optimal)
+        prob.status, prob.sol_status = pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
+        return "feasible", None
     bound = info.mip_dual_bound
     # PuLP hands HiGHS the minimisation of -objective for a maximisation
     if maximize and h.getObjectiveSense()[1] == highspy.ObjSense.kMinimize:
