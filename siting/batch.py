@@ -10,7 +10,9 @@ scheduler by address — and each writes its own folder ``DIR/<area_id>`` exactl
 - ``status/<area_id>.json``: state (``done``, ``failed``, ``timeout``), wall time, the
   worker's peak memory, the error text, a hash of the inputs and the versions used;
 - ``rollup.csv`` / ``rollup.xlsx``: one row per area, failed ones included, with the
-  headline numbers; ``rollup.gpkg``: each finished area's study area with the same numbers.
+  headline numbers; ``rollup.gpkg``: each finished area's study area with the same numbers;
+  ``rollup.html``: a map of them (finished areas coloured by the share served, the others
+  listed with their error).
 
 A failing area never stops the others. A worker killed during an area is replaced by the
 cluster and the area runs again (at most ``retries`` times). Running the same command
@@ -26,6 +28,7 @@ import json
 import os
 import re
 import resource
+import signal
 import socket
 import time
 import traceback
@@ -42,6 +45,7 @@ from siting._version import __version__
 from siting.config.scenario import PATH_FIELDS, Scenario, make_scenario
 from siting.errors import SitingError
 from siting.io.outdir import read_marker
+from siting.solvers.base import THREADS_ENV
 
 STATES = ("done", "failed", "timeout")
 MARKER = ".siting-batch.json"
@@ -171,11 +175,13 @@ def run_batch(areas: str | Path | list[dict], out: str | Path, base: str | Path 
         cluster = None
         if scheduler is None:
             n = workers or min(4, os.cpu_count() or 1)
-            threads = max(1, (os.cpu_count() or 1) // n)  # numba threads: no oversubscription
+            # numba's and the solvers' threads split the cores: no oversubscription
+            threads = max(1, (os.cpu_count() or 1) // n)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=50,
                                    env={"NUMBA_NUM_THREADS": str(threads),
-                                        "OMP_NUM_THREADS": str(threads)})
+                                        "OMP_NUM_THREADS": str(threads),
+                                        THREADS_ENV: str(threads)})
         elif workers is not None:
             raise SitingError("--workers sizes the local cluster; with --scheduler the "
                               "cluster's own workers run the areas")
@@ -252,9 +258,7 @@ def _stop_overruns(client, futures, remaining, records, out: Path, limit: float,
         if not started or time.time() - started["started"] <= limit:
             continue
         fut.cancel()
-        worker = started.get("worker")
-        if worker:
-            client.restart_workers([worker], raise_for_error=False)
+        _stop_worker(client, started)
         rec = _record(area, digest, "timeout", time.time() - started["started"],
                       error=f"stopped after the area time limit of {limit:g} s")
         _write_json(out / "status" / f"{area['area_id']}.json", rec)
@@ -262,6 +266,20 @@ def _stop_overruns(client, futures, remaining, records, out: Path, limit: float,
         stopped.append(fut)
         say(f"{area['area_id']}: timeout after {limit:g} s (worker restarted)")
     return stopped
+
+
+def _stop_worker(client, started: dict) -> None:
+    """Stop the worker running an area at once: killed by pid on this machine (its nanny
+    starts a new one), else restarted through the scheduler (which waits for the task)."""
+    pid, worker = started.get("pid"), started.get("worker")
+    if pid and started.get("host") == socket.gethostname():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+            return
+        except (ProcessLookupError, PermissionError):
+            pass
+    if worker:
+        client.restart_workers([worker], raise_for_error=False)
 
 
 def run_area(area: dict, digest: str, out: str, base: str | None) -> dict:
@@ -348,7 +366,10 @@ def _rollup(records: list[dict], rows: list[dict]) -> pd.DataFrame:
 
 
 def _write_rollup(rollup: pd.DataFrame, out: Path) -> None:
-    """``rollup.csv``, ``rollup.xlsx`` and ``rollup.gpkg`` (finished areas' outlines)."""
+    """``rollup.csv``, ``rollup.xlsx``, ``rollup.gpkg`` (finished areas' outlines) and
+    ``rollup.html`` (their map)."""
+    from siting.report.i18n import default_lang
+    from siting.report.rollup import rollup_map
     from siting.report.tables import write_csv, write_workbook
 
     write_csv(rollup, out / "rollup.csv")
@@ -360,10 +381,12 @@ def _write_rollup(rollup: pd.DataFrame, out: Path) -> None:
         shapes.append(box(*bounds) if bounds else None)
     gdf = gpd.GeoDataFrame(rollup.astype({c: object for c in ("error", "folder")}),
                            geometry=shapes, crs="EPSG:4326")
-    gdf = gdf[gdf.geometry.notna()]
+    mapped = gdf.geometry.notna().to_numpy()
     (out / "rollup.gpkg").unlink(missing_ok=True)
-    if len(gdf):
-        gdf.to_file(out / "rollup.gpkg", layer="areas", driver="GPKG")
+    if mapped.any():
+        gdf[mapped].to_file(out / "rollup.gpkg", layer="areas", driver="GPKG")
+    lang = default_lang(gdf[mapped].union_all()) if mapped.any() else "en"
+    rollup_map(gdf[mapped], rollup[~mapped], lang=lang).save(str(out / "rollup.html"))
 
 
 def _batch_folder(out: str | Path) -> Path:

@@ -92,6 +92,14 @@ def test_rollup_files_list_every_area(first_run):
     for area in ("nj", "missing"):
         rec = json.loads((out / "status" / f"{area}.json").read_text())
         assert {"state", "wall_s", "peak_memory_mb", "error", "input_hash", "versions"} <= set(rec)
+    # the map of all areas: finished ones outlined with their numbers, failed ones listed,
+    # every name from the table escaped
+    page = (out / "rollup.html").read_text(encoding="utf-8")
+    for name in ("南京新街口", "新街口西", "望京", "缺文件", "上海道路"):
+        assert name in page
+    assert 'HYPERLINK(&#34;x&#34;)' in page and 'HYPERLINK("x")' not in page
+    assert page.count('"type": "Polygon"') == 4 and "no-such-file.osm" in page
+    assert "cdn.jsdelivr" not in page  # Leaflet inline: opens offline
 
 
 def test_second_run_skips_finished_areas(first_run, areas_csv):
@@ -188,3 +196,15 @@ def test_an_extract_is_read_once_per_process(monkeypatch, tmp_path):
     pl.run(make_scenario(osm=osm, bbox=bbox, max_sites=1))  # the file changed: read again
     assert len(reads) == 2
     pl._read_osm_cached.cache_clear()
+
+
+def test_an_area_over_its_time_limit_is_stopped(areas_csv, tmp_path):
+    """The per-area wall clock holds even when the run ignores it: the worker is
+    restarted, the area is reported as a timeout, the batch goes on."""
+    area = read_areas(areas_csv)[0]  # nj: the whole extract, well over 2 s
+    rollup = run_batch([area], tmp_path / "slow", workers=1, area_time_limit=2.0)
+    assert rollup["state"].tolist() == ["timeout"]
+    rec = json.loads((tmp_path / "slow" / "status" / "nj.json").read_text())
+    assert rec["state"] == "timeout" and "area time limit of 2 s" in rec["error"]
+    assert rec["wall_s"] < 5.0  # checked every second; the worker is killed, not drained
+    assert not (tmp_path / "slow" / "nj").exists()

@@ -174,3 +174,23 @@ def test_a_pulp_solve_keeps_to_its_time_limit():
     assert time.perf_counter() - t0 < 2.0
     assert res.status == "feasible" and res.bound >= res.objective and res.mip_gap > 0
     assert all(v.varValue is not None for v in prob.variables())
+
+
+def test_solver_threads_setting_takes_effect(monkeypatch):
+    """``SITING_SOLVER_THREADS`` (set by ``siting batch`` on its workers) reaches HiGHS
+    and CBC; a value that is not a count is refused."""
+    from siting.solvers import highs
+    from siting.solvers.base import THREADS_ENV
+
+    model, best = _knapsack(1)
+    for n in ("2", "1"):
+        monkeypatch.setenv(THREADS_ENV, n)
+        assert highs._loaded(model, False, 0.0).getOptionValue("threads")[1] == int(n)
+    seen = []
+    real = pulp.PULP_CBC_CMD
+    monkeypatch.setattr(pulp, "PULP_CBC_CMD", lambda **kw: seen.append(kw) or real(**kw))
+    assert solve(model, "cbc").objective == pytest.approx(best)
+    assert seen and seen[0]["threads"] == 1
+    monkeypatch.setenv(THREADS_ENV, "many")
+    with pytest.raises(SitingError, match="SITING_SOLVER_THREADS='many'"):
+        solve(model, "highs")

@@ -149,6 +149,33 @@ class SolverResult:
                     trace=list(self.trace))
 
 
+THREADS_ENV = "SITING_SOLVER_THREADS"
+
+
+def solver_threads() -> int | None:
+    """Threads a solver may use in this process (``SITING_SOLVER_THREADS``), or None
+    for the solver's own default.
+
+    ``siting batch`` sets it on each worker of its local cluster so that workers solving
+    at once do not oversubscribe the cores.
+
+    Returns
+    -------
+    int or None
+    """
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise SitingError(f"{THREADS_ENV}={raw!r} is not a number of threads (≥ 1); "
+                          "unset it or give e.g. 1")
+    return n
+
+
 def check_solver(solver: str, time_limit: float | None) -> str:
     """Lower-cased solver name, or a :class:`SitingError` naming the choices.
 

@@ -12,7 +12,7 @@ import numpy as np
 import pulp
 
 from siting.errors import InfeasibleError, SitingError
-from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap
+from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap, solver_threads
 
 _CBC_RESULT = re.compile(r"Result - (.+)")
 _CBC_BOUND = re.compile(r"(?:Lower|Upper) bound:\s+(-?[\d.eE+-]+)")
@@ -57,7 +57,8 @@ def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_ga
         with warnings.catch_warnings():  # PuLP 3.3 deprecates its bundled CBC for 4.0
             warnings.simplefilter("ignore", DeprecationWarning)
             cmd = pulp.PULP_CBC_CMD(msg=msg, timeLimit=time_limit, gapRel=mip_gap,
-                                    logPath=str(log), warmStart=warm_start)
+                                    logPath=str(log), warmStart=warm_start,
+                                    threads=solver_threads())
             prob.solve(cmd)
         text = log.read_text(errors="replace") if log.exists() else ""
     found = _CBC_RESULT.search(text)

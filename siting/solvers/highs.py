@@ -15,7 +15,14 @@ import pulp
 import scipy.sparse as sp
 
 from siting.errors import InfeasibleError, SitingError
-from siting.solvers.base import MatrixModel, Progress, SolverResult, bound_and_gap, quiet
+from siting.solvers.base import (
+    MatrixModel,
+    Progress,
+    SolverResult,
+    bound_and_gap,
+    quiet,
+    solver_threads,
+)
 
 
 def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool = False,
@@ -121,6 +128,13 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
                         runtime_s=runtime, trace=[(t, o + off, b + off) for t, o, b in trace])
 
 
+def _set_threads(h) -> None:
+    """Limit HiGHS to :func:`~siting.solvers.base.solver_threads` threads, when set."""
+    n = solver_threads()
+    if n is not None:
+        h.setOptionValue("threads", n)
+
+
 def _stop_at(h, deadline: float) -> None:
     """Interrupt HiGHS once ``time.perf_counter()`` passes ``deadline``, also inside a long
     simplex or interior-point solve, where its own time limit is checked late."""
@@ -165,6 +179,7 @@ def _loaded(model: MatrixModel, msg: bool, offset: float):
     with quiet(not msg):  # HiGHS prints its banner when constructed
         h = highspy.Highs()
     h.setOptionValue("output_flag", bool(msg))
+    _set_threads(h)
     h.passModel(ncol, nrow, A.nnz, 1, -1 if model.maximize else 1, offset,
                 model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
                 A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
@@ -270,6 +285,7 @@ class _HiGHSBulk(pulp.HiGHS):
         model.a_matrix_.value_ = np.array(value, dtype=float)
         model.a_matrix_.num_col_ = model.num_col_
         model.a_matrix_.num_row_ = model.num_row_
+        _set_threads(lp.solverModel)
         lp.solverModel.passModel(model)
 
 
