@@ -245,3 +245,74 @@ def test_highs_objective_is_checked_against_its_solution(helsinki_osm):
         sol = SetCovering(inst, reduce=reduce).solve("highs")
         assert sol.objective == pytest.approx(inst.cost[sol.chosen].sum(), rel=1e-9)
     assert sol.objective == pytest.approx(SetCovering(inst).solve("cbc").objective, rel=1e-9)
+
+
+def _lp_max_cover(cov, w, p=None, cost=None, budget=None) -> float:
+    """The LP relaxation of maximal covering, solved by HiGHS (an independent formulation
+    of the bound the Lagrangian relaxation tends to)."""
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    nr, nc = cov.shape
+    A = sp.hstack([-sp.csr_array(cov, dtype=float), sp.identity(nr)])  # z_i - sum y_j <= 0
+    rows, rhs = [A], [np.zeros(nr)]
+    if p is not None:
+        rows.append(sp.csr_array(np.r_[np.ones(nc), np.zeros(nr)][None]))
+        rhs.append([p])
+    if budget is not None:
+        rows.append(sp.csr_array(np.r_[cost, np.zeros(nr)][None]))
+        rhs.append([budget])
+    res = linprog(-np.r_[np.zeros(nc), w], A_ub=sp.vstack(rows), b_ub=np.concatenate(rhs),
+                  bounds=(0, 1), method="highs")
+    return -res.fun
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lagrangian_bound_is_valid_and_reaches_the_lp_bound(seed):
+    """The Lagrangian bound of maximal covering never cuts off the optimum (brute force),
+    lies within 0.5 % of the LP bound it tends to (an independent LP), and its plan is
+    feasible."""
+    from siting.models._heuristics import _covered_weight, _lagrangian_max_cover
+
+    inst = random_instance(seed, n=40, m=12, costs=True)
+    mc = MaximalCovering(inst, p=3, reduce=False)
+    cov, w = mc.reduced.cov, mc.reduced.weight
+    for p, budget in ((3, None), (None, 9.0), (3, 9.0)):
+        best = brute_max_cover(inst, p=p, budget=budget)
+        cost = inst.cost if budget is not None else None
+        bound, plan = _lagrangian_max_cover(cov, w, p, cost, budget, time_s=5.0)
+        lp = _lp_max_cover(cov, w, p, cost, budget)
+        assert bound >= best - 1e-6 and bound >= lp - 1e-6
+        # with both limits it tends to the smaller of the two single-limit LP bounds
+        near = lp if p is None or budget is None else min(
+            _lp_max_cover(cov, w, p=p), _lp_max_cover(cov, w, cost=cost, budget=budget))
+        assert bound <= near * 1.005 + 1e-6
+        assert (p is None or len(plan) <= p) and (budget is None or cost[plan].sum() <= budget)
+        assert _covered_weight(cov, w, plan) <= best + 1e-9
+
+
+def test_a_stopped_max_cover_reports_the_lagrangian_bound(monkeypatch):
+    """Where HiGHS stops without a good bound, the Lagrangian one is reported (and is
+    valid); where it meets the plan, the plan is proven optimal."""
+    import highspy
+
+    import siting.models.coverage as cv
+
+    inst = random_instance(2, n=60, m=14, costs=False)
+    best = brute_max_cover(inst, p=3)
+    monkeypatch.setattr(cv, "LAGRANGE_NNZ", 0)
+    real_info = highspy.Highs.getInfo
+
+    def no_bound(self):
+        info = real_info(self)
+        info.mip_dual_bound = float("inf")
+        return info
+
+    monkeypatch.setattr(highspy.Highs, "getInfo", no_bound)
+    monkeypatch.setattr(highspy.Highs, "getModelStatus",
+                        lambda self: highspy.HighsModelStatus.kTimeLimit)
+    model = MaximalCovering(inst, p=3)
+    sol = model.solve("highs", time_limit=5)
+    assert sol.objective == pytest.approx(best)
+    assert best - 1e-9 <= sol.bound < model.simple_bound()
+    assert (sol.status == "optimal") == (sol.mip_gap <= 1e-9)

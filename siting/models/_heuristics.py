@@ -146,3 +146,121 @@ def _greedy_set_cover(cov: sp.csr_array, cost: np.ndarray) -> np.ndarray:
             times[rows] -= 1
             y[j] = 0
     return np.flatnonzero(y)
+
+
+def _lagrangian_max_cover(cov: sp.csr_array, w: np.ndarray, p: int | None = None,
+                          cost: np.ndarray | None = None, budget: float | None = None,
+                          lower: float = 0.0, time_s: float = 10.0,
+                          max_iter: int = 2000) -> tuple[float, np.ndarray]:
+    r"""A proven upper bound on maximal covering by Lagrangian relaxation, and the best
+    plan met on the way.
+
+    Relaxing the cover rows :math:`z_i \le \sum_{j \in N_i} y_j` with multipliers
+    :math:`0 \le \lambda_i \le w_i` leaves
+
+    .. math::
+
+        L(\lambda) = \sum_i (w_i - \lambda_i) + \max_{y \in Y} \sum_j y_j
+        \sum_{i \in M_j} \lambda_i,
+
+    an upper bound for every :math:`\lambda`, with :math:`Y` the ``p`` sites (largest
+    terms) and/or the budget (its fractional knapsack, an upper bound again; with both,
+    the smaller). Subgradient steps (Polyak, toward ``lower``) bring it to the LP bound
+    in O(pairs) per step, where a simplex on a city-sized model may not finish its root.
+
+    Parameters
+    ----------
+    cov
+        Demand rows × site columns, 1 where the site covers the row.
+    w
+        Row weights.
+    p
+        Most sites.
+    cost, budget
+        Site costs and the budget (both or neither).
+    lower
+        The value of a known plan (steers the step length).
+    time_s
+        Seconds to spend at most.
+    max_iter
+        Subgradient steps at most.
+
+    Returns
+    -------
+    bound : float
+        The smallest :math:`L(\lambda)` found (never below the optimum).
+    best : numpy.ndarray
+        Columns of the best plan among the relaxation's site sets (its value is
+        ``_covered_weight``), for a warm start.
+    """
+    w = np.asarray(w, dtype=float)
+    if p is not None and budget is not None:  # the smaller of the two relaxations' bounds
+        b1, plan1 = _lagrangian_max_cover(cov, w, p, None, None, lower, time_s / 2, max_iter)
+        b2, plan2 = _lagrangian_max_cover(cov, w, None, cost, budget, lower, time_s / 2,
+                                          max_iter)
+        fits = [q for q in (plan1, plan2)
+                if len(q) <= p and cost is not None and cost[q].sum() <= budget + 1e-9]
+        plan = max(fits, key=lambda q: _covered_weight(cov, w, q), default=np.zeros(0, np.int64))
+        return min(b1, b2), plan
+    deadline = time.perf_counter() + time_s
+    csc = sp.csc_array(cov)
+    covT = sp.csr_array(csc.T)
+    lam = w.copy()  # L(w) is the sum of the p largest single-site coverages
+    best_bound, best_plan, best_val = np.inf, np.zeros(0, np.int64), -np.inf
+    theta, stale = 1.0, 0
+    for _ in range(max_iter):
+        g = covT @ lam
+        y = _relaxed_sites(g, p, cost, budget)  # one of the two limits
+        bound = float((w - lam).sum() + g @ y)
+        if bound < best_bound - 1e-9 * max(1.0, abs(bound)):
+            best_bound, stale = bound, 0
+        else:
+            stale += 1
+            if stale >= 20:
+                theta, stale = theta / 2, 0
+        whole = np.flatnonzero(y >= 1.0)  # a plan: the relaxation's whole sites
+        if (p is None or len(whole) <= p) and (
+                budget is None or cost is None or cost[whole].sum() <= budget + 1e-9):
+            val = float(w[_times(csc, whole, np.ones(len(whole))) > 0].sum())
+            if val > best_val:
+                best_val, best_plan = val, whole
+        lower = max(lower, best_val)
+        if best_bound - lower <= 1e-6 * max(1.0, abs(best_bound)) or theta < 1e-4 \
+                or time.perf_counter() > deadline:
+            break
+        used = np.flatnonzero(y)
+        grad = _times(csc, used, y[used]) - (lam < w)  # dL/dλ_i: times y covers i, minus z_i
+        norm = float(grad @ grad)
+        if norm <= 0:
+            break
+        lam = np.clip(lam - theta * (bound - lower) / norm * grad, 0.0, w)
+    return best_bound, best_plan
+
+
+def _times(csc: sp.csc_array, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """``csc @ y`` for ``y`` zero but at ``cols`` (where it is ``vals``): the few chosen
+    columns only."""
+    return np.asarray(csc[:, cols] @ vals, dtype=float)
+
+
+def _relaxed_sites(g: np.ndarray, p: int | None, cost: np.ndarray | None,
+                   budget: float | None) -> np.ndarray:
+    """The sites' values (0..1) maximising ``g · y`` under ``p`` or the budget (its
+    fractional knapsack)."""
+    n = len(g)
+    y = np.zeros(n)
+    if p is not None:
+        k = min(p, int((g > 0).sum()))
+        if k:
+            y[np.argpartition(-g, k - 1)[:k]] = 1.0
+    elif budget is not None and cost is not None:
+        free = (cost <= 0) & (g > 0)
+        y[free] = 1.0
+        pos = np.flatnonzero(~free & (g > 0))
+        order = pos[np.argsort(-g[pos] / cost[pos], kind="stable")]
+        spent = np.cumsum(cost[order])
+        full = int(np.searchsorted(spent, budget, side="right"))
+        y[order[:full]] = 1.0
+        if full < len(order):
+            y[order[full]] = (budget - (spent[full - 1] if full else 0.0)) / cost[order[full]]
+    return y
