@@ -186,7 +186,7 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
     from siting.pipeline import run as run_pipeline
     from siting.report.webmap import check_map_options
 
-    with refusals():
+    with refusals((map_options or {}).get("lang")):
         check_map_options(**(map_options or {}))
         sc = make_scenario(scenario_file, **flags)
         if sc.osm is None and sc.graphml is None and sc.place is None:
@@ -202,32 +202,81 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
             path = result.write(sc.out, overwrite=overwrite, **(map_options or {}))
             if _reporter(progress):
                 typer.echo("siting: outputs written", err=True)
-    s = result.summary
-    typer.echo(
-        f"covered {s['covered_population']:,.0f} of {s['total_population']:,.0f} people "
-        f"({100 * s['covered_share']:.1f} %; {s['coverable_population']:,.0f} within "
-        f"{s['threshold_m']:.0f} m of any candidate) with {s['n_sites_chosen']} of "
-        f"{s['n_candidate_sites']} candidate sites\n"
-        f"solver {s['solver']}: {s['status']}, {_gap_text(s['mip_gap'])}, "
-        f"run {s['runtime_s']:.1f} s\n"
-        f"network: {s['network_nodes']} nodes in {s['network_components']} components, "
-        f"{s['population_outside_largest_component']:,.0f} people outside the largest\n"
-        f"map: {(path / 'map.html').resolve()}\n"
-        f"tables: {(path / 'report.xlsx').resolve()}\n"
-        f"printable report: {(path / 'report.pdf').resolve()}"
-    )
-    if s.get("model") == "embedded":
-        groups = {k: v.get("demand_group") for k, v in
-                  s.get("assumptions", {}).get("services", {}).items()}
-        served = ", ".join(f"{k} {v:,.0f}" + (" households" if groups.get(k) == "households"
-                                               else "")
-                           for k, v in s["served_by_service"].items())
-        budget = "no budget" if s["budget"] is None else f"budget {s['budget']:,.0f} CNY"
-        typer.echo(
-            f"embedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); served: {served}\n"
-            f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "
-            f"{s['communities_meeting_standard']} of {s['communities_total']} communities "
-            f"(tables/communities.csv; report.xlsx community sheet)")
+    from siting.report.common import map_lang
+
+    typer.echo(run_lines(result.summary, path, map_lang(result, (map_options or {}).get("lang"))))
+
+
+def run_lines(s: dict, path: Path, lang: str) -> str:
+    """The lines ``siting run`` ends with, in the outputs' language.
+
+    "Covered" people live within reach of a chosen site (for a plan: at points it serves
+    in some service); "served" people (households for a household service) are those a
+    plan assigns to each service, as in summary.json's ``covered_population`` and
+    ``served_by_service``.
+
+    Parameters
+    ----------
+    s
+        The run's summary.
+    path
+        Its output folder.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The lines.
+    """
+    from siting.report.i18n import label, value_label
+
+    zh = lang == "zh"
+    gap = _gap_text(s["mip_gap"], lang)
+    status = value_label(str(s["status"]), lang)
+    files = [(path / f).resolve() for f in ("map.html", "report.xlsx", "report.pdf")]
+    if zh:
+        text = (
+            f"覆盖人口：{s['covered_population']:,.0f} / {s['total_population']:,.0f} 人"
+            f"（{100 * s['covered_share']:.1f} %；{s['threshold_m']:.0f} 米内有候选场所的 "
+            f"{s['coverable_population']:,.0f} 人），选定 {s['n_sites_chosen']} / "
+            f"{s['n_candidate_sites']} 个候选场所\n"
+            f"求解器 {s['solver']}：{status}，{gap}，运行 {s['runtime_s']:.1f} 秒\n"
+            f"路网：{s['network_nodes']} 个节点，{s['network_components']} 个连通分量，"
+            f"最大连通分量外 {s['population_outside_largest_component']:,.0f} 人\n"
+            f"地图：{files[0]}\n表格：{files[1]}\n打印报告：{files[2]}")
+    else:
+        text = (
+            f"people covered: {s['covered_population']:,.0f} of {s['total_population']:,.0f} "
+            f"({100 * s['covered_share']:.1f} %; {s['coverable_population']:,.0f} within "
+            f"{s['threshold_m']:.0f} m of any candidate) with {s['n_sites_chosen']} of "
+            f"{s['n_candidate_sites']} candidate sites\n"
+            f"solver {s['solver']}: {status}, {gap}, run {s['runtime_s']:.1f} s\n"
+            f"network: {s['network_nodes']} nodes in {s['network_components']} components, "
+            f"{s['population_outside_largest_component']:,.0f} people outside the largest\n"
+            f"map: {files[0]}\ntables: {files[1]}\nprintable report: {files[2]}")
+    if s.get("model") != "embedded":
+        return text
+    groups = {k: v.get("demand_group") for k, v in
+              s.get("assumptions", {}).get("services", {}).items()}
+    unit = {k: label("households_unit" if groups.get(k) == "households" else "people", lang)
+            for k in s["served_by_service"]}
+    served = ("，" if zh else ", ").join(
+        f"{value_label(k, lang) if zh else k} {v:,.0f} {unit[k]}"
+        for k, v in s["served_by_service"].items())
+    if zh:
+        budget = "未设预算" if s["budget"] is None else f"预算 {s['budget']:,.0f} 元"
+        return text + (
+            f"\n嵌入式方案：费用 {s['cost_total']:,.0f} 元（{budget}）；获服务：{served}\n"
+            f"面积标准 {s['standard_m2_per_100_households']:g} m²/百户：{s['communities_total']}"
+            f" 个社区中 {s['communities_meeting_standard']} 个达标（tables/communities.csv；"
+            f"report.xlsx 社区达标表）")
+    budget = "no budget" if s["budget"] is None else f"budget {s['budget']:,.0f} CNY"
+    return text + (
+        f"\nembedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); served: {served}\n"
+        f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "
+        f"{s['communities_meeting_standard']} of {s['communities_total']} communities "
+        f"(tables/communities.csv; report.xlsx community sheet)")
 
 
 @app.command()
@@ -355,11 +404,11 @@ def _reporter(progress: bool | None):
     return (lambda text: typer.echo(f"siting: {text}", err=True)) if on else None
 
 
-def _gap_text(gap) -> str:
+def _gap_text(gap, lang: str = "en") -> str:
     """``gap 1.23 %``, or that no bound was proven (a solve stopped before any)."""
     if gap is None or not math.isfinite(gap):
-        return "gap unknown (no bound proven)"
-    return f"gap {100 * gap:.2f} %"
+        return "最优性间隙未知（未证明界）" if lang == "zh" else "gap unknown (no bound proven)"
+    return f"{'最优性间隙' if lang == 'zh' else 'gap'} {100 * gap:.2f} %"
 
 
 def _values(text: str, flag: str) -> list:
@@ -375,9 +424,23 @@ def _values(text: str, flag: str) -> list:
     return out
 
 
+def _in_lang(exc: SitingError, lang: str | None) -> str:
+    """An error's message in ``lang`` when it has a Chinese text (an infeasibility
+    explanation); both, English first, when the language is not known yet."""
+    text = exc.args[0] if exc.args else None
+    if not hasattr(text, "in_lang"):
+        return str(exc)
+    from siting.report.i18n import names_in
+
+    zh = names_in(text.in_lang("zh"), "zh")
+    return zh if lang == "zh" else str(text) if lang == "en" else f"{text}\n{zh}"
+
+
 @contextmanager
-def refusals():
+def refusals(lang: str | None = None):
     """The one place where bad input becomes ``siting: error: …`` and exit code 2.
+
+    An infeasibility explanation is printed in ``lang`` (both languages when None).
 
     :class:`SitingError` is raised at the source with the flag, file, row and column.
     Library exceptions that still escape and that can only mean bad input (a file that
@@ -392,7 +455,7 @@ def refusals():
     try:
         yield
     except SitingError as exc:
-        _fail(str(exc))
+        _fail(_in_lang(exc, lang))
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -112,8 +112,8 @@ def test_nanjing_map_reads_offline(browser, nanjing):  # noqa: F811
 
     # one permanent label per chosen site: its name, or its id
     chosen = result.chosen_sites
-    want = sorted(str(n) if isinstance(n, str) and n else f"场所编号 {int(i)}"
-                  for n, i in zip(chosen.get("name", [None] * len(chosen)), chosen["site_id"]))
+    want = sorted(str(n) if isinstance(n, str) and n else f"场所编号 {i}"  # the stable id
+                  for n, i in zip(chosen.get("name", [None] * len(chosen)), chosen["source_id"]))
     labels = p.locator(".leaflet-tooltip-pane .siting-label")
     assert labels.count() == s["n_sites_chosen"] == 5
     assert sorted(t.strip() for t in labels.all_inner_texts()) == want

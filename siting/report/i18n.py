@@ -60,6 +60,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "amap_satellite": ("高德影像", "Amap satellite"),
     # popup and table fields
     "site_id": ("场所编号", "Site ID"),
+    "source_id": ("场所编号", "Site ID"),  # the stable id (OSM, inventory or facility id)
     "name": ("名称", "Name"),
     "kind": ("建筑类别", "Building class"),
     "acquisition_mode": ("获取方式", "Acquisition mode"),
@@ -78,7 +79,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "loss_if_dropped": ("去掉此处后减少的服务人口", "People lost if dropped (re-planned)"),
     "marginal_value": ("边际价值（目标分）", "Marginal value (objective points)"),
     "marginal_people": ("边际服务人口", "People lost if dropped"),
-    "covered_population": ("服务人口", "People served"),
+    # "covered": residents within reach of a chosen site (embedded: at points the plan serves
+    # in some service); "served": the people (households) a plan assigns to a service
+    "covered_population": ("覆盖人口", "People covered"),
     "population_in_reach": ("步行范围内人口", "People within reach"),
     "served_tier": ("{m} 分钟内服务人口", "People served within {m} min"),
     "osm_id": ("OSM 编号", "OSM ID"),
@@ -86,7 +89,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "id_existing": ("设施编号", "Facility ID"),
     "id_other": ("编号", "ID"),
     "storeys_estimated": ("层数为估计值", "storeys estimated"),
-    "served_service": ("服务人数：{s}", "People served: {s}"),
+    "served_service": ("获服务人数：{s}", "People served: {s}"),
+    "served_households_service": ("获服务户数：{s}", "Households served: {s}"),
+    "served": ("获服务人数（家政为户数）", "Served (people; households where the unit is 户)"),
+    "unit": ("单位", "Unit"),
     "source": ("来源", "Source"),
     "existing": ("现有设施", "Existing facility"),
     "existing_services": ("现有服务", "Existing services"),
@@ -149,7 +155,31 @@ LABELS: dict[str, tuple[str, str]] = {
     "runtime_s": ("运行时间（秒）", "Run time (s)"),
     "communities_meeting_standard": ("达标社区数", "Communities meeting the standard"),
     "communities_total": ("社区总数", "Communities"),
-    "served_by_service": ("各服务服务人口", "People served by service"),
+    "served_by_service": ("各服务获服务人数", "People served by service"),
+    "n_existing_sites": ("现有设施数", "Existing facilities"),
+    "n_new_sites_chosen": ("新选场所数", "New sites chosen"),
+    "n_candidates_excluded": ("排除的候选场所数", "Candidates excluded"),
+    "demand_beyond_max_snap": ("距道路过远的需求点数", "Demand points too far from a street"),
+    "population_beyond_max_snap": ("距道路过远的人口", "People too far from a street"),
+    "sites_beyond_max_snap": ("距道路过远的候选场所数", "Candidates too far from a street"),
+    "population_relinked_from_fragment": ("经零散路段接入主路网的人口",
+                                          "People linked past a street fragment"),
+    "demand_walk_from_entrance": ("从出入口起步的需求点数", "Demand points walking from an entrance"),
+    "demand_walk_from_wall": ("从临街外墙起步的需求点数", "Demand points walking from a wall"),
+    "population_source": ("人口数据来源", "Population source"),
+    "community_source": ("社区划分来源", "Communities from"),
+    "objective_kind": ("优化目标", "Objective"),
+    "standard_m2_per_100_households": ("面积标准（m²/百户）", "Area standard (m² per 100 households)"),
+    "standard_mode": ("面积标准执行方式", "Area standard mode"),
+    "n_complexes": ("综合服务设施数", "Service complexes"),
+    "policy": ("政策文件", "Policy"),
+    "threshold_m_by_service": ("各服务步行距离（米）", "Walking distance by service (m)"),
+    "speed_m_per_min_by_profile": ("步行速度（米/分钟）", "Walking speed (m/min)"),
+    "households": ("户数", "Households"),
+    "all": ("全部人口", "Everyone"),
+    "default": ("一般", "default"),
+    "elderly": ("老年人", "elderly"),
+    "child_escort": ("陪同儿童", "escorting children"),
     "unmet_by_service": ("各服务未满足需求", "Unmet demand by service"),
     "population_by_group": ("各人群人口", "Population by group"),
     # sheets
@@ -161,8 +191,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet_unmet": ("未满足需求", "Unmet demand"),
     # scenario comparison
     "scenario": ("方案", "Scenario"),
-    "people_served": ("服务人口", "People served"),
-    "curve_title": ("投入与服务人口", "Effort and people served"),
+    "people_served": ("获服务与覆盖人数", "People served / covered"),
+    "curve_title": ("投入与覆盖人口", "Effort and people covered"),
     # the PDF review pack (siting.report.pdf)
     "pdf_title": ("城市社区嵌入式服务设施规划方案", "Community embedded service facilities plan"),
     "pdf_subtitle": ("评审会议材料", "Review meeting pack"),
@@ -171,7 +201,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "pdf_no_budget": ("无预算", "no budget"),
     "pdf_communities_std": ("达标社区 / 社区总数", "Communities meeting the standard / total"),
     "pdf_solver_gap": ("求解状态与间隙", "Solver status and gap"),
-    "pdf_served_per_service": ("各项服务服务人数", "People served per service"),
+    "pdf_served_per_service": ("各项服务获服务人数", "People served per service"),
     "pdf_gap": ("间隙", "gap"),
     "pdf_map_title": ("规划布局图", "Plan map"),
     "pdf_streets": ("步行路网", "Walking streets"),
@@ -237,12 +267,26 @@ VALUE_LABELS: dict[str, tuple[str, str]] = {
     "other": ("其他", "other"),
     # where a candidate comes from (siting.sites)
     "osm": ("OpenStreetMap", "OpenStreetMap"),
-    "inventory": ("存量清查", "inventory"),
+    "inventory": ("存量清单", "inventory"),
     "existing": ("现有设施", "existing facility"),
     # where a walk meets the street (siting.access)
     "entrance": ("出入口", "entrance"),
     "wall": ("临街外墙", "wall nearest a street"),
     "beyond_max_snap": ("距道路过远，未接入", "beyond the largest snap distance"),
+    # solver status, model and objective (summary, comparison)
+    "optimal": ("最优", "optimal"),
+    "feasible": ("可行（未证明最优）", "feasible"),
+    "failed": ("失败", "failed"),
+    "max_cover": ("最大覆盖", "maximal covering"),
+    "set_cover": ("集合覆盖", "set covering"),
+    "embedded": ("嵌入式服务设施配置", "embedded facilities"),
+    "max_served": ("服务人数最多", "most people served"),
+    "min_cost": ("费用最低", "least cost"),
+    "min_distance": ("步行距离最短", "shortest walks"),
+    # area standard modes
+    "hard": ("硬约束", "hard"),
+    "penalty": ("罚分", "penalty"),
+    "off": ("不考虑", "off"),
     "relinked_from_fragment": ("接入主路网", "linked past a street fragment"),
 }
 
@@ -322,6 +366,8 @@ def label(key: str, lang: str, **fmt) -> str:
     return key
 
 
+_GRID = re.compile(r"^grid of (\d+(?:\.\d+)?) m planning cells$")
+_BOTH_NAMES = ("total", "study_area")
 _CELL = re.compile(r"^(\d+(?:\.\d+)?) m planning cell E(-?[\d.]+) km N(-?[\d.]+) km$")
 
 
@@ -338,13 +384,41 @@ def place_name(text: object, lang: str) -> object:
     Returns
     -------
     object
-        A generated planning-cell name (``500 m planning cell E12.5 km N3550 km``) in
-        ``lang``; any other value unchanged (names from data are never translated).
+        A generated name in ``lang``: a planning cell (``500 m planning cell E12.5 km
+        N3550 km``), the cell grid, or a row name given in both languages
+        (``合计 / Total``); any other value unchanged (names from data are never
+        translated).
     """
-    m = _CELL.match(text) if isinstance(text, str) else None
+    if not isinstance(text, str):
+        return text
+    for key in _BOTH_NAMES:  # "合计 / Total": a row name written in both languages
+        if text == " / ".join(LABELS[key]):
+            return label(key, lang)
+    m = _GRID.match(text)
+    if m is not None:
+        return f"{m[1]} 米规划单元网格" if lang == "zh" else text
+    m = _CELL.match(text)
     if m is None or lang != "zh":
         return text
     return f"{m[1]} 米规划单元（东 {m[2]} 公里，北 {m[3]} 公里）"
+
+
+def names_in(text: str, lang: str) -> str:
+    """A message with every generated place name in it in ``lang`` (see :func:`place_name`).
+
+    Parameters
+    ----------
+    text
+        A message, e.g. an infeasibility explanation naming planning cells.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        ``text`` with each ``500 m planning cell E… km N… km`` translated.
+    """
+    return re.sub(_CELL.pattern.strip("^$"), lambda m: str(place_name(m[0], lang)), text)
 
 
 def short_label(key: str, lang: str) -> str:
@@ -398,7 +472,30 @@ def key_list(text: str, lang: str) -> str:
         The label of each key (:func:`label`), joined with :func:`list_sep`.
     """
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    return list_sep(lang).join(label(p, lang) for p in parts)
+    return list_sep(lang).join(value_label(p, lang) for p in parts)
+
+
+def value_label(key: str, lang: str) -> str:
+    """The label of a value (a class, mode, source, service, status …) in ``lang``.
+
+    Parameters
+    ----------
+    key
+        A key of :data:`VALUE_LABELS` or :data:`SERVICE_LABELS` (looked up first, so
+        ``community`` the building class is 社区用房, not the map layer), else as
+        :func:`label`.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The label; ``key`` itself when unknown.
+    """
+    for table in (VALUE_LABELS, SERVICE_LABELS):
+        if key in table:
+            return table[key][0 if lang == "zh" else 1]
+    return label(key, lang)
 
 
 def both(key: str, **fmt) -> tuple[str, str]:

@@ -46,7 +46,7 @@ from siting.report.common import (
 )
 from siting.report.curve import curve_page, curve_x
 from siting.report.fonts import cjk_font
-from siting.report.i18n import label, list_sep, place_name, short_label
+from siting.report.i18n import label, list_sep, place_name, short_label, value_label
 from siting.report.tables import report_tables
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def headline(summary: dict, lang: str) -> list[tuple[str, str]]:
 
 def _solver_text(summary: dict, lang: str) -> str:
     """``highs: optimal, gap 0.0 %``."""
-    return (f"{summary.get('solver', '')}: {summary.get('status', '')}, "
+    return (f"{summary.get('solver', '')}: {value_label(str(summary.get('status', '')), lang)}, "
             f"{label('pdf_gap', lang)} {_pct(summary.get('mip_gap'))}")
 
 
@@ -351,7 +351,7 @@ def _site_key(fig, ax, sites, lang: str) -> None:
             fig.text(0.06, 0.03, "…", fontsize=7)
             break
         col, row = divmod(i, per_col)
-        name = as_text(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        name = _site_label(r, lang)
         mix = sep.join(label(k, lang) for k in service_mix(r, keys))
         text = f"{i + 1}  {name}" + (f" — {mix}" if mix else "")
         lines = _wrap(text, 36 if _has_cjk(text) else 68)
@@ -359,10 +359,13 @@ def _site_key(fig, ax, sites, lang: str) -> None:
                  fontsize=7.5)
 
 
-def _kind_name(r, lang: str) -> str:
-    """Name of an unnamed site: its class in brackets, e.g. （商业）."""
-    kind = label(str(r.get("kind") or "site_generic"), lang)
-    return f"（{kind}）" if lang == "zh" else f"({kind})"
+def _site_label(r, lang: str) -> str:
+    """A site as the PDF names it: its name, else its class in brackets (（商业）), and
+    its stable id (the one every output shows), e.g. 某某社区用房 (w123)."""
+    kind = value_label(str(r.get("kind") or "site_generic"), lang)
+    name = as_text(place_name(r.get("name"), lang)) or (f"（{kind}）" if lang == "zh"
+                                                        else f"({kind})")
+    return f"{name} ({as_text(r.get('source_id'))})"
 
 
 def _fit_extent(ax) -> None:
@@ -424,7 +427,7 @@ def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
                    for k in svc.loc[svc["site_id"] == sid, "service"]]
         c = costs.loc[sid] if costs is not None and sid in costs.index else {}
         area = r.get("area_used_m2", r.get("usable_area_m2"))
-        name = as_text(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        name = _site_label(r, lang)
         rows.append([str(i), name,
                      list_sep(lang).join(mix), _num(area),
                      *[_num(c.get(k)) if len(c) else "–" for k in
