@@ -254,5 +254,10 @@ def check_comparison_folder(folder: str | Path) -> int:
         for key in ("cost_total", "covered_population"):
             if key in table and pd.notna(row[key]):
                 _close(row[key], summary[key], f"comparison.csv {row['scenario']} {key}", 1e-3)
+        if (run / "sites.gpkg").exists() and "site_ids" in table:  # matched by stable id
+            ids = set(str(row["site_ids"]).split(";")) if pd.notna(row["site_ids"]) else set()
+            want = set(pyogrio.read_dataframe(run / "sites.gpkg", columns=["source_id"],
+                                              read_geometry=False)["source_id"].astype(str))
+            assert ids == want, f"comparison.csv {row['scenario']}: site_ids {ids} != {want}"
         n += 1
     return n

@@ -191,6 +191,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet_unmet": ("未满足需求", "Unmet demand"),
     # scenario comparison
     "scenario": ("方案", "Scenario"),
+    "sites_by_scenario": ("各方案选定场所", "Sites by scenario"),
+    "n_scenarios": ("选中该场所的方案数", "Scenarios opening it"),
+    "site_ids": ("选定场所编号", "Chosen site IDs"),
     "people_served": ("获服务与覆盖人数", "People served / covered"),
     "curve_title": ("投入与覆盖人口", "Effort and people covered"),
     # the PDF review pack (siting.report.pdf)
@@ -419,6 +422,46 @@ def names_in(text: str, lang: str) -> str:
         ``text`` with each ``500 m planning cell E… km N… km`` translated.
     """
     return re.sub(_CELL.pattern.strip("^$"), lambda m: str(place_name(m[0], lang)), text)
+
+
+# notes a run writes into summary.json (English), as the report says them in Chinese
+_NOTES_ZH: tuple[tuple[re.Pattern, str], ...] = (
+    (re.compile(r"^area standard ([\d.]+) m² per 100 households in penalty mode: met in (\d+) "
+                r"of (\d+) communities; each m² short costs ([\d.]+) objective points .*$"),
+     "面积标准每百户 {0} m²（罚分方式）：{2} 个社区中 {1} 个达标；每缺 1 m² 扣 {3} 目标分"
+     "（area_standard.penalty_per_m2），与服务人数相权衡，因此服务人数更重要处方案不强求达标；"
+     "--standard-mode hard 可强制达标"),
+    (re.compile(r"^the solver stopped before proving a bound: the gap is unknown$"),
+     "求解器在证明界之前停止：最优性间隙未知"),
+    (re.compile(r"^the solver found no plan within the ([\d.]+) s time limit: .*$"),
+     "求解器在 {0} 秒时限内未找到方案：此为贪心方案（按每元价值选择场所与综合设施，"
+     "服务分配精确求解），无已知界；请放宽时限"),
+)
+
+
+def note_text(text: str, lang: str) -> str:
+    """A run's note (summary.json ``notes``, written in English) in ``lang``.
+
+    Parameters
+    ----------
+    text
+        The note.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The Chinese text of a known note in zh (its numbers kept), with generated place
+        names translated (:func:`names_in`); otherwise ``text``.
+    """
+    if lang != "zh":
+        return text
+    for pattern, zh in _NOTES_ZH:
+        m = pattern.match(text)
+        if m is not None:
+            return zh.format(*m.groups())
+    return names_in(text, lang)
 
 
 def short_label(key: str, lang: str) -> str:

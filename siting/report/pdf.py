@@ -46,7 +46,7 @@ from siting.report.common import (
 )
 from siting.report.curve import curve_page, curve_x
 from siting.report.fonts import cjk_font
-from siting.report.i18n import label, list_sep, place_name, short_label, value_label
+from siting.report.i18n import label, list_sep, note_text, place_name, short_label, value_label
 from siting.report.tables import report_tables
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ def _cover(result: RunResult, lang: str, notes: list[str]):
             fig.text(0.12, y, label(k, lang), fontsize=10)
             fig.text(0.92, y, _num(v), fontsize=10, ha="right")
             y -= 0.028
-    notes_all = [*notes, *[str(n) for n in s.get("notes") or []]]
+    notes_all = [*notes, *[note_text(str(n), lang) for n in s.get("notes") or []]]
     if notes_all:
         y -= 0.02
         fig.text(0.08, y, label("pdf_notes", lang), fontsize=10, weight="bold")
@@ -562,10 +562,10 @@ def _assumption_pages(result: RunResult, lang: str) -> list:
     y -= 0.028
     rows = [(label("pdf_osm_file", lang), s.get("source") or sc.osm or sc.graphml or sc.place),
             (label("pdf_population_file", lang),
-             f"{sc.population or '–'} ({s.get('population_source', '')})"),
-            (label("pdf_community_source", lang), s.get("community_source") or ""),
+             f"{sc.population or '–'} ({label(str(s.get('population_source', '')), lang)})"),
+            (label("pdf_community_source", lang), place_name(s.get("community_source") or "", lang)),
             (label("pdf_policy_name", lang), s.get("policy") or "–"),
-            (label("model", lang), s.get("model") or "–"),
+            (label("model", lang), value_label(s.get("model") or "–", lang)),
             (label("threshold_m", lang), _num(s.get("threshold_m"))),
             (label("max_sites", lang), _num(s.get("max_sites"))),
             (label("budget", lang), _num(s.get("budget"))),
