@@ -562,7 +562,7 @@ def _assumption_pages(result: RunResult, lang: str) -> list:
     y -= 0.028
     rows = [(label("pdf_osm_file", lang), s.get("source") or sc.osm or sc.graphml or sc.place),
             (label("pdf_population_file", lang),
-             f"{sc.population or '–'} ({label(str(s.get('population_source', '')), lang)})"),
+             f"{sc.population or '–'} ({_value_text('population_source', s.get('population_source'), lang)})"),
             (label("pdf_community_source", lang), place_name(s.get("community_source") or "", lang)),
             (label("pdf_policy_name", lang), s.get("policy") or "–"),
             (label("model", lang), value_label(s.get("model") or "–", lang)),

@@ -487,6 +487,8 @@ def _value_text(col: str, v, lang: str):
     other values and unknown keys unchanged."""
     if col in ("name", "community_name", "group", "community_source"):
         return place_name(v, lang)
+    if col == "population_source" and v == "buildings":
+        return label("population_from_buildings", lang)
     if col not in VALUE_COLUMNS or not isinstance(v, str) or not v:
         return v
     return key_list(v, lang)
