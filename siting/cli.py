@@ -427,10 +427,12 @@ def _values(text: str, flag: str) -> list:
 def _in_lang(exc: SitingError, lang: str | None) -> str:
     """An error's message in ``lang`` when it has a Chinese text (an infeasibility
     explanation); both, English first, when the language is not known yet."""
-    text = exc.args[0] if exc.args else None
-    if not hasattr(text, "in_lang"):
-        return str(exc)
+    from siting.models.embedded.diagnosis import Explanation
     from siting.report.i18n import names_in
+
+    text = exc.args[0] if exc.args else None
+    if not isinstance(text, Explanation):
+        return str(exc)
 
     zh = names_in(text.in_lang("zh"), "zh")
     return zh if lang == "zh" else str(text) if lang == "en" else f"{text}\n{zh}"

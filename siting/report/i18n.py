@@ -192,6 +192,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet_unmet": ("未满足需求", "Unmet demand"),
     # scenario comparison
     "scenario": ("方案", "Scenario"),
+    "comparison": ("方案比较", "Comparison"),
     "sites_by_scenario": ("各方案选定场所", "Sites by scenario"),
     "n_scenarios": ("选中该场所的方案数", "Scenarios opening it"),
     "site_ids": ("选定场所编号", "Chosen site IDs"),

@@ -48,6 +48,7 @@ from siting.report.curve import curve_page, curve_x
 from siting.report.fonts import cjk_font
 from siting.report.i18n import label, list_sep, note_text, place_name, short_label, value_label
 from siting.report.tables import report_tables
+from siting.report.views import value_text
 
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
@@ -360,8 +361,7 @@ def _site_key(fig, ax, sites, lang: str) -> None:
 
 
 def _site_label(r, lang: str) -> str:
-    """A site as the PDF names it: its name, else its class in brackets (（商业）), and
-    its stable id (the one every output shows), e.g. 某某社区用房 (w123)."""
+    """A site as the PDF names it: its name, else （its class）, and its stable id (w123)."""
     kind = value_label(str(r.get("kind") or "site_generic"), lang)
     name = as_text(place_name(r.get("name"), lang)) or (f"（{kind}）" if lang == "zh"
                                                         else f"({kind})")
@@ -562,7 +562,7 @@ def _assumption_pages(result: RunResult, lang: str) -> list:
     y -= 0.028
     rows = [(label("pdf_osm_file", lang), s.get("source") or sc.osm or sc.graphml or sc.place),
             (label("pdf_population_file", lang),
-             f"{sc.population or '–'} ({_value_text('population_source', s.get('population_source'), lang)})"),
+             f"{sc.population or '–'} ({value_text('population_source', s.get('population_source'), lang)})"),
             (label("pdf_community_source", lang), place_name(s.get("community_source") or "", lang)),
             (label("pdf_policy_name", lang), s.get("policy") or "–"),
             (label("model", lang), value_label(s.get("model") or "–", lang)),

@@ -28,7 +28,14 @@ from siting.report.common import (
     served_by_tier,
     services,
 )
-from siting.report.i18n import both, key_list, label, place_name, value_label
+from siting.report.i18n import both, label
+from siting.report.views import (
+    col_labels,
+    household_services,
+    kpi_label,
+    public_table,
+    value_text,
+)
 
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
@@ -39,34 +46,6 @@ COST_COLUMNS = (*COST_PARTS, "cost_total")
 SHEETS = ("summary", "sites", "services", "communities", "costs", "unmet")
 OPTIONAL_SITE_COLS = ("acquisition_mode", "source", "existing", "existing_services")
 _INT_FMT, _AREA_FMT, _SHARE_FMT, _DEG_FMT = "#,##0", "#,##0.0", "0.0%", "0.000000"
-
-
-def public_table(df: pd.DataFrame, ids) -> pd.DataFrame:
-    """A table as it is written out: the site's stable id ``source_id`` first, the internal
-    ``site_id`` (its row in the optimiser, which changes with ``--exclude``/``--forbid``)
-    dropped.
-
-    Parameters
-    ----------
-    df
-        A table or layer; one without ``site_id`` is returned as it is.
-    ids
-        ``source_id`` of each site by ``site_id`` (``result.sites["source_id"]``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy (a GeoDataFrame stays one); a row without a site (a total row) has no id.
-    """
-    if "site_id" not in df:
-        return df
-    out = df.copy()
-    sid = pd.to_numeric(out.pop("site_id"), errors="coerce")
-    if "source_id" not in out:
-        ids = np.asarray(ids, dtype=object)
-        ok = sid.notna() & sid.between(0, len(ids) - 1)
-        out["source_id"] = [ids[int(v)] if o else None for v, o in zip(sid, ok)]
-    return out[["source_id", *[c for c in out.columns if c != "source_id"]]]
 
 
 def summary_table(result: RunResult) -> pd.DataFrame:
@@ -95,7 +74,7 @@ def summary_table(result: RunResult) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["key", "value"])
     hh = household_services(result)
     for lang in ("zh", "en"):  # the translated view of summary.json's keys
-        out[f"item_{lang}"] = [_kpi(k, lang, hh) for k in out["key"]]
+        out[f"item_{lang}"] = [kpi_label(k, lang, hh) for k in out["key"]]
     return out
 
 
@@ -311,24 +290,6 @@ def unmet_by_service_table(result: RunResult) -> pd.DataFrame | None:
                          for k, v in s["unmet_by_service"].items()])
 
 
-def household_services(result: RunResult) -> set[str]:
-    """Services counted in households, not people (their demand group is ``households``).
-
-    Parameters
-    ----------
-    result
-        The run.
-
-    Returns
-    -------
-    set of str
-        Service keys of the run's policy (``summary["assumptions"]["services"]``).
-    """
-    spec = (result.summary.get("assumptions") or {}).get("services") or {}
-    return {k for k, v in spec.items() if isinstance(v, dict)
-            and v.get("demand_group") == "households"}
-
-
 def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     """Every report table.
 
@@ -420,13 +381,13 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str 
         df = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
         if name == "summary":  # summary.json's key, the item in lang, the value in lang
             item = df[f"item_{lang}"] if f"item_{lang}" in df else \
-                [_kpi(k, lang, households) for k in df["key"]]
+                [kpi_label(k, lang, households) for k in df["key"]]
             df = pd.DataFrame({"key": df["key"], "item": item,
-                               "value": [_value_text(k.split(".")[0], v, lang)
+                               "value": [value_text(k.split(".")[0], v, lang)
                                          for k, v in zip(df["key"], df["value"])]})
             heads = [both("key"), both("item"), both("value")]
         else:
-            heads = [_col_labels(c, households) for c in df.columns]
+            heads = [col_labels(c, households) for c in df.columns]
         for r, row_labels in enumerate(zip(*heads), start=1):
             for c, text in enumerate(row_labels, start=1):
                 cell = _text_cell(ws, r, c, text)
@@ -434,7 +395,7 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str 
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         for r, values in enumerate(df.itertuples(index=False), start=3):
             for c, (col, v) in enumerate(zip(df.columns, values), start=1):
-                cell = _text_cell(ws, r, c, _value_text(col, _cell(v), lang))
+                cell = _text_cell(ws, r, c, value_text(col, _cell(v), lang))
                 fmt = _number_format(col, v)
                 if fmt:
                     cell.number_format = fmt
@@ -476,24 +437,6 @@ def _csv_text(v):
     return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
 
 
-# columns whose text values are keys (classes, modes, services …), shown in the sheet's language
-VALUE_COLUMNS = ("kind", "acquisition_mode", "source", "existing_services", "services",
-                 "service", "demand_group", "snap_flag", "walk_from", "status", "model",
-                 "objective_kind", "standard_mode", "unit")
-
-
-def _value_text(col: str, v, lang: str):
-    """A key value of ``col`` as its label in ``lang`` (lists split on ``;`` / ``,``);
-    other values and unknown keys unchanged."""
-    if col in ("name", "community_name", "group", "community_source"):
-        return place_name(v, lang)
-    if col == "population_source" and v == "buildings":
-        return label("population_from_buildings", lang)
-    if col not in VALUE_COLUMNS or not isinstance(v, str) or not v:
-        return v
-    return key_list(v, lang)
-
-
 def _text_cell(ws, row: int, column: int, value):
     """A worksheet cell holding ``value``; text is always stored as text, never as a
     formula, and characters XML cannot hold are replaced by U+FFFD."""
@@ -505,32 +448,6 @@ def _text_cell(ws, row: int, column: int, value):
     cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     cell.data_type = "s"  # openpyxl makes "=…" a formula; store it as the text it is
     return cell
-
-
-def _kpi(key: str, lang: str, households: Set[str] = frozenset()) -> str:
-    if "." in key:
-        head, sub = key.split(".", 1)
-        if head == "served_by_service":
-            return _served_label(sub, lang, households)
-        unit = f"（{label('households_unit', lang)}）" if lang == "zh" else \
-            f" ({label('households_unit', lang)})"
-        return (f"{label(head, lang)}: {value_label(sub, lang)}"
-                + (unit if head == "unmet_by_service" and sub in households else ""))
-    return label(key, lang)
-
-
-def _served_label(service: str, lang: str, households: set[str]) -> str:
-    """获服务人数：托育 / People served: Infant care (户数 for a household service)."""
-    key = "served_households_service" if service in households else "served_service"
-    return label(key, lang, s=value_label(service, lang))
-
-
-def _col_labels(col: str, households: Set[str] = frozenset()) -> tuple[str, str]:
-    if col.startswith("served_") and col.endswith("min"):
-        return both("served_tier", m=col[len("served_"):-len("min")])
-    if col.startswith("served_"):  # a plan's people served per service
-        return _served_label(col[7:], "zh", households), _served_label(col[7:], "en", households)
-    return both(col)
 
 
 def _number_format(col: str, v) -> str | None:
@@ -634,7 +551,7 @@ def result_html(result: RunResult, lang: str | None = None, max_rows: int = 20) 
         columns=[label("item", lang), label("value", lang)])
     sites = pd.DataFrame(public_table(sites_table(result), result.sites["source_id"])
                          .drop(columns=["geometry", "lon", "lat"]))
-    sites.columns = [_col_labels(c)[0 if lang == "zh" else 1] for c in sites.columns]
+    sites.columns = [col_labels(c)[0 if lang == "zh" else 1] for c in sites.columns]
     more = (f"<p>… {len(sites) - max_rows} more</p>" if len(sites) > max_rows else "")
     return (f"<div><h4>{label('sheet_summary', lang)}</h4>{kpi.to_html(index=False)}"
             f"<h4>{label('sheet_sites', lang)}</h4>"
