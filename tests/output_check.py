@@ -7,7 +7,10 @@ the cost of each chosen site is the same in ``sites.gpkg``, ``candidates.gpkg``,
 that its parts (one-off, fit-out, rent over the horizon) add up to ``cost_total``; that
 ``summary.json`` ``cost_total`` is their sum; and that the people served (in total and
 per service, when present) agree between ``summary.json``, the summary sheet and
-``tables/summary.csv``. ``tests/conftest.py`` runs it on every run folder a test writes.
+``tables/summary.csv`` — for a plan also per site (``served_<service>`` of the sites table and
+the popups), each service's people served at most the people covered. Sites are named by
+their stable ``source_id`` in every output; none shows the internal ``site_id``.
+``tests/conftest.py`` runs it on every run folder a test writes.
 """
 
 from __future__ import annotations
@@ -181,7 +184,8 @@ def check_run_folder(folder: str | Path) -> dict:
         by = pd.read_csv(folder / "tables" / "unmet_by_service.csv", encoding="utf-8-sig")
         for k, v in zip(by["service"], by["served"]):
             _close(v, served[k], f"unmet_by_service.csv {k}", 1e-6)
-        for k, v in served.items():  # the sites table's people served per service add up
+        plan = served if summary.get("model") == "embedded" else {}  # a plan's assignments
+        for k, v in plan.items():  # the sites table's people served per service add up
             _close(sites_csv[f"served_{k}"].sum(), v, f"tables/sites.csv served_{k}", 1e-3)
             _close(gpkg_sites[f"served_{k}"].sum(), v, f"report.gpkg sites served_{k}", 1e-3)
 
@@ -200,7 +204,7 @@ def check_run_folder(folder: str | Path) -> dict:
     assert not missing, f"map.html has no popup cost for chosen sites {sorted(missing)}"
     for sid, v in cost.items():
         _close(seen[sid], v, f"map.html popup site {sid} cost_total", 0.51)
-    for k, v in served.items():  # the popups' people served per service add up too
+    for k, v in (served if summary.get("model") == "embedded" else {}).items():  # popups too
         heads = {label(key, lang, s=label(k, lang)) for lang in ("zh", "en")
                  for key in ("served_service", "served_households_service")}
         got = [_number(p[h]) for p in pops for h in heads if h in p]
