@@ -17,6 +17,7 @@ from test_browser import ARTIFACTS, Page, _shot, browser  # noqa: F401  (the bro
 
 from siting.io.coords import wgs84_to_gcj02
 from siting.report.basemap import BASE_BACKGROUND
+from siting.report.i18n import value_label
 from siting.report.webmap import make_map
 from siting.report.write import write_outputs
 
@@ -108,7 +109,7 @@ def test_nanjing_map_reads_offline(browser, nanjing):  # noqa: F811
     assert panel.locator(".siting-row-cost td").inner_text() == f"{s['cost_total']:,.0f} 元"
     assert panel.locator(".siting-row-budget td").inner_text() == "未设预算"
     assert panel.locator(".siting-row-solver td").inner_text() == (
-        f"{s['solver']}: {s['status']}, 最优性间隙 {100 * s['mip_gap']:.2f} %")
+        f"{s['solver']}: {value_label(s['status'], 'zh')}, 最优性间隙 {100 * s['mip_gap']:.2f} %")
 
     # one permanent label per chosen site: its name, or its id
     chosen = result.chosen_sites
