@@ -65,15 +65,18 @@ def test_unknown_or_excluded_ids_are_refused(helsinki_osm, tmp_path):
 
 
 def test_required_site_in_the_embedded_plan(base, helsinki_osm, tmp_path):
-    """The embedded model opens a required site (y = 1) and charges it to the budget."""
+    """The embedded model opens a required site (y = 1) and charges it to the budget; its
+    outputs (``--lang zh``) are in Chinese throughout."""
     _, cand = base
     free = cand[cand["excluded_reason"].isna() & (cand["usable_area_m2"] > 600)
                 & (cand["population_in_reach"] > 0)]
     req = str(free.sort_values("population_in_reach")["source_id"].iloc[0])
     out = tmp_path / "emb"
     res = _run("--osm", helsinki_osm, "--out", out, "--model", "embedded", "--budget", 2e7,
-               "--time-limit", 8, "--require", req, "--min-coverage", 0)
+               "--time-limit", 8, "--require", req, "--min-coverage", 0, "--lang", "zh")
     assert res.exit_code == 0, res.output
+    assert "嵌入式方案：费用" in res.output and "获服务：" in res.output
+    _in_one_language(out, "zh")  # services, modes, statuses … in Chinese too
     sites = gpd.read_file(out / "sites.gpkg")
     assert req in set(sites["source_id"])
     s = json.loads((out / "summary.json").read_text())
@@ -150,6 +153,7 @@ def _untranslated(text: str, lang: str) -> list[str]:
     """Vocabulary keys or English labels in a zh text; Chinese in an en text."""
     if lang == "en":
         return CJK.findall(text)
+    text = re.sub(r"--\n?[a-z-]+(?:[ =][a-z_]+)?", " ", text)  # a flag to type is no value
     words = [*VOCAB, *(t[1] for t in (*SERVICE_LABELS.values(), *VALUE_LABELS.values())
                        if t[1] != "OpenStreetMap")]
     return [w for w in words if re.search(rf"(?<![A-Za-z_]){re.escape(w)}(?![A-Za-z_])", text)]

@@ -435,6 +435,14 @@ _NOTES_ZH: tuple[tuple[re.Pattern, str], ...] = (
      "--standard-mode hard 可强制达标"),
     (re.compile(r"^the solver stopped before proving a bound: the gap is unknown$"),
      "求解器在证明界之前停止：最优性间隙未知"),
+    (re.compile(r"^no time left within ([\d.]+) s for the least-cost stage: .*$"),
+     "{0} 秒内已无时间求解费用最低阶段：方案服务人数为已找到的最多，但费用可能高于所需"),
+    (re.compile(r"^the solver's best plan within ([\d.]+) s \(([-\d,.]+)\) was worse than "
+                r"the greedy plan \(([-\d,.]+)\).*$"),
+     "求解器 {0} 秒内的最好方案（{1}）不如贪心方案（{2}）：采用贪心方案，并给出求解器的界"),
+    (re.compile(r"^no plan at least as good as the ([\d,]+) CNY plan was found within the time "
+                r"limit: that plan is kept$"),
+     "时限内未找到不差于 {0} 元方案的方案：保留该方案"),
     (re.compile(r"^the solver found no plan within the ([\d.]+) s time limit: .*$"),
      "求解器在 {0} 秒时限内未找到方案：此为贪心方案（按每元价值选择场所与综合设施，"
      "服务分配精确求解），无已知界；请放宽时限"),
