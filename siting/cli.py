@@ -307,7 +307,8 @@ def compare(
     from siting.compare import compare as run_compare
     from siting.compare import default_lang, failures, write_comparison_files
     from siting.io.outdir import atomic_folder
-    from siting.report.i18n import check_lang
+    from siting.report.i18n import check_lang, value_label
+    from siting.report.views import col_labels
 
     with refusals():
         sweeps = {}
@@ -333,8 +334,8 @@ def compare(
                                 runs_dir=tmp / "runs" if write_runs else None, lang=lang,
                                 grid=grid,
                                 progress=lambda text: typer.echo(f"siting: {text}", err=True))
-            write_comparison_files(table, tmp, lang=check_lang(lang) if lang else
-                                   default_lang(table))
+            lg = check_lang(lang) if lang else default_lang(table)
+            write_comparison_files(table, tmp, lang=lg)
         path = out
     for name, notes in zip(table["scenario"], table.get("notes", [None] * len(table))):
         for note in filter(None, (notes or "").split("\n")):
@@ -342,11 +343,16 @@ def compare(
     cols = [c for c in ("scenario", "n_sites_chosen", "threshold_m", "covered_population",
                         "covered_share", "cost_total", "status") if c in table]
     cols += [c for c in table.columns if c.startswith("served_")]
-    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"
-                                     if abs(v) < 1 else f"{v:,.0f}"))
-    typer.echo(f"comparison: {(path / 'comparison.xlsx').resolve()}\n"
-               f"curve: {(path / 'curve.png').resolve()}\n"
-               f"printable report: {(path / 'report.pdf').resolve()}")
+    shown = table[cols].assign(**({"status": [value_label(str(v), lg) for v in table["status"]]}
+                                  if "status" in table else {}))
+    shown.columns = [col_labels(c)[0 if lg == "zh" else 1] for c in cols]
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"
+                               if abs(v) < 1 else f"{v:,.0f}"))
+    names = ("方案比较", "按方案列出的场所（场所编号）", "曲线", "打印报告") if lg == "zh" else \
+        ("comparison", "sites by scenario (by site id)", "curve", "printable report")
+    files = ("comparison.xlsx", "comparison_sites.csv", "curve.png", "report.pdf")
+    typer.echo("\n".join(f"{n}{'：' if lg == 'zh' else ': '}{(path / f).resolve()}"
+                         for n, f in zip(names, files)))
     failed = failures(table)
     if len(failed):  # the finished runs are written; the failed ones named, exit code 2
         _fail("; ".join(f"scenario {n!r} failed: {e}" for n, e in
