@@ -48,7 +48,7 @@ from siting.report.curve import curve_page, curve_x
 from siting.report.fonts import cjk_font
 from siting.report.i18n import label, list_sep, note_text, place_name, short_label, value_label
 from siting.report.tables import report_tables
-from siting.report.views import value_text
+from siting.report.views import service_with_unit, value_text
 
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
@@ -254,7 +254,7 @@ def _cover(result: RunResult, lang: str, notes: list[str]):
         fig.text(0.08, y, label("pdf_served_per_service", lang), fontsize=12, weight="bold")
         y -= 0.035
         for k, v in served.items():
-            fig.text(0.12, y, label(k, lang), fontsize=10)
+            fig.text(0.12, y, service_with_unit(s, k, lang), fontsize=10)
             fig.text(0.92, y, _num(v), fontsize=10, ha="right")
             y -= 0.028
     notes_all = [*notes, *[note_text(str(n), lang) for n in s.get("notes") or []]]

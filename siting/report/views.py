@@ -101,6 +101,31 @@ def value_text(col: str, v, lang: str):
     return key_list(v, lang)
 
 
+def service_with_unit(summary: dict, service: str, lang: str) -> str:
+    """A service's name, with 户 (households) when its numbers count households.
+
+    Parameters
+    ----------
+    summary
+        The run's summary (its ``assumptions`` give each service's demand group).
+    service
+        A service key.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        E.g. 婴幼儿托育, 家政便民（户）, "Housekeeping and convenience (households)".
+    """
+    spec = ((summary.get("assumptions") or {}).get("services") or {}).get(service) or {}
+    name = value_label(service, lang)
+    if spec.get("demand_group") != "households":
+        return name
+    unit = label("households_unit", lang)
+    return f"{name}（{unit}）" if lang == "zh" else f"{name} ({unit})"
+
+
 def kpi_label(key: str, lang: str, households: Set[str] = frozenset()) -> str:
     """A summary.json key as people read it.
 
