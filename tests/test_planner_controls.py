@@ -206,3 +206,23 @@ def test_infeasibility_explained_in_chinese():
     assert zh.startswith("无可行方案：\n- 社区 ") and "每百户 80 m²" in zh
     assert not re.search(r"[A-Za-z]{4,}", zh.replace("m²", "")), zh
     assert _in_lang(err.value, None) == f"{en}\n{zh}"
+
+
+def test_ids_shared_by_two_sources_are_made_unique_the_same_way_in_every_run():
+    """An inventory row and an existing facility both numbered 1: the facility becomes
+    existing:1 whether or not the inventory row is excluded (rows are reordered then)."""
+    from shapely.geometry import Point
+
+    from siting.sites import assemble
+
+    def part(source, reason=None):
+        return gpd.GeoDataFrame({"source_id": ["1", "2"] if source == "inventory" else ["1"],
+                                 "source": source, "excluded_reason": reason},
+                                geometry=[Point(0, 0)] * (2 if source == "inventory" else 1),
+                                crs="EPSG:3857")
+
+    for reason in (None, "in exclusion zone 1"):
+        c = assemble([part("inventory", reason), part("existing")], "EPSG:3857")
+        assert sorted(c["source_id"]) == ["1", "2", "existing:1"]
+        assert c.set_index("source_id").loc["existing:1", "source"] == "existing"
+        assert list(c["site_id"]) == list(range(3))  # the internal row number
