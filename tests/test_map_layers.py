@@ -201,7 +201,7 @@ def test_embedded_popups_show_people_served_per_service(browser, emb):  # noqa: 
     for rows in popups:
         j = int(np.flatnonzero(result.sites["source_id"] == rows["OSM 编号"])[0])
         site = result.sites.iloc[j]
-        assert "服务人口" not in rows and not any("分钟内服务人口" in k for k in rows)
+        assert "覆盖人口" not in rows and not any("分钟内覆盖人口" in k for k in rows)
         for k in plan.services["service"]:
             key = ("获服务户数：" if k == "housekeeping" else "获服务人数：") + label(k, "zh")
             want = float(served.get((j, k), 0.0))

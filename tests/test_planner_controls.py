@@ -111,7 +111,7 @@ def test_explanations_match_a_resolve_without_the_site(nanjing_osm, tmp_path):
     import openpyxl
 
     head = [c.value for c in openpyxl.load_workbook(out / "report.xlsx")["选定场所"][1]]
-    assert "去掉此处后减少的服务人口" in head
+    assert "去掉此处后减少的覆盖人口" in head
     _same_ids_same_buildings(out, again, j["source_id"])
     _in_one_language(out, "zh")
 

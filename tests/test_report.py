@@ -173,7 +173,7 @@ def test_optional_columns_used_when_present(hel):
                  "Population: Households", "Acquisition mode", "transfer",
                  "Service: Infant care", "Service: Elderly day care", "Total cost (CNY)",
                  "Service fit-out (CNY)",
-                 "People served within 15 min", "Service complex (several services)"):
+                 "People covered within 15 min", "Service complex (several services)"):
         assert _has(html, text), text
     assert XSS not in html                     # community name escaped too
     zh = _html(make_map(r, lang="zh"))
