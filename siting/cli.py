@@ -186,7 +186,7 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
     from siting.pipeline import run as run_pipeline
     from siting.report.webmap import check_map_options
 
-    with refusals():
+    with refusals((map_options or {}).get("lang")):
         check_map_options(**(map_options or {}))
         sc = make_scenario(scenario_file, **flags)
         if sc.osm is None and sc.graphml is None and sc.place is None:
@@ -202,32 +202,81 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
             path = result.write(sc.out, overwrite=overwrite, **(map_options or {}))
             if _reporter(progress):
                 typer.echo("siting: outputs written", err=True)
-    s = result.summary
-    typer.echo(
-        f"covered {s['covered_population']:,.0f} of {s['total_population']:,.0f} people "
-        f"({100 * s['covered_share']:.1f} %; {s['coverable_population']:,.0f} within "
-        f"{s['threshold_m']:.0f} m of any candidate) with {s['n_sites_chosen']} of "
-        f"{s['n_candidate_sites']} candidate sites\n"
-        f"solver {s['solver']}: {s['status']}, {_gap_text(s['mip_gap'])}, "
-        f"run {s['runtime_s']:.1f} s\n"
-        f"network: {s['network_nodes']} nodes in {s['network_components']} components, "
-        f"{s['population_outside_largest_component']:,.0f} people outside the largest\n"
-        f"map: {(path / 'map.html').resolve()}\n"
-        f"tables: {(path / 'report.xlsx').resolve()}\n"
-        f"printable report: {(path / 'report.pdf').resolve()}"
-    )
-    if s.get("model") == "embedded":
-        groups = {k: v.get("demand_group") for k, v in
-                  s.get("assumptions", {}).get("services", {}).items()}
-        served = ", ".join(f"{k} {v:,.0f}" + (" households" if groups.get(k) == "households"
-                                               else "")
-                           for k, v in s["served_by_service"].items())
-        budget = "no budget" if s["budget"] is None else f"budget {s['budget']:,.0f} CNY"
-        typer.echo(
-            f"embedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); served: {served}\n"
-            f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "
-            f"{s['communities_meeting_standard']} of {s['communities_total']} communities "
-            f"(tables/communities.csv; report.xlsx community sheet)")
+    from siting.report.common import map_lang
+
+    typer.echo(run_lines(result.summary, path, map_lang(result, (map_options or {}).get("lang"))))
+
+
+def run_lines(s: dict, path: Path, lang: str) -> str:
+    """The lines ``siting run`` ends with, in the outputs' language.
+
+    "Covered" people live within reach of a chosen site (for a plan: at points it serves
+    in some service); "served" people (households for a household service) are those a
+    plan assigns to each service, as in summary.json's ``covered_population`` and
+    ``served_by_service``.
+
+    Parameters
+    ----------
+    s
+        The run's summary.
+    path
+        Its output folder.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The lines.
+    """
+    from siting.report.i18n import label, value_label
+
+    zh = lang == "zh"
+    gap = _gap_text(s["mip_gap"], lang)
+    status = value_label(str(s["status"]), lang)
+    files = [(path / f).resolve() for f in ("map.html", "report.xlsx", "report.pdf")]
+    if zh:
+        text = (
+            f"覆盖人口：{s['covered_population']:,.0f} / {s['total_population']:,.0f} 人"
+            f"（{100 * s['covered_share']:.1f} %；{s['threshold_m']:.0f} 米内有候选场所的 "
+            f"{s['coverable_population']:,.0f} 人），选定 {s['n_sites_chosen']} / "
+            f"{s['n_candidate_sites']} 个候选场所\n"
+            f"求解器 {s['solver']}：{status}，{gap}，运行 {s['runtime_s']:.1f} 秒\n"
+            f"路网：{s['network_nodes']} 个节点，{s['network_components']} 个连通分量，"
+            f"最大连通分量外 {s['population_outside_largest_component']:,.0f} 人\n"
+            f"地图：{files[0]}\n表格：{files[1]}\n打印报告：{files[2]}")
+    else:
+        text = (
+            f"people covered: {s['covered_population']:,.0f} of {s['total_population']:,.0f} "
+            f"({100 * s['covered_share']:.1f} %; {s['coverable_population']:,.0f} within "
+            f"{s['threshold_m']:.0f} m of any candidate) with {s['n_sites_chosen']} of "
+            f"{s['n_candidate_sites']} candidate sites\n"
+            f"solver {s['solver']}: {status}, {gap}, run {s['runtime_s']:.1f} s\n"
+            f"network: {s['network_nodes']} nodes in {s['network_components']} components, "
+            f"{s['population_outside_largest_component']:,.0f} people outside the largest\n"
+            f"map: {files[0]}\ntables: {files[1]}\nprintable report: {files[2]}")
+    if s.get("model") != "embedded":
+        return text
+    groups = {k: v.get("demand_group") for k, v in
+              s.get("assumptions", {}).get("services", {}).items()}
+    unit = {k: label("households_unit" if groups.get(k) == "households" else "people", lang)
+            for k in s["served_by_service"]}
+    served = ("，" if zh else ", ").join(
+        f"{value_label(k, lang) if zh else k} {v:,.0f} {unit[k]}"
+        for k, v in s["served_by_service"].items())
+    if zh:
+        budget = "未设预算" if s["budget"] is None else f"预算 {s['budget']:,.0f} 元"
+        return text + (
+            f"\n嵌入式方案：费用 {s['cost_total']:,.0f} 元（{budget}）；获服务：{served}\n"
+            f"面积标准 {s['standard_m2_per_100_households']:g} m²/百户：{s['communities_total']}"
+            f" 个社区中 {s['communities_meeting_standard']} 个达标（tables/communities.csv；"
+            f"report.xlsx 社区达标表）")
+    budget = "no budget" if s["budget"] is None else f"budget {s['budget']:,.0f} CNY"
+    return text + (
+        f"\nembedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); served: {served}\n"
+        f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "
+        f"{s['communities_meeting_standard']} of {s['communities_total']} communities "
+        f"(tables/communities.csv; report.xlsx community sheet)")
 
 
 @app.command()
@@ -258,7 +307,8 @@ def compare(
     from siting.compare import compare as run_compare
     from siting.compare import default_lang, failures, write_comparison_files
     from siting.io.outdir import atomic_folder
-    from siting.report.i18n import check_lang
+    from siting.report.i18n import check_lang, value_label
+    from siting.report.views import col_labels
 
     with refusals():
         sweeps = {}
@@ -284,8 +334,8 @@ def compare(
                                 runs_dir=tmp / "runs" if write_runs else None, lang=lang,
                                 grid=grid,
                                 progress=lambda text: typer.echo(f"siting: {text}", err=True))
-            write_comparison_files(table, tmp, lang=check_lang(lang) if lang else
-                                   default_lang(table))
+            lg = check_lang(lang) if lang else default_lang(table)
+            write_comparison_files(table, tmp, lang=lg)
         path = out
     for name, notes in zip(table["scenario"], table.get("notes", [None] * len(table))):
         for note in filter(None, (notes or "").split("\n")):
@@ -293,11 +343,16 @@ def compare(
     cols = [c for c in ("scenario", "n_sites_chosen", "threshold_m", "covered_population",
                         "covered_share", "cost_total", "status") if c in table]
     cols += [c for c in table.columns if c.startswith("served_")]
-    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.3f}"
-                                     if abs(v) < 1 else f"{v:,.0f}"))
-    typer.echo(f"comparison: {(path / 'comparison.xlsx').resolve()}\n"
-               f"curve: {(path / 'curve.png').resolve()}\n"
-               f"printable report: {(path / 'report.pdf').resolve()}")
+    shown = table[cols].assign(**({"status": [value_label(str(v), lg) for v in table["status"]]}
+                                  if "status" in table else {}))
+    shown.columns = [col_labels(c)[0 if lg == "zh" else 1] for c in cols]
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"
+                               if abs(v) < 1 else f"{v:,.0f}"))
+    names = ("方案比较", "按方案列出的场所（场所编号）", "曲线", "打印报告") if lg == "zh" else \
+        ("comparison", "sites by scenario (by site id)", "curve", "printable report")
+    files = ("comparison.xlsx", "comparison_sites.csv", "curve.png", "report.pdf")
+    typer.echo("\n".join(f"{n}{'：' if lg == 'zh' else ': '}{(path / f).resolve()}"
+                         for n, f in zip(names, files)))
     failed = failures(table)
     if len(failed):  # the finished runs are written; the failed ones named, exit code 2
         _fail("; ".join(f"scenario {n!r} failed: {e}" for n, e in
@@ -355,11 +410,11 @@ def _reporter(progress: bool | None):
     return (lambda text: typer.echo(f"siting: {text}", err=True)) if on else None
 
 
-def _gap_text(gap) -> str:
+def _gap_text(gap, lang: str = "en") -> str:
     """``gap 1.23 %``, or that no bound was proven (a solve stopped before any)."""
     if gap is None or not math.isfinite(gap):
-        return "gap unknown (no bound proven)"
-    return f"gap {100 * gap:.2f} %"
+        return "最优性间隙未知（未证明界）" if lang == "zh" else "gap unknown (no bound proven)"
+    return f"{'最优性间隙' if lang == 'zh' else 'gap'} {100 * gap:.2f} %"
 
 
 def _values(text: str, flag: str) -> list:
@@ -375,9 +430,25 @@ def _values(text: str, flag: str) -> list:
     return out
 
 
+def _in_lang(exc: SitingError, lang: str | None) -> str:
+    """An error's message in ``lang`` when it has a Chinese text (an infeasibility
+    explanation); both, English first, when the language is not known yet."""
+    from siting.models.embedded.diagnosis import Explanation
+    from siting.report.i18n import names_in
+
+    text = exc.args[0] if exc.args else None
+    if not isinstance(text, Explanation):
+        return str(exc)
+
+    zh = names_in(text.in_lang("zh"), "zh")
+    return zh if lang == "zh" else str(text) if lang == "en" else f"{text}\n{zh}"
+
+
 @contextmanager
-def refusals():
+def refusals(lang: str | None = None):
     """The one place where bad input becomes ``siting: error: …`` and exit code 2.
+
+    An infeasibility explanation is printed in ``lang`` (both languages when None).
 
     :class:`SitingError` is raised at the source with the flag, file, row and column.
     Library exceptions that still escape and that can only mean bad input (a file that
@@ -392,7 +463,7 @@ def refusals():
     try:
         yield
     except SitingError as exc:
-        _fail(str(exc))
+        _fail(_in_lang(exc, lang))
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

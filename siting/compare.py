@@ -174,12 +174,12 @@ def compare(items: Sequence[str | Path] = (), base: str | Path | dict | None = N
             prepared.append((name, source, sc))
     rows = []
     for i, (name, source, job) in enumerate(prepared, start=1):
-        error, sites = None, None
+        error, sites, ids = None, None, None
         notes: list[str] = []
         summary: dict
         if isinstance(job, dict):
             summary = job
-            sites = _folder_sites(Path(source))
+            sites, ids = _folder_sites(Path(source))
         else:
             # a run that fails is named in the table (status "failed", column error);
             # the runs that finished are kept
@@ -193,7 +193,7 @@ def compare(items: Sequence[str | Path] = (), base: str | Path | dict | None = N
                     summary, error = {"status": "failed"}, str(exc)
                 else:
                     summary = result.summary
-                    sites = _site_names(result.chosen_sites)
+                    sites, ids = _site_names(result.chosen_sites)
                     if runs_dir is not None:
                         result.write(Path(runs_dir) / _slug(name), overwrite=True, lang=lang)
             notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)})
@@ -202,10 +202,12 @@ def compare(items: Sequence[str | Path] = (), base: str | Path | dict | None = N
         served = {f"served_{k}": v for k, v in (summary.get("served_by_service") or {}).items()}
         rows.append({"scenario": name, "source": source,
                      **{k: summary.get(k) for k in COLUMNS if k not in ("scenario", "source")},
-                     **served, "sites": sites, "notes": "\n".join(notes) or None,
+                     **served, "sites": sites, "site_ids": ids,
+                     "notes": "\n".join(notes) or None,
                      "error": error})
     extra = sorted({k for r in rows for k in r if k.startswith("served_")})
-    table = pd.DataFrame(rows, columns=[*COLUMNS, *extra, "sites", "notes", "error"])
+    table = pd.DataFrame(rows, columns=[*COLUMNS, *extra, "sites", "site_ids", "notes",
+                                        "error"])
     failed = table["error"].notna()
     if failed.all():
         raise SitingError("every scenario failed: " + "; ".join(
@@ -213,25 +215,50 @@ def compare(items: Sequence[str | Path] = (), base: str | Path | dict | None = N
     return table.dropna(axis=1, how="all")
 
 
-def _site_names(sites: pd.DataFrame) -> str:
-    """Chosen sites as ``name (id)`` joined by ``; `` (ids are the stable ``source_id``)."""
-    out = []
+def _site_names(sites: pd.DataFrame) -> tuple[str, str]:
+    """Chosen sites as ``name (id)`` joined by ``; ``, and their ids alone joined by
+    ``;`` (the stable ``source_id``, the same for a building in every run)."""
+    out, ids = [], []
     for _, r in sites.iterrows():
-        name = r.get("name")
-        sid = r.get("source_id", r.get("site_id"))
-        out.append(f"{name} ({sid})" if isinstance(name, str) and name else str(sid))
-    return "; ".join(out)
+        name, sid = r.get("name"), str(r["source_id"])
+        out.append(f"{name} ({sid})" if isinstance(name, str) and name else sid)
+        ids.append(sid)
+    return "; ".join(out), ";".join(ids)
 
 
-def _folder_sites(folder: Path) -> str | None:
+def _folder_sites(folder: Path) -> tuple[str | None, str | None]:
     """Chosen sites of an earlier output folder (its sites.gpkg), or None."""
     path = folder / "sites.gpkg"
     if not path.exists():
-        return None
+        return None, None
     try:
         return _site_names(gpd.read_file(path))
-    except Exception:  # an unreadable layer only loses this column, not the comparison
-        return None
+    except Exception:  # an unreadable layer only loses these columns, not the comparison
+        return None, None
+
+
+def sites_by_scenario(table: pd.DataFrame) -> pd.DataFrame:
+    """Which scenario opens which site, sites matched by their stable id.
+
+    Parameters
+    ----------
+    table
+        A comparison (:func:`compare`) with ``site_ids``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per site id chosen in any scenario (``source_id``), one column per
+        scenario: 1 where it opens the site, else empty; then ``n_scenarios``.
+    """
+    cols: dict[str, dict[str, int]] = {}
+    for name, ids in zip(table["scenario"], table.get("site_ids", [None] * len(table))):
+        if isinstance(ids, str):
+            cols[str(name)] = {i: 1 for i in ids.split(";") if i}
+    out = pd.DataFrame(cols, dtype="Int64")
+    out = out.reindex(sorted(out.index, key=lambda i: (-out.loc[i].notna().sum(), i)))
+    out["n_scenarios"] = out.notna().sum(axis=1)
+    return out.rename_axis("source_id").reset_index()
 
 
 def failures(table: pd.DataFrame) -> pd.DataFrame:
@@ -276,7 +303,8 @@ def _load_summary(folder: Path) -> dict:
 
 def write_comparison(table: pd.DataFrame, out: str | Path, lang: str = "en",
                      overwrite: bool = False) -> Path:
-    """Write ``comparison.csv``, ``comparison.xlsx``, ``curve.png``, ``curve.html``
+    """Write ``comparison.csv``, ``comparison_sites.csv`` (which scenario opens which site,
+    by stable id: :func:`sites_by_scenario`), ``comparison.xlsx``, ``curve.png``, ``curve.html``
     (interactive: hover a point for its numbers; no network needed) and ``report.pdf`` (the
     printable curve and table, :func:`siting.report.pdf.write_curve_pdf`) into ``out``,
     all-or-nothing (see :func:`siting.io.outdir.atomic_folder`).
@@ -316,7 +344,10 @@ def write_comparison_files(table: pd.DataFrame, folder: Path, lang: str = "en") 
     """
     done = table.drop(index=failures(table).index)  # failed runs are in the tables only
     write_csv(table, folder / "comparison.csv")
-    write_workbook({"comparison": table}, folder / "comparison.xlsx", lang)
+    by_site = sites_by_scenario(table)
+    write_csv(by_site, folder / "comparison_sites.csv")
+    write_workbook({"comparison": table, "sites_by_scenario": by_site},
+                   folder / "comparison.xlsx", lang)
     x, series = _curve_axes(done)
     _curve_png(done, x, series, folder / "curve.png", lang)
     (folder / "curve.html").write_text(curve_html(done, x, series, lang), encoding="utf-8")
@@ -344,7 +375,7 @@ def _groups(table, x, series):
 
 def _series_name(series, key, lang):
     if series is None:
-        return label("people_served", lang)
+        return label("covered_population", lang)
     return f"{label(series, lang)} = {key:g}" if isinstance(key, (int, float)) else str(key)
 
 
@@ -374,7 +405,7 @@ def _curve_png(table, x, series, path: Path, lang: str) -> None:
     ax.xaxis.set_major_formatter(whole)  # 10,000,000, not 1e7
     ax.yaxis.set_major_formatter(whole)
     ax.set_xlabel(label(x, lang))
-    ax.set_ylabel(label("people_served", lang))
+    ax.set_ylabel(label("covered_population", lang))
     ax.set_title(label("curve_title", lang))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -444,7 +475,7 @@ def curve_html(table: pd.DataFrame, x: str | None = None, series: str | None = N
            f"<text x='{W / 2}' y='{H - 12}' text-anchor='middle' font-size='12'>"
            f"{html.escape(label(x, lang))}</text>"
            f"<text x='14' y='{H / 2}' font-size='12' transform='rotate(-90 14 {H / 2})' "
-           f"text-anchor='middle'>{html.escape(label('people_served', lang))}</text>"
+           f"text-anchor='middle'>{html.escape(label('covered_population', lang))}</text>"
            f"{''.join(parts)}</svg>")
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>{html.escape(label('curve_title', lang))}</title>"

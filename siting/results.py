@@ -40,6 +40,9 @@ class RunResult:
         Demand points and the candidate sites offered to the optimiser (row ``j`` is
         instance site ``j``; existing facilities included) with result columns
         (``covered``, ``nearest_site``, ``walk_m``; ``chosen``, ``covered_population``).
+        ``site_id`` and ``nearest_site`` are that internal row number, which moves with
+        ``--exclude``/``--forbid``; outputs name a site by its stable ``source_id``
+        instead (:func:`siting.report.views.public_table`).
     access, instance, solution
         Network index, optimiser input and its solution.
     summary

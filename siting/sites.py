@@ -217,8 +217,13 @@ def _described_by(osm: gpd.GeoDataFrame, inventory: gpd.GeoDataFrame,
 def assemble(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
     """One candidate table in ``crs``: optimiser sites first, then excluded rows.
 
-    ``site_id`` is renumbered so that it equals the row's position in the
-    optimiser's instance for every candidate not excluded.
+    ``source_id`` is the site's id every output shows and ``--require``/``--forbid``
+    take: an OSM id, an inventory's 编号 or an existing facility's id, the same in every
+    run. An id that two sources share (an inventory row and a facility both numbered
+    ``1``) is made unique by prefixing the later source (``existing:1``). ``site_id`` is
+    internal: renumbered to the row's position in the optimiser's instance for every
+    candidate not excluded, so it changes with ``--exclude``/``--forbid`` and is never
+    written out.
 
     Parameters
     ----------
@@ -232,10 +237,23 @@ def assemble(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
         raise SitingError("no candidate sites: no stock building, inventory row or existing facility")
     c = pd.concat(parts, ignore_index=True)
     c = gpd.GeoDataFrame(c, geometry="geometry", crs=crs)
+    c["source_id"] = _unique_ids(c)  # in source order (OSM, inventory, facilities): stable
     order = np.argsort(c["excluded_reason"].notna().to_numpy(), kind="stable")
     c = c.iloc[order].reset_index(drop=True)
     c["site_id"] = np.arange(len(c))
     return c
+
+
+def _unique_ids(c: pd.DataFrame) -> np.ndarray:
+    """``source_id`` as text, an id repeated across sources prefixed by the later source
+    (deterministic, so the same inputs give the same ids)."""
+    ids = c["source_id"].astype(str).to_numpy(object)
+    src = c["source"].astype(str).to_numpy(object) if "source" in c else np.full(len(c), "")
+    first: dict[str, str] = {}
+    for i, (v, s) in enumerate(zip(ids, src)):
+        if first.setdefault(v, s) != s and not v.startswith(f"{s}:"):
+            ids[i] = f"{s}:{v}"
+    return ids
 
 
 def site_candidates(

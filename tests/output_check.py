@@ -7,7 +7,10 @@ the cost of each chosen site is the same in ``sites.gpkg``, ``candidates.gpkg``,
 that its parts (one-off, fit-out, rent over the horizon) add up to ``cost_total``; that
 ``summary.json`` ``cost_total`` is their sum; and that the people served (in total and
 per service, when present) agree between ``summary.json``, the summary sheet and
-``tables/summary.csv``. ``tests/conftest.py`` runs it on every run folder a test writes.
+``tables/summary.csv`` — for a plan also per site (``served_<service>`` of the sites table and
+the popups), each service's people served at most the people covered. Sites are named by
+their stable ``source_id`` in every output; none shows the internal ``site_id``.
+``tests/conftest.py`` runs it on every run folder a test writes.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from siting.report.i18n import both, label
 
 MARKER = ".siting-output.json"
+# a popup labels the site's id by its source (siting.report.maplayers._id_label)
+ID_LABELS = ("osm_id", "id_inventory", "id_existing", "id_other")
 PARTS = ("cost_one_off", "cost_fit_out", "cost_rent_horizon")
 REQUIRED = ("summary.json", "sites.gpkg", "candidates.gpkg", "report.gpkg", "report.xlsx",
             "map.html", "tables/costs.csv",
@@ -103,7 +109,13 @@ def check_run_folder(folder: str | Path) -> dict:
     assert len(gpkg) == summary["n_sites_chosen"], "sites.gpkg rows != n_sites_chosen"
     for col in (*PARTS, "cost_total"):
         assert col in gpkg, f"sites.gpkg has no {col}"
-    cost = dict(zip(gpkg["site_id"].astype(int), gpkg["cost_total"].astype(float)))
+    # sites are named by their stable id (source_id) everywhere; no output shows the
+    # internal row number (site_id), which changes with --exclude/--forbid
+    for name in ("sites.gpkg", "candidates.gpkg", "demand.gpkg"):
+        cols = pyogrio.read_info(folder / name)["fields"]
+        assert "site_id" not in cols, f"{name} shows the internal site_id"
+    assert gpkg["source_id"].is_unique, "sites.gpkg: source_id repeats"
+    cost = dict(zip(gpkg["source_id"].astype(str), gpkg["cost_total"].astype(float)))
     parts = gpkg[list(PARTS)].astype(float).sum(axis=1).to_numpy()
     assert np.allclose(parts, gpkg["cost_total"].astype(float), rtol=1e-9, atol=1e-3), \
         "sites.gpkg: cost parts do not add up to cost_total"
@@ -111,40 +123,45 @@ def check_run_folder(folder: str | Path) -> dict:
     _close(sum(cost.values()), total, "summary.json cost_total vs sum over sites.gpkg")
 
     def same(table: pd.DataFrame, id_col: str, cost_col: str, where: str, tol=1.0) -> None:
-        ids = pd.to_numeric(table[id_col], errors="coerce")  # the total row: none ("<NA>")
+        assert "site_id" not in table or id_col == "site_id", f"{where} shows site_id"
+        ids = table[id_col].where(table[id_col].notna(), None)  # the total row: no id
         rows = table[ids.notna()]
-        got = dict(zip(ids[ids.notna()].astype(int), rows[cost_col].astype(float)))
+        got = dict(zip(ids[ids.notna()].astype(str), rows[cost_col].astype(float)))
         assert set(got) == set(cost), f"{where}: sites {sorted(got)} != {sorted(cost)}"
         for sid, v in got.items():
             _close(v, cost[sid], f"{where}: site {sid} cost_total", tol)
 
-    costs_csv = pd.read_csv(folder / "tables" / "costs.csv", encoding="utf-8-sig")
-    same(costs_csv, "site_id", "cost_total", "tables/costs.csv")
-    body = costs_csv[costs_csv["site_id"].notna()]
+    costs_csv = pd.read_csv(folder / "tables" / "costs.csv", encoding="utf-8-sig",
+                            dtype={"source_id": str})
+    same(costs_csv, "source_id", "cost_total", "tables/costs.csv")
+    body = costs_csv[costs_csv["source_id"].notna()]
     assert np.allclose(body[list(PARTS)].sum(axis=1), body["cost_total"], rtol=1e-9, atol=1e-3), \
         "tables/costs.csv: parts do not add up"
-    foot = costs_csv[costs_csv["site_id"].isna()]
+    foot = costs_csv[costs_csv["source_id"].isna()]
     assert len(foot) == 1, "tables/costs.csv: no total row"
     _close(foot["cost_total"].iloc[0], total, "tables/costs.csv total row vs summary.json")
-    cand = gpd.read_file(folder / "candidates.gpkg", columns=["site_id", "chosen",
+    cand = gpd.read_file(folder / "candidates.gpkg", columns=["source_id", "chosen",
                                                               "cost_total"])
-    same(cand[cand["chosen"].astype(bool)], "site_id", "cost_total", "candidates.gpkg")
+    assert cand["source_id"].is_unique, "candidates.gpkg: source_id repeats"
+    same(cand[cand["chosen"].astype(bool)], "source_id", "cost_total", "candidates.gpkg")
     for layer in ("sites", "costs"):
-        same(gpd.read_file(folder / "report.gpkg", layer=layer), "site_id", "cost_total",
+        same(gpd.read_file(folder / "report.gpkg", layer=layer), "source_id", "cost_total",
              f"report.gpkg layer {layer}")
-    sites_csv = pd.read_csv(folder / "tables" / "sites.csv", encoding="utf-8-sig")
-    same(sites_csv, "site_id", "cost_total", "tables/sites.csv")
+    gpkg_sites = gpd.read_file(folder / "report.gpkg", layer="sites")
+    sites_csv = pd.read_csv(folder / "tables" / "sites.csv", encoding="utf-8-sig",
+                            dtype={"source_id": str})
+    same(sites_csv, "source_id", "cost_total", "tables/sites.csv")
     _close(sites_csv["covered_population"].sum(), summary["covered_population"],
            "tables/sites.csv covered_population vs summary.json", 1e-3)
 
     wb = openpyxl.load_workbook(folder / "report.xlsx", read_only=True)
-    en = {k: both(k)[1] for k in ("site_id", "cost_total", *PARTS)}
+    en = {k: both(k)[1] for k in ("source_id", "cost_total", *PARTS)}
     sheet = _sheet(wb, "sheet_costs")
-    same(sheet, en["site_id"], en["cost_total"], "report.xlsx cost sheet")
-    rows = sheet[sheet[en["site_id"]].notna()]
+    same(sheet, en["source_id"], en["cost_total"], "report.xlsx cost sheet")
+    rows = sheet[sheet[en["source_id"]].notna()]
     assert np.allclose(rows[[en[p] for p in PARTS]].astype(float).sum(axis=1),
                        rows[en["cost_total"]].astype(float), rtol=1e-9, atol=1e-3)
-    same(_sheet(wb, "sheet_sites"), en["site_id"], en["cost_total"], "report.xlsx sites sheet")
+    same(_sheet(wb, "sheet_sites"), en["source_id"], en["cost_total"], "report.xlsx sites sheet")
     kpi = _sheet(wb, "sheet_summary").set_index(both("key")[1])[both("value")[1]]
     _close(kpi["cost_total"], total, "report.xlsx summary cost_total")
     kpi_csv = pd.read_csv(folder / "tables" / "summary.csv", encoding="utf-8-sig") \
@@ -157,23 +174,41 @@ def check_run_folder(folder: str | Path) -> dict:
     for key, v in people.items():
         _close(kpi[key], v, f"report.xlsx summary {key}", 1e-6)
         _close(float(kpi_csv[key]), v, f"tables/summary.csv {key}", 1e-6)
-    if summary.get("served_by_service"):
+    served = summary.get("served_by_service") or {}
+    if served:
+        # "covered" (residents at points the plan serves in some service) bounds each
+        # service's "served" (a part of those residents, or their households)
+        for k, v in served.items():
+            assert v <= summary["covered_population"] + 1e-6, \
+                f"served_by_service.{k} {v} > covered_population"
         by = pd.read_csv(folder / "tables" / "unmet_by_service.csv", encoding="utf-8-sig")
-        for k, v in zip(by["service"], by["covered_population"]):
-            _close(v, summary["served_by_service"][k], f"unmet_by_service.csv {k}", 1e-6)
+        for k, v in zip(by["service"], by["served"]):
+            _close(v, served[k], f"unmet_by_service.csv {k}", 1e-6)
+        plan = served if summary.get("model") == "embedded" else {}  # a plan's assignments
+        for k, v in plan.items():  # the sites table's people served per service add up
+            _close(sites_csv[f"served_{k}"].sum(), v, f"tables/sites.csv served_{k}", 1e-3)
+            _close(gpkg_sites[f"served_{k}"].sum(), v, f"report.gpkg sites served_{k}", 1e-3)
 
     # the map: one popup per chosen site, its total cost as the plan charges it
     pops = popups((folder / "map.html").read_text(encoding="utf-8"))
     seen = {}
+    id_labels = {label(k, lang) for k in ID_LABELS for lang in ("zh", "en")}
     for lang in ("zh", "en"):
-        sid_l, cost_l = label("site_id", lang), label("cost_total", lang)
+        cost_l = label("cost_total", lang)
         for p in pops:
-            if sid_l in p and cost_l in p:
-                seen[int(p[sid_l])] = _number(p[cost_l])
+            sid = [p[k] for k in id_labels if k in p]
+            assert len(sid) == 1, f"map.html: a popup without one site id: {p}"
+            if cost_l in p:
+                seen[sid[0]] = _number(p[cost_l])
     missing = set(cost) - set(seen)  # (existing facilities have popups too)
     assert not missing, f"map.html has no popup cost for chosen sites {sorted(missing)}"
     for sid, v in cost.items():
         _close(seen[sid], v, f"map.html popup site {sid} cost_total", 0.51)
+    for k, v in (served if summary.get("model") == "embedded" else {}).items():  # popups too
+        heads = {label(key, lang, s=label(k, lang)) for lang in ("zh", "en")
+                 for key in ("served_service", "served_households_service")}
+        got = [_number(p[h]) for p in pops for h in heads if h in p]
+        _close(sum(got), v, f"map.html popups: people served, {k}", 0.51 * max(len(got), 1))
     _check_pdf_cover(folder, summary)
     return {"sites": len(cost), "cost_total": total}
 
@@ -223,5 +258,10 @@ def check_comparison_folder(folder: str | Path) -> int:
         for key in ("cost_total", "covered_population"):
             if key in table and pd.notna(row[key]):
                 _close(row[key], summary[key], f"comparison.csv {row['scenario']} {key}", 1e-3)
+        if (run / "sites.gpkg").exists() and "site_ids" in table:  # matched by stable id
+            ids = set(str(row["site_ids"]).split(";")) if pd.notna(row["site_ids"]) else set()
+            want = set(pyogrio.read_dataframe(run / "sites.gpkg", columns=["source_id"],
+                                              read_geometry=False)["source_id"].astype(str))
+            assert ids == want, f"comparison.csv {row['scenario']}: site_ids {ids} != {want}"
         n += 1
     return n

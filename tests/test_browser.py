@@ -115,7 +115,7 @@ def test_nanjing_map_offline_in_chromium(browser, nanjing_osm, tmp_path):
     page.page.locator(".siting-site").first.click()
     popup = page.page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5_000)
-    assert "10 分钟内服务人口" in popup.inner_text()
+    assert "10 分钟内覆盖人口" in popup.inner_text()
     page.page.wait_for_timeout(600)  # popup fade-in
     shot = _shot(page, "nanjing_map.png")
     assert shot.stat().st_size > 20_000

@@ -52,8 +52,8 @@ def test_compare_loads_output_folders_and_writes_files(helsinki_osm, tmp_path):
         assert row.covered_population == s["covered_population"] and row.scenario == folder.name
     out = write_comparison(table, tmp_path / "cmp", lang="zh")
     assert sorted(p.name for p in out.iterdir()) == [".siting-output.json", "comparison.csv",
-                                                     "comparison.xlsx", "curve.html", "curve.png",
-                                                     "report.pdf"]
+                                                     "comparison.xlsx", "comparison_sites.csv",
+                                                     "curve.html", "curve.png", "report.pdf"]
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     csv = pd.read_csv(out / "comparison.csv")
     assert list(csv["covered_population"]) == list(table["covered_population"])
@@ -121,7 +121,14 @@ def test_nanjing_five_scenarios_one_command(nanjing_osm, tmp_path):
         < c["max_sites=8, walk_minutes=15"]
     assert (csv["covered_population"] <= csv["total_population"]).all()
     # a Chinese study area: the curve and workbook are in Chinese unless --lang says otherwise
-    assert "<title>投入与服务人口</title>" in (out / "curve.html").read_text(encoding="utf-8")
+    page = (out / "curve.html").read_text(encoding="utf-8")
+    assert "<title>投入与覆盖人口</title>" in page and ">覆盖人口</text>" in page
+    import openpyxl
+
+    sheet = list(openpyxl.load_workbook(out / "comparison.xlsx")["方案比较"]
+                 .iter_rows(values_only=True))
+    status = [r[sheet[1].index("Solver status")] for r in sheet[2:]]
+    assert status == ["最优"] * 5  # values in the comparison's language
 
 
 def test_cli_compare_write_runs_inside_new_folder(helsinki_osm, tmp_path, monkeypatch):
@@ -155,3 +162,9 @@ def test_compare_names_progress_notes_and_sites(helsinki_osm, tmp_path):
     assert table["sites"].str.contains(r"\bw\d+").all()  # stable ids (name (id) where named)
     n = table["sites"].str.count("; ") + 1
     assert (n == table["n_sites_chosen"]).all()
+    # sites matched across scenarios by their stable id: one row each, 1 where opened
+    by_site = pd.read_csv(out / "comparison_sites.csv", encoding="utf-8-sig")
+    assert set(by_site["source_id"]) == {i for ids in table["site_ids"] for i in ids.split(";")}
+    for name, ids in zip(table["scenario"], table["site_ids"]):
+        assert set(by_site.loc[by_site[name] == 1, "source_id"]) == set(ids.split(";"))
+    assert (by_site["n_scenarios"] == by_site[list(table["scenario"])].notna().sum(axis=1)).all()

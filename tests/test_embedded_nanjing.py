@@ -107,7 +107,7 @@ def test_cli_run_writes_embedded_outputs(nanjing_osm, tmp_path):
                                    "--budget", "15000000", "--standard", "30",
                                    "--time-limit", "4", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "embedded plan: cost" in res.output
+    assert "嵌入式方案：费用" in res.output  # Nanjing: the run's lines in Chinese
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     for key in ("budget", "cost_total", "served_by_service", "unmet_by_service",
                 "communities_meeting_standard", "communities_total", "best_bound"):

@@ -119,8 +119,8 @@ def test_covering_map_assignment_lines_one_per_covered_point(browser, cov):  # n
         assert f"{f['n']} demand points" in html.unescape(f["tip"])
     # uncovered points name the nearest site by its name, not an internal number
     chosen = result.chosen_sites
-    names = {n if isinstance(n, str) and n else f"Site ID {j}"
-             for n, j in zip(chosen["name"], chosen["site_id"])}
+    names = {n if isinstance(n, str) and n else f"Site ID {j}"  # unnamed: the stable id
+             for n, j in zip(chosen["name"], chosen["source_id"])}
     walks = [html.unescape(f["tip"]).split(" m walk to ", 1)[1]
              for f in page.page.evaluate(FEATURES_JS) if f["tip"] and " m walk to " in f["tip"]]
     assert walks and set(walks) <= names, (walks, names)
@@ -199,11 +199,11 @@ def test_embedded_popups_show_people_served_per_service(browser, emb):  # noqa: 
     assert len(popups) == len(plan.sites)
     seen_units = 0
     for rows in popups:
-        j = int(rows["场所编号"])
+        j = int(np.flatnonzero(result.sites["source_id"] == rows["OSM 编号"])[0])
         site = result.sites.iloc[j]
-        assert "服务人口" not in rows and not any("分钟内服务人口" in k for k in rows)
+        assert "覆盖人口" not in rows and not any("分钟内覆盖人口" in k for k in rows)
         for k in plan.services["service"]:
-            key = f"服务人数：{label(k, 'zh')}"
+            key = ("获服务户数：" if k == "housekeeping" else "获服务人数：") + label(k, "zh")
             want = float(served.get((j, k), 0.0))
             if want > 0:
                 got = float(re.match(r"[\d,.]+", rows[key]).group().replace(",", ""))

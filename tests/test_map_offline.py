@@ -17,6 +17,7 @@ from test_browser import ARTIFACTS, Page, _shot, browser  # noqa: F401  (the bro
 
 from siting.io.coords import wgs84_to_gcj02
 from siting.report.basemap import BASE_BACKGROUND
+from siting.report.i18n import value_label
 from siting.report.webmap import make_map
 from siting.report.write import write_outputs
 
@@ -108,12 +109,12 @@ def test_nanjing_map_reads_offline(browser, nanjing):  # noqa: F811
     assert panel.locator(".siting-row-cost td").inner_text() == f"{s['cost_total']:,.0f} 元"
     assert panel.locator(".siting-row-budget td").inner_text() == "未设预算"
     assert panel.locator(".siting-row-solver td").inner_text() == (
-        f"{s['solver']}: {s['status']}, 最优性间隙 {100 * s['mip_gap']:.2f} %")
+        f"{s['solver']}: {value_label(s['status'], 'zh')}, 最优性间隙 {100 * s['mip_gap']:.2f} %")
 
     # one permanent label per chosen site: its name, or its id
     chosen = result.chosen_sites
-    want = sorted(str(n) if isinstance(n, str) and n else f"场所编号 {int(i)}"
-                  for n, i in zip(chosen.get("name", [None] * len(chosen)), chosen["site_id"]))
+    want = sorted(str(n) if isinstance(n, str) and n else f"场所编号 {i}"  # the stable id
+                  for n, i in zip(chosen.get("name", [None] * len(chosen)), chosen["source_id"]))
     labels = p.locator(".leaflet-tooltip-pane .siting-label")
     assert labels.count() == s["n_sites_chosen"] == 5
     assert sorted(t.strip() for t in labels.all_inner_texts()) == want

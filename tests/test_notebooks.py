@@ -48,7 +48,7 @@ def test_quickstart_notebook_runs(monkeypatch):
     outputs = _execute("01_quickstart.ipynb", monkeypatch)
     assert not [o for o in outputs if o["output_type"] == "error"]
     text = _text(outputs)
-    assert "People served" in text                     # RunResult._repr_html_
+    assert "People covered" in text                    # RunResult._repr_html_
     assert "leaflet" in text.lower()                    # the map inline
     assert "report.xlsx" in text and "<svg" in text     # written folder, curve
 
@@ -58,7 +58,7 @@ def test_chinese_district_notebook_runs_or_skips_cleanly(monkeypatch):
     assert not [o for o in outputs if o["output_type"] == "error"]
     text = _text(outputs)
     if NANJING.exists():
-        assert "服务人口" in text and "autonavi" in text and "<svg" in text
+        assert "覆盖人口" in text and "autonavi" in text and "<svg" in text
     else:
         assert "skipped:" in text
 

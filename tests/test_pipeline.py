@@ -39,7 +39,7 @@ def test_demo_end_to_end(tmp_path):
     assert summary["coverable_population"] <= summary["total_population"]
     sites = gpd.read_file(out / "sites.gpkg")
     assert len(sites) == 5 and sites.crs.to_epsg() == 4326
-    assert {"site_id", "kind", "floor_area_m2", "covered_population"} <= set(sites.columns)
+    assert {"source_id", "kind", "floor_area_m2", "covered_population"} <= set(sites.columns)
     assert sites["covered_population"].sum() == pytest.approx(summary["covered_population"])
     html = (out / "map.html").read_text()
     assert "walking reach" in html.lower() and "leaflet" in html.lower()

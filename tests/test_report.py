@@ -17,6 +17,7 @@ from siting.cli import app
 from siting.errors import SitingError
 from siting.io.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from siting.report.common import reach_polygons, served_by_tier
+from siting.report.i18n import value_label
 from siting.report.markup import esc
 from siting.report.tables import report_tables, result_html
 from siting.report.webmap import make_map, population_cells
@@ -172,7 +173,7 @@ def test_optional_columns_used_when_present(hel):
                  "Population: Households", "Acquisition mode", "transfer",
                  "Service: Infant care", "Service: Elderly day care", "Total cost (CNY)",
                  "Service fit-out (CNY)",
-                 "People served within 15 min", "Service complex (several services)"):
+                 "People covered within 15 min", "Service complex (several services)"):
         assert _has(html, text), text
     assert XSS not in html                     # community name escaped too
     zh = _html(make_map(r, lang="zh"))
@@ -225,11 +226,12 @@ def test_excel_reread_matches_summary_json(hel, tmp_path, make):
     assert ws.cell(1, 1).value == "场所编号" and ws.cell(2, 1).value == "Site ID"
     sites = _sheet(ws)
     assert len(sites) == summary["n_sites_chosen"]
-    assert sites["People served"].sum() == pytest.approx(summary["covered_population"])
-    col = list(sites.columns).index("People served") + 1
+    assert sites["People covered"].sum() == pytest.approx(summary["covered_population"])
+    col = list(sites.columns).index("People covered") + 1
     assert ws.cell(3, col).number_format == "#,##0"
     kpi = _sheet(wb["汇总指标"]).set_index("Key")["Value"]
-    for key in ("total_population", "covered_population", "n_sites_chosen", "status",
+    assert kpi["status"] == value_label(summary["status"], "zh")  # values in the sheet's language
+    for key in ("total_population", "covered_population", "n_sites_chosen",
                 "threshold_m", "cost_total"):
         assert kpi[key] == pytest.approx(summary[key]) if isinstance(summary[key], float) \
             else kpi[key] == summary[key]
@@ -254,7 +256,7 @@ def test_excel_reread_matches_summary_json(hel, tmp_path, make):
 
 def test_repr_html_readable(hel):
     h = result_html(hel)
-    assert "<table" in h and "People served" in h and "Sites chosen" in h
+    assert "<table" in h and "People covered" in h and "Sites chosen" in h
     assert hel._repr_html_() == h
     assert "<table" in hel.solution._repr_html_()
     assert "&lt;img src=x onerror=alert(1)&gt;" in result_html(with_site_name(hel, XSS)) and XSS not in result_html(

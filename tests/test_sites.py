@@ -469,7 +469,8 @@ def test_cli_inventory_existing_exclude_to_candidates_gpkg(tmp_path, nanjing, na
     assert res.exit_code == 0, res.output
     s = json.loads((out / "summary.json").read_text())
     cand = gpd.read_file(out / "candidates.gpkg")
-    assert cand.crs.to_epsg() == 4326 and set(COLUMNS) <= set(cand.columns)
+    assert cand.crs.to_epsg() == 4326 and set(COLUMNS) - {"site_id"} <= set(cand.columns)
+    assert "site_id" not in cand  # the internal row number is never written out
     assert s["n_existing_sites"] == 1 and s["n_new_sites_chosen"] == 2
     assert s["n_candidates_excluded"] == cand["excluded_reason"].notna().sum() > 0
     assert s["n_candidate_sites"] == cand["excluded_reason"].isna().sum()

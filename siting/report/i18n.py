@@ -60,6 +60,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "amap_satellite": ("高德影像", "Amap satellite"),
     # popup and table fields
     "site_id": ("场所编号", "Site ID"),
+    "source_id": ("场所编号", "Site ID"),  # the stable id (OSM, inventory or facility id)
     "name": ("名称", "Name"),
     "kind": ("建筑类别", "Building class"),
     "acquisition_mode": ("获取方式", "Acquisition mode"),
@@ -72,21 +73,26 @@ LABELS: dict[str, tuple[str, str]] = {
     "met": ("达标", "Standard met"),
     "shortfall_m2": ("缺口面积（平方米）", "Shortfall m²"),
     "reachable_m2": ("可达面积（平方米）", "m² in reach"),
-    "unique_covered": ("独有服务人口（仅此处可达）", "People only this site reaches"),
-    "unique_per_10k_cny": ("每万元独有服务人口", "Such people per 10,000 CNY"),
+    "unique_covered": ("独有覆盖人口（仅此处可达）", "People only this site reaches"),
+    "unique_per_10k_cny": ("每万元独有覆盖人口", "Such people per 10,000 CNY"),
     "cost_rank_in_reach": ("同片区候选中的费用排名", "Cost rank among candidates in reach"),
-    "loss_if_dropped": ("去掉此处后减少的服务人口", "People lost if dropped (re-planned)"),
+    "loss_if_dropped": ("去掉此处后减少的覆盖人口", "People covered lost if dropped (re-planned)"),
     "marginal_value": ("边际价值（目标分）", "Marginal value (objective points)"),
-    "marginal_people": ("边际服务人口", "People lost if dropped"),
-    "covered_population": ("服务人口", "People served"),
+    "marginal_people": ("去掉此处后减少的获服务人数", "People served lost if dropped"),
+    # "covered": residents within reach of a chosen site (embedded: at points the plan serves
+    # in some service); "served": the people (households) a plan assigns to a service
+    "covered_population": ("覆盖人口", "People covered"),
     "population_in_reach": ("步行范围内人口", "People within reach"),
-    "served_tier": ("{m} 分钟内服务人口", "People served within {m} min"),
+    "served_tier": ("{m} 分钟内覆盖人口", "People covered within {m} min"),
     "osm_id": ("OSM 编号", "OSM ID"),
     "id_inventory": ("清查编号", "Inventory ID"),
     "id_existing": ("设施编号", "Facility ID"),
     "id_other": ("编号", "ID"),
     "storeys_estimated": ("层数为估计值", "storeys estimated"),
-    "served_service": ("服务人数：{s}", "People served: {s}"),
+    "served_service": ("获服务人数：{s}", "People served: {s}"),
+    "served_households_service": ("获服务户数：{s}", "Households served: {s}"),
+    "served": ("获服务人数（家政为户数）", "Served (people, or households)"),
+    "unit": ("单位", "Unit"),
     "source": ("来源", "Source"),
     "existing": ("现有设施", "Existing facility"),
     "existing_services": ("现有服务", "Existing services"),
@@ -149,7 +155,32 @@ LABELS: dict[str, tuple[str, str]] = {
     "runtime_s": ("运行时间（秒）", "Run time (s)"),
     "communities_meeting_standard": ("达标社区数", "Communities meeting the standard"),
     "communities_total": ("社区总数", "Communities"),
-    "served_by_service": ("各服务服务人口", "People served by service"),
+    "served_by_service": ("各服务获服务人数", "People served by service"),
+    "n_existing_sites": ("现有设施数", "Existing facilities"),
+    "n_new_sites_chosen": ("新选场所数", "New sites chosen"),
+    "n_candidates_excluded": ("排除的候选场所数", "Candidates excluded"),
+    "demand_beyond_max_snap": ("距道路过远的需求点数", "Demand points too far from a street"),
+    "population_beyond_max_snap": ("距道路过远的人口", "People too far from a street"),
+    "sites_beyond_max_snap": ("距道路过远的候选场所数", "Candidates too far from a street"),
+    "population_relinked_from_fragment": ("经零散路段接入主路网的人口",
+                                          "People linked past a street fragment"),
+    "demand_walk_from_entrance": ("从出入口起步的需求点数", "Demand points walking from an entrance"),
+    "demand_walk_from_wall": ("从临街外墙起步的需求点数", "Demand points walking from a wall"),
+    "population_source": ("人口数据来源", "Population source"),
+    "population_from_buildings": ("由住宅建筑面积估算", "estimated from residential buildings"),
+    "community_source": ("社区划分来源", "Communities from"),
+    "objective_kind": ("优化目标", "Objective"),
+    "standard_m2_per_100_households": ("面积标准（m²/百户）", "Area standard (m² per 100 households)"),
+    "standard_mode": ("面积标准执行方式", "Area standard mode"),
+    "n_complexes": ("综合服务设施数", "Service complexes"),
+    "policy": ("政策文件", "Policy"),
+    "threshold_m_by_service": ("各服务步行距离（米）", "Walking distance by service (m)"),
+    "speed_m_per_min_by_profile": ("步行速度（米/分钟）", "Walking speed (m/min)"),
+    "households": ("户数", "Households"),
+    "all": ("全部人口", "Everyone"),
+    "default": ("一般", "default"),
+    "elderly": ("老年人", "elderly"),
+    "child_escort": ("陪同儿童", "escorting children"),
     "unmet_by_service": ("各服务未满足需求", "Unmet demand by service"),
     "population_by_group": ("各人群人口", "Population by group"),
     # sheets
@@ -161,8 +192,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet_unmet": ("未满足需求", "Unmet demand"),
     # scenario comparison
     "scenario": ("方案", "Scenario"),
-    "people_served": ("服务人口", "People served"),
-    "curve_title": ("投入与服务人口", "Effort and people served"),
+    "comparison": ("方案比较", "Comparison"),
+    "sites_by_scenario": ("各方案选定场所", "Sites by scenario"),
+    "n_scenarios": ("选中该场所的方案数", "Scenarios opening it"),
+    "site_ids": ("选定场所编号", "Chosen site IDs"),
+    "people_served": ("获服务与覆盖人数", "People served / covered"),
+    "curve_title": ("投入与覆盖人口", "Effort and people covered"),
     # the PDF review pack (siting.report.pdf)
     "pdf_title": ("城市社区嵌入式服务设施规划方案", "Community embedded service facilities plan"),
     "pdf_subtitle": ("评审会议材料", "Review meeting pack"),
@@ -171,7 +206,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "pdf_no_budget": ("无预算", "no budget"),
     "pdf_communities_std": ("达标社区 / 社区总数", "Communities meeting the standard / total"),
     "pdf_solver_gap": ("求解状态与间隙", "Solver status and gap"),
-    "pdf_served_per_service": ("各项服务服务人数", "People served per service"),
+    "pdf_served_per_service": ("各项服务获服务人数", "People served per service"),
     "pdf_gap": ("间隙", "gap"),
     "pdf_map_title": ("规划布局图", "Plan map"),
     "pdf_streets": ("步行路网", "Walking streets"),
@@ -237,12 +272,26 @@ VALUE_LABELS: dict[str, tuple[str, str]] = {
     "other": ("其他", "other"),
     # where a candidate comes from (siting.sites)
     "osm": ("OpenStreetMap", "OpenStreetMap"),
-    "inventory": ("存量清查", "inventory"),
+    "inventory": ("存量清单", "inventory"),
     "existing": ("现有设施", "existing facility"),
     # where a walk meets the street (siting.access)
     "entrance": ("出入口", "entrance"),
     "wall": ("临街外墙", "wall nearest a street"),
     "beyond_max_snap": ("距道路过远，未接入", "beyond the largest snap distance"),
+    # solver status, model and objective (summary, comparison)
+    "optimal": ("最优", "optimal"),
+    "feasible": ("可行（未证明最优）", "feasible"),
+    "failed": ("失败", "failed"),
+    "max_cover": ("最大覆盖", "maximal covering"),
+    "set_cover": ("集合覆盖", "set covering"),
+    "embedded": ("嵌入式服务设施配置", "embedded facilities"),
+    "max_served": ("服务人数最多", "most people served"),
+    "min_cost": ("费用最低", "least cost"),
+    "min_distance": ("步行距离最短", "shortest walks"),
+    # area standard modes
+    "hard": ("硬约束", "hard"),
+    "penalty": ("罚分", "penalty"),
+    "off": ("不考虑", "off"),
     "relinked_from_fragment": ("接入主路网", "linked past a street fragment"),
 }
 
@@ -322,6 +371,8 @@ def label(key: str, lang: str, **fmt) -> str:
     return key
 
 
+_GRID = re.compile(r"^grid of (\d+(?:\.\d+)?) m planning cells$")
+_BOTH_NAMES = ("total", "study_area")
 _CELL = re.compile(r"^(\d+(?:\.\d+)?) m planning cell E(-?[\d.]+) km N(-?[\d.]+) km$")
 
 
@@ -338,13 +389,89 @@ def place_name(text: object, lang: str) -> object:
     Returns
     -------
     object
-        A generated planning-cell name (``500 m planning cell E12.5 km N3550 km``) in
-        ``lang``; any other value unchanged (names from data are never translated).
+        A generated name in ``lang``: a planning cell (``500 m planning cell E12.5 km
+        N3550 km``), the cell grid, or a row name given in both languages
+        (``合计 / Total``); any other value unchanged (names from data are never
+        translated).
     """
-    m = _CELL.match(text) if isinstance(text, str) else None
+    if not isinstance(text, str):
+        return text
+    for key in _BOTH_NAMES:  # "合计 / Total": a row name written in both languages
+        if text == " / ".join(LABELS[key]):
+            return label(key, lang)
+    m = _GRID.match(text)
+    if m is not None:
+        return f"{m[1]} 米规划单元网格" if lang == "zh" else text
+    m = _CELL.match(text)
     if m is None or lang != "zh":
         return text
     return f"{m[1]} 米规划单元（东 {m[2]} 公里，北 {m[3]} 公里）"
+
+
+def names_in(text: str, lang: str) -> str:
+    """A message with every generated place name in it in ``lang`` (see :func:`place_name`).
+
+    Parameters
+    ----------
+    text
+        A message, e.g. an infeasibility explanation naming planning cells.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        ``text`` with each ``500 m planning cell E… km N… km`` translated.
+    """
+    return re.sub(_CELL.pattern.strip("^$"), lambda m: str(place_name(m[0], lang)), text)
+
+
+# notes a run writes into summary.json (English), as the report says them in Chinese
+_NOTES_ZH: tuple[tuple[re.Pattern, str], ...] = (
+    (re.compile(r"^area standard ([\d.]+) m² per 100 households in penalty mode: met in (\d+) "
+                r"of (\d+) communities; each m² short costs ([\d.]+) objective points .*$"),
+     "面积标准每百户 {0} m²（罚分方式）：{2} 个社区中 {1} 个达标；每缺 1 m² 扣 {3} 目标分"
+     "（area_standard.penalty_per_m2），与服务人数相权衡，因此服务人数更重要处方案不强求达标；"
+     "--standard-mode hard 可强制达标"),
+    (re.compile(r"^the solver stopped before proving a bound: the gap is unknown$"),
+     "求解器在证明界之前停止：最优性间隙未知"),
+    (re.compile(r"^no time left within ([\d.]+) s for the least-cost stage: .*$"),
+     "{0} 秒内已无时间求解费用最低阶段：方案服务人数为已找到的最多，但费用可能高于所需"),
+    (re.compile(r"^the solver's best plan within ([\d.]+) s \(([-\d,.]+)\) was worse than "
+                r"the greedy plan \(([-\d,.]+)\).*$"),
+     "求解器 {0} 秒内的最好方案（{1}）不如贪心方案（{2}）：采用贪心方案，并给出求解器的界"),
+    (re.compile(r"^no plan at least as good as the ([\d,]+) CNY plan was found within the time "
+                r"limit: that plan is kept$"),
+     "时限内未找到不差于 {0} 元方案的方案：保留该方案"),
+    (re.compile(r"^the solver found no plan within the ([\d.]+) s time limit: .*$"),
+     "求解器在 {0} 秒时限内未找到方案：此为贪心方案（按每元价值选择场所与综合设施，"
+     "服务分配精确求解），无已知界；请放宽时限"),
+)
+
+
+def note_text(text: str, lang: str) -> str:
+    """A run's note (summary.json ``notes``, written in English) in ``lang``.
+
+    Parameters
+    ----------
+    text
+        The note.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The Chinese text of a known note in zh (its numbers kept), with generated place
+        names translated (:func:`names_in`); otherwise ``text``.
+    """
+    if lang != "zh":
+        return text
+    for pattern, zh in _NOTES_ZH:
+        m = pattern.match(text)
+        if m is not None:
+            return zh.format(*m.groups())
+    return names_in(text, lang)
 
 
 def short_label(key: str, lang: str) -> str:
@@ -398,7 +525,30 @@ def key_list(text: str, lang: str) -> str:
         The label of each key (:func:`label`), joined with :func:`list_sep`.
     """
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    return list_sep(lang).join(label(p, lang) for p in parts)
+    return list_sep(lang).join(value_label(p, lang) for p in parts)
+
+
+def value_label(key: str, lang: str) -> str:
+    """The label of a value (a class, mode, source, service, status …) in ``lang``.
+
+    Parameters
+    ----------
+    key
+        A key of :data:`VALUE_LABELS` or :data:`SERVICE_LABELS` (looked up first, so
+        ``community`` the building class is 社区用房, not the map layer), else as
+        :func:`label`.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The label; ``key`` itself when unknown.
+    """
+    for table in (VALUE_LABELS, SERVICE_LABELS):
+        if key in table:
+            return table[key][0 if lang == "zh" else 1]
+    return label(key, lang)
 
 
 def both(key: str, **fmt) -> tuple[str, str]:

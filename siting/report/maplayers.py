@@ -21,7 +21,7 @@ import pandas as pd
 from siting.costs import COST_PARTS
 from siting.report.basemap import COORD_DECIMALS
 from siting.report.common import as_text, number_or_zero, served_by_site, services
-from siting.report.i18n import key_list
+from siting.report.i18n import key_list, value_label
 from siting.report.markup import esc, swatch
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def assignment_layer(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
         ends = np.round(np.stack([np.column_stack([dx[i], dy[i]]),
                                   np.tile([sx[j], sy[j]], (len(i), 1))], axis=1),
                         COORD_DECIMALS)
-        name = as_text(sites.iloc[int(j)].get("name")) or f"{L('site_id')} {int(j)}"
+        name = site_title(sites.iloc[int(j)], L)
         if per_service is not None and int(j) in per_service.index:
             served = [f"{L(s)} {_people(v)}" for s, v in per_service.loc[int(j)].items() if v > 0]
         else:
@@ -326,6 +326,24 @@ def served_text(result: RunResult, key: str, value: float, L: Callable[..., str]
     return f"{_people(value)} {L('people')}" + (_group(result, key, L, lang) if group else "")
 
 
+def site_title(c: pd.Series, L: Callable[..., str]) -> str:
+    """A site as labels and tooltips name it: its name, else 场所编号 w123 (its stable id).
+
+    Parameters
+    ----------
+    c
+        One row of ``result.sites``.
+    L
+        Label of a key in the map's language.
+
+    Returns
+    -------
+    str
+        The name or the id (unescaped).
+    """
+    return as_text(c.get("name")) or f"{L('site_id')} {as_text(c.get('source_id'))}"
+
+
 def _id_label(c: pd.Series) -> str:
     """Label key of a site's id by where it comes from (an inventory's 编号 is no OSM id)."""
     src, oid = as_text(c.get("source")), as_text(c.get("source_id"))
@@ -362,10 +380,10 @@ def site_popup(c: pd.Series, result: RunResult, L: Callable[..., str],
         A table; every text escaped with :func:`esc`.
     """
     existing = number_or_zero(c.get("existing")) > 0
-    rows: list[tuple[str, str]] = [
-        (L("site_id"), str(int(c["site_id"]))),
+    rows: list[tuple[str, str]] = [  # the stable id, labelled by its source
+        (L(_id_label(c)), as_text(c.get("source_id")) or "—"),
         (L("name"), as_text(c.get("name")) or "—"),
-        (L("kind"), L(as_text(c.get("kind")))),
+        (L("kind"), value_label(as_text(c.get("kind")), lang)),
     ]
     for key in ("acquisition_mode", "source", "existing_services"):
         if as_text(c.get(key)) and not (existing and key == "acquisition_mode"):
@@ -393,7 +411,9 @@ def site_popup(c: pd.Series, result: RunResult, L: Callable[..., str],
     if by_service is not None:  # the plan's people, per service: not everyone in reach
         j = int(c["site_id"])
         if j in by_service.index:
-            rows += [(L("served_service", s=L(k)), served_text(result, k, v, L, lang))
+            rows += [(L("served_households_service" if _spec(result, k).get("demand_group")
+                        == "households" else "served_service", s=L(k)),
+                      served_text(result, k, v, L, lang))
                      for k, v in by_service.loc[j].items() if v > 0]
     else:
         if served is not None and int(c["site_id"]) in served.index:
@@ -401,8 +421,6 @@ def site_popup(c: pd.Series, result: RunResult, L: Callable[..., str],
                 rows.append((L("served_tier", m=col[len("served_"):-len("min")]), f"{v:,.0f}"))
         rows.append((L("covered_population"), f"{c['covered_population']:,.0f}"))
     rows.append((L("population_in_reach"), f"{c['population_in_reach']:,.0f}"))
-    if as_text(c.get("source_id")):
-        rows.append((L(_id_label(c)), as_text(c.get("source_id"))))
     body = "".join(f"<tr><th style='text-align:left;padding-right:8px'>{esc(k)}</th>"
                    f"<td class='siting-val'>{esc(v)}</td></tr>" for k, v in rows)
     return f"<table class='siting-popup' style='font-size:12px'>{body}</table>"

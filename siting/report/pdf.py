@@ -46,8 +46,9 @@ from siting.report.common import (
 )
 from siting.report.curve import curve_page, curve_x
 from siting.report.fonts import cjk_font
-from siting.report.i18n import label, list_sep, place_name, short_label
+from siting.report.i18n import label, list_sep, note_text, place_name, short_label, value_label
 from siting.report.tables import report_tables
+from siting.report.views import service_with_unit, value_text
 
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
@@ -212,7 +213,7 @@ def headline(summary: dict, lang: str) -> list[tuple[str, str]]:
 
 def _solver_text(summary: dict, lang: str) -> str:
     """``highs: optimal, gap 0.0 %``."""
-    return (f"{summary.get('solver', '')}: {summary.get('status', '')}, "
+    return (f"{summary.get('solver', '')}: {value_label(str(summary.get('status', '')), lang)}, "
             f"{label('pdf_gap', lang)} {_pct(summary.get('mip_gap'))}")
 
 
@@ -253,10 +254,10 @@ def _cover(result: RunResult, lang: str, notes: list[str]):
         fig.text(0.08, y, label("pdf_served_per_service", lang), fontsize=12, weight="bold")
         y -= 0.035
         for k, v in served.items():
-            fig.text(0.12, y, label(k, lang), fontsize=10)
+            fig.text(0.12, y, service_with_unit(s, k, lang), fontsize=10)
             fig.text(0.92, y, _num(v), fontsize=10, ha="right")
             y -= 0.028
-    notes_all = [*notes, *[str(n) for n in s.get("notes") or []]]
+    notes_all = [*notes, *[note_text(str(n), lang) for n in s.get("notes") or []]]
     if notes_all:
         y -= 0.02
         fig.text(0.08, y, label("pdf_notes", lang), fontsize=10, weight="bold")
@@ -351,7 +352,7 @@ def _site_key(fig, ax, sites, lang: str) -> None:
             fig.text(0.06, 0.03, "…", fontsize=7)
             break
         col, row = divmod(i, per_col)
-        name = as_text(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        name = _site_label(r, lang)
         mix = sep.join(label(k, lang) for k in service_mix(r, keys))
         text = f"{i + 1}  {name}" + (f" — {mix}" if mix else "")
         lines = _wrap(text, 36 if _has_cjk(text) else 68)
@@ -359,10 +360,12 @@ def _site_key(fig, ax, sites, lang: str) -> None:
                  fontsize=7.5)
 
 
-def _kind_name(r, lang: str) -> str:
-    """Name of an unnamed site: its class in brackets, e.g. （商业）."""
-    kind = label(str(r.get("kind") or "site_generic"), lang)
-    return f"（{kind}）" if lang == "zh" else f"({kind})"
+def _site_label(r, lang: str) -> str:
+    """A site as the PDF names it: its name, else （its class）, and its stable id (w123)."""
+    kind = value_label(str(r.get("kind") or "site_generic"), lang)
+    name = as_text(place_name(r.get("name"), lang)) or (f"（{kind}）" if lang == "zh"
+                                                        else f"({kind})")
+    return f"{name} ({as_text(r.get('source_id'))})"
 
 
 def _fit_extent(ax) -> None:
@@ -424,7 +427,7 @@ def _sites_pages(result: RunResult, tables: dict, lang: str) -> list:
                    for k in svc.loc[svc["site_id"] == sid, "service"]]
         c = costs.loc[sid] if costs is not None and sid in costs.index else {}
         area = r.get("area_used_m2", r.get("usable_area_m2"))
-        name = as_text(place_name(r.get("name"), lang)) or _kind_name(r, lang)
+        name = _site_label(r, lang)
         rows.append([str(i), name,
                      list_sep(lang).join(mix), _num(area),
                      *[_num(c.get(k)) if len(c) else "–" for k in
@@ -559,10 +562,10 @@ def _assumption_pages(result: RunResult, lang: str) -> list:
     y -= 0.028
     rows = [(label("pdf_osm_file", lang), s.get("source") or sc.osm or sc.graphml or sc.place),
             (label("pdf_population_file", lang),
-             f"{sc.population or '–'} ({s.get('population_source', '')})"),
-            (label("pdf_community_source", lang), s.get("community_source") or ""),
+             f"{sc.population or '–'} ({value_text('population_source', s.get('population_source'), lang)})"),
+            (label("pdf_community_source", lang), place_name(s.get("community_source") or "", lang)),
             (label("pdf_policy_name", lang), s.get("policy") or "–"),
-            (label("model", lang), s.get("model") or "–"),
+            (label("model", lang), value_label(s.get("model") or "–", lang)),
             (label("threshold_m", lang), _num(s.get("threshold_m"))),
             (label("max_sites", lang), _num(s.get("max_sites"))),
             (label("budget", lang), _num(s.get("budget"))),

@@ -11,6 +11,7 @@ component instead of by community).
 
 from __future__ import annotations
 
+from collections.abc import Set
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +24,18 @@ from siting.report.common import (
     TIERS_MIN,
     map_lang,
     number_or_zero,
+    served_by_site,
     served_by_tier,
     services,
 )
-from siting.report.i18n import both, key_list, label, place_name
+from siting.report.i18n import both, label
+from siting.report.views import (
+    col_labels,
+    household_services,
+    kpi_label,
+    public_table,
+    value_text,
+)
 
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
@@ -50,8 +59,10 @@ def summary_table(result: RunResult) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per number: ``key``, ``value`` (nested dicts flattened as ``key.sub``;
-        lists such as ``components`` are left to summary.json).
+        One row per number: ``key`` (as in summary.json; nested dicts flattened as
+        ``key.sub``; lists such as ``components`` are left to summary.json), ``value``,
+        and ``item_zh``/``item_en``, the key as people read it (units said: a
+        household service's numbers are households).
     """
     rows = []
     for key, value in result.summary.items():
@@ -60,7 +71,11 @@ def summary_table(result: RunResult) -> pd.DataFrame:
                      if not isinstance(v, (dict, list))]
         elif not isinstance(value, (list, tuple)):
             rows.append((key, _scalar(value)))
-    return pd.DataFrame(rows, columns=["key", "value"])
+    out = pd.DataFrame(rows, columns=["key", "value"])
+    hh = household_services(result)
+    for lang in ("zh", "en"):  # the translated view of summary.json's keys
+        out[f"item_{lang}"] = [kpi_label(k, lang, hh) for k in out["key"]]
+    return out
 
 
 # why each chosen site (siting.pipeline._explain; embedded: the plan's marginal values)
@@ -82,7 +97,10 @@ def sites_table(result: RunResult, tiers_min: tuple[float, ...] = TIERS_MIN) -> 
     -------
     geopandas.GeoDataFrame
         One row per chosen site with area, cost breakdown (:data:`COST_COLUMNS`),
-        people served (total and by walking tier) and ``lon``/``lat``, in WGS-84.
+        people covered (``covered_population``: in reach, for whom it is the nearest
+        chosen site; and by walking tier), for a plan the people (households for a
+        household service) it serves per service (``served_<service>``, summing to
+        ``served_by_service``), and ``lon``/``lat``, in WGS-84.
     """
     s = result.chosen_sites.to_crs("EPSG:4326")
     cols = ["site_id", "name", "kind", *[c for c in OPTIONAL_SITE_COLS if c in s],
@@ -93,6 +111,10 @@ def sites_table(result: RunResult, tiers_min: tuple[float, ...] = TIERS_MIN) -> 
     out = pd.DataFrame(s[cols]).reset_index(drop=True)
     served = served_by_tier(result, tiers_min)
     out = out.join(served, on="site_id")
+    plan = served_by_site(result)  # a plan's people (households) served per service
+    if plan is not None:
+        out = out.join(plan.add_prefix("served_"), on="site_id").fillna(
+            {f"served_{k}": 0.0 for k in plan.columns})
     out["lon"], out["lat"] = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
     out["source_id"] = s["source_id"].to_numpy()
     return gpd.GeoDataFrame(out, geometry=s.geometry.to_numpy(), crs="EPSG:4326")
@@ -254,15 +276,17 @@ def unmet_by_service_table(result: RunResult) -> pd.DataFrame | None:
     Returns
     -------
     pandas.DataFrame or None
-        ``summary["unmet_by_service"]`` and ``served_by_service`` as a table; None when
-        the run has no services.
+        ``service``, ``unit`` (``people`` or ``households``), ``served``
+        (``summary["served_by_service"]``) and ``unmet`` (``unmet_by_service``), in that
+        unit; None when the run has no services.
     """
     s = result.summary
     if not isinstance(s.get("unmet_by_service"), dict):
         return None
     served = s.get("served_by_service") or {}
-    return pd.DataFrame([{"service": k, "unmet": _scalar(v),
-                          "covered_population": _scalar(served.get(k))}
+    hh = household_services(result)
+    return pd.DataFrame([{"service": k, "unit": "households" if k in hh else "people",
+                          "served": _scalar(served.get(k)), "unmet": _scalar(v)}
                          for k, v in s["unmet_by_service"].items()])
 
 
@@ -306,15 +330,18 @@ def write_tables(result: RunResult, folder: str | Path,
     Returns
     -------
     dict of str to pandas.DataFrame
-        The tables written (:func:`report_tables`).
+        The tables (:func:`report_tables`), with the internal ``site_id`` the PDF joins on;
+        the files show the stable ``source_id`` instead (:func:`public_table`).
     """
     folder = Path(folder)
     tables = report_tables(result)
-    write_workbook(tables, folder / "report.xlsx", lang)
+    ids = result.sites["source_id"].to_numpy()
+    public = {name: public_table(df, ids) for name, df in tables.items()}
+    write_workbook(public, folder / "report.xlsx", lang, household_services(result))
     (folder / "tables").mkdir(exist_ok=True)
     import pyogrio
 
-    for name, df in tables.items():
+    for name, df in public.items():
         plain = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
         write_csv(plain, folder / "tables" / f"{name}.csv")
         if isinstance(df, gpd.GeoDataFrame):
@@ -324,9 +351,11 @@ def write_tables(result: RunResult, folder: str | Path,
     return tables
 
 
-def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh") -> None:
+def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str = "zh",
+                   households: Set[str] = frozenset()) -> None:
     """Write an Excel workbook: one sheet per table, two header rows (Chinese, English),
-    number formats by column and frozen header rows.
+    number formats by column and frozen header rows; every value and the summary's items
+    in ``lang`` (the ``key`` column keeps summary.json's keys).
 
     Parameters
     ----------
@@ -336,6 +365,8 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str 
         The workbook to write.
     lang
         Language of the sheet names and key values (e.g. building classes).
+    households
+        Services counted in households (their people-served columns say so).
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -348,12 +379,15 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str 
         zh, en = both(f"sheet_{name}") if f"sheet_{name}" in _SHEET_KEYS else both(name)
         ws = wb.create_sheet((zh if lang == "zh" else en)[:31])
         df = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
-        if name == "summary":
-            df = df.assign(zh=[_kpi(k, "zh") for k in df["key"]],
-                           en=[_kpi(k, "en") for k in df["key"]])[["key", "zh", "en", "value"]]
-            heads = [both("key"), ("项目", "Item (中文)"), ("Item", "Item"), both("value")]
+        if name == "summary":  # summary.json's key, the item in lang, the value in lang
+            item = df[f"item_{lang}"] if f"item_{lang}" in df else \
+                [kpi_label(k, lang, households) for k in df["key"]]
+            df = pd.DataFrame({"key": df["key"], "item": item,
+                               "value": [value_text(k.split(".")[0], v, lang)
+                                         for k, v in zip(df["key"], df["value"])]})
+            heads = [both("key"), both("item"), both("value")]
         else:
-            heads = [_col_labels(c) for c in df.columns]
+            heads = [col_labels(c, households) for c in df.columns]
         for r, row_labels in enumerate(zip(*heads), start=1):
             for c, text in enumerate(row_labels, start=1):
                 cell = _text_cell(ws, r, c, text)
@@ -361,7 +395,7 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | Path, lang: str 
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         for r, values in enumerate(df.itertuples(index=False), start=3):
             for c, (col, v) in enumerate(zip(df.columns, values), start=1):
-                cell = _text_cell(ws, r, c, _value_text(col, _cell(v), lang))
+                cell = _text_cell(ws, r, c, value_text(col, _cell(v), lang))
                 fmt = _number_format(col, v)
                 if fmt:
                     cell.number_format = fmt
@@ -403,21 +437,6 @@ def _csv_text(v):
     return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
 
 
-# columns whose text values are keys (classes, modes, services …), shown in the sheet's language
-VALUE_COLUMNS = ("kind", "acquisition_mode", "source", "existing_services", "services",
-                 "service", "demand_group", "snap_flag", "walk_from")
-
-
-def _value_text(col: str, v, lang: str):
-    """A key value of ``col`` as its label in ``lang`` (lists split on ``;`` / ``,``);
-    other values and unknown keys unchanged."""
-    if col in ("name", "community_name"):
-        return place_name(v, lang)
-    if col not in VALUE_COLUMNS or not isinstance(v, str) or not v:
-        return v
-    return key_list(v, lang)
-
-
 def _text_cell(ws, row: int, column: int, value):
     """A worksheet cell holding ``value``; text is always stored as text, never as a
     formula, and characters XML cannot hold are replaced by U+FFFD."""
@@ -429,19 +448,6 @@ def _text_cell(ws, row: int, column: int, value):
     cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     cell.data_type = "s"  # openpyxl makes "=…" a formula; store it as the text it is
     return cell
-
-
-def _kpi(key: str, lang: str) -> str:
-    if "." in key:
-        head, sub = key.split(".", 1)
-        return f"{label(head, lang)}: {label(sub, lang)}"
-    return label(key, lang)
-
-
-def _col_labels(col: str) -> tuple[str, str]:
-    if col.startswith("served_") and col.endswith("min"):
-        return both("served_tier", m=col[len("served_"):-len("min")])
-    return both(col)
 
 
 def _number_format(col: str, v) -> str | None:
@@ -543,8 +549,9 @@ def result_html(result: RunResult, lang: str | None = None, max_rows: int = 20) 
     kpi = pd.DataFrame(
         [(label(k, lang), _fmt(k, s[k])) for k in HEADLINE if s.get(k) is not None],
         columns=[label("item", lang), label("value", lang)])
-    sites = pd.DataFrame(sites_table(result).drop(columns=["geometry", "lon", "lat", "source_id"]))
-    sites.columns = [_col_labels(c)[0 if lang == "zh" else 1] for c in sites.columns]
+    sites = pd.DataFrame(public_table(sites_table(result), result.sites["source_id"])
+                         .drop(columns=["geometry", "lon", "lat"]))
+    sites.columns = [col_labels(c)[0 if lang == "zh" else 1] for c in sites.columns]
     more = (f"<p>… {len(sites) - max_rows} more</p>" if len(sites) > max_rows else "")
     return (f"<div><h4>{label('sheet_summary', lang)}</h4>{kpi.to_html(index=False)}"
             f"<h4>{label('sheet_sites', lang)}</h4>"

@@ -48,12 +48,13 @@ from siting.report.common import (
     services,
     tier_walks,
 )
-from siting.report.i18n import check_lang, label, place_name
+from siting.report.i18n import check_lang, label, place_name, value_label
 from siting.report.maplayers import (
     assignment_layer,
     points_layer,
     served_text,
     site_popup,
+    site_title,
     unserved_layers,
 )
 from siting.report.markup import esc, icon, icon_html, legend_html, map_page, swatch
@@ -230,7 +231,7 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
         kinds_used.add(kind)
         folium.Marker([c.geometry.y, c.geometry.x], icon=icon(kind, mix, lang),
                       tooltip=folium.Tooltip(
-                          esc(as_text(c.get("name")) or f"{L('site_id')} {int(c['site_id'])}"),
+                          esc(site_title(c, L)),
                           sticky=False, permanent=True, direction="right", offset=(12, 0),
                           class_name="siting-label"),
                       popup=folium.Popup(site_popup(c, result, L, served, lang), max_width=340)
@@ -299,9 +300,8 @@ def _uncovered_layer(m: folium.Map, result: RunResult, demand: gpd.GeoDataFrame,
 
 
 def _site_name(result: RunResult, j: int, L: Callable[..., str]) -> str:
-    """A site as tooltips name it: its name, else 场所编号 17."""
-    return as_text(result.sites["name"].iloc[j] if "name" in result.sites else None) \
-        or f"{L('site_id')} {j}"
+    """A site as tooltips name it: its name, else 场所编号 w123 (its stable id)."""
+    return site_title(result.sites.iloc[j], L)
 
 
 def _flag(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -424,7 +424,8 @@ def _summary_html(result: RunResult, L: Callable[..., str], lang: str) -> str:
         rows.append(("standard", L("communities_meeting_standard"),
                      f"{s['communities_meeting_standard']} / {s['communities_total']}"))
     if "status" in s:
-        rows.append(("solver", L("solver"), f"{s.get('solver', '')}: {s['status']}, "
+        rows.append(("solver", L("solver"), f"{s.get('solver', '')}: "
+                     f"{value_label(str(s['status']), lang)}, "
                      f"{L('gap')} {_gap_text(s.get('mip_gap'), L)}"))
     body = "".join(f"<tr class='siting-row-{key}'><th colspan='2'>{esc(k)}</th></tr>"
                    if key == "head" else

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from siting.io.outdir import atomic_folder
 from siting.report.common import TIERS_MIN, map_lang, reach_polygons
 from siting.report.pdf import write_pdf
-from siting.report.tables import bools_as_int8, write_tables
+from siting.report.tables import bools_as_int8, public_table, write_tables
 from siting.report.webmap import make_map
 
 if TYPE_CHECKING:
@@ -53,13 +54,17 @@ def write_outputs(result: RunResult, out: str | Path, overwrite: bool = False,
         ``out``.
     """
     with atomic_folder(out, overwrite, "run") as tmp:
+        ids = result.sites["source_id"].to_numpy()  # the stable ids, by internal site_id
         chosen = result.chosen_sites.to_crs("EPSG:4326")
-        _gpkg(chosen, tmp / "sites.gpkg", "sites")
+        _gpkg(public_table(chosen, ids), tmp / "sites.gpkg", "sites")
         # every candidate, excluded ones with their reason
         candidates = result.sites if result.candidates is None else result.candidates
-        _gpkg(candidates.to_crs("EPSG:4326"), tmp / "candidates.gpkg", "candidates")
+        _gpkg(public_table(candidates.to_crs("EPSG:4326"), ids), tmp / "candidates.gpkg",
+              "candidates")
         demand = result.demand.to_crs("EPSG:4326")
-        demand = demand.assign(walk_m=demand["walk_m"].where(np.isfinite(demand["walk_m"])))
+        demand = demand.assign(walk_m=demand["walk_m"].where(np.isfinite(demand["walk_m"])),
+                               nearest_site=public_table(pd.DataFrame(
+                                   {"site_id": demand["nearest_site"]}), ids)["source_id"])
         _gpkg(demand, tmp / "demand.gpkg", "demand")
         (tmp / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2,
                                                      ensure_ascii=False), encoding="utf-8")

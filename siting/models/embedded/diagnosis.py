@@ -16,9 +16,40 @@ from siting.models.embedded.formulation import build, solve_safe
 # infeasibility
 # ---------------------------------------------------------------------------
 
+class Explanation(str):
+    """A message in English (the string itself) that also has its Chinese text.
+
+    Attributes
+    ----------
+    zh
+        The same message in Chinese.
+    """
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> Explanation:
+        obj = super().__new__(cls, en)
+        obj.zh = zh
+        return obj
+
+    def in_lang(self, lang: str) -> str:
+        """The message in ``lang``.
+
+        Parameters
+        ----------
+        lang
+            ``"zh"`` or ``"en"``.
+
+        Returns
+        -------
+        str
+        """
+        return self.zh if lang == "zh" else str(self)
+
+
 def explain_infeasible(data: EmbeddedData, solver: str = DEFAULT_SOLVER,
-                       time_limit: float | None = None) -> str:
-    """Why no plan exists, in planning terms (communities, budget, limits).
+                       time_limit: float | None = None) -> Explanation:
+    """Why no plan exists, in planning terms (communities, budget, limits), one reason a line.
 
     Parameters
     ----------
@@ -31,41 +62,53 @@ def explain_infeasible(data: EmbeddedData, solver: str = DEFAULT_SOLVER,
 
     Returns
     -------
-    str
-        ``"no feasible plan: …"`` with the reasons.
+    Explanation
+        ``"no feasible plan:"`` and a ``- reason`` line each, in English; its ``zh`` the
+        same in Chinese (``siting run`` prints the outputs' language).
     """
-    reasons = []
+    reasons: list[tuple[str, str]] = []  # (en, zh)
     if data.standard_mode == "hard":
         possible = data.reachable_m2()
         R = data.required_m2
         bad = [c for c in range(len(data.community_ids)) if possible[c] < R[c] - 1e-6]
+        reach, share = data.policy.standard_reach_m, data.policy.area_standard.reach_share
         for c in bad[:10]:
-            reasons.append(
-                f"community {data.community_ids[c]} ({data.community_names[c]}, "
-                f"{data.households[c]:,.0f} households) needs {R[c]:,.0f} m² "
-                f"({data.standard:g} m² per 100 households) but all candidates within "
-                f"{data.policy.standard_reach_m:.0f} m of "
-                f"{data.policy.area_standard.reach_share:.0%} of its households offer only "
-                f"{possible[c]:,.0f} m²")
+            name, hh = data.community_names[c], data.households[c]
+            reasons.append((
+                f"community {data.community_ids[c]} ({name}, {hh:,.0f} households) needs "
+                f"{R[c]:,.0f} m² ({data.standard:g} m² per 100 households) but all candidates "
+                f"within {reach:.0f} m of {share:.0%} of its households offer only "
+                f"{possible[c]:,.0f} m²",
+                f"社区 {data.community_ids[c]}（{name}，{hh:,.0f} 户）需配置 "
+                f"{R[c]:,.0f} m²（每百户 {data.standard:g} m²），但距其 {share:.0%} 住户 "
+                f"{reach:.0f} 米内的全部候选场所只能提供 {possible[c]:,.0f} m²"))
         if len(bad) > 10:
-            reasons.append(f"… and {len(bad) - 10} more communities")
+            reasons.append((f"… and {len(bad) - 10} more communities",
+                            f"……另有 {len(bad) - 10} 个社区"))
     if not reasons and data.budget is not None:
         least = _least_budget(data, solver, time_limit)
+        en, zh = requirements(data, budget=False), requirements(data, False, "zh")
         if least is not None:
-            reasons.append(
+            reasons.append((
                 f"the budget of {data.budget:,.0f} CNY is too small: the least budget meeting "
-                f"every requirement ({requirements(data, budget=False)}) is {least:,.0f} CNY")
+                f"every requirement ({en}) is {least:,.0f} CNY",
+                f"预算 {data.budget:,.0f} 元不足：满足全部要求（{zh}）的最低预算为 "
+                f"{least:,.0f} 元"))
         else:
-            reasons.append(
-                f"even with an unlimited budget no plan meets {requirements(data, budget=False)} "
-                "(each site hosts one service unless it is a complex, and each m² counts for "
-                "one community only); relax one of them")
+            reasons.append((
+                f"even with an unlimited budget no plan meets {en} (each site hosts one "
+                "service unless it is a complex, and each m² counts for one community only); "
+                "relax one of them",
+                f"即使预算不限，也没有方案能满足：{zh}（非综合服务设施的场所只设一项服务，"
+                "每平方米只计入一个社区）；请放宽其中一项"))
     if not reasons:
-        reasons.append(f"no plan meets all of: {requirements(data)}; relax one of them")
-    return "no feasible plan: " + "; ".join(reasons)
+        reasons.append((f"no plan meets all of: {requirements(data)}; relax one of them",
+                        f"没有方案能同时满足：{requirements(data, lang='zh')}；请放宽其中一项"))
+    return Explanation("no feasible plan:\n" + "\n".join(f"- {en}" for en, _ in reasons),
+                       "无可行方案：\n" + "\n".join(f"- {zh}" for _, zh in reasons))
 
 
-def requirements(data: EmbeddedData, budget: bool = True) -> str:
+def requirements(data: EmbeddedData, budget: bool = True, lang: str = "en") -> str:
     """The model's hard requirements, as a planner states them.
 
     Parameters
@@ -74,23 +117,29 @@ def requirements(data: EmbeddedData, budget: bool = True) -> str:
         The model's data.
     budget
         Include the budget.
+    lang
+        ``"en"`` or ``"zh"``.
 
     Returns
     -------
     str
     """
+    zh = lang == "zh"
     req = []
     if data.standard_mode == "hard":
-        req.append(f"{data.standard:g} m² per 100 households in every community (hard)")
+        req.append(f"每个社区每百户 {data.standard:g} m²（硬约束）" if zh else
+                   f"{data.standard:g} m² per 100 households in every community (hard)")
     if data.objective in ("min_cost", "min_distance"):
-        req.append("all demand within reach served")
+        req.append("步行范围内的需求全部得到服务" if zh else "all demand within reach served")
     if data.min_coverage:
-        req.append(f"at least {data.min_coverage:.0%} of each community's people in reach served")
+        req.append(f"每个社区步行范围内至少 {data.min_coverage:.0%} 的人获得服务" if zh else
+                   f"at least {data.min_coverage:.0%} of each community's people in reach served")
     if data.max_new_sites is not None:
-        req.append(f"at most {data.max_new_sites} new sites")
+        req.append(f"新增场所不超过 {data.max_new_sites} 处" if zh else
+                   f"at most {data.max_new_sites} new sites")
     if budget and data.budget is not None:
-        req.append(f"budget {data.budget:,.0f} CNY")
-    return ", ".join(req) or "none"
+        req.append(f"预算 {data.budget:,.0f} 元" if zh else f"budget {data.budget:,.0f} CNY")
+    return ("，" if zh else ", ").join(req) or ("无" if zh else "none")
 
 
 def _least_budget(data: EmbeddedData, solver: str, time_limit: float | None) -> float | None:
