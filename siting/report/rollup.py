@@ -72,12 +72,14 @@ def rollup_map(rollup: gpd.GeoDataFrame, failed: pd.DataFrame, lang: str = "zh",
             popup = "".join(f"<tr><th>{esc(L(k))}</th><td>{esc(_fmt(row.get(k), k))}</td></tr>"
                             for k in _NUMBERS)
             head = f"<b>{esc(row['name'])}</b> ({esc(row['area_id'])})"
-            folium.GeoJson(row.geometry.__geo_interface__,
-                           tooltip=esc(f"{row['name']} · {_fmt(row.get('covered_share'), 'covered_share')}"),
-                           popup=folium.Popup(f"{head}<table>{popup}</table>", max_width=360),
-                           style_function=lambda _, c=colour: {
-                               "color": "#333", "weight": 1.5, "fillColor": c,
-                               "fillOpacity": 0.55}).add_to(g)
+            share = _fmt(row.get("covered_share"), "covered_share")
+            shape = folium.GeoJson(row.geometry.__geo_interface__,
+                                   tooltip=esc(f"{row['name']} · {share}"),
+                                   style_function=lambda _, c=colour: {
+                                       "color": "#333", "weight": 1.5, "fillColor": c,
+                                       "fillOpacity": 0.55})
+            folium.Popup(f"{head}<table>{popup}</table>", max_width=360).add_to(shape)
+            shape.add_to(g)
             c = row.geometry.centroid  # seen also when a city's areas are dots on the map
             folium.CircleMarker([c.y, c.x], radius=7, color="#333", weight=1, fill=True,
                                 fill_color=colour, fill_opacity=0.9,
