@@ -1,0 +1,260 @@
+r"""Shared rooms (错时使用) and the three levels (街道—社区—小区) of the embedded model.
+
+Rows added to the PuLP problem of :func:`~siting.models.embedded.formulation.build`
+by :func:`add_rooms` (before the budget) and :meth:`Rooms.finish` (after the demand and
+standard rows), for new site :math:`j`, service :math:`s` and the symbols of
+:class:`~siting.models.embedded.EmbeddedFacilities`.
+
+**Shared rooms.** For each pair :math:`p = (s, t)` of ``shared_rooms.pairs`` whose two
+services may both be placed at :math:`j`, a shared area :math:`b_{jp} \ge 0`:
+
+.. math::
+
+    &b_{jp} \le a_{js},\quad b_{jp} \le a_{jt}
+      && \text{(``shared_{j}_{s}_{t}``: only what both have; 0 unless both hosted)}\\
+    &\textstyle\sum_s a_{js} - \sum_p b_{jp} \le A_j y_j && \text{(``site_area_{j}``)}
+
+The physical floor area :math:`\sum_s a_{js} - \sum_p b_{jp}` also replaces
+:math:`\sum_s a_{js}` in ``complex_area_{j}`` (≥ 600 m² of rooms) and
+``standard_area_{j}`` (each m² counted once), and the rent and renovation per m² used
+are charged on it: the cost is :math:`F_j y_j + \sum_s (v_j + k_s) a_{js} - v_j
+\sum_p b_{jp}` (fit-out :math:`k_s` is paid for each service: each has its own
+equipment). Capacities stay :math:`\sum_i f_{ijs} \le a_{js}/q_s` for each service, so a
+shared room serves both in full. Pairs are disjoint in time by the policy's word; a
+service may be in several pairs, and the rows do not stop one room being counted
+for two pairs of the same service (e.g. (meal, after-school) and (meal, culture)
+both sharing the canteen) — list only pairs whose three-way use is also possible.
+
+**Levels.** With ``hierarchy.enabled``, binaries :math:`l_{jk}` for the levels
+:math:`k` (floor area :math:`[\underline{M}_k, \overline{M}_k]`, services
+:math:`S_k`) whose minimum the site holds:
+
+.. math::
+
+    &\textstyle\sum_k l_{jk} = y_j && \text{(``level_one_{j}``)}\\
+    &\textstyle\sum_k \underline{M}_k l_{jk} \le \sum_s a_{js} - \sum_p b_{jp}
+      \le \sum_k \overline{M}_k l_{jk} && \text{(``level_min_{j}``, ``level_max_{j}``)}\\
+    &x_{js} \le \textstyle\sum_{k:\, s \in S_k} l_{jk}
+      && \text{(``level_hosts_{j}_{s}``, where some level forbids } s)
+
+Existing sites take no level. A level's walking reach is not modelled: each service
+walks its own threshold at every level (a documented limit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pulp
+
+from siting.models.embedded.operations import add_subsidy_cap
+
+if TYPE_CHECKING:
+    from siting.models.embedded.data import EmbeddedData
+    from siting.models.embedded.formulation import Formulation
+
+
+@dataclass
+class Rooms:
+    """The shared-room and level variables of a built model.
+
+    Attributes
+    ----------
+    pairs
+        ``(si, ti)`` service indices of the active shared pairs.
+    shared
+        ``(j, p) → b_{jp}`` for pair ``pairs[p]`` at new site ``j``.
+    level
+        ``(j, key) → l_{jk}``.
+    cost_terms
+        The cost's terms of the shared rooms (:math:`-v_j b_{jp}`).
+    subsidy
+        The city's annual subsidy of new sites (an expression), when capped.
+    """
+
+    pairs: list = field(default_factory=list)
+    shared: dict = field(default_factory=dict)
+    level: dict = field(default_factory=dict)
+    cost_terms: list = field(default_factory=list)
+    subsidy: pulp.LpAffineExpression | None = None
+
+    def shared_terms(self, j: int) -> list:
+        """``[(b_{jp}, -1)]`` of site ``j``: its terms of the physical floor area.
+
+        Parameters
+        ----------
+        j
+            A new site.
+        """
+        return [(v, -1.0) for (jj, _p), v in self.shared.items() if jj == j]
+
+    def values(self) -> dict:
+        """``shared``: ``(j, p) → m²``; ``level``: ``j → level key`` of the open sites."""
+        val = lambda v: float(v.varValue or 0.0)  # noqa: E731
+        return {"shared": {k: max(val(v), 0.0) for k, v in self.shared.items()},
+                "level": {j: key for (j, key), v in self.level.items() if val(v) > 0.5}}
+
+    def finish(self, data: EmbeddedData, form: Formulation) -> None:
+        """Physical area in the area-standard rows; the cap on the annual subsidy.
+
+        Parameters
+        ----------
+        data
+            The model's data.
+        form
+            The built formulation (its standard and demand rows made).
+        """
+        rows = form.problem.constraints
+        by_site: dict[int, list] = {}
+        for (j, _p), v in self.shared.items():
+            by_site.setdefault(j, []).append((v, 1.0))
+        for j, terms in by_site.items():
+            row = rows.get(f"standard_area_{j}")
+            if row is not None:  # Σ g ≤ Σ a − Σ b
+                row.addInPlace(pulp.LpAffineExpression(terms))
+        self.subsidy = add_subsidy_cap(data, form)
+
+
+def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dict) -> Rooms:
+    """Add the shared-room and level variables and rows (see the module docstring).
+
+    Called after the site rows (``site_area_{j}`` and ``complex_area_{j}`` get the
+    shared terms in place) and before the cost is summed.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    prob
+        The problem being built.
+    y, x, a
+        Its opening, hosting and area variables.
+
+    Returns
+    -------
+    Rooms
+    """
+    pol, S = data.policy, data.services
+    out = Rooms()
+    out.pairs = [(S.index(s), S.index(t)) for s, t in pol.shared_rooms.pairs
+                 if s in S and t in S]
+    rows = prob.constraints
+    for j in y:
+        terms = []
+        for p, (si, ti) in enumerate(out.pairs):
+            if (j, si) not in a or (j, ti) not in a:
+                continue
+            b = out.shared[j, p] = prob.add_variable(f"b_{j}_{p}", 0)
+            terms.append((b, -1.0))
+            for u in (si, ti):
+                prob.addConstraint(pulp.LpAffineExpression([(b, 1.0), (a[j, u], -1.0)]) <= 0,
+                                   f"shared_{j}_{S[si]}_{S[ti]}_{S[u]}")
+            out.cost_terms.append((b, -float(data.per_m2[j])))
+        for name in (f"site_area_{j}", f"complex_area_{j}"):
+            if terms and name in rows:
+                rows[name].addInPlace(pulp.LpAffineExpression(terms))
+    if pol.hierarchy.enabled:
+        _level_rows(data, prob, y, x, a, out)
+    return out
+
+
+def _level_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dict,
+                out: Rooms) -> None:
+    """One level per open new site: its floor-area limits and the services it may host."""
+    S = data.services
+    levels = data.policy.hierarchy.levels
+    for j in y:
+        sis = [si for si in range(len(S)) if (j, si) in x]
+        keys = [k for k, lv in levels.items() if lv.min_m2 <= data.site_cap[j] + 1e-9]
+        ls = {k: prob.add_variable(f"l_{j}_{k}", cat="Binary") for k in keys}
+        for k, v in ls.items():
+            out.level[j, k] = v
+        prob.addConstraint(pulp.LpAffineExpression(
+            [(v, 1.0) for v in ls.values()] + [(y[j], -1.0)]) == 0, f"level_one_{j}")
+        area = [(a[j, si], 1.0) for si in sis] + out.shared_terms(j)
+        prob.addConstraint(pulp.LpAffineExpression(
+            area + [(ls[k], -float(levels[k].min_m2)) for k in keys]) >= 0, f"level_min_{j}")
+        prob.addConstraint(pulp.LpAffineExpression(
+            area + [(ls[k], -float(levels[k].max_m2)) for k in keys]) <= 0, f"level_max_{j}")
+        for si in sis:
+            ok = [k for k in keys if not levels[k].services or S[si] in levels[k].services]
+            if len(ok) < len(keys):
+                prob.addConstraint(pulp.LpAffineExpression(
+                    [(x[j, si], 1.0)] + [(ls[k], -1.0) for k in ok]) <= 0,
+                    f"level_hosts_{j}_{S[si]}")
+
+
+def shared_by_site(data: EmbeddedData, values: dict) -> dict:
+    """``j → m²`` shared at each site of a plan (counted once in its floor area).
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    values
+        The plan's variable values (:meth:`Formulation.values`).
+
+    Returns
+    -------
+    dict
+    """
+    out: dict[int, float] = {}
+    for (j, _p), m2 in values.get("shared", {}).items():
+        if m2 > 1e-7:
+            out[j] = out.get(j, 0.0) + m2
+    return out
+
+
+def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> pd.DataFrame:
+    """Add ``level``, ``level_name``, ``shared_m2`` and ``shared_rooms`` to the plan's
+    sites (in place); return the shared-rooms table.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    values
+        The plan's variable values.
+    sites
+        The plan's sites table (one row per opened site).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per shared room: ``site``, ``site_id``, ``service_a``, ``service_b``
+        (keys), ``names`` (Chinese names, 甲/乙), ``shared_m2``.
+    """
+    S, pol = data.services, data.policy
+    rows = []
+    for (j, p), m2 in sorted(values.get("shared", {}).items()):
+        if m2 <= 1e-7:
+            continue
+        si, ti = _pairs(data)[p]
+        rows.append({"site": j, "site_id": data.sites["site_id"][j], "service_a": S[si],
+                     "service_b": S[ti],
+                     "names": f"{pol.services[S[si]].name_zh} / {pol.services[S[ti]].name_zh}",
+                     "shared_m2": m2})
+    table = pd.DataFrame(rows, columns=["site", "site_id", "service_a", "service_b", "names",
+                                        "shared_m2"])
+    if pol.hierarchy.enabled or len(table):
+        level = values.get("level", {})
+        js = sites["site"].tolist() if len(sites) else []
+        if pol.hierarchy.enabled:
+            sites["level"] = [level.get(j, "") for j in js]
+            sites["level_name"] = [pol.hierarchy.levels[level[j]].name_zh if j in level else ""
+                                   for j in js]
+        m2 = table.groupby("site")["shared_m2"].sum() if len(table) else pd.Series(dtype=float)
+        sites["shared_m2"] = [float(m2.get(j, 0.0)) for j in js]
+        sites["shared_rooms"] = [
+            "; ".join(f"{r.service_a}+{r.service_b} {r.shared_m2:.0f} m²"
+                      for r in table[table["site"] == j].itertuples()) for j in js]
+    return table
+
+
+def _pairs(data: EmbeddedData) -> list:
+    """``(si, ti)`` of the policy's shared pairs whose services are both active."""
+    S = data.services
+    return [(S.index(s), S.index(t)) for s, t in data.policy.shared_rooms.pairs
+            if s in S and t in S]
