@@ -55,6 +55,7 @@ class Level(_Strict):
     min_m2: float = Field(ge=0)
     max_m2: float = Field(gt=0)
     services: list[str] = []  # the services it may host; empty: every service
+    enabled: bool = True      # false: a scenario drops a level the policy file has
 
     @model_validator(mode="after")
     def _check(self) -> Level:
@@ -73,9 +74,14 @@ class Hierarchy(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Hierarchy:
-        if self.enabled and not self.levels:
-            raise ValueError("enabled = true needs at least one [hierarchy.levels.<key>] table")
+        if self.enabled and not self.active:
+            raise ValueError("enabled = true needs at least one enabled [hierarchy.levels.<key>]")
         return self
+
+    @property
+    def active(self) -> dict[str, Level]:
+        """The enabled levels by key."""
+        return {k: lv for k, lv in self.levels.items() if lv.enabled}
 
 
 class ServiceOperations(_Strict):

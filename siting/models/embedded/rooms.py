@@ -106,12 +106,11 @@ class Rooms:
         form
             The built formulation (its standard and demand rows made).
         """
-        rows = form.problem.constraints
         by_site: dict[int, list] = {}
         for (j, _p), v in self.shared.items():
             by_site.setdefault(j, []).append((v, 1.0))
         for j, terms in by_site.items():
-            row = rows.get(f"standard_area_{j}")
+            row = form.problem.get_constraint_by_name(f"standard_area_{j}")
             if row is not None:  # Σ g ≤ Σ a − Σ b
                 row.addInPlace(pulp.LpAffineExpression(terms))
         self.subsidy = add_subsidy_cap(data, form)
@@ -138,9 +137,7 @@ def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dic
     """
     pol, S = data.policy, data.services
     out = Rooms()
-    out.pairs = [(S.index(s), S.index(t)) for s, t in pol.shared_rooms.pairs
-                 if s in S and t in S]
-    rows = prob.constraints
+    out.pairs = _pairs(data)
     for j in y:
         terms = []
         for p, (si, ti) in enumerate(out.pairs):
@@ -153,8 +150,9 @@ def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dic
                                    f"shared_{j}_{S[si]}_{S[ti]}_{S[u]}")
             out.cost_terms.append((b, -float(data.per_m2[j])))
         for name in (f"site_area_{j}", f"complex_area_{j}"):
-            if terms and name in rows:
-                rows[name].addInPlace(pulp.LpAffineExpression(terms))
+            row = prob.get_constraint_by_name(name) if terms else None
+            if row is not None:  # the physical floor area: Σ a − Σ b
+                row.addInPlace(pulp.LpAffineExpression(terms))
     if pol.hierarchy.enabled:
         _level_rows(data, prob, y, x, a, out)
     return out
@@ -164,7 +162,7 @@ def _level_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: d
                 out: Rooms) -> None:
     """One level per open new site: its floor-area limits and the services it may host."""
     S = data.services
-    levels = data.policy.hierarchy.levels
+    levels = data.policy.hierarchy.active
     for j in y:
         sis = [si for si in range(len(S)) if (j, si) in x]
         keys = [k for k, lv in levels.items() if lv.min_m2 <= data.site_cap[j] + 1e-9]
@@ -201,9 +199,20 @@ def shared_by_site(data: EmbeddedData, values: dict) -> dict:
     dict
     """
     out: dict[int, float] = {}
-    for (j, _p), m2 in values.get("shared", {}).items():
-        if m2 > 1e-7:
-            out[j] = out.get(j, 0.0) + m2
+    for (j, _p), m2 in _shared(data, values).items():
+        out[j] = out.get(j, 0.0) + m2
+    return out
+
+
+def _shared(data: EmbeddedData, values: dict) -> dict:
+    """``(j, p) → m²`` of the rooms shared by two hosted services (solver noise dropped)."""
+    pairs, out = _pairs(data), {}
+    area = lambda j, si: values["area"][j, si] if values["host"].get((j, si)) else 0.0  # noqa: E731
+    for (j, p), m2 in values.get("shared", {}).items():
+        si, ti = pairs[p]
+        m2 = min(m2, area(j, si), area(j, ti))
+        if m2 > 1e-6:
+            out[j, p] = m2
     return out
 
 
@@ -228,9 +237,7 @@ def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> pd.Dat
     """
     S, pol = data.services, data.policy
     rows = []
-    for (j, p), m2 in sorted(values.get("shared", {}).items()):
-        if m2 <= 1e-7:
-            continue
+    for (j, p), m2 in sorted(_shared(data, values).items()):
         si, ti = _pairs(data)[p]
         rows.append({"site": j, "site_id": data.sites["site_id"][j], "service_a": S[si],
                      "service_b": S[ti],
@@ -238,13 +245,13 @@ def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> pd.Dat
                      "shared_m2": m2})
     table = pd.DataFrame(rows, columns=["site", "site_id", "service_a", "service_b", "names",
                                         "shared_m2"])
-    if pol.hierarchy.enabled or len(table):
+    js = sites["site"].tolist() if len(sites) else []
+    if pol.hierarchy.enabled:
         level = values.get("level", {})
-        js = sites["site"].tolist() if len(sites) else []
-        if pol.hierarchy.enabled:
-            sites["level"] = [level.get(j, "") for j in js]
-            sites["level_name"] = [pol.hierarchy.levels[level[j]].name_zh if j in level else ""
-                                   for j in js]
+        sites["level"] = [level.get(j, "") for j in js]
+        sites["level_name"] = [pol.hierarchy.levels[level[j]].name_zh if j in level else ""
+                               for j in js]
+    if pol.shared_rooms.pairs:
         m2 = table.groupby("site")["shared_m2"].sum() if len(table) else pd.Series(dtype=float)
         sites["shared_m2"] = [float(m2.get(j, 0.0)) for j in js]
         sites["shared_rooms"] = [
