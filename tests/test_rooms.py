@@ -423,7 +423,7 @@ def test_milp_agrees_with_brute_force(seed):
             assert lv.min_m2 - 1e-6 <= r.area_m2 <= lv.max_m2 + 1e-6
             assert lv.services == [] or set(r.services.split(", ")) <= set(lv.services)
     cap = ops["subsidy_cap_per_year"]
-    seen = {"cap"} if cap and s["subsidy_total_year"] >= cap * (1 - 1e-6) else set()
+    seen = {"cap"} if cap and s["subsidy_total_year"] >= cap * (1 - 1e-4) else set()
     seen |= {"shared"} if got.sites["shared_m2"].sum() > 0 else set()
     seen |= {"level"} if "level" in got.sites and len(got.sites) else set()
     assert EXERCISED.get(seed, set()) <= seen
