@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from siting.models.embedded.data import EmbeddedData
     from siting.models.embedded.formulation import Formulation
 
+SUMMARY_KEYS = ("subsidy_total_year", "subsidy_total_year_all", "operating_balance_year",
+                "subsidy_cap_per_year")
 OPERATION_COLUMNS = ("operating_cost_year", "revenue_year", "unit_subsidy_year",
                      "operating_balance_year", "subsidy_year")
 

@@ -46,14 +46,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pulp
 
-from siting.models.embedded.operations import add_subsidy_cap
+from siting.models.embedded.operations import OPERATION_COLUMNS, add_subsidy_cap
 
 if TYPE_CHECKING:
     from siting.models.embedded.data import EmbeddedData
     from siting.models.embedded.formulation import Formulation
+
+
+# the plan's per-site columns of programme planning (levels, shared rooms, running costs)
+PROGRAMME_COLUMNS = ("level", "level_name", "shared_m2", "shared_rooms", *OPERATION_COLUMNS)
+_TEXT = ("level", "level_name", "shared_rooms")
 
 
 @dataclass
@@ -216,9 +222,9 @@ def _shared(data: EmbeddedData, values: dict) -> dict:
     return out
 
 
-def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> pd.DataFrame:
+def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> dict:
     """Add ``level``, ``level_name``, ``shared_m2`` and ``shared_rooms`` to the plan's
-    sites (in place); return the shared-rooms table.
+    sites (in place); return the plan's tables of shared rooms and levels.
 
     Parameters
     ----------
@@ -227,13 +233,15 @@ def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> pd.Dat
     values
         The plan's variable values.
     sites
-        The plan's sites table (one row per opened site).
+        The plan's sites table (one row per opened site, with ``people_served``).
 
     Returns
     -------
-    pandas.DataFrame
-        One row per shared room: ``site``, ``site_id``, ``service_a``, ``service_b``
-        (keys), ``names`` (Chinese names, 甲/乙), ``shared_m2``.
+    dict
+        ``shared_rooms`` (when the policy lists pairs): one row per shared room, ``site``,
+        ``site_id``, ``service_a``, ``service_b`` (keys), ``names`` (Chinese names),
+        ``shared_m2``. ``levels`` (when levels are enabled): the hierarchy, one row per
+        level with its limits, services, and the sites, m² and people served at it.
     """
     S, pol = data.services, data.policy
     rows = []
@@ -246,18 +254,35 @@ def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> pd.Dat
     table = pd.DataFrame(rows, columns=["site", "site_id", "service_a", "service_b", "names",
                                         "shared_m2"])
     js = sites["site"].tolist() if len(sites) else []
-    if pol.hierarchy.enabled:
-        level = values.get("level", {})
-        sites["level"] = [level.get(j, "") for j in js]
-        sites["level_name"] = [pol.hierarchy.levels[level[j]].name_zh if j in level else ""
-                               for j in js]
+    out = {}
     if pol.shared_rooms.pairs:
         m2 = table.groupby("site")["shared_m2"].sum() if len(table) else pd.Series(dtype=float)
         sites["shared_m2"] = [float(m2.get(j, 0.0)) for j in js]
         sites["shared_rooms"] = [
             "; ".join(f"{r.service_a}+{r.service_b} {r.shared_m2:.0f} m²"
                       for r in table[table["site"] == j].itertuples()) for j in js]
-    return table
+        out["shared_rooms"] = table
+    if pol.hierarchy.enabled:
+        level = values.get("level", {})
+        sites["level"] = [level.get(j, "") for j in js]
+        sites["level_name"] = [pol.hierarchy.levels[level[j]].name_zh if j in level else ""
+                               for j in js]
+        out["levels"] = _level_table(pol.hierarchy.active, sites)
+    return out
+
+
+def _level_table(levels: dict, sites: pd.DataFrame) -> pd.DataFrame:
+    """The hierarchy of a plan: per level, its rules and the sites at it."""
+    rows = []
+    for key, lv in levels.items():
+        at = sites[sites["level"] == key] if len(sites) else sites
+        rows.append({"level": key, "name_zh": lv.name_zh, "name_en": lv.name_en,
+                     "min_m2": lv.min_m2, "max_m2": lv.max_m2,
+                     "services": ", ".join(lv.services) or "*", "n_sites": len(at),
+                     "site_ids": ", ".join(str(v) for v in at["site_id"]) if len(at) else "",
+                     "area_m2": float(at["area_m2"].sum()) if len(at) else 0.0,
+                     "people_served": float(at["people_served"].sum()) if len(at) else 0.0})
+    return pd.DataFrame(rows)
 
 
 def _pairs(data: EmbeddedData) -> list:
@@ -265,3 +290,30 @@ def _pairs(data: EmbeddedData) -> list:
     S = data.services
     return [(S.index(s), S.index(t)) for s, t in data.policy.shared_rooms.pairs
             if s in S and t in S]
+
+
+def programme_columns(sites: pd.DataFrame, plan) -> pd.DataFrame:
+    """Copy the plan's :data:`PROGRAMME_COLUMNS` onto the candidate sites (row ``j`` is
+    plan site ``j``); sites the plan does not open get "" or 0.
+
+    Parameters
+    ----------
+    sites
+        The sites offered to the optimiser (changed in place and returned).
+    plan
+        The :class:`~siting.models.embedded.EmbeddedSolution`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    t = plan.sites.set_index("site") if len(plan.sites) else None
+    for c in PROGRAMME_COLUMNS:
+        if c not in plan.sites:
+            continue
+        text = c in _TEXT
+        values = pd.Series("" if text else 0.0, index=np.arange(len(sites)), dtype=object)
+        if t is not None:
+            values.loc[t.index] = t[c].to_numpy()
+        sites[c] = values.to_numpy() if text else values.astype(float).to_numpy()
+    return sites

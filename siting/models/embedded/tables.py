@@ -47,9 +47,10 @@ class EmbeddedSolution:
     summary
         Totals, status, objective, LP bound and MIP gap, notes.
     extra
-        Programme tables by sheet key: ``shared_rooms`` (:func:`~.rooms.room_tables`)
-        when the policy lists shared pairs. The sites also get ``level``,
-        ``shared_m2``, ``shared_rooms`` (rooms) and the operating columns
+        Programme tables by sheet key: ``shared_rooms`` and ``levels``
+        (:func:`~.rooms.room_tables`) when the policy lists shared pairs or levels.
+        The sites then also get ``shared_m2``, ``shared_rooms``, ``level`` and
+        ``level_name``, and always the operating columns
         (:data:`~.operations.OPERATION_COLUMNS`).
     """
 
@@ -164,7 +165,7 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
                                       "complex", "services", "usable_area_m2",
                                       *[f"{p}_{s}" for s in S for p in ("area_m2", "units")],
                                       "area_m2", *COST_COLUMNS, "people_served"])
-    rooms = room_tables(data, values, sites)
+    extra = room_tables(data, values, sites)  # shared rooms and levels (rooms.py)
     operations = operation_table(data, area, assign, sites)
     services = _service_table(data, assign, area)
     comm_area = pd.DataFrame(
@@ -196,7 +197,6 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
         "notes": list(notes),
         **operations,
     }
-    extra = {"shared_rooms": rooms} if data.policy.shared_rooms.pairs else {}
     return EmbeddedSolution(sites, services, communities, assign, comm_area, summary, extra)
 
 
