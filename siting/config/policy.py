@@ -251,7 +251,7 @@ class Policy(_Strict):
     services: dict[str, Service] = Field(min_length=1)
     shared_rooms: SharedRooms = SharedRooms()  # programme sections: siting.config.programme
     hierarchy: Hierarchy = Hierarchy()
-    operations: Operations = Operations()
+    operations: Operations = Operations(subsidy_cap_per_year=None)
     sites: dict = {}  # owned by the sites stage; not validated here
 
     @model_validator(mode="after")

@@ -287,7 +287,7 @@ def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     extra = unmet_by_service_table(result)
     if extra is not None:
         tables["unmet_by_service"] = extra
-    if getattr(result, "plan", None) is not None:  # shared rooms (siting.models.embedded.rooms)
+    if result.plan is not None:  # shared rooms and levels (siting.models.embedded.rooms)
         tables.update(result.plan.extra)
     return tables
 

@@ -164,7 +164,7 @@ def need_factors(demand: pd.DataFrame, services: list) -> tuple[np.ndarray | Non
     tuple
         ``(priority, demand)`` factors.
     """
-    out = []
+    out: list[np.ndarray | None] = []
     for mode in MODES:
         cols = [f"needs_{mode}_{s}" for s in services]
         if not any(c in demand for c in cols):

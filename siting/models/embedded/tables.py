@@ -175,7 +175,8 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
     communities = _community_table(data, comm_area)
     cost_total = float(sites["cost_total"].sum()) if len(sites) else 0.0
     weighted = float(services["served_people"].to_numpy() @ data.weight)
-    weighted = weighted if data.needs is None else weighted_served(data, assign)
+    with_needs = weighted_served(data, assign)  # None without residents' needs
+    weighted = weighted if with_needs is None else with_needs
     short = float(communities["shortfall_m2"].sum()) if len(communities) else 0.0
     summary = {
         "model": "embedded", "objective_kind": data.objective,
