@@ -216,9 +216,8 @@ def test_subsidy_cap_changes_the_plan():
 # ---------------------------------------------------------------------------
 # brute force
 # ---------------------------------------------------------------------------
-def _random(seed):
+def _random(seed, n=5, m=3):
     rng = np.random.default_rng(seed)
-    n, m = 5, 3
     d = rng.uniform(0, 700, (n, 2))
     s = rng.uniform(0, 700, (m, 2))
     dist = np.abs(d[:, None] - s[None]).sum(2)
@@ -227,6 +226,7 @@ def _random(seed):
                            "age_60_plus": (pop * rng.uniform(0.1, 0.3, n)).round(),
                            "age_6_14": (pop * rng.uniform(0.05, 0.15, n)).round(),
                            "community_id": rng.choice(["a", "b"], n)})
+    demand["households"] = demand["population"] / 2.62
     demand["needs_priority_after_school"] = np.where(demand["community_id"] == "a", 2.0, 0.5)
     inst, sites = case(dist, demand, rng.uniform(60, 500, m).round(),
                        cost=rng.uniform(1e5, 5e5, m).round(-3))
@@ -427,3 +427,20 @@ def test_milp_agrees_with_brute_force(seed):
     seen |= {"shared"} if got.sites["shared_m2"].sum() > 0 else set()
     seen |= {"level"} if "level" in got.sites and len(got.sites) else set()
     assert EXERCISED.get(seed, set()) <= seen
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_service_in_two_pairs_agrees_with_brute_force(seed):
+    """Meal assistance shares with after-school care and with housekeeping: each part of
+    its room is shared with one of them (brute force: disjoint shared rooms per pair)."""
+    demand, inst, sites, dist = _random(10 + seed, n=4, m=2)
+    sites["usable_area_m2"] = [150.0, 90.0]
+    pol = policy(("meal_assist", "after_school", "housekeeping"), shared_rooms={"pairs": [
+        ["meal_assist", "after_school"], ["meal_assist", "housekeeping"]]},
+        operations={"subsidy_cap_per_year": [None, 60_000.0, 20_000.0][seed]})
+    want = brute(pol, demand, sites, dist, None)
+    got = plan(pol, inst, demand, sites)
+    assert got.summary["objective"] == pytest.approx(want[0], rel=1e-6, abs=1e-6)
+    assert got.summary["cost_total"] == pytest.approx(want[1], rel=1e-5, abs=1e-3)
+    for r in got.sites.itertuples():
+        assert r.area_m2 <= sites["usable_area_m2"][r.site] + 1e-6

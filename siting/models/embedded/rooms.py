@@ -11,7 +11,9 @@ services may both be placed at :math:`j`, a shared area :math:`b_{jp} \ge 0`:
 .. math::
 
     &b_{jp} \le a_{js},\quad b_{jp} \le a_{jt}
-      && \text{(``shared_{j}_{s}_{t}``: only what both have; 0 unless both hosted)}\\
+      && \text{(``shared_{j}_{s}_{t}_{u}``: only what both have; 0 unless both hosted)}\\
+    &\textstyle\sum_{p \ni s} b_{jp} \le a_{js}
+      && \text{(``shared_parts_{j}_{s}``, for } s \text{ in several pairs)}\\
     &\textstyle\sum_s a_{js} - \sum_p b_{jp} \le A_j y_j && \text{(``site_area_{j}``)}
 
 The physical floor area :math:`\sum_s a_{js} - \sum_p b_{jp}` also replaces
@@ -20,10 +22,13 @@ The physical floor area :math:`\sum_s a_{js} - \sum_p b_{jp}` also replaces
 are charged on it: the cost is :math:`F_j y_j + \sum_s (v_j + k_s) a_{js} - v_j
 \sum_p b_{jp}` (fit-out :math:`k_s` is paid for each service: each has its own
 equipment). Capacities stay :math:`\sum_i f_{ijs} \le a_{js}/q_s` for each service, so a
-shared room serves both in full. Pairs are disjoint in time by the policy's word; a
-service may be in several pairs, and the rows do not stop one room being counted
-for two pairs of the same service (e.g. (meal, after-school) and (meal, culture)
-both sharing the canteen) — list only pairs whose three-way use is also possible.
+shared room serves both in full. Pairs are disjoint in time by the policy's word. A
+room is shared by two services at most: a service in several pairs shares different
+parts of its area with each (``shared_parts``), so :math:`a_{js} = o_{js} + \sum_{p
+\ni s} b_{jp}` with its own part :math:`o_{js} \ge 0` and the physical area
+:math:`\sum_s o_{js} + \sum_p b_{jp}` is exactly the one above (a canteen used for
+after-school care in the afternoon and for culture in the evening, three uses of one
+room, is not modelled: its second sharing is not counted).
 
 **Levels.** With ``hierarchy.enabled``, binaries :math:`l_{jk}` for the levels
 :math:`k` (floor area :math:`[\underline{M}_k, \overline{M}_k]`, services
@@ -155,6 +160,12 @@ def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dic
                 prob.addConstraint(pulp.LpAffineExpression([(b, 1.0), (a[j, u], -1.0)]) <= 0,
                                    f"shared_{j}_{S[si]}_{S[ti]}_{S[u]}")
             out.cost_terms.append((b, -float(data.per_m2[j])))
+        for si in {u for pr in out.pairs for u in pr}:  # each part shared with one pair
+            bs = [(out.shared[j, p], 1.0) for p, pr in enumerate(out.pairs)
+                  if si in pr and (j, p) in out.shared]
+            if len(bs) > 1:
+                prob.addConstraint(pulp.LpAffineExpression(bs + [(a[j, si], -1.0)]) <= 0,
+                                   f"shared_parts_{j}_{S[si]}")
         for name in (f"site_area_{j}", f"complex_area_{j}"):
             row = prob.get_constraint_by_name(name) if terms else None
             if row is not None:  # the physical floor area: Σ a − Σ b
