@@ -10,6 +10,8 @@ at once; finally the Nanjing example in data/nanjing runs with the sample inputs
 from __future__ import annotations
 
 import itertools
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,7 @@ SERVICES = ("meal_assist", "after_school", "elderly_care")
 ALL = ("infant_care", "elderly_care", "meal_assist", "after_school", "health_station",
        "housekeeping", "culture_station")
 REACH = 600.0
+DATA = Path(__file__).resolve().parents[1] / "data" / "nanjing"
 PACKAGED_LEVELS = list(load_policy().hierarchy.levels)
 
 
@@ -182,8 +185,12 @@ def test_needs_table_errors_name_the_fix(tmp_path):
     with pytest.raises(SitingError, match="游泳池.*not an active service"):
         read_needs(bad, pol)
     bad.write_text("社区编号,after_school\n南,2\n", encoding="utf-8")
-    with pytest.raises(SitingError, match="南 are not in the study area"):
+    with pytest.raises(SitingError, match=r"none of its communities \(南\) is in the study"):
         with_needs(demand, read_needs(bad, pol))
+    bad.write_text("社区编号,after_school\n南,2\n西,3\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match="南 are not in the study area"):
+        part = with_needs(demand, read_needs(bad, pol))
+    assert part["needs_priority_after_school"].tolist() == [1.0, 3.0]
     bad.write_text("社区编号,after_school\n西,-1\n", encoding="utf-8")
     with pytest.raises(SitingError, match="finite and >= 0"):
         read_needs(bad, pol)
@@ -444,3 +451,38 @@ def test_service_in_two_pairs_agrees_with_brute_force(seed):
     assert got.summary["cost_total"] == pytest.approx(want[1], rel=1e-5, abs=1e-3)
     for r in got.sites.itertuples():
         assert r.area_m2 <= sites["usable_area_m2"][r.site] + 1e-6
+
+
+def test_nanjing_example_shows_shared_rooms_levels_and_subsidy(nanjing_osm, tmp_path):
+    """data/nanjing/scenario.toml (its needs table, two shared pairs, levels and a cap on
+    the yearly subsidy) on the real Xinjiekou extract, with a shorter time limit: the
+    written report has the shared-rooms and levels tables, each site's level and
+    operating balance, and the subsidy within the cap."""
+    from siting.config.scenario import make_scenario
+    from siting.pipeline import run
+
+    sc = make_scenario(DATA / "scenario.toml", osm=nanjing_osm, out=tmp_path / "out",
+                       time_limit=10, mip_gap=0.05)
+    assert sc.needs == DATA / "needs.csv" and sc.policy["hierarchy"]["enabled"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = run(sc)
+    out = r.write(tmp_path / "out")
+    pol = load_policy(overrides=sc.policy)
+    levels = pd.read_csv(out / "tables" / "levels.csv", encoding="utf-8-sig")
+    assert set(levels["level"]) == set(pol.hierarchy.active)
+    sites = pd.read_csv(out / "tables" / "sites.csv", encoding="utf-8-sig")
+    new = sites[~sites["existing"].astype(bool)]
+    assert len(new) and set(new["level"]) <= set(pol.hierarchy.active)
+    assert levels["n_sites"].sum() == len(new)
+    for r_ in new.itertuples():
+        lv = pol.hierarchy.levels[r_.level]
+        assert lv.min_m2 - 1e-6 <= r_.area_used_m2 <= lv.max_m2 + 1e-6
+    rooms = pd.read_csv(out / "tables" / "shared_rooms.csv", encoding="utf-8-sig")
+    pairs = {tuple(p) for p in pol.shared_rooms.pairs}
+    assert {(a, b) for a, b in zip(rooms["service_a"], rooms["service_b"])} <= pairs
+    assert {"shared_m2", "operating_balance_year", "subsidy_year"} <= set(sites.columns)
+    s = r.summary
+    assert s["needs"].endswith("needs.csv") and s["needs_mode"] == "priority"
+    assert s["subsidy_total_year"] <= pol.operations.subsidy_cap_per_year * (1 + 1e-6)
+    assert s["subsidy_total_year"] == pytest.approx(new["subsidy_year"].sum(), rel=1e-6)

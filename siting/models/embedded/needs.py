@@ -25,6 +25,7 @@ The model reads the weights from demand columns ``needs_priority_<s>`` /
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import SitingError
-from siting.io.tables import match_headers, read_table
+from siting.io.tables import header_key, match_headers, read_table
 
 if TYPE_CHECKING:
     from siting.config.policy import Policy
@@ -71,11 +72,11 @@ def read_needs(path: str | Path, policy: Policy) -> pd.DataFrame:
     if by is None:
         raise SitingError(f"{where}: no community column (社区编号/community_id or "
                           f"社区名称/community_name); columns are {list(df.columns)}")
-    names = {}
+    names = {}  # compared without case, spaces and brackets: 社区养老服务 matches its name_zh
     for k in policy.active_services:
         sv = policy.services[k]
         for n in (k, sv.name_zh, sv.name_en):
-            names[n.strip().lower()] = k
+            names[header_key(n)] = k
     if "service" in cols and "weight" in cols:  # long
         rows = [(c, s, w) for c, s, w in zip(df[cols[by]], df[cols["service"]],
                                              df[cols["weight"]])]
@@ -84,7 +85,7 @@ def read_needs(path: str | Path, policy: Policy) -> pd.DataFrame:
         rows = [(c, s, w) for s in svc_cols for c, w in zip(df[cols[by]], df[s])]
     out = []
     for c, s, w in rows:
-        key = names.get(str(s).strip().lower())
+        key = names.get(header_key(s))
         if key is None:
             raise SitingError(f"{where}: {s!r} is not an active service; use a key "
                               f"({', '.join(policy.active_services)}) or its name_zh/name_en")
@@ -122,7 +123,8 @@ def with_needs(demand: pd.DataFrame, needs: pd.DataFrame, mode: str = "priority"
     Raises
     ------
     SitingError
-        When the table names a community the demand does not have.
+        When none of the table's communities is in the demand (a warning names those
+        that are not, when some are).
     """
     if mode not in MODES:
         raise SitingError(f"needs_mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -136,11 +138,15 @@ def with_needs(demand: pd.DataFrame, needs: pd.DataFrame, mode: str = "priority"
                               f"no {col} column; give community boundaries (--communities)")
         have = set(out[col].astype(str))
         unknown = sorted(set(part["community"]) - have)
-        if unknown:
+        if len(unknown) == part["community"].nunique():
             raise SitingError(
-                f"needs table: communities {', '.join(unknown[:5])} are not in the study area "
-                f"(its {col} values are e.g. {', '.join(sorted(have)[:3])}); fix the table or "
-                "the community boundaries")
+                f"needs table: none of its communities ({', '.join(unknown[:5])}) is in the "
+                f"study area (its {col} values are e.g. {', '.join(sorted(have)[:3])}); fix "
+                "the table or the community boundaries")
+        if unknown:  # a table for a larger area: said, not silently dropped
+            warnings.warn(f"needs table: communities {', '.join(unknown[:5])}"
+                          f"{' …' if len(unknown) > 5 else ''} are not in the study area; "
+                          "their weights are not used", UserWarning, stacklevel=2)
         for s, g in part.groupby("service"):
             w = dict(zip(g["community"], g["weight"]))
             out[f"needs_{mode}_{s}"] = out[col].astype(str).map(w).fillna(1.0).to_numpy(float)

@@ -107,6 +107,38 @@ class Rooms:
         return {"shared": {k: max(val(v), 0.0) for k, v in self.shared.items()},
                 "level": {j: key for (j, key), v in self.level.items() if val(v) > 0.5}}
 
+    def level_start(self, data: EmbeddedData, areas: dict) -> dict:
+        """Level values of a plan given by its areas (a greedy start): each open site
+        at the first level its floor area and services fit, none where no level fits
+        (the start is then infeasible and not used).
+
+        Parameters
+        ----------
+        data
+            The model's data.
+        areas
+            ``(j, si) → m²`` of the plan (no shared rooms).
+
+        Returns
+        -------
+        dict
+            ``l_{jk}`` variable → 0 or 1.
+        """
+        levels = data.policy.hierarchy.active
+        total: dict[int, float] = {}
+        hosts: dict[int, set] = {}
+        for (j, si), m2 in areas.items():
+            total[j] = total.get(j, 0.0) + m2
+            hosts.setdefault(j, set()).add(data.services[si])
+        out = {v: 0.0 for v in self.level.values()}
+        for j, m2 in total.items():
+            for k, lv in levels.items():
+                ok = not lv.services or hosts[j] <= set(lv.services)
+                if ok and lv.min_m2 - 1e-9 <= m2 <= lv.max_m2 + 1e-9 and (j, k) in self.level:
+                    out[self.level[j, k]] = 1.0
+                    break
+        return out
+
     def finish(self, data: EmbeddedData, form: Formulation) -> None:
         """Physical area in the area-standard rows; the cap on the annual subsidy.
 
@@ -199,6 +231,27 @@ def _level_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: d
                 prob.addConstraint(pulp.LpAffineExpression(
                     [(x[j, si], 1.0)] + [(ls[k], -1.0) for k in ok]) <= 0,
                     f"level_hosts_{j}_{S[si]}")
+
+
+def level_fits(data: EmbeddedData, areas: dict) -> bool:
+    """Whether some level takes a new site with ``areas`` (``si → m²``, no shared
+    rooms): its floor area within the level's limits and its services allowed there.
+    True when levels are off.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    areas
+        Floor area per service index of one site.
+    """
+    if not data.policy.hierarchy.enabled:
+        return True
+    m2 = sum(areas.values())
+    names = {data.services[si] for si in areas}
+    return any(lv.min_m2 - 1e-9 <= m2 <= lv.max_m2 + 1e-9
+               and (not lv.services or names <= set(lv.services))
+               for lv in data.policy.hierarchy.active.values())
 
 
 def shared_by_site(data: EmbeddedData, values: dict) -> dict:
