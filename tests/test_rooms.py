@@ -486,3 +486,30 @@ def test_nanjing_example_shows_shared_rooms_levels_and_subsidy(nanjing_osm, tmp_
     assert s["needs"].endswith("needs.csv") and s["needs_mode"] == "priority"
     assert s["subsidy_total_year"] <= pol.operations.subsidy_cap_per_year * (1 + 1e-6)
     assert s["subsidy_total_year"] == pytest.approx(new["subsidy_year"].sum(), rel=1e-6)
+
+
+def test_programme_inputs_are_checked():
+    """Bad sections and keys are refused with the key and the fix."""
+    from siting.config.scenario import make_scenario
+
+    for over, match in (
+            ({"shared_rooms": {"pairs": [["meal_assist", "gym"]]}},
+             r"shared_rooms\.pairs\[0\]: 'gym' is not a service"),
+            ({"shared_rooms": {"pairs": [["meal_assist", "meal_assist"]]}}, "two different"),
+            ({"hierarchy": {"levels": {"compound": {"min_m2": 300.0}}}}, "above max_m2"),
+            ({"hierarchy": {"enabled": True, "levels": {k: {"enabled": False}
+                                                        for k in PACKAGED_LEVELS}}},
+             "at least one enabled"),
+            ({"operations": {"services": {"gym": {"cost_per_m2_year": 1.0}}}},
+             r"operations\.services\.gym: not a service"),
+            ({"operations": {"subsidy_cap_per_year": -1.0}}, "greater than or equal to 0")):
+        with pytest.raises(SitingError, match=match):
+            load_policy(overrides=over)
+    with pytest.raises(SitingError, match="needs_mode .* has no needs table"):
+        make_scenario(osm="x.osm", model="embedded", needs_mode="demand")
+    with pytest.raises(SitingError, match="only read by the embedded model"):
+        make_scenario(osm="x.osm", model="max_cover", max_sites=2, needs="needs.csv")
+    demand, inst, sites = _two_communities()
+    pol = policy(services=("after_school",), operations={"subsidy_cap_per_year": 1e5})
+    with pytest.raises(SitingError, match="needs capacity mode"):
+        EmbeddedFacilities(inst, pol, demand, sites, capacity=False, standard_mode="off")
