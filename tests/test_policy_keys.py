@@ -407,6 +407,8 @@ RULES = [
     ("hierarchy.levels.*.name_*", "doc", marked, assumption),
     ("hierarchy.levels.*.services", "run", other_services, levels),
     ("hierarchy.levels.*_m2", "run", scaled(2), levels),
+    ("hierarchy.required_in_reach", "run", lambda v, k: ["compound"],
+     lambda r, k: (levels(r, k), r.summary["notes"])),
     ("operations.services.*", "run", scaled(2), operations),
     ("operations.subsidy_cap_per_year", "run", lambda v, k: 1e6, plan_outcome),
 ]
@@ -420,7 +422,8 @@ RULES = [
 CONTEXT = {"sites.class_defaults.other.*": {"sites": {"classes": {"tag_values": {
     "kiosk": "kiosk"}}}},
     "area_standard.mode": {"area_standard": {"reach_share": 0.25}},
-    "hierarchy.levels.*": {"hierarchy": {"enabled": True}}}  # levels are off by default
+    "hierarchy.levels.*": {"hierarchy": {"enabled": True}},  # levels are off by default
+    "hierarchy.required_in_reach": {"hierarchy": {"enabled": True}}}
 
 
 def context(key: str) -> dict:

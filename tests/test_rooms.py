@@ -144,6 +144,31 @@ def test_level_service_list_forbids_a_service_at_a_point():
     assert len(plan(policy(one, hierarchy=big), inst, demand, sites).sites) == 0
 
 
+def test_a_community_requirement_names_a_level():
+    """The east's children reach two sites; the west has households but no children. Without
+    a requirement one site serves them all; requiring a compound point within reach of every
+    community opens the site by the west as a point too. A community no candidate can
+    serve at that level is named in a note."""
+    demand = pd.DataFrame({"population": [3000.0, 3000.0], "age_60_plus": [0.0, 0.0],
+                           "age_6_14": [100.0, 0.0], "community_id": ["东", "西"]})
+    inst, sites = case([[100.0, 400.0], [900.0, 100.0]], demand, [300.0, 300.0],
+                       cost=[1e5, 2e5])
+    point = {"compound": {"name_zh": "小区级服务点", "name_en": "compound point",
+                          "min_m2": 50.0, "max_m2": 200.0, "services": []}}
+    one = ("after_school",)
+    free = plan(policy(one, hierarchy={"enabled": True, "levels": point}), inst, demand, sites)
+    assert free.chosen.tolist() == [0]
+    need = {"enabled": True, "levels": point, "required_in_reach": ["compound"]}
+    both = plan(policy(one, hierarchy=need), inst, demand, sites)
+    assert both.chosen.tolist() == [0, 1]
+    assert set(both.sites["level"]) == {"compound"}
+    assert both.served_by_service["after_school"] == close(100.0)
+    sites.loc[1, "usable_area_m2"] = 40.0  # too small for any point: said, not applied
+    small = plan(policy(one, hierarchy=need), inst, demand, sites)
+    assert small.chosen.tolist() == [0]
+    assert any("required_in_reach compound" in n and "西" in n for n in small.summary["notes"])
+
+
 def _two_communities():
     demand = pd.DataFrame({"population": [3000.0, 3000.0], "age_60_plus": [0.0, 0.0],
                            "age_6_14": [110.0, 100.0], "community_id": ["东", "西"],

@@ -69,6 +69,8 @@ class Hierarchy(_Strict):
 
     enabled: bool = False
     levels: dict[str, Level] = {}
+    # levels every community needs a site of within its reach (the area standard's reach)
+    required_in_reach: list[str] = []
     source: str = ""
     placeholder: list[str] = []
 
@@ -76,6 +78,10 @@ class Hierarchy(_Strict):
     def _check(self) -> Hierarchy:
         if self.enabled and not self.active:
             raise ValueError("enabled = true needs at least one enabled [hierarchy.levels.<key>]")
+        for k in self.required_in_reach:
+            if k not in self.active:
+                raise ValueError(f"required_in_reach: {k!r} is not an enabled level "
+                                 f"({', '.join(self.active) or 'none'})")
         return self
 
     @property

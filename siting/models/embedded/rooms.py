@@ -42,8 +42,14 @@ room, is not modelled: its second sharing is not counted).
     &x_{js} \le \textstyle\sum_{k:\, s \in S_k} l_{jk}
       && \text{(``level_hosts_{j}_{s}``, where some level forbids } s)
 
-Existing sites take no level. A level's walking reach is not modelled: each service
-walks its own threshold at every level (a documented limit).
+``hierarchy.required_in_reach`` names levels every community needs within its reach
+(the area standard's :math:`R(c)`): :math:`\sum_{j \in R(c)} l_{jk} \ge 1`
+(``level_reach_{c}_{k}``) for each community with households, where some candidate in
+:math:`R(c)` can take level :math:`k`; the others are named in a note (:func:`room_notes`).
+
+Existing sites take no level (and count for no requirement). A level's walking reach
+is not modelled: each service walks its own threshold at every level (a documented
+limit).
 """
 
 from __future__ import annotations
@@ -204,6 +210,49 @@ def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dic
                 row.addInPlace(pulp.LpAffineExpression(terms))
     if pol.hierarchy.enabled:
         _level_rows(data, prob, y, x, a, out)
+        _reach_rows(data, prob, out)
+    return out
+
+
+def _reach_rows(data: EmbeddedData, prob: pulp.LpProblem, out: Rooms) -> None:
+    """Each community a site of each required level within its reach (where one can be)."""
+    cs, js = data.standard_reach
+    for k in data.policy.hierarchy.required_in_reach:
+        for c in range(len(data.community_ids)):
+            vs = [out.level[j, k] for j in js[cs == c].tolist() if (j, k) in out.level]
+            if vs and data.households[c] > 0:
+                prob.addConstraint(pulp.LpAffineExpression([(v, 1.0) for v in vs]) >= 1,
+                                   f"level_reach_{c}_{k}")
+
+
+def room_notes(data: EmbeddedData) -> list[str]:
+    """Communities that no candidate within reach can give a required level (said once).
+
+    Parameters
+    ----------
+    data
+        The model's data.
+
+    Returns
+    -------
+    list of str
+    """
+    h = data.policy.hierarchy
+    if not h.enabled or not h.required_in_reach:
+        return []
+    cs, js = data.standard_reach
+    new = set(data.new_sites)
+    out = []
+    for k in h.required_in_reach:
+        lv = h.levels[k]
+        none = [data.community_names[c] for c in range(len(data.community_ids))
+                if data.households[c] > 0 and not any(
+                    j in new and lv.min_m2 <= data.site_cap[j] + 1e-9
+                    for j in js[cs == c].tolist())]
+        if none:
+            out.append(f"hierarchy.required_in_reach {k} ({lv.name_zh}): no candidate within "
+                       f"reach of {len(none)} communities can be one ({', '.join(none[:3])}"
+                       f"{' …' if len(none) > 3 else ''}); the requirement is not applied there")
     return out
 
 

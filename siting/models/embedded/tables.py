@@ -10,7 +10,7 @@ import pandas as pd
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.needs import weighted_served
 from siting.models.embedded.operations import operation_table
-from siting.models.embedded.rooms import room_tables, shared_by_site
+from siting.models.embedded.rooms import room_notes, room_tables, shared_by_site
 from siting.solvers import SolverResult
 
 # a plan site's cost breakdown: cost_total = one-off + fit-out + rent over the horizon
@@ -195,7 +195,7 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
         "unmet_by_service": dict(zip(services["service"], services["unmet_people"])),
         "communities_meeting_standard": int(communities["met"].sum()),
         "communities_total": int(len(communities)),
-        "notes": list(notes),
+        "notes": list(notes) + room_notes(data),
         **operations,
     }
     return EmbeddedSolution(sites, services, communities, assign, comm_area, summary, extra)
