@@ -422,7 +422,9 @@ RULES = [
 CONTEXT = {"sites.class_defaults.other.*": {"sites": {"classes": {"tag_values": {
     "kiosk": "kiosk"}}}},
     "area_standard.mode": {"area_standard": {"reach_share": 0.25}},
-    "hierarchy.levels.*": {"hierarchy": {"enabled": True}},  # levels are off by default
+    # levels are off by default: their rules are compared with levels on
+    "hierarchy.levels.*_m2": {"hierarchy": {"enabled": True}},
+    "hierarchy.levels.*.services": {"hierarchy": {"enabled": True}},
     "hierarchy.required_in_reach": {"hierarchy": {"enabled": True}}}
 
 
