@@ -18,6 +18,9 @@ With weight :math:`k_{cs}` of community :math:`c` and service :math:`s`:
   (stated demand above or below the standard rate); people served are still
   units ÷ :math:`r_s`, so with :math:`k > 1` they can exceed the group's people.
 
+The marginal value of a chosen site (``marginal_value``) is still counted at the
+services' own priorities, without the needs factors (a known limit).
+
 The model reads the weights from demand columns ``needs_priority_<s>`` /
 ``needs_demand_<s>`` (:func:`with_needs`), so a caller of
 :class:`~siting.models.embedded.EmbeddedFacilities` may give them directly.

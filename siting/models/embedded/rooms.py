@@ -47,7 +47,9 @@ room, is not modelled: its second sharing is not counted).
 (``level_reach_{c}_{k}``) for each community with households, where some candidate in
 :math:`R(c)` can take level :math:`k`; the others are named in a note (:func:`room_notes`).
 
-Existing sites take no level (and count for no requirement). A level's walking reach
+The marginal value of a chosen site (``marginal_value``) is computed without shared
+rooms, levels or the subsidy cap (a known limit). Existing sites take no level (and
+count for no requirement). A level's walking reach
 is not modelled: each service walks its own threshold at every level (a documented
 limit).
 """
