@@ -32,7 +32,8 @@ room, is not modelled: its second sharing is not counted).
 
 **Levels.** With ``hierarchy.enabled``, binaries :math:`l_{jk}` for the levels
 :math:`k` (floor area :math:`[\underline{M}_k, \overline{M}_k]`, services
-:math:`S_k`) whose minimum the site holds:
+:math:`S_k`) whose minimum the site holds — levels with the same services and
+overlapping ranges that no requirement names are one choice (:func:`level_groups`):
 
 .. math::
 
@@ -110,7 +111,8 @@ class Rooms:
         return [(v, -1.0) for (jj, _p), v in self.shared.items() if jj == j]
 
     def values(self) -> dict:
-        """``shared``: ``(j, p) → m²``; ``level``: ``j → level key`` of the open sites."""
+        """``shared``: ``(j, p) → m²``; ``level``: ``j → level choice`` of the open sites
+        (the first level key of its group, :func:`level_groups`)."""
         val = lambda v: float(v.varValue or 0.0)  # noqa: E731
         return {"shared": {k: max(val(v), 0.0) for k, v in self.shared.items()},
                 "level": {j: key for (j, key), v in self.level.items() if val(v) > 0.5}}
@@ -132,7 +134,7 @@ class Rooms:
         dict
             ``l_{jk}`` variable → 0 or 1.
         """
-        levels = data.policy.hierarchy.active
+        groups = level_groups(data)
         total: dict[int, float] = {}
         hosts: dict[int, set] = {}
         for (j, si), m2 in areas.items():
@@ -140,9 +142,9 @@ class Rooms:
             hosts.setdefault(j, set()).add(data.services[si])
         out = {v: 0.0 for v in self.level.values()}
         for j, m2 in total.items():
-            for k, lv in levels.items():
-                ok = not lv.services or hosts[j] <= set(lv.services)
-                if ok and lv.min_m2 - 1e-9 <= m2 <= lv.max_m2 + 1e-9 and (j, k) in self.level:
+            for k, g in groups.items():
+                ok = g.services is None or hosts[j] <= g.services
+                if ok and g.min_m2 - 1e-9 <= m2 <= g.max_m2 + 1e-9 and (j, k) in self.level:
                     out[self.level[j, k]] = 1.0
                     break
         return out
@@ -258,14 +260,70 @@ def room_notes(data: EmbeddedData) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class _Group:
+    """Levels the model need not tell apart: one choice (see :func:`level_groups`)."""
+
+    keys: tuple
+    min_m2: float
+    max_m2: float
+    services: frozenset | None  # None: every service
+
+
+def level_groups(data: EmbeddedData) -> dict:
+    """The level choices of the model, by the key of their first level.
+
+    Levels with the same services whose floor-area ranges overlap, and that no
+    ``required_in_reach`` names, are one choice with the union of their ranges: a site
+    fits one of them exactly when it fits the union, so a binary per level would only
+    add symmetric branches. A plan's site is reported at the first of them (in the
+    policy's order) whose range holds its floor area.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+
+    Returns
+    -------
+    dict
+        First level key → ``_Group``.
+    """
+    h = data.policy.hierarchy
+    out: dict[str, _Group] = {}
+    open_: dict = {}  # services → the group being extended
+    items = sorted(h.active.items(), key=lambda kv: kv[1].min_m2)
+    for k, lv in items:
+        svc = frozenset(lv.services) if lv.services else None
+        g = open_.get(svc)
+        if (k not in h.required_in_reach and g is not None and g.keys[0] not in
+                h.required_in_reach and lv.min_m2 <= g.max_m2 + 1e-9):
+            out[g.keys[0]] = open_[svc] = _Group(g.keys + (k,), g.min_m2,
+                                                 max(g.max_m2, lv.max_m2), svc)
+            continue
+        out[k] = _Group((k,), lv.min_m2, lv.max_m2, svc)
+        if k not in h.required_in_reach:
+            open_[svc] = out[k]
+    return out
+
+
+def _level_of(data: EmbeddedData, group: str, m2: float) -> str:
+    """The level of a site at choice ``group`` with ``m2`` of floor area."""
+    levels = data.policy.hierarchy.active
+    keys = level_groups(data)[group].keys
+    order = [k for k in levels if k in keys]
+    return next((k for k in order if levels[k].min_m2 - 1e-6 <= m2 <= levels[k].max_m2 + 1e-6),
+                order[0])
+
+
 def _level_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dict,
                 out: Rooms) -> None:
     """One level per open new site: its floor-area limits and the services it may host."""
     S = data.services
-    levels = data.policy.hierarchy.active
+    groups = level_groups(data)
     for j in y:
         sis = [si for si in range(len(S)) if (j, si) in x]
-        keys = [k for k, lv in levels.items() if lv.min_m2 <= data.site_cap[j] + 1e-9]
+        keys = [k for k, g in groups.items() if g.min_m2 <= data.site_cap[j] + 1e-9]
         ls = {k: prob.add_variable(f"l_{j}_{k}", cat="Binary") for k in keys}
         for k, v in ls.items():
             out.level[j, k] = v
@@ -273,11 +331,11 @@ def _level_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: d
             [(v, 1.0) for v in ls.values()] + [(y[j], -1.0)]) == 0, f"level_one_{j}")
         area = [(a[j, si], 1.0) for si in sis] + out.shared_terms(j)
         prob.addConstraint(pulp.LpAffineExpression(
-            area + [(ls[k], -float(levels[k].min_m2)) for k in keys]) >= 0, f"level_min_{j}")
+            area + [(ls[k], -float(groups[k].min_m2)) for k in keys]) >= 0, f"level_min_{j}")
         prob.addConstraint(pulp.LpAffineExpression(
-            area + [(ls[k], -float(levels[k].max_m2)) for k in keys]) <= 0, f"level_max_{j}")
+            area + [(ls[k], -float(groups[k].max_m2)) for k in keys]) <= 0, f"level_max_{j}")
         for si in sis:
-            ok = [k for k in keys if not levels[k].services or S[si] in levels[k].services]
+            ok = [k for k in keys if groups[k].services is None or S[si] in groups[k].services]
             if len(ok) < len(keys):
                 prob.addConstraint(pulp.LpAffineExpression(
                     [(x[j, si], 1.0)] + [(ls[k], -1.0) for k in ok]) <= 0,
@@ -378,7 +436,9 @@ def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> dict:
                       for r in table[table["site"] == j].itertuples()) for j in js]
         out["shared_rooms"] = table
     if pol.hierarchy.enabled:
-        level = values.get("level", {})
+        group = values.get("level", {})
+        m2 = dict(zip(js, sites["area_m2"])) if len(sites) else {}
+        level = {j: _level_of(data, g, m2[j]) for j, g in group.items() if j in m2}
         sites["level"] = [level.get(j, "") for j in js]
         sites["level_name"] = [pol.hierarchy.levels[level[j]].name_zh if j in level else ""
                                for j in js]
