@@ -169,6 +169,20 @@ def test_a_community_requirement_names_a_level():
     assert any("required_in_reach compound" in n and "西" in n for n in small.summary["notes"])
 
 
+def test_levels_with_the_same_services_are_one_choice():
+    """The packaged street centre and community complex host every service and their
+    ranges overlap: one choice of 200–5000 m²; a requirement naming one keeps it apart."""
+    from siting.models.embedded.rooms import level_groups
+
+    h = load_policy().hierarchy
+    groups = level_groups(h)
+    assert {k: (g.keys, g.min_m2, g.max_m2) for k, g in groups.items()} == {
+        "compound": (("compound",), 50.0, 200.0),
+        "community": (("community", "street"), 200.0, 5000.0)}
+    apart = level_groups(h.model_copy(update={"required_in_reach": ["street"]}))
+    assert sorted(apart) == ["community", "compound", "street"]
+
+
 def _two_communities():
     demand = pd.DataFrame({"population": [3000.0, 3000.0], "age_60_plus": [0.0, 0.0],
                            "age_6_14": [110.0, 100.0], "community_id": ["东", "西"],

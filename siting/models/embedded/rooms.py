@@ -67,6 +67,7 @@ import pulp
 from siting.models.embedded.operations import OPERATION_COLUMNS, add_subsidy_cap
 
 if TYPE_CHECKING:
+    from siting.config.programme import Hierarchy
     from siting.models.embedded.data import EmbeddedData
     from siting.models.embedded.formulation import Formulation
 
@@ -134,7 +135,7 @@ class Rooms:
         dict
             ``l_{jk}`` variable → 0 or 1.
         """
-        groups = level_groups(data)
+        groups = level_groups(data.policy.hierarchy)
         total: dict[int, float] = {}
         hosts: dict[int, set] = {}
         for (j, si), m2 in areas.items():
@@ -270,7 +271,7 @@ class _Group:
     services: frozenset | None  # None: every service
 
 
-def level_groups(data: EmbeddedData) -> dict:
+def level_groups(h: Hierarchy) -> dict:
     """The level choices of the model, by the key of their first level.
 
     Levels with the same services whose floor-area ranges overlap, and that no
@@ -281,15 +282,14 @@ def level_groups(data: EmbeddedData) -> dict:
 
     Parameters
     ----------
-    data
-        The model's data.
+    h
+        The policy's ``[hierarchy]``.
 
     Returns
     -------
     dict
         First level key → ``_Group``.
     """
-    h = data.policy.hierarchy
     out: dict[str, _Group] = {}
     open_: dict = {}  # services → the group being extended
     items = sorted(h.active.items(), key=lambda kv: kv[1].min_m2)
@@ -310,7 +310,7 @@ def level_groups(data: EmbeddedData) -> dict:
 def _level_of(data: EmbeddedData, group: str, m2: float) -> str:
     """The level of a site at choice ``group`` with ``m2`` of floor area."""
     levels = data.policy.hierarchy.active
-    keys = level_groups(data)[group].keys
+    keys = level_groups(data.policy.hierarchy)[group].keys
     order = [k for k in levels if k in keys]
     return next((k for k in order if levels[k].min_m2 - 1e-6 <= m2 <= levels[k].max_m2 + 1e-6),
                 order[0])
@@ -320,7 +320,7 @@ def _level_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: d
                 out: Rooms) -> None:
     """One level per open new site: its floor-area limits and the services it may host."""
     S = data.services
-    groups = level_groups(data)
+    groups = level_groups(data.policy.hierarchy)
     for j in y:
         sis = [si for si in range(len(S)) if (j, si) in x]
         keys = [k for k, g in groups.items() if g.min_m2 <= data.site_cap[j] + 1e-9]
