@@ -107,6 +107,10 @@ def run(
     min_coverage: Annotated[float | None, typer.Option(
         help="embedded model: share (0-1) of each community's people in reach of a service "
              "that must be served (equity)")] = None,
+    needs: Annotated[Path | None, typer.Option(
+        help="embedded model: residents' needs table, community × service weights (CSV/XLSX)")] = None,
+    needs_mode: Annotated[str | None, typer.Option(
+        help="priority (needs weights scale priority, default) or demand (units needed)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
     lang: Annotated[str | None, typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
@@ -133,7 +137,8 @@ def run(
                  exclude=exclude, min_floor_area_m2=min_floor_area, plan_year=plan_year,
                  policy_file=policy,
                  standard=standard, standard_mode=standard_mode, objective=objective,
-                 require=_ids(require), forbid=_ids(forbid), min_coverage=min_coverage)
+                 require=_ids(require), forbid=_ids(forbid), min_coverage=min_coverage,
+                 needs=needs, needs_mode=needs_mode)
     flags.update(population=population, population_column=population_column,
                  population_crs=population_crs, communities=communities,
                  age_shares=_parse_shares(age_shares), household_size=household_size,

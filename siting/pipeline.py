@@ -328,8 +328,14 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         H = network.step_free_graph(G, policy.walking.step_free_avoid)
         step_free = build_instance(_access(H, demand, sites, policy.walking, door), weight,
                                    cost, policy.max_threshold_m)
+    if sc.needs is not None:  # residents' needs: weights per community and service
+        from siting.models.embedded.needs import read_needs, with_needs
+
+        table = read_needs(sc.needs, policy)
+        model_demand = with_needs(demand, table, sc.needs_mode or "priority")
     model = EmbeddedFacilities(
-        instance, policy, demand, sites, budget=sc.budget, standard=sc.standard,
+        instance, policy, model_demand if sc.needs is not None else demand, sites,
+        budget=sc.budget, standard=sc.standard,
         standard_mode=sc.standard_mode, capacity=sc.capacity, objective=sc.objective,
         max_new_sites=sc.max_sites, min_coverage=sc.min_coverage, step_free=step_free,
         required=required)
@@ -367,8 +373,27 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         "notes": p["notes"] + _standard_note(p, policy),
         # the numbers, sources and placeholder flags the plan rests on (for review)
         "assumptions": policy.assumptions(),
+        **_programme_summary(p, sc),
     })
     return result
+
+
+def _programme_summary(p: dict, sc: Scenario) -> dict:
+    """The plan's running-cost totals and the needs table used (issue #16).
+
+    Parameters
+    ----------
+    p
+        The plan's summary.
+    sc
+        The scenario.
+    """
+    from siting.models.embedded.operations import SUMMARY_KEYS
+
+    out = {k: p[k] for k in SUMMARY_KEYS if k in p}
+    if sc.needs is not None:
+        out.update(needs=str(sc.needs), needs_mode=sc.needs_mode or "priority")
+    return out
 
 
 def _check_reach(sc: Scenario, instance: Instance) -> None:

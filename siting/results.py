@@ -21,6 +21,7 @@ from siting.access import Access
 from siting.config.scenario import Scenario
 from siting.costs import COST_PARTS
 from siting.demand import population_by_group
+from siting.models.embedded.rooms import programme_columns
 from siting.models.instance import Instance
 from siting.models.results import CoverageSolution
 
@@ -154,7 +155,7 @@ def attach_plan(sites, plan, services):
             continue  # the sites stage owns it
         sites[c] = values.to_numpy() if c in ("services", "acquisition_mode") else \
             values.astype(bool if c == "complex" else float).to_numpy()
-    return sites
+    return programme_columns(sites, plan)  # levels, shared rooms, running costs
 
 
 def plan_costs(sites, plan):

@@ -300,6 +300,22 @@ def cand(*cols):
     return lambda c, key: c[["source_id", *cols]]
 
 
+def levels(r, key):
+    """The plan's hierarchy: its levels' rules and the sites at each (sheet ``levels``)."""
+    return (r.plan.extra["levels"], r.plan.sites[["site", "services", "area_m2", "level"]])
+
+
+def operations(r, key):
+    """Each plan site's yearly running cost, fees, subsidy and balance."""
+    from siting.models.embedded.operations import OPERATION_COLUMNS
+
+    return r.plan.sites[["site", *OPERATION_COLUMNS]]
+
+
+def other_services(v, key):
+    return ["meal_assist"] if v != ["meal_assist"] else []
+
+
 REFUSED = "refused"
 # (pattern, kind, perturbation, what must change); the first match wins
 RULES = [
@@ -385,6 +401,16 @@ RULES = [
     ("sites.service_vocabulary.not_modelled", "cand",
      lambda v, k: [w for w in v if w != "资产托管"], cand("existing_services")),
     ("sites.service_vocabulary.*", "cand", drop_first, cand("existing_services")),
+    # programme planning (siting.config.programme): shared rooms, levels, running costs
+    ("shared_rooms.pairs", "run", lambda v, k: [["meal_assist", "after_school"]], plan_outcome),
+    ("hierarchy.enabled", "run", flip, lambda r, k: r.plan.sites),
+    ("hierarchy.levels.*.name_*", "doc", marked, assumption),
+    ("hierarchy.levels.*.services", "run", other_services, levels),
+    ("hierarchy.levels.*_m2", "run", scaled(2), levels),
+    ("hierarchy.required_in_reach", "run", lambda v, k: ["compound"],
+     lambda r, k: (levels(r, k), r.summary["notes"])),
+    ("operations.services.*", "run", scaled(2), operations),
+    ("operations.subsidy_cap_per_year", "run", lambda v, k: 1e6, plan_outcome),
 ]
 
 
@@ -395,7 +421,11 @@ RULES = [
 # keeps one below reach_share), so lower reach_share for that comparison
 CONTEXT = {"sites.class_defaults.other.*": {"sites": {"classes": {"tag_values": {
     "kiosk": "kiosk"}}}},
-    "area_standard.mode": {"area_standard": {"reach_share": 0.25}}}
+    "area_standard.mode": {"area_standard": {"reach_share": 0.25}},
+    # levels are off by default: their rules are compared with levels on
+    "hierarchy.levels.*_m2": {"hierarchy": {"enabled": True}},
+    "hierarchy.levels.*.services": {"hierarchy": {"enabled": True}},
+    "hierarchy.required_in_reach": {"hierarchy": {"enabled": True}}}
 
 
 def context(key: str) -> dict:
@@ -537,7 +567,7 @@ def test_policy_key_takes_effect_or_is_refused(key, request):
 # schema fields the packaged file leaves out (alternatives and defaults): their rules
 # classify them for a policy that sets them, but they are not perturbed here
 ABSENT = {"meta.notes", "services.*.units_per_person", "services.*.walk_m",
-          "services.*.enabled"}
+          "services.*.enabled", "operations.subsidy_cap_per_year"}
 
 
 def test_every_rule_is_used_and_every_schema_field_is_in_the_file():

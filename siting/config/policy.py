@@ -22,6 +22,7 @@ from typing import Literal, cast
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from siting.config.programme import Hierarchy, Operations, SharedRooms, check_programme
 from siting.errors import SitingError
 
 GROUPS = ("age_0_2", "age_3_5", "age_6_14", "age_60_plus", "age_65_plus", "age_80_plus",
@@ -248,6 +249,9 @@ class Policy(_Strict):
     complex: Complex
     costs: Costs
     services: dict[str, Service] = Field(min_length=1)
+    shared_rooms: SharedRooms = SharedRooms()  # programme sections: siting.config.programme
+    hierarchy: Hierarchy = Hierarchy()
+    operations: Operations = Operations(subsidy_cap_per_year=None)
     sites: dict = {}  # owned by the sites stage; not validated here
 
     @model_validator(mode="after")
@@ -266,6 +270,7 @@ class Policy(_Strict):
                 raise ValueError(f"complex.priority_services: {key!r} is not a service")
         if not self.active_services:
             raise ValueError("services: every service is disabled")
+        check_programme(self.services, self.shared_rooms, self.hierarchy, self.operations)
         return self
 
     @property

@@ -67,6 +67,10 @@ class Scenario(BaseModel):
     capacity: bool = Field(True, description="capacities from floor area (False: pure coverage)")
     min_coverage: float | None = Field(None, ge=0, le=1)
     marginal: bool = Field(True, description="marginal value of each chosen site")
+    needs: Path | None = Field(None, description=(
+        "residents' needs: community × service weights, CSV/XLSX (siting.models.embedded.needs)"))
+    needs_mode: Literal["priority", "demand"] | None = Field(
+        None, description="needs weights scale priority (default) or units needed")
 
     m2_per_person: float = Field(40.0, gt=0)
     residential_levels: float = Field(6.0, gt=0, description="storeys where unknown")
@@ -174,7 +178,8 @@ class Scenario(BaseModel):
         embedded_only = [(k, f) for k, f in (
             ("policy_file", "--policy"), ("policy", "[policy]"), ("standard", "--standard"),
             ("standard_mode", "--standard-mode"), ("objective", "--objective"),
-            ("min_coverage", "--min-coverage")) if k in given and getattr(self, k) not in (None, {})]
+            ("min_coverage", "--min-coverage"), ("needs", "--needs"),
+            ("needs_mode", "--needs-mode")) if k in given and getattr(self, k) not in (None, {})]
         walk = [(k, f) for k, f in (("walk_minutes", "--walk-minutes"),
                                      ("speed_m_per_min", "--speed"),
                                      ("threshold_m", "--threshold-m")) if k in given]
@@ -185,6 +190,9 @@ class Scenario(BaseModel):
                 f"threshold from the policy (services.<service>.walk_min × "
                 f"walking.speed_m_per_min.<profile>); drop {flag} and set those in a [policy] "
                 f"table, e.g. [policy.walking.speed_m_per_min] default = 70")
+        if self.needs_mode is not None and self.needs is None:
+            raise ValueError("needs_mode (--needs-mode) has no needs table to apply: give "
+                             "needs (--needs), or drop needs_mode")
         if not self.embedded and embedded_only:
             key, flag = embedded_only[0]
             raise ValueError(
@@ -263,7 +271,7 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
 
 # scenario fields read as paths (relative to the scenario file)
 PATH_FIELDS = ("osm", "graphml", "buildings", "out", "inventory", "existing", "exclude",
-               "population", "communities", "policy_file")
+               "population", "communities", "policy_file", "needs")
 # the CLI flag of each scenario field whose name differs from --field-name
 _FLAG_NAMES = {"speed_m_per_min": "--speed", "min_floor_area_m2": "--min-floor-area",
                "policy_file": "--policy", "group_rasters": "--group-raster",

@@ -392,6 +392,11 @@ def site_popup(c: pd.Series, result: RunResult, L: Callable[..., str],
     rows.append((L("floor_area_m2"), f"{c['floor_area_m2']:,.0f}"
                  + (_paren(L("storeys_estimated"), lang) if est else "")))
     rows.append((L("usable_area_m2"), f"{c['usable_area_m2']:,.0f}"))
+    for key in ("level_name", "shared_rooms"):  # levels and shared rooms (embedded/rooms.py)
+        if as_text(c.get(key)):
+            rows.append((L(key), as_text(c.get(key))))
+    if number_or_zero(c.get("area_used_m2")) > 0 and "operating_balance_year" in c:
+        rows.append((L("operating_balance_year"), f"{float(c['operating_balance_year']):,.0f}"))
     for k in services(result.sites):
         area = number_or_zero(c.get(f"area_m2_{k}"))
         if area > 0:

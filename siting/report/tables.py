@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from siting.costs import COST_PARTS
+from siting.models.embedded.rooms import PROGRAMME_COLUMNS
 from siting.report.common import (
     TIERS_MIN,
     map_lang,
@@ -107,7 +108,7 @@ def sites_table(result: RunResult, tiers_min: tuple[float, ...] = TIERS_MIN) -> 
             "floor_area_m2", "usable_area_m2", "levels_estimated",
             *[c for c in ("area_used_m2",) if c in s], *_cost_cols(s),
             "covered_population", "population_in_reach",
-            *[c for c in EXPLAIN_COLS if c in s]]
+            *[c for c in EXPLAIN_COLS if c in s], *[c for c in PROGRAMME_COLUMNS if c in s]]
     out = pd.DataFrame(s[cols]).reset_index(drop=True)
     served = served_by_tier(result, tiers_min)
     out = out.join(served, on="site_id")
@@ -302,7 +303,7 @@ def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     -------
     dict of str to pandas.DataFrame
         The tables by sheet key (:data:`SHEETS`, and ``unmet_by_service`` when the run
-        has services).
+        has services, and an embedded plan's ``extra`` tables such as ``shared_rooms``).
     """
     tables = {"summary": summary_table(result), "sites": sites_table(result),
               "services": services_table(result), "communities": communities_table(result),
@@ -310,6 +311,8 @@ def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     extra = unmet_by_service_table(result)
     if extra is not None:
         tables["unmet_by_service"] = extra
+    if result.plan is not None:  # shared rooms and levels (siting.models.embedded.rooms)
+        tables.update(result.plan.extra)
     return tables
 
 

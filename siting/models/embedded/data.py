@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from siting.config.policy import Policy
 from siting.errors import SitingError
 from siting.models.embedded._rows import DemandRows, merge_demand
+from siting.models.embedded.needs import need_factors
 from siting.models.embedded.prepare import prepare_demand, prepare_sites
 from siting.models.instance import Instance
 
@@ -84,6 +85,9 @@ class EmbeddedData:
         Per service, the model's demand rows (:class:`DemandRows`).
     notes
         What was derived or left out, said once per model.
+    needs
+        Demand point × service priority factors of residents' needs (None: all 1;
+        :mod:`~siting.models.embedded.needs`).
     """
 
     instance: Instance
@@ -127,6 +131,7 @@ class EmbeddedData:
     in_reach: np.ndarray
     rows: list[DemandRows]
     notes: tuple
+    needs: np.ndarray | None = None
 
     @cached_property
     def new_sites(self) -> list[int]:
@@ -247,6 +252,7 @@ def derive_data(instance: Instance, policy: Policy, demand: pd.DataFrame | None 
         raise SitingError(
             f"demand ({len(demand)} rows) and sites ({len(sites)} rows) must match the "
             f"instance ({instance.n_demand} demand points, {instance.n_sites} sites)")
+    needs, stated = need_factors(demand, services)  # residents' needs (needs.py)
     demand, dnotes = prepare_demand(demand, policy)
     sites, snotes = prepare_sites(sites, policy)
     notes = dnotes + snotes
@@ -275,7 +281,8 @@ def derive_data(instance: Instance, policy: Policy, demand: pd.DataFrame | None 
         existing=np.asarray(sites["existing"], bool),
         declared_complex=np.asarray(sites["complex"], bool),
     )
-    kw["units"] = kw["people"] * kw["rate"]
+    kw["units"] = kw["people"] * kw["rate"] * (1.0 if stated is None else stated)
+    kw["needs"] = needs
     kw["fixed_area"] = _fixed_areas(sites, services, kw["area"], kw["existing"])
     kw.update(_pairs(kw, svc, notes))
     kw.update(_communities(kw))

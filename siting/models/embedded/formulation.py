@@ -25,18 +25,25 @@ and community ``c``, so an exported LP file reads:
 ``standard_area_{j}``           :math:`\sum_c g_{jc} \le \sum_s a_{js}` (or :math:`A_j`)
 ``standard_{c}``                :math:`\sum_{j \in R(c)} g_{jc} + \sigma_c \ge R_c`
 ==============================  ===========================================================
+
+Shared rooms, levels (:mod:`.rooms`), the subsidy cap (:mod:`.operations`) and
+residents' needs (:mod:`.needs`) add their rows and weights when the policy or the
+demand table sets them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pulp
 
 from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
+from siting.models.embedded.needs import row_weight
+from siting.models.embedded.rooms import add_rooms
 from siting.solvers import Progress, SolverResult, solve_pulp
 
 
@@ -69,6 +76,8 @@ class Formulation:
         Total cost of new sites (the budget's left-hand side).
     primary
         Priority-weighted people served minus the shortfall penalty (``max_served``).
+    rooms
+        Shared rooms, levels and the subsidy cap (:class:`~.rooms.Rooms`).
     """
 
     problem: pulp.LpProblem
@@ -82,12 +91,14 @@ class Formulation:
     shortfall: dict
     cost: pulp.LpAffineExpression
     primary: pulp.LpAffineExpression
+    rooms: Any = None
 
     def values(self) -> dict:
         """The current variable values: ``open``, ``host``, ``complex`` (booleans),
-        ``area``, ``flow``, ``cover`` (None where an existing facility covers), ``counted``."""
+        ``area``, ``flow``, ``cover`` (None where an existing facility covers), ``counted``,
+        ``shared`` and ``level`` (:meth:`.rooms.Rooms.values`)."""
         val = lambda v: float(v.varValue or 0.0)  # noqa: E731
-        return {
+        return {**(self.rooms.values() if self.rooms is not None else {}),
             "open": {j: val(v) > 0.5 for j, v in self.open_site.items()},
             "host": {k: val(v) > 0.5 for k, v in self.host.items()},
             "complex": {k: val(v) > 0.5 for k, v in self.complex.items()},
@@ -146,18 +157,21 @@ def build(data: EmbeddedData, budget_row: bool = True) -> Formulation:
             prob.addConstraint(pulp.LpAffineExpression([(a[j, si], 1.0), (x[j, si], -u)]) <= 0,
                                f"max_area_{j}_{s}")
     z = _site_rows(data, prob, y, x, a)
+    rooms = add_rooms(data, prob, y, x, a)  # shared rooms and levels (rooms.py)
     cost = pulp.LpAffineExpression(
         [(y[j], float(data.fixed_cost[j])) for j in y]
-        + [(a[j, si], float(data.per_m2[j] + data.fit_out[si])) for (j, si) in a])
+        + [(a[j, si], float(data.per_m2[j] + data.fit_out[si])) for (j, si) in a]
+        + rooms.cost_terms)
     if budget_row and data.budget is not None and data.objective != "min_cost":
         prob.addConstraint(cost <= float(data.budget), "budget")
     if data.max_new_sites is not None:
         prob.addConstraint(pulp.lpSum(y.values()) <= data.max_new_sites, "max_new_sites")
     for j in data.required:  # --require: open, its cost counted like any other
         prob.addConstraint(y[j] >= 1, f"required_{j}")
-    form = Formulation(prob, y, x, z, a, {}, {}, {}, {}, cost, pulp.LpAffineExpression())
+    form = Formulation(prob, y, x, z, a, {}, {}, {}, {}, cost, pulp.LpAffineExpression(), rooms)
     served_terms, dist_terms = _demand_rows(data, form)
     penalty = _standard_rows(data, form)
+    rooms.finish(data, form)  # physical area in the standard rows; the subsidy cap
     form.primary = pulp.LpAffineExpression(served_terms + penalty)
     if data.objective == "max_served":
         prob.setObjective(form.primary)
@@ -244,7 +258,7 @@ def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
                 var = form.flow[si, k] = prob.add_variable(f"f_{si}_{k}", 0)
                 rows.setdefault(i, []).append(var)
                 cols.setdefault(j, []).append(var)
-                served.append((var, float(weight / rate)))
+                served.append((var, float(weight * row_weight(data, si, i) / rate)))
                 if not merged:  # distances only for point rows (min_distance)
                     dist_terms.append((var, float(gdist[k] / rate)))
                 people_by_comm.setdefault((si, int(grp.comm[i])), []).append((var, 1.0 / rate))
@@ -271,7 +285,7 @@ def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
                     if serve_all:
                         prob.addConstraint(pulp.LpAffineExpression([(v, 1.0)]) >= 1,
                                            f"serve_all_{i}_{s}")
-                    served.append((v, float(weight * grp.N[i])))
+                    served.append((v, float(weight * row_weight(data, si, i) * grp.N[i])))
                     people_by_comm.setdefault((si, int(grp.comm[i])), []).append(
                         (v, float(grp.N[i])))
                 form.cover[si, i] = v

@@ -14,6 +14,7 @@ import numpy as np
 
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.formulation import Formulation
+from siting.models.embedded.rooms import level_fits
 
 
 def greedy_areas(data: EmbeddedData) -> dict:
@@ -133,7 +134,7 @@ def _moves(data: EmbeddedData, j: int, opts: dict, left: float) -> list:
                                         for si, a in pkg.items())
         if total >= cx.min_floor_m2 - 1e-9 and total <= data.area[j] + 1e-9 and cost <= left:
             moves.append((pkg, sum(opts[si][1] for si in pkg), cost))
-    return moves
+    return [mv for mv in moves if level_fits(data, mv[0])]  # rooms.py: some level takes it
 
 
 @contextmanager
@@ -165,6 +166,9 @@ def fixed_to(form: Formulation, data: EmbeddedData, areas: dict) -> Iterator[Non
         n_at[j] = n_at.get(j, 0) + 1
     for j, v in form.complex.items():
         fix(v, 1.0 if n_at.get(j, 0) > 1 or (j in sites and data.sites["complex"][j]) else 0.0)
+    if form.rooms is not None:  # each site's level: the first its services and m² fit
+        for v, val in form.rooms.level_start(data, areas).items():
+            fix(v, val)
     try:
         yield
     finally:

@@ -97,6 +97,17 @@ class EmbeddedFacilities:
     * ``min_distance``: all demand within reach served within the budget, minimising
       people × metres walked :math:`\sum d_{ij} f_{ijs}/r_s`.
 
+    Programme planning (issue #16; off or neutral unless set), with their rows in the
+    docstrings of their modules: shared rooms (``[shared_rooms]``, :math:`b_{jp}`,
+    counted once in :math:`\sum_s a_{js} - \sum_p b_{jp}` for area, rent and the
+    complex rule) and levels (``[hierarchy]``, :math:`l_{jk}` with
+    :math:`\sum_k l_{jk} = y_j`, area limits and services per level) in
+    :mod:`~siting.models.embedded.rooms`; the cap on the yearly operating subsidy
+    (``operations.subsidy_cap_per_year``) in :mod:`~siting.models.embedded.operations`;
+    residents' needs (demand columns ``needs_priority_<s>``: :math:`w_s k_{cs}` per
+    person served; ``needs_demand_<s>``: :math:`D_{is} = N_{is} r_s k_{cs}`) in
+    :mod:`~siting.models.embedded.needs`.
+
     ``capacity=False`` is the pure coverage mode: no flows; :math:`v_{is} \in [0,1]`,
     :math:`v_{is} \le \sum_{j:(i,j)\in P_s} x_{js}` and people served
     :math:`\sum N_{is} v_{is}` (min area and the standard still apply).

@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 
 from siting.models.embedded.data import EmbeddedData
+from siting.models.embedded.needs import weighted_served
+from siting.models.embedded.operations import operation_table
+from siting.models.embedded.rooms import room_notes, room_tables, shared_by_site
 from siting.solvers import SolverResult
 
 # a plan site's cost breakdown: cost_total = one-off + fit-out + rent over the horizon
@@ -43,6 +46,12 @@ class EmbeddedSolution:
         ``community_id``, ``m2``); a site's area is never counted twice.
     summary
         Totals, status, objective, LP bound and MIP gap, notes.
+    extra
+        Programme tables by sheet key: ``shared_rooms`` and ``levels``
+        (:func:`~.rooms.room_tables`) when the policy lists shared pairs or levels.
+        The sites then also get ``shared_m2``, ``shared_rooms``, ``level`` and
+        ``level_name``, and always the operating columns
+        (:data:`~.operations.OPERATION_COLUMNS`).
     """
 
     sites: pd.DataFrame
@@ -51,6 +60,7 @@ class EmbeddedSolution:
     assignments: pd.DataFrame
     community_area: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
 
     @property
     def chosen(self) -> np.ndarray:
@@ -129,6 +139,7 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
     opened = sorted({j for j, on in values["open"].items() if on}
                     | set(np.flatnonzero(data.existing).tolist()))
     assign = _assignments(data, values, area)
+    shared = shared_by_site(data, values)  # m² of a shared room counted once
     served_site = assign.groupby("site")["people"].sum() if len(assign) else pd.Series(dtype=float)
     rows = []
     for j in opened:
@@ -143,8 +154,9 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
         for si, s in enumerate(S):
             row[f"area_m2_{s}"] = area[j, si]
             row[f"units_{s}"] = area[j, si] / data.m2_per_unit[si]
-        row["area_m2"] = float(area[j].sum())
-        row.update(_site_costs(data, j, area[j]) if new else dict.fromkeys(COST_COLUMNS, 0.0))
+        row["area_m2"] = float(area[j].sum()) - shared.get(j, 0.0)
+        row.update(_site_costs(data, j, area[j], shared.get(j, 0.0)) if new
+                   else dict.fromkeys(COST_COLUMNS, 0.0))
         row["people_served"] = float(served_site.get(j, 0.0))
         rows.append(row)
     sites = pd.DataFrame(rows)
@@ -153,6 +165,8 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
                                       "complex", "services", "usable_area_m2",
                                       *[f"{p}_{s}" for s in S for p in ("area_m2", "units")],
                                       "area_m2", *COST_COLUMNS, "people_served"])
+    extra = room_tables(data, values, sites)  # shared rooms and levels (rooms.py)
+    operations = operation_table(data, area, assign, sites)
     services = _service_table(data, assign, area)
     comm_area = pd.DataFrame(
         [{"site": j, "community_id": data.community_ids[c], "m2": val}
@@ -161,6 +175,8 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
     communities = _community_table(data, comm_area)
     cost_total = float(sites["cost_total"].sum()) if len(sites) else 0.0
     weighted = float(services["served_people"].to_numpy() @ data.weight)
+    with_needs = weighted_served(data, assign)  # None without residents' needs
+    weighted = weighted if with_needs is None else with_needs
     short = float(communities["shortfall_m2"].sum()) if len(communities) else 0.0
     summary = {
         "model": "embedded", "objective_kind": data.objective,
@@ -179,15 +195,16 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
         "unmet_by_service": dict(zip(services["service"], services["unmet_people"])),
         "communities_meeting_standard": int(communities["met"].sum()),
         "communities_total": int(len(communities)),
-        "notes": list(notes),
+        "notes": list(notes) + room_notes(data),
+        **operations,
     }
-    return EmbeddedSolution(sites, services, communities, assign, comm_area, summary)
+    return EmbeddedSolution(sites, services, communities, assign, comm_area, summary, extra)
 
 
-def _site_costs(data: EmbeddedData, j: int, area: np.ndarray) -> dict:
-    """Cost breakdown of new site ``j`` using ``area`` m² per service (sums to
-    ``cost_total``, the site's term of the budget constraint)."""
-    st, h, used = data.sites, data.policy.costs.horizon_years, float(area.sum())
+def _site_costs(data: EmbeddedData, j: int, area: np.ndarray, shared: float = 0.0) -> dict:
+    """Cost breakdown of new site ``j`` using ``area`` m² per service, ``shared`` m² of
+    it counted once (sums to ``cost_total``, the site's term of the budget constraint)."""
+    st, h, used = data.sites, data.policy.costs.horizon_years, float(area.sum()) - shared
     annual = float(st["annual_cost"][j]) + float(st["annual_per_m2_used"][j]) * used
     out = {"cost_one_off": float(st["cost"][j]) + float(st["one_off_per_m2_used"][j]) * used,
            "cost_fit_out": float(area @ data.fit_out), "cost_rent_horizon": h * annual,

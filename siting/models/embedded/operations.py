@@ -1,0 +1,162 @@
+r"""Running costs of a plan: each site's yearly operating balance and the city's subsidy.
+
+From ``[operations.services.<s>]`` (CNY per year, placeholders until a city sets them):
+running cost :math:`o_s` per m² and :math:`e_s` per unit of capacity, fee :math:`\phi_s`
+and operating subsidy :math:`\gamma_s` per unit served. For site :math:`j`:
+
+.. math::
+
+    C_j &= \textstyle\sum_s (o_s + e_s / q_s)\, a_{js} && \text{running cost}\\
+    R_j &= \textstyle\sum_s \phi_s \sum_i f_{ijs},\quad
+    G_j = \sum_s \gamma_s \sum_i f_{ijs} && \text{fees, subsidy per unit served}\\
+    \beta_j &= R_j + G_j - C_j && \text{operating balance}\\
+    \Sigma &= \textstyle\sum_{j \in J^n} \big(G_j + \max(0, -\beta_j)\big)
+      && \text{the city's annual subsidy}
+
+(the city pays the subsidy per unit and covers any deficit, so operation is
+sustainable). Running costs per m² are charged per service on its area, also where
+two services share a room.
+
+With ``operations.subsidy_cap_per_year`` (a scenario's ``[policy.operations]``), the
+model gets deficit variables :math:`\delta_j \ge 0` for new sites and the rows
+
+.. math::
+
+    \delta_j \ge C_j - R_j - G_j \;\; (\text{``deficit_{j}''}), \qquad
+    \textstyle\sum_{j\in J^n} (G_j + \delta_j) \le \text{cap} \;\; (\text{``subsidy_cap''})
+
+(capacity mode only: fees need the flows :math:`f`). Existing sites are reported but
+not capped: their running costs are there with or without the plan.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from siting.errors import SitingError
+
+if TYPE_CHECKING:
+    from siting.models.embedded.data import EmbeddedData
+    from siting.models.embedded.formulation import Formulation
+
+SUMMARY_KEYS = ("subsidy_total_year", "subsidy_total_year_all", "operating_balance_year",
+                "subsidy_cap_per_year")
+OPERATION_COLUMNS = ("operating_cost_year", "revenue_year", "unit_subsidy_year",
+                     "operating_balance_year", "subsidy_year")
+
+
+def rates(data: EmbeddedData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per service: running cost per m² of area (incl. per unit ÷ m² per unit), fee and
+    subsidy per unit served, CNY per year.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(cost_per_m2, fee_per_unit, subsidy_per_unit)``.
+    """
+    ops = data.policy.operations.services
+    cost, fee, sub = (np.zeros(len(data.services)) for _ in range(3))
+    for si, s in enumerate(data.services):
+        if s in ops:
+            o = ops[s]
+            cost[si] = o.cost_per_m2_year + o.cost_per_unit_year / data.m2_per_unit[si]
+            fee[si], sub[si] = o.fee_per_unit_year, o.subsidy_per_unit_year
+    return cost, fee, sub
+
+
+def add_subsidy_cap(data: EmbeddedData, form: Formulation) -> pulp.LpAffineExpression | None:
+    """Add the deficit rows and the ``subsidy_cap`` row when the policy sets a cap.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    form
+        The built formulation (flows made).
+
+    Returns
+    -------
+    pulp.LpAffineExpression or None
+        The city's annual subsidy of new sites; None without a cap.
+    """
+    cap = data.policy.operations.subsidy_cap_per_year
+    if cap is None:
+        return None
+    if not data.capacity:
+        raise SitingError("operations.subsidy_cap_per_year needs capacity mode (fees are "
+                          "charged per unit served): drop capacity = false or the cap")
+    cost, fee, sub = rates(data)
+    prob = form.problem
+    income: dict[int, list] = {}
+    granted: dict[int, list] = {}
+    for (si, k), var in form.flow.items():
+        j = int(data.rows[si].pj[k])
+        if j in form.open_site:
+            income.setdefault(j, []).append((var, float(fee[si] + sub[si])))
+            if sub[si]:
+                granted.setdefault(j, []).append((var, float(sub[si])))
+    total = []
+    for j in form.open_site:
+        run = [(form.area[j, si], -float(cost[si])) for si in range(len(data.services))
+               if (j, si) in form.area and cost[si]]
+        if not run:
+            total += granted.get(j, [])
+            continue
+        d = prob.add_variable(f"deficit_{j}", 0)
+        prob.addConstraint(pulp.LpAffineExpression([(d, 1.0)] + run + income.get(j, [])) >= 0,
+                           f"deficit_{j}")
+        total += [(d, 1.0)] + granted.get(j, [])
+    expr = pulp.LpAffineExpression(total)
+    prob.addConstraint(expr <= float(cap), "subsidy_cap")
+    return expr
+
+
+def operation_table(data: EmbeddedData, area: np.ndarray, assign: pd.DataFrame,
+                    sites: pd.DataFrame) -> dict:
+    """Add :data:`OPERATION_COLUMNS` to the plan's sites (in place); return the totals.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    area
+        Site × service floor areas of the plan.
+    assign
+        The plan's assignments (units served per demand point, site and service).
+    sites
+        The plan's sites table.
+
+    Returns
+    -------
+    dict
+        ``subsidy_total_year`` (new sites, what the cap bounds),
+        ``subsidy_total_year_all`` (with existing sites), ``operating_balance_year``
+        (all sites) and ``subsidy_cap_per_year``.
+    """
+    cost, fee, sub = rates(data)
+    served = np.zeros_like(area)
+    if len(assign):
+        u = assign.groupby(["site", "service"])["units"].sum()
+        for (j, s), val in u.items():
+            served[int(j), data.services.index(s)] = val
+    js = sites["site"].to_numpy(np.int64) if len(sites) else np.zeros(0, np.int64)
+    run = area[js] @ cost
+    revenue, granted = served[js] @ fee, served[js] @ sub
+    balance = revenue + granted - run
+    subsidy = granted + np.maximum(-balance, 0.0)
+    for col, v in zip(OPERATION_COLUMNS, (run, revenue, granted, balance, subsidy)):
+        sites[col] = v
+    new = ~data.existing[js] if len(js) else np.zeros(0, bool)
+    return {"subsidy_total_year": float(subsidy[new].sum()),
+            "subsidy_total_year_all": float(subsidy.sum()),
+            "operating_balance_year": float(balance.sum()),
+            "subsidy_cap_per_year": data.policy.operations.subsidy_cap_per_year}
