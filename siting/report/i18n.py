@@ -159,6 +159,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet_communities": ("社区达标", "Community compliance"),
     "sheet_costs": ("费用构成", "Cost breakdown"),
     "sheet_unmet": ("未满足需求", "Unmet demand"),
+    # a programme's sheets (siting.models.embedded.funding)
+    "annual_plan": ("年度建设计划", "Annual construction plan"),
+    "annual_summary": ("年度汇总", "Annual summary"),
+    "funding": ("资金安排", "Funding"),
+    "year": ("年份", "Year"), "year_open": ("建设年份", "Year opened"),
+    "sites_opened": ("当年新建设施", "Sites opened"), "sites_open": ("累计设施", "Sites open"),
+    "cost_construction": ("建设改造费用", "Construction"),
+    "rent_per_year": ("年租金", "Rent per year"), "amount": ("金额", "Amount"),
+    "spent_construction": ("建设改造支出", "Spent: construction"),
+    "spent_fit_out": ("装修设备支出", "Spent: fit-out"), "spent_rent": ("租金支出", "Spent: rent"),
+    "spent_total": ("支出合计", "Spent in total"), "spent": ("支出", "Spent"),
+    "left": ("结余", "Left"), "binds": ("约束", "Binding rule"),
     # scenario comparison
     "scenario": ("方案", "Scenario"),
     "people_served": ("服务人口", "People served"),

@@ -84,6 +84,9 @@ class EmbeddedData:
         Per service, the model's demand rows (:class:`DemandRows`).
     notes
         What was derived or left out, said once per model.
+    programme
+        Years, funding and projects (:class:`~siting.models.embedded.programme.ProgrammeData`);
+        None without a programme.
     """
 
     instance: Instance
@@ -127,6 +130,7 @@ class EmbeddedData:
     in_reach: np.ndarray
     rows: list[DemandRows]
     notes: tuple
+    programme: Any = None
 
     @cached_property
     def new_sites(self) -> list[int]:

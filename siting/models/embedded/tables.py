@@ -43,6 +43,8 @@ class EmbeddedSolution:
         ``community_id``, ``m2``); a site's area is never counted twice.
     summary
         Totals, status, objective, LP bound and MIP gap, notes.
+    sheets
+        More report tables by sheet key (a programme's ``annual_plan``, ``funding`` …).
     """
 
     sites: pd.DataFrame
@@ -51,6 +53,7 @@ class EmbeddedSolution:
     assignments: pd.DataFrame
     community_area: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    sheets: dict = field(default_factory=dict)
 
     @property
     def chosen(self) -> np.ndarray:

@@ -1,0 +1,445 @@
+"""Programme planning (issue #16 items 1, 2, 7): funding sources, yearly phases and new
+residential projects (同步配建) in the embedded model.
+
+Each feature is checked by changing its input and seeing the plan change as it should,
+and the MILP is checked against brute force on tiny hand-built instances: every choice
+of opening year per site is enumerated and the continuous rest (areas, yearly flows,
+payments by source) solved as an LP with scipy, written here from the raw tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linprog
+
+from siting.config.policy import load_policy
+from siting.config.scenario import make_scenario
+from siting.errors import InfeasibleError, SitingError
+from siting.models.embedded import EmbeddedFacilities
+from siting.models.embedded.programme import (
+    COST_TYPES,
+    Programme,
+    Source,
+    read_programme,
+    service_words,
+)
+from siting.models.instance import Instance
+
+ALL = ["infant_care", "elderly_care", "meal_assist", "after_school", "health_station",
+       "housekeeping", "culture_station"]
+WALK = 500.0
+YEARS = (2025, 2026, 2027)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def policy():
+    """Meal assistance only (60+, 0.05 places per person, 2 m² per place, ≥ 20 m²)."""
+    over = {"services": {s: {"enabled": s == "meal_assist"} for s in ALL}}
+    over["services"]["meal_assist"].update({"walk_m": WALK, "walk_min": None})
+    return load_policy(overrides=over)
+
+
+def case(dist, old, sites, from_year=None):
+    """An instance from a distance matrix (demand × sites), people aged 60+ per point."""
+    dist = np.asarray(dist, float)
+    i, j = np.nonzero(dist <= WALK)
+    n = len(old)
+    inst = Instance(np.asarray(old, float) * 5, np.zeros(dist.shape[1]), i, j, dist[i, j],
+                    2000.0)
+    demand = pd.DataFrame({"population": np.asarray(old, float) * 5, "age_60_plus": old,
+                           "community_id": [f"c{k}" for k in range(n)]})
+    if from_year is not None:
+        demand["from_year"] = from_year
+    return inst, demand, pd.DataFrame(sites)
+
+
+def source(name, types=COST_TYPES, cap=None, cond=None, services=None):
+    return Source(name, None if services is None else frozenset(services), frozenset(types),
+                  cap, cond)
+
+
+def programme(sources=(), amounts=None, budget=None, years=YEARS):
+    amounts = amounts or {}
+    return Programme(tuple(years), budget or {}, tuple(sources), amounts)
+
+
+def plan(policy, inst, demand, sites, prog, **kw):
+    kw.setdefault("standard_mode", "off")
+    m = EmbeddedFacilities(inst, policy, demand, sites, programme=prog, **kw)
+    return m.solve("highs", marginal=False)
+
+
+def opened(sol):
+    return dict(zip(sol.sites["site_id"], sol.sites["year_open"]))
+
+
+# ---------------------------------------------------------------------------
+# each input changes the plan as it should
+# ---------------------------------------------------------------------------
+
+def test_source_that_cannot_pay_rent_makes_a_lease_unaffordable(policy):
+    """Only a lease is in reach: a bond-like source (construction, fit-out) cannot open it;
+    a source that may pay rent can."""
+    inst, demand, sites = case([[100.0]], [1000.0], {
+        "site_id": ["lease"], "usable_area_m2": [150.0], "annual_per_m2_used": [300.0]})
+    every = {(0, y): 1e7 for y in YEARS}
+    bonds = plan(policy, inst, demand, sites,
+                 programme([source("bonds", ("construction", "fit_out"))], every))
+    assert bonds.sites.empty
+    assert bonds.sheets["funding"]["spent"].sum() == 0
+    local = plan(policy, inst, demand, sites, programme([source("local")], every))
+    assert opened(local) == {"lease": 2025}
+    fund = local.sheets["funding"]
+    # 100 m² × 1500 fit-out in 2025, rent 100 m² × 300 in each year
+    assert fund.loc[fund["year"] == 2025, "spent_fit_out"].sum() == pytest.approx(1.5e5, rel=1e-6)
+    assert fund["spent_rent"].tolist() == pytest.approx([3e4] * 3, rel=1e-6)
+
+
+def test_later_year_available_moves_the_opening(policy):
+    inst, demand, sites = case([[100.0, 150.0]], [1000.0], {
+        "site_id": ["A", "B"], "usable_area_m2": [100.0, 100.0], "cost": [1e5, 1e5],
+        "year_available": [2025, 2025]})
+    # money for one site a year only: A first, B never needed (A serves everyone)
+    prog = programme([source("local")], {(0, y): 3e5 for y in YEARS})
+    assert opened(plan(policy, inst, demand, sites, prog)) == {"A": 2025}
+    sites["year_available"] = [2027, 2026]
+    assert opened(plan(policy, inst, demand, sites, prog)) == {"B": 2026}
+    sites["year_available"] = [2027, 2028]
+    sol = plan(policy, inst, demand, sites, prog)
+    assert opened(sol) == {"A": 2027}
+    plan_sheet = sol.sheets["annual_plan"]
+    assert plan_sheet["year"].tolist() == [2027] and plan_sheet["site_id"].tolist() == ["A"]
+    served = sol.sheets["annual_summary"].set_index("year")["people_served"]
+    assert served[2025] == served[2026] == 0 and served[2027] == pytest.approx(1000.0, rel=1e-5)
+
+
+def test_project_delivery_year_sets_when_its_demand_counts(policy):
+    """A project's people (from its delivery year) and its free space (from then too)."""
+    inst, demand, sites = case([[100.0, 400.0], [450.0, 50.0]], [1000.0, 600.0], {
+        "site_id": ["stock", "project"], "usable_area_m2": [100.0, 80.0],
+        "cost": [2e5, 0.0], "year_available": [np.nan, 2026]}, from_year=[np.nan, 2026])
+    prog = programme(budget={y: 1e6 for y in YEARS})
+    sol = plan(policy, inst, demand, sites, prog)
+    assert opened(sol) == {"stock": 2025, "project": 2026}
+    served = sol.sheets["annual_summary"].set_index("year")["people_served"]
+    assert served.tolist() == pytest.approx([1000.0, 1600.0, 1600.0], rel=1e-5)
+    demand["from_year"] = [np.nan, 2027]
+    sites["year_available"] = [np.nan, 2027]
+    later = plan(policy, inst, demand, sites, prog)
+    assert opened(later) == {"stock": 2025, "project": 2027}
+    served = later.sheets["annual_summary"].set_index("year")["people_served"]
+    assert served.tolist() == pytest.approx([1000.0, 1000.0, 1600.0], rel=1e-5)
+    assert later.summary["objective"] < sol.summary["objective"]
+
+
+def test_share_cap_and_condition(policy):
+    """Central money pays ≤ 40 % of a site; old-community money only sites built before
+    2001: the new compound's site cannot be paid in full, the old one can."""
+    inst, demand, sites = case([[100.0, 120.0]], [1000.0], {
+        "site_id": ["old", "new"], "usable_area_m2": [100.0, 100.0], "cost": [5e5, 3e5],
+        "built_year": [1990, 2010]})
+    srcs = [source("central", ("construction", "fit_out"), cap=0.4),
+            source("renewal", ("construction", "fit_out"),
+                   cond=("built_year", "<", 2001.0, "built_year<2001"))]
+    amounts = {(0, 2025): 1e7, (1, 2025): 1e7}
+    sol = plan(policy, inst, demand, sites, programme(srcs, amounts))
+    assert opened(sol) == {"old": 2025}  # the cheaper new one has no source for 60 %
+    fund = sol.sheets["funding"].set_index(["source", "year"])
+    total = 5e5 + 100 * 1500
+    assert fund.loc[("central", 2025), "spent"] <= 0.4 * total + 1e-3
+    assert fund.loc[("central", 2025), "spent"] + fund.loc[("renewal", 2025), "spent"] == \
+        pytest.approx(total, rel=1e-6)
+    # only the cap and central money: 40 % of any site is all it pays, nothing opens
+    none = plan(policy, inst, demand, sites, programme(srcs[:1], {(0, 2025): 1e7}))
+    assert none.sites.empty
+    # the cap binds where the plan leans on central money
+    amounts = {(0, 2025): 1e7, (1, 2025): 0.6 * total}
+    capped = plan(policy, inst, demand, sites, programme(srcs, amounts))
+    binds = capped.sheets["funding"].set_index("source")["binds"]
+    assert "cap_share 40% at sites old" in binds["central"] and "amount" in binds["renewal"]
+
+
+def test_infeasible_plan_names_the_short_source(policy):
+    inst, demand, sites = case([[100.0]], [1000.0], {
+        "site_id": ["A"], "usable_area_m2": [100.0], "cost": [8e5]})
+    prog = programme([source("local")], {(0, 2025): 5e5})
+    # required open: at least 20 m² (8e5 + 20 × 1500 fit-out), 5e5 of it paid
+    m = EmbeddedFacilities(inst, policy, demand, sites, programme=prog, standard_mode="off",
+                           required=[0])
+    with pytest.raises(InfeasibleError, match="'local' in 2025 runs short by 330,000 CNY"):
+        m.solve("highs", marginal=False)
+    sites["annual_per_m2_used"] = 100.0
+    m = EmbeddedFacilities(inst, policy, demand, sites, standard_mode="off", required=[0],
+                           programme=programme([source("bonds", ("construction", "fit_out"))],
+                                               {(0, y): 1e7 for y in YEARS}))
+    with pytest.raises(InfeasibleError, match="no funding source may pay the rent of site A"):
+        m.solve("highs", marginal=False)
+
+
+def test_year_budget_delays_openings(policy):
+    inst, demand, sites = case([[100.0, 900.0], [900.0, 100.0]], [1000.0, 1000.0], {
+        "site_id": ["A", "B"], "usable_area_m2": [100.0, 100.0], "cost": [2e5, 2e5]})
+    rich = plan(policy, inst, demand, sites, programme(budget={y: 1e6 for y in YEARS}))
+    assert opened(rich) == {"A": 2025, "B": 2025}
+    poor = plan(policy, inst, demand, sites, programme(budget={y: 4e5 for y in YEARS}))
+    assert sorted(opened(poor).values()) == [2025, 2026]
+    summ = poor.sheets["annual_summary"]
+    assert (summ["spent_total"] <= summ["budget"] + 1e-3).all()
+
+
+# ---------------------------------------------------------------------------
+# brute force
+# ---------------------------------------------------------------------------
+
+def brute(policy, dist, old, sites, from_year, prog):
+    """Best people-years by enumerating each site's opening year (or closed), one LP each."""
+    sv = policy.services["meal_assist"]
+    q, m_min, rate, w = sv.floor_m2_per_unit, sv.min_floor_m2, sv.rate, sv.priority_weight
+    k_fit = policy.costs.fit_out_per_m2
+    years = list(prog.years)
+    K, (n, J) = len(years), dist.shape
+    D = np.asarray(old) * rate
+    fy = [0 if np.isnan(f) else years.index(int(f)) for f in from_year]
+    avail = [0 if np.isnan(y) else (years.index(int(y)) if y <= years[-1] else K)
+             for y in sites["year_available"]]
+    A, c, u_a = (sites[col].to_numpy(float) for col in ("usable_area_m2", "cost",
+                                                         "annual_per_m2_used"))
+    best = 0.0
+    options = [[None] + list(range(avail[j], K)) for j in range(J)]
+    for choice in itertools.product(*options):
+        open_ = [j for j in range(J) if choice[j] is not None]
+        var: dict = {}
+
+        def v(key):
+            return var.setdefault(key, len(var))
+
+        for j in open_:
+            v(("a", j))
+        for tau in range(K):
+            for i in range(n):
+                for j in open_:
+                    if dist[i, j] <= WALK and choice[j] <= tau and fy[i] <= tau:
+                        v(("f", i, j, tau))
+        # cost items (site, type, year paid) as {variable or 1: coefficient}
+        items = {}
+        for j in open_:
+            t = choice[j]
+            items[j, "construction", t] = {"one": c[j]}
+            items[j, "fit_out", t] = {("a", j): k_fit}
+            for tau in range(t, K):
+                items[j, "rent", tau] = {("a", j): u_a[j]}
+        for key in items:
+            for si, src in enumerate(prog.sources):
+                if key[1] in src.cost_types and (si, years[key[2]]) in prog.amounts:
+                    cond = src.condition
+                    if cond is None or sites[cond[0]].iloc[key[0]] < cond[2]:
+                        v(("p", key, si))
+        nv = len(var)
+        if not nv:
+            continue  # nothing open: 0 people-years (best starts there)
+        A_ub, b_ub, A_eq, b_eq = [], [], [], []
+
+        def row(terms):
+            r = np.zeros(nv)
+            for key, coef in terms:
+                r[var[key]] += coef
+            return r
+
+        def expr(item):
+            terms = [(k, cf) for k, cf in item.items() if k != "one"]
+            return terms, item.get("one", 0.0)
+
+        for i in range(n):
+            for tau in range(K):
+                ts = [(k, 1.0) for k in var if k[0] == "f" and k[1] == i and k[3] == tau]
+                if ts:
+                    A_ub.append(row(ts))
+                    b_ub.append(D[i])
+        for j in open_:
+            for tau in range(K):
+                ts = [(k, 1.0) for k in var if k[0] == "f" and k[2] == j and k[3] == tau]
+                if ts:
+                    A_ub.append(row(ts + [(("a", j), -1.0 / q)]))
+                    b_ub.append(0.0)
+        for key, item in items.items():
+            terms, const = expr(item)
+            pays = [(k, 1.0) for k in var if k[0] == "p" and k[1] == key]
+            if prog.sources:
+                A_eq.append(row(pays + [(k, -cf) for k, cf in terms]))
+                b_eq.append(const)
+        for (si, y), amount in prog.amounts.items():
+            ts = [(k, 1.0) for k in var if k[0] == "p" and k[2] == si
+                  and years[k[1][2]] == y]
+            if ts:
+                A_ub.append(row(ts))
+                b_ub.append(amount)
+        for si, src in enumerate(prog.sources):
+            if src.cap_share is None:
+                continue
+            for j in open_:
+                ts = [(k, 1.0) for k in var if k[0] == "p" and k[2] == si and k[1][0] == j]
+                base = [(key, it) for key, it in items.items()
+                        if key[0] == j and key[1] in src.cost_types]
+                terms = [(k, -src.cap_share * cf) for _, it in base for k, cf in expr(it)[0]]
+                const = sum(expr(it)[1] for _, it in base)
+                A_ub.append(row(ts + terms))
+                b_ub.append(src.cap_share * const)
+        for tau, y in enumerate(years):
+            if y in prog.year_budget:
+                its = [it for key, it in items.items() if key[2] == tau]
+                A_ub.append(row([(k, cf) for it in its for k, cf in expr(it)[0]]))
+                b_ub.append(prog.year_budget[y] - sum(expr(it)[1] for it in its))
+        obj = np.zeros(nv)
+        for k, col in var.items():
+            if k[0] == "f":
+                obj[col] = -w / rate
+        bounds = [(m_min, A[k[1]]) if k[0] == "a" else (0, None) for k in var]
+        res = linprog(obj, A_ub=np.array(A_ub) if A_ub else None, b_ub=b_ub or None,
+                      A_eq=np.array(A_eq) if A_eq else None, b_eq=b_eq or None,
+                      bounds=bounds, method="highs")
+        if res.status == 0:
+            best = max(best, -res.fun)
+    return best
+
+
+def random_programme(seed):
+    rng = np.random.default_rng(seed)
+    n, J = 3, 3
+    dist = rng.uniform(0, 700, (n, J))
+    old = rng.integers(300, 1200, n).astype(float)
+    K = 2 + seed % 2
+    years = YEARS[:K]
+    sites = pd.DataFrame({
+        "site_id": [f"s{j}" for j in range(J)],
+        "usable_area_m2": rng.uniform(40, 160, J).round(),
+        "cost": rng.choice([0.0, 1e5, 3e5], J),
+        "annual_per_m2_used": rng.choice([0.0, 0.0, 200.0], J),
+        "year_available": rng.choice([np.nan, float(years[-1])], J),
+        "built_year": rng.choice([1990.0, 2010.0], J)})
+    from_year = rng.choice([np.nan, float(years[-1])], n)
+    srcs = (source("central", ("construction", "fit_out"), cap=float(rng.choice([0.4, 0.8]))),
+            source("renewal", ("construction", "fit_out", "rent"),
+                   cond=("built_year", "<", 2001.0, "built_year<2001")),
+            source("local", ("construction", "fit_out", "rent")))
+    amounts = {(k, y): float(rng.uniform(0, 3e5)) for k in range(3) for y in years}
+    budget = {years[0]: float(rng.uniform(1e5, 6e5))}
+    return dist, old, sites, from_year, Programme(years, budget, srcs, amounts)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_milp_agrees_with_brute_force(policy, seed):
+    dist, old, sites, from_year, prog = random_programme(seed)
+    inst, demand, sites = case(dist, old, sites, from_year)
+    sol = plan(policy, inst, demand, sites, prog)
+    expect = brute(policy, dist, old, sites, from_year, prog)
+    assert sol.summary["objective"] == pytest.approx(expect, rel=1e-6, abs=1e-6)
+    # the plan respects every source's amount and each year's budget
+    fund = sol.sheets["funding"]
+    assert (fund["spent"] <= fund["amount"] + 1e-3).all()
+    summ = sol.sheets["annual_summary"].set_index("year")
+    y0 = prog.years[0]
+    assert summ.loc[y0, "spent_total"] <= prog.year_budget[y0] + 1e-3
+    paid = fund.groupby("year")["spent"].sum().reindex(summ.index, fill_value=0)
+    assert paid.tolist() == pytest.approx(summ["spent_total"].tolist(), abs=1e-3)
+
+
+# ---------------------------------------------------------------------------
+# tables and scenario keys
+# ---------------------------------------------------------------------------
+
+def test_reads_chinese_tables_and_refuses_bad_ones(policy, tmp_path):
+    words = service_words(policy)
+    f = tmp_path / "funding.csv"
+    f.write_text("资金来源,年份,金额,服务,费用类型,上限比例,条件\n"
+                 "中央预算内投资,2025,100,社区助餐,建设;装修,40%,\n"
+                 "中央预算内投资,2026,100,,,,\n"
+                 "老旧小区改造资金,2026,50,,建设,,建成年份<2001\n", encoding="utf-8")
+    p = tmp_path / "phases.csv"
+    p.write_text("年份,预算\n2025,80\n2026,\n", encoding="utf-8")
+    prog = read_programme(f, p, None, words)
+    assert prog.years == (2025, 2026) and prog.year_budget == {2025: 80.0}
+    central, renewal = prog.sources
+    assert central.services == {"meal_assist"} and central.cap_share == pytest.approx(0.4)
+    assert central.cost_types == {"construction", "fit_out"}
+    assert renewal.condition[:3] == ("建成年份", "<", 2001.0)
+    assert prog.amounts == {(0, 2025): 100.0, (0, 2026): 100.0, (1, 2026): 50.0}
+    bad = {
+        "资金来源,年份,金额,费用类型\nA,2025,1,停车\n": "unknown cost type '停车'",
+        "资金来源,年份\nA,2025\n": "needs the columns amount",
+        "资金来源,年份,金额\nA,2025,1\nA,2025,2\n": "two rows for 2025",
+        "资金来源,年份,金额,上限比例\nA,2025,1,40%\nA,2026,1,60%\n": "give one value",
+        "资金来源,年份,金额,上限比例\nA,2025,1,1.5\n": "cap_share must be a share",
+        "资金来源,年份,金额\nA,2025,-1\n": "amount must be >= 0",
+        "资金来源,年份,金额,服务\nA,2025,1,停车场\n": "unknown services",
+        "资金来源,年份,金额,条件\nA,2025,1,old\n": "not 'attribute operator value'",
+        "资金来源,年份,金额\nA,2025,1\nA,2028,1\n": "must be consecutive",
+    }
+    for text, msg in bad.items():
+        f.write_text(text, encoding="utf-8")
+        with pytest.raises(SitingError, match=msg):
+            read_programme(f, None, None, words)
+    f.write_text("资金来源,年份,金额\nA,2029,1\n", encoding="utf-8")
+    with pytest.raises(SitingError, match=r"years \[2029\] are not programme years"):
+        read_programme(f, p, None, words)
+    j = tmp_path / "projects.csv"
+    j.write_text("编号,经度,纬度,人口,交付年份,配建面积\nP1,118.78,32.04,100,2027,50\n",
+                 encoding="utf-8")
+    with pytest.raises(SitingError, match="delivered in 2027, after the programme's last year"):
+        read_programme(None, p, j, words)
+    with pytest.raises(SitingError, match="give the programme's years"):
+        read_programme(None, None, j, words)
+    # a condition on a column the sites do not have is refused
+    inst, demand, sites = case([[100.0]], [1000.0], {"usable_area_m2": [100.0]})
+    cond = programme([source("renewal", cond=("建成年份", "<", 2001.0, "建成年份<2001"))],
+                     {(0, 2025): 1.0})
+    with pytest.raises(SitingError, match="tests '建成年份', which no site has"):
+        EmbeddedFacilities(inst, policy, demand, sites, programme=cond, standard_mode="off")
+    with pytest.raises(SitingError, match="needs objective max_served"):
+        EmbeddedFacilities(inst, policy, demand, sites, programme=programme(),
+                           objective="min_cost")
+
+
+def test_scenario_keys_are_paths_and_embedded_only(tmp_path):
+    (tmp_path / "s.toml").write_text('model = "max_cover"\nfunding = "funding.csv"\n',
+                                     encoding="utf-8")
+    with pytest.raises(SitingError, match="funding .* conflicts with model max_cover"):
+        make_scenario(tmp_path / "s.toml")
+    (tmp_path / "s.toml").write_text('model = "embedded"\nphases = "p.csv"\n', encoding="utf-8")
+    assert make_scenario(tmp_path / "s.toml").phases == tmp_path / "p.csv"
+
+
+def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
+    """data/nanjing: three sources over three years, the annual plan and funding sheets."""
+    import openpyxl
+
+    from siting.pipeline import run
+
+    sc = make_scenario(ROOT / "data" / "nanjing" / "scenario.toml", time_limit=8)
+    assert sc.osm.resolve() == nanjing_osm.resolve()
+    result = run(sc)
+    out = result.write(tmp_path / "out")
+    plan_sheet = pd.read_csv(out / "tables" / "annual_plan.csv", encoding="utf-8-sig")
+    fund = pd.read_csv(out / "tables" / "funding.csv", encoding="utf-8-sig")
+    assert set(fund["source"]) == {"中央预算内投资", "地方财政", "老旧小区改造资金"}
+    assert sorted(set(fund["year"])) == [2025, 2026, 2027]
+    assert (fund["spent"] <= fund["amount"] + 1).all()
+    assert len(plan_sheet) == int((~result.plan.sites["existing"]).sum())
+    assert set(plan_sheet["year"]) <= {2025, 2026, 2027}
+    sheets = openpyxl.load_workbook(out / "report.xlsx").sheetnames
+    assert {"年度建设计划", "资金安排"} <= set(sheets)
+    sites = result.chosen_sites
+    assert "year_open" in sites and sites.loc[~sites["existing"], "year_open"].notna().all()
+    # the project (同步配建) is a candidate from its delivery year, and its people count
+    proj = result.candidates[result.candidates["source"] == "project"]
+    assert proj["year_available"].tolist() == [2026.0]
+    assert (result.demand["from_year"] == 2026).sum() == 1
+    # inventory rows available later open no earlier
+    avail = dict(zip(result.sites["site_id"], result.sites["year_available"]))
+    for sid, year in zip(plan_sheet["site_id"], plan_sheet["year"]):
+        assert not avail[sid] > year
