@@ -197,6 +197,16 @@ def test_year_budget_delays_openings(policy):
 # brute force
 # ---------------------------------------------------------------------------
 
+def _row_maker(var: dict):
+    """A function turning ``(variable key, coefficient)`` terms into an LP row."""
+    def row(terms):
+        r = np.zeros(len(var))
+        for key, coef in terms:
+            r[var[key]] += coef
+        return r
+    return row
+
+
 def brute(policy, dist, old, sites, from_year, prog):
     """Best people-years by enumerating each site's opening year (or closed), one LP each."""
     sv = policy.services["meal_assist"]
@@ -215,17 +225,15 @@ def brute(policy, dist, old, sites, from_year, prog):
     for choice in itertools.product(*options):
         open_ = [j for j in range(J) if choice[j] is not None]
         var: dict = {}
-
-        def v(key):
-            return var.setdefault(key, len(var))
+        v = var.setdefault
 
         for j in open_:
-            v(("a", j))
+            v(("a", j), len(var))
         for tau in range(K):
             for i in range(n):
                 for j in open_:
                     if dist[i, j] <= WALK and choice[j] <= tau and fy[i] <= tau:
-                        v(("f", i, j, tau))
+                        v(("f", i, j, tau), len(var))
         # cost items (site, type, year paid) as {variable or 1: coefficient}
         items = {}
         for j in open_:
@@ -239,17 +247,13 @@ def brute(policy, dist, old, sites, from_year, prog):
                 if key[1] in src.cost_types and (si, years[key[2]]) in prog.amounts:
                     cond = src.condition
                     if cond is None or sites[cond[0]].iloc[key[0]] < cond[2]:
-                        v(("p", key, si))
+                        v(("p", key, si), len(var))
         nv = len(var)
         if not nv:
             continue  # nothing open: 0 people-years (best starts there)
         A_ub, b_ub, A_eq, b_eq = [], [], [], []
 
-        def row(terms):
-            r = np.zeros(nv)
-            for key, coef in terms:
-                r[var[key]] += coef
-            return r
+        row = _row_maker(var)
 
         def expr(item):
             terms = [(k, cf) for k, cf in item.items() if k != "one"]

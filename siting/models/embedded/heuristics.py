@@ -37,6 +37,8 @@ def greedy_areas(data: EmbeddedData) -> dict:
         ``(j, si) → m²`` of each service placed at each new site.
     """
     left = np.inf if data.budget is None else float(data.budget)
+    if data.programme is not None:  # the programme's money (siting.models.embedded.funding)
+        left = min(left, data.programme.money)
     rem = data.units.copy()
     opened: set[int] = set()
     areas: dict = {}

@@ -158,6 +158,19 @@ class ProgrammeData:
         return self.programme.years
 
     @property
+    def money(self) -> float:
+        """The most the programme may spend: per year the smaller of its budget and its
+        sources' amounts (inf where neither limits)."""
+        prog = self.programme
+        total = 0.0
+        for y in prog.years:
+            cap = prog.year_budget.get(y, np.inf)
+            if prog.sources:
+                cap = min(cap, sum(a for (_, yy), a in prog.amounts.items() if yy == y))
+            total += cap
+        return total
+
+    @property
     def split_services(self) -> bool:
         """Some source pays only some services: cost items are kept per service."""
         return any(s.services is not None for s in self.programme.sources)
@@ -355,20 +368,20 @@ def read_projects(path: str | Path, years: tuple) -> pd.DataFrame:
     name = Path(path).name
     for r in range(len(raw)):
         where = f"{name} row {r + 2}"
-        row = {"id": str(raw[cols["id"]].iloc[r]) if "id" in cols else f"project{r + 1}",
-               "name": str(raw[cols["name"]].iloc[r]) if "name" in cols else None}
-        for f in ("lon", "lat", "population", "space_m2"):
-            row[f] = _number(raw[cols[f]].iloc[r], f, where)
-        row["delivery_year"] = _year(raw[cols["delivery_year"]].iloc[r], where)
-        if not (-180 <= row["lon"] <= 180 and -90 <= row["lat"] <= 90):
-            raise SitingError(f"{where}: lon/lat {row['lon']:g}, {row['lat']:g} are not degrees")
-        if row["population"] < 0 or row["space_m2"] < 0:
+        pid = str(raw[cols["id"]].iloc[r]) if "id" in cols else f"project{r + 1}"
+        label = str(raw[cols["name"]].iloc[r]) if "name" in cols else None
+        num = {f: _number(raw[cols[f]].iloc[r], f, where)
+               for f in ("lon", "lat", "population", "space_m2")}
+        year = _year(raw[cols["delivery_year"]].iloc[r], where)
+        if not (-180 <= num["lon"] <= 180 and -90 <= num["lat"] <= 90):
+            raise SitingError(f"{where}: lon/lat {num['lon']:g}, {num['lat']:g} are not degrees")
+        if num["population"] < 0 or num["space_m2"] < 0:
             raise SitingError(f"{where}: population and space_m2 must be >= 0")
-        if row["delivery_year"] > years[-1]:
-            raise SitingError(f"{where}: project {row['id']} is delivered in "
-                              f"{row['delivery_year']}, after the programme's last year "
-                              f"{years[-1]}; extend the phases or leave it out")
-        rows.append(row)
+        if year > years[-1]:
+            raise SitingError(f"{where}: project {pid} is delivered in {year}, after the "
+                              f"programme's last year {years[-1]}; extend the phases or "
+                              "leave it out")
+        rows.append({"id": pid, "name": label, **num, "delivery_year": year})
     out = pd.DataFrame(rows)
     if out["id"].duplicated().any():
         raise SitingError(f"{name}: duplicate project ids {sorted(out['id'][out['id'].duplicated()])}")
