@@ -437,6 +437,8 @@ def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
     assert set(plan_sheet["year"]) <= {2025, 2026, 2027}
     sheets = openpyxl.load_workbook(out / "report.xlsx").sheetnames
     assert {"年度建设计划", "资金安排"} <= set(sheets)
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert all(f"{y} 年建设" in html for y in set(plan_sheet["year"]))  # a layer per year
     sites = result.chosen_sites
     assert "year_open" in sites and sites.loc[~sites["existing"], "year_open"].notna().all()
     # the project (同步配建) is a candidate from its delivery year, and its people count

@@ -171,6 +171,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "spent_fit_out": ("装修设备支出", "Spent: fit-out"), "spent_rent": ("租金支出", "Spent: rent"),
     "spent_total": ("支出合计", "Spent in total"), "spent": ("支出", "Spent"),
     "left": ("结余", "Left"), "binds": ("约束", "Binding rule"),
+    "opened_in": ("{y} 年建设", "Opened in {y}"),
     # scenario comparison
     "scenario": ("方案", "Scenario"),
     "people_served": ("服务人口", "People served"),

@@ -386,13 +386,14 @@ def programme_tables(data: EmbeddedData, form: Formulation, pv: ProgrammeVars,
     for j, t in sorted(opened.items(), key=lambda x: (x[1], x[0])):
         r = by_site.loc[j] if by_site is not None and j in by_site.index else None
         rows.append({"year": years[t], "site_id": data.sites["site_id"][j],
+                     "name": "" if P.names is None else P.names[j],
                      "services": "" if r is None else r["services"],
                      "area_m2": 0.0 if r is None else float(r["area_m2"]),
                      "cost_construction": spent.get((j, "construction", t), 0.0),
                      "cost_fit_out": spent.get((j, "fit_out", t), 0.0),
                      "rent_per_year": spent.get((j, "rent", t), 0.0),
                      "people_served": 0.0 if r is None else float(r["people_served"])})
-    plan = pd.DataFrame(rows, columns=["year", "site_id", "services", "area_m2",
+    plan = pd.DataFrame(rows, columns=["year", "site_id", "name", "services", "area_m2",
                                        "cost_construction", "cost_fit_out", "rent_per_year",
                                        "people_served"])
     summary = []
@@ -406,8 +407,15 @@ def programme_tables(data: EmbeddedData, form: Formulation, pv: ProgrammeVars,
         row["budget"] = P.programme.year_budget.get(y, np.nan)
         row["people_served"] = _item_value(pv.people.get(t, []))
         summary.append(row)
-    return year_open, {"annual_plan": plan, "annual_summary": pd.DataFrame(summary),
-                       "funding": _funding_table(data, form, pv)}
+    if P.names is None:
+        plan = plan.drop(columns="name")
+    sheets = {"annual_plan": plan, "annual_summary": pd.DataFrame(summary),
+              "funding": _funding_table(data, form, pv)}
+    for df in sheets.values():  # solver dust (±1e-10 CNY) shown as 0
+        for c in df.columns:
+            if df[c].dtype.kind == "f":
+                df[c] = df[c].where(df[c].abs() > 1e-6, 0.0)
+    return year_open, sheets
 
 
 def _funding_table(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> pd.DataFrame:

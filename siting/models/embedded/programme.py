@@ -145,12 +145,15 @@ class ProgrammeData:
         Per demand point, the index of the first year its demand counts (0: now).
     eligible
         Source × site: the site passes the source's condition.
+    names
+        Per site, its name in the site table (None without a ``name`` column).
     """
 
     programme: Programme
     first_year: np.ndarray
     from_year: np.ndarray
     eligible: np.ndarray
+    names: tuple | None = None
 
     @property
     def years(self) -> tuple:
@@ -506,7 +509,9 @@ def resolve(programme: Programme, demand: pd.DataFrame, sites: pd.DataFrame,
             elig[k] = False
             continue
         elig[k] = _test(sites[col], op, val)
-    return ProgrammeData(programme, first, frm, elig)
+    names = tuple("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                  for v in sites["name"]) if "name" in sites else None
+    return ProgrammeData(programme, first, frm, elig, names)
 
 
 def _test(values: pd.Series, op: str, val) -> np.ndarray:
