@@ -162,7 +162,7 @@ def test_share_cap_and_condition(policy):
     amounts = {(0, 2025): 1e7, (1, 2025): 0.6 * total}
     capped = plan(policy, inst, demand, sites, programme(srcs, amounts))
     binds = capped.sheets["funding"].set_index("source")["binds"]
-    assert "cap_share 40% at sites old" in binds["central"] and "amount" in binds["renewal"]
+    assert "cap_share 40%: old" in binds["central"] and "amount" in binds["renewal"]
 
 
 def test_infeasible_plan_names_the_short_source(policy):
@@ -191,6 +191,7 @@ def test_year_budget_delays_openings(policy):
     assert sorted(opened(poor).values()) == [2025, 2026]
     summ = poor.sheets["annual_summary"]
     assert (summ["spent_total"] <= summ["budget"] + 1e-3).all()
+    assert not any(rich.sheets["annual_summary"]["binds"])
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ Variables: :math:`o_{jt} \in \{0,1\}` site :math:`j` opens in year :math:`t \ge 
 
     &\textstyle\sum_t o_{jt} = y_j, \quad \sum_t b_{jst} = a_{js},
       \quad b_{jst} \le U_{js}\,o_{jt} && \text{(open\_year, area\_year, area\_open)}\\
+    &\textstyle\sum_s b_{jst} \le A_j\,o_{jt} && \text{(site\_area per year: implied,
+      tightens the LP)}\\
     &\textstyle\sum_j g_{ijs\tau} \le D_{is}[\phi_i \le \tau], \quad
       \sum_i g_{ijs\tau} \le \sum_{t \le \tau} b_{jst}/q_s && \text{(serve, capacity per year)}\\
     &\max \textstyle\sum_{\tau < t_K} \sum w_s\,g_{ijs\tau}/r_s
@@ -48,11 +50,13 @@ type (:math:`K_\sigma`), its service (or has no service list), the site passes i
 condition and it has an amount in the year paid. The slacks :math:`u_\kappa` (unfunded)
 and :math:`e_{\sigma\tau}` (short) are fixed at 0; :func:`explain_shortfall` frees them
 and minimises their sum to name the sources that run short when no plan exists.
+:func:`fit_greedy` scales the money a greedy start plans with until the programme can
+schedule and pay its plan (the solve then starts HiGHS from it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -293,6 +297,49 @@ def _money_rows(data: EmbeddedData, prob: pulp.LpProblem, pv: ProgrammeVars) -> 
         prob.addConstraint(_lin([(p, 1.0) for p in ps] + base) <= 0, name)
 
 
+_GREEDY_SHARES = (1.0, 0.7, 0.5, 0.35, 0.25)
+_GREEDY_S = 2.0  # seconds per attempt
+
+
+def fit_greedy(data: EmbeddedData, form: Formulation, solver: str) -> EmbeddedData:
+    """The data with the largest share of the programme's money whose greedy plan can be
+    scheduled and paid, so the solve's greedy start is a plan (caps, eligibility and
+    yearly amounts make the money a greedy plan may count on smaller than the sum).
+
+    Each attempt fixes the greedy plan's sites and areas and solves the opening years and
+    payments; it must prove its schedule optimal within a few seconds, since the solve
+    repeats it without a time limit. The data is returned unchanged when none fits.
+
+    Parameters
+    ----------
+    data
+        The model's data with a programme.
+    form
+        Its formulation (values are left from the last attempt).
+    solver
+        ``"highs"`` or ``"cbc"``.
+
+    Returns
+    -------
+    EmbeddedData
+    """
+    from siting.models.embedded.heuristics import fixed_to, greedy_areas
+
+    for share in _GREEDY_SHARES:
+        d = replace(data, programme=replace(data.programme, greedy_share=share))
+        areas = greedy_areas(d)
+        if not areas:
+            return d
+        try:
+            with fixed_to(form, d, areas):
+                r = solve_safe(form.problem, solver, _GREEDY_S, False, 0.0)
+        except SitingError:
+            continue
+        if r.status == "optimal":
+            return d
+    return data
+
+
 def _val(v) -> float:
     return float(v.varValue or 0.0)
 
@@ -405,6 +452,8 @@ def programme_tables(data: EmbeddedData, form: Formulation, pv: ProgrammeVars,
                                        if k == kind and tt == t)
         row["spent_total"] = row["spent_construction"] + row["spent_fit_out"] + row["spent_rent"]
         row["budget"] = P.programme.year_budget.get(y, np.nan)
+        row["binds"] = "预算/budget" if row["spent_total"] >= row["budget"] - _TOL * max(
+            1.0, row["budget"]) else ""  # NaN budget: never
         row["people_served"] = _item_value(pv.people.get(t, []))
         summary.append(row)
     if P.names is None:
@@ -435,7 +484,7 @@ def _funding_table(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> 
         row["left"] = amount - row["spent"]
         binds = []
         if row["left"] <= _TOL * max(1.0, amount) and amount > 0:
-            binds.append("amount")
+            binds.append("金额/amount")
         capped = []
         for (kk, j), name in pv.caps.items():
             if kk != k:
@@ -446,7 +495,7 @@ def _funding_table(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> 
             if paid_here > _TOL and abs(con.value()) <= _TOL * max(1.0, paid_here):
                 capped.append(str(data.sites["site_id"][j]))
         if capped:
-            binds.append(f"cap_share {prog.sources[k].cap_share:.0%} at sites "
+            binds.append(f"上限比例/cap_share {prog.sources[k].cap_share:.0%}: "
                          + ", ".join(capped))
         row["binds"] = "; ".join(binds)
         rows.append(row)

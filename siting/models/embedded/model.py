@@ -10,6 +10,7 @@ and solved with CBC or HiGHS through :func:`siting.solvers.solve_pulp`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from siting.models.embedded.funding import (
     ProgrammeVars,
     add_programme,
     explain_shortfall,
+    fit_greedy,
     programme_tables,
     settle,
 )
@@ -229,6 +231,11 @@ class EmbeddedFacilities:
         EmbeddedSolution
             The plan; its ``summary["notes"]`` are this solve's own.
         """
+        t0 = time.perf_counter()
+        if self.programme_vars is not None:  # a greedy start the programme can pay for
+            self.data = fit_greedy(self.data, self.formulation, solver)
+            if time_limit is not None:
+                time_limit = max(time_limit - (time.perf_counter() - t0), 1.0)
         try:
             sol = solve(self.data, self.formulation, solver, time_limit, msg, mip_gap,
                         marginal, fallback, progress=progress)

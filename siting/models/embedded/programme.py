@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +147,9 @@ class ProgrammeData:
         Source × site: the site passes the source's condition.
     names
         Per site, its name in the site table (None without a ``name`` column).
+    greedy_share
+        Share of :attr:`money` a greedy start may plan with (lowered until its plan can
+        be scheduled and paid: :func:`~siting.models.embedded.funding.fit_greedy`).
     """
 
     programme: Programme
@@ -154,6 +157,7 @@ class ProgrammeData:
     from_year: np.ndarray
     eligible: np.ndarray
     names: tuple | None = None
+    greedy_share: float = 1.0
 
     @property
     def years(self) -> tuple:
@@ -172,6 +176,30 @@ class ProgrammeData:
                 cap = min(cap, sum(a for (_, yy), a in prog.amounts.items() if yy == y))
             total += cap
         return total
+
+    def greedy_view(self, data):
+        """The model's data as a greedy start should see it under this programme.
+
+        The budget is :attr:`money` × :attr:`greedy_share` (or the model's, if smaller)
+        and rent counts for the programme's years, not the cost horizon.
+
+        Parameters
+        ----------
+        data
+            The model's :class:`~siting.models.embedded.data.EmbeddedData`.
+
+        Returns
+        -------
+        EmbeddedData
+        """
+        st, K = data.sites, len(self.years)
+        money = self.money * self.greedy_share
+        budget = money if data.budget is None else min(money, data.budget)
+        return replace(
+            data, budget=None if not np.isfinite(budget) else budget,
+            fixed_cost=st["cost"].to_numpy(float) + K * st["annual_cost"].to_numpy(float),
+            per_m2=st["one_off_per_m2_used"].to_numpy(float)
+            + K * st["annual_per_m2_used"].to_numpy(float))
 
     @property
     def split_services(self) -> bool:
