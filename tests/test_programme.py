@@ -194,6 +194,32 @@ def test_year_budget_delays_openings(policy):
     assert not any(rich.sheets["annual_summary"]["binds"])
 
 
+def test_source_for_one_service_pays_only_that_service():
+    """A source for meal assistance only: per-m² costs of its service are paid, those of
+    after-school care are not; a per-site charge needs a source without a service list."""
+    over = {"services": {s: {"enabled": s in ("meal_assist", "after_school")} for s in ALL}}
+    for s in ("meal_assist", "after_school"):
+        over["services"][s].update({"walk_m": WALK, "walk_min": None})
+    pol = load_policy(overrides=over)
+    inst, demand, sites = case([[100.0, 120.0]], [1000.0], {
+        "site_id": ["A", "B"], "usable_area_m2": [200.0, 200.0],
+        "one_off_per_m2_used": [1000.0, 1000.0]})
+    demand["age_6_14"] = 2000.0  # 0.1 places each, 3 m² per place: 600 m² wanted
+    every = {(0, y): 1e8 for y in YEARS}
+
+    def hosted(services):
+        prog = programme([source("meals", services=services)], every)
+        sol = plan(pol, inst, demand, sites, prog)
+        return sorted(sol.sites["services"])
+
+    assert hosted(["meal_assist"]) == ["meal_assist"]
+    assert hosted(["meal_assist", "after_school"]) == ["after_school", "meal_assist"]
+    # a per-site charge (a purchase): no source with a service list pays it
+    sites["cost"], sites["one_off_per_m2_used"] = 1e5, 0.0
+    assert hosted(["meal_assist"]) == []
+    assert hosted(None) == ["after_school", "meal_assist"]
+
+
 # ---------------------------------------------------------------------------
 # brute force
 # ---------------------------------------------------------------------------
@@ -208,69 +234,84 @@ def _row_maker(var: dict):
     return row
 
 
-def brute(policy, dist, old, sites, from_year, prog):
-    """Best people-years by enumerating each site's opening year (or closed), one LP each."""
-    sv = policy.services["meal_assist"]
-    q, m_min, rate, w = sv.floor_m2_per_unit, sv.min_floor_m2, sv.rate, sv.priority_weight
-    k_fit = policy.costs.fit_out_per_m2
+def brute(policy, dist, people, sites, from_year, prog):
+    """Best people-years by enumerating each site's service and opening year (or closed),
+    one LP each. ``people`` maps each service to its group's people per demand point; a
+    site hosts one service (two services cannot make a complex of three functions)."""
+    S = list(people)
+    sv = [policy.services[s] for s in S]
+    q = [x.floor_m2_per_unit for x in sv]
+    m_min = [x.min_floor_m2 for x in sv]
+    rate = [x.rate for x in sv]
+    w = [x.priority_weight for x in sv]
+    k_fit = [x.fit_out_per_m2 or policy.costs.fit_out_per_m2 for x in sv]
     years = list(prog.years)
     K, (n, J) = len(years), dist.shape
-    D = np.asarray(old) * rate
+    D = [np.asarray(people[s], float) * rate[k] for k, s in enumerate(S)]
     fy = [0 if np.isnan(f) else years.index(int(f)) for f in from_year]
     avail = [0 if np.isnan(y) else (years.index(int(y)) if y <= years[-1] else K)
              for y in sites["year_available"]]
-    A, c, u_a = (sites[col].to_numpy(float) for col in ("usable_area_m2", "cost",
-                                                         "annual_per_m2_used"))
+    A, c, u, ca, ua = (sites[col].to_numpy(float) if col in sites else np.zeros(J) for col in
+                       ("usable_area_m2", "cost", "one_off_per_m2_used", "annual_cost",
+                        "annual_per_m2_used"))
     best = 0.0
-    options = [[None] + list(range(avail[j], K)) for j in range(J)]
+    options = [[None] + [(k, t) for k in range(len(S)) for t in range(avail[j], K)]
+               for j in range(J)]
     for choice in itertools.product(*options):
         open_ = [j for j in range(J) if choice[j] is not None]
         var: dict = {}
         v = var.setdefault
-
         for j in open_:
             v(("a", j), len(var))
         for tau in range(K):
             for i in range(n):
                 for j in open_:
-                    if dist[i, j] <= WALK and choice[j] <= tau and fy[i] <= tau:
+                    k, t = choice[j]
+                    if dist[i, j] <= WALK and t <= tau and fy[i] <= tau and D[k][i] > 0:
                         v(("f", i, j, tau), len(var))
-        # cost items (site, type, year paid) as {variable or 1: coefficient}
-        items = {}
+        # cost items (site, type, year paid, service or None) as {variable or "one": coef}
+        items: dict = {}
         for j in open_:
-            t = choice[j]
-            items[j, "construction", t] = {"one": c[j]}
-            items[j, "fit_out", t] = {("a", j): k_fit}
+            k, t = choice[j]
+            items[j, "construction", t, None] = {"one": c[j]}
+            items[j, "construction", t, k] = {("a", j): u[j]}
+            items[j, "fit_out", t, k] = {("a", j): k_fit[k]}
             for tau in range(t, K):
-                items[j, "rent", tau] = {("a", j): u_a[j]}
+                items[j, "rent", tau, None] = {"one": ca[j]}
+                items[j, "rent", tau, k] = {("a", j): ua[j]}
         for key in items:
             for si, src in enumerate(prog.sources):
-                if key[1] in src.cost_types and (si, years[key[2]]) in prog.amounts:
-                    cond = src.condition
-                    if cond is None or sites[cond[0]].iloc[key[0]] < cond[2]:
-                        v(("p", key, si), len(var))
-        nv = len(var)
-        if not nv:
+                if key[1] not in src.cost_types or (si, years[key[2]]) not in prog.amounts:
+                    continue
+                if src.services is not None and (key[3] is None
+                                                 or S[key[3]] not in src.services):
+                    continue
+                cond = src.condition
+                if cond is None or sites[cond[0]].iloc[key[0]] < cond[2]:
+                    v(("p", key, si), len(var))
+        if not var:
             continue  # nothing open: 0 people-years (best starts there)
         A_ub, b_ub, A_eq, b_eq = [], [], [], []
-
         row = _row_maker(var)
 
         def expr(item):
-            terms = [(k, cf) for k, cf in item.items() if k != "one"]
-            return terms, item.get("one", 0.0)
+            return [(k, cf) for k, cf in item.items() if k != "one"], item.get("one", 0.0)
 
         for i in range(n):
             for tau in range(K):
                 ts = [(k, 1.0) for k in var if k[0] == "f" and k[1] == i and k[3] == tau]
-                if ts:
-                    A_ub.append(row(ts))
-                    b_ub.append(D[i])
+                for kk in range(len(S)):  # one row per service
+                    mine = [(key, cf) for key, cf in ts if choice[key[2]][0] == kk]
+                    if mine:
+                        A_ub.append(row(mine))
+                        b_ub.append(D[kk][i])
         for j in open_:
+            k = choice[j][0]
             for tau in range(K):
-                ts = [(k, 1.0) for k in var if k[0] == "f" and k[2] == j and k[3] == tau]
+                ts = [(key, 1.0) for key in var if key[0] == "f" and key[2] == j
+                      and key[3] == tau]
                 if ts:
-                    A_ub.append(row(ts + [(("a", j), -1.0 / q)]))
+                    A_ub.append(row(ts + [(("a", j), -1.0 / q[k])]))
                     b_ub.append(0.0)
         for key, item in items.items():
             terms, const = expr(item)
@@ -289,22 +330,23 @@ def brute(policy, dist, old, sites, from_year, prog):
                 continue
             for j in open_:
                 ts = [(k, 1.0) for k in var if k[0] == "p" and k[2] == si and k[1][0] == j]
-                base = [(key, it) for key, it in items.items()
+                base = [it for key, it in items.items()
                         if key[0] == j and key[1] in src.cost_types]
-                terms = [(k, -src.cap_share * cf) for _, it in base for k, cf in expr(it)[0]]
-                const = sum(expr(it)[1] for _, it in base)
+                terms = [(k, -src.cap_share * cf) for it in base for k, cf in expr(it)[0]]
                 A_ub.append(row(ts + terms))
-                b_ub.append(src.cap_share * const)
+                b_ub.append(src.cap_share * sum(expr(it)[1] for it in base))
         for tau, y in enumerate(years):
             if y in prog.year_budget:
                 its = [it for key, it in items.items() if key[2] == tau]
                 A_ub.append(row([(k, cf) for it in its for k, cf in expr(it)[0]]))
                 b_ub.append(prog.year_budget[y] - sum(expr(it)[1] for it in its))
-        obj = np.zeros(nv)
-        for k, col in var.items():
-            if k[0] == "f":
-                obj[col] = -w / rate
-        bounds = [(m_min, A[k[1]]) if k[0] == "a" else (0, None) for k in var]
+        obj = np.zeros(len(var))
+        for key, col in var.items():
+            if key[0] == "f":
+                k = choice[key[2]][0]
+                obj[col] = -w[k] / rate[k]
+        bounds = [(m_min[choice[key[1]][0]], A[key[1]]) if key[0] == "a" else (0, None)
+                  for key in var]
         res = linprog(obj, A_ub=np.array(A_ub) if A_ub else None, b_ub=b_ub or None,
                       A_eq=np.array(A_eq) if A_eq else None, b_eq=b_eq or None,
                       bounds=bounds, method="highs")
@@ -318,31 +360,45 @@ def random_programme(seed):
     n, J = 3, 3
     dist = rng.uniform(0, 700, (n, J))
     old = rng.integers(300, 1200, n).astype(float)
+    kids = rng.integers(0, 900, n).astype(float)
     K = 2 + seed % 2
     years = YEARS[:K]
+    # each cost component either fixed per site or per m² used, as the site table gives it
+    per_m2 = rng.random(J) < 0.5
+    rent_m2 = rng.random(J) < 0.5
     sites = pd.DataFrame({
         "site_id": [f"s{j}" for j in range(J)],
-        "usable_area_m2": rng.uniform(40, 160, J).round(),
-        "cost": rng.choice([0.0, 1e5, 3e5], J),
-        "annual_per_m2_used": rng.choice([0.0, 0.0, 200.0], J),
+        "usable_area_m2": rng.uniform(40, 200, J).round(),
+        "cost": np.where(per_m2, 0.0, rng.choice([0.0, 1e5, 3e5], J)),
+        "one_off_per_m2_used": np.where(per_m2, rng.choice([500.0, 1500.0], J), 0.0),
+        "annual_cost": np.where(rent_m2, 0.0, rng.choice([0.0, 2e4], J)),
+        "annual_per_m2_used": np.where(rent_m2, rng.choice([0.0, 200.0], J), 0.0),
         "year_available": rng.choice([np.nan, float(years[-1])], J),
         "built_year": rng.choice([1990.0, 2010.0], J)})
     from_year = rng.choice([np.nan, float(years[-1])], n)
-    srcs = (source("central", ("construction", "fit_out"), cap=float(rng.choice([0.4, 0.8]))),
+    two = seed >= 3  # the later seeds plan two services, one source pays meals only
+    srcs = (source("central", ("construction", "fit_out"), cap=float(rng.choice([0.4, 0.8])),
+                   services=["meal_assist"] if two else None),
             source("renewal", ("construction", "fit_out", "rent"),
                    cond=("built_year", "<", 2001.0, "built_year<2001")),
             source("local", ("construction", "fit_out", "rent")))
     amounts = {(k, y): float(rng.uniform(0, 3e5)) for k in range(3) for y in years}
     budget = {years[0]: float(rng.uniform(1e5, 6e5))}
-    return dist, old, sites, from_year, Programme(years, budget, srcs, amounts)
+    people = {"meal_assist": old} | ({"after_school": kids} if two else {})
+    return dist, people, sites, from_year, Programme(years, budget, srcs, amounts)
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_milp_agrees_with_brute_force(policy, seed):
-    dist, old, sites, from_year, prog = random_programme(seed)
-    inst, demand, sites = case(dist, old, sites, from_year)
-    sol = plan(policy, inst, demand, sites, prog)
-    expect = brute(policy, dist, old, sites, from_year, prog)
+def test_milp_agrees_with_brute_force(seed):
+    dist, people, sites, from_year, prog = random_programme(seed)
+    over = {"services": {s: {"enabled": s in people} for s in ALL}}
+    for s in people:
+        over["services"][s].update({"walk_m": WALK, "walk_min": None})
+    pol = load_policy(overrides=over)
+    inst, demand, sites = case(dist, people["meal_assist"], sites, from_year)
+    demand["age_6_14"] = people.get("after_school", 0.0)
+    sol = plan(pol, inst, demand, sites, prog)
+    expect = brute(pol, dist, people, sites, from_year, prog)
     assert sol.summary["objective"] == pytest.approx(expect, rel=1e-6, abs=1e-6)
     # the plan respects every source's amount and each year's budget
     fund = sol.sheets["funding"]
