@@ -19,7 +19,9 @@ values must agree): 服务/services (service keys or Chinese names, split on ``;
 上限比例/cap_share (the most of a site's investment of the cost types it pays: 0.4 or
 40%), 条件/condition (a site attribute test such as ``建成年份<2001``: old-community
 renovation pays only in communities built before 2001; a site without the attribute is
-not eligible). Without ``phases`` the funding's years are the programme's years.
+not eligible). With a funding table every cost item — rent in later years too — needs
+a source with an amount in the year it is paid. Without ``phases`` the funding's years
+are the programme's years.
 
 **Projects** (``projects``, 同步配建): 编号/id, 名称/name, 经度/lon, 纬度/lat,
 人口/population, 交付年份/delivery_year, 配建面积/space_m2 (service space the project
@@ -290,9 +292,8 @@ def _cost_types(v, where: str) -> frozenset:
     for word in _split(v):
         hit = [t for t, ws in _TYPE_WORDS.items() if word.lower() in ws]
         if not hit:
-            raise SitingError(f"{where}: unknown cost type {word!r}; use "
-                              + ", ".join(f"{ws[-1] if t != 'fit_out' else '装修'}/{t}"
-                                          for t, ws in _TYPE_WORDS.items()))
+            raise SitingError(f"{where}: unknown cost type {word!r}; use 建设/construction, "
+                              "装修/fit_out, 租金/rent or 运营/operations (split on ;)")
         out.add(hit[0])
     return frozenset(out)
 
@@ -481,8 +482,7 @@ def service_words(policy) -> dict:
     return out
 
 
-def resolve(programme: Programme, demand: pd.DataFrame, sites: pd.DataFrame,
-            n_sources_check: bool = True) -> ProgrammeData:
+def resolve(programme: Programme, demand: pd.DataFrame, sites: pd.DataFrame) -> ProgrammeData:
     """Tie a programme to a model's rows: when each site may open, when each demand point
     counts, which sites each source may pay for.
 
@@ -495,9 +495,8 @@ def resolve(programme: Programme, demand: pd.DataFrame, sites: pd.DataFrame,
         e.g. a project's delivery year; blank: now).
     sites
         The model's site table; optional ``year_available`` (可用年份; blank: now) and
-        the attributes the sources' conditions test.
-    n_sources_check
-        Refuse a condition on an attribute no site has (True).
+        the attributes the sources' conditions test (a condition on a column the
+        table does not have is refused).
 
     Returns
     -------
@@ -529,13 +528,10 @@ def resolve(programme: Programme, demand: pd.DataFrame, sites: pd.DataFrame,
         attr, op, val, text = src.condition
         col = next((c for c in sites.columns if str(c).strip().lower() == attr.lower()), None)
         if col is None:
-            if n_sources_check:
-                raise SitingError(
-                    f"funding source {src.name!r}: its condition {text!r} tests {attr!r}, "
-                    f"which no site has; give that column in the inventory (sites without "
-                    f"it are not eligible) or drop the condition")
-            elig[k] = False
-            continue
+            raise SitingError(
+                f"funding source {src.name!r}: its condition {text!r} tests {attr!r}, "
+                f"which no site has; give that column in the inventory (sites without "
+                f"it are not eligible) or drop the condition")
         elig[k] = _test(sites[col], op, val)
     names = tuple("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
                   for v in sites["name"]) if "name" in sites else None
