@@ -25,7 +25,9 @@ Variables: :math:`o_{jt} \in \{0,1\}` site :math:`j` opens in year :math:`t \ge 
       + (\text{the model's primary objective, year } t_K)
       && \text{(people-years served)}
 
-so a site opened a year earlier serves a year longer. Cost items
+so a site opened a year earlier serves a year longer. The model's other rows (area
+standard, equity, the horizon budget) hold for the plan as it stands in the last year. Cost
+items
 :math:`\kappa` = (site, type, year paid, service): construction (one-off
 :math:`c_j o_{jt} + u_j \sum_s b_{jst}`) and fit-out (:math:`k_s b_{jst}`) in the opening
 year; rent (:math:`c^a_j o_{jt} + u^a_j \sum_s b_{jst}`) in every programme year from the
