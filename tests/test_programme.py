@@ -506,3 +506,50 @@ def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
     avail = dict(zip(result.sites["site_id"], result.sites["year_available"]))
     for sid, year in zip(plan_sheet["site_id"], plan_sheet["year"]):
         assert not avail[sid] > year
+
+
+def test_projects_and_site_attributes_join_the_run_tables(tmp_path):
+    """A project becomes a demand point from its delivery year and a free site available
+    from then; inventory columns a condition tests reach the candidates by id."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from siting.candidates import candidate_frame
+    from siting.config.site_policy import load_site_policy
+    from siting.models.embedded.projects import add_projects, add_site_attributes
+
+    crs = "EPSG:32650"
+    pol = load_site_policy()
+    pts = gpd.GeoSeries(gpd.points_from_xy([118.78, 118.781], [32.04, 32.041]),
+                        crs="EPSG:4326").to_crs(crs)
+    demand = gpd.GeoDataFrame({"population": [100.0, 200.0], "age_60_plus": [20.0, 40.0],
+                               "households": [40.0, 80.0], "community_id": ["a", "a"]},
+                              geometry=pts.to_numpy(), crs=crs)
+    cands = candidate_frame(pd.DataFrame({
+        "source_id": ["NJ01", "w1"], "kind": ["office", "office"],
+        "floor_area_m2": [500.0, 800.0], "usable_area_m2": [400.0, 600.0],
+        "acquisition_mode": ["renovate", "lease"], "source": ["inventory", "osm"]}),
+        pts.to_numpy(), crs, pol)
+    projects = pd.DataFrame({"id": ["P1"], "name": ["新区"], "lon": [118.7805],
+                             "lat": [32.0405], "population": [1000.0],
+                             "delivery_year": [2026], "space_m2": [300.0]})
+    area = box(118.77, 32.03, 118.79, 32.05)
+    d2, c2 = add_projects(demand, cands, projects, {"age_60_plus": 0.2}, 2.5, pol, area)
+    new = d2.iloc[-1]
+    assert len(d2) == 3 and new["from_year"] == 2026 and new["age_60_plus"] == 200.0
+    assert new["households"] == 400.0 and new["community_id"] == "project P1"
+    site = c2[c2["source"] == "project"].iloc[0]
+    assert (site["usable_area_m2"], site["year_available"], site["cost_total"]) == \
+        (300.0, 2026.0, 0.0)
+    with pytest.raises(SitingError, match=r"projects \['P1'\] lie outside the study area"):
+        add_projects(demand, cands, projects, {}, 2.5, pol, box(0, 0, 1, 1))
+    inv = tmp_path / "inventory.csv"
+    inv.write_text("编号,经度,纬度,建筑面积,小区建成年份\nNJ01,118.78,32.04,500,1995\n",
+                   encoding="utf-8")
+    prog = programme([source("renewal", cond=("小区建成年份", "<", 2001.0, "小区建成年份<2001"))],
+                     {(0, 2025): 1.0})
+    out = add_site_attributes(c2, prog, inv)
+    built = out["小区建成年份"].tolist()
+    assert built[0] == "1995" and pd.isna(built[1])  # the OSM building has none
+    with pytest.raises(SitingError, match="only get from an inventory column"):
+        add_site_attributes(c2, prog, None)
