@@ -430,6 +430,8 @@ def test_reads_chinese_tables_and_refuses_bad_ones(policy, tmp_path):
     assert central.cost_types == {"construction", "fit_out"}
     assert renewal.condition[:3] == ("建成年份", "<", 2001.0)
     assert prog.amounts == {(0, 2025): 100.0, (0, 2026): 100.0, (1, 2026): 50.0}
+    p.write_text("年份\n2025\n2026\n", encoding="utf-8")  # one column: nothing to sniff
+    assert read_programme(None, p, None, words).year_budget == {}
     bad = {
         "资金来源,年份,金额,费用类型\nA,2025,1,停车\n": "unknown cost type '停车'",
         "资金来源,年份\nA,2025\n": "needs the columns amount",
