@@ -58,6 +58,7 @@ schedule and pay its plan (the solve then starts HiGHS from it).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -299,18 +300,20 @@ def _money_rows(data: EmbeddedData, prob: pulp.LpProblem, pv: ProgrammeVars) -> 
         prob.addConstraint(_lin([(p, 1.0) for p in ps] + base) <= 0, name)
 
 
-_GREEDY_SHARES = (1.0, 0.7, 0.5, 0.35, 0.25)
+_GREEDY_SHARES = (0.25, 0.35, 0.5, 0.7, 1.0)
 _GREEDY_S = 2.0  # seconds per attempt
 
 
-def fit_greedy(data: EmbeddedData, form: Formulation, solver: str) -> EmbeddedData:
+def fit_greedy(data: EmbeddedData, form: Formulation, solver: str,
+               seconds: float = 10.0) -> EmbeddedData:
     """The data with the largest share of the programme's money whose greedy plan can be
     scheduled and paid, so the solve's greedy start is a plan (caps, eligibility and
     yearly amounts make the money a greedy plan may count on smaller than the sum).
 
-    Each attempt fixes the greedy plan's sites and areas and solves the opening years and
-    payments; it must prove its schedule optimal within a few seconds, since the solve
-    repeats it without a time limit. The data is returned unchanged when none fits.
+    Shares are tried from the smallest up; each attempt fixes the greedy plan's sites and
+    areas and solves the opening years and payments, and must prove its schedule optimal
+    within a few seconds (the solve repeats it without a time limit). The largest share
+    that does is kept; the data is returned unchanged when none does.
 
     Parameters
     ----------
@@ -320,6 +323,8 @@ def fit_greedy(data: EmbeddedData, form: Formulation, solver: str) -> EmbeddedDa
         Its formulation (values are left from the last attempt).
     solver
         ``"highs"`` or ``"cbc"``.
+    seconds
+        Time for the attempts (the smallest share is always tried).
 
     Returns
     -------
@@ -327,19 +332,24 @@ def fit_greedy(data: EmbeddedData, form: Formulation, solver: str) -> EmbeddedDa
     """
     from siting.models.embedded.heuristics import fixed_to, greedy_areas
 
-    for share in _GREEDY_SHARES:
+    t0 = time.perf_counter()
+    best = data
+    for share in sorted(_GREEDY_SHARES):  # small plans first: they fit and solve fast
+        left = seconds - (time.perf_counter() - t0)
+        if left <= 0.1 and best is not data:
+            break
         d = replace(data, programme=replace(data.programme, greedy_share=share))
         areas = greedy_areas(d)
-        if not areas:
-            return d
         try:
             with fixed_to(form, d, areas):
-                r = solve_safe(form.problem, solver, _GREEDY_S, False, 0.0)
+                r = solve_safe(form.problem, solver, min(_GREEDY_S, max(left, 0.5)), False,
+                               0.0)
         except SitingError:
-            continue
-        if r.status == "optimal":
-            return d
-    return data
+            break
+        if r.status != "optimal":
+            break
+        best = d
+    return best
 
 
 def _val(v) -> float:

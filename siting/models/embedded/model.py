@@ -233,7 +233,8 @@ class EmbeddedFacilities:
         """
         t0 = time.perf_counter()
         if self.programme_vars is not None:  # a greedy start the programme can pay for
-            self.data = fit_greedy(self.data, self.formulation, solver)
+            self.data = fit_greedy(self.data, self.formulation, solver,
+                                   10.0 if time_limit is None else 0.3 * time_limit)
             if time_limit is not None:
                 time_limit = max(time_limit - (time.perf_counter() - t0), 1.0)
         try:
