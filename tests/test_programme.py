@@ -504,7 +504,10 @@ def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
     proj = result.candidates[result.candidates["source"] == "project"]
     assert proj["year_available"].tolist() == [2026.0]
     assert (result.demand["from_year"] == 2026).sum() == 1
-    # inventory rows available later open no earlier
+    # the four inventory spaces are offered; those available later open no earlier
+    inv = result.candidates[result.candidates["source"] == "inventory"]
+    assert len(inv) == 4 and inv["excluded_reason"].isna().all()
+    assert inv["小区建成年份"].notna().all()  # the attribute the renewal money tests
     avail = dict(zip(result.sites["site_id"], result.sites["year_available"]))
     for sid, year in zip(plan_sheet["site_id"], plan_sheet["year"]):
         assert not avail[sid] > year
