@@ -2,9 +2,10 @@
 project) solved with several time limits and solvers.
 
 Prints one row per (solver, time limit): status, people-years served (the objective),
-bound, gap, sites opened per year, money spent, run time of the solve (the network, demand
-and sites are built once). ``--bbox`` widens or narrows the study area; ``--only`` drops
-tables (``funding``, ``projects``) to see what each costs. Usage::
+bound, gap, sites opened per year, money spent, run time of the solve alone (each row
+builds the model afresh first). ``--bbox`` widens or narrows the study area; ``--only``
+keeps some of the tables (``phases``, ``funding``, ``projects``) to see what each costs.
+Usage::
 
     PYTHONPATH=. python scripts/programme_nanjing.py [--limits 8,20,60] [--solvers highs,cbc]
         [--bbox W,S,E,N] [--only phases,funding,projects]
