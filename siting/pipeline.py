@@ -198,6 +198,8 @@ def _run(sc: Scenario, t0: float) -> RunResult:
         min_floor_area_m2=sc.min_floor_area_m2, default_levels=sc.candidate_levels,
         usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year,
         policy=site_policy(sc.policy_file, sc.policy))  # its service vocabulary, classes …
+    if sc.embedded:  # a programme's projects and the attributes its funding tests
+        candidates, demand = _programme_rows(sc, policy, demand, candidates, area)
     candidates = _planner_choices(sc, candidates)
     # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
     sites = candidates[candidates["excluded_reason"].isna()].copy()
@@ -338,7 +340,7 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         budget=sc.budget, standard=sc.standard,
         standard_mode=sc.standard_mode, capacity=sc.capacity, objective=sc.objective,
         max_new_sites=sc.max_sites, min_coverage=sc.min_coverage, step_free=step_free,
-        required=required)
+        required=required, programme=_programme(sc, policy))
     _step(f"walking distances: {len(instance.pair_demand):,} pairs; embedded model built")
     plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
                        marginal=sc.marginal, progress=_solver_progress())
@@ -351,6 +353,9 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         warnings.warn(f"the plan serves no one ({notes})", UserWarning, stacklevel=2)
     demand, sites = attach_results(access, instance, solution, demand, sites)
     sites = attach_plan(sites, plan, policy.active_services)
+    if "year_open" in plan.sites:  # a programme's opening years
+        sites["year_open"] = plan.sites.set_index("site")["year_open"].reindex(
+            np.arange(len(sites))).to_numpy(float)
     result = RunResult(sc, G, area, demand, sites, access, instance, solution,
                        candidates=with_results(candidates, sites), plan=plan)
     result.summary = run_summary(result, time.perf_counter() - t0)
@@ -394,6 +399,28 @@ def _programme_summary(p: dict, sc: Scenario) -> dict:
     if sc.needs is not None:
         out.update(needs=str(sc.needs), needs_mode=sc.needs_mode or "priority")
     return out
+
+
+def _programme(sc: Scenario, policy):
+    """The scenario's programme (``funding``, ``phases``, ``projects``), or None."""
+    from siting.models.embedded.programme import read_programme, service_words
+
+    return read_programme(sc.funding, sc.phases, sc.projects, service_words(policy))
+
+
+def _programme_rows(sc: Scenario, policy, demand, candidates, area):
+    """Candidates and demand with a programme's projects and its funding's site attributes."""
+    from siting.models.embedded.projects import add_projects, add_site_attributes
+
+    prog = _programme(sc, policy)
+    if prog is None:
+        return candidates, demand
+    if prog.projects is not None:
+        shares = {**policy.population.age_shares, **(sc.age_shares or {})}
+        size = sc.household_size or policy.population.household_size
+        demand, candidates = add_projects(demand, candidates, prog.projects, shares, size,
+                                          site_policy(sc.policy_file, sc.policy), area)
+    return add_site_attributes(candidates, prog, sc.inventory), demand
 
 
 def _check_reach(sc: Scenario, instance: Instance) -> None:

@@ -89,7 +89,7 @@ def test_shared_pair_lets_a_small_site_host_both():
     sites["one_off_per_m2_used"] = 1000.0
     apart = plan(policy(), inst, demand, sites)
     assert hosted(apart, 0) == {"meal_assist"}
-    assert "shared_rooms" not in apart.extra
+    assert "shared_rooms" not in apart.sheets
     pol = policy(shared_rooms={"pairs": [["meal_assist", "after_school"]]})
     both = plan(pol, inst, demand, sites)
     assert hosted(both, 0) == {"meal_assist", "after_school"}
@@ -98,7 +98,7 @@ def test_shared_pair_lets_a_small_site_host_both():
     row = both.sites.iloc[0]
     assert row["area_m2"] <= 100.0 + 1e-6  # the room counted once
     assert row["area_m2_meal_assist"] + row["area_m2_after_school"] > 100.0 + 1
-    rooms = both.extra["shared_rooms"]
+    rooms = both.sheets["shared_rooms"]
     assert list(rooms[["service_a", "service_b"]].iloc[0]) == ["meal_assist", "after_school"]
     assert row["shared_m2"] == pytest.approx(rooms["shared_m2"].sum())
     assert "meal_assist+after_school" in row["shared_rooms"]

@@ -84,6 +84,11 @@ class Scenario(BaseModel):
     usable_ratio: float | None = Field(
         None, gt=0, le=1, description="default: per class, policy [sites]")
 
+    # programme (siting.models.embedded.programme): years, funding sources, new projects
+    funding: Path | None = Field(None, description="funding table: source, year, amount, rules")
+    phases: Path | None = Field(None, description="phases table: year, budget")
+    projects: Path | None = Field(None, description="new residential projects (同步配建)")
+
     # candidate sites beyond OSM (see siting.sites)
     inventory: Path | None = Field(None, description="site inventory: .csv, .xlsx or .gpkg")
     inventory_crs: str = Field("wgs84", description="wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu)")
@@ -179,7 +184,9 @@ class Scenario(BaseModel):
             ("policy_file", "--policy"), ("policy", "[policy]"), ("standard", "--standard"),
             ("standard_mode", "--standard-mode"), ("objective", "--objective"),
             ("min_coverage", "--min-coverage"), ("needs", "--needs"),
-            ("needs_mode", "--needs-mode")) if k in given and getattr(self, k) not in (None, {})]
+            ("needs_mode", "--needs-mode"), ("funding", "scenario key funding"),
+            ("phases", "scenario key phases"), ("projects", "scenario key projects"))
+            if k in given and getattr(self, k) not in (None, {})]
         walk = [(k, f) for k, f in (("walk_minutes", "--walk-minutes"),
                                      ("speed_m_per_min", "--speed"),
                                      ("threshold_m", "--threshold-m")) if k in given]
@@ -271,7 +278,8 @@ def make_scenario(path: str | Path | None = None, **overrides) -> Scenario:
 
 # scenario fields read as paths (relative to the scenario file)
 PATH_FIELDS = ("osm", "graphml", "buildings", "out", "inventory", "existing", "exclude",
-               "population", "communities", "policy_file", "needs")
+               "population", "communities", "policy_file", "needs", "funding", "phases",
+               "projects")
 # the CLI flag of each scenario field whose name differs from --field-name
 _FLAG_NAMES = {"speed_m_per_min": "--speed", "min_floor_area_m2": "--min-floor-area",
                "policy_file": "--policy", "group_rasters": "--group-raster",
@@ -291,7 +299,7 @@ def flag_name(field: str) -> str:
         flag = _FLAG_NAMES[field]
         return flag if not flag.startswith("--") else f"{flag} ({field})"
     if field in ("capacity", "marginal", "mip_gap", "residential_levels",
-                 "candidate_levels", "usable_ratio"):
+                 "candidate_levels", "usable_ratio", "funding", "phases", "projects"):
         return f"scenario key {field}"
     return f"--{field.replace('_', '-')}"
 

@@ -10,6 +10,7 @@ units (``建筑面积（m²）`` is ``建筑面积``).
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -64,9 +65,9 @@ def read_table(path: str | Path, what: str = "table", *, sheet: str | int | None
                               f"{', '.join(TABLE_SUFFIXES)}")
         sep = "\t" if suffix == ".tsv" else None
         try:
-            return pd.read_csv(path, sep=sep, engine="python", encoding="utf-8-sig", dtype=dtype)
+            return _read_csv(path, sep, "utf-8-sig", dtype)
         except UnicodeDecodeError:  # Chinese spreadsheets often save CSV as GBK
-            return pd.read_csv(path, sep=sep, engine="python", encoding="gb18030", dtype=dtype)
+            return _read_csv(path, sep, "gb18030", dtype)
     except SitingError:
         raise
     except ImportError as exc:  # .xls needs xlrd
@@ -74,6 +75,16 @@ def read_table(path: str | Path, what: str = "table", *, sheet: str | int | None
                           f"({exc}); or save the sheet as .xlsx or .csv") from exc
     except Exception as exc:  # pandas, openpyxl and the csv sniffer raise many kinds
         raise SitingError(f"{path}: cannot read the {what} ({exc})") from exc
+
+
+def _read_csv(path: Path, sep: str | None, encoding: str, dtype) -> pd.DataFrame:
+    """A CSV with its delimiter sniffed; a one-column file (nothing to sniff) as it is."""
+    try:
+        return pd.read_csv(path, sep=sep, engine="python", encoding=encoding, dtype=dtype)
+    except csv.Error:
+        if sep is not None:
+            raise
+        return pd.read_csv(path, sep=",", encoding=encoding, dtype=dtype)
 
 
 def pick_column(df: pd.DataFrame, given: str | None, candidates: Sequence[str], what: str,

@@ -84,6 +84,32 @@ def points_layer(m: folium.Map, gdf: gpd.GeoDataFrame, name: str, colour, radius
     return g
 
 
+def year_layers(m: folium.Map, sites: gpd.GeoDataFrame, L: Callable[..., str],
+                legend: list[str]) -> None:
+    """One layer per year of a programme: the sites opened that year (``year_open``).
+
+    Parameters
+    ----------
+    m
+        The map.
+    sites
+        The new sites of the plan in the map's frame, with ``year_open``.
+    L
+        Label of a key in the map's language.
+    legend
+        Legend entries; one is added per year.
+    """
+    years = sorted({int(y) for y in sites["year_open"] if np.isfinite(y)})
+    for k, year in enumerate(years):
+        at = sites[sites["year_open"].to_numpy(float) == year]
+        colour = SITE_COLOURS[k % len(SITE_COLOURS)]
+        name = L("opened_in", y=year)
+        points_layer(m, at, esc(name), colour=colour, radius=9.0,
+                     tip=[f"{as_text(c.get('name')) or c['site_id']}: {name}"
+                          for _, c in at.iterrows()])
+        legend.append(swatch(colour, name, dot=True))
+
+
 def assignment_pairs(result: RunResult) -> pd.DataFrame:
     """Which demand point goes to which site: one row per (demand point, site).
 

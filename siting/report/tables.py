@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 # cost_total = cost_one_off + cost_fit_out + cost_rent_horizon
 COST_COLUMNS = (*COST_PARTS, "cost_total")
 SHEETS = ("summary", "sites", "services", "communities", "costs", "unmet")
-OPTIONAL_SITE_COLS = ("acquisition_mode", "source", "existing", "existing_services")
+OPTIONAL_SITE_COLS = ("acquisition_mode", "source", "existing", "existing_services", "year_open")
 _INT_FMT, _AREA_FMT, _SHARE_FMT, _DEG_FMT = "#,##0", "#,##0.0", "0.0%", "0.000000"
 
 
@@ -311,8 +311,8 @@ def report_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     extra = unmet_by_service_table(result)
     if extra is not None:
         tables["unmet_by_service"] = extra
-    if result.plan is not None:  # shared rooms and levels (siting.models.embedded.rooms)
-        tables.update(result.plan.extra)
+    if result.plan is not None:  # shared rooms, levels, a programme's annual plan, funding …
+        tables.update(result.plan.sheets)
     return tables
 
 

@@ -56,6 +56,7 @@ from siting.report.maplayers import (
     site_popup,
     site_title,
     unserved_layers,
+    year_layers,
 )
 from siting.report.markup import esc, icon, icon_html, legend_html, map_page, swatch
 
@@ -242,6 +243,8 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
             legend.append(f"{icon_html(kind, size=12)} "
                           f"{esc(L('site_generic' if kind == 'generic' else kind))}")
 
+    if "year_open" in sites:  # a programme: the sites opened each year
+        year_layers(m, sites[chosen & ~existing], L, legend)
     demand = frame(result.demand.to_crs("EPSG:4326"), gcj)
     assignment_layer(m, result, demand, sites, L, lang, legend)
     if result.plan is not None:  # what each service leaves unserved, not one generic layer

@@ -88,6 +88,9 @@ class EmbeddedData:
     needs
         Demand point × service priority factors of residents' needs (None: all 1;
         :mod:`~siting.models.embedded.needs`).
+    programme
+        Years, funding and projects (:class:`~siting.models.embedded.programme.ProgrammeData`);
+        None without a programme.
     """
 
     instance: Instance
@@ -132,6 +135,7 @@ class EmbeddedData:
     rows: list[DemandRows]
     notes: tuple
     needs: np.ndarray | None = None
+    programme: Any = None
 
     @cached_property
     def new_sites(self) -> list[int]:

@@ -37,6 +37,8 @@ def greedy_areas(data: EmbeddedData) -> dict:
     dict
         ``(j, si) → m²`` of each service placed at each new site.
     """
+    if data.programme is not None:  # its money and costs (siting.models.embedded.funding)
+        data = data.programme.greedy_view(data)
     left = np.inf if data.budget is None else float(data.budget)
     rem = data.units.copy()
     opened: set[int] = set()

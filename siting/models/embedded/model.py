@@ -10,7 +10,9 @@ and solved with CBC or HiGHS through :func:`siting.solvers.solve_pulp`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +20,19 @@ import pulp
 
 from siting.config.policy import Policy
 from siting.config.scenario import DEFAULT_SOLVER
+from siting.errors import InfeasibleError
 from siting.models.embedded.data import EmbeddedData, derive_data
 from siting.models.embedded.diagnosis import explain_infeasible
 from siting.models.embedded.formulation import Formulation, build, write_lp
+from siting.models.embedded.funding import (
+    ProgrammeVars,
+    add_programme,
+    explain_shortfall,
+    fit_greedy,
+    programme_tables,
+    settle,
+)
+from siting.models.embedded.programme import Programme, resolve
 from siting.models.embedded.solve import budget_sweep, solve
 from siting.models.embedded.tables import EmbeddedSolution
 from siting.models.instance import Instance
@@ -157,6 +169,13 @@ class EmbeddedFacilities:
         Distances on the step-free network (same demand and sites): the pairs
         :math:`P_s` of services with ``step_free = true`` in the policy come from it,
         so stairs lengthen (or cut) their walks; other services use ``instance``.
+    programme
+        Years, funding sources and new residential projects
+        (:class:`~siting.models.embedded.programme.Programme`): each site opens in a
+        year, the objective counts people served per year, every cost item is paid by
+        eligible sources; formulation in :mod:`~siting.models.embedded.funding`. The
+        sites table's ``year_available`` and the demand table's ``from_year`` say when
+        each may open or counts. None: the single-period model above.
     """
 
     name = "embedded"
@@ -167,13 +186,20 @@ class EmbeddedFacilities:
                  capacity: bool = True, objective: str = "max_served",
                  max_new_sites: int | None = None, min_coverage: float | None = None,
                  reduce: bool = True, step_free: Instance | None = None,
-                 required: Iterable[int] = ()) -> None:
+                 required: Iterable[int] = (), programme: Programme | None = None) -> None:
         self.data: EmbeddedData = derive_data(
             instance, policy, demand, sites, budget=budget, standard=standard,
             standard_mode=standard_mode, capacity=capacity, objective=objective,
             max_new_sites=max_new_sites, min_coverage=min_coverage, reduce=reduce,
             step_free=step_free, required=required)
+        if programme is not None:  # tied to the tables as given (their extra columns)
+            self.data = replace(self.data, programme=resolve(
+                programme, self.data.demand.assign(**_cols(demand, "from_year")),
+                sites if sites is not None else self.data.sites))
         self.formulation: Formulation = build(self.data)
+        self.programme_vars: ProgrammeVars | None = None
+        if programme is not None:
+            self.programme_vars = add_programme(self.data, self.formulation)
 
     @property
     def problem(self) -> pulp.LpProblem:
@@ -216,8 +242,30 @@ class EmbeddedFacilities:
         EmbeddedSolution
             The plan; its ``summary["notes"]`` are this solve's own.
         """
-        return solve(self.data, self.formulation, solver, time_limit, msg, mip_gap,
-                     marginal, fallback, progress=progress)
+        t0 = time.perf_counter()
+        if self.programme_vars is not None:  # a greedy start the programme can pay for
+            self.data = fit_greedy(self.data, self.formulation, solver,
+                                   10.0 if time_limit is None else 0.3 * time_limit)
+            if time_limit is not None:
+                time_limit = max(time_limit - (time.perf_counter() - t0), 1.0)
+        try:
+            sol = solve(self.data, self.formulation, solver, time_limit, msg, mip_gap,
+                        marginal, fallback, progress=progress)
+        except InfeasibleError as exc:
+            why = None if self.programme_vars is None else explain_shortfall(
+                self.data, self.formulation, self.programme_vars, solver, time_limit)
+            if why is None:
+                raise
+            raise InfeasibleError(why) from exc
+        if self.programme_vars is not None:
+            note = settle(self.data, self.formulation, self.programme_vars, sol.sites, solver,
+                          time_limit)
+            sol.summary["notes"] += [note] if note else []
+            year, sheets = programme_tables(self.data, self.formulation, self.programme_vars,
+                                            sol.sites)
+            sol.sheets.update(sheets)
+            sol.sites["year_open"] = year.to_numpy()
+        return sol
 
     def budget_sweep(self, budgets: Sequence[float], solver: str = DEFAULT_SOLVER,
                      time_limit: float | None = None, mip_gap: float = 0.0,
@@ -281,3 +329,10 @@ class EmbeddedFacilities:
         pathlib.Path
         """
         return write_lp(self.formulation.problem, path)
+
+
+def _cols(table: pd.DataFrame | None, *names: str) -> dict:
+    """The columns ``names`` of a table that has them (aligned by position)."""
+    if table is None:
+        return {}
+    return {c: table[c].to_numpy() for c in names if c in table}

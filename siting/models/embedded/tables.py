@@ -46,11 +46,11 @@ class EmbeddedSolution:
         ``community_id``, ``m2``); a site's area is never counted twice.
     summary
         Totals, status, objective, LP bound and MIP gap, notes.
-    extra
-        Programme tables by sheet key: ``shared_rooms`` and ``levels``
-        (:func:`~.rooms.room_tables`) when the policy lists shared pairs or levels.
-        The sites then also get ``shared_m2``, ``shared_rooms``, ``level`` and
-        ``level_name``, and always the operating columns
+    sheets
+        More report tables by sheet key: ``shared_rooms`` and ``levels``
+        (:func:`~.rooms.room_tables`) when the policy lists shared pairs or levels, a
+        programme's ``annual_plan``, ``funding`` … The sites then also get ``shared_m2``,
+        ``shared_rooms``, ``level`` and ``level_name``, and always the operating columns
         (:data:`~.operations.OPERATION_COLUMNS`).
     """
 
@@ -60,7 +60,7 @@ class EmbeddedSolution:
     assignments: pd.DataFrame
     community_area: pd.DataFrame
     summary: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
+    sheets: dict = field(default_factory=dict)
 
     @property
     def chosen(self) -> np.ndarray:
@@ -165,7 +165,7 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
                                       "complex", "services", "usable_area_m2",
                                       *[f"{p}_{s}" for s in S for p in ("area_m2", "units")],
                                       "area_m2", *COST_COLUMNS, "people_served"])
-    extra = room_tables(data, values, sites)  # shared rooms and levels (rooms.py)
+    sheets = room_tables(data, values, sites)  # shared rooms and levels (rooms.py)
     operations = operation_table(data, area, assign, sites)
     services = _service_table(data, assign, area)
     comm_area = pd.DataFrame(
@@ -198,7 +198,7 @@ def build_solution(data: EmbeddedData, values: dict, r1: SolverResult,
         "notes": list(notes) + room_notes(data),
         **operations,
     }
-    return EmbeddedSolution(sites, services, communities, assign, comm_area, summary, extra)
+    return EmbeddedSolution(sites, services, communities, assign, comm_area, summary, sheets)
 
 
 def _site_costs(data: EmbeddedData, j: int, area: np.ndarray, shared: float = 0.0) -> dict:
