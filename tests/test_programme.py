@@ -508,8 +508,9 @@ def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
     inv = result.candidates[result.candidates["source"] == "inventory"]
     assert len(inv) == 4 and inv["excluded_reason"].isna().all()
     assert inv["小区建成年份"].notna().all()  # the attribute the renewal money tests
-    avail = dict(zip(result.sites["site_id"], result.sites["year_available"]))
-    for sid, year in zip(plan_sheet["site_id"], plan_sheet["year"]):
+    # the sheet names sites by their stable id (source_id), as every output does
+    avail = dict(zip(result.sites["source_id"].astype(str), result.sites["year_available"]))
+    for sid, year in zip(plan_sheet["source_id"].astype(str), plan_sheet["year"]):
         assert not avail[sid] > year
 
 
