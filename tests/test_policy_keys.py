@@ -302,7 +302,7 @@ def cand(*cols):
 
 def levels(r, key):
     """The plan's hierarchy: its levels' rules and the sites at each (sheet ``levels``)."""
-    return (r.plan.extra["levels"], r.plan.sites[["site", "services", "area_m2", "level"]])
+    return (r.plan.sheets["levels"], r.plan.sites[["site", "services", "area_m2", "level"]])
 
 
 def operations(r, key):
@@ -407,6 +407,8 @@ RULES = [
     ("hierarchy.levels.*.name_*", "doc", marked, assumption),
     ("hierarchy.levels.*.services", "run", other_services, levels),
     ("hierarchy.levels.*_m2", "run", scaled(2), levels),
+    # unset in the file (ABSENT): tests/test_rooms.py shows a reach changes whom a site serves
+    ("hierarchy.levels.*.walk_minutes", "run", lambda v, k: 5.0, plan_outcome),
     ("hierarchy.required_in_reach", "run", lambda v, k: ["compound"],
      lambda r, k: (levels(r, k), r.summary["notes"])),
     ("operations.services.*", "run", scaled(2), operations),
@@ -567,7 +569,8 @@ def test_policy_key_takes_effect_or_is_refused(key, request):
 # schema fields the packaged file leaves out (alternatives and defaults): their rules
 # classify them for a policy that sets them, but they are not perturbed here
 ABSENT = {"meta.notes", "services.*.units_per_person", "services.*.walk_m",
-          "services.*.enabled", "operations.subsidy_cap_per_year"}
+          "services.*.enabled", "operations.subsidy_cap_per_year",
+          "hierarchy.levels.*.walk_minutes"}
 
 
 def test_every_rule_is_used_and_every_schema_field_is_in_the_file():

@@ -183,6 +183,59 @@ def test_levels_with_the_same_services_are_one_choice():
     assert sorted(apart) == ["community", "compound", "street"]
 
 
+def test_a_levels_walking_reach_limits_whom_a_site_serves():
+    """Children live 100 m and 400 m from a site. As a point with a reach of about 250 m
+    (the 5-minute circle of GB 50180 shortened to make the case) it serves only the near
+    ones; with no reach, both. The service's own threshold (500 m) is the same."""
+    demand = pd.DataFrame({"population": [3000.0, 3000.0], "age_60_plus": [0.0, 0.0],
+                           "age_6_14": [40.0, 40.0], "community_id": ["c", "c"]})
+    inst, sites = case([[100.0], [400.0]], demand, [150.0])
+    one = ("after_school",)
+    pol = policy(one)
+    speed = pol.walking.speed_m_per_min[pol.services["after_school"].speed_profile]
+    point = {"compound": {"name_zh": "小区级服务点", "name_en": "compound point",
+                          "min_m2": 50.0, "max_m2": 200.0, "services": []}}
+    far = plan(policy(one, hierarchy={"enabled": True, "levels": point}), inst, demand, sites)
+    near_only = {"compound": {**point["compound"], "walk_minutes": 250.0 / speed}}
+    near = plan(policy(one, hierarchy={"enabled": True, "levels": near_only}), inst, demand,
+                sites)
+    assert far.served_by_service["after_school"] == close(80.0)
+    assert near.served_by_service["after_school"] == close(40.0)
+    with pytest.raises(SitingError, match="walk_minutes need capacity mode"):
+        plan(policy(one, hierarchy={"enabled": True, "levels": near_only}), inst, demand,
+             sites, capacity=False)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_level_reach_equals_dropping_the_pairs_beyond_it(seed):
+    """An independent formulation: when every site takes the one level, its walking reach
+    is the same as each service's threshold set to that reach at the service's speed."""
+    rng = np.random.default_rng(seed)
+    n, m = 6, 3
+    dist = rng.uniform(50, 550, (n, m))
+    demand = pd.DataFrame({"population": rng.uniform(500, 3000, n),
+                           "age_60_plus": rng.uniform(50, 300, n),
+                           "age_6_14": rng.uniform(20, 200, n),
+                           "community_id": ["c"] * n})
+    inst, sites = case(dist, demand, rng.uniform(80, 300, m), cost=rng.uniform(1e5, 5e5, m))
+    pol = policy()
+    speed = {s: pol.walking.speed_m_per_min[pol.services[s].speed_profile]
+             for s in ("meal_assist", "after_school")}
+    minutes = 300.0 / max(speed.values())
+    every = {"one": {"name_zh": "一级", "name_en": "one", "min_m2": 0.0, "max_m2": 1e6,
+                     "services": [], "walk_minutes": minutes}}
+    lv = plan(policy(hierarchy={"enabled": True, "levels": every}), inst, demand, sites,
+              budget=6e5)
+    # the reference: each service's own threshold set to the level's reach at its speed
+    wide = plan(pol, inst, demand, sites, budget=6e5)  # the reach binds in these cases
+    assert lv.summary["objective"] < wide.summary["objective"] - 1.0
+    ref_pol = pol.model_copy(deep=True)
+    for s, v in speed.items():
+        ref_pol.services[s].walk_m = minutes * v
+    ref = plan(ref_pol, inst, demand, sites, budget=6e5)
+    assert lv.summary["objective"] == close(ref.summary["objective"])
+
+
 def _two_communities():
     demand = pd.DataFrame({"population": [3000.0, 3000.0], "age_60_plus": [0.0, 0.0],
                            "age_6_14": [110.0, 100.0], "community_id": ["东", "西"],

@@ -56,6 +56,9 @@ class Level(_Strict):
     max_m2: float = Field(gt=0)
     services: list[str] = []  # the services it may host; empty: every service
     enabled: bool = True      # false: a scenario drops a level the policy file has
+    # walking reach of a site at this level, minutes at each service's group speed
+    # (None: each service's own threshold; a longer reach than that changes nothing)
+    walk_minutes: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> Level:
@@ -88,6 +91,11 @@ class Hierarchy(_Strict):
     def active(self) -> dict[str, Level]:
         """The enabled levels by key."""
         return {k: lv for k, lv in self.levels.items() if lv.enabled}
+
+    @property
+    def has_reach(self) -> bool:
+        """Whether some enabled level limits its walking reach (``walk_minutes``)."""
+        return self.enabled and any(lv.walk_minutes is not None for lv in self.active.values())
 
 
 class ServiceOperations(_Strict):

@@ -293,8 +293,9 @@ def derive_data(instance: Instance, policy: Policy, demand: pd.DataFrame | None 
     kw["in_reach"] = np.zeros_like(kw["people"], dtype=bool)
     for si in range(len(services)):
         kw["in_reach"][np.unique(kw["pairs"][si][0]), si] = True
-    # the model's demand rows: per service, points merged when exact (see reduce)
-    merge = reduce and objective != "min_distance"
+    # the model's demand rows: per service, points merged when exact (see reduce); a
+    # level's walking reach needs each point's distance, so points are kept apart then
+    merge = reduce and objective != "min_distance" and not policy.hierarchy.has_reach
     kw["rows"] = [merge_demand(pi, pj, pdist, kw["units"][:, si], kw["people"][:, si],
                                kw["community"], instance.n_sites, merge)
                   for si, (pi, pj, pdist) in enumerate(kw["pairs"])]

@@ -50,9 +50,22 @@ overlapping ranges that no requirement names are one choice (:func:`level_groups
 
 The marginal value of a chosen site (``marginal_value``) is computed without shared
 rooms, levels or the subsidy cap (a known limit). Existing sites take no level (and
-count for no requirement). A level's walking reach
-is not modelled: each service walks its own threshold at every level (a documented
-limit).
+count for no requirement).
+
+**A level's walking reach** (``walk_minutes``, e.g. the 15/10/5-minute life circles of
+GB 50180-2018 for centre, complex and point): at speed :math:`v_s` of service
+:math:`s`'s group, a site at level :math:`k` serves no pair farther than
+:math:`r_{ks} = ` ``walk_minutes`` :math:`\times v_s` (where that is below the service's
+own threshold):
+
+.. math::
+
+    \textstyle\sum_{i:\, d_{ij} > r_{ks}} f_{ijs} \le M_{js} (1 - l_{jk}),\quad
+    M_{js} = \sum_{i:\, d_{ij} > r_{ks}} D_{is}
+    \quad \text{(``level_walk_{j}_{k}_{s}``)}
+
+Demand points are then not merged (their distances matter), and the coverage mode is
+refused (it has no flows to limit).
 """
 
 from __future__ import annotations
@@ -64,6 +77,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from siting.errors import SitingError
 from siting.models.embedded.operations import OPERATION_COLUMNS, add_subsidy_cap
 
 if TYPE_CHECKING:
@@ -168,6 +182,32 @@ class Rooms:
             if row is not None:  # Σ g ≤ Σ a − Σ b
                 row.addInPlace(pulp.LpAffineExpression(terms))
         self.subsidy = add_subsidy_cap(data, form)
+        if data.policy.hierarchy.has_reach:
+            _walk_rows(data, form, self)
+
+
+def _walk_rows(data: EmbeddedData, form: Formulation, rooms: Rooms) -> None:
+    """A site at a level with a walking reach serves no one beyond it (per service)."""
+    pol, S = data.policy, data.services
+    groups = level_groups(pol.hierarchy)
+    for si, s in enumerate(S):
+        grp = data.rows[si]
+        speed = pol.walking.speed_m_per_min[pol.services[s].speed_profile]
+        order = np.argsort(grp.pj, kind="stable")
+        starts = np.searchsorted(grp.pj[order], np.arange(len(data.area) + 1))
+        for (j, key), lv in rooms.level.items():
+            minutes = groups[key].walk_minutes
+            if minutes is None or minutes * speed >= data.threshold[si]:
+                continue
+            ks = order[starts[j]:starts[j + 1]]
+            far = [k for k in ks[grp.dist[ks] > minutes * speed].tolist()
+                   if (si, k) in form.flow]
+            if not far:
+                continue
+            big = float(sum(grp.D[grp.pi[k]] for k in far))
+            form.problem.addConstraint(pulp.LpAffineExpression(
+                [(form.flow[si, k], 1.0) for k in far] + [(lv, big)]) <= big,
+                f"level_walk_{j}_{key}_{s}")
 
 
 def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dict) -> Rooms:
@@ -213,6 +253,10 @@ def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dic
             row = prob.get_constraint_by_name(name) if terms else None
             if row is not None:  # the physical floor area: Σ a − Σ b
                 row.addInPlace(pulp.LpAffineExpression(terms))
+    if pol.hierarchy.has_reach and not data.capacity:
+        raise SitingError("hierarchy levels with walk_minutes need capacity mode (a level's "
+                          "reach limits whom a site serves): drop capacity = false or the "
+                          "levels' walk_minutes")
     if pol.hierarchy.enabled:
         _level_rows(data, prob, y, x, a, out)
         _reach_rows(data, prob, out)
@@ -269,12 +313,13 @@ class _Group:
     min_m2: float
     max_m2: float
     services: frozenset | None  # None: every service
+    walk_minutes: float | None = None  # None: each service's own threshold
 
 
 def level_groups(h: Hierarchy) -> dict:
     """The level choices of the model, by the key of their first level.
 
-    Levels with the same services whose floor-area ranges overlap, and that no
+    Levels with the same services and walking reach whose floor-area ranges overlap, and that no
     ``required_in_reach`` names, are one choice with the union of their ranges: a site
     fits one of them exactly when it fits the union, so a binary per level would only
     add symmetric branches. A plan's site is reported at the first of them (in the
@@ -295,15 +340,17 @@ def level_groups(h: Hierarchy) -> dict:
     items = sorted(h.active.items(), key=lambda kv: kv[1].min_m2)
     for k, lv in items:
         svc = frozenset(lv.services) if lv.services else None
-        g = open_.get(svc)
+        same = (svc, lv.walk_minutes)  # same services and the same walking reach
+        g = open_.get(same)
         if (k not in h.required_in_reach and g is not None and g.keys[0] not in
                 h.required_in_reach and lv.min_m2 <= g.max_m2 + 1e-9):
-            out[g.keys[0]] = open_[svc] = _Group(g.keys + (k,), g.min_m2,
-                                                 max(g.max_m2, lv.max_m2), svc)
+            out[g.keys[0]] = open_[same] = _Group(g.keys + (k,), g.min_m2,
+                                                  max(g.max_m2, lv.max_m2), svc,
+                                                  lv.walk_minutes)
             continue
-        out[k] = _Group((k,), lv.min_m2, lv.max_m2, svc)
+        out[k] = _Group((k,), lv.min_m2, lv.max_m2, svc, lv.walk_minutes)
         if k not in h.required_in_reach:
-            open_[svc] = out[k]
+            open_[same] = out[k]
     return out
 
 
