@@ -111,6 +111,12 @@ def run(
         help="embedded model: residents' needs table, community × service weights (CSV/XLSX)")] = None,
     needs_mode: Annotated[str | None, typer.Option(
         help="priority (needs weights scale priority, default) or demand (units needed)")] = None,
+    funding: Annotated[Path | None, typer.Option(
+        help="embedded model: funding sources × years table (CSV/XLSX)")] = None,
+    phases: Annotated[Path | None, typer.Option(
+        help="embedded model: the programme's years and yearly budgets (CSV/XLSX)")] = None,
+    projects: Annotated[Path | None, typer.Option(
+        help="embedded model: new residential projects (同步配建) table (CSV/XLSX)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
     lang: Annotated[str | None, typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
@@ -138,7 +144,8 @@ def run(
                  policy_file=policy,
                  standard=standard, standard_mode=standard_mode, objective=objective,
                  require=_ids(require), forbid=_ids(forbid), min_coverage=min_coverage,
-                 needs=needs, needs_mode=needs_mode)
+                 needs=needs, needs_mode=needs_mode, funding=funding, phases=phases,
+                 projects=projects)
     flags.update(population=population, population_column=population_column,
                  population_crs=population_crs, communities=communities,
                  age_shares=_parse_shares(age_shares), household_size=household_size,

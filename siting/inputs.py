@@ -44,7 +44,8 @@ def input_paths(sc: Scenario) -> list[tuple[str, Path]]:
     """
     out = [(f, Path(getattr(sc, f))) for f in ("osm", "graphml", "buildings", "inventory",
                                                "existing", "exclude", "population",
-                                               "communities", "policy_file", "needs")
+                                               "communities", "policy_file", "needs",
+                                               "funding", "phases", "projects")
            if getattr(sc, f) is not None]
     for paths in (sc.group_rasters or {}).values():
         for p in paths if isinstance(paths, list) else [paths]:

@@ -178,6 +178,9 @@ def _run(sc: Scenario, t0: float) -> RunResult:
     from siting.inputs import validate_inputs
 
     validate_inputs(sc)  # every input file checked before the network is built
+    if sc.embedded and any(v is not None for v in (sc.funding, sc.phases, sc.projects,
+                                                   sc.needs)):
+        _check_tables(sc)  # the programme's and needs tables too: they are read again later
     _step("inputs checked")
     G, buildings, landuse, area, entrances = load_inputs(sc)
     G = network.project(G)
@@ -399,6 +402,17 @@ def _programme_summary(p: dict, sc: Scenario) -> dict:
     if sc.needs is not None:
         out.update(needs=str(sc.needs), needs_mode=sc.needs_mode or "priority")
     return out
+
+
+def _check_tables(sc: Scenario) -> None:
+    """Read the scenario's funding, phases, projects and needs tables once, so a
+    malformed one is refused before the network is built."""
+    policy = load_policy(sc.policy_file, sc.policy)
+    _programme(sc, policy)
+    if sc.needs is not None:
+        from siting.models.embedded.needs import read_needs
+
+        read_needs(sc.needs, policy)
 
 
 def _programme(sc: Scenario, policy):

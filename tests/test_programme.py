@@ -559,3 +559,28 @@ def test_projects_and_site_attributes_join_the_run_tables(tmp_path):
     assert built[0] == "1995" and pd.isna(built[1])  # the OSM building has none
     with pytest.raises(SitingError, match="only get from an inventory column"):
         add_site_attributes(c2, prog, None)
+
+
+def test_a_bad_table_is_refused_before_the_network_is_built(nanjing_osm, tmp_path,
+                                                             monkeypatch):
+    """``--funding`` (and the other programme flags) take effect through the CLI, and a
+    malformed table is refused when the inputs are checked, before any network is read."""
+    from typer.testing import CliRunner
+
+    import siting.pipeline as pl
+    from siting.cli import app
+
+    def no_network(sc):
+        raise AssertionError("the network was read before the tables were checked")
+
+    monkeypatch.setattr(pl, "load_inputs", no_network)
+    bad = tmp_path / "funding.csv"
+    bad.write_text("资金来源,年份,金额\n地方财政,2025,很多\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", "--osm", str(nanjing_osm), "--model", "embedded",
+                                   "--funding", str(bad), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2, res.output
+    assert "funding.csv" in res.output and "network was read" not in res.output
+    assert not (tmp_path / "out").exists()
+    res = CliRunner().invoke(app, ["run", "--osm", str(nanjing_osm), "--funding", str(bad),
+                                   "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "--funding" in res.output  # embedded only

@@ -184,8 +184,8 @@ class Scenario(BaseModel):
             ("policy_file", "--policy"), ("policy", "[policy]"), ("standard", "--standard"),
             ("standard_mode", "--standard-mode"), ("objective", "--objective"),
             ("min_coverage", "--min-coverage"), ("needs", "--needs"),
-            ("needs_mode", "--needs-mode"), ("funding", "scenario key funding"),
-            ("phases", "scenario key phases"), ("projects", "scenario key projects"))
+            ("needs_mode", "--needs-mode"), ("funding", "--funding"),
+            ("phases", "--phases"), ("projects", "--projects"))
             if k in given and getattr(self, k) not in (None, {})]
         walk = [(k, f) for k, f in (("walk_minutes", "--walk-minutes"),
                                      ("speed_m_per_min", "--speed"),
@@ -299,7 +299,7 @@ def flag_name(field: str) -> str:
         flag = _FLAG_NAMES[field]
         return flag if not flag.startswith("--") else f"{flag} ({field})"
     if field in ("capacity", "marginal", "mip_gap", "residential_levels",
-                 "candidate_levels", "usable_ratio", "funding", "phases", "projects"):
+                 "candidate_levels", "usable_ratio"):
         return f"scenario key {field}"
     return f"--{field.replace('_', '-')}"
 
