@@ -129,6 +129,20 @@ def test_hostile_site_name_drawn_as_text(helsinki_osm, tmp_path):
     assert name in _text(tmp_path / "r.pdf").replace("\n", " ")
 
 
+def test_chinese_names_in_an_english_pdf_are_drawn(helsinki_osm, tmp_path):
+    """An English pack keeps a Chinese name from the data (a site, a policy source) in
+    Chinese glyphs: the CJK font is the fallback after DejaVu Sans, never missing boxes."""
+    import warnings
+
+    _need_cjk_font()
+    result = run_small(helsinki_osm, max_sites=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_pdf(with_site_name(result, "老年食堂 canteen"), tmp_path / "r.pdf", lang="en")
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    assert "老年食堂" in _text(tmp_path / "r.pdf")
+
+
 def test_zh_without_cjk_font_falls_back_to_english(helsinki_osm, tmp_path, monkeypatch):
     monkeypatch.setattr("siting.report.pdf.cjk_font", lambda: None)
     result = run_small(helsinki_osm, max_sites=2)

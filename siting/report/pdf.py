@@ -146,16 +146,16 @@ def _drawing(lang: str, notes: list[str]) -> Iterator[str]:
     """Draw in ``lang`` (English without a CJK font, noted in ``notes``): fonts embedded as
     TrueType, no mathtext or TeX in names from data, and matplotlib's "Failed to find font
     weight" messages silenced (a CJK font with one weight is used for bold too)."""
-    families = ["DejaVu Sans"]
+    cjk = cjk_font()  # in English too: names and sources from data may be Chinese
+    families = ["DejaVu Sans", cjk] if cjk else ["DejaVu Sans"]  # glyph by glyph fallback
     if lang == "zh":
-        cjk = cjk_font()
         if cjk:
             families = [cjk, "DejaVu Sans"]
         else:
             lang = "en"
             notes.append(label("pdf_font_note", "en"))
     rc = {"pdf.fonttype": 42, "text.usetex": False, "text.parse_math": False,
-          "font.family": "sans-serif", "font.sans-serif": families, "font.size": 9,
+          "font.family": families, "font.sans-serif": families, "font.size": 9,
           "axes.unicode_minus": False}
     log = logging.getLogger("matplotlib.font_manager")
     level = log.level
