@@ -10,7 +10,7 @@ and solved with CBC or HiGHS through :func:`siting.solvers.solve_pulp`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -101,6 +101,18 @@ class EmbeddedFacilities:
     :math:`v_{is} \le \sum_{j:(i,j)\in P_s} x_{js}` and people served
     :math:`\sum N_{is} v_{is}` (min area and the standard still apply).
 
+    **Decomposition** (``decompose``, :mod:`~siting.models.embedded.decompose`): with
+    ``max_served`` and a budget (and no binding ``max_new_sites``), the rows other than
+    the budget split into groups :math:`g` sharing no variable; with :math:`V_g(b)` the
+    most value of group :math:`g` at cost :math:`\le b`, the model is
+    :math:`\max \sum_g V_g(b_g)` s.t. :math:`\sum_g b_g \le B`. Each :math:`V_g` is
+    solved at a few budgets; the plans found give a multiple-choice knapsack (one plan
+    per group within :math:`B`: the city plan), and since :math:`V_g` is nondecreasing,
+    the proven bounds :math:`u_k \ge V_g(b_k)` give step functions :math:`V_g(b) \le
+    \min_{k' \ge k} u_{k'}` on :math:`(b_{k-1}, b_k]` whose knapsack is a proven city
+    bound. The curves are refined where the bound's allocation lands until the gap is
+    within ``mip_gap``; each group's plan is then re-solved for least cost at its value.
+
     Size: one flow variable per pair within the service's threshold and positive demand,
     aggregated per demand point (never per person, never demand × sites).
 
@@ -171,7 +183,9 @@ class EmbeddedFacilities:
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
               msg: bool = False, mip_gap: float = 0.0, marginal: bool = True,
-              fallback: bool = True, progress: Progress | None = None) -> EmbeddedSolution:
+              fallback: bool = True, progress: Progress | None = None,
+              decompose: bool | None = None, mapper: Callable | None = None,
+              workers: int = 1) -> EmbeddedSolution:
         """Solve; return the plan (raises :class:`InfeasibleError` with a planning reason).
 
         ``max_served`` is solved in two stages (people served, then cost at that
@@ -198,15 +212,27 @@ class EmbeddedFacilities:
             With a time limit, return the greedy plan when the solver found none or a
             worse one.
         progress
-            Called with ``(seconds, incumbent, bound)`` of the first stage's solve.
+            Called with ``(seconds, incumbent, bound)`` of the first stage's solve (of
+            each round of a decomposed solve).
+        decompose
+            Split the model into groups sharing only the budget and allocate it over
+            their value curves (see the class docstring): True, False or None (auto:
+            when there are ≥ 2 groups, none with over two thirds of the columns).
+        mapper
+            ``map``-like callable running the groups' solves (``map``,
+            ``Executor.map``, a dask ``Client.map``); default the built-in ``map``.
+        workers
+            How many group solves the mapper runs at once (shares the time limit).
 
         Returns
         -------
         EmbeddedSolution
-            The plan; its ``summary["notes"]`` are this solve's own.
+            The plan; its ``summary["notes"]`` are this solve's own; a decomposed solve
+            adds ``summary["groups"]`` (per group: budget, cost, value, new sites).
         """
         return solve(self.data, self.formulation, solver, time_limit, msg, mip_gap,
-                     marginal, fallback, progress=progress)
+                     marginal, fallback, progress=progress, decompose=decompose,
+                     mapper=mapper, workers=workers)
 
     def budget_sweep(self, budgets: Sequence[float], solver: str = DEFAULT_SOLVER,
                      time_limit: float | None = None, mip_gap: float = 0.0,
