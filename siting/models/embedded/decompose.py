@@ -125,7 +125,7 @@ def refusal(data: EmbeddedData, form: Formulation) -> str | None:
         return f"objective {data.objective} (decomposition needs max_served)"
     if data.budget is None:
         return "no budget"
-    names = form.problem.constraints
+    names = form.problem._constraints  # by name, as PuLP holds them
     if "budget" not in names:
         return "the model has no single budget row"
     if "max_new_sites" in names and data.max_new_sites is not None \
@@ -158,7 +158,7 @@ def split(form: Formulation) -> Split:
         c[col[v.name]] = coef
     cost = np.zeros(n)
     indptr, index, value, row_lo, row_hi = [0], [], [], [], []
-    for name, con in prob.constraints.items():
+    for name, con in prob._constraints.items():
         if name in ("budget", "max_new_sites"):
             if name == "budget":
                 for v, coef in con.items():
@@ -195,7 +195,7 @@ def split(form: Formulation) -> Split:
     for rs in np.split(row_order, np.cumsum(np.bincount(row_label, minlength=n + m))[:-1]):
         if len(rs):
             rows_of[int(row_label[rs[0]])] = rs
-    budget = float(-prob.constraints["budget"].constant)
+    budget = float(-prob._constraints["budget"].constant)
     models, keys = [], []
     for gr in groups:
         rs = rows_of.get(int(col_label[gr[0]]), np.zeros(0, np.int64))
