@@ -50,6 +50,7 @@ from scipy.sparse.csgraph import connected_components
 from siting.errors import InfeasibleError, SitingError
 from siting.models.embedded.allocate import (
     Curve,
+    Point,
     curve_bound,
     least_cost,
     mckp,
@@ -57,7 +58,8 @@ from siting.models.embedded.allocate import (
     solve_point,
 )
 from siting.models.embedded.data import EmbeddedData
-from siting.models.embedded.formulation import Formulation
+from siting.models.embedded.formulation import Formulation, solve_safe
+from siting.models.embedded.heuristics import fixed_to, greedy_areas
 from siting.solvers import MatrixModel, Progress, SolverResult
 from siting.solvers import solve as solve_matrix
 
@@ -285,7 +287,8 @@ def _gather(mapper: Callable | None, fn: Callable, tasks: list) -> list:
 def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
                      time_limit: float | None = None, mip_gap: float = 0.0,
                      mapper: Callable | None = None, workers: int = 1,
-                     progress: Progress | None = None) -> Decomposed | None:
+                     progress: Progress | None = None,
+                     start: np.ndarray | None = None) -> Decomposed | None:
     """Solve the city over its groups (see the module docstring).
 
     Parameters
@@ -306,6 +309,9 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         How many solves the mapper runs at once (shares the time per round).
     progress
         Called with ``(seconds, plan value, bound)`` after each round.
+    start
+        Column values of a city plan (e.g. the greedy one): each group's part is a
+        first plan of its curve and a start of its solves.
 
     Returns
     -------
@@ -318,7 +324,7 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     n_cls = max(sp_.classes, default=-1) + 1
     rep = [sp_.classes.index(k) for k in range(n_cls)]  # a representative group per class
     curves = [Curve() for _ in range(n_cls)]
-    sub_gap = mip_gap / 4.0
+    sub_gap = mip_gap / 2.0
     solves = 0
     free_x = np.zeros(0)
     free_r: SolverResult | None = None
@@ -328,14 +334,14 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     free_val = 0.0 if free_r is None else free_r.objective
     free_ub = 0.0 if free_r is None else (free_r.bound if math.isfinite(free_r.bound) else _INF)
 
-    def run(tasks: list[tuple]) -> None:
+    def run(tasks: list[tuple], share: float = 0.9) -> None:
         # tasks: ("point", class, budget, again) or ("line", class, λ, lo, hi)
         nonlocal solves
         if not tasks:
             return
         waves = math.ceil(len(tasks) / max(workers, 1))
         left = _left(deadline, 1.0)
-        limit = None if left is None else max(left * 0.9 / waves, 0.5)
+        limit = None if left is None else max(left * share / waves, 0.5)
         pts = [t for t in tasks if t[0] == "point"]
         lines = [t for t in tasks if t[0] == "line"]
         # a point solved again (its own gap the slack) is asked for a tighter gap
@@ -351,15 +357,23 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
                 curves[t[1]].add(p)
         solves += len(tasks)
 
-    # round 0: each class at the whole budget; round 1, when the plans found do not
-    # fit together: each at its share of the budget (in proportion to those plans' costs)
-    run([("point", k, budget, False) for k in range(n_cls)])
+    if start is not None:  # a city plan (the greedy one): a plan of each group
+        for g, cols in enumerate(sp_.groups):
+            xg = start[cols]
+            cost = float(sp_.models[g].A[[sp_.models[g].A.shape[0] - 1]].toarray()[0] @ xg)
+            if cost <= budget * (1 + 1e-9):
+                curves[sp_.classes[g]].add(Point(cost, float(sp_.models[g].c @ xg), cost, xg,
+                                                 _INF))
+    # round 0: each class at the whole budget, briefly (its bound caps the curve);
+    # round 1, when the plans found do not fit together: each at its share of the
+    # budget (in proportion to those plans' costs)
+    run([("point", k, budget, False) for k in range(n_cls)], share=0.15)
     top = np.array([max((p.cost for p in curves[k].points if p.x is not None), default=0.0)
                     for k in sp_.classes])
     if top.sum() > budget:
         share = budget * top / max(top.sum(), 1e-9)
         run([("point", k, float(share[rep[k]]), False) for k in range(n_cls)
-             if share[rep[k]] > 0])
+             if share[rep[k]] > 0], share=0.5)
     trace: list = []
     rounds = 0
     lb = ub = -_INF
@@ -378,9 +392,11 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         lb = lb_g + free_val + sp_.constant
         ub_g, interval, spend = curve_bound(per_group, budget)
         ub = ub_g + free_ub + sp_.constant
-        if _DEBUG:
+        if _DEBUG:  # SITING_DECOMPOSE_DEBUG=1: the first curve and the bound's choice
             print([(round(p.budget), round(p.value, 1), round(p.bound, 1))
-                   for p in curves[0].points], [(round(a), round(b), round(l, 5), round(m, 1)) for a, b, l, m in curves[0].lines], interval, spend, round(time.perf_counter() - t0, 1))
+                   for p in curves[0].points],
+                  [(round(a), round(b), round(lam, 5), round(m, 1))
+                   for a, b, lam, m in curves[0].lines], interval, spend)
         trace.append((time.perf_counter() - t0, lb, ub))
         if progress is not None:
             progress(*trace[-1])
@@ -425,6 +441,17 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
              f"choice knapsack), the bound {ub:,.1f} proven from the curves' bounds"]
     return Decomposed(x, r1, r2, np.array([p.budget for p in chosen]), costs, owner, rounds,
                       solves, notes, trace)
+
+
+def _greedy_start(data: EmbeddedData, form: Formulation, parts: Split,
+                  solver: str) -> np.ndarray | None:
+    """The greedy city plan (binaries fixed, the rest an LP) as column values, or None."""
+    try:
+        with fixed_to(form, data, greedy_areas(data)):
+            solve_safe(form.problem, solver, None, False, 0.0)
+    except SitingError:
+        return None
+    return np.array([float(v.varValue or 0.0) for v in parts.variables])
 
 
 def _left(deadline: float | None, keep: float) -> float | None:
@@ -537,7 +564,7 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
         return None
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.5)
     dec = solve_decomposed(parts, float(data.budget or 0.0), solver, left, mip_gap, mapper,
-                           workers, progress)
+                           workers, progress, _greedy_start(data, form, parts, solver))
     if dec is None:
         return None
     for v, val in zip(parts.variables, dec.x):
