@@ -75,7 +75,12 @@ def test_split_refusal_and_joined_copies(corner):
     jb, jd, js = joined(inst, demand, sites, 3)
     assert len(jb.pair_dist) > len(big.pair_dist)
     mj = EmbeddedFacilities(jb, pol, jd, js, budget=1e6)
-    assert split(mj.formulation).n_groups < 3
+    n_joined = split(mj.formulation).n_groups
+    assert n_joined < 3
+    notes = mj.solve("highs", time_limit=4, mip_gap=0.01, marginal=False,
+                     decompose=True).summary["notes"]
+    said = "decomposition asked for" if n_joined == 1 else f"decomposed into {n_joined}"
+    assert any(said in n for n in notes)
     cheap = EmbeddedFacilities(big, pol, d, st, objective="min_cost")
     assert "objective min_cost" in refusal(cheap.data, cheap.formulation)
     free = EmbeddedFacilities(big, pol, d, st)

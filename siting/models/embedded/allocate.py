@@ -26,7 +26,7 @@ _INF = float("inf")
 # the multiple-choice knapsack
 # ---------------------------------------------------------------------------
 
-def mckp(values: Sequence[np.ndarray], costs: Sequence[np.ndarray],
+def mckp(values: Sequence[Sequence[float] | np.ndarray], costs: Sequence[Sequence[float] | np.ndarray],
          budget: float) -> tuple[np.ndarray, float, float]:
     """Choose one option per group, costs summing to at most ``budget``, most value.
 
@@ -344,9 +344,12 @@ def curve_bound(curves: Sequence[Curve], budget: float) -> tuple[float, np.ndarr
     if any(not np.isfinite(s[2]).all() or len(s[2]) == 0 for s in steps):
         return _INF, np.zeros(0, np.int64), np.zeros(0)
     scale = max(budget, 1.0)
-    cols_c, lo, hi, integer = [], [], [], []
+    cols_c: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    integer: list[int] = []
     rows: list[tuple[list, list, float, float]] = []  # (cols, coefs, lo, hi)
-    sizes = []
+    sizes: list[int] = []
     for c, (blo, bhi, ubar, _) in zip(curves, steps):
         n_k = len(ubar)
         sizes.append(n_k)

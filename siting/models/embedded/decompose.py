@@ -349,9 +349,9 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
                  sub_gap / 4 if again else sub_gap, solver) for _, k, b, again in pts]
         for (_, k, _, _), p in zip(pts, _gather(mapper, solve_point, jobs)):
             curves[k].add(p)
-        jobs = [(sp_.models[rep[k]], lam, lo, hi, limit, sub_gap, solver)
-                for _, k, lam, lo, hi in lines]
-        for t, (line, p) in zip(lines, _gather(mapper, solve_lagrange, jobs)):
+        ljobs = [(sp_.models[rep[k]], lam, lo, hi, limit, sub_gap, solver)
+                 for _, k, lam, lo, hi in lines]
+        for t, (line, p) in zip(lines, _gather(mapper, solve_lagrange, ljobs)):
             curves[t[1]].lines.append(line)
             if p is not None:
                 curves[t[1]].add(p)
@@ -367,13 +367,13 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     # round 0: each class at the whole budget, briefly (its bound caps the curve);
     # round 1, when the plans found do not fit together: each at its share of the
     # budget (in proportion to those plans' costs)
-    run([("point", k, budget, False) for k in range(n_cls)], share=0.15)
+    run([("point", k, budget, False) for k in range(n_cls)], share=0.05)
     top = np.array([max((p.cost for p in curves[k].points if p.x is not None), default=0.0)
                     for k in sp_.classes])
     if top.sum() > budget:
         share = budget * top / max(top.sum(), 1e-9)
         run([("point", k, float(share[rep[k]]), False) for k in range(n_cls)
-             if share[rep[k]] > 0], share=0.5)
+             if share[rep[k]] > 0], share=0.3)
     trace: list = []
     rounds = 0
     lb = ub = -_INF
@@ -508,7 +508,7 @@ def _refine(curves: list[Curve], classes: list[int], interval: np.ndarray,
 def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
                solver: str = "highs", time_limit: float | None = None, mip_gap: float = 0.0,
                mapper: Callable | None = None, workers: int = 1,
-               progress: Progress | None = None) -> tuple | None:
+               progress: Progress | None = None, notes: list | None = None) -> tuple | None:
     """Decompose and solve when asked (or, with ``decompose=None``, when it pays).
 
     ``None`` (auto) decomposes a model that can be (:func:`refusal`) into at least two
@@ -536,6 +536,8 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
         How many solves the mapper runs at once.
     progress
         Called with ``(seconds, plan value, bound)`` after each round.
+    notes
+        Where to say that a model asked to decompose is one group (solved whole).
 
     Returns
     -------
@@ -561,10 +563,14 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
     parts = split(form)
     sizes = np.array([len(g) for g in parts.groups])
     if parts.n_groups < 2 or (decompose is None and sizes.max() > 2 / 3 * sizes.sum()):
+        if decompose and notes is not None:
+            notes.append(f"decomposition asked for, but the model is {parts.n_groups} group "
+                         "(its districts share demand, sites or communities): solved whole")
         return None
+    start = _greedy_start(data, form, parts, solver)
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.5)
     dec = solve_decomposed(parts, float(data.budget or 0.0), solver, left, mip_gap, mapper,
-                           workers, progress, _greedy_start(data, form, parts, solver))
+                           workers, progress, start)
     if dec is None:
         return None
     for v, val in zip(parts.variables, dec.x):

@@ -91,7 +91,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
     notes = list(data.notes)
     t0 = time.perf_counter()
     city = None if problem is not None else solve_city(
-        data, form, decompose, solver, time_limit, mip_gap, mapper, workers, progress)
+        data, form, decompose, solver, time_limit, mip_gap, mapper, workers, progress, notes)
     if city is not None:
         r1c, r2c, more, groups = city
         sol = build_solution(data, form.values(), r1c, r2c, notes + more)
