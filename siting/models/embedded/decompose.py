@@ -17,16 +17,23 @@ CBC on the group's own small matrices). :math:`V_g` is nondecreasing, so a solve
 
 * **plan** (lower bound): a multiple-choice knapsack (MCKP) over the plans found — one
   plan per group, costs summing to at most :math:`B`, most value; ties by least cost;
-* **bound** (upper bound): the MCKP over the step functions — option :math:`k` of group
-  :math:`g` costs :math:`b_{k-1}` (:math:`b_0 = 0`) and is worth :math:`\bar u_k`; every
-  allocation :math:`b_g \in (b_{k-1}, b_k]` is worth at most that, so its optimum bounds
-  the city's optimum.
+* **bound** (upper bound): a plan of group :math:`g` costing :math:`c \in (b_{k-1},
+  b_k]` (:math:`b_0 = 0`) is worth at most the step :math:`\bar u_k`, and at most
+  :math:`M + λ c` for every Lagrangian line solved over a cost range containing that
+  interval (:math:`M = \max` value :math:`- λ` cost over the plans costing within the
+  range; :math:`M = -\infty` proves no plan costs that much). The allocation
+  maximising these bounds under :math:`\sum_g c_g \le B` is a small MILP
+  (:func:`~siting.models.embedded.allocate.curve_bound`) whose optimum bounds the
+  city's optimum.
 
-Both knapsacks are solved exactly (tiny MILPs, HiGHS, gap 0; the bound is the solver's
-dual bound). Where the bound knapsack gains over the plan, its intervals are refined
-(bisected, or snapped to the cost of the plan found at the interval's top, or the
-point re-solved when its own gap is the slack) until the city gap is within
-``mip_gap`` or the time is up. Groups identical up to renumbering share one curve. The
+Both are solved exactly (tiny MILPs, HiGHS, gap 0; the bound is the solver's dual
+bound). The greedy city plan seeds the curves; each group is solved briefly at the
+whole budget (its bound caps the curve) and at its share. Where the bound's allocation
+gains over the plan, its intervals are refined (a Lagrangian line over the interval at
+the secant slope — tight where the curve is linear there; then a solve at the budget
+the bound spends there, the cost of the plan at the top, or the midpoint; or the top
+re-solved when its own gap is the slack) until the city gap is within ``mip_gap`` or
+the time is up. Groups identical up to renumbering share one curve. The
 final plan is re-solved per group for the least cost at its value (lexicographic
 objective). Sub-problems run through a ``mapper`` (``map``-like: ``map``,
 :meth:`concurrent.futures.Executor.map` or a dask ``Client.map``; futures are gathered).
@@ -65,6 +72,7 @@ from siting.solvers import solve as solve_matrix
 
 _INF = float("inf")
 _MAX_ROUNDS = 60
+_LADDER = (1.0, 1.25, 2.0)  # first budgets of each group, × its share
 _DEBUG = bool(os.environ.get("SITING_DECOMPOSE_DEBUG"))
 
 
@@ -370,10 +378,10 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     run([("point", k, budget, False) for k in range(n_cls)], share=0.05)
     top = np.array([max((p.cost for p in curves[k].points if p.x is not None), default=0.0)
                     for k in sp_.classes])
-    if top.sum() > budget:
+    if top.sum() > budget:  # the share, and a ladder above it (where allocations move)
         share = budget * top / max(top.sum(), 1e-9)
-        run([("point", k, float(share[rep[k]]), False) for k in range(n_cls)
-             if share[rep[k]] > 0], share=0.3)
+        run([("point", k, float(share[rep[k]] * f), False) for k in range(n_cls)
+             for f in _LADDER if 0 < share[rep[k]] * f < budget], share=0.4)
     trace: list = []
     rounds = 0
     lb = ub = -_INF

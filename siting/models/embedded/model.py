@@ -109,9 +109,11 @@ class EmbeddedFacilities:
     solved at a few budgets; the plans found give a multiple-choice knapsack (one plan
     per group within :math:`B`: the city plan), and since :math:`V_g` is nondecreasing,
     the proven bounds :math:`u_k \ge V_g(b_k)` give step functions :math:`V_g(b) \le
-    \min_{k' \ge k} u_{k'}` on :math:`(b_{k-1}, b_k]` whose knapsack is a proven city
-    bound. The curves are refined where the bound's allocation lands until the gap is
-    within ``mip_gap``; each group's plan is then re-solved for least cost at its value.
+    \min_{k' \ge k} u_{k'}` on :math:`(b_{k-1}, b_k]`, tightened by Lagrangian lines
+    (value :math:`\le M + λ\,` cost over a cost range); their allocation is a proven
+    city bound. The curves are refined where the bound's allocation lands until the gap
+    is within ``mip_gap``; each group's plan is then re-solved for least cost at its
+    value. A model of one group is solved whole (said in the notes when asked).
 
     Size: one flow variable per pair within the service's threshold and positive demand,
     aggregated per demand point (never per person, never demand × sites).
