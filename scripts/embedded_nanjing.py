@@ -2,17 +2,33 @@
 
 Prints one row per (budget, solver, time limit): status, objective, bound, gap, cost,
 sites, complexes, communities meeting the 30 m²/100 households standard, people served,
-run time. ``--tiles K`` solves K disjoint copies of the district as one plan (K × 31
-planning cells; give K × the budget) to see how the model scales towards a pilot city's
-≈ 100 communities. Usage::
+run time. Usage::
 
     PYTHONPATH=. python scripts/embedded_nanjing.py [--budgets 1e7,2e7] [--limits 10,60]
-        [--solvers cbc,highs] [--bbox W,S,E,N] [--tiles 1]
+        [--solvers cbc,highs] [--bbox W,S,E,N]
+
+City scale (``--tiles K1,K2,…``): K copies of the district planned as one city under
+K × the budget (``--budgets`` per copy), each configuration in its own process so its
+peak memory (``resource.getrusage``) is its own. ``--decompose`` solves by the
+decomposition (:mod:`siting.models.embedded.decompose`), ``--whole-up-to N`` also
+solves the whole model side by side for K ≤ N, ``--connected`` joins neighbouring
+copies by streets across their seams (:func:`siting.models.embedded.tiles.joined`),
+``--vary`` gives copy t site costs × (0.8 + 0.4 t/(K-1)) so the districts differ::
+
+    PYTHONPATH=. python scripts/embedded_nanjing.py --tiles 1,8,32 --decompose
+        --budgets 2e7 --limits 120 --whole-up-to 8 [--connected] [--vary]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,26 +38,80 @@ from siting.access import build_instance
 from siting.config.policy import load_policy
 from siting.config.scenario import make_scenario
 from siting.models.embedded import EmbeddedFacilities
-from siting.models.instance import Instance
+from siting.models.embedded.tiles import joined, tiled
 from siting.pipeline import run
 
 OSM = Path(__file__).resolve().parents[2] / "shared/data/nanjing_xinjiekou_osm/nanjing_xinjiekou.osm"
 
 
-def tiled(inst: Instance, demand: pd.DataFrame, sites: pd.DataFrame, k: int):
-    """``k`` disjoint copies of an instance and its tables (communities kept apart)."""
-    if k == 1:
-        return inst, demand, sites
-    nd, ns = inst.n_demand, inst.n_sites
-    big = Instance(np.tile(inst.weight, k), np.tile(inst.cost, k),
-                   np.concatenate([inst.pair_demand + t * nd for t in range(k)]),
-                   np.concatenate([inst.pair_site + t * ns for t in range(k)]),
-                   np.tile(inst.pair_dist, k), inst.threshold_m)
-    d = pd.concat([demand.assign(community_id=demand["community_id"].astype(str) + f"#{t}")
-                   for t in range(k)], ignore_index=True)
-    st = pd.concat([sites] * k, ignore_index=True)
-    st["site_id"] = np.arange(len(st))
-    return big, d, st
+def _district(osm: str, bbox):
+    """The district's instance and tables (the cheapest pipeline run gives them)."""
+    r = run(make_scenario(osm=osm, model="max_cover", max_sites=1, bbox=bbox))
+    pol = load_policy()
+    inst = build_instance(r.access, r.demand["population"].to_numpy(),
+                          r.sites["cost"].to_numpy(), pol.max_threshold_m)
+    return inst, r.demand, r.sites
+
+
+def _one(cfg: dict) -> dict:
+    """Solve one city configuration (in a fresh process); its table row."""
+    inst, demand, sites = pickle.loads(Path(cfg["district"]).read_bytes())
+    k = cfg["tiles"]
+    factors = list(0.8 + 0.4 * np.arange(k) / max(k - 1, 1)) if cfg["vary"] else None
+    make = joined if cfg["connected"] else tiled
+    inst, demand, sites = make(inst, demand, sites, k, cost_factors=factors)
+    pol = load_policy()
+    t0 = time.perf_counter()
+    m = EmbeddedFacilities(inst, pol, demand, sites, budget=cfg["budget"] * k)
+    built = time.perf_counter() - t0
+    trace: list = []
+    sol = m.solve(cfg["solver"], time_limit=cfg["limit"], mip_gap=cfg["gap"], marginal=False,
+                  decompose=cfg["decompose"],
+                  progress=lambda t, o, b: trace.append((round(t, 1), o, b)))
+    s = sol.summary
+    dec = next((n for n in s["notes"] if n.startswith("decomposed into")), "")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"copies": k, "cells": s["communities_total"], "candidates": inst.n_sites,
+            "mode": (f"decomposed: {dec.split()[2]} groups, {dec.split('(')[1].split(';')[0]}"
+                     if dec else "whole"),
+            "status": s["status"], "objective": round(s["objective"], 1),
+            "bound": round(s["best_bound"], 1), "gap_%": round(100 * s["mip_gap"], 3),
+            "cost_M": round(s["cost_total"] / 1e6, 2), "build_s": round(built, 1),
+            "wall_s": round(time.perf_counter() - t0, 1), "peak_MB": round(peak_mb),
+            "gap_over_time": [(t, round(100 * (b - o) / max(abs(o), 1e-9), 2))
+                              for t, o, b in trace][-6:]}
+
+
+def _city(args) -> None:
+    """The city-scale table: one process per configuration."""
+    bbox = tuple(float(v) for v in args.bbox.split(",")) if args.bbox else None
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        district = Path(tmp) / "district.pkl"
+        district.write_bytes(pickle.dumps(_district(args.osm, bbox)))
+        for budget in (float(b) for b in args.budgets.split(",")):
+            for limit in (float(t) for t in args.limits.split(",")):
+                for k in (int(v) for v in args.tiles.split(",")):
+                    modes = [True] if args.decompose else []
+                    if not args.decompose or k <= args.whole_up_to:
+                        modes.append(False)
+                    for dec in modes:
+                        cfg = {"district": str(district), "tiles": k, "budget": budget,
+                               "limit": limit, "gap": args.gap, "solver": "highs",
+                               "decompose": dec if dec else False,
+                               "connected": args.connected, "vary": args.vary}
+                        out = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)],
+                                             capture_output=True, text=True)
+                        if out.returncode:
+                            print(out.stderr[-2000:])
+                            continue
+                        row = json.loads(out.stdout.strip().splitlines()[-1])
+                        row = {"budget_M_per_copy": budget / 1e6, "limit_s": limit, **row}
+                        rows.append(row)
+                        print(pd.DataFrame(rows[-1:]).drop(columns="gap_over_time").to_string(
+                            index=False, header=len(rows) == 1), flush=True)
+                        print("   gap % over time:", row["gap_over_time"], flush=True)
+    print(pd.DataFrame(rows).drop(columns="gap_over_time").to_string(index=False))
 
 
 def main() -> None:
@@ -51,14 +121,23 @@ def main() -> None:
     ap.add_argument("--limits", default="10,60")
     ap.add_argument("--solvers", default="cbc,highs")
     ap.add_argument("--bbox", default=None)
-    ap.add_argument("--tiles", type=int, default=1)
+    ap.add_argument("--tiles", default=None, help="copies, comma-separated (city scale)")
+    ap.add_argument("--decompose", action="store_true")
+    ap.add_argument("--whole-up-to", type=int, default=0)
+    ap.add_argument("--connected", action="store_true")
+    ap.add_argument("--vary", action="store_true")
+    ap.add_argument("--gap", type=float, default=0.005)
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one:
+        print(json.dumps(_one(json.loads(args.one))))
+        return
+    if args.tiles:
+        _city(args)
+        return
     bbox = tuple(float(v) for v in args.bbox.split(",")) if args.bbox else None
-    r = run(make_scenario(osm=args.osm, model="max_cover", max_sites=1, bbox=bbox))
+    inst, demand, sites = _district(args.osm, bbox)
     pol = load_policy()
-    inst = build_instance(r.access, r.demand["population"].to_numpy(),
-                          r.sites["cost"].to_numpy(), pol.max_threshold_m)
-    inst, demand, sites = tiled(inst, r.demand, r.sites, args.tiles)
     print(f"{inst.n_demand} demand points, {inst.n_sites} candidates, {len(inst.pair_dist)} "
           f"pairs within {inst.threshold_m:.0f} m, {inst.weight.sum():,.0f} people")
     rows = []

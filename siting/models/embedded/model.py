@@ -11,7 +11,7 @@ and solved with CBC or HiGHS through :func:`siting.solvers.solve_pulp`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -124,6 +124,11 @@ class EmbeddedFacilities:
     :math:`v_{is} \le \sum_{j:(i,j)\in P_s} x_{js}` and people served
     :math:`\sum N_{is} v_{is}` (min area and the standard still apply).
 
+    **Decomposition** (``decompose``, formulation in
+    :mod:`~siting.models.embedded.decompose`): with ``max_served`` and a budget, groups
+    :math:`g` sharing only the budget, :math:`\max \sum_g V_g(b_g)` s.t.
+    :math:`\sum_g b_g \le B` over their value curves :math:`V_g`, with a proven bound.
+
     Size: one flow variable per pair within the service's threshold and positive demand,
     aggregated per demand point (never per person, never demand × sites).
 
@@ -208,7 +213,9 @@ class EmbeddedFacilities:
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
               msg: bool = False, mip_gap: float = 0.0, marginal: bool = True,
-              fallback: bool = True, progress: Progress | None = None) -> EmbeddedSolution:
+              fallback: bool = True, progress: Progress | None = None,
+              decompose: bool | None = False, mapper: Callable | None = None,
+              workers: int = 1) -> EmbeddedSolution:
         """Solve; return the plan (raises :class:`InfeasibleError` with a planning reason).
 
         ``max_served`` is solved in two stages (people served, then cost at that
@@ -235,37 +242,34 @@ class EmbeddedFacilities:
             With a time limit, return the greedy plan when the solver found none or a
             worse one.
         progress
-            Called with ``(seconds, incumbent, bound)`` of the first stage's solve.
+            Called with ``(seconds, incumbent, bound)`` of the first stage's solve (of
+            each round of a decomposed solve).
+        decompose
+            Split the model into groups sharing only the budget and allocate it over
+            their value curves (see the class docstring): True, False (default) or None
+            (auto: when there are ≥ 2 groups, none with over two thirds of the columns).
+            Off by default: on districts that differ the whole model did better within
+            the same time (README, "A city under one budget").
+        mapper
+            ``map``-like callable running the groups' solves (``map``,
+            ``Executor.map``, a dask ``Client.map``); default the built-in ``map``.
+        workers
+            How many group solves the mapper runs at once (shares the time limit).
 
         Returns
         -------
         EmbeddedSolution
-            The plan; its ``summary["notes"]`` are this solve's own.
+            The plan; its ``summary["notes"]`` are this solve's own; a decomposed solve
+            adds ``summary["groups"]`` (per group: budget, cost, value, new sites).
         """
-        t0 = time.perf_counter()
-        if self.programme_vars is not None:  # a greedy start the programme can pay for
-            self.data = fit_greedy(self.data, self.formulation, solver,
-                                   10.0 if time_limit is None else 0.3 * time_limit)
-            if time_limit is not None:
-                time_limit = max(time_limit - (time.perf_counter() - t0), 1.0)
-        try:
-            sol = solve(self.data, self.formulation, solver, time_limit, msg, mip_gap,
-                        marginal, fallback, progress=progress)
-        except InfeasibleError as exc:
-            why = None if self.programme_vars is None else explain_shortfall(
-                self.data, self.formulation, self.programme_vars, solver, time_limit)
-            if why is None:
-                raise
-            raise InfeasibleError(why) from exc
-        if self.programme_vars is not None:
-            note = settle(self.data, self.formulation, self.programme_vars, sol.sites, solver,
-                          time_limit)
-            sol.summary["notes"] += [note] if note else []
-            year, sheets = programme_tables(self.data, self.formulation, self.programme_vars,
-                                            sol.sites)
-            sol.sheets.update(sheets)
-            sol.sites["year_open"] = year.to_numpy()
-        return sol
+        def run(data: EmbeddedData, limit: float | None) -> EmbeddedSolution:
+            return solve(data, self.formulation, solver, limit, msg, mip_gap, marginal,
+                         fallback, progress=progress, decompose=decompose, mapper=mapper,
+                         workers=workers)
+
+        if self.programme_vars is None:
+            return run(self.data, time_limit)
+        return _solve_programme(self, solver, time_limit, run)
 
     def budget_sweep(self, budgets: Sequence[float], solver: str = DEFAULT_SOLVER,
                      time_limit: float | None = None, mip_gap: float = 0.0,
@@ -336,3 +340,29 @@ def _cols(table: pd.DataFrame | None, *names: str) -> dict:
     if table is None:
         return {}
     return {c: table[c].to_numpy() for c in names if c in table}
+
+
+def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float | None,
+                     run: Callable) -> EmbeddedSolution:
+    """Solve a programme: from a greedy start it can pay for, the short source named when
+    infeasible, then the opening years, payments and the programme's sheets."""
+    pv = model.programme_vars
+    assert pv is not None
+    t0 = time.perf_counter()
+    model.data = fit_greedy(model.data, model.formulation, solver,
+                            10.0 if time_limit is None else 0.3 * time_limit)
+    if time_limit is not None:
+        time_limit = max(time_limit - (time.perf_counter() - t0), 1.0)
+    try:
+        sol = run(model.data, time_limit)
+    except InfeasibleError as exc:
+        why = explain_shortfall(model.data, model.formulation, pv, solver, time_limit)
+        if why is None:
+            raise
+        raise InfeasibleError(why) from exc
+    note = settle(model.data, model.formulation, pv, sol.sites, solver, time_limit)
+    sol.summary["notes"] += [note] if note else []
+    year, sheets = programme_tables(model.data, model.formulation, pv, sol.sites)
+    sol.sheets.update(sheets)
+    sol.sites["year_open"] = year.to_numpy()
+    return sol

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pulp
@@ -18,6 +18,7 @@ import pulp
 from siting.config.scenario import DEFAULT_SOLVER
 from siting.errors import InfeasibleError, SitingError
 from siting.models.embedded.data import EmbeddedData
+from siting.models.embedded.decompose import solve_city
 from siting.models.embedded.diagnosis import (
     explain_infeasible,
     marginal_values,
@@ -39,7 +40,8 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
           time_limit: float | None = None, msg: bool = False, mip_gap: float = 0.0,
           marginal: bool = True, fallback: bool = True,
           problem: pulp.LpProblem | None = None,
-          progress: Progress | None = None) -> EmbeddedSolution:
+          progress: Progress | None = None, decompose: bool | None = False,
+          mapper: Callable | None = None, workers: int = 1) -> EmbeddedSolution:
     """Solve the model; return the plan (see :meth:`EmbeddedFacilities.solve`).
 
     Parameters
@@ -65,7 +67,17 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
         The problem to solve, ``form.problem`` or a copy of it with more rows (its
         variables are those of ``form``).
     progress
-        Called with ``(seconds, incumbent, bound)`` of the first stage's solve.
+        Called with ``(seconds, incumbent, bound)`` of the first stage's solve (of each
+        round of a decomposed solve).
+    decompose
+        Solve independent groups under the one budget and allocate it over their value
+        curves (:mod:`~siting.models.embedded.decompose`): True, False (default) or None
+        (auto).
+        Only for the built problem (``problem`` None).
+    mapper
+        ``map``-like callable running a decomposed solve's group solves.
+    workers
+        How many solves the mapper runs at once.
 
     Returns
     -------
@@ -79,6 +91,13 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
     prob = form.problem if problem is None else problem
     notes = list(data.notes)
     t0 = time.perf_counter()
+    city = None if problem is not None else solve_city(
+        data, form, decompose, solver, time_limit, mip_gap, mapper, workers, progress, notes)
+    if city is not None:
+        r1c, r2c, more, groups = city
+        sol = build_solution(data, form.values(), r1c, r2c, notes + more)
+        sol.summary["groups"] = groups
+        return _finish(sol, data, form.values(), marginal, t0)
     greedy = False
     start: dict | None = None
     rg: SolverResult | None = None
@@ -163,6 +182,12 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
                                             mip_gap)
         values = values if values2 is None else values2
     sol = build_solution(data, values, r1, stage2, notes)
+    return _finish(sol, data, values, marginal, t0)
+
+
+def _finish(sol: EmbeddedSolution, data: EmbeddedData, values: dict, marginal: bool,
+            t0: float) -> EmbeddedSolution:
+    """Marginal values (when asked) and the run time of a plan."""
     if marginal and len(sol.sites):
         vals, people = marginal_values(data, sol.sites["site"].tolist(), plan_areas(data, values))
         sol.sites["marginal_value"] = vals

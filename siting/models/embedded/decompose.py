@@ -1,0 +1,596 @@
+r"""A city-wide embedded plan by decomposition: independent groups under one budget.
+
+The built model (:mod:`~siting.models.embedded.formulation`) is read as matrices. Its
+columns and rows fall into **groups** that share no row once the budget row is set
+aside: the connected components of the row–column graph (demand rows ↔ sites through
+each service's pairs, sites ↔ communities through the area standard's reach, the
+communities' equity rows, each site's complex rule). Components with no cost form one
+*free* group; the others are the *paid* groups :math:`g`, linked only by the budget
+:math:`\sum_g \text{cost}_g \le B`. Any other row that touches several groups (e.g. a
+per-year budget) merges them, so the split is exact by construction.
+
+Each paid group's **value curve** :math:`V_g(b)` = max people served (priority-weighted,
+minus the standard's penalty) at cost :math:`\le b` is solved at a few budgets (HiGHS or
+CBC on the group's own small matrices). :math:`V_g` is nondecreasing, so a solve at
+:math:`b_k` with proven bound :math:`u_k` bounds :math:`V_g(b) \le \bar u_k = \min_{k'
+\ge k} u_{k'}` for all :math:`b \le b_k`. The city:
+
+* **plan** (lower bound): a multiple-choice knapsack (MCKP) over the plans found — one
+  plan per group, costs summing to at most :math:`B`, most value; ties by least cost;
+* **bound** (upper bound): a plan of group :math:`g` costing :math:`c \in (b_{k-1},
+  b_k]` (:math:`b_0 = 0`) is worth at most the step :math:`\bar u_k`, and at most
+  :math:`M + λ c` for every Lagrangian line solved over a cost range containing that
+  interval (:math:`M = \max` value :math:`- λ` cost over the plans costing within the
+  range; :math:`M = -\infty` proves no plan costs that much). The allocation
+  maximising these bounds under :math:`\sum_g c_g \le B` is a small MILP
+  (:func:`~siting.models.embedded.allocate.curve_bound`) whose optimum bounds the
+  city's optimum.
+
+Both are solved exactly (tiny MILPs, HiGHS, gap 0; the bound is the solver's dual
+bound). The greedy city plan seeds the curves; each group is solved briefly at the
+whole budget (its bound caps the curve) and at its share. Where the bound's allocation
+gains over the plan, its intervals are refined (a Lagrangian line over the interval at
+the secant slope — tight where the curve is linear there; then a solve at the budget
+the bound spends there, the cost of the plan at the top, or the midpoint; or the top
+re-solved when its own gap is the slack) until the city gap is within ``mip_gap`` or
+the time is up. Groups identical up to renumbering share one curve. The
+final plan is re-solved per group for the least cost at its value (lexicographic
+objective). Sub-problems run through a ``mapper`` (``map``-like: ``map``,
+:meth:`concurrent.futures.Executor.map` or a dask ``Client.map``; futures are gathered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pulp
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from siting.errors import InfeasibleError, SitingError
+from siting.models.embedded.allocate import (
+    Curve,
+    Point,
+    curve_bound,
+    least_cost,
+    mckp,
+    solve_lagrange,
+    solve_point,
+)
+from siting.models.embedded.data import EmbeddedData
+from siting.models.embedded.formulation import Formulation, solve_safe
+from siting.models.embedded.heuristics import fixed_to, greedy_areas
+from siting.solvers import MatrixModel, Progress, SolverResult
+from siting.solvers import solve as solve_matrix
+
+_INF = float("inf")
+_MAX_ROUNDS = 60
+_LADDER = (1.0, 1.25, 2.0)  # first budgets of each group, × its share
+_DEBUG = bool(os.environ.get("SITING_DECOMPOSE_DEBUG"))
+
+
+# ---------------------------------------------------------------------------
+# the model as matrices, split into groups
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Split:
+    """The built model as matrices, split into groups that share no row but the budget.
+
+    Attributes
+    ----------
+    variables
+        The PuLP variables, in column order.
+    groups
+        Per paid group, its column indices (sorted).
+    free
+        Column indices of the components without cost (solved once).
+    models
+        Per paid group, its :class:`~siting.solvers.MatrixModel` (maximise value), the
+        last row its cost :math:`\\le` the budget.
+    free_model
+        The free columns' model (None when there are none).
+    classes
+        Per paid group, the index of its class (groups identical up to renumbering).
+    constant
+        The objective's constant.
+    """
+
+    variables: list
+    groups: list[np.ndarray]
+    free: np.ndarray
+    models: list[MatrixModel]
+    free_model: MatrixModel | None
+    classes: list[int]
+    constant: float
+
+    @property
+    def n_groups(self) -> int:
+        """Number of paid groups."""
+        return len(self.groups)
+
+
+def refusal(data: EmbeddedData, form: Formulation) -> str | None:
+    """Why the model cannot be decomposed over one budget, or None when it can.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    form
+        Its built formulation.
+
+    Returns
+    -------
+    str or None
+    """
+    if data.objective != "max_served":
+        return f"objective {data.objective} (decomposition needs max_served)"
+    if data.budget is None:
+        return "no budget"
+    names = form.problem._constraints  # by name, as PuLP holds them
+    if "budget" not in names:
+        return "the model has no single budget row"
+    if "max_new_sites" in names and data.max_new_sites is not None \
+            and data.max_new_sites < len(form.open_site):
+        return "a binding max_new_sites (a second linking resource)"
+    return None
+
+
+def split(form: Formulation) -> Split:
+    """The model's matrices and its groups (see the module docstring).
+
+    Parameters
+    ----------
+    form
+        The built formulation (``max_served`` with a ``budget`` row).
+
+    Returns
+    -------
+    Split
+    """
+    prob = form.problem
+    variables = prob.variables()
+    col = {v.name: i for i, v in enumerate(variables)}
+    n = len(variables)
+    lo = np.array([-_INF if v.lowBound is None else v.lowBound for v in variables], float)
+    hi = np.array([_INF if v.upBound is None else v.upBound for v in variables], float)
+    is_int = np.array([v.cat == pulp.LpInteger for v in variables], bool)
+    c = np.zeros(n)
+    for v, coef in prob.objective.items():
+        c[col[v.name]] = coef
+    cost = np.zeros(n)
+    indptr, index, value, row_lo, row_hi = [0], [], [], [], []
+    for name, con in prob._constraints.items():
+        if name in ("budget", "max_new_sites"):
+            if name == "budget":
+                for v, coef in con.items():
+                    cost[col[v.name]] = coef
+            continue
+        for v, coef in con.items():
+            if coef != 0:
+                index.append(col[v.name])
+                value.append(coef)
+        indptr.append(len(index))
+        lb, ub = con.getLb(), con.getUb()
+        row_lo.append(-_INF if lb is None else lb)
+        row_hi.append(_INF if ub is None else ub)
+    m = len(row_lo)
+    A = sp.csr_array((np.array(value, float), np.array(index, np.int64),
+                      np.array(indptr, np.int64)), shape=(m, n))
+    row_lo_a, row_hi_a = np.array(row_lo, float), np.array(row_hi, float)
+    # components of the bipartite row–column graph
+    coo = A.tocoo()
+    g = sp.coo_array((np.ones(len(coo.row)), (coo.row + n, coo.col)), shape=(n + m, n + m))
+    _, label = connected_components(g, directed=False)
+    col_label, row_label = label[:n], label[n:]
+    paid_labels = np.unique(col_label[cost != 0])
+    paid = np.isin(col_label, paid_labels)
+    order = np.argsort(col_label, kind="stable")
+    # columns in the order of their names' numbers (identical groups line up)
+    nat = [_natural(v.name) for v in variables]
+    groups = [np.array(sorted(gr.tolist(), key=nat.__getitem__), np.int64)
+              for gr in np.split(order, np.cumsum(np.bincount(col_label))[:-1])
+              if len(gr) and paid[gr[0]]]
+    groups.sort(key=lambda gr: int(gr.min()))
+    rows_of = {}
+    row_order = np.argsort(row_label, kind="stable")
+    for rs in np.split(row_order, np.cumsum(np.bincount(row_label, minlength=n + m))[:-1]):
+        if len(rs):
+            rows_of[int(row_label[rs[0]])] = rs
+    budget = float(-prob._constraints["budget"].constant)
+    models, keys = [], []
+    for gr in groups:
+        rs = rows_of.get(int(col_label[gr[0]]), np.zeros(0, np.int64))
+        sub = sp.vstack([A[rs][:, gr], sp.csr_array(cost[gr][None, :])]).tocsr()
+        model = MatrixModel(c[gr], sub, np.append(row_lo_a[rs], -_INF),
+                            np.append(row_hi_a[rs], budget), hi[gr],
+                            np.flatnonzero(is_int[gr]), maximize=True, col_lo=lo[gr])
+        models.append(model)
+        keys.append(_key(model))
+    free = np.flatnonzero(~paid)
+    free_model = None
+    if len(free):
+        rs = np.flatnonzero(~np.isin(row_label, paid_labels) & (np.diff(A.indptr) > 0))
+        free_model = MatrixModel(c[free], A[rs][:, free], row_lo_a[rs], row_hi_a[rs],
+                                 hi[free], np.flatnonzero(is_int[free]), maximize=True,
+                                 col_lo=lo[free])
+    first: dict[str, int] = {}
+    classes = [first.setdefault(k, len(first)) for k in keys]
+    const = float(prob.objective.constant)
+    return Split(variables, groups, free, models, free_model, classes, const)
+
+
+def _natural(name: str) -> tuple:
+    """Sort key of a column name: its prefix, then its numbers as numbers."""
+    parts = re.split(r"(\d+)", name)
+    return (parts[0], tuple(int(p) for p in parts[1::2]))
+
+
+def _key(model: MatrixModel) -> str:
+    """A digest of a group's model without its budget (equal for identical groups)."""
+    h = hashlib.sha1()
+    A = model.A
+    for arr in (A.indptr, A.indices, A.data, model.c, model.row_lo, model.row_hi[:-1],
+                model.col_hi, model.lower, model.integer):
+        h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(b"|")
+    return h.hexdigest()
+
+# ---------------------------------------------------------------------------
+# the city
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Decomposed:
+    """The city plan of a decomposed solve.
+
+    Attributes
+    ----------
+    x
+        Column values of the whole model (in :attr:`Split.variables` order).
+    result
+        The city's first stage: objective (plan value), proven bound, gap and status.
+    stage2
+        The least-cost stage over the groups (status ``optimal`` when every group's was).
+    budgets
+        Per paid group, the budget of the plan chosen; ``costs`` their costs.
+    group_of_column
+        Paid group of each column (``-1``: the free part).
+    rounds, solves
+        Refinement rounds and group solves made.
+    notes
+        What the decomposition did, for the plan's notes.
+    trace
+        ``(seconds, plan value, bound)`` after each round.
+    """
+
+    x: np.ndarray
+    result: SolverResult
+    stage2: SolverResult
+    budgets: np.ndarray
+    costs: np.ndarray
+    group_of_column: np.ndarray
+    rounds: int
+    solves: int
+    notes: list
+    trace: list
+
+
+def _gather(mapper: Callable | None, fn: Callable, tasks: list) -> list:
+    """Run tasks through the mapper (futures, e.g. dask's, are gathered)."""
+    if not tasks:
+        return []
+    out = list((mapper or map)(fn, tasks))
+    return [r.result() if hasattr(r, "result") and callable(r.result) else r for r in out]
+
+
+def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
+                     time_limit: float | None = None, mip_gap: float = 0.0,
+                     mapper: Callable | None = None, workers: int = 1,
+                     progress: Progress | None = None,
+                     start: np.ndarray | None = None) -> Decomposed | None:
+    """Solve the city over its groups (see the module docstring).
+
+    Parameters
+    ----------
+    sp_
+        The split model (:func:`split`).
+    budget
+        The city budget :math:`B`.
+    solver
+        ``"highs"`` or ``"cbc"`` for the groups' solves.
+    time_limit
+        Seconds for the whole call; None for no limit.
+    mip_gap
+        Relative city gap at which to stop.
+    mapper
+        ``map``-like callable running the groups' solves (default: the built-in ``map``).
+    workers
+        How many solves the mapper runs at once (shares the time per round).
+    progress
+        Called with ``(seconds, plan value, bound)`` after each round.
+    start
+        Column values of a city plan (e.g. the greedy one): each group's part is a
+        first plan of its curve and a start of its solves.
+
+    Returns
+    -------
+    Decomposed or None
+        None when some group has no plan within the budget or the time (the caller
+        then solves the whole model).
+    """
+    t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
+    n_cls = max(sp_.classes, default=-1) + 1
+    rep = [sp_.classes.index(k) for k in range(n_cls)]  # a representative group per class
+    curves = [Curve() for _ in range(n_cls)]
+    sub_gap = mip_gap / 2.0
+    solves = 0
+    free_x = np.zeros(0)
+    free_r: SolverResult | None = None
+    if sp_.free_model is not None and sp_.free_model.shape[1]:
+        free_r = solve_matrix(sp_.free_model, solver, _left(deadline, 0.2), False, sub_gap)
+        free_x = free_r.x
+    free_val = 0.0 if free_r is None else free_r.objective
+    free_ub = 0.0 if free_r is None else (free_r.bound if math.isfinite(free_r.bound) else _INF)
+
+    def run(tasks: list[tuple], share: float = 0.9) -> None:
+        # tasks: ("point", class, budget, again) or ("line", class, λ, lo, hi)
+        nonlocal solves
+        if not tasks:
+            return
+        waves = math.ceil(len(tasks) / max(workers, 1))
+        left = _left(deadline, 1.0)
+        limit = None if left is None else max(left * share / waves, 0.5)
+        pts = [t for t in tasks if t[0] == "point"]
+        lines = [t for t in tasks if t[0] == "line"]
+        # a point solved again (its own gap the slack) is asked for a tighter gap
+        jobs = [(sp_.models[rep[k]], b, curves[k].start_for(b), limit,
+                 sub_gap / 4 if again else sub_gap, solver) for _, k, b, again in pts]
+        for (_, k, _, _), p in zip(pts, _gather(mapper, solve_point, jobs)):
+            curves[k].add(p)
+        ljobs = [(sp_.models[rep[k]], lam, lo, hi, limit, sub_gap, solver)
+                 for _, k, lam, lo, hi in lines]
+        for t, (line, p) in zip(lines, _gather(mapper, solve_lagrange, ljobs)):
+            curves[t[1]].lines.append(line)
+            if p is not None:
+                curves[t[1]].add(p)
+        solves += len(tasks)
+
+    if start is not None:  # a city plan (the greedy one): a plan of each group
+        for g, cols in enumerate(sp_.groups):
+            xg = start[cols]
+            cost = float(sp_.models[g].A[[sp_.models[g].A.shape[0] - 1]].toarray()[0] @ xg)
+            if cost <= budget * (1 + 1e-9):
+                curves[sp_.classes[g]].add(Point(cost, float(sp_.models[g].c @ xg), cost, xg,
+                                                 _INF))
+    # round 0: each class at the whole budget, briefly (its bound caps the curve);
+    # round 1, when the plans found do not fit together: each at its share of the
+    # budget (in proportion to those plans' costs)
+    run([("point", k, budget, False) for k in range(n_cls)], share=0.05)
+    top = np.array([max((p.cost for p in curves[k].points if p.x is not None), default=0.0)
+                    for k in sp_.classes])
+    if top.sum() > budget:  # the share, and a ladder above it (where allocations move)
+        share = budget * top / max(top.sum(), 1e-9)
+        run([("point", k, float(share[rep[k]] * f), False) for k in range(n_cls)
+             for f in _LADDER if 0 < share[rep[k]] * f < budget], share=0.4)
+    trace: list = []
+    rounds = 0
+    lb = ub = -_INF
+    choice = np.zeros(0, np.int64)
+    per_group = [curves[k] for k in sp_.classes]
+    while True:
+        rounds += 1
+        plans = [curves[k].plans() for k in range(n_cls)]
+        if any(not p for p in plans):
+            return None
+        try:
+            choice, lb_g, _ = mckp([[p.value for p in plans[k]] for k in sp_.classes],
+                                   [[p.cost for p in plans[k]] for k in sp_.classes], budget)
+        except InfeasibleError:
+            return None
+        lb = lb_g + free_val + sp_.constant
+        ub_g, interval, spend = curve_bound(per_group, budget)
+        ub = ub_g + free_ub + sp_.constant
+        if _DEBUG:  # SITING_DECOMPOSE_DEBUG=1: the first curve and the bound's choice
+            print([(round(p.budget), round(p.value, 1), round(p.bound, 1))
+                   for p in curves[0].points],
+                  [(round(a), round(b), round(lam, 5), round(m, 1))
+                   for a, b, lam, m in curves[0].lines], interval, spend)
+        trace.append((time.perf_counter() - t0, lb, ub))
+        if progress is not None:
+            progress(*trace[-1])
+        gap = (ub - lb) / max(abs(lb), 1e-9)
+        if gap <= mip_gap + 1e-12 or rounds >= _MAX_ROUNDS or (
+                deadline is not None and time.perf_counter() > deadline - 0.5):
+            break
+        if not math.isfinite(ub):  # a solve proved no bound: solve those again
+            tasks = [("point", k, p.budget, True) for k in range(n_cls)
+                     for p in curves[k].points if p.bound == _INF]
+        else:
+            tasks = _refine(curves, sp_.classes, interval, spend, budget,
+                            tol=max(mip_gap, 1e-9) * abs(lb) / max(sp_.n_groups, 1) / 4)
+        if not tasks:
+            break
+        run(tasks)
+    # the plan chosen, then the least cost per group at its value
+    chosen = [curves[k].plans()[i] for k, i in zip(sp_.classes, choice)]
+    left = _left(deadline, 0.0)
+    limit = None if left is None else max(left / max(1, math.ceil(len(chosen) / workers)), 0.5)
+    jobs = [(sp_.models[g], p.value, p.x, limit, sub_gap, solver) for g, p in enumerate(chosen)]
+    stage2 = _gather(mapper, least_cost, jobs)
+    x = np.zeros(len(sp_.variables))
+    owner = np.full(len(sp_.variables), -1, np.int64)
+    for g, (cols, (xs, _, _, _)) in enumerate(zip(sp_.groups, stage2)):
+        x[cols] = xs
+        owner[cols] = g
+    x[sp_.free] = free_x
+    costs = np.array([s[1] for s in stage2])
+    gap = (ub - lb) / max(abs(lb), 1e-9) if math.isfinite(ub) else float("nan")
+    status = "optimal" if gap <= mip_gap + 1e-12 else "feasible"
+    wall = time.perf_counter() - t0
+    r1 = SolverResult(np.zeros(0), lb, ub if math.isfinite(ub) else float("nan"), gap,
+                      status, solver.lower(), wall, trace)
+    ok2 = all(s[2] == "optimal" for s in stage2)
+    r2 = SolverResult(np.zeros(0), float(costs.sum()), float("nan"),
+                      max((s[3] for s in stage2), default=0.0) if ok2 else float("nan"),
+                      "optimal" if ok2 else "feasible", solver.lower(), wall)
+    notes = [f"decomposed into {sp_.n_groups} independent groups sharing only the budget "
+             f"({n_cls} distinct; {solves} group solves in {rounds} rounds): the city "
+             f"budget was allocated over the groups' value curves exactly (a multiple-"
+             f"choice knapsack), the bound {ub:,.1f} proven from the curves' bounds"]
+    return Decomposed(x, r1, r2, np.array([p.budget for p in chosen]), costs, owner, rounds,
+                      solves, notes, trace)
+
+
+def _greedy_start(data: EmbeddedData, form: Formulation, parts: Split,
+                  solver: str) -> np.ndarray | None:
+    """The greedy city plan (binaries fixed, the rest an LP) as column values, or None."""
+    try:
+        with fixed_to(form, data, greedy_areas(data)):
+            solve_safe(form.problem, solver, None, False, 0.0)
+    except SitingError:
+        return None
+    return np.array([float(v.varValue or 0.0) for v in parts.variables])
+
+
+def _left(deadline: float | None, keep: float) -> float | None:
+    """Seconds left before the deadline (at least ``keep``); None without one."""
+    return None if deadline is None else max(deadline - time.perf_counter(), keep, 0.1)
+
+
+def _refine(curves: list[Curve], classes: list[int], interval: np.ndarray,
+            spend: np.ndarray, budget: float, tol: float) -> list[tuple]:
+    """The solves to make next: where the bound's allocation gains over the plans.
+
+    In the interval :math:`(b_{k-1}, b_k]` the bound chose for a group: a Lagrangian
+    solve over that cost range at the secant slope of the plans at its ends (tight
+    where the curve is linear there; proves the range empty across a site's fixed
+    cost); once done, a solve at the budget the bound spends there (or at the cost of
+    the plan at the top, or the midpoint); or the top again when its own gap is the
+    slack.
+    """
+    tasks: list[tuple] = []
+    seen: set = set()
+    for g, k in enumerate(classes):
+        blo, bhi, ubar, idx = curves[k].steps()
+        i = int(interval[g])
+        lo, hi = float(blo[i]), float(bhi[i])
+        base = curves[k].best_within(lo)
+        if ubar[i] - base <= tol:
+            continue
+        top = curves[k].points[int(idx[i])]
+        width = hi - lo
+        mine = top.bound - top.value
+        eps = 1e-9 * max(budget, 1.0)
+        has_line = any(abs(a - lo) <= eps and abs(b - hi) <= eps
+                       for a, b, _, _ in curves[k].lines)
+        if top.x is not None and mine > max(0.5 * (ubar[i] - base), tol) and top.bound < _INF:
+            task: tuple = ("point", k, top.budget, True)  # its own gap: solve again
+        elif not has_line and width > 0 and top.x is not None and math.isfinite(base):
+            task = ("line", k, max((top.value - base) / width, 0.0), lo, hi)
+        elif width > 1e-7 * max(budget, 1.0):
+            b = float(spend[g])
+            if not lo + 0.02 * width < b < hi - 0.02 * width:
+                b = lo + width / 2
+            if top.x is not None and lo + 0.02 * width < top.cost < hi - 0.02 * width:
+                b = top.cost  # V(cost of the top plan) ≥ its value: snap there
+            task = ("point", k, b, False)
+        else:
+            continue
+        key = (task[0], k, task[2])
+        if key not in seen:
+            seen.add(key)
+            tasks.append(task)
+    return tasks
+
+
+def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
+               solver: str = "highs", time_limit: float | None = None, mip_gap: float = 0.0,
+               mapper: Callable | None = None, workers: int = 1,
+               progress: Progress | None = None, notes: list | None = None) -> tuple | None:
+    """Decompose and solve when asked (or, with ``decompose=None``, when it pays).
+
+    ``None`` (auto) decomposes a model that can be (:func:`refusal`) into at least two
+    paid groups, the largest with at most two thirds of the paid columns; ``True``
+    decomposes whenever it can (refused with a :class:`SitingError` otherwise);
+    ``False`` never.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    form
+        Its built formulation.
+    decompose
+        True, False or None (auto).
+    solver
+        ``"highs"`` or ``"cbc"``.
+    time_limit
+        Seconds for the whole call; None for no limit.
+    mip_gap
+        Relative city gap at which to stop.
+    mapper
+        ``map``-like callable for the groups' solves.
+    workers
+        How many solves the mapper runs at once.
+    progress
+        Called with ``(seconds, plan value, bound)`` after each round.
+    notes
+        Where to say that a model asked to decompose is one group (solved whole).
+
+    Returns
+    -------
+    tuple or None
+        ``(r1, r2, notes, groups)`` with the plan's values left on the model's
+        variables (``groups``: one dict per paid group: budget, cost, value, sites);
+        None when the whole model is to be solved instead.
+
+    Raises
+    ------
+    SitingError
+        When ``decompose=True`` and the model cannot be decomposed.
+    """
+    if decompose is False:
+        return None
+    why = refusal(data, form)
+    if why is not None:
+        if decompose:
+            raise SitingError(f"the embedded model cannot be decomposed: {why}; solve it "
+                              "whole (decompose=False)")
+        return None
+    t0 = time.perf_counter()
+    parts = split(form)
+    sizes = np.array([len(g) for g in parts.groups])
+    if parts.n_groups < 2 or (decompose is None and sizes.max() > 2 / 3 * sizes.sum()):
+        if decompose and notes is not None:
+            notes.append(f"decomposition asked for, but the model is {parts.n_groups} group "
+                         "(its districts share demand, sites or communities): solved whole")
+        return None
+    start = _greedy_start(data, form, parts, solver)
+    left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.5)
+    dec = solve_decomposed(parts, float(data.budget or 0.0), solver, left, mip_gap, mapper,
+                           workers, progress, start)
+    if dec is None:
+        return None
+    for v, val in zip(parts.variables, dec.x):
+        v.varValue = float(val)
+    col = {v.name: i for i, v in enumerate(parts.variables)}
+    sites: dict[int, list] = {}
+    ids = "source_id" if "source_id" in data.sites else "site_id"  # the planner's stable id
+    for j, v in form.open_site.items():
+        if (v.varValue or 0.0) > 0.5:
+            sites.setdefault(int(dec.group_of_column[col[v.name]]), []).append(
+                data.sites[ids][j])
+    groups = [{"group": g, "budget": float(dec.budgets[g]), "cost": float(dec.costs[g]),
+               "value": float(parts.models[g].c @ dec.x[cols]),
+               "sites_new": sites.get(g, [])} for g, cols in enumerate(parts.groups)]
+    return dec.result, dec.stage2, dec.notes, groups
