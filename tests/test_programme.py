@@ -442,6 +442,7 @@ def test_reads_chinese_tables_and_refuses_bad_ones(policy, tmp_path):
         "资金来源,年份,金额,服务\nA,2025,1,停车场\n": "unknown services",
         "资金来源,年份,金额,条件\nA,2025,1,old\n": "not 'attribute operator value'",
         "资金来源,年份,金额\nA,2025,1\nA,2028,1\n": "must be consecutive",
+        "资金来源,年份,金额,费用类型\nA,2025,1,运营\n": "pays only 运营/operations",
     }
     for text, msg in bad.items():
         f.write_text(text, encoding="utf-8")

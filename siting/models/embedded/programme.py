@@ -366,6 +366,11 @@ def read_funding(path: str | Path, services: dict) -> tuple[tuple, dict, list]:
             svc = frozenset(services[w] for w in words)
         types = _cost_types(attrs["cost_types"], where) if "cost_types" in attrs \
             else frozenset(COST_TYPES)
+        if types == {"operations"}:  # the model charges no running cost to a source
+            raise SitingError(f"{where}: it pays only 运营/operations, which no "
+                              "plan charges to a source (running costs and their subsidy "
+                              "are reported per site, policy [operations]); add 建设, 装修 "
+                              "or 租金, or drop the source")
         cap = None
         if "cap_share" in attrs:
             cap = _number(attrs["cap_share"], "cap_share", where)
