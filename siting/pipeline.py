@@ -178,9 +178,9 @@ def _run(sc: Scenario, t0: float) -> RunResult:
     from siting.inputs import validate_inputs
 
     validate_inputs(sc)  # every input file checked before the network is built
-    if sc.embedded and any(v is not None for v in (sc.funding, sc.phases, sc.projects,
-                                                   sc.needs)):
-        _check_tables(sc)  # the programme's and needs tables too: they are read again later
+    policy = load_policy(sc.policy_file, sc.policy)  # the one resolved policy of the run
+    # a programme's and the residents' needs tables: read once, before the network
+    prog, needs = _tables(sc, policy) if sc.embedded else (None, None)
     _step("inputs checked")
     G, buildings, landuse, area, entrances = load_inputs(sc)
     G = network.project(G)
@@ -192,7 +192,6 @@ def _run(sc: Scenario, t0: float) -> RunResult:
     if buildings.empty:
         raise SitingError(f"no buildings inside the study area {area.bounds}")
     landuse = None if landuse is None or landuse.empty else landuse.to_crs(crs)
-    policy = load_policy(sc.policy_file, sc.policy)  # the one resolved policy of the run
     demand = _demand(sc, policy, area, buildings, landuse, crs)
     _step(f"demand: {len(demand):,} points, {demand['population'].sum():,.0f} people")
     candidates = site_candidates(
@@ -201,8 +200,8 @@ def _run(sc: Scenario, t0: float) -> RunResult:
         min_floor_area_m2=sc.min_floor_area_m2, default_levels=sc.candidate_levels,
         usable_ratio=sc.usable_ratio, cost_per_m2=sc.cost_per_m2, plan_year=sc.plan_year,
         policy=site_policy(sc.policy_file, sc.policy))  # its service vocabulary, classes …
-    if sc.embedded:  # a programme's projects and the attributes its funding tests
-        candidates, demand = _programme_rows(sc, policy, demand, candidates, area)
+    if prog is not None:  # a programme's projects and the attributes its funding tests
+        candidates, demand = _programme_rows(sc, policy, prog, demand, candidates, area)
     candidates = _planner_choices(sc, candidates)
     # the optimiser gets the candidates not excluded: rows 0..n-1 (site_id == row)
     sites = candidates[candidates["excluded_reason"].isna()].copy()
@@ -224,7 +223,7 @@ def _run(sc: Scenario, t0: float) -> RunResult:
     footprints = _footprints(buildings)
     if sc.embedded:
         result = _run_embedded(sc, policy, G, area, demand, sites, candidates, access, t0,
-                               door, required)
+                               door, required, prog, needs)
         result.buildings = footprints
         return result
     instance = build_instance(access, demand["population"].to_numpy(),
@@ -322,8 +321,9 @@ def _planner_choices(sc: Scenario, candidates: gpd.GeoDataFrame) -> gpd.GeoDataF
 
 
 def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, access, t0,
-                  door: dict, required=()) -> RunResult:
-    """The embedded-facility model (siting.models.embedded) on the demand and site tables."""
+                  door: dict, required=(), prog=None, needs=None) -> RunResult:
+    """The embedded-facility model (siting.models.embedded) on the demand and site tables
+    (with the programme ``prog`` and the residents' needs table ``needs``, when given)."""
     from siting.models.embedded import EmbeddedFacilities, plan_to_coverage
 
     weight, cost = demand["population"].to_numpy(), sites["cost_total"].to_numpy()
@@ -333,17 +333,17 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         H = network.step_free_graph(G, policy.walking.step_free_avoid)
         step_free = build_instance(_access(H, demand, sites, policy.walking, door), weight,
                                    cost, policy.max_threshold_m)
-    if sc.needs is not None:  # residents' needs: weights per community and service
-        from siting.models.embedded.needs import read_needs, with_needs
+    model_demand = demand
+    if needs is not None:  # residents' needs: weights per community and service
+        from siting.models.embedded.needs import with_needs
 
-        table = read_needs(sc.needs, policy)
-        model_demand = with_needs(demand, table, sc.needs_mode or "priority")
+        model_demand = with_needs(demand, needs, sc.needs_mode or "priority")
     model = EmbeddedFacilities(
-        instance, policy, model_demand if sc.needs is not None else demand, sites,
+        instance, policy, model_demand, sites,
         budget=sc.budget, standard=sc.standard,
         standard_mode=sc.standard_mode, capacity=sc.capacity, objective=sc.objective,
         max_new_sites=sc.max_sites, min_coverage=sc.min_coverage, step_free=step_free,
-        required=required, programme=_programme(sc, policy))
+        required=required, programme=prog)
     _step(f"walking distances: {len(instance.pair_demand):,} pairs; embedded model built")
     plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
                        marginal=sc.marginal, progress=_solver_progress())
@@ -404,31 +404,20 @@ def _programme_summary(p: dict, sc: Scenario) -> dict:
     return out
 
 
-def _check_tables(sc: Scenario) -> None:
-    """Read the scenario's funding, phases, projects and needs tables once, so a
-    malformed one is refused before the network is built."""
-    policy = load_policy(sc.policy_file, sc.policy)
-    _programme(sc, policy)
-    if sc.needs is not None:
-        from siting.models.embedded.needs import read_needs
-
-        read_needs(sc.needs, policy)
-
-
-def _programme(sc: Scenario, policy):
-    """The scenario's programme (``funding``, ``phases``, ``projects``), or None."""
+def _tables(sc: Scenario, policy) -> tuple:
+    """The scenario's programme (``funding``, ``phases``, ``projects``; None without them)
+    and residents' needs table (None without one), read and checked once."""
+    from siting.models.embedded.needs import read_needs
     from siting.models.embedded.programme import read_programme, service_words
 
-    return read_programme(sc.funding, sc.phases, sc.projects, service_words(policy))
+    prog = read_programme(sc.funding, sc.phases, sc.projects, service_words(policy))
+    return prog, None if sc.needs is None else read_needs(sc.needs, policy)
 
 
-def _programme_rows(sc: Scenario, policy, demand, candidates, area):
+def _programme_rows(sc: Scenario, policy, prog, demand, candidates, area):
     """Candidates and demand with a programme's projects and its funding's site attributes."""
     from siting.models.embedded.projects import add_projects, add_site_attributes
 
-    prog = _programme(sc, policy)
-    if prog is None:
-        return candidates, demand
     if prog.projects is not None:
         shares = {**policy.population.age_shares, **(sc.age_shares or {})}
         size = sc.household_size or policy.population.household_size
