@@ -42,7 +42,6 @@ class _Covering:
     fixed: np.ndarray
     reduced: Reduced
     _model: MatrixModel | None = None
-    _lagrange: float | None = None  # a proven bound from the Lagrangian relaxation
 
     @property
     def model(self) -> MatrixModel:
@@ -58,17 +57,18 @@ class _Covering:
     def _matrices(self) -> MatrixModel:
         raise NotImplementedError
 
-    def _finish(self, cols: np.ndarray, res: SolverResult, t0: float) -> CoverageSolution:
+    def _finish(self, cols: np.ndarray, res: SolverResult, t0: float,
+                lagrange: float | None = None) -> CoverageSolution:
         r = self.reduced
         # runtime and trace from the start of solve(), warm-start search included
         shift = time.perf_counter() - t0 - res.runtime_s
         bound, gap, status = res.bound, res.mip_gap, res.status
         if not np.isfinite(bound):  # stopped with no bound: a simple valid one
             bound, gap = bound_and_gap(res.objective, self.simple_bound(), False, 0.0)
-        if status != "optimal" and self._lagrange is not None and self._lagrange < bound:
+        if status != "optimal" and lagrange is not None and lagrange < bound:
             # the Lagrangian bound (max cover) is the tighter one: report it, and the
             # proof when it meets the plan
-            bound, gap = bound_and_gap(res.objective, max(self._lagrange, res.objective),
+            bound, gap = bound_and_gap(res.objective, max(lagrange, res.objective),
                                        False, 0.0)
             status = "optimal" if gap <= 1e-9 else status
         runtime = res.runtime_s + shift
@@ -234,14 +234,14 @@ class MaximalCovering(_Covering):
         search_s = 15.0 if time_limit is None else min(15.0, 0.25 * time_limit)
         t0 = time.perf_counter()
         start = self.greedy(time_s=search_s) if warm_start and r.cov.shape[1] else None
-        self._lagrange = None
+        lagrange = None  # a proven bound from the Lagrangian relaxation (large models)
         if r.cov.nnz >= LAGRANGE_NNZ:  # a bound in seconds where the root LP may take minutes
             box = 10.0 if time_limit is None else min(10.0, 0.15 * time_limit)
             lower = 0.0 if start is None else _covered_weight(r.cov, r.weight, start)
             cost = self.instance.cost[r.sites] if self.budget is not None else None
             bound, plan = _lagrangian_max_cover(r.cov, r.weight, self.p, cost, self.budget,
                                                 lower, time_s=box)
-            self._lagrange = r.fixed_weight + bound
+            lagrange = r.fixed_weight + bound
             if warm_start and _covered_weight(r.cov, r.weight, plan) > lower:
                 start = plan
         model = self.model  # built before the time left is worked out
@@ -249,7 +249,7 @@ class MaximalCovering(_Covering):
             time_limit = max(1.0, time_limit - (time.perf_counter() - t0))
         res = solve(model, solver, time_limit, msg, mip_gap, self._start_vector(start),
                     progress)
-        return self._finish(np.flatnonzero(res.x[:r.cov.shape[1]] > 0.5), res, t0)
+        return self._finish(np.flatnonzero(res.x[:r.cov.shape[1]] > 0.5), res, t0, lagrange)
 
     def _start_vector(self, start: np.ndarray | None) -> np.ndarray | None:
         if start is None:
