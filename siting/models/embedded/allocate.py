@@ -194,9 +194,8 @@ class Curve:
         -------
         float
         """
-        vals = [p.value for p in self.points
-                if p.x is not None and p.cost <= budget * (1 + 1e-12) + 1e-9]
-        return max(vals, default=-_INF)
+        best = self._best_within(budget)
+        return -_INF if best is None else best.value
 
     def start_for(self, budget: float) -> np.ndarray | None:
         """A plan feasible at ``budget``: the best found at cost at most it.
@@ -210,9 +209,14 @@ class Curve:
         -------
         numpy.ndarray or None
         """
+        best = self._best_within(budget)
+        return None if best is None else best.x
+
+    def _best_within(self, budget: float) -> Point | None:
+        """The most valuable point with a plan at cost at most ``budget``."""
         cands = [p for p in self.points
                  if p.x is not None and p.cost <= budget * (1 + 1e-12) + 1e-9]
-        return max(cands, key=lambda p: p.value).x if cands else None
+        return max(cands, key=lambda p: p.value) if cands else None
 
 
 def solve_point(task: tuple) -> Point:
