@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 import time
 from collections.abc import Callable
@@ -73,7 +72,6 @@ from siting.solvers import solve as solve_matrix
 _INF = float("inf")
 _MAX_ROUNDS = 60
 _LADDER = (1.0, 1.25, 2.0)  # first budgets of each group, × its share
-_DEBUG = bool(os.environ.get("SITING_DECOMPOSE_DEBUG"))
 
 
 # ---------------------------------------------------------------------------
@@ -400,11 +398,6 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         lb = lb_g + free_val + sp_.constant
         ub_g, interval, spend = curve_bound(per_group, budget)
         ub = ub_g + free_ub + sp_.constant
-        if _DEBUG:  # SITING_DECOMPOSE_DEBUG=1: the first curve and the bound's choice
-            print([(round(p.budget), round(p.value, 1), round(p.bound, 1))
-                   for p in curves[0].points],
-                  [(round(a), round(b), round(lam, 5), round(m, 1))
-                   for a, b, lam, m in curves[0].lines], interval, spend)
         trace.append((time.perf_counter() - t0, lb, ub))
         if progress is not None:
             progress(*trace[-1])
