@@ -155,3 +155,22 @@ def test_curve_bound_against_brute_force(seed):
             c.add(Point(float(b), float(val[i]), float(b), np.zeros(1), float(val[i])))
     bound, _, _ = curve_bound(curves, budget)
     assert best - 1e-6 <= bound <= brute(budget + n_g * 0.1) + 1e-6
+
+
+def test_groups_sheet_rolls_up_to_the_city(corner):
+    inst, pol, demand, sites = corner
+    big, d, st = tiled(inst, demand, sites, 2, cost_factors=[1.0, 1.3])
+    m = EmbeddedFacilities(big, pol, d, st, budget=1.6e6)
+    sol = m.solve("highs", mip_gap=1e-6, marginal=False, decompose=True)
+    t = sol.sheets["groups"]
+    s = sol.summary
+    assert list(t["group"]) == [1, 2]
+    assert t["cost_total"].sum() == pytest.approx(s["cost_total"], rel=1e-6)
+    assert t["budget"].sum() <= 1.6e6 + 1.0
+    assert t["n_sites"].sum() == s["n_sites_new"]
+    for svc, people in s["served_by_service"].items():  # one number, one source
+        assert t[f"served_{svc}"].sum() == pytest.approx(people, rel=1e-9, abs=1e-6)
+    # each group's new sites are its own: the ids of the plan's sites, split
+    ids = {str(i) for i in sol.sites.loc[~sol.sites["existing"].astype(bool), "site_id"]}
+    listed = [i for cell in t["site_ids"] for i in cell.split(", ") if i]
+    assert sorted(listed) == sorted(ids)

@@ -544,7 +544,8 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
     -------
     tuple or None
         ``(r1, r2, notes, groups)`` with the plan's values left on the model's
-        variables (``groups``: one dict per paid group: budget, cost, value, sites);
+        variables (``groups``: one dict per paid group: budget, cost, value, new sites'
+        ids, ``site_rows`` of all its sites);
         None when the whole model is to be solved instead.
 
     Raises
@@ -579,11 +580,15 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
     col = {v.name: i for i, v in enumerate(parts.variables)}
     sites: dict[int, list] = {}
     ids = "source_id" if "source_id" in data.sites else "site_id"  # the planner's stable id
-    for j, v in form.open_site.items():
-        if (v.varValue or 0.0) > 0.5:
-            sites.setdefault(int(dec.group_of_column[col[v.name]]), []).append(
-                data.sites[ids][j])
+    rows: dict[int, set] = {}  # the sites of each group, existing ones through their flows
+    for key, v in [*form.open_site.items(), *form.flow.items()]:
+        g = int(dec.group_of_column[col[v.name]])
+        rows.setdefault(g, set()).add(key if isinstance(key, int) else
+                                      int(data.rows[key[0]].pj[key[1]]))
+        if isinstance(key, int) and (v.varValue or 0.0) > 0.5:
+            sites.setdefault(g, []).append(data.sites[ids][key])
     groups = [{"group": g, "budget": float(dec.budgets[g]), "cost": float(dec.costs[g]),
                "value": float(parts.models[g].c @ dec.x[cols]),
-               "sites_new": sites.get(g, [])} for g, cols in enumerate(parts.groups)]
+               "sites_new": sites.get(g, []), "site_rows": sorted(rows.get(g, ()))}
+              for g, cols in enumerate(parts.groups)]
     return dec.result, dec.stage2, dec.notes, groups

@@ -26,7 +26,12 @@ from siting.models.embedded.diagnosis import (
 )
 from siting.models.embedded.formulation import Formulation, solve_safe
 from siting.models.embedded.heuristics import fixed_to, greedy_areas
-from siting.models.embedded.tables import EmbeddedSolution, build_solution, plan_areas
+from siting.models.embedded.tables import (
+    EmbeddedSolution,
+    build_solution,
+    group_table,
+    plan_areas,
+)
 from siting.solvers import Progress, SolverResult
 
 # With a time limit, max_served keeps this share of it for its least-cost stage, and
@@ -97,6 +102,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
         r1c, r2c, more, groups = city
         sol = build_solution(data, form.values(), r1c, r2c, notes + more)
         sol.summary["groups"] = groups
+        sol.sheets["groups"] = group_table(sol, groups, data.services)
         return _finish(sol, data, form.values(), marginal, t0)
     greedy = False
     start: dict | None = None

@@ -294,3 +294,40 @@ def _community_table(data: EmbeddedData, comm_area: pd.DataFrame) -> pd.DataFram
                      "shortfall_m2": max(need - p, 0.0) if not met else 0.0,
                      "met": bool(met)})
     return pd.DataFrame(rows)
+
+
+def group_table(sol: EmbeddedSolution, groups: list[dict],
+                services: tuple[str, ...]) -> pd.DataFrame:
+    """One row per group of a decomposed solve: a district's share of the city plan.
+
+    Parameters
+    ----------
+    sol
+        The city plan.
+    groups
+        ``summary["groups"]`` of a decomposed solve (budget, cost, value, new sites'
+        ids and ``site_rows`` per group).
+    services
+        The model's services (one ``served_<service>`` column each).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group`` (from 1; 0 for existing sites outside every group, which cost
+        nothing), ``budget`` allocated, ``cost_total``, ``objective`` (the
+        group's value), ``n_sites`` (new sites), ``site_ids``, ``served_<service>``;
+        the served columns sum to the plan's ``served_by_service``.
+    """
+    of_site = {j: g["group"] for g in groups for j in g["site_rows"]}
+    a = sol.assignments
+    served = (a.assign(group=a["site"].map(of_site).fillna(-1).astype(int))
+              .groupby(["group", "service"])["people"].sum())
+    rows = []
+    free = [{"group": -1, "budget": 0.0, "cost": 0.0, "value": float("nan"), "sites_new": []}]
+    for g in groups + (free if -1 in served.index.get_level_values(0) else []):
+        row = {"group": g["group"] + 1, "budget": g["budget"], "cost_total": g["cost"],
+               "objective": g["value"], "n_sites": len(g["sites_new"]),
+               "site_ids": ", ".join(str(i) for i in g["sites_new"])}
+        row.update({f"served_{s}": float(served.get((g["group"], s), 0.0)) for s in services})
+        rows.append(row)
+    return pd.DataFrame(rows)
