@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+import pulp
 import scipy.sparse as sp
 
 from siting.config.scenario import SOLVERS
@@ -105,6 +106,63 @@ class MatrixModel:
             ``c @ x + offset``.
         """
         return float(self.c @ np.asarray(x, float)) + self.offset
+
+
+def from_pulp(prob: pulp.LpProblem) -> tuple[MatrixModel, list]:
+    """A PuLP problem as a :class:`MatrixModel`, with its variables in column order.
+
+    Rows keep PuLP's order and names (``row_names``), columns are ``prob.variables()``
+    (``col_names``); each variable's ``index`` and each constraint's ``index`` are set
+    to their position, as PuLP's own solver interfaces set them to read values back.
+    The matrix is gathered in one pass over the constraints (no call per coefficient).
+
+    Parameters
+    ----------
+    prob
+        The problem.
+
+    Returns
+    -------
+    tuple
+        ``(model, variables)``; ``model.maximize`` follows the problem's sense and
+        ``model.offset`` is the objective's constant.
+    """
+    variables = prob.variables()
+    col = {}
+    for i, v in enumerate(variables):
+        v.index = i
+        col[id(v)] = i
+    cols: list[int] = []
+    vals: list[float] = []
+    counts, lo, hi, names = [], [], [], []
+    for i, (name, con) in enumerate(prob._constraints.items()):
+        con.index = i
+        cols.extend(col[id(v)] for v in con.keys())
+        vals.extend(con.values())
+        counts.append(len(con))
+        lb, ub = con.getLb(), con.getUb()
+        lo.append(-np.inf if lb is None else lb)
+        hi.append(np.inf if ub is None else ub)
+        names.append(name)
+    indptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    A = sp.csr_array((np.array(vals, float), np.array(cols, np.int64), indptr),
+                     shape=(len(counts), len(variables)))
+    A.eliminate_zeros()
+    c = np.zeros(len(variables))
+    const = 0.0
+    if prob.objective is not None:
+        for v, coef in prob.objective.items():
+            c[col[id(v)]] = coef
+        const = float(prob.objective.constant)
+    model = MatrixModel(
+        c, A, np.array(lo, float), np.array(hi, float),
+        np.array([np.inf if v.upBound is None else v.upBound for v in variables], float),
+        np.flatnonzero([v.cat == pulp.LpInteger for v in variables]),
+        maximize=prob.sense == pulp.LpMaximize,
+        col_lo=np.array([-np.inf if v.lowBound is None else v.lowBound for v in variables],
+                        float),
+        col_names=[v.name for v in variables], row_names=names, offset=const)
+    return model, variables
 
 
 @dataclass

@@ -20,6 +20,7 @@ from siting.solvers.base import (
     Progress,
     SolverResult,
     bound_and_gap,
+    from_pulp,
     quiet,
     solver_threads,
 )
@@ -250,39 +251,21 @@ class _HiGHSBulk(pulp.HiGHS):
     def buildSolverModel(self, lp):
         import highspy
 
-        inf = highspy.kHighsInf
-        variables = lp.variables()
-        for i, var in enumerate(variables):
-            var.index = i
-        mult = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        m, _ = from_pulp(lp)
+        mult = -1.0 if m.maximize else 1.0  # PuLP's HiGHS minimises -objective
         model = highspy.HighsLp()
-        model.num_col_ = len(variables)
-        model.col_cost_ = np.array([mult * lp.objective.get(v, 0.0) for v in variables])
-        model.col_lower_ = np.array([-inf if v.lowBound is None else v.lowBound
-                                     for v in variables], dtype=float)
-        model.col_upper_ = np.array([inf if v.upBound is None else v.upBound
-                                     for v in variables], dtype=float)
+        model.num_col_, model.num_row_ = m.shape[1], m.shape[0]
+        model.col_cost_ = mult * m.c
+        model.col_lower_, model.col_upper_ = m.lower, m.col_hi
         if self.mip:
-            model.integrality_ = [highspy.HighsVarType.kInteger if v.cat == pulp.LpInteger
-                                  else highspy.HighsVarType.kContinuous for v in variables]
-        starts, index, value, lower, upper = [0], [], [], [], []
-        for i, con in enumerate(lp._constraints.values()):
-            con.index = i
-            for var, coef in con.items():
-                if coef != 0:
-                    index.append(var.index)
-                    value.append(coef)
-            starts.append(len(index))
-            lb, ub = con.getLb(), con.getUb()
-            lower.append(-inf if lb is None else lb)
-            upper.append(inf if ub is None else ub)
-        model.num_row_ = len(lower)
-        model.row_lower_ = np.array(lower, dtype=float)
-        model.row_upper_ = np.array(upper, dtype=float)
+            kind = np.full(m.shape[1], highspy.HighsVarType.kContinuous)
+            kind[m.integer] = highspy.HighsVarType.kInteger
+            model.integrality_ = kind.tolist()
+        model.row_lower_, model.row_upper_ = m.row_lo, m.row_hi
         model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        model.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-        model.a_matrix_.index_ = np.array(index, dtype=np.int32)
-        model.a_matrix_.value_ = np.array(value, dtype=float)
+        model.a_matrix_.start_ = m.A.indptr.astype(np.int32)
+        model.a_matrix_.index_ = m.A.indices.astype(np.int32)
+        model.a_matrix_.value_ = m.A.data
         model.a_matrix_.num_col_ = model.num_col_
         model.a_matrix_.num_row_ = model.num_row_
         _set_threads(lp.solverModel)

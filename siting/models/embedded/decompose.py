@@ -49,7 +49,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pulp
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
@@ -68,6 +67,7 @@ from siting.models.embedded.formulation import Formulation, solve_safe
 from siting.models.embedded.heuristics import fixed_to, greedy_areas
 from siting.solvers import MatrixModel, Progress, SolverResult
 from siting.solvers import solve as solve_matrix
+from siting.solvers.base import from_pulp
 
 _INF = float("inf")
 _MAX_ROUNDS = 60
@@ -154,36 +154,17 @@ def split(form: Formulation) -> Split:
     -------
     Split
     """
-    prob = form.problem
-    variables = prob.variables()
-    col = {v.name: i for i, v in enumerate(variables)}
+    whole, variables = from_pulp(form.problem)
     n = len(variables)
-    lo = np.array([-_INF if v.lowBound is None else v.lowBound for v in variables], float)
-    hi = np.array([_INF if v.upBound is None else v.upBound for v in variables], float)
-    is_int = np.array([v.cat == pulp.LpInteger for v in variables], bool)
-    c = np.zeros(n)
-    for v, coef in prob.objective.items():
-        c[col[v.name]] = coef
-    cost = np.zeros(n)
-    indptr, index, value, row_lo, row_hi = [0], [], [], [], []
-    for name, con in prob._constraints.items():
-        if name in ("budget", "max_new_sites"):
-            if name == "budget":
-                for v, coef in con.items():
-                    cost[col[v.name]] = coef
-            continue
-        for v, coef in con.items():
-            if coef != 0:
-                index.append(col[v.name])
-                value.append(coef)
-        indptr.append(len(index))
-        lb, ub = con.getLb(), con.getUb()
-        row_lo.append(-_INF if lb is None else lb)
-        row_hi.append(_INF if ub is None else ub)
-    m = len(row_lo)
-    A = sp.csr_array((np.array(value, float), np.array(index, np.int64),
-                      np.array(indptr, np.int64)), shape=(m, n))
-    row_lo_a, row_hi_a = np.array(row_lo, float), np.array(row_hi, float)
+    lo, hi, c = whole.lower, whole.col_hi, whole.c
+    is_int = np.zeros(n, bool)
+    is_int[whole.integer] = True
+    names = np.array(whole.row_names, dtype=object)
+    cost = whole.A[[int(np.flatnonzero(names == "budget")[0])]].toarray()[0]
+    keep = np.flatnonzero((names != "budget") & (names != "max_new_sites"))
+    A = whole.A[keep]
+    m = len(keep)
+    row_lo_a, row_hi_a = whole.row_lo[keep], whole.row_hi[keep]
     # components of the bipartite row–column graph
     coo = A.tocoo()
     g = sp.coo_array((np.ones(len(coo.row)), (coo.row + n, coo.col)), shape=(n + m, n + m))
@@ -203,7 +184,7 @@ def split(form: Formulation) -> Split:
     for rs in np.split(row_order, np.cumsum(np.bincount(row_label, minlength=n + m))[:-1]):
         if len(rs):
             rows_of[int(row_label[rs[0]])] = rs
-    budget = float(-prob._constraints["budget"].constant)
+    budget = float(whole.row_hi[names == "budget"][0])
     models, keys = [], []
     for gr in groups:
         rs = rows_of.get(int(col_label[gr[0]]), np.zeros(0, np.int64))
@@ -222,7 +203,7 @@ def split(form: Formulation) -> Split:
                                  col_lo=lo[free])
     first: dict[str, int] = {}
     classes = [first.setdefault(k, len(first)) for k in keys]
-    const = float(prob.objective.constant)
+    const = whole.offset
     return Split(variables, groups, free, models, free_model, classes, const)
 
 
