@@ -289,8 +289,7 @@ def _group_map(client, where: str) -> GroupMap:
             raise SitingError(f"{where} has no workers (waited 60 s) to solve the groups; "
                               "start some, or run without --scheduler") from None
         return _group_map(client, where)
-    return GroupMap(partial(client.map, pure=False, priority=1), threads,
-                    f"{where} ({threads} worker threads)")
+    return GroupMap(partial(client.map, pure=False, priority=1), threads, where)
 
 
 @contextmanager
