@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from siting.models.embedded.tables import EmbeddedSolution
+
+if TYPE_CHECKING:
+    from siting.models.embedded.model import EmbeddedFacilities
 
 DECOMPOSE = {"off": False, "on": True, "auto": None}  # scenario value → solve(decompose=)
 
@@ -41,7 +44,7 @@ class GroupMap(NamedTuple):
 GroupsOn = Callable[[], AbstractContextManager[GroupMap]]
 
 
-def solve_as(model, decompose: str, groups_on: GroupsOn | None = None,
+def solve_as(model: EmbeddedFacilities, decompose: str, groups_on: GroupsOn | None = None,
              **solve_kw) -> EmbeddedSolution:
     """Solve ``model`` decomposed as a scenario says; the plan's notes say what was done.
 
