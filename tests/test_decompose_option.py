@@ -65,8 +65,8 @@ def test_cli_option_and_scenario_key_take_effect(nanjing_osm, tmp_path):
     assert [g["group"] for g in s["groups"]] == [0, 1, 2, 3, 4]
     assert sum(g["cost"] for g in s["groups"]) == pytest.approx(s["cost_total"], rel=1e-6)
     assert s["cost_total"] <= 5e6 + 1
-    # the scenario key: off solves the model whole, auto by the model's rule (the largest
-    # group holds over two thirds of the model: whole, and said so)
+    # the scenario key: off solves the model whole, auto by the model's rule (at 5 minutes
+    # the largest group holds over two thirds of the model: whole, and said so)
     off = run(make_scenario(life_circle_toml(tmp_path, nanjing_osm, decompose="off")))
     assert off.summary["decompose"] == "off" and "groups" not in off.summary
     assert not any("decompos" in n for n in off.summary["notes"])
@@ -74,6 +74,13 @@ def test_cli_option_and_scenario_key_take_effect(nanjing_osm, tmp_path):
     assert "groups" not in auto.summary
     assert any(n.startswith("decompose = auto: solved whole") for n in auto.summary["notes"])
     assert auto.summary["objective"] >= s["objective"] * (1 - 0.01) - 1e-6  # proven whole
+    # at 4 minutes the largest of 6 groups holds a third of the model: auto decomposes
+    auto4 = run(make_scenario(life_circle_toml(tmp_path, nanjing_osm, 4, decompose="auto")))
+    assert len(auto4.summary["groups"]) == 6
+    assert any(n.startswith("decomposed into 6 independent groups")
+               for n in auto4.summary["notes"])
+    assert "the 6 groups were solved one after another in this process" \
+        in auto4.summary["notes"]
 
 
 def test_cli_refusals(nanjing_osm, tmp_path):
