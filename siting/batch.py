@@ -19,6 +19,12 @@ cluster and the area runs again (at most ``retries`` times). Running the same co
 again skips the areas already done whose inputs are unchanged. An area running longer
 than ``area_time_limit`` seconds is stopped by restarting its worker, so the limit holds
 even when a solver overruns its own.
+
+An area with ``decompose`` on or auto (embedded model) solves its groups on the same
+cluster: its task opens a client from inside the worker (``distributed.worker_client``,
+which secedes the task from the worker's thread pool while it waits, so a one-thread
+worker runs the group solves instead of deadlocking, and rejoins it afterwards).
+:func:`cluster_groups` gives ``siting run --workers N`` / ``--scheduler`` the same.
 """
 
 from __future__ import annotations
@@ -33,8 +39,11 @@ import socket
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -46,6 +55,9 @@ from siting.config.scenario import PATH_FIELDS, Scenario, make_scenario
 from siting.errors import SitingError
 from siting.io.outdir import read_marker
 from siting.solvers.base import THREADS_ENV
+
+if TYPE_CHECKING:
+    from siting.models.embedded.parallel import GroupMap, GroupsOn
 
 STATES = ("done", "failed", "timeout")
 MARKER = ".siting-batch.json"
@@ -149,7 +161,7 @@ def run_batch(areas: str | Path | list[dict], out: str | Path, base: str | Path 
     pandas.DataFrame
         The roll-up: one row per area (columns :data:`ROLLUP_COLUMNS`).
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     rows = areas if isinstance(areas, list) else read_areas(areas)
     out = _batch_folder(out)
@@ -174,14 +186,7 @@ def run_batch(areas: str | Path | list[dict], out: str | Path, base: str | Path 
     if todo:
         cluster = None
         if scheduler is None:
-            n = workers or min(4, os.cpu_count() or 1)
-            # numba's and the solvers' threads split the cores: no oversubscription
-            threads = max(1, (os.cpu_count() or 1) // n)
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=50,
-                                   env={"NUMBA_NUM_THREADS": str(threads),
-                                        "OMP_NUM_THREADS": str(threads),
-                                        THREADS_ENV: str(threads)})
+            cluster = _local_cluster(workers or min(4, os.cpu_count() or 1))
         elif workers is not None:
             raise SitingError("--workers sizes the local cluster; with --scheduler the "
                               "cluster's own workers run the areas")
@@ -197,6 +202,105 @@ def run_batch(areas: str | Path | list[dict], out: str | Path, base: str | Path 
     rollup = _rollup([records[a["area_id"]] for a in rows], rows)
     _write_rollup(rollup, out)
     return rollup
+
+
+def cluster_groups(decompose: str, workers: int | None = None,
+                   scheduler: str | None = None) -> AbstractContextManager[GroupsOn | None]:
+    """Where ``siting run`` solves a decomposed plan's groups: a local Dask cluster of
+    ``workers`` processes (one thread each, the solvers' threads splitting the cores), or
+    the cluster at ``scheduler``. The options are checked now; the cluster is started (or
+    connected to) on entry, before the run, so a bad address fails at once, and closed on
+    exit.
+
+    Parameters
+    ----------
+    decompose
+        The scenario's ``decompose``; ``off`` refuses a cluster (it would run nothing).
+    workers
+        Worker processes of the local cluster; None or 1: in this process, no cluster.
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``) instead.
+
+    Returns
+    -------
+    context manager
+        Yields a :data:`~siting.models.embedded.parallel.GroupsOn` for
+        :func:`siting.pipeline.run`, or None for in this process.
+    """
+    if workers is None and scheduler is None:
+        return nullcontext(None)
+    if decompose == "off":
+        raise SitingError("--workers and --scheduler run the group solves of a decomposed "
+                          "embedded plan, and decompose is off; add --decompose on (or auto), "
+                          "or drop them")
+    if workers is not None and scheduler is not None:
+        raise SitingError("give --workers (a local cluster) or --scheduler (a running "
+                          "cluster), not both")
+    if workers is not None and workers < 1:
+        raise SitingError(f"--workers must be >= 1, got {workers}")
+    if scheduler is None and workers == 1:
+        return nullcontext(None)
+    return _cluster(workers, scheduler)
+
+
+@contextmanager
+def _cluster(workers: int | None, scheduler: str | None) -> Iterator[GroupsOn]:
+    """A local cluster (or a client of ``scheduler``) for the run's group solves."""
+    from distributed import Client
+
+    cluster = _local_cluster(int(workers or 1)) if scheduler is None else None
+    try:
+        try:
+            client = Client(cluster if cluster is not None else scheduler, timeout=30)
+        except OSError as exc:  # TimeoutError included
+            raise SitingError(f"--scheduler {scheduler}: cannot connect ({exc}); check the "
+                              "address and that the scheduler runs") from None
+        with client:
+            groups = _group_map(client, f"a local Dask cluster of {workers} workers"
+                                if scheduler is None else f"the Dask cluster at {scheduler}")
+            yield lambda: nullcontext(groups)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _local_cluster(n: int):
+    """A local cluster of ``n`` one-thread worker processes; numba's and the solvers'
+    threads split the cores (no oversubscription)."""
+    from distributed import LocalCluster
+
+    threads = max(1, (os.cpu_count() or 1) // n)
+    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                        dashboard_address=None, silence_logs=50,
+                        env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+                             THREADS_ENV: str(threads)})
+
+
+def _group_map(client, where: str) -> GroupMap:
+    """The client's ``map`` for group solves (ahead of queued areas), with its threads."""
+    from siting.models.embedded.parallel import GroupMap
+
+    threads = sum(w.get("nthreads", 1) for w in client.scheduler_info(n_workers=-1)
+                  ["workers"].values())
+    if threads == 0:
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except TimeoutError:
+            raise SitingError(f"{where} has no workers (waited 60 s) to solve the groups; "
+                              "start some, or run without --scheduler") from None
+        return _group_map(client, where)
+    return GroupMap(partial(client.map, pure=False, priority=1), threads, where)
+
+
+@contextmanager
+def _worker_groups() -> Iterator[GroupMap]:
+    """Inside an area's task: its group solves on the batch's own cluster. The task
+    secedes from the worker's thread pool while it waits (a one-thread worker runs the
+    groups instead of deadlocking) and rejoins afterwards."""
+    from distributed import worker_client
+
+    with worker_client() as client:
+        yield _group_map(client, "the batch's Dask cluster")
 
 
 def _run_all(client, todo, out: Path, base, limit, say) -> dict:
@@ -319,7 +423,9 @@ def run_area(area: dict, digest: str, out: str, base: str | None) -> dict:
         warnings.simplefilter("always", UserWarning)
         try:
             sc = make_scenario(base, **area["keys"])
-            result = run(sc)
+            # decomposed: the groups on the batch's cluster (in this process off a worker)
+            on = _worker_groups if sc.decompose != "off" and worker is not None else None
+            result = run(sc, groups_on=on)
             write_outputs(result, Path(out) / area["area_id"], overwrite=True)
             rec = _record(area, digest, "done", time.perf_counter() - t0,
                           summary=result.summary)

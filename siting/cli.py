@@ -117,6 +117,13 @@ def run(
         help="embedded model: the programme's years and yearly budgets (CSV/XLSX)")] = None,
     projects: Annotated[Path | None, typer.Option(
         help="embedded model: new residential projects (同步配建) table (CSV/XLSX)")] = None,
+    decompose: Annotated[str | None, typer.Option(
+        help="embedded model: off (default), on or auto: solve districts that share only the "
+             "budget apart and allocate it over them")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="with --decompose: a local Dask cluster of N workers solves the groups")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="with --decompose: the running Dask scheduler that solves the groups")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier output folder")] = False,
     lang: Annotated[str | None, typer.Option(help=LANG_HELP)] = None,
     map_assets: Annotated[str, typer.Option(help=ASSETS_HELP)] = "inline",
@@ -145,14 +152,14 @@ def run(
                  standard=standard, standard_mode=standard_mode, objective=objective,
                  require=_ids(require), forbid=_ids(forbid), min_coverage=min_coverage,
                  needs=needs, needs_mode=needs_mode, funding=funding, phases=phases,
-                 projects=projects)
+                 projects=projects, decompose=decompose)
     flags.update(population=population, population_column=population_column,
                  population_crs=population_crs, communities=communities,
                  age_shares=_parse_shares(age_shares), household_size=household_size,
                  group_rasters=_parse_group_rasters(group_raster))
     _run(flags, scenario, overwrite,
          dict(lang=lang, assets=map_assets, basemap=basemap, tianditu_key=tianditu_key),
-         progress=progress)
+         progress=progress, cluster=(workers, scheduler))
 
 
 def _ids(items: list[str] | None) -> list[str] | None:
@@ -192,7 +199,9 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
 
 
 def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
-         map_options: dict | None = None, progress: bool | None = None) -> None:
+         map_options: dict | None = None, progress: bool | None = None,
+         cluster: tuple = (None, None)) -> None:
+    from siting.batch import cluster_groups
     from siting.config.scenario import make_scenario
     from siting.io.outdir import output_lock
     from siting.pipeline import run as run_pipeline
@@ -203,11 +212,12 @@ def _run(flags: dict, scenario_file: Path | None, overwrite: bool,
         sc = make_scenario(scenario_file, **flags)
         if sc.osm is None and sc.graphml is None and sc.place is None:
             _fail("no input: give --osm FILE, --graphml FILE --buildings FILE, or --place NAME")
-        with output_lock(sc.out, overwrite, "run"):  # checked and locked before any work
+        clusters = cluster_groups(sc.decompose, *cluster)  # --workers / --scheduler checked
+        with output_lock(sc.out, overwrite, "run"), clusters as groups_on:
             typer.echo(f"siting: reading {sc.osm or sc.graphml or sc.place}")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
-                result = run_pipeline(sc, progress=_reporter(progress))
+                result = run_pipeline(sc, progress=_reporter(progress), groups_on=groups_on)
             for w in caught:  # e.g. no community layer: planning-cell fallback
                 if issubclass(w.category, UserWarning):
                     typer.echo(f"siting: note: {w.message}", err=True)

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import networkx as nx
@@ -38,6 +39,9 @@ from siting.results import (
 )
 from siting.sites import assemble, site_candidates
 from siting.solvers import Progress
+
+if TYPE_CHECKING:
+    from siting.models.embedded.parallel import GroupsOn
 
 DEFAULT_P = 10
 
@@ -115,7 +119,8 @@ def _nodes_wgs84(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     return ox.graph_to_gdfs(G, edges=False).to_crs("EPSG:4326")
 
 
-def run(sc: Scenario, progress: Callable[[str], None] | None = None) -> RunResult:
+def run(sc: Scenario, progress: Callable[[str], None] | None = None,
+        groups_on: GroupsOn | None = None) -> RunResult:
     """Run one scenario end to end (nothing is written; see :meth:`RunResult.write`).
 
     ``progress`` is called with one line per stage as it ends (``network: 2,449 nodes
@@ -129,16 +134,23 @@ def run(sc: Scenario, progress: Callable[[str], None] | None = None) -> RunResul
         Called with one line of text per finished stage (seconds since the start
         appended), and with the solver's incumbent, bound and gap during the solve;
         ``None`` (default) to report nothing.
+    groups_on
+        Where a decomposed embedded model solves its groups (``decompose`` on or auto;
+        :func:`~siting.models.embedded.parallel.solve_as`): a Dask cluster for ``siting
+        run --workers``, the batch's own for ``siting batch``. None: in this process.
 
     Returns
     -------
     RunResult
         Inputs as used, result columns on demand and sites, the solution and summary.
     """
+    if groups_on is not None and sc.decompose == "off":
+        raise SitingError("group solves on a cluster (--workers N, --scheduler) are for a "
+                          "decomposed embedded plan; add --decompose on or auto")
     t0 = time.perf_counter()
     token = _PROGRESS.set((progress, t0))
     try:
-        return _run(sc, t0)
+        return _run(sc, t0, groups_on)
     finally:
         _PROGRESS.reset(token)
 
@@ -174,7 +186,7 @@ def _solver_progress(every_s: float = 2.0) -> Progress | None:
     return report
 
 
-def _run(sc: Scenario, t0: float) -> RunResult:
+def _run(sc: Scenario, t0: float, groups_on: GroupsOn | None = None) -> RunResult:
     from siting.inputs import validate_inputs
 
     validate_inputs(sc)  # every input file checked before the network is built
@@ -223,7 +235,7 @@ def _run(sc: Scenario, t0: float) -> RunResult:
     footprints = _footprints(buildings)
     if sc.embedded:
         result = _run_embedded(sc, policy, G, area, demand, sites, candidates, access, t0,
-                               door, required, prog, needs)
+                               door, required, prog, needs, groups_on)
         result.buildings = footprints
         return result
     instance = build_instance(access, demand["population"].to_numpy(),
@@ -321,10 +333,13 @@ def _planner_choices(sc: Scenario, candidates: gpd.GeoDataFrame) -> gpd.GeoDataF
 
 
 def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, access, t0,
-                  door: dict, required=(), prog=None, needs=None) -> RunResult:
+                  door: dict, required=(), prog=None, needs=None,
+                  groups_on: GroupsOn | None = None) -> RunResult:
     """The embedded-facility model (siting.models.embedded) on the demand and site tables
-    (with the programme ``prog`` and the residents' needs table ``needs``, when given)."""
+    (with the programme ``prog`` and the residents' needs table ``needs``, when given;
+    decomposed as ``sc.decompose`` says, its groups solved through ``groups_on``)."""
     from siting.models.embedded import EmbeddedFacilities, plan_to_coverage
+    from siting.models.embedded.parallel import solve_as
 
     weight, cost = demand["population"].to_numpy(), sites["cost_total"].to_numpy()
     instance = build_instance(access, weight, cost, policy.max_threshold_m)
@@ -345,8 +360,9 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         max_new_sites=sc.max_sites, min_coverage=sc.min_coverage, step_free=step_free,
         required=required, programme=prog)
     _step(f"walking distances: {len(instance.pair_demand):,} pairs; embedded model built")
-    plan = model.solve(sc.solver, time_limit=sc.time_limit, mip_gap=sc.mip_gap,
-                       marginal=sc.marginal, progress=_solver_progress())
+    plan = solve_as(model, sc.decompose, groups_on, solver=sc.solver,
+                    time_limit=sc.time_limit, mip_gap=sc.mip_gap, marginal=sc.marginal,
+                    progress=_solver_progress())
     _step(f"model: {plan.summary['status']}, cost {plan.summary['cost_total']:,.0f} CNY")
     solution = plan_to_coverage(plan, instance)
     if not plan.summary.get("served_by_service") or \
@@ -379,6 +395,7 @@ def _run_embedded(sc: Scenario, policy, G, area, demand, sites, candidates, acce
         "speed_m_per_min_by_profile": dict(policy.walking.speed_m_per_min),
         "step_free_services": policy.step_free_services,
         "notes": p["notes"] + _standard_note(p, policy),
+        "decompose": sc.decompose, **({"groups": p["groups"]} if "groups" in p else {}),
         # the numbers, sources and placeholder flags the plan rests on (for review)
         "assumptions": policy.assumptions(),
         **_programme_summary(p, sc),

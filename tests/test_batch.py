@@ -1,5 +1,6 @@
 """`siting batch` on a real Dask LocalCluster: six areas from ../shared/data (one with a
-missing file, one with roads only), resuming, a worker killed mid-area, bad tables."""
+missing file, one with roads only), resuming, a worker killed mid-area, bad tables, an
+area solving its decomposed plan's groups on the batch's own cluster."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from siting.errors import SitingError
 from siting.io.outdir import read_marker
 
 from conftest import SHARED, shared_file
+from life_circle import life_circle_toml
 
 NJ = "nanjing_xinjiekou_osm/nanjing_xinjiekou.osm"
 WJ = "beijing_chaoyang_wangjing_osm/beijing_chaoyang_wangjing.osm"
@@ -208,3 +210,19 @@ def test_an_area_over_its_time_limit_is_stopped(areas_csv, tmp_path):
     assert rec["state"] == "timeout" and "area time limit of 2 s" in rec["error"]
     assert rec["wall_s"] < 5.0  # checked every second; the worker is killed, not drained
     assert not (tmp_path / "slow" / "nj").exists()
+
+
+def test_a_decomposed_area_solves_its_groups_on_the_batch_cluster(nanjing_osm, tmp_path):
+    """``decompose`` as a column: the area's group solves run on the batch's cluster from
+    inside its task. One worker with one thread: the task secedes while it waits, so the
+    worker runs the groups instead of deadlocking (the time limit would say so)."""
+    base = life_circle_toml(tmp_path, nanjing_osm)
+    table = tmp_path / "areas.csv"
+    table.write_text("area_id,name,decompose\ncircle5,五分钟生活圈,on\n", encoding="utf-8")
+    assert read_areas(table)[0]["keys"] == {"decompose": "on"}
+    rollup = run_batch(table, tmp_path / "out", base=base, workers=1, area_time_limit=120)
+    assert rollup["state"].tolist() == ["done"], rollup["error"].tolist()
+    s = json.loads((tmp_path / "out" / "circle5" / "summary.json").read_text(encoding="utf-8"))
+    assert s["decompose"] == "on" and len(s["groups"]) == 5
+    assert any(n.startswith("decomposed into 5 independent groups") for n in s["notes"])
+    assert "the 5 groups were solved on the batch's Dask cluster, 1 at once" in s["notes"]

@@ -174,3 +174,32 @@ def test_groups_sheet_rolls_up_to_the_city(corner):
     ids = {str(i) for i in sol.sites.loc[~sol.sites["existing"].astype(bool), "site_id"]}
     listed = [i for cell in t["site_ids"] for i in cell.split(", ") if i]
     assert sorted(listed) == sorted(ids)
+
+
+def test_dask_client_map_gives_the_in_process_plan(corner):
+    """The group solves through a dask ``Client.map`` (2 workers) give the plan of the
+    built-in ``map``: same optimum, same groups with the same budgets and sites."""
+    from distributed import Client, LocalCluster
+
+    inst, pol, demand, sites = corner
+    big, d, st = tiled(inst, demand, sites, 2, cost_factors=[1.0, 1.3])
+    m = EmbeddedFacilities(big, pol, d, st, budget=1.6e6)
+    here = m.solve("highs", mip_gap=1e-9, marginal=False, decompose=True).summary
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        calls = []
+
+        def dask_map(fn, tasks):
+            calls.append(len(tasks))
+            return client.map(fn, tasks, pure=False)  # futures: gathered by the solve
+
+        there = m.solve("highs", mip_gap=1e-9, marginal=False, decompose=True,
+                        mapper=dask_map, workers=2).summary
+    assert calls and sum(calls) >= 2  # the group solves went through the cluster
+    assert here["status"] == there["status"] == "optimal"
+    assert there["objective"] == pytest.approx(here["objective"], rel=1e-6)
+    key = [(g["group"], g["sites_new"]) for g in here["groups"]]
+    assert [(g["group"], g["sites_new"]) for g in there["groups"]] == key
+    for a, b in zip(here["groups"], there["groups"]):
+        assert b["value"] == pytest.approx(a["value"], rel=1e-6, abs=1e-6)
+        assert b["cost"] == pytest.approx(a["cost"], rel=1e-6, abs=1.0)

@@ -71,6 +71,10 @@ class Scenario(BaseModel):
         "residents' needs: community × service weights, CSV/XLSX (siting.models.embedded.needs)"))
     needs_mode: Literal["priority", "demand"] | None = Field(
         None, description="needs weights scale priority (default) or units needed")
+    decompose: Literal["off", "on", "auto"] = Field("off", description=(
+        "embedded model: solve the groups that share only the budget (districts no walk, "
+        "site or community joins) apart and allocate the budget over them: off, on, or auto "
+        "(when there are ≥ 2 groups, none over two thirds of the model)"))
 
     m2_per_person: float = Field(40.0, gt=0)
     residential_levels: float = Field(6.0, gt=0, description="storeys where unknown")
@@ -197,6 +201,7 @@ class Scenario(BaseModel):
                 f"threshold from the policy (services.<service>.walk_min × "
                 f"walking.speed_m_per_min.<profile>); drop {flag} and set those in a [policy] "
                 f"table, e.g. [policy.walking.speed_m_per_min] default = 70")
+        self._check_decompose()
         if self.needs_mode is not None and self.needs is None:
             raise ValueError("needs_mode (--needs-mode) has no needs table to apply: give "
                              "needs (--needs), or drop needs_mode")
@@ -205,6 +210,25 @@ class Scenario(BaseModel):
             raise ValueError(
                 f"{key} ({flag}) conflicts with model {self.model}: it is only read by the "
                 f"embedded model; drop {flag}, or use --model embedded (a policy alone selects it)")
+
+    def _check_decompose(self) -> None:
+        """``decompose`` takes effect or is refused: embedded model, ``max_served``, a budget."""
+        if self.decompose == "off":
+            return
+        if not self.embedded:
+            raise ValueError(
+                f"decompose (--decompose) = {self.decompose} conflicts with model {self.model}: "
+                f"only the embedded model is decomposed (into districts sharing its budget); "
+                f"drop --decompose, or use --model embedded")
+        if self.decompose == "on" and self.objective != "max_served":
+            raise ValueError(
+                f"decompose (--decompose) = on needs objective max_served (it allocates one "
+                f"budget over the groups' value curves), not {self.objective}; use "
+                f"--decompose off or auto, or --objective max_served")
+        if self.decompose == "on" and self.budget is None:
+            raise ValueError(
+                "decompose (--decompose) = on allocates the budget over the groups, and no "
+                "budget is given; give --budget CNY, or use --decompose off or auto")
 
     @property
     def embedded(self) -> bool:

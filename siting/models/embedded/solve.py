@@ -101,8 +101,10 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
     if city is not None:
         r1c, r2c, more, groups = city
         sol = build_solution(data, form.values(), r1c, r2c, notes + more)
-        sol.summary["groups"] = groups
         sol.sheets["groups"] = group_table(sol, groups, data.services)
+        # internal row numbers stay out of the outputs: the sites' stable ids are there
+        sol.summary["groups"] = [{k: v for k, v in g.items() if k != "site_rows"}
+                                 for g in groups]
         return _finish(sol, data, form.values(), marginal, t0)
     greedy = False
     start: dict | None = None
