@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -65,6 +66,14 @@ def test_cli_option_and_scenario_key_take_effect(nanjing_osm, tmp_path):
     assert [g["group"] for g in s["groups"]] == [0, 1, 2, 3, 4]
     assert sum(g["cost"] for g in s["groups"]) == pytest.approx(s["cost_total"], rel=1e-6)
     assert s["cost_total"] <= 5e6 + 1
+    # the groups sheet is written: per district, in the stable ids of the other tables
+    groups = pd.read_csv(out / "tables" / "groups.csv", encoding="utf-8-sig")
+    sites_csv = pd.read_csv(out / "tables" / "sites.csv", encoding="utf-8-sig")
+    listed = {i for cell in groups["site_ids"].dropna() for i in str(cell).split(", ")}
+    assert listed and listed <= set(sites_csv["source_id"].astype(str))
+    assert groups["cost_total"].sum() == pytest.approx(s["cost_total"], rel=1e-6)
+    assert {i for g in s["groups"] for i in g["sites_new"]} == listed
+    assert "site_rows" not in json.dumps(s["groups"])
     # the scenario key: off solves the model whole, auto by the model's rule (at 5 minutes
     # the largest group holds over two thirds of the model: whole, and said so)
     off = run(make_scenario(life_circle_toml(tmp_path, nanjing_osm, decompose="off")))

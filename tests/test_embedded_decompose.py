@@ -171,7 +171,8 @@ def test_groups_sheet_rolls_up_to_the_city(corner):
     for svc, people in s["served_by_service"].items():  # one number, one source
         assert t[f"served_{svc}"].sum() == pytest.approx(people, rel=1e-9, abs=1e-6)
     # each group's new sites are its own: the ids of the plan's sites, split
-    ids = {str(i) for i in sol.sites.loc[~sol.sites["existing"].astype(bool), "site_id"]}
+    rows = sol.sites.loc[~sol.sites["existing"].astype(bool), "site"]
+    ids = set(m.data.sites["source_id"].to_numpy()[rows.to_numpy()])  # the stable ids
     listed = [i for cell in t["site_ids"] for i in cell.split(", ") if i]
     assert sorted(listed) == sorted(ids)
 

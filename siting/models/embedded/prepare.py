@@ -131,6 +131,8 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
                           + "; give a floor area (建筑面积) for these sites")
     out["usable_area_m2"] = area
     out["site_id"] = sites["site_id"].to_numpy() if "site_id" in sites else np.arange(len(sites))
+    if "source_id" in sites:  # the planner's stable id (OSM id, 编号), for outputs
+        out["source_id"] = sites["source_id"].astype(str).to_numpy()
     out["kind"] = sites["kind"].astype(str).to_numpy() if "kind" in sites else "unknown"
     notes = []
     money = {c: pd.to_numeric(sites[c], errors="coerce").fillna(0).to_numpy(float)
