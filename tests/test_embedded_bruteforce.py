@@ -520,7 +520,8 @@ def test_elderly_care_never_below_ground_nor_upstairs_without_lift(seed):
     sol = compare(seed, services, case=(inst, demand, sites, dist), model_kw={"budget": 3e6})
     free = EmbeddedFacilities(inst, small_policy(services), demand,
                               sites.drop(columns=["ground_floor", "lift"]), budget=3e6).solve()
-    assert sol.summary["objective"] <= free.summary["objective"] + 1e-6
+    # a restriction never serves more (to the solvers' tolerance, relative)
+    assert sol.summary["objective"] <= free.summary["objective"] * (1 + 1e-9) + 1e-6
     hosted = sol.sites.set_index("site")["area_m2_elderly_care"]
     assert not (hosted.reindex([0, 1, 2], fill_value=0) > 0).any()
     free_hosted = free.sites.set_index("site")["area_m2_elderly_care"]

@@ -21,6 +21,9 @@ and community ``c``, so an exported LP file reads:
                                 :math:`v_{is} \le \sum_j x_{js}`); ``serve_all_{i}_{s}``
                                 in coverage mode for objectives that serve everyone
 ``capacity_{j}_{s}``            :math:`\sum_i f_{ijs} \le a_{js}/q_s`
+``serve_cap_{j}_{s}``           :math:`\sum_i f_{ijs} \le \min(\sum_{i:(i,j)\in P_s} D_{is},
+                                U_{js}/q_s)\, x_{js}` (implied for integers; with
+                                ``min_area`` it charges a site's least area in the LP)
 ``min_coverage_{s}_{c}``        the optional equity row
 ``standard_area_{j}``           :math:`\sum_c g_{jc} \le \sum_s a_{js}` (or :math:`A_j`)
 ``standard_{c}``                :math:`\sum_{j \in R(c)} g_{jc} + \sigma_c \ge R_c`
@@ -251,6 +254,7 @@ def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
         if data.capacity:
             rows: dict[int, list] = {}
             cols: dict[int, list] = {}
+            reach: dict[int, float] = {}  # units of demand in reach of each site
             for k in range(len(gi)):
                 i, j = int(gi[k]), int(gj[k])
                 if (j, si) not in form.area and (j, si) not in data.fixed_area:
@@ -258,6 +262,7 @@ def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
                 var = form.flow[si, k] = prob.add_variable(f"f_{si}_{k}", 0)
                 rows.setdefault(i, []).append(var)
                 cols.setdefault(j, []).append(var)
+                reach[j] = reach.get(j, 0.0) + float(grp.D[i])
                 served.append((var, float(weight * row_weight(data, si, i) / rate)))
                 if not merged:  # distances only for point rows (min_distance)
                     dist_terms.append((var, float(gdist[k] / rate)))
@@ -270,6 +275,11 @@ def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
                 terms, const = _area_terms(data, form, j, si, -1.0 / data.m2_per_unit[si])
                 prob.addConstraint(pulp.LpAffineExpression(
                     [(v, 1.0) for v in vs] + terms) <= -const, f"capacity_{j}_{s}")
+                if (j, si) in form.host:  # implied for integers; a much tighter LP bound
+                    cap = min(reach[j], data.max_area[j, si] / data.m2_per_unit[si])
+                    prob.addConstraint(pulp.LpAffineExpression(
+                        [(v, 1.0) for v in vs] + [(form.host[j, si], -float(cap))]) <= 0,
+                        f"serve_cap_{j}_{s}")
         else:
             rows = {}
             for k in range(len(gi)):

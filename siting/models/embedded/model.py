@@ -80,6 +80,8 @@ class EmbeddedFacilities:
           && \text{(complex rule)}\\
         &\textstyle\sum_{j:(i,j)\in P_s} f_{ijs} \le D_{is}, \quad
           \sum_{i:(i,j)\in P_s} f_{ijs} \le a_{js}/q_s && \text{(demand, capacity)}\\
+        &\textstyle\sum_{i:(i,j)\in P_s} f_{ijs} \le \min(\sum_{i:(i,j)\in P_s} D_{is},\,
+          U_{js}/q_s)\, x_{js} && \text{(implied; tightens the LP bound)}\\
         &\textstyle\sum_{c} g_{jc} \le \sum_s a_{js}, \quad
           \sum_{j \in R(c)} g_{jc} + \sigma_c \ge R_c && \text{(area standard)}\\
         &\textstyle\sum_{i \in c} f_{ijs}/r_s \ge \alpha \sum_{i\in c,\,\text{in reach}} N_{is}
