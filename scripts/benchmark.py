@@ -292,40 +292,72 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
             inst = build_instance(acc, inp.weight, np.zeros(len(inp.site_node)), REACH)
     ours = (inst.pair_demand, inst.pair_site, inst.pair_dist)
     a = inp.adjacency
-    # work done: nodes settled on the contracted graph vs a plain search per site
-    ip, ix, w, new_id = acc.search_graph()
-    settled = len(bounded_dijkstra(ip, ix, w, new_id[inp.site_node], REACH,
-                                   source_offset=inp.site_snap)[0])
-    plain = len(bounded_dijkstra(a.indptr, a.indices, a.data, inp.site_node, REACH,
-                                 source_offset=inp.site_snap)[0])
+    from_demand = _from_demand(inp)
+    settled, plain = _settles(acc, inp, from_demand)
+    side = "demand nodes, reversed" if from_demand else "site nodes"
     rows.append(dict(base, method="ours", **out, pairs=len(inst.pair_demand),
-                     check=f"reference; {settled:,} settles ({plain:,} uncontracted, "
-                           f"{out['wall_s'] / plain * 1e9:.0f} ns each)"))
+                     check=f"reference; from {side}; {settled:,} settles ({plain:,} "
+                           f"uncontracted, {out['wall_s'] / plain * 1e9:.0f} ns each)"))
 
-    if "scipy" in args.peers and (inp.n_nodes <= args.scipy_max_nodes):
-        out = {}
-        for _ in range(args.repeat):
-            with best_of(out):
-                pairs = _scipy_pairs(inp, a)
-        rows.append(dict(base, method="scipy dijkstra(limit)", **out, pairs=len(pairs[0]),
-                         check=_check(_pairs_equal(ours, pairs))))
-    elif "scipy" in args.peers:
-        rows.append(dict(base, method="scipy dijkstra(limit)", wall_s=None, peak_mb=None,
-                         check=f"not run above {args.scipy_max_nodes} nodes "
-                               "(cost grows with sources x all nodes)"))
+    peers = [("scipy dijkstra(limit)", False)]
+    if from_demand:  # a competent user searches from the smaller side too
+        peers.append(("scipy dijkstra(limit) from demand, rev.", True))
+    for method, reverse in peers:
+        if "scipy" in args.peers and (inp.n_nodes <= args.scipy_max_nodes):
+            out = {}
+            for _ in range(args.repeat):
+                with best_of(out):
+                    pairs = _scipy_pairs(inp, a, reverse=reverse)
+            rows.append(dict(base, method=method, **out, pairs=len(pairs[0]),
+                             check=_check(_pairs_equal(ours, pairs))))
+        elif "scipy" in args.peers:
+            rows.append(dict(base, method=method, wall_s=None, peak_mb=None,
+                             check=f"not run above {args.scipy_max_nodes} nodes "
+                                   "(cost grows with sources x all nodes)"))
     _networkx_rows(inp, args, ours, base, rows)
     _pandana_rows(inp, args, ours, base, rows)
     return inst
 
 
-def _scipy_pairs(inp: Inputs, a, mem_mb: float = 512.0) -> tuple:
+def _from_demand(inp: Inputs) -> bool:
+    """Whether ours searches from the demand nodes (fewer distinct than the site nodes)."""
+    return len(np.unique(inp.demand_node)) < len(np.unique(inp.site_node))
+
+
+def _settles(acc: Access, inp: Inputs, from_demand: bool) -> tuple[int, int]:
+    """Nodes settled by ours' searches (one per distinct node of the searched side, on the
+    contracted graph) and by one plain search per point of that side (uncontracted)."""
+    ip, ix, w, new_id = acc.search_graph()
+    a = inp.adjacency
+    if from_demand:
+        ip, ix, w = acc.reverse_search_graph()
+        a = sp.csr_array(a.T)
+    node, snap = (inp.demand_node, inp.demand_snap) if from_demand else (inp.site_node,
+                                                                        inp.site_snap)
+    nodes, inv = np.unique(node, return_inverse=True)
+    base = np.full(len(nodes), np.inf)
+    np.minimum.at(base, inv.ravel(), snap)
+    settled = len(bounded_dijkstra(ip, ix, w, new_id[nodes], REACH, source_offset=base)[0])
+    plain = len(bounded_dijkstra(a.indptr, a.indices, a.data, node, REACH,
+                                 source_offset=snap)[0])
+    return settled, plain
+
+
+def _scipy_pairs(inp: Inputs, a, mem_mb: float = 512.0, reverse: bool = False) -> tuple:
     """Pairs from scipy's bounded dijkstra as a competent user calls it: one search per
     distinct site node (not per site), only the demand nodes' columns kept, as many
-    sources per call as fit ``mem_mb`` of distances; sites sharing a node share its row."""
+    sources per call as fit ``mem_mb`` of distances; sites sharing a node share its row.
+    ``reverse``: the same from the distinct demand nodes on the transposed graph (walks
+    to the demand node), keeping the site nodes' columns."""
     from scipy.sparse.csgraph import dijkstra
 
-    nodes_s, inv = np.unique(inp.site_node, return_inverse=True)
-    cols = np.unique(inp.demand_node)
+    src_node, src_snap, pt_node, pt_snap = (inp.site_node, inp.site_snap, inp.demand_node,
+                                            inp.demand_snap)
+    if reverse:
+        a = sp.csr_array(a.T)
+        src_node, src_snap, pt_node, pt_snap = pt_node, pt_snap, src_node, src_snap
+    nodes_s, inv = np.unique(src_node, return_inverse=True)
+    cols = np.unique(pt_node)
     batch = max(1, int(mem_mb * 2**20 // (8 * inp.n_nodes)))
     srcs, nodes, dists = [], [], []
     for b in range(0, len(nodes_s), batch):
@@ -335,22 +367,22 @@ def _scipy_pairs(inp: Inputs, a, mem_mb: float = 512.0) -> tuple:
         nodes.append(cols[v])
         dists.append(D[k, v])
     usrc, node, dist = map(np.concatenate, (srcs, nodes, dists))
-    # each distinct node's row goes to every site on it, plus that site's snap
-    site, row = _per_site(usrc, inv, len(nodes_s))
-    node, dist = node[row], dist[row] + inp.site_snap[site]
+    # each distinct node's row goes to every point on it, plus that point's snap
+    src, row = _per_site(usrc, inv.ravel(), len(nodes_s))
+    node, dist = node[row], dist[row] + src_snap[src]
     keep = dist <= REACH
-    return join_demand(site[keep], node[keep], dist[keep], inp.demand_node,
-                       inp.demand_snap, inp.n_nodes, REACH)
+    pt, src, dist = join_demand(src[keep], node[keep], dist[keep], pt_node, pt_snap,
+                                inp.n_nodes, REACH)
+    return (src, pt, dist) if reverse else (pt, src, dist)
 
 
 def _networkx_rows(inp: Inputs, args, ours, base, rows) -> None:
+    """networkx ``single_source_dijkstra_path_length`` per site, and, where ours searches
+    from the demand side, per demand point on ``G.reverse()`` (its copy timed in full)."""
     a, n_nodes = inp.adjacency, inp.n_nodes
     if "networkx" in args.peers and inp.n_nodes <= args.nx_max_nodes:
         import networkx as nx
 
-        rng = np.random.default_rng(0)
-        sub = np.sort(rng.choice(len(inp.site_node), min(args.nx_sources,
-                                                         len(inp.site_node)), replace=False))
         coo = a.tocoo()
         lean = nx.from_scipy_sparse_array(sp.csr_matrix(a), create_using=nx.DiGraph)
         # as osmnx users call it: the MultiDiGraph osmnx returns, weight="length"
@@ -358,27 +390,40 @@ def _networkx_rows(inp: Inputs, args, ours, base, rows) -> None:
         multi.add_nodes_from(range(n_nodes))
         multi.add_edges_from((u, v, 0, {"length": w}) for u, v, w in
                              zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist()))
+        sides = [(" per site", inp.site_node, inp.site_snap, inp.demand_node, inp.demand_snap, 1)]
+        if _from_demand(inp):
+            sides.append((" per demand pt, rev.", inp.demand_node, inp.demand_snap,
+                          inp.site_node, inp.site_snap, 0))
         for label, G, weight in (("DiGraph", lean, "weight"),
                                  ("osmnx MultiDiGraph", multi, "length")):
-            out = {}
-            for _ in range(args.repeat):
-                with best_of(out):
-                    srcs, nodes, dists = [], [], []
-                    for k in sub.tolist():
-                        lim = REACH - inp.site_snap[k]
-                        r = nx.single_source_dijkstra_path_length(
-                            G, int(inp.site_node[k]), cutoff=lim, weight=weight)
-                        srcs.append(np.full(len(r), k))
-                        nodes.append(np.fromiter(r.keys(), np.int64, len(r)))
-                        dists.append(np.fromiter(r.values(), float, len(r)) + inp.site_snap[k])
-                    pairs = join_demand(*map(np.concatenate, (srcs, nodes, dists)),
-                                        inp.demand_node, inp.demand_snap, n_nodes, REACH)
-            scale = len(inp.site_node) / len(sub)
-            mask = np.isin(ours[1], sub)
-            diff = _pairs_equal(tuple(x[mask] for x in ours), pairs)
-            rows.append(dict(base, method=f"networkx {label} per source (~{len(sub)} scaled)",
-                             wall_s=out["wall_s"] * scale, peak_mb=out["peak_mb"],
-                             check=_check(diff), scaled=True))
+            for side, src_node, src_snap, pt_node, pt_snap, col in sides:
+                rng = np.random.default_rng(0)
+                sub = np.sort(rng.choice(len(src_node), min(args.nx_sources, len(src_node)),
+                                         replace=False))
+                out, copy = {}, {}
+                for _ in range(args.repeat):
+                    with best_of(copy):
+                        H = G.reverse() if col == 0 else G
+                    with best_of(out):
+                        srcs, nodes, dists = [], [], []
+                        for k in sub.tolist():
+                            r = nx.single_source_dijkstra_path_length(
+                                H, int(src_node[k]), cutoff=REACH - src_snap[k], weight=weight)
+                            srcs.append(np.full(len(r), k))
+                            nodes.append(np.fromiter(r.keys(), np.int64, len(r)))
+                            dists.append(np.fromiter(r.values(), float, len(r)) + src_snap[k])
+                        pt, src, dist = join_demand(*map(np.concatenate, (srcs, nodes, dists)),
+                                                    pt_node, pt_snap, n_nodes, REACH)
+                    del H
+                pairs = (pt, src, dist) if col == 1 else (src, pt, dist)
+                scale = len(src_node) / len(sub)
+                mask = np.isin(ours[col], sub)
+                diff = _pairs_equal(tuple(x[mask] for x in ours), pairs)
+                rev = copy["wall_s"] if col == 0 else 0.0
+                rows.append(dict(base, method=f"networkx {label}{side} (~{len(sub)} scaled)",
+                                 wall_s=out["wall_s"] * scale + rev, peak_mb=out["peak_mb"],
+                                 check=_check(diff) + (f"; incl. {rev:.2f} s G.reverse()"
+                                                       if col == 0 else ""), scaled=True))
         del lean, multi
 
 
@@ -590,14 +635,14 @@ def ratios(rows: list[dict]) -> None:
 def print_table(rows: list[dict]) -> None:
     head = ("instance", "nodes", "method", "stage", "wall s", "peak MB", "x ours",
             "objective", "check")
-    fmt = "{:<14} {:>9} {:<30} {:<22} {:>8} {:>8} {:>7} {:>10}  {}"
+    fmt = "{:<14} {:>9} {:<44} {:<22} {:>8} {:>8} {:>7} {:>10}  {}"
     print(fmt.format(*head))
     for r in rows:
         f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
         wall = f(r.get("wall_s"), ".2f")
         if r.get("scaled"):
             wall = "~" + wall
-        print(fmt.format(r["instance"][:14], r["nodes"], r["method"][:30], r["stage"][:22], wall,
+        print(fmt.format(r["instance"][:14], r["nodes"], r["method"][:44], r["stage"][:22], wall,
                          f(r.get("peak_mb"), ".0f"), f(r.get("ratio"), ".1f"),
                          f(r.get("objective"), ".0f"), r.get("check", "")))
 
