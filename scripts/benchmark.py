@@ -13,9 +13,13 @@ Builds every instance itself:
 Stages and methods (all at a 1000 m reach):
 
 * ``coverage`` -- ours (numba bounded Dijkstra + vectorised join,
-  ``siting.access.build_instance``); scipy ``csgraph.dijkstra(limit=...)`` in batches;
-  networkx ``single_source_dijkstra_path_length`` per candidate (timed on a subset of
-  sources and scaled, marked ``~``); pandana ``nodes_in_range`` (when installed).
+  ``siting.access.build_instance``, which searches from the distinct site nodes or, when
+  fewer, from the distinct demand nodes on the reversed graph); scipy
+  ``csgraph.dijkstra(limit=...)`` in batches from the distinct site nodes; networkx
+  ``single_source_dijkstra_path_length`` per candidate (timed on a subset of sources and
+  scaled, marked ``~``); pandana ``nodes_in_range`` (when installed). Where ours searches
+  from the demand side, scipy and networkx are also run that way (``dijkstra`` on the
+  transposed matrix; networkx per demand point on ``G.reverse()``, the copy counted).
   Pairs and distances are checked against ours (max difference <= 1e-6 m).
 * ``model`` / ``solve`` -- ours (exact reductions, greedy + swap warm start, HiGHS fed
   straight from sparse matrices) against spopt ``MCLP`` / ``LSCP`` built
@@ -35,6 +39,8 @@ Timings are printed, never asserted.
 Usage::
 
     PYTHONPATH=. python scripts/benchmark.py [--quick] [--json PATH] [--time-limit 60]
+        [--only nanjing tiles heldout lattice seeds e2e] [--peers scipy networkx ...]
+        [--repeat 3] [--coverage-only]
 """
 
 from __future__ import annotations
@@ -480,6 +486,8 @@ def _pandana_check(ours, pairs) -> str:
 # ----------------------------------------------------------------------------- models
 def model_rows(inp: Inputs, inst, args, rows: list, p: int, set_cover: bool = True,
                spopt: bool = True, solvers=("highs",)) -> None:
+    if args.coverage_only:
+        return
     base = dict(instance=inp.name, nodes=inp.n_nodes)
     models = [(f"max_cover p={p}", lambda: MaximalCovering(inst, p=p))]
     if set_cover:
@@ -675,6 +683,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--peers", nargs="*", default=["scipy", "networkx", "pandana", "spopt"])
     ap.add_argument("--only", nargs="*", default=None,
                     help="subset of: nanjing tiles heldout lattice seeds e2e")
+    ap.add_argument("--coverage-only", action="store_true",
+                    help="only the coverage rows (no model, solve or end-to-end rows)")
     ap.add_argument("--e2e-worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.e2e_worker:
@@ -742,7 +752,7 @@ def main(argv=None) -> list[dict]:
         for i, p in enumerate((10,) if q else (10, 25, 50)):
             model_rows(inp, inst, args, rows, p=p, set_cover=(i == 0),
                        spopt=(p == 25 or q), solvers=("highs",) if q else ("highs", "cbc"))
-    if "seeds" in only:  # held out (#18): the same lattice with five other seeds
+    if "seeds" in only and not args.coverage_only:  # held out (#18): the same lattice with five other seeds
         for seed in (1, 2, 3, 4, 5):
             inp = lattice(200, 1497, 4506, seed=seed)
             inp.name = f"lattice-200x200-s{seed}"
@@ -750,7 +760,7 @@ def main(argv=None) -> list[dict]:
                                   REACH)
             for p in (10, 25, 50):
                 model_rows(inp, inst, args, rows, p=p, set_cover=False, spopt=False)
-    if "e2e" in only:
+    if "e2e" in only and not args.coverage_only:
         n_nodes, nd, ns, p = (40_000, 4_000, 400, 10) if q else (
             1_000_000, 100_000, 10_000, 100)
         inp = tiled(road_adj, road_xy, base, n_nodes, nd, ns,

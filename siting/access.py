@@ -468,21 +468,27 @@ def _pairs(access: Access, threshold_m: float, from_demand: bool | None = None):
     fewer distinct nodes (ties: from the sites)."""
     indptr, indices, weights, new_id = access.search_graph()
     d_node, s_node = new_id[access.demand_node], new_id[access.site_node]
-    d_uniq, s_uniq = np.unique(d_node, return_inverse=True), np.unique(s_node,
-                                                                       return_inverse=True)
     if from_demand is None:
-        from_demand = len(d_uniq[0]) < len(s_uniq[0])
+        from_demand = _n_distinct(d_node, len(indptr) - 1) < _n_distinct(s_node,
+                                                                          len(indptr) - 1)
     if from_demand:
         indptr, indices, weights = access.reverse_search_graph()
         pair_demand, pair_site, pair_dist = _node_searches(
-            indptr, indices, weights, d_uniq, access.demand_snap_m, s_node,
-            access.site_snap_m, threshold_m)
+            indptr, indices, weights, np.unique(d_node, return_inverse=True),
+            access.demand_snap_m, s_node, access.site_snap_m, threshold_m)
     else:
         pair_site, pair_demand, pair_dist = _node_searches(
-            indptr, indices, weights, s_uniq, access.site_snap_m, d_node,
-            access.demand_snap_m, threshold_m)
+            indptr, indices, weights, np.unique(s_node, return_inverse=True),
+            access.site_snap_m, d_node, access.demand_snap_m, threshold_m)
     srt = _radix_order(pair_demand, pair_site, len(access.demand_node), len(access.site_node))
     return pair_demand[srt], pair_site[srt], pair_dist[srt]
+
+
+def _n_distinct(node: np.ndarray, n: int) -> int:
+    """Number of distinct values among ``node`` (all below ``n``), in O(n + len(node))."""
+    seen = np.zeros(n, dtype=bool)
+    seen[node] = True
+    return int(np.count_nonzero(seen))
 
 
 def _node_searches(indptr, indices, weights, source, source_snap, point_node, point_snap,
