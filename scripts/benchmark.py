@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from siting._dijkstra import bounded_dijkstra  # noqa: E402
-from siting.access import Access, _per_site, build_instance, join_demand  # noqa: E402
+from siting.access import Access, _pairs, _per_site, build_instance, join_demand  # noqa: E402
 from siting.models.coverage import MaximalCovering, SetCovering  # noqa: E402
 from siting.network import components  # noqa: E402
 from siting.solvers.cbc import to_pulp  # noqa: E402
@@ -305,6 +305,14 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
                      check=f"reference; from {side}; {settled:,} settles ({plain:,} "
                            f"uncontracted, {out['wall_s'] / plain * 1e9:.0f} ns each)"))
 
+    if from_demand:  # the same searches from the site side, as before the rule
+        out = {}
+        for _ in range(args.repeat):
+            acc_s = inp.access()
+            with best_of(out):
+                pairs = _pairs(acc_s, REACH, from_demand=False)
+        rows.append(dict(base, method="ours, forced from site nodes", **out,
+                         pairs=len(pairs[0]), check=_check(_pairs_equal(ours, pairs))))
     peers = [("scipy dijkstra(limit)", False)]
     if from_demand:  # a competent user searches from the smaller side too
         peers.append(("scipy dijkstra(limit) from demand, rev.", True))
