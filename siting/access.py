@@ -461,7 +461,8 @@ def build_instance(
     )
 
 
-def _pairs(access: Access, threshold_m: float, from_demand: bool | None = None):
+def _pairs(access: Access, threshold_m: float, from_demand: bool | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(demand, site, distance) within ``threshold_m``, sorted by demand then site.
 
     ``from_demand`` forces the direction (tests); ``None`` searches from the side with
