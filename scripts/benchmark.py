@@ -13,9 +13,13 @@ Builds every instance itself:
 Stages and methods (all at a 1000 m reach):
 
 * ``coverage`` -- ours (numba bounded Dijkstra + vectorised join,
-  ``siting.access.build_instance``); scipy ``csgraph.dijkstra(limit=...)`` in batches;
-  networkx ``single_source_dijkstra_path_length`` per candidate (timed on a subset of
-  sources and scaled, marked ``~``); pandana ``nodes_in_range`` (when installed).
+  ``siting.access.build_instance``, which searches from the distinct site nodes or, when
+  fewer, from the distinct demand nodes on the reversed graph); scipy
+  ``csgraph.dijkstra(limit=...)`` in batches from the distinct site nodes; networkx
+  ``single_source_dijkstra_path_length`` per candidate (timed on a subset of sources and
+  scaled, marked ``~``); pandana ``nodes_in_range`` (when installed). Where ours searches
+  from the demand side, scipy and networkx are also run that way (``dijkstra`` on the
+  transposed matrix; networkx per demand point on ``G.reverse()``, the copy counted).
   Pairs and distances are checked against ours (max difference <= 1e-6 m).
 * ``model`` / ``solve`` -- ours (exact reductions, greedy + swap warm start, HiGHS fed
   straight from sparse matrices) against spopt ``MCLP`` / ``LSCP`` built
@@ -35,6 +39,8 @@ Timings are printed, never asserted.
 Usage::
 
     PYTHONPATH=. python scripts/benchmark.py [--quick] [--json PATH] [--time-limit 60]
+        [--only nanjing tiles heldout lattice seeds e2e] [--peers scipy networkx ...]
+        [--repeat 3] [--coverage-only]
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from siting._dijkstra import bounded_dijkstra  # noqa: E402
-from siting.access import Access, _per_site, build_instance, join_demand  # noqa: E402
+from siting.access import Access, _pairs, _per_site, build_instance, join_demand  # noqa: E402
 from siting.models.coverage import MaximalCovering, SetCovering  # noqa: E402
 from siting.network import components  # noqa: E402
 from siting.solvers.cbc import to_pulp  # noqa: E402
@@ -292,40 +298,80 @@ def coverage_rows(inp: Inputs, args, rows: list) -> object:
             inst = build_instance(acc, inp.weight, np.zeros(len(inp.site_node)), REACH)
     ours = (inst.pair_demand, inst.pair_site, inst.pair_dist)
     a = inp.adjacency
-    # work done: nodes settled on the contracted graph vs a plain search per site
-    ip, ix, w, new_id = acc.search_graph()
-    settled = len(bounded_dijkstra(ip, ix, w, new_id[inp.site_node], REACH,
-                                   source_offset=inp.site_snap)[0])
-    plain = len(bounded_dijkstra(a.indptr, a.indices, a.data, inp.site_node, REACH,
-                                 source_offset=inp.site_snap)[0])
+    from_demand = _from_demand(inp)
+    settled, plain = _settles(acc, inp, from_demand)
+    side = "demand nodes, reversed" if from_demand else "site nodes"
     rows.append(dict(base, method="ours", **out, pairs=len(inst.pair_demand),
-                     check=f"reference; {settled:,} settles ({plain:,} uncontracted, "
-                           f"{out['wall_s'] / plain * 1e9:.0f} ns each)"))
+                     check=f"reference; from {side}; {settled:,} settles ({plain:,} "
+                           f"uncontracted, {out['wall_s'] / plain * 1e9:.0f} ns each)"))
 
-    if "scipy" in args.peers and (inp.n_nodes <= args.scipy_max_nodes):
+    if from_demand:  # the same searches from the site side, as before the rule
         out = {}
         for _ in range(args.repeat):
+            acc_s = inp.access()
             with best_of(out):
-                pairs = _scipy_pairs(inp, a)
-        rows.append(dict(base, method="scipy dijkstra(limit)", **out, pairs=len(pairs[0]),
-                         check=_check(_pairs_equal(ours, pairs))))
-    elif "scipy" in args.peers:
-        rows.append(dict(base, method="scipy dijkstra(limit)", wall_s=None, peak_mb=None,
-                         check=f"not run above {args.scipy_max_nodes} nodes "
-                               "(cost grows with sources x all nodes)"))
+                pairs = _pairs(acc_s, REACH, from_demand=False)
+        rows.append(dict(base, method="ours, forced from site nodes", **out,
+                         pairs=len(pairs[0]), check=_check(_pairs_equal(ours, pairs))))
+    peers = [("scipy dijkstra(limit)", False)]
+    if from_demand:  # a competent user searches from the smaller side too
+        peers.append(("scipy dijkstra(limit) from demand, rev.", True))
+    for method, reverse in peers:
+        if "scipy" in args.peers and (inp.n_nodes <= args.scipy_max_nodes):
+            out = {}
+            for _ in range(args.repeat):
+                with best_of(out):
+                    pairs = _scipy_pairs(inp, a, reverse=reverse)
+            rows.append(dict(base, method=method, **out, pairs=len(pairs[0]),
+                             check=_check(_pairs_equal(ours, pairs))))
+        elif "scipy" in args.peers:
+            rows.append(dict(base, method=method, wall_s=None, peak_mb=None,
+                             check=f"not run above {args.scipy_max_nodes} nodes "
+                                   "(cost grows with sources x all nodes)"))
     _networkx_rows(inp, args, ours, base, rows)
     _pandana_rows(inp, args, ours, base, rows)
     return inst
 
 
-def _scipy_pairs(inp: Inputs, a, mem_mb: float = 512.0) -> tuple:
+def _from_demand(inp: Inputs) -> bool:
+    """Whether ours searches from the demand nodes (fewer distinct than the site nodes)."""
+    return len(np.unique(inp.demand_node)) < len(np.unique(inp.site_node))
+
+
+def _settles(acc: Access, inp: Inputs, from_demand: bool) -> tuple[int, int]:
+    """Nodes settled by ours' searches (one per distinct node of the searched side, on the
+    contracted graph) and by one plain search per point of that side (uncontracted)."""
+    ip, ix, w, new_id = acc.search_graph()
+    a = inp.adjacency
+    if from_demand:
+        ip, ix, w = acc.reverse_search_graph()
+        a = sp.csr_array(a.T)
+    node, snap = (inp.demand_node, inp.demand_snap) if from_demand else (inp.site_node,
+                                                                        inp.site_snap)
+    nodes, inv = np.unique(node, return_inverse=True)
+    base = np.full(len(nodes), np.inf)
+    np.minimum.at(base, inv.ravel(), snap)
+    settled = len(bounded_dijkstra(ip, ix, w, new_id[nodes], REACH, source_offset=base)[0])
+    plain = len(bounded_dijkstra(a.indptr, a.indices, a.data, node, REACH,
+                                 source_offset=snap)[0])
+    return settled, plain
+
+
+def _scipy_pairs(inp: Inputs, a, mem_mb: float = 512.0, reverse: bool = False) -> tuple:
     """Pairs from scipy's bounded dijkstra as a competent user calls it: one search per
     distinct site node (not per site), only the demand nodes' columns kept, as many
-    sources per call as fit ``mem_mb`` of distances; sites sharing a node share its row."""
+    sources per call as fit ``mem_mb`` of distances; sites sharing a node share its row.
+    ``reverse``: the same from the distinct demand nodes on the transposed graph (walks
+    to the demand node), keeping the site nodes' columns."""
     from scipy.sparse.csgraph import dijkstra
 
-    nodes_s, inv = np.unique(inp.site_node, return_inverse=True)
-    cols = np.unique(inp.demand_node)
+    src_node, src_snap, pt_node, pt_snap = (inp.site_node, inp.site_snap, inp.demand_node,
+                                            inp.demand_snap)
+    if reverse:
+        a = sp.csr_array(a.T)
+        src_node, src_snap, pt_node, pt_snap = pt_node, pt_snap, src_node, src_snap
+    nodes_s, inv = np.unique(src_node, return_inverse=True)
+    cols = np.unique(pt_node)
     batch = max(1, int(mem_mb * 2**20 // (8 * inp.n_nodes)))
     srcs, nodes, dists = [], [], []
     for b in range(0, len(nodes_s), batch):
@@ -335,22 +381,22 @@ def _scipy_pairs(inp: Inputs, a, mem_mb: float = 512.0) -> tuple:
         nodes.append(cols[v])
         dists.append(D[k, v])
     usrc, node, dist = map(np.concatenate, (srcs, nodes, dists))
-    # each distinct node's row goes to every site on it, plus that site's snap
-    site, row = _per_site(usrc, inv, len(nodes_s))
-    node, dist = node[row], dist[row] + inp.site_snap[site]
+    # each distinct node's row goes to every point on it, plus that point's snap
+    src, row = _per_site(usrc, inv.ravel(), len(nodes_s))
+    node, dist = node[row], dist[row] + src_snap[src]
     keep = dist <= REACH
-    return join_demand(site[keep], node[keep], dist[keep], inp.demand_node,
-                       inp.demand_snap, inp.n_nodes, REACH)
+    pt, src, dist = join_demand(src[keep], node[keep], dist[keep], pt_node, pt_snap,
+                                inp.n_nodes, REACH)
+    return (src, pt, dist) if reverse else (pt, src, dist)
 
 
 def _networkx_rows(inp: Inputs, args, ours, base, rows) -> None:
+    """networkx ``single_source_dijkstra_path_length`` per site, and, where ours searches
+    from the demand side, per demand point on ``G.reverse()`` (its copy timed in full)."""
     a, n_nodes = inp.adjacency, inp.n_nodes
     if "networkx" in args.peers and inp.n_nodes <= args.nx_max_nodes:
         import networkx as nx
 
-        rng = np.random.default_rng(0)
-        sub = np.sort(rng.choice(len(inp.site_node), min(args.nx_sources,
-                                                         len(inp.site_node)), replace=False))
         coo = a.tocoo()
         lean = nx.from_scipy_sparse_array(sp.csr_matrix(a), create_using=nx.DiGraph)
         # as osmnx users call it: the MultiDiGraph osmnx returns, weight="length"
@@ -358,27 +404,40 @@ def _networkx_rows(inp: Inputs, args, ours, base, rows) -> None:
         multi.add_nodes_from(range(n_nodes))
         multi.add_edges_from((u, v, 0, {"length": w}) for u, v, w in
                              zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist()))
+        sides = [(" per site", inp.site_node, inp.site_snap, inp.demand_node, inp.demand_snap, 1)]
+        if _from_demand(inp):
+            sides.append((" per demand pt, rev.", inp.demand_node, inp.demand_snap,
+                          inp.site_node, inp.site_snap, 0))
         for label, G, weight in (("DiGraph", lean, "weight"),
                                  ("osmnx MultiDiGraph", multi, "length")):
-            out = {}
-            for _ in range(args.repeat):
-                with best_of(out):
-                    srcs, nodes, dists = [], [], []
-                    for k in sub.tolist():
-                        lim = REACH - inp.site_snap[k]
-                        r = nx.single_source_dijkstra_path_length(
-                            G, int(inp.site_node[k]), cutoff=lim, weight=weight)
-                        srcs.append(np.full(len(r), k))
-                        nodes.append(np.fromiter(r.keys(), np.int64, len(r)))
-                        dists.append(np.fromiter(r.values(), float, len(r)) + inp.site_snap[k])
-                    pairs = join_demand(*map(np.concatenate, (srcs, nodes, dists)),
-                                        inp.demand_node, inp.demand_snap, n_nodes, REACH)
-            scale = len(inp.site_node) / len(sub)
-            mask = np.isin(ours[1], sub)
-            diff = _pairs_equal(tuple(x[mask] for x in ours), pairs)
-            rows.append(dict(base, method=f"networkx {label} per source (~{len(sub)} scaled)",
-                             wall_s=out["wall_s"] * scale, peak_mb=out["peak_mb"],
-                             check=_check(diff), scaled=True))
+            for side, src_node, src_snap, pt_node, pt_snap, col in sides:
+                rng = np.random.default_rng(0)
+                sub = np.sort(rng.choice(len(src_node), min(args.nx_sources, len(src_node)),
+                                         replace=False))
+                out, copy = {}, {}
+                for _ in range(args.repeat):
+                    with best_of(copy):
+                        H = G.reverse() if col == 0 else G
+                    with best_of(out):
+                        srcs, nodes, dists = [], [], []
+                        for k in sub.tolist():
+                            r = nx.single_source_dijkstra_path_length(
+                                H, int(src_node[k]), cutoff=REACH - src_snap[k], weight=weight)
+                            srcs.append(np.full(len(r), k))
+                            nodes.append(np.fromiter(r.keys(), np.int64, len(r)))
+                            dists.append(np.fromiter(r.values(), float, len(r)) + src_snap[k])
+                        pt, src, dist = join_demand(*map(np.concatenate, (srcs, nodes, dists)),
+                                                    pt_node, pt_snap, n_nodes, REACH)
+                    del H
+                pairs = (pt, src, dist) if col == 1 else (src, pt, dist)
+                scale = len(src_node) / len(sub)
+                mask = np.isin(ours[col], sub)
+                diff = _pairs_equal(tuple(x[mask] for x in ours), pairs)
+                rev = copy["wall_s"] if col == 0 else 0.0
+                rows.append(dict(base, method=f"networkx {label}{side} (~{len(sub)} scaled)",
+                                 wall_s=out["wall_s"] * scale + rev, peak_mb=out["peak_mb"],
+                                 check=_check(diff) + (f"; incl. {rev:.2f} s G.reverse()"
+                                                       if col == 0 else ""), scaled=True))
         del lean, multi
 
 
@@ -435,6 +494,8 @@ def _pandana_check(ours, pairs) -> str:
 # ----------------------------------------------------------------------------- models
 def model_rows(inp: Inputs, inst, args, rows: list, p: int, set_cover: bool = True,
                spopt: bool = True, solvers=("highs",)) -> None:
+    if args.coverage_only:
+        return
     base = dict(instance=inp.name, nodes=inp.n_nodes)
     models = [(f"max_cover p={p}", lambda: MaximalCovering(inst, p=p))]
     if set_cover:
@@ -590,14 +651,14 @@ def ratios(rows: list[dict]) -> None:
 def print_table(rows: list[dict]) -> None:
     head = ("instance", "nodes", "method", "stage", "wall s", "peak MB", "x ours",
             "objective", "check")
-    fmt = "{:<14} {:>9} {:<30} {:<22} {:>8} {:>8} {:>7} {:>10}  {}"
+    fmt = "{:<14} {:>9} {:<44} {:<22} {:>8} {:>8} {:>7} {:>10}  {}"
     print(fmt.format(*head))
     for r in rows:
         f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
         wall = f(r.get("wall_s"), ".2f")
         if r.get("scaled"):
             wall = "~" + wall
-        print(fmt.format(r["instance"][:14], r["nodes"], r["method"][:30], r["stage"][:22], wall,
+        print(fmt.format(r["instance"][:14], r["nodes"], r["method"][:44], r["stage"][:22], wall,
                          f(r.get("peak_mb"), ".0f"), f(r.get("ratio"), ".1f"),
                          f(r.get("objective"), ".0f"), r.get("check", "")))
 
@@ -630,6 +691,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--peers", nargs="*", default=["scipy", "networkx", "pandana", "spopt"])
     ap.add_argument("--only", nargs="*", default=None,
                     help="subset of: nanjing tiles heldout lattice seeds e2e")
+    ap.add_argument("--coverage-only", action="store_true",
+                    help="only the coverage rows (no model, solve or end-to-end rows)")
     ap.add_argument("--e2e-worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.e2e_worker:
@@ -697,7 +760,7 @@ def main(argv=None) -> list[dict]:
         for i, p in enumerate((10,) if q else (10, 25, 50)):
             model_rows(inp, inst, args, rows, p=p, set_cover=(i == 0),
                        spopt=(p == 25 or q), solvers=("highs",) if q else ("highs", "cbc"))
-    if "seeds" in only:  # held out (#18): the same lattice with five other seeds
+    if "seeds" in only and not args.coverage_only:  # held out (#18): the same lattice with five other seeds
         for seed in (1, 2, 3, 4, 5):
             inp = lattice(200, 1497, 4506, seed=seed)
             inp.name = f"lattice-200x200-s{seed}"
@@ -705,7 +768,7 @@ def main(argv=None) -> list[dict]:
                                   REACH)
             for p in (10, 25, 50):
                 model_rows(inp, inst, args, rows, p=p, set_cover=False, spopt=False)
-    if "e2e" in only:
+    if "e2e" in only and not args.coverage_only:
         n_nodes, nd, ns, p = (40_000, 4_000, 400, 10) if q else (
             1_000_000, 100_000, 10_000, 100)
         inp = tiled(road_adj, road_xy, base, n_nodes, nd, ns,

@@ -1,8 +1,8 @@
 """Access: snap demand and sites to the walking network, walking distances within reach.
 
-Distances are computed with a bounded multi-source Dijkstra from every candidate
-site, so the work and memory grow with the (site, node) pairs within the threshold,
-never with demand × sites.
+Distances are computed with bounded Dijkstra searches from the distinct nodes of the
+candidate sites or, when fewer, of the demand points (on the reversed graph), so the
+work and memory grow with the pairs within the threshold, never with demand × sites.
 """
 
 from __future__ import annotations
@@ -85,6 +85,19 @@ class Access:
             keep[self.site_node] = True
             self._cache["search"] = contract_chains(a.indptr, a.indices, a.data, keep)
         return self._cache["search"]
+
+    def reverse_search_graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`search_graph` with every arc turned round (the transposed CSR, cached).
+
+        A search from a node on it follows one-way arcs backwards, so it finds the walks
+        *to* that node.  Returns ``(indptr, indices, weights)``; rows as `search_graph`.
+        """
+        if "reverse" not in self._cache:
+            indptr, indices, weights, _ = self.search_graph()
+            m = len(indptr) - 1
+            t = sp.csr_array((weights, indices, indptr), shape=(m, m)).T.tocsr()
+            self._cache["reverse"] = (t.indptr, t.indices, t.data)
+        return self._cache["reverse"]
 
     def edges(self) -> dict[str, np.ndarray]:
         """Directed edges of the searched graph (split at the points) for drawing reach:
@@ -415,9 +428,14 @@ def build_instance(
 ) -> Instance:
     """Sparse demand × site walking distances within ``threshold_m``.
 
-    Distance of a pair = demand snap + network path + site snap.  One bounded
-    search per distinct site node on `Access.search_graph` (sites sharing a node share
-    it), emitting the demand points at the nodes it settles.
+    Distance of a pair = demand snap + network path (site to demand point, following
+    one-way arcs) + site snap.  The bounded searches on `Access.search_graph` run from
+    the smaller side, chosen automatically: one search per distinct site node, walking
+    forward and emitting the demand points at the nodes it settles, or, when fewer
+    distinct nodes hold demand points than sites, one search per distinct demand node
+    on the reversed graph (arcs transposed), emitting the sites.  Points sharing a node
+    share its search.  Both give the same pairs; distances agree to rounding (the path
+    is summed from its other end), and the pairs are sorted by demand, then site.
 
     Parameters
     ----------
@@ -432,12 +450,7 @@ def build_instance(
     """
     if not threshold_m > 0:
         raise SitingError(f"walking threshold must be > 0 m, got {threshold_m}")
-    indptr, indices, weights, new_id = access.search_graph()
-    src, pair_demand, pair_dist = _site_searches(
-        indptr, indices, weights, new_id[access.site_node], access.site_snap_m,
-        new_id[access.demand_node], access.demand_snap_m, threshold_m)
-    srt = _radix_order(pair_demand, src, len(access.demand_node), len(access.site_node))
-    pair_demand, pair_site, pair_dist = pair_demand[srt], src[srt], pair_dist[srt]
+    pair_demand, pair_site, pair_dist = _pairs(access, threshold_m)
     return Instance(
         weight=demand_weight,
         cost=site_cost,
@@ -448,27 +461,61 @@ def build_instance(
     )
 
 
-def _site_searches(indptr, indices, weights, site_node, site_snap, demand_node, demand_snap,
+def _pairs(access: Access, threshold_m: float, from_demand: bool | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(demand, site, distance) within ``threshold_m``, sorted by demand then site.
+
+    ``from_demand`` forces the direction (tests); ``None`` searches from the side with
+    fewer distinct nodes (ties: from the sites)."""
+    indptr, indices, weights, new_id = access.search_graph()
+    d_node, s_node = new_id[access.demand_node], new_id[access.site_node]
+    if from_demand is None:
+        from_demand = _n_distinct(d_node, len(indptr) - 1) < _n_distinct(s_node,
+                                                                          len(indptr) - 1)
+    if from_demand:
+        indptr, indices, weights = access.reverse_search_graph()
+        pair_demand, pair_site, pair_dist = _node_searches(
+            indptr, indices, weights, np.unique(d_node, return_inverse=True),
+            access.demand_snap_m, s_node, access.site_snap_m, threshold_m)
+    else:
+        pair_site, pair_demand, pair_dist = _node_searches(
+            indptr, indices, weights, np.unique(s_node, return_inverse=True),
+            access.site_snap_m, d_node, access.demand_snap_m, threshold_m)
+    srt = _radix_order(pair_demand, pair_site, len(access.demand_node), len(access.site_node))
+    return pair_demand[srt], pair_site[srt], pair_dist[srt]
+
+
+def _n_distinct(node: np.ndarray, n: int) -> int:
+    """Number of distinct values among ``node`` (all below ``n``), in O(n + len(node))."""
+    seen = np.zeros(n, dtype=bool)
+    seen[node] = True
+    return int(np.count_nonzero(seen))
+
+
+def _node_searches(indptr, indices, weights, source, source_snap, point_node, point_snap,
                    threshold_m: float):
-    """(site, demand point, distance) rows within ``threshold_m``: one search per distinct
-    site node, started at the smallest snap of its sites; a site with a longer snap gets
-    the rows of its node with the difference added (and those beyond reach dropped)."""
-    nodes, inv = np.unique(site_node, return_inverse=True)
-    if len(nodes) == len(site_node):  # no two sites on one node: a search per site
-        return bounded_dijkstra(indptr, indices, weights, site_node, threshold_m,
-                                source_offset=site_snap, point_node=demand_node,
-                                point_offset=demand_snap)
+    """(source point, point, distance) rows within ``threshold_m``: one search per
+    distinct node of the source points (``source`` = ``np.unique(node,
+    return_inverse=True)``), started at the smallest snap of its points; a point with a
+    longer snap gets the rows of its node with the difference added (and those beyond
+    reach dropped)."""
+    nodes, inv = source
+    inv = inv.ravel()
+    if len(nodes) == len(inv):  # no two points on one node: a search per point
+        return bounded_dijkstra(indptr, indices, weights, nodes[inv], threshold_m,
+                                source_offset=source_snap, point_node=point_node,
+                                point_offset=point_snap)
     base = np.full(len(nodes), np.inf)
-    np.minimum.at(base, inv, site_snap)
+    np.minimum.at(base, inv, source_snap)
     usrc, point, dist = bounded_dijkstra(indptr, indices, weights, nodes, threshold_m,
-                                         source_offset=base, point_node=demand_node,
-                                         point_offset=demand_snap)
-    site, row = _per_site(usrc, inv, len(nodes))
+                                         source_offset=base, point_node=point_node,
+                                         point_offset=point_snap)
+    src, row = _per_site(usrc, inv, len(nodes))
     point, dist, start = point[row], dist[row], base[usrc[row]]
-    extra = site_snap[site] - start  # >= 0; exactly 0 for the node's nearest site
+    extra = source_snap[src] - start  # >= 0; exactly 0 for the node's nearest point
     dist = np.where(extra > 0, dist + extra, dist)
     keep = dist <= threshold_m
-    return site[keep], point[keep], dist[keep]
+    return src[keep], point[keep], dist[keep]
 
 
 def _per_site(row_node: np.ndarray, site_node: np.ndarray,

@@ -170,7 +170,7 @@ def test_sites_sharing_a_node_share_one_search():
     """Sites on one node (an inventory listing two units of a building, node snapping)
     get one search between them and the same pairs and distances as one search each."""
     from siting._dijkstra import bounded_dijkstra
-    from siting.access import _site_searches
+    from siting.access import _node_searches
 
     rng = np.random.default_rng(3)
     n = 400
@@ -181,8 +181,8 @@ def test_sites_sharing_a_node_share_one_search():
     site_snap = np.round(rng.uniform(0, 50, 120), 1)
     site_snap[:10] = 0.0
     demand_node, demand_snap = rng.integers(0, n, 300), rng.uniform(0, 30, 300)
-    got = _site_searches(a.indptr, a.indices, a.data, site_node, site_snap, demand_node,
-                         demand_snap, 250.0)
+    got = _node_searches(a.indptr, a.indices, a.data, np.unique(site_node, return_inverse=True),
+                         site_snap, demand_node, demand_snap, 250.0)
     ref = bounded_dijkstra(a.indptr, a.indices, a.data, site_node, 250.0,
                            source_offset=site_snap, point_node=demand_node,
                            point_offset=demand_snap)
@@ -191,3 +191,77 @@ def test_sites_sharing_a_node_share_one_search():
     assert len(g[0]) == len(f[0]) > 500
     assert (g[0] == f[0]).all() and (g[1] == f[1]).all()
     assert np.allclose(g[2], f[2], rtol=0, atol=1e-9)
+
+
+def _one_way_access(seed: int, n_demand: int, n_sites: int):
+    """A random street graph with two-way chains (contracted away), one-way arcs and
+    parallel arcs; demand points and sites crowd a few nodes, with snap offsets (some
+    zero, some beyond the largest snap)."""
+    from siting.access import Access
+
+    rng = np.random.default_rng(seed)
+    n = 240
+    ring = np.arange(80)  # a two-way loop of pass-through nodes
+    u = [ring, np.roll(ring, 1)]
+    v = [np.roll(ring, 1), ring]
+    w = [rng.uniform(20, 60, 80)] * 2
+    tu, tv = rng.integers(0, n, 260), rng.integers(0, n, 260)  # two-way streets
+    ou, ov = rng.integers(0, n, 260), rng.integers(0, n, 260)  # one-way streets
+    tw = rng.uniform(10, 120, 260)
+    u += [tu, tv, ou]
+    v += [tv, tu, ov]
+    w += [tw, tw, rng.uniform(10, 120, 260)]
+    u, v, w = np.concatenate(u), np.concatenate(v), np.concatenate(w)
+    ok = u != v
+    a = sp.csr_array((w[ok], (u[ok], v[ok])), shape=(n, n))  # parallel arcs summed: fine
+    a.sort_indices()
+    hubs = rng.choice(np.arange(80, n), 60, replace=False)  # shared nodes off the loop
+    d_node, s_node = rng.choice(hubs, n_demand), rng.choice(hubs, n_sites)
+    d_snap = np.round(rng.uniform(0, 40, n_demand), 1)
+    s_snap = np.round(rng.uniform(0, 40, n_sites), 1)
+    d_snap[:5], s_snap[:5] = 0.0, 0.0
+    d_snap[5], s_snap[5] = np.inf, np.inf
+    comp = np.zeros(n, dtype=np.int64)
+    return a, Access(a, np.arange(n), rng.uniform(0, 1, (n, 2)), comp, d_node, d_snap,
+                     s_node, s_snap)
+
+
+def _reference_pairs(a, acc, threshold_m: float, transpose: bool = False):
+    """(demand, site, distance) from scipy's Dijkstra on the whole matrix."""
+    from scipy.sparse.csgraph import dijkstra
+
+    D = dijkstra(a, directed=True)
+    D = D.T if transpose else D
+    dist = (acc.site_snap_m[None, :] + D[np.ix_(acc.site_node, acc.demand_node)].T
+            + acc.demand_snap_m[:, None])
+    d, s = np.nonzero(dist <= threshold_m)  # row-major: by demand, then site
+    return d, s, dist[d, s]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("n_demand,n_sites", [(40, 150), (150, 40)])
+def test_searches_from_either_side_match_scipy_on_one_way_graphs(seed, n_demand, n_sites):
+    """Searching forward from the site nodes and backward (reversed arcs) from the demand
+    nodes give the same pairs and distances as scipy on the full matrix, with one-way
+    arcs, points sharing nodes and snap offsets; build_instance picks the side with fewer
+    distinct nodes."""
+    from siting.access import _pairs
+
+    reach = 300.0
+    a, acc = _one_way_access(seed, n_demand, n_sites)
+    assert len(acc.search_graph()[0]) - 1 < a.shape[0]  # the loop was contracted
+    ref = _reference_pairs(a, acc, reach)
+    wrong_way = _reference_pairs(a, acc, reach, transpose=True)
+    assert len(ref[0]) > 200
+    assert len(wrong_way[0]) != len(ref[0]) or not np.array_equal(wrong_way[1], ref[1])
+    for from_demand in (False, True):
+        got = _pairs(acc, reach, from_demand=from_demand)
+        assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+        np.testing.assert_allclose(got[2], ref[2], rtol=0, atol=1e-9)
+    fresh = _one_way_access(seed, n_demand, n_sites)[1]
+    inst = build_instance(fresh, np.ones(n_demand), np.zeros(n_sites), reach)
+    assert np.array_equal(inst.pair_demand, ref[0]) and np.array_equal(inst.pair_site, ref[1])
+    np.testing.assert_allclose(inst.pair_dist, ref[2], rtol=0, atol=1e-9)
+    fewer_demand = len(np.unique(acc.demand_node)) < len(np.unique(acc.site_node))
+    assert fewer_demand == (n_demand < n_sites)
+    assert ("reverse" in fresh._cache) == fewer_demand  # the reversed graph was built
