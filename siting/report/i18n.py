@@ -215,6 +215,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet_unmet": ("未满足需求", "Unmet demand"),
     # a programme's sheets (siting.models.embedded.funding)
     "groups": ("分区预算分配（分解求解）", "Budget by group (decomposed plan)"),
+    "decompose": ("分解求解", "Decomposition"),
     "annual_plan": ("年度建设计划", "Annual construction plan"),
     "annual_summary": ("年度汇总", "Annual summary"),
     "funding": ("资金安排", "Funding"),

@@ -70,7 +70,7 @@ def household_services(result: RunResult) -> set[str]:
 # columns whose text values are keys (classes, modes, services …), shown in the sheet's language
 VALUE_COLUMNS = ("kind", "acquisition_mode", "source", "existing_services", "services",
                  "service", "demand_group", "snap_flag", "walk_from", "status", "model",
-                 "objective_kind", "standard_mode", "unit")
+                 "objective_kind", "standard_mode", "unit", "decompose")
 
 
 def value_text(col: str, v, lang: str):

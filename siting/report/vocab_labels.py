@@ -52,10 +52,12 @@ VALUE_LABELS: dict[str, tuple[str, str]] = {
     "max_served": ("服务人数最多", "most people served"),
     "min_cost": ("费用最低", "least cost"),
     "min_distance": ("步行距离最短", "shortest walks"),
-    # area standard modes
+    # area standard modes; decompose = off | on | auto
     "hard": ("硬约束", "hard"),
     "penalty": ("罚分", "penalty"),
     "off": ("不考虑", "off"),
+    "on": ("启用", "on"),
+    "auto": ("自动", "auto"),
     "relinked_from_fragment": ("接入主路网", "linked past a street fragment"),
 }
 
