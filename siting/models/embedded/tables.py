@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -297,7 +298,7 @@ def _community_table(data: EmbeddedData, comm_area: pd.DataFrame) -> pd.DataFram
 
 
 def group_table(sol: EmbeddedSolution, groups: list[dict],
-                services: tuple[str, ...]) -> pd.DataFrame:
+                services: Sequence[str]) -> pd.DataFrame:
     """One row per group of a decomposed solve: a district's share of the city plan.
 
     Parameters
