@@ -20,7 +20,7 @@ from siting.config.policy import load_policy
 from siting.config.scenario import make_scenario
 from siting.errors import SitingError
 from siting.models.embedded import EmbeddedFacilities
-from siting.models.embedded.allocate import Curve, Point, curve_bound, mckp
+from siting.models.embedded.allocate import Curve, Point, curve_bound, mckp, solve_point
 from siting.models.embedded.decompose import refusal, split
 from siting.models.embedded.tiles import joined, tiled
 from siting.pipeline import run
@@ -204,3 +204,15 @@ def test_dask_client_map_gives_the_in_process_plan(corner):
     for a, b in zip(here["groups"], there["groups"]):
         assert b["value"] == pytest.approx(a["value"], rel=1e-6, abs=1e-6)
         assert b["cost"] == pytest.approx(a["cost"], rel=1e-6, abs=1.0)
+
+
+def test_a_point_stopped_before_its_bound_is_bounded_by_the_lp(corner):
+    inst, pol, demand, sites = corner
+    big, d, st = tiled(inst, demand, sites, 2)
+    parts = split(EmbeddedFacilities(big, pol, d, st, budget=1.6e6).formulation)
+    model = parts.models[0]
+    exact = solve_point((model, 8e5, None, None, 0.0, "highs"))
+    stopped = solve_point((model, 8e5, None, 1e-4, 0.0, "highs"))  # no time for a bound
+    assert exact.bound == pytest.approx(exact.value, rel=1e-6)
+    assert math.isfinite(stopped.bound)  # the LP relaxation's optimum: a valid bound
+    assert stopped.bound >= exact.value - 1e-6 * abs(exact.value)

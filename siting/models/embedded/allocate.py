@@ -240,13 +240,24 @@ def solve_point(task: tuple) -> Point:
         r = solve_matrix(m, solver, limit, False, gap, start=start)
     except InfeasibleError:
         return Point(budget, -_INF, float("nan"), None, -_INF, time.perf_counter() - t0)
-    except SitingError:  # nothing found in time
-        return Point(budget, -_INF, float("nan"), None, _INF, time.perf_counter() - t0)
+    except SitingError:  # nothing found in time: the LP relaxation still bounds V(b)
+        return Point(budget, -_INF, float("nan"), None, _relaxed_bound(m, limit),
+                     time.perf_counter() - t0)
     x = r.x
-    bound = r.bound if math.isfinite(r.bound) else _INF
+    bound = r.bound if math.isfinite(r.bound) else _relaxed_bound(m, limit)
     cost = float(model.A[[model.A.shape[0] - 1]].toarray()[0] @ x)
     return Point(budget, float(model.c @ x), cost, x, max(bound, float(model.c @ x)),
                  time.perf_counter() - t0)
+
+
+def _relaxed_bound(model: MatrixModel, limit: float | None) -> float:
+    """The LP relaxation's optimum, a bound on the model's (``inf`` when not solved)."""
+    try:
+        r = solve_matrix(replace(model, integer=np.zeros(0, np.int64)), "highs",
+                         None if limit is None else max(limit, 1.0), False, 0.0)
+    except SitingError:
+        return _INF
+    return r.objective if r.status == "optimal" else _INF
 
 
 def least_cost(task: tuple) -> tuple[np.ndarray, float, str, float]:
