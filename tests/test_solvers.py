@@ -194,3 +194,49 @@ def test_solver_threads_setting_takes_effect(monkeypatch):
     monkeypatch.setenv(THREADS_ENV, "many")
     with pytest.raises(SitingError, match="SITING_SOLVER_THREADS='many'"):
         solve(model, "highs")
+
+
+def test_presolve_is_skipped_when_it_may_not_end_in_the_time_left(monkeypatch):
+    """HiGHS's presolve checks no interrupt callback (one pass took 1.9 s of a 0.5 s limit
+    on a loaded machine): it is switched off when the time left is short for the model's
+    size, and the solve still reaches the optimum without it."""
+    from siting.solvers import highs
+
+    model, best = _knapsack(2)
+    h = highs._loaded(model, False, 0.0)
+    highs._presolve_if_it_fits(h, 60.0)
+    assert h.getOptionValue("presolve")[1] == "choose"
+    highs._presolve_if_it_fits(h, 5 * highs.PRESOLVE_S_PER_NZ * h.getNumNz())
+    assert h.getOptionValue("presolve")[1] == "off"
+    seen = []
+    real = highs._presolve_if_it_fits
+    monkeypatch.setattr(highs, "PRESOLVE_S_PER_NZ", 1.0)  # every limit is short now
+    monkeypatch.setattr(highs, "_presolve_if_it_fits",
+                        lambda h, left: (real(h, left), seen.append(h.getOptionValue(
+                            "presolve")[1])))
+    res = solve(model, "highs", time_limit=30.0)
+    assert seen == ["off"]
+    assert res.status == "optimal" and res.objective == pytest.approx(best)
+
+
+def test_a_covering_solve_with_a_short_limit_keeps_to_it():
+    """A 200k-pair maximal covering stopped after 0.5 s: warm start, hand-over and HiGHS
+    (whose presolve alone took 0.5-1.9 s on it) stay within the limit + 1 s."""
+    import time
+
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(4)
+    d, s = rng.uniform(0, 1, (1500, 2)), rng.uniform(0, 1, (4500, 2))
+    pairs = cKDTree(s).query_ball_point(d, 0.085)
+    i = np.repeat(np.arange(1500), [len(p) for p in pairs])
+    j = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
+    inst = Instance(rng.integers(50, 151, 1500).astype(float), np.zeros(4500), i, j,
+                    np.linalg.norm(d[i] - s[j], axis=1), 0.085)
+    model = MaximalCovering(inst, p=25, reduce=False)
+    model.greedy(time_s=0.1)  # the search's compiled code loaded before the clock starts
+    t0 = time.perf_counter()
+    sol = model.solve("highs", time_limit=0.5)
+    assert time.perf_counter() - t0 < 1.5
+    assert sol.status == "feasible" and sol.bound >= sol.objective > 0
+    assert sol.objective == pytest.approx(inst.weight[sol.covered].sum())

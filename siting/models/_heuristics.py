@@ -149,10 +149,11 @@ def _tabu_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, time_s: flo
               np.asarray(w, dtype=np.float64))
     deadline = time.perf_counter() + time_s
     best_val = _covered_weight(cov, w, best)
+    total = float(np.sum(w))  # every row covered: nothing to improve
     rng = np.random.default_rng(seed)
     step = idle = 0
     for k in range(10 * len(TENURES)):
-        if idle >= rounds or time.perf_counter() >= deadline:
+        if idle >= rounds or time.perf_counter() >= deadline or best_val >= total - 1e-9:
             break
         ten_add, ten_drop = TENURES[k % len(TENURES)]
         cur = best.copy()
@@ -161,7 +162,7 @@ def _tabu_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, time_s: flo
             cur[out] = rng.choice(np.setdiff1d(np.arange(nc), best), len(out), replace=False)
         no_add, no_drop = np.zeros(nc, np.int64), np.zeros(nc, np.int64)
         since, idle = 0, idle + 1
-        while since < stall and time.perf_counter() < deadline:
+        while since < stall and time.perf_counter() < deadline and best_val < total - 1e-9:
             found, val = _tabu_steps(*arrays, cur, step, chunk, no_add, no_drop, ten_add,
                                      ten_drop, best_val, seed + step)
             step += chunk
