@@ -1,4 +1,4 @@
-"""Heuristics for the covering models: greedy, 1-swap, iterated and tabu local search.
+"""Heuristics for the covering models: greedy, 1-swap and iterated local search.
 
 They give the solvers a warm start; their solutions are never reported as optimal.
 """
@@ -9,10 +9,6 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
-
-# (steps a dropped site stays out, steps an added site stays in) of the tabu rounds
-TENURES = ((30, 5), (60, 8), (15, 3), (45, 6))
 
 
 def _greedy_max_cover(cov: sp.csr_array, w: np.ndarray, p, cost=None, budget=None):
@@ -122,124 +118,6 @@ def _iterated_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, kicks: 
         else:
             stale += 1
     return best
-
-
-def _tabu_swap(cov: sp.csr_array, w: np.ndarray, chosen: np.ndarray, time_s: float = 5.0,
-               stall: int = 2000, rounds: int = 6, chunk: int = 100,
-               seed: int = 0) -> np.ndarray:
-    """Tabu search over 1-swaps for p-site maximal covering; the best set met.
-
-    Each step makes the best swap (site out, site in) by exact change of covered
-    weight, worsening ones included, except swaps that bring back a site dropped in the
-    last ``a`` steps or drop one added in the last ``b`` (each plus a random share of
-    itself), unless the swap gives a new best. One step costs O(pairs + p * sites).
-    A round ends after ``stall`` steps without a new best; the next starts from the
-    best set with the next tenure ``(a, b)`` of :data:`TENURES` (no one tenure suits
-    every instance). Stops after ``rounds`` rounds in a row without a new best, or
-    after ``time_s`` seconds (checked every ``chunk`` steps). Seeded: repeatable for
-    the same number of steps.
-    """
-    nc, p = cov.shape[1], len(chosen)
-    best = np.asarray(chosen, dtype=np.int64)
-    if p == 0 or nc <= p:
-        return np.sort(best)
-    csr, csc = sp.csr_array(cov), sp.csc_array(cov)
-    arrays = (csr.indptr.astype(np.int64), csr.indices.astype(np.int64),
-              csc.indptr.astype(np.int64), csc.indices.astype(np.int64),
-              np.asarray(w, dtype=np.float64))
-    deadline = time.perf_counter() + time_s
-    best_val = _covered_weight(cov, w, best)
-    total = float(np.sum(w))  # every row covered: nothing to improve
-    rng = np.random.default_rng(seed)
-    step = idle = 0
-    for k in range(10 * len(TENURES)):
-        if idle >= rounds or time.perf_counter() >= deadline or best_val >= total - 1e-9:
-            break
-        ten_add, ten_drop = TENURES[k % len(TENURES)]
-        cur = best.copy()
-        if k >= len(TENURES):  # every tenure tried: kick the best set, a quarter at random
-            out = rng.choice(p, max(1, p // 4), replace=False)
-            cur[out] = rng.choice(np.setdiff1d(np.arange(nc), best), len(out), replace=False)
-        no_add, no_drop = np.zeros(nc, np.int64), np.zeros(nc, np.int64)
-        since, idle = 0, idle + 1
-        while since < stall and time.perf_counter() < deadline and best_val < total - 1e-9:
-            found, val = _tabu_steps(*arrays, cur, step, chunk, no_add, no_drop, ten_add,
-                                     ten_drop, best_val, seed + step)
-            step += chunk
-            if val > best_val + 1e-9:
-                best, best_val, since, idle = found.copy(), val, 0, 0
-            else:
-                since += chunk
-    return np.sort(best)
-
-
-@njit(cache=True)
-def _tabu_steps(indptr, indices, cptr, cind, w, cur, step0, n_steps, no_add, no_drop,
-                ten_add, ten_drop, best_val, seed):  # pragma: no cover - compiled
-    """``n_steps`` tabu steps from ``cur`` (changed in place, as are the tabu arrays);
-    the best set met whose value beats ``best_val``, and its value (else ``best_val``)."""
-    np.random.seed(seed)
-    nr, nc, p = len(w), len(cptr) - 1, len(cur)
-    pos = np.full(nc, -1, np.int64)  # slot of each open site in cur
-    times = np.zeros(nr, np.int64)  # open sites covering each row
-    owner = np.zeros(nr, np.int64)  # sum of their indices: the only one where times == 1
-    for k in range(p):
-        j = cur[k]
-        pos[j] = k
-        for q in range(cptr[j], cptr[j + 1]):
-            times[cind[q]] += 1
-            owner[cind[q]] += j
-    val = 0.0
-    for i in range(nr):
-        if times[i] > 0:
-            val += w[i]
-    best = cur.copy()
-    gain, loss, extra = np.zeros(nc), np.zeros(p), np.zeros((p, nc))
-    for step in range(step0, step0 + n_steps):
-        gain[:] = 0.0
-        loss[:] = 0.0
-        extra[:, :] = 0.0
-        for i in range(nr):  # swap s -> j changes the value by gain_j - loss_s + extra_sj
-            if times[i] == 0:
-                for q in range(indptr[i], indptr[i + 1]):
-                    gain[indices[q]] += w[i]
-            elif times[i] == 1:
-                s = pos[owner[i]]
-                loss[s] += w[i]
-                for q in range(indptr[i], indptr[i + 1]):
-                    extra[s, indices[q]] += w[i]
-        bd, bs, bj, ties = -np.inf, -1, -1, 0
-        for s in range(p):
-            locked = no_drop[cur[s]] > step
-            for j in range(nc):
-                if pos[j] >= 0:
-                    continue
-                d = gain[j] - loss[s] + extra[s, j]
-                if (locked or no_add[j] > step) and val + d <= best_val + 1e-9:
-                    continue  # tabu, and no new best
-                if d > bd + 1e-9:
-                    bd, bs, bj, ties = d, s, j, 1
-                elif d > bd - 1e-9:  # equal moves: one at random
-                    ties += 1
-                    if np.random.randint(ties) == 0:
-                        bs, bj = s, j
-        if bs < 0:
-            break
-        out = cur[bs]
-        for q in range(cptr[out], cptr[out + 1]):
-            times[cind[q]] -= 1
-            owner[cind[q]] -= out
-        for q in range(cptr[bj], cptr[bj + 1]):
-            times[cind[q]] += 1
-            owner[cind[q]] += bj
-        pos[out], pos[bj], cur[bs] = -1, bs, bj
-        val += bd
-        no_add[out] = step + ten_add + np.random.randint(ten_add + 1)
-        no_drop[bj] = step + ten_drop + np.random.randint(ten_drop + 1)
-        if val > best_val + 1e-9:
-            best_val = val
-            best[:] = cur
-    return best, best_val
 
 
 def _greedy_set_cover(cov: sp.csr_array, cost: np.ndarray) -> np.ndarray:

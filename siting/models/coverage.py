@@ -22,7 +22,6 @@ from siting.models._heuristics import (
     _greedy_set_cover,
     _iterated_swap,
     _lagrangian_max_cover,
-    _tabu_swap,
 )
 from siting.models._setcover import rwls_set_cover
 from siting.models.instance import Instance
@@ -32,9 +31,6 @@ from siting.solvers import MatrixModel, Progress, SolverResult, bound_and_gap, s
 
 # reduced coverage matrices with at least this many pairs get a Lagrangian bound first
 LAGRANGE_NNZ = 300_000
-# the warm start's tabu search keeps p x sites swap values: above this many, the
-# iterated 1-swap search (no such table) runs instead
-TABU_CELLS = 2_000_000
 
 
 class _Covering:
@@ -178,21 +174,17 @@ class MaximalCovering(_Covering):
     def greedy(self, swap: bool = True, time_s: float = 15.0) -> np.ndarray:
         """Greedy sites (largest added coverage, per cost under a budget), then 1-swaps.
 
-        With ``swap`` (count constraint only) a local search follows: tabu search over
-        1-swaps, worsening swaps included (rounds with several tenures, then random
-        kicks of the best set; seeded), or on models with more than
-        :data:`TABU_CELLS` ``p`` x sites an iterated 1-swap descent (random kicks of a
-        few sites, keep the better).
+        With ``swap`` (count constraint only) an iterated local search follows: random
+        kicks of a few sites, 1-swap descent, keep the better (seeded, deterministic).
 
         A heuristic: used as the solver's warm start, never reported as optimal.
 
         Parameters
         ----------
         swap
-            Follow the greedy with the swap search (only without a budget).
+            Follow the greedy with the iterated 1-swap search (only without a budget).
         time_s
-            Seconds the swap search may run at most (default 15); it stops sooner once
-            it stops finding better sets.
+            Seconds the swap search may run at most (default 15).
 
         Returns
         -------
@@ -203,10 +195,7 @@ class MaximalCovering(_Covering):
         cost = self.instance.cost[r.sites] if self.budget is not None else None
         chosen = _greedy_max_cover(r.cov, r.weight, self.p, cost, self.budget)
         if swap and self.p is not None and self.budget is None and len(chosen):
-            if self.p * r.cov.shape[1] <= TABU_CELLS:
-                chosen = _tabu_swap(r.cov, r.weight, chosen, time_s=time_s)
-            else:
-                chosen = _iterated_swap(r.cov, r.weight, chosen, time_s=time_s)
+            chosen = _iterated_swap(r.cov, r.weight, chosen, time_s=time_s)
         return chosen
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
