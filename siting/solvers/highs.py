@@ -24,10 +24,11 @@ from siting.solvers.base import (
     solver_threads,
 )
 
-# HiGHS's presolve checks no interrupt callback and its own time limit only between
-# passes: one pass on a 211k-nonzero covering model took 1.9 s of a 0.5 s limit on a
-# loaded 2-core machine (about 9 us per nonzero). Presolve runs only when this many
-# seconds per nonzero fit ten times into the time left (at 60 s: up to 600k nonzeros).
+# HiGHS checks no interrupt callback in its presolve (nor, with presolve off, in the
+# set-up before its root LP) and its own time limit only between passes: 28.7 s of
+# presolve on a 5.6 M-nonzero max cover given 27.3 s, 1.9 s on 211k nonzeros given
+# 0.5 s, on a loaded 2-core machine (5-9 us per nonzero). With a start at hand and less
+# time left than this many seconds per nonzero, HiGHS is not run: the start stands.
 PRESOLVE_S_PER_NZ = 1e-5
 
 
@@ -38,6 +39,9 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
 
     ``start`` is a complete column vector handed to HiGHS as its first incumbent. The
     objective is recomputed from the returned solution and checked against HiGHS's report.
+    With a start and a time limit too short for HiGHS's presolve, which cannot be
+    interrupted (under :data:`PRESOLVE_S_PER_NZ` seconds per nonzero), HiGHS is not run
+    and the start is returned, feasible with no bound.
     ``progress`` is called with (seconds, incumbent, bound) as HiGHS logs them.
 
     Parameters
@@ -73,6 +77,9 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     if time_limit is not None and time_limit <= 0:
         raise SitingError(f"time limit must be > 0 s, got {time_limit}")
     t_enter = t0 = time.perf_counter()
+    if start is not None and time_limit is not None \
+            and time_limit < PRESOLVE_S_PER_NZ * model.A.nnz:
+        return _start_stands(model, start, t0)  # HiGHS would overrun the limit
     h = _loaded(model, msg, offset=0.0)  # the offset is added to what HiGHS reports
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     if start is not None:
@@ -82,9 +89,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
         h.setSolution(sol)
     if time_limit is not None:  # HiGHS times run() only: the hand-over counts too
         spent = time.perf_counter() - t_enter
-        left = float(max(time_limit - spent, 0.05 * time_limit))
-        h.setOptionValue("time_limit", left)
-        _presolve_if_it_fits(h, left)
+        h.setOptionValue("time_limit", float(max(time_limit - spent, 0.05 * time_limit)))
     trace = []
 
     def _log(e):
@@ -105,10 +110,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
         raise InfeasibleError("the covering model is infeasible")
     info = h.getInfo()
     if info.primal_solution_status != 2 and start is not None:  # stopped before any
-        x = np.asarray(start, dtype=float)  # the start stands (feasible), with no bound
-        return SolverResult(x=x, objective=model.value(x), bound=float("nan"),
-                            mip_gap=float("nan"), status="feasible", solver="highs",
-                            runtime_s=time.perf_counter() - t0)
+        return _start_stands(model, start, t0)
     if info.primal_solution_status != 2:  # kSolutionStatusFeasible
         raise SitingError(
             f"highs found no integer solution within {time_limit} s; raise --time-limit")
@@ -143,11 +145,12 @@ def _set_threads(h) -> None:
         h.setOptionValue("threads", n)
 
 
-def _presolve_if_it_fits(h, left: float) -> None:
-    """Switch HiGHS's presolve off when it may not end within ``left`` seconds: it
-    cannot be interrupted (see :data:`PRESOLVE_S_PER_NZ`)."""
-    if 10 * PRESOLVE_S_PER_NZ * h.getNumNz() > left:
-        h.setOptionValue("presolve", "off")
+def _start_stands(model: MatrixModel, start: np.ndarray, t0: float) -> SolverResult:
+    """The start as the result: feasible, with no bound (HiGHS found or proved nothing)."""
+    x = np.asarray(start, dtype=float)
+    return SolverResult(x=x, objective=model.value(x), bound=float("nan"),
+                        mip_gap=float("nan"), status="feasible", solver="highs",
+                        runtime_s=time.perf_counter() - t0)
 
 
 def _stop_at(h, deadline: float) -> None:
@@ -247,7 +250,6 @@ class _HiGHSBulk(pulp.HiGHS):
         """Interrupt HiGHS at :attr:`deadline`; report its incumbent and bound, in the
         PuLP objective's sense, to ``progress`` as HiGHS logs them."""
         if self.deadline is not None:
-            _presolve_if_it_fits(lp.solverModel, self.deadline - time.perf_counter())
             _stop_at(lp.solverModel, self.deadline)
         if self.progress is None:
             return
