@@ -194,3 +194,48 @@ def test_solver_threads_setting_takes_effect(monkeypatch):
     monkeypatch.setenv(THREADS_ENV, "many")
     with pytest.raises(SitingError, match="SITING_SOLVER_THREADS='many'"):
         solve(model, "highs")
+
+
+def test_highs_is_not_run_when_its_presolve_cannot_end_in_the_time_left(monkeypatch):
+    """HiGHS's presolve cannot be interrupted (it took 28.7 s of a 27.3 s limit on a 1M-node
+    max cover): with a start and less time than it needs by the model's size, the start
+    stands, feasible with no bound, and HiGHS is not run; without a start HiGHS runs."""
+    import highspy
+
+    from siting.solvers import highs
+
+    model, best = _knapsack(2)
+    start = np.zeros(model.shape[1])
+    runs = []
+    real_run = highspy.Highs.run
+    monkeypatch.setattr(highspy.Highs, "run", lambda self: runs.append(1) or real_run(self))
+    assert solve(model, "highs", time_limit=30.0, start=start).status == "optimal"
+    assert len(runs) == 1
+    monkeypatch.setattr(highs, "PRESOLVE_S_PER_NZ", 30.0 / model.A.nnz * 2)  # too short now
+    res = solve(model, "highs", time_limit=30.0, start=start)
+    assert len(runs) == 1 and res.status == "feasible" and np.isnan(res.bound)
+    assert res.objective == pytest.approx(7.0) and res.runtime_s < 1.0
+    res = solve(model, "highs", time_limit=30.0)
+    assert len(runs) == 2 and res.status == "optimal" and res.objective == pytest.approx(best)
+
+
+def test_a_covering_solve_with_a_short_limit_keeps_to_it():
+    """A 200k-pair maximal covering stopped after 0.5 s: warm start, hand-over and HiGHS
+    (whose presolve alone took 0.5-1.9 s on it) stay within the limit + 1 s."""
+    import time
+
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(4)
+    d, s = rng.uniform(0, 1, (1500, 2)), rng.uniform(0, 1, (4500, 2))
+    pairs = cKDTree(s).query_ball_point(d, 0.085)
+    i = np.repeat(np.arange(1500), [len(p) for p in pairs])
+    j = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
+    inst = Instance(rng.integers(50, 151, 1500).astype(float), np.zeros(4500), i, j,
+                    np.linalg.norm(d[i] - s[j], axis=1), 0.085)
+    model = MaximalCovering(inst, p=25, reduce=False)
+    t0 = time.perf_counter()
+    sol = model.solve("highs", time_limit=0.5)
+    assert time.perf_counter() - t0 < 1.5
+    assert sol.status == "feasible" and sol.bound >= sol.objective > 0
+    assert sol.objective == pytest.approx(inst.weight[sol.covered].sum())

@@ -246,7 +246,7 @@ class MaximalCovering(_Covering):
                 start = plan
         model = self.model  # built before the time left is worked out
         if time_limit is not None:  # the warm start's search counts against the limit
-            time_limit = max(1.0, time_limit - (time.perf_counter() - t0))
+            time_limit = max(0.05 * time_limit, time_limit - (time.perf_counter() - t0))
         res = solve(model, solver, time_limit, msg, mip_gap, self._start_vector(start),
                     progress)
         return self._finish(np.flatnonzero(res.x[:r.cov.shape[1]] > 0.5), res, t0, lagrange)
