@@ -8,6 +8,7 @@ a wrong optimum after a MIP start).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -186,24 +187,30 @@ def _subscribe(h, log, every_s: float | None) -> None:
 
 
 def _loaded(model: MatrixModel, msg: bool, offset: float):
-    """A ``highspy.Highs`` holding ``model`` (column-wise, one ``passModel`` call), with
-    ``offset`` as its objective constant; its log shown only with ``msg``."""
+    """A ``highspy.Highs`` holding ``model`` (:func:`_pass`), with ``offset`` as its
+    objective constant; its log shown only with ``msg``."""
     import highspy
 
+    with quiet(not msg):  # HiGHS prints its banner when constructed
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(msg))
+    _pass(h, model, offset)
+    return h
+
+
+def _pass(h, model: MatrixModel, offset: float) -> None:
+    """Hand ``model`` to the ``highspy.Highs`` ``h`` (column-wise, one ``passModel``
+    call), with ``offset`` as its objective constant and this process's threads."""
     A = sp.csc_array(model.A)
     A.sort_indices()
     nrow, ncol = A.shape
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[model.integer] = 1  # kInteger
-    with quiet(not msg):  # HiGHS prints its banner when constructed
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(msg))
     _set_threads(h)
     h.passModel(ncol, nrow, A.nnz, 1, -1 if model.maximize else 1, offset,
                 model.c, model.lower, model.col_hi, model.row_lo, model.row_hi,
                 A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
                 integrality)
-    return h
 
 
 def write_model(model: MatrixModel, path: str | Path) -> Path:
@@ -267,27 +274,12 @@ class _HiGHSBulk(pulp.HiGHS):
         _subscribe(lp.solverModel, log, every_s=1.0)
 
     def buildSolverModel(self, lp):
-        import highspy
-
         m, _ = from_pulp(lp)
-        mult = -1.0 if m.maximize else 1.0  # PuLP's HiGHS minimises -objective
-        model = highspy.HighsLp()
-        model.num_col_, model.num_row_ = m.shape[1], m.shape[0]
-        model.col_cost_ = mult * m.c
-        model.col_lower_, model.col_upper_ = m.lower, m.col_hi
-        if self.mip:
-            kind = np.full(m.shape[1], highspy.HighsVarType.kContinuous)
-            kind[m.integer] = highspy.HighsVarType.kInteger
-            model.integrality_ = kind.tolist()
-        model.row_lower_, model.row_upper_ = m.row_lo, m.row_hi
-        model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        model.a_matrix_.start_ = m.A.indptr.astype(np.int32)
-        model.a_matrix_.index_ = m.A.indices.astype(np.int32)
-        model.a_matrix_.value_ = m.A.data
-        model.a_matrix_.num_col_ = model.num_col_
-        model.a_matrix_.num_row_ = model.num_row_
-        _set_threads(lp.solverModel)
-        lp.solverModel.passModel(model)
+        if m.maximize:  # as PuLP's own HiGHS: the minimisation of -objective
+            m = replace(m, c=-m.c, maximize=False)
+        if not self.mip:
+            m = replace(m, integer=np.zeros(0, np.int64))
+        _pass(lp.solverModel, m, offset=0.0)  # PuLP adds the objective's constant itself
 
 
 class _HiGHSFrom(_HiGHSBulk):
