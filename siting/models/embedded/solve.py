@@ -100,12 +100,13 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
         data, form, decompose, solver, time_limit, mip_gap, mapper, workers, progress, notes)
     if city is not None:
         r1c, r2c, more, groups = city
-        sol = build_solution(data, form.values(), r1c, r2c, notes + more)
+        values = form.values()
+        sol = build_solution(data, values, r1c, r2c, notes + more)
         sol.sheets["groups"] = group_table(sol, groups, data.services)
         # internal row numbers stay out of the outputs: the sites' stable ids are there
         sol.summary["groups"] = [{k: v for k, v in g.items() if k != "site_rows"}
                                  for g in groups]
-        return _finish(sol, data, form.values(), marginal, t0)
+        return _finish(sol, data, values, marginal, t0)
     greedy = False
     start: dict | None = None
     rg: SolverResult | None = None
