@@ -562,12 +562,14 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
     sites: dict[int, list] = {}
     ids = "source_id" if "source_id" in data.sites else "site_id"  # the planner's stable id
     rows: dict[int, set] = {}  # the sites of each group, existing ones through their flows
-    for key, v in [*form.open_site.items(), *form.flow.items()]:
+    for j, v in form.open_site.items():
         g = int(dec.group_of_column[col[v.name]])
-        rows.setdefault(g, set()).add(key if isinstance(key, int) else
-                                      int(data.rows[key[0]].pj[key[1]]))
-        if isinstance(key, int) and (v.varValue or 0.0) > 0.5:
-            sites.setdefault(g, []).append(data.sites[ids][key])
+        rows.setdefault(g, set()).add(j)
+        if (v.varValue or 0.0) > 0.5:
+            sites.setdefault(g, []).append(data.sites[ids][j])
+    for (si, k), v in form.flow.items():
+        g = int(dec.group_of_column[col[v.name]])
+        rows.setdefault(g, set()).add(int(data.rows[si].pj[k]))
     groups = [{"group": g, "budget": float(dec.budgets[g]), "cost": float(dec.costs[g]),
                "value": float(parts.models[g].c @ dec.x[cols]),
                "sites_new": sites.get(g, []), "site_rows": sorted(rows.get(g, ()))}
