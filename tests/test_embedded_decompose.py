@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,10 +21,19 @@ from siting.config.policy import load_policy
 from siting.config.scenario import make_scenario
 from siting.errors import SitingError
 from siting.models.embedded import EmbeddedFacilities
-from siting.models.embedded.allocate import Curve, Point, curve_bound, mckp, solve_point
-from siting.models.embedded.decompose import refusal, split
+from siting.models.embedded.allocate import (
+    Curve,
+    Point,
+    curve_bound,
+    mckp,
+    relaxed_curve,
+    solve_lagrange,
+    solve_point,
+)
+from siting.models.embedded.decompose import _Dual, refusal, split
 from siting.models.embedded.tiles import joined, tiled
 from siting.pipeline import run
+from siting.solvers import solve as solve_matrix
 
 from plan_check import check_plan
 
@@ -172,7 +182,7 @@ def test_groups_sheet_rolls_up_to_the_city(corner):
         assert t[f"served_{svc}"].sum() == pytest.approx(people, rel=1e-9, abs=1e-6)
     # each group's new sites are its own: the ids of the plan's sites, split
     rows = sol.sites.loc[~sol.sites["existing"].astype(bool), "site"]
-    ids = set(m.data.sites["source_id"].to_numpy()[rows.to_numpy()])  # the stable ids
+    ids = list(m.data.sites["source_id"].to_numpy()[rows.to_numpy()])  # stable ids (copies share)
     listed = [i for cell in t["site_ids"] for i in cell.split(", ") if i]
     assert sorted(listed) == sorted(ids)
 
@@ -216,3 +226,53 @@ def test_a_point_stopped_before_its_bound_is_bounded_by_the_lp(corner):
     assert exact.bound == pytest.approx(exact.value, rel=1e-6)
     assert math.isfinite(stopped.bound)  # the LP relaxation's optimum: a valid bound
     assert stopped.bound >= exact.value - 1e-6 * abs(exact.value)
+
+
+def test_lp_lines_and_prices_bound_every_plan(corner):
+    """The LP sweep (one HiGHS, warm-started) gives each LP's own optimum; its lines and
+    a Lagrangian MILP line over all costs lie above every plan solved at any budget."""
+    inst, pol, demand, sites = corner
+    big, d, st = tiled(inst, demand, sites, 2)
+    model = split(EmbeddedFacilities(big, pol, d, st, budget=1.6e6).formulation).models[0]
+    budgets = [1e5, 4e5, 8e5, 1.2e6, 1.6e6]
+    points, lines = relaxed_curve((model, budgets, None))
+    for p in points:  # the sweep equals a fresh LP at each budget
+        hi = model.row_hi.copy()
+        hi[-1] = p.budget
+        lp = replace(model, row_hi=hi, integer=np.zeros(0, np.int64))
+        assert p.bound == pytest.approx(solve_matrix(lp, "highs").objective, rel=1e-7, abs=1e-6)
+    assert lines and all(lo == 0 and hi == math.inf for lo, hi, _, _ in lines)
+    lam = lines[len(lines) // 2][2]
+    milp_line, plan = solve_lagrange((model, lam, 0.0, 1.6e6, None, 0.0, "highs"))
+    assert plan is not None and plan.cost <= 1.6e6 + 1e-6
+    for b in np.linspace(5e4, 1.6e6, 9):  # every plan, whatever its budget
+        p = solve_point((model, float(b), None, None, 0.0, "highs"))
+        if p.x is None:
+            continue
+        assert p.bound <= next(q.bound for q in points if q.budget >= b) + 1e-6 * abs(p.bound)
+        for _, _, lam_l, M in lines + [milp_line]:
+            assert p.value <= M + lam_l * p.cost + 1e-6 * max(1.0, abs(M))
+
+
+def test_price_search_finds_the_minimum_of_a_convex_dual():
+    """The budget's price: from a start far off, on both sides, then to the kink of a
+    piecewise-linear convex L(λ) (plans (cost, value) per group, two identical groups)."""
+    plans = [(0.0, 0.0), (3.0, 10.0), (5.0, 14.0), (9.0, 18.0)]
+    budget, count = 10.0, np.array([2])
+
+    def solve(lam):
+        c, v = max(plans, key=lambda p: (p[1] - lam * p[0], -p[0]))
+        return v - lam * c, c
+
+    lams = np.linspace(0, 5, 50001)
+    L = [2 * solve(x)[0] + x * budget for x in lams]
+    best = float(min(L))
+    for start in (0.1, 2.0, 4.5):
+        dual = _Dual(budget, start)
+        while prices := dual.next(2):
+            for lam in prices:
+                M, c = solve(lam)
+                dual.add(lam, [M], [c], count)
+        found = min(t[1] for t in dual.tried)
+        assert len(dual.tried) <= 8 * 2
+        assert best - 1e-9 <= found <= best + 1e-3 * abs(best), start

@@ -140,6 +140,53 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
                         runtime_s=runtime, trace=[(t, o + off, b + off) for t, o, b in trace])
 
 
+def lp_values(model: MatrixModel, variants: list[tuple[np.ndarray | None, float, float]],
+              time_limit: float | None = None) -> list[float]:
+    """Optimal values of the LP relaxation of ``model`` under a series of variants.
+
+    Each variant changes the objective (None keeps the last one) and the bounds of the
+    model's last row; the LPs are solved one after another in one HiGHS, each from the
+    previous basis (a parametric sweep costs little more than one LP).
+
+    Parameters
+    ----------
+    model
+        The model (its integrality ignored).
+    variants
+        ``(c, lo, hi)`` per LP.
+    time_limit
+        Seconds for each LP; None for no limit.
+
+    Returns
+    -------
+    list of float
+        Each LP's optimum with the model's offset; ``-inf`` (maximising) or ``inf``
+        (minimising) when infeasible; ``nan`` when not solved.
+    """
+    import highspy
+
+    h = _loaded(replace(model, integer=np.zeros(0, np.int64)), False, model.offset)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+    S = highspy.HighsModelStatus
+    last = model.shape[0] - 1
+    idx = np.arange(model.shape[1], dtype=np.int32)
+    out = []
+    for c, lo, hi in variants:
+        if c is not None:
+            h.changeColsCost(len(idx), idx, np.asarray(c, float))
+        h.changeRowBounds(last, float(lo), float(hi))
+        h.run()
+        status = h.getModelStatus()
+        if status == S.kOptimal:
+            out.append(float(h.getInfo().objective_function_value))
+        elif status == S.kInfeasible:
+            out.append(-np.inf if model.maximize else np.inf)
+        else:
+            out.append(float("nan"))
+    return out
+
+
 def _set_threads(h) -> None:
     """Limit HiGHS to :func:`~siting.solvers.base.solver_threads` threads, when set."""
     n = solver_threads()

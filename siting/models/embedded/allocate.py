@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from siting.errors import InfeasibleError, SitingError
 from siting.solvers import MatrixModel
 from siting.solvers import solve as solve_matrix
+from siting.solvers.highs import lp_values
 
 _INF = float("inf")
 
@@ -182,6 +183,21 @@ class Curve:
         ok = ubar > -_INF
         return lower[ok], b[ok], ubar[ok], np.flatnonzero(ok)
 
+    def bound_at(self, budget: float) -> float:
+        """The step bound on :math:`V(\text{budget})` (``inf`` when none).
+
+        Parameters
+        ----------
+        budget
+            CNY.
+
+        Returns
+        -------
+        float
+        """
+        return min((p.bound for p in self.points if p.budget >= budget * (1 - 1e-12)),
+                   default=_INF)
+
     def best_within(self, budget: float) -> float:
         """The best plan's value at cost at most ``budget`` (``-inf`` when none).
 
@@ -252,9 +268,53 @@ def solve_point(task: tuple) -> Point:
 
 def _relaxed_bound(model: MatrixModel, limit: float | None) -> float:
     """The LP relaxation's optimum, a bound on the model's (``inf`` when not solved)."""
+    return _lp_value(replace(model, integer=np.zeros(0, np.int64)),
+                     None if limit is None else max(limit, 1.0))
+
+
+def relaxed_curve(task: tuple) -> tuple[list[Point], list[tuple]]:
+    """Bounds on a whole value curve from the group's LP relaxation.
+
+    :math:`V(b) \\le V_{LP}(b)`, so the LP at a budget is a step bound there (a point
+    without a plan). :math:`V_{LP}` is concave in the budget; for a slope :math:`λ`,
+    :math:`M = \\max` value :math:`- λ` cost over the LP relaxation without the budget
+    row bounds every plan by :math:`M + λ\\,\\text{cost}`, whatever it costs — the line
+    that keeps an allocation from giving a group little or much more than its share for
+    free. The slopes are the secants of :math:`V_{LP}` between the given budgets (each
+    line touches :math:`V_{LP}` between them).
+
+    Parameters
+    ----------
+    task
+        ``(model, budgets, time_limit)``: the group's model and the budgets, increasing.
+
+    Returns
+    -------
+    points : list of Point
+        The LP bounds at the budgets (``-inf``: no plan fits that budget).
+    lines : list of tuple
+        ``(0, inf, λ, M)`` per slope.
+    """
+    model, budgets, limit = task
+    t0 = time.perf_counter()
+    values = lp_values(model, [(None, -_INF, b) for b in budgets], limit)
+    points = [Point(float(b), -_INF, float("nan"), None, _INF if math.isnan(v) else v,
+                    time.perf_counter() - t0) for b, v in zip(budgets, values)]
+    ok = [(p.budget, p.bound) for p in points if math.isfinite(p.bound)]
+    slopes = sorted({max((v2 - v1) / (b2 - b1), 0.0)
+                     for (b1, v1), (b2, v2) in zip(ok, ok[1:]) if b2 > b1})
+    crow = model.A[[model.A.shape[0] - 1]].toarray()[0]
+    Ms = lp_values(model, [(model.c - lam * crow, -_INF, _INF) for lam in slopes], limit)
+    return points, [(0.0, _INF, lam, M + 1e-9 * max(1.0, abs(M)))
+                    for lam, M in zip(slopes, Ms) if math.isfinite(M)]
+
+
+def _lp_value(model: MatrixModel, limit: float | None) -> float:
+    """The optimum of an LP (``-inf`` infeasible, ``inf`` when not solved)."""
     try:
-        r = solve_matrix(replace(model, integer=np.zeros(0, np.int64)), "highs",
-                         None if limit is None else max(limit, 1.0), False, 0.0)
+        r = solve_matrix(model, "highs", limit, False, 0.0)
+    except InfeasibleError:
+        return -_INF
     except SitingError:
         return _INF
     return r.objective if r.status == "optimal" else _INF

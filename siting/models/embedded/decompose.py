@@ -59,19 +59,20 @@ from siting.models.embedded.allocate import (
     curve_bound,
     least_cost,
     mckp,
+    relaxed_curve,
     solve_lagrange,
     solve_point,
 )
 from siting.models.embedded.data import EmbeddedData
-from siting.models.embedded.formulation import Formulation, solve_safe
-from siting.models.embedded.heuristics import fixed_to, greedy_areas
+from siting.models.embedded.formulation import Formulation
 from siting.solvers import MatrixModel, Progress, SolverResult
 from siting.solvers import solve as solve_matrix
 from siting.solvers.base import from_pulp
 
 _INF = float("inf")
 _MAX_ROUNDS = 60
-_LADDER = (1.0, 1.25, 2.0)  # first budgets of each group, × its share
+_MAX_DUAL = 8  # prices of the budget tried (Lagrangian relaxation of the budget)
+_LP_LADDER = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 4.0)  # LP budgets, × the share
 
 
 # ---------------------------------------------------------------------------
@@ -240,7 +241,8 @@ class Decomposed:
     stage2
         The least-cost stage over the groups (status ``optimal`` when every group's was).
     budgets
-        Per paid group, the budget of the plan chosen; ``costs`` their costs.
+        Per paid group, the budget allocated: its plan's cost and a share of what the
+        city leaves unspent (summing to at most the city budget); ``costs`` the costs.
     group_of_column
         Paid group of each column (``-1``: the free part).
     rounds, solves
@@ -321,11 +323,12 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     free_val = 0.0 if free_r is None else free_r.objective
     free_ub = 0.0 if free_r is None else (free_r.bound if math.isfinite(free_r.bound) else _INF)
 
-    def run(tasks: list[tuple], share: float = 0.9) -> None:
-        # tasks: ("point", class, budget, again) or ("line", class, λ, lo, hi)
+    def run(tasks: list[tuple], share: float = 0.9) -> list[tuple]:
+        # tasks: ("point", class, budget, again) or ("line", class, λ, lo, hi[, gap]);
+        # returns each line task's (task, line, plan point or None)
         nonlocal solves
         if not tasks:
-            return
+            return []
         waves = math.ceil(len(tasks) / max(workers, 1))
         left = _left(deadline, 1.0)
         limit = None if left is None else max(left * share / waves, 0.5)
@@ -336,13 +339,16 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
                  sub_gap / 4 if again else sub_gap, solver) for _, k, b, again in pts]
         for (_, k, _, _), p in zip(pts, _gather(mapper, solve_point, jobs)):
             curves[k].add(p)
-        ljobs = [(sp_.models[rep[k]], lam, lo, hi, limit, sub_gap, solver)
-                 for _, k, lam, lo, hi in lines]
+        ljobs = [(sp_.models[rep[t[1]]], t[2], t[3], t[4], limit,
+                  sub_gap if len(t) < 6 else t[5], solver) for t in lines]
+        out = []
         for t, (line, p) in zip(lines, _gather(mapper, solve_lagrange, ljobs)):
             curves[t[1]].lines.append(line)
             if p is not None:
                 curves[t[1]].add(p)
+            out.append((t, line, p))
         solves += len(tasks)
+        return out
 
     if start is not None:  # a city plan (the greedy one): a plan of each group
         for g, cols in enumerate(sp_.groups):
@@ -351,16 +357,39 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
             if cost <= budget * (1 + 1e-9):
                 curves[sp_.classes[g]].add(Point(cost, float(sp_.models[g].c @ xg), cost, xg,
                                                  _INF))
-    # round 0: each class at the whole budget, briefly (its bound caps the curve);
-    # round 1, when the plans found do not fit together: each at its share of the
-    # budget (in proportion to those plans' costs)
-    run([("point", k, budget, False) for k in range(n_cls)], share=0.05)
-    top = np.array([max((p.cost for p in curves[k].points if p.x is not None), default=0.0)
-                    for k in sp_.classes])
-    if top.sum() > budget:  # the share, and a ladder above it (where allocations move)
-        share = budget * top / max(top.sum(), 1e-9)
-        run([("point", k, float(share[rep[k]] * f), False) for k in range(n_cls)
-             for f in _LADDER if 0 < share[rep[k]] * f < budget], share=0.4)
+    # the LP relaxation of each class: step bounds and lines over its whole curve
+    size = np.array([len(gr) for gr in sp_.groups], float)
+    lp_jobs = [(sp_.models[rep[k]], _lp_budgets(budget * size[rep[k]] / size.sum(), budget),
+                _left(deadline, 1.0)) for k in range(n_cls)]
+    for k, (pts, lines) in enumerate(_gather(mapper, relaxed_curve, lp_jobs)):
+        for p in pts:
+            curves[k].add(p)
+        curves[k].lines.extend(lines)
+    count = np.bincount(sp_.classes, minlength=n_cls)
+    dual = _Dual(budget, _lp_price(curves, count, budget))
+
+    def price_round(value: float) -> None:
+        # the budget's prices: every class's best plans over all costs, each M to within
+        # a quarter of the city gap's share of one group (``value`` the city's)
+        prices = dual.next(max(1, workers // n_cls))
+        tol = max(mip_gap, 1e-9) * abs(value) / max(sp_.n_groups, 1) / 4
+        found = run([("line", k, lam, 0.0, budget, _rel_gap(curves[k], lam, tol, sub_gap))
+                     for lam in prices for k in range(n_cls)], share=0.3)
+        for i, lam in enumerate(prices):
+            at = found[i * n_cls:(i + 1) * n_cls]
+            dual.add(lam, [f[1][3] for f in at],
+                     [f[2].cost if f[2] is not None else _INF for f in at], count)
+
+    # the LP's price first (its plans start the curves); classes still without a plan:
+    # at the whole budget, briefly; where the plans do not fit together, at the shares
+    price_round(sum(n * curves[k].bound_at(budget * size[rep[k]] / size.sum())
+                    for k, n in enumerate(count)))
+    run([("point", k, budget, False) for k in range(n_cls) if not curves[k].plans()],
+        share=0.05)
+    cheapest = [min((p.cost for p in curves[k].plans()), default=_INF) for k in range(n_cls)]
+    if float(np.dot(count, cheapest)) > budget:  # no plans fit together: each at its share
+        run([("point", k, budget * size[rep[k]] / size.sum(), False) for k in range(n_cls)],
+            share=0.2)
     trace: list = []
     rounds = 0
     lb = ub = -_INF
@@ -386,6 +415,9 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         if gap <= mip_gap + 1e-12 or rounds >= _MAX_ROUNDS or (
                 deadline is not None and time.perf_counter() > deadline - 0.5):
             break
+        if dual.next(1):
+            price_round(lb)
+            continue
         if not math.isfinite(ub):  # a solve proved no bound: solve those again
             tasks = [("point", k, p.budget, True) for k in range(n_cls)
                      for p in curves[k].points if p.bound == _INF]
@@ -397,10 +429,16 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         run(tasks)
     # the plan chosen, then the least cost per group at its value
     chosen = [curves[k].plans()[i] for k, i in zip(sp_.classes, choice)]
+    # identical groups with the same plan are one least-cost solve
+    once: dict[tuple[int, int], int] = {}
+    for g, (k, i) in enumerate(zip(sp_.classes, choice)):
+        once.setdefault((k, int(i)), g)
     left = _left(deadline, 0.0)
-    limit = None if left is None else max(left / max(1, math.ceil(len(chosen) / workers)), 0.5)
-    jobs = [(sp_.models[g], p.value, p.x, limit, sub_gap, solver) for g, p in enumerate(chosen)]
-    stage2 = _gather(mapper, least_cost, jobs)
+    limit = None if left is None else max(left / max(1, math.ceil(len(once) / workers)), 0.5)
+    jobs = [(sp_.models[g], chosen[g].value, chosen[g].x, limit, sub_gap, solver)
+            for g in once.values()]
+    solved = dict(zip(once, _gather(mapper, least_cost, jobs)))
+    stage2 = [solved[(k, int(i))] for k, i in zip(sp_.classes, choice)]
     x = np.zeros(len(sp_.variables))
     owner = np.full(len(sp_.variables), -1, np.int64)
     for g, (cols, (xs, _, _, _)) in enumerate(zip(sp_.groups, stage2)):
@@ -421,19 +459,109 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
              f"({n_cls} distinct; {solves} group solves in {rounds} rounds): the city "
              f"budget was allocated over the groups' value curves exactly (a multiple-"
              f"choice knapsack), the bound {ub:,.1f} proven from the curves' bounds"]
-    return Decomposed(x, r1, r2, np.array([p.budget for p in chosen]), costs, owner, rounds,
-                      solves, notes, trace)
+    return Decomposed(x, r1, r2, _allocated(np.array([p.budget for p in chosen]), costs,
+                                            budget), costs, owner, rounds, solves, notes, trace)
 
 
-def _greedy_start(data: EmbeddedData, form: Formulation, parts: Split,
-                  solver: str) -> np.ndarray | None:
-    """The greedy city plan (binaries fixed, the rest an LP) as column values, or None."""
-    try:
-        with fixed_to(form, data, greedy_areas(data)):
-            solve_safe(form.problem, solver, None, False, 0.0)
-    except SitingError:
+class _Dual:
+    r"""The search for the budget's price :math:`λ` (Lagrangian relaxation of the budget).
+
+    :math:`L(λ) = \sum_g M_g(λ) + λB` bounds the city for every :math:`λ \ge 0`
+    (:math:`M_g` the most value :math:`-` λ cost of group :math:`g` over all its
+    plans); it is convex in :math:`λ` with slope :math:`B - \sum_g c_g(λ)` (the costs of
+    the plans reaching :math:`M_g`). From the LP's price, steps of growing size find
+    prices on both sides of the minimum; then the two sides' tangents meet at the next
+    price, until the bracket closes or :data:`_MAX_DUAL` prices are tried.
+    """
+
+    def __init__(self, budget: float, start: float | None) -> None:
+        self.budget = budget
+        self.start = start
+        self.tried: list[tuple[float, float, float]] = []  # (λ, L(λ), slope)
+
+    def add(self, lam: float, M: list[float], costs: list[float], count: np.ndarray) -> None:
+        """Record the classes' Lagrangian solves at ``lam`` (``count`` groups each)."""
+        L = float(np.dot(count, M)) + lam * self.budget
+        slope = self.budget - float(np.dot(count, costs))
+        self.tried.append((lam, L if math.isfinite(L) else _INF, slope))
+
+    def next(self, slots: int = 1) -> list[float]:
+        """The next prices to try (at most ``slots``; empty when the search is over)."""
+        if self.start is None or len(self.tried) >= _MAX_DUAL:
+            return []
+        if not self.tried:
+            return [self.start] + [self.start / (1 + 0.05 * i) for i in range(1, slots)]
+        over = [t for t in self.tried if t[2] < 0]  # λ too low: the plans cost too much
+        within = [t for t in self.tried if t[2] >= 0]
+        if any(t[0] == 0.0 for t in within):  # the budget does not bind
+            return []
+        step = 0.05 * 2 ** len(self.tried)
+        if not over:
+            low = min(t[0] for t in within)
+            return [low / (1 + step * i) for i in range(1, slots + 1)]
+        if not within:
+            high = max(t[0] for t in over)
+            return [high * (1 + step * i) for i in range(1, slots + 1)]
+        lo = max(over, key=lambda t: t[0])
+        hi = min(within, key=lambda t: t[0])
+        if hi[0] - lo[0] <= 1e-4 * hi[0]:
+            return []
+        lam = (lo[0] + hi[0]) / 2
+        if math.isfinite(lo[1]) and math.isfinite(hi[1]) and hi[2] > lo[2]:
+            # L(λ) ≥ max of the two tangents: their meeting point
+            meet = (hi[1] - lo[1] + lo[2] * lo[0] - hi[2] * hi[0]) / (lo[2] - hi[2])
+            if lo[0] < meet < hi[0]:
+                lam = meet
+        out = [lam]
+        if slots > 1:  # and the middle of the wider side
+            wide = lo[0] if lam - lo[0] > hi[0] - lam else hi[0]
+            out.append((lam + wide) / 2)
+        return [x for x in out[:slots]
+                if all(abs(x - t[0]) > 1e-9 * max(x, 1e-12) for t in self.tried)]
+
+
+def _rel_gap(curve: Curve, lam: float, tol: float, most: float) -> float:
+    """The relative gap that proves a class's :math:`M(λ)` to about ``tol`` (absolute),
+    :math:`|M|` estimated from its LP points (at most ``most``)."""
+    est = max((p.bound - lam * p.budget for p in curve.points if math.isfinite(p.bound)),
+              default=_INF)
+    if not math.isfinite(est):
+        return most
+    return float(np.clip(tol / max(abs(est), 1.0), 1e-7, most))
+
+
+def _lp_price(curves: list[Curve], count: np.ndarray, budget: float) -> float | None:
+    """The budget's price in the LP relaxation, from the classes' LP points (``count``
+    groups each): the least secant slope at which the budgets they ask fit the city's."""
+    pts = []
+    for c in curves:
+        p = [(q.budget, q.bound) for q in c.points if math.isfinite(q.bound)]
+        pts.append(sorted(p))
+    if any(len(p) < 2 for p in pts):
         return None
-    return np.array([float(v.varValue or 0.0) for v in parts.variables])
+    slopes = sorted({max((v2 - v1) / (b2 - b1), 0.0) for p in pts
+                     for (b1, v1), (b2, v2) in zip(p, p[1:]) if b2 > b1})
+    for lam in slopes:
+        asked = sum(n * max(p, key=lambda q: (q[1] - lam * q[0], -q[0]))[0]
+                    for n, p in zip(count, pts))
+        if asked <= budget * (1 + 1e-9):
+            return lam
+    return slopes[-1] if slopes else None
+
+
+def _allocated(asked: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarray:
+    """Each group's budget: its plan's cost, plus the city's unspent budget shared in
+    proportion to the headroom of the solve that found the plan (summing to at most B)."""
+    room = np.maximum(asked - costs, 0.0)
+    left = max(budget - float(costs.sum()), 0.0)
+    if room.sum() <= left:
+        return costs + room
+    return costs + room * (left / room.sum())
+
+
+def _lp_budgets(share: float, budget: float) -> list[float]:
+    """Budgets of a group's LP relaxation: around its share of the city budget, and all."""
+    return sorted({min(share * f, budget) for f in _LP_LADDER} | {budget})
 
 
 def _left(deadline: float | None, keep: float) -> float | None:
@@ -467,8 +595,10 @@ def _refine(curves: list[Curve], classes: list[int], interval: np.ndarray,
         eps = 1e-9 * max(budget, 1.0)
         has_line = any(abs(a - lo) <= eps and abs(b - hi) <= eps
                        for a, b, _, _ in curves[k].lines)
-        if top.x is not None and mine > max(0.5 * (ubar[i] - base), tol) and top.bound < _INF:
-            task: tuple = ("point", k, top.budget, True)  # its own gap: solve again
+        if top.x is None and -_INF < top.bound < _INF:  # an LP bound only: solve there
+            task: tuple = ("point", k, top.budget, False)
+        elif top.x is not None and mine > max(0.5 * (ubar[i] - base), tol) and top.bound < _INF:
+            task = ("point", k, top.budget, True)  # its own gap: solve again
         elif not has_line and width > 0 and top.x is not None and math.isfinite(base):
             task = ("line", k, max((top.value - base) / width, 0.0), lo, hi)
         elif width > 1e-7 * max(budget, 1.0):
@@ -550,10 +680,9 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
             notes.append(f"decomposition asked for, but the model is {parts.n_groups} group "
                          "(its districts share demand, sites or communities): solved whole")
         return None
-    start = _greedy_start(data, form, parts, solver)
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.5)
     dec = solve_decomposed(parts, float(data.budget or 0.0), solver, left, mip_gap, mapper,
-                           workers, progress, start)
+                           workers, progress)
     if dec is None:
         return None
     for v, val in zip(parts.variables, dec.x):
