@@ -183,6 +183,21 @@ class Curve:
         ok = ubar > -_INF
         return lower[ok], b[ok], ubar[ok], np.flatnonzero(ok)
 
+    def has_point(self, budget: float) -> bool:
+        """Whether the curve was solved (MILP, with a plan) at ``budget``.
+
+        Parameters
+        ----------
+        budget
+            CNY.
+
+        Returns
+        -------
+        bool
+        """
+        return any(p.x is not None and abs(p.budget - budget) <= 1e-9 * max(1.0, budget)
+                   for p in self.points)
+
     def bound_at(self, budget: float) -> float:
         """The step bound on :math:`V(\text{budget})` (``inf`` when none).
 

@@ -27,15 +27,26 @@ CBC on the group's own small matrices). :math:`V_g` is nondecreasing, so a solve
   city's optimum.
 
 Both are solved exactly (tiny MILPs, HiGHS, gap 0; the bound is the solver's dual
-bound). The greedy city plan seeds the curves; each group is solved briefly at the
-whole budget (its bound caps the curve) and at its share. Where the bound's allocation
-gains over the plan, its intervals are refined (a Lagrangian line over the interval at
-the secant slope — tight where the curve is linear there; then a solve at the budget
-the bound spends there, the cost of the plan at the top, or the midpoint; or the top
-re-solved when its own gap is the slack) until the city gap is within ``mip_gap`` or
-the time is up. Groups identical up to renumbering share one curve. The
-final plan is re-solved per group for the least cost at its value (lexicographic
-objective). Sub-problems run through a ``mapper`` (``map``-like: ``map``,
+bound). The curves start from the groups' **LP relaxations**, swept over budgets around
+each group's share in one warm-started HiGHS: :math:`V_g \le V_g^{LP}`, a step bound at
+each budget, and :math:`V_g^{LP}` is concave, so for each secant slope :math:`λ` the
+LP's :math:`\max` value :math:`- λ` cost without the budget gives a line over all costs.
+Then the **budget's price** (Lagrangian relaxation of the budget row): for a price
+:math:`λ`, each distinct group is solved once over all costs for :math:`M_g(λ) = \max`
+value :math:`- λ` cost (a line over :math:`[0, B]`; its plan a point of the curve), and
+:math:`L(λ) = \sum_g M_g(λ) + λB` bounds the city. :math:`L` is convex in :math:`λ`
+with slope :math:`B - \sum_g c_g(λ)`; from the LP's price, prices on both sides of its
+minimum are found and the two sides' tangents meet at the next one (at most
+:data:`_MAX_DUAL` prices; with more workers than distinct groups, two prices a round).
+Identical districts then mix two plans (some a little over their share, some under)
+and the city's bound is within the mix's rounding of its plan. Where the bound's
+allocation still gains over the plan, its intervals are refined (a Lagrangian line over
+the interval at the secant slope; then a solve at the budget the bound spends there,
+the cost of the plan at the top, or the midpoint; or the top re-solved when its own gap
+is the slack) until the city gap is within ``mip_gap`` or the time is up. Groups
+identical up to renumbering share one curve. The final plan is re-solved per group
+for the least cost at its value (lexicographic objective; once per distinct group and
+plan). Sub-problems run through a ``mapper`` (``map``-like: ``map``,
 :meth:`concurrent.futures.Executor.map` or a dask ``Client.map``; futures are gathered).
 """
 
@@ -395,6 +406,7 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     lb = ub = -_INF
     choice = np.zeros(0, np.int64)
     per_group = [curves[k] for k in sp_.classes]
+    fitted = False
     while True:
         rounds += 1
         plans = [curves[k].plans() for k in range(n_cls)]
@@ -415,9 +427,16 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         if gap <= mip_gap + 1e-12 or rounds >= _MAX_ROUNDS or (
                 deadline is not None and time.perf_counter() > deadline - 0.5):
             break
-        if dual.next(1):
+        if dual.next(1) and (deadline is None or time.perf_counter() < t0 + 0.5 * time_limit):
             price_round(lb)
             continue
+        if not fitted:  # the prices are set: each group at the budget the bound gives it
+            fitted = True
+            tasks = sorted({("point", k, float(b), False) for k, b in zip(sp_.classes, spend)
+                            if 0 < b <= budget and not curves[k].has_point(b)})
+            if tasks:
+                run(tasks)
+                continue
         if not math.isfinite(ub):  # a solve proved no bound: solve those again
             tasks = [("point", k, p.budget, True) for k in range(n_cls)
                      for p in curves[k].points if p.bound == _INF]
