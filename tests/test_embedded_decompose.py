@@ -30,7 +30,8 @@ from siting.models.embedded.allocate import (
     solve_lagrange,
     solve_point,
 )
-from siting.models.embedded.decompose import _Dual, refusal, split
+from siting.models.embedded.decompose import refusal, split
+from siting.models.embedded.price import MAX_PRICES, PriceSearch
 from siting.models.embedded.tiles import joined, tiled
 from siting.pipeline import run
 from siting.solvers import solve as solve_matrix
@@ -268,11 +269,11 @@ def test_price_search_finds_the_minimum_of_a_convex_dual():
     L = [2 * solve(x)[0] + x * budget for x in lams]
     best = float(min(L))
     for start in (0.1, 2.0, 4.5):
-        dual = _Dual(budget, start)
+        dual = PriceSearch(budget, start)
         while prices := dual.next(2):
             for lam in prices:
                 M, c = solve(lam)
                 dual.add(lam, [M], [c], count)
         found = min(t[1] for t in dual.tried)
-        assert len(dual.tried) <= 8 * 2
+        assert len(dual.tried) <= MAX_PRICES * 2
         assert best - 1e-9 <= found <= best + 1e-3 * abs(best), start

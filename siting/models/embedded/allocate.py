@@ -184,32 +184,12 @@ class Curve:
         return lower[ok], b[ok], ubar[ok], np.flatnonzero(ok)
 
     def has_point(self, budget: float) -> bool:
-        """Whether the curve was solved (MILP, with a plan) at ``budget``.
-
-        Parameters
-        ----------
-        budget
-            CNY.
-
-        Returns
-        -------
-        bool
-        """
+        """Whether the curve was solved (MILP, with a plan) at ``budget`` (CNY)."""
         return any(p.x is not None and abs(p.budget - budget) <= 1e-9 * max(1.0, budget)
                    for p in self.points)
 
     def bound_at(self, budget: float) -> float:
-        """The step bound on :math:`V(\text{budget})` (``inf`` when none).
-
-        Parameters
-        ----------
-        budget
-            CNY.
-
-        Returns
-        -------
-        float
-        """
+        """The step bound on the value at ``budget`` (CNY; ``inf`` when none)."""
         return min((p.bound for p in self.points if p.budget >= budget * (1 - 1e-12)),
                    default=_INF)
 
@@ -482,3 +462,51 @@ def curve_bound(curves: Sequence[Curve], budget: float) -> tuple[float, np.ndarr
         spend.append(float(r.x[at + n_k + k]) * scale)
         at += 3 * n_k
     return float(bound), np.array(interval, np.int64), np.array(spend)
+
+
+def refine_tasks(curves: list[Curve], classes: list[int], interval: np.ndarray,
+            spend: np.ndarray, budget: float, tol: float) -> list[tuple]:
+    """The solves to make next: where the bound's allocation gains over the plans.
+
+    In the interval :math:`(b_{k-1}, b_k]` the bound chose for a group: a Lagrangian
+    solve over that cost range at the secant slope of the plans at its ends (tight
+    where the curve is linear there; proves the range empty across a site's fixed
+    cost); once done, a solve at the budget the bound spends there (or at the cost of
+    the plan at the top, or the midpoint); or the top again when its own gap is the
+    slack.
+    """
+    tasks: list[tuple] = []
+    seen: set = set()
+    for g, k in enumerate(classes):
+        blo, bhi, ubar, idx = curves[k].steps()
+        i = int(interval[g])
+        lo, hi = float(blo[i]), float(bhi[i])
+        base = curves[k].best_within(lo)
+        if ubar[i] - base <= tol:
+            continue
+        top = curves[k].points[int(idx[i])]
+        width = hi - lo
+        mine = top.bound - top.value
+        eps = 1e-9 * max(budget, 1.0)
+        has_line = any(abs(a - lo) <= eps and abs(b - hi) <= eps
+                       for a, b, _, _ in curves[k].lines)
+        if top.x is None and -_INF < top.bound < _INF:  # an LP bound only: solve there
+            task: tuple = ("point", k, top.budget, False)
+        elif top.x is not None and mine > max(0.5 * (ubar[i] - base), tol) and top.bound < _INF:
+            task = ("point", k, top.budget, True)  # its own gap: solve again
+        elif not has_line and width > 0 and top.x is not None and math.isfinite(base):
+            task = ("line", k, max((top.value - base) / width, 0.0), lo, hi)
+        elif width > 1e-7 * max(budget, 1.0):
+            b = float(spend[g])
+            if not lo + 0.02 * width < b < hi - 0.02 * width:
+                b = lo + width / 2
+            if top.x is not None and lo + 0.02 * width < top.cost < hi - 0.02 * width:
+                b = top.cost  # V(cost of the top plan) ≥ its value: snap there
+            task = ("point", k, b, False)
+        else:
+            continue
+        key = (task[0], k, task[2])
+        if key not in seen:
+            seen.add(key)
+            tasks.append(task)
+    return tasks

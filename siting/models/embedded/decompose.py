@@ -37,7 +37,8 @@ value :math:`- λ` cost (a line over :math:`[0, B]`; its plan a point of the cur
 :math:`L(λ) = \sum_g M_g(λ) + λB` bounds the city. :math:`L` is convex in :math:`λ`
 with slope :math:`B - \sum_g c_g(λ)`; from the LP's price, prices on both sides of its
 minimum are found and the two sides' tangents meet at the next one (at most
-:data:`_MAX_DUAL` prices; with more workers than distinct groups, two prices a round).
+:data:`~siting.models.embedded.price.MAX_PRICES` prices; with more workers than
+distinct groups, two prices a round; :mod:`~siting.models.embedded.price`).
 Identical districts then mix two plans (some a little over their share, some under)
 and the city's bound is within the mix's rounding of its plan. Where the bound's
 allocation still gains over the plan, its intervals are refined (a Lagrangian line over
@@ -70,20 +71,20 @@ from siting.models.embedded.allocate import (
     curve_bound,
     least_cost,
     mckp,
+    refine_tasks,
     relaxed_curve,
     solve_lagrange,
     solve_point,
 )
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.formulation import Formulation
+from siting.models.embedded.price import PriceSearch, lp_budgets, lp_price, rel_gap
 from siting.solvers import MatrixModel, Progress, SolverResult
 from siting.solvers import solve as solve_matrix
 from siting.solvers.base import from_pulp
 
 _INF = float("inf")
 _MAX_ROUNDS = 60
-_MAX_DUAL = 8  # prices of the budget tried (Lagrangian relaxation of the budget)
-_LP_LADDER = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 4.0)  # LP budgets, × the share
 
 
 # ---------------------------------------------------------------------------
@@ -370,21 +371,21 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
                                                  _INF))
     # the LP relaxation of each class: step bounds and lines over its whole curve
     size = np.array([len(gr) for gr in sp_.groups], float)
-    lp_jobs = [(sp_.models[rep[k]], _lp_budgets(budget * size[rep[k]] / size.sum(), budget),
+    lp_jobs = [(sp_.models[rep[k]], lp_budgets(budget * size[rep[k]] / size.sum(), budget),
                 _left(deadline, 1.0)) for k in range(n_cls)]
     for k, (pts, lines) in enumerate(_gather(mapper, relaxed_curve, lp_jobs)):
         for p in pts:
             curves[k].add(p)
         curves[k].lines.extend(lines)
     count = np.bincount(sp_.classes, minlength=n_cls)
-    dual = _Dual(budget, _lp_price(curves, count, budget))
+    dual = PriceSearch(budget, lp_price(curves, count, budget))
 
     def price_round(value: float) -> None:
         # the budget's prices: every class's best plans over all costs, each M to within
         # a quarter of the city gap's share of one group (``value`` the city's)
         prices = dual.next(max(1, workers // n_cls))
         tol = max(mip_gap, 1e-9) * abs(value) / max(sp_.n_groups, 1) / 4
-        found = run([("line", k, lam, 0.0, budget, _rel_gap(curves[k], lam, tol, sub_gap))
+        found = run([("line", k, lam, 0.0, budget, rel_gap(curves[k], lam, tol, sub_gap))
                      for lam in prices for k in range(n_cls)], share=0.3)
         for i, lam in enumerate(prices):
             at = found[i * n_cls:(i + 1) * n_cls]
@@ -427,7 +428,7 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         if gap <= mip_gap + 1e-12 or rounds >= _MAX_ROUNDS or (
                 deadline is not None and time.perf_counter() > deadline - 0.5):
             break
-        if dual.next(1) and (deadline is None or time.perf_counter() < t0 + 0.5 * time_limit):
+        if dual.next(1) and (deadline is None or time.perf_counter() < (t0 + deadline) / 2):
             price_round(lb)
             continue
         if not fitted:  # the prices are set: each group at the budget the bound gives it
@@ -441,7 +442,7 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
             tasks = [("point", k, p.budget, True) for k in range(n_cls)
                      for p in curves[k].points if p.bound == _INF]
         else:
-            tasks = _refine(curves, sp_.classes, interval, spend, budget,
+            tasks = refine_tasks(curves, sp_.classes, interval, spend, budget,
                             tol=max(mip_gap, 1e-9) * abs(lb) / max(sp_.n_groups, 1) / 4)
         if not tasks:
             break
@@ -482,92 +483,6 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
                                             budget), costs, owner, rounds, solves, notes, trace)
 
 
-class _Dual:
-    r"""The search for the budget's price :math:`λ` (Lagrangian relaxation of the budget).
-
-    :math:`L(λ) = \sum_g M_g(λ) + λB` bounds the city for every :math:`λ \ge 0`
-    (:math:`M_g` the most value :math:`-` λ cost of group :math:`g` over all its
-    plans); it is convex in :math:`λ` with slope :math:`B - \sum_g c_g(λ)` (the costs of
-    the plans reaching :math:`M_g`). From the LP's price, steps of growing size find
-    prices on both sides of the minimum; then the two sides' tangents meet at the next
-    price, until the bracket closes or :data:`_MAX_DUAL` prices are tried.
-    """
-
-    def __init__(self, budget: float, start: float | None) -> None:
-        self.budget = budget
-        self.start = start
-        self.tried: list[tuple[float, float, float]] = []  # (λ, L(λ), slope)
-
-    def add(self, lam: float, M: list[float], costs: list[float], count: np.ndarray) -> None:
-        """Record the classes' Lagrangian solves at ``lam`` (``count`` groups each)."""
-        L = float(np.dot(count, M)) + lam * self.budget
-        slope = self.budget - float(np.dot(count, costs))
-        self.tried.append((lam, L if math.isfinite(L) else _INF, slope))
-
-    def next(self, slots: int = 1) -> list[float]:
-        """The next prices to try (at most ``slots``; empty when the search is over)."""
-        if self.start is None or len(self.tried) >= _MAX_DUAL:
-            return []
-        if not self.tried:
-            return [self.start] + [self.start / (1 + 0.05 * i) for i in range(1, slots)]
-        over = [t for t in self.tried if t[2] < 0]  # λ too low: the plans cost too much
-        within = [t for t in self.tried if t[2] >= 0]
-        if any(t[0] == 0.0 for t in within):  # the budget does not bind
-            return []
-        step = 0.05 * 2 ** len(self.tried)
-        if not over:
-            low = min(t[0] for t in within)
-            return [low / (1 + step * i) for i in range(1, slots + 1)]
-        if not within:
-            high = max(t[0] for t in over)
-            return [high * (1 + step * i) for i in range(1, slots + 1)]
-        lo = max(over, key=lambda t: t[0])
-        hi = min(within, key=lambda t: t[0])
-        if hi[0] - lo[0] <= 1e-4 * hi[0]:
-            return []
-        lam = (lo[0] + hi[0]) / 2
-        if math.isfinite(lo[1]) and math.isfinite(hi[1]) and hi[2] > lo[2]:
-            # L(λ) ≥ max of the two tangents: their meeting point
-            meet = (hi[1] - lo[1] + lo[2] * lo[0] - hi[2] * hi[0]) / (lo[2] - hi[2])
-            if lo[0] < meet < hi[0]:
-                lam = meet
-        out = [lam]
-        if slots > 1:  # and the middle of the wider side
-            wide = lo[0] if lam - lo[0] > hi[0] - lam else hi[0]
-            out.append((lam + wide) / 2)
-        return [x for x in out[:slots]
-                if all(abs(x - t[0]) > 1e-9 * max(x, 1e-12) for t in self.tried)]
-
-
-def _rel_gap(curve: Curve, lam: float, tol: float, most: float) -> float:
-    """The relative gap that proves a class's :math:`M(λ)` to about ``tol`` (absolute),
-    :math:`|M|` estimated from its LP points (at most ``most``)."""
-    est = max((p.bound - lam * p.budget for p in curve.points if math.isfinite(p.bound)),
-              default=_INF)
-    if not math.isfinite(est):
-        return most
-    return float(np.clip(tol / max(abs(est), 1.0), 1e-7, most))
-
-
-def _lp_price(curves: list[Curve], count: np.ndarray, budget: float) -> float | None:
-    """The budget's price in the LP relaxation, from the classes' LP points (``count``
-    groups each): the least secant slope at which the budgets they ask fit the city's."""
-    pts = []
-    for c in curves:
-        p = [(q.budget, q.bound) for q in c.points if math.isfinite(q.bound)]
-        pts.append(sorted(p))
-    if any(len(p) < 2 for p in pts):
-        return None
-    slopes = sorted({max((v2 - v1) / (b2 - b1), 0.0) for p in pts
-                     for (b1, v1), (b2, v2) in zip(p, p[1:]) if b2 > b1})
-    for lam in slopes:
-        asked = sum(n * max(p, key=lambda q: (q[1] - lam * q[0], -q[0]))[0]
-                    for n, p in zip(count, pts))
-        if asked <= budget * (1 + 1e-9):
-            return lam
-    return slopes[-1] if slopes else None
-
-
 def _allocated(asked: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarray:
     """Each group's budget: its plan's cost, plus the city's unspent budget shared in
     proportion to the headroom of the solve that found the plan (summing to at most B)."""
@@ -578,62 +493,9 @@ def _allocated(asked: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarra
     return costs + room * (left / room.sum())
 
 
-def _lp_budgets(share: float, budget: float) -> list[float]:
-    """Budgets of a group's LP relaxation: around its share of the city budget, and all."""
-    return sorted({min(share * f, budget) for f in _LP_LADDER} | {budget})
-
-
 def _left(deadline: float | None, keep: float) -> float | None:
     """Seconds left before the deadline (at least ``keep``); None without one."""
     return None if deadline is None else max(deadline - time.perf_counter(), keep, 0.1)
-
-
-def _refine(curves: list[Curve], classes: list[int], interval: np.ndarray,
-            spend: np.ndarray, budget: float, tol: float) -> list[tuple]:
-    """The solves to make next: where the bound's allocation gains over the plans.
-
-    In the interval :math:`(b_{k-1}, b_k]` the bound chose for a group: a Lagrangian
-    solve over that cost range at the secant slope of the plans at its ends (tight
-    where the curve is linear there; proves the range empty across a site's fixed
-    cost); once done, a solve at the budget the bound spends there (or at the cost of
-    the plan at the top, or the midpoint); or the top again when its own gap is the
-    slack.
-    """
-    tasks: list[tuple] = []
-    seen: set = set()
-    for g, k in enumerate(classes):
-        blo, bhi, ubar, idx = curves[k].steps()
-        i = int(interval[g])
-        lo, hi = float(blo[i]), float(bhi[i])
-        base = curves[k].best_within(lo)
-        if ubar[i] - base <= tol:
-            continue
-        top = curves[k].points[int(idx[i])]
-        width = hi - lo
-        mine = top.bound - top.value
-        eps = 1e-9 * max(budget, 1.0)
-        has_line = any(abs(a - lo) <= eps and abs(b - hi) <= eps
-                       for a, b, _, _ in curves[k].lines)
-        if top.x is None and -_INF < top.bound < _INF:  # an LP bound only: solve there
-            task: tuple = ("point", k, top.budget, False)
-        elif top.x is not None and mine > max(0.5 * (ubar[i] - base), tol) and top.bound < _INF:
-            task = ("point", k, top.budget, True)  # its own gap: solve again
-        elif not has_line and width > 0 and top.x is not None and math.isfinite(base):
-            task = ("line", k, max((top.value - base) / width, 0.0), lo, hi)
-        elif width > 1e-7 * max(budget, 1.0):
-            b = float(spend[g])
-            if not lo + 0.02 * width < b < hi - 0.02 * width:
-                b = lo + width / 2
-            if top.x is not None and lo + 0.02 * width < top.cost < hi - 0.02 * width:
-                b = top.cost  # V(cost of the top plan) ≥ its value: snap there
-            task = ("point", k, b, False)
-        else:
-            continue
-        key = (task[0], k, task[2])
-        if key not in seen:
-            seen.add(key)
-            tasks.append(task)
-    return tasks
 
 
 def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
