@@ -20,9 +20,15 @@ from pathlib import Path
 from typing import Literal, cast
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from siting.config.programme import Hierarchy, Operations, SharedRooms, check_programme
+from siting.config.programme import (
+    Hierarchy,
+    Operations,
+    SharedRooms,
+    Strict,
+    check_programme,
+)
 from siting.errors import SitingError
 
 GROUPS = ("age_0_2", "age_3_5", "age_6_14", "age_60_plus", "age_65_plus", "age_80_plus",
@@ -49,12 +55,7 @@ UNREAD_OVERRIDES = {
 }
 
 
-class _Strict(BaseModel):
-    # finite numbers only: ``inf`` is valid TOML but no area, rate or distance
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class Meta(_Strict):
+class Meta(Strict):
     """``[meta]``: the policy's name, the plan and guideline it follows, its schema version."""
 
     schema_version: int = SCHEMA_VERSION
@@ -73,7 +74,7 @@ class Meta(_Strict):
         return v
 
 
-class Population(_Strict):
+class Population(Strict):
     """``[population]``: household size and the share of people per age group."""
 
     household_size: float = Field(gt=0)
@@ -94,7 +95,7 @@ class Population(_Strict):
         return self
 
 
-class Walking(_Strict):
+class Walking(Strict):
     """``[walking]``: speeds per profile and where a point meets the street."""
 
     speed_m_per_min: dict[str, float]
@@ -120,7 +121,7 @@ class Walking(_Strict):
         return self
 
 
-class Tiers(_Strict):
+class Tiers(Strict):
     """``[tiers]``: the walking-time tiers (minutes) the report counts people in."""
 
     minutes: list[float] = Field(min_length=1)
@@ -128,7 +129,7 @@ class Tiers(_Strict):
     source: str = ""
 
 
-class AreaStandard(_Strict):
+class AreaStandard(Strict):
     """``[area_standard]``: m² of service space per 100 households within reach."""
 
     m2_per_100_households: float = Field(gt=0)
@@ -143,7 +144,7 @@ class AreaStandard(_Strict):
     placeholder: list[str] = []
 
 
-class Complex(_Strict):
+class Complex(Strict):
     """``[complex]``: when several services share one site (a service complex)."""
 
     min_floor_m2: float = Field(ge=0)
@@ -154,7 +155,7 @@ class Complex(_Strict):
     source: str = ""
 
 
-class Costs(_Strict):
+class Costs(Strict):
     """``[costs]``: acquisition and fit-out rates and the horizon of running costs."""
 
     acquisition_per_m2: float = Field(ge=0)
@@ -164,7 +165,7 @@ class Costs(_Strict):
     placeholder: list[str] = []
 
 
-class Service(_Strict):
+class Service(Strict):
     """``[services.<key>]``: one service's demand group, rate, floor area, reach and rules."""
 
     name_zh: str
@@ -238,7 +239,7 @@ class Service(_Strict):
         return cast(float, self.units_per_1000) / 1000.0  # one of the two (validated)
 
 
-class Policy(_Strict):
+class Policy(Strict):
     """A validated policy (see the module docstring and ``policies/cn_default.toml``)."""
 
     meta: Meta

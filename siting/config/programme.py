@@ -24,11 +24,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A policy table: unknown keys refused; finite numbers only (``inf`` is valid TOML but
+    no area, rate or distance)."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class SharedRooms(_Strict):
+class SharedRooms(Strict):
     """``[shared_rooms]``: service pairs that may share one room at a site (错时使用)."""
 
     pairs: list[list[str]] = []
@@ -47,7 +50,7 @@ class SharedRooms(_Strict):
         return self
 
 
-class Level(_Strict):
+class Level(Strict):
     """``[hierarchy.levels.<key>]``: one level's name, floor-area limits and services."""
 
     name_zh: str
@@ -67,7 +70,7 @@ class Level(_Strict):
         return self
 
 
-class Hierarchy(_Strict):
+class Hierarchy(Strict):
     """``[hierarchy]``: the levels a new site may take (the model chooses one per site)."""
 
     enabled: bool = False
@@ -98,7 +101,7 @@ class Hierarchy(_Strict):
         return self.enabled and any(lv.walk_minutes is not None for lv in self.active.values())
 
 
-class ServiceOperations(_Strict):
+class ServiceOperations(Strict):
     """``[operations.services.<service>]``: one service's running cost, fee and subsidy.
 
     CNY per year: per m² of its floor area, per unit of capacity (place, bed, seat,
@@ -111,7 +114,7 @@ class ServiceOperations(_Strict):
     subsidy_per_unit_year: float = Field(0.0, ge=0)
 
 
-class Operations(_Strict):
+class Operations(Strict):
     """``[operations]``: running costs per service and the cap on the annual subsidy."""
 
     subsidy_cap_per_year: float | None = Field(None, ge=0)

@@ -17,7 +17,7 @@ import pandas as pd
 from siting.report.basemap import tile_basemaps
 from siting.report.i18n import check_lang, label
 from siting.report.markup import esc, legend_html, map_page, swatch
-from siting.report.webmap import _OfflineMap
+from siting.report.webmap import OfflineMap
 
 # share of people served → colour (at least the bin's lower edge)
 SHARE_COLOURS = ((0.9, "#1a9850"), (0.75, "#91cf60"), (0.5, "#fee08b"), (0.0, "#fc8d59"))
@@ -62,7 +62,7 @@ def rollup_map(rollup: gpd.GeoDataFrame, failed: pd.DataFrame, lang: str = "zh",
             w, s, e, n = rollup.to_crs("EPSG:4326").total_bounds
         else:
             w, s, e, n = 73.5, 18.0, 135.0, 53.6  # China
-        m = _OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=10, tiles=None,
+        m = OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=10, tiles=None,
                         control_scale=True, assets=assets)
         m.add_to(page)
         tile_basemaps(m, "osm", None, lambda k, **f: label(k, lang, **f))

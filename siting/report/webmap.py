@@ -99,7 +99,7 @@ def _inline_assets() -> str:
     return f"<style>{css}</style>\n<script>{js}</script>\n<script>{jq}</script>"
 
 
-class _OfflineMap(folium.Map):
+class OfflineMap(folium.Map):
     """``folium.Map`` without Bootstrap/awesome-markers, Leaflet and jQuery inline or from CDN."""
 
     def __init__(self, *args, assets: str = "inline", **kwargs):
@@ -162,7 +162,7 @@ def _build_map(page: folium.Figure, result: RunResult, lang: str, assets: str, b
 
     area = frame(gpd.GeoDataFrame(geometry=[result.study_area], crs="EPSG:4326"), gcj)
     w, s, e, n = area.total_bounds
-    m = _OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles=None,
+    m = OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles=None,
                     control_scale=True, assets=assets)
     m.add_to(page)
     legend: list[str] = []
