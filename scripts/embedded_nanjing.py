@@ -13,7 +13,8 @@ peak memory (``resource.getrusage``) is its own. ``--decompose`` solves by the
 decomposition (:mod:`siting.models.embedded.decompose`), ``--whole-up-to N`` also
 solves the whole model side by side for K ≤ N, ``--connected`` joins neighbouring
 copies by streets across their seams (:func:`siting.models.embedded.tiles.joined`),
-``--vary`` gives copy t site costs × (0.8 + 0.4 t/(K-1)) so the districts differ::
+``--vary`` gives copy t site costs × (0.8 + 0.4 t/(K-1)) so the districts differ,
+``--workers N`` runs the group solves in N processes::
 
     PYTHONPATH=. python scripts/embedded_nanjing.py --tiles 1,8,32 --decompose
         --budgets 2e7 --limits 120 --whole-up-to 8 [--connected] [--vary]
@@ -29,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +68,17 @@ def _one(cfg: dict) -> dict:
     m = EmbeddedFacilities(inst, pol, demand, sites, budget=cfg["budget"] * k)
     built = time.perf_counter() - t0
     trace: list = []
-    sol = m.solve(cfg["solver"], time_limit=cfg["limit"], mip_gap=cfg["gap"], marginal=False,
-                  decompose=cfg["decompose"],
-                  progress=lambda t, o, b: trace.append((round(t, 1), o, b)))
+    workers = cfg.get("workers", 1)
+    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        sol = m.solve(cfg["solver"], time_limit=cfg["limit"], mip_gap=cfg["gap"],
+                      marginal=False, decompose=cfg["decompose"],
+                      mapper=None if pool is None else pool.map, workers=workers,
+                      progress=lambda t, o, b: trace.append((round(t, 1), o, b)))
     s = sol.summary
     dec = next((n for n in s["notes"] if n.startswith("decomposed into")), "")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if workers > 1:  # and each worker's peak (the largest), on top
+        peak_mb += workers * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"copies": k, "cells": s["communities_total"], "candidates": inst.n_sites,
             "mode": (f"decomposed: {dec.split()[2]} groups, {dec.split('(')[1].split(';')[0]}"
                      if dec else "whole"),
@@ -99,7 +107,8 @@ def _city(args) -> None:
                         cfg = {"district": str(district), "tiles": k, "budget": budget,
                                "limit": limit, "gap": args.gap, "solver": "highs",
                                "decompose": dec if dec else False,
-                               "connected": args.connected, "vary": args.vary}
+                               "connected": args.connected, "vary": args.vary,
+                               "workers": args.workers}
                         out = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)],
                                              capture_output=True, text=True)
                         if out.returncode:
@@ -127,6 +136,8 @@ def main() -> None:
     ap.add_argument("--connected", action="store_true")
     ap.add_argument("--vary", action="store_true")
     ap.add_argument("--gap", type=float, default=0.005)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes for the decomposition's group solves")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
