@@ -110,6 +110,13 @@ class OfflineMap(folium.Map):
         self.default_css = [] if assets == "inline" else list(CDN_CSS)
 
     def render(self, **kwargs):
+        """Render as ``folium.Map`` does, with Leaflet and jQuery inline when asked.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to ``folium.Map.render``.
+        """
         if self._assets == "inline":
             self.get_root().header.add_child(folium.Element(_inline_assets()),
                                              name="siting_assets")

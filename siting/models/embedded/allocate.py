@@ -184,12 +184,33 @@ class Curve:
         return lower[ok], b[ok], ubar[ok], np.flatnonzero(ok)
 
     def has_point(self, budget: float) -> bool:
-        """Whether the curve was solved (MILP, with a plan) at ``budget`` (CNY)."""
+        """Whether the curve was solved (a MILP with a plan) at a budget.
+
+        Parameters
+        ----------
+        budget
+            The budget asked about, CNY.
+
+        Returns
+        -------
+        bool
+        """
         return any(p.x is not None and abs(p.budget - budget) <= 1e-9 * max(1.0, budget)
                    for p in self.points)
 
     def bound_at(self, budget: float) -> float:
-        """The step bound on the value at ``budget`` (CNY; ``inf`` when none)."""
+        """The step bound on the value at a budget: the least bound solved at or above it.
+
+        Parameters
+        ----------
+        budget
+            The budget bounded, CNY.
+
+        Returns
+        -------
+        float
+            ``inf`` when nothing was solved at or above it.
+        """
         return min((p.bound for p in self.points if p.budget >= budget * (1 - 1e-12)),
                    default=_INF)
 
@@ -465,7 +486,7 @@ def curve_bound(curves: Sequence[Curve], budget: float) -> tuple[float, np.ndarr
 
 
 def refine_tasks(curves: list[Curve], classes: list[int], interval: np.ndarray,
-            spend: np.ndarray, budget: float, tol: float) -> list[tuple]:
+                 spend: np.ndarray, budget: float, tol: float) -> list[tuple]:
     """The solves to make next: where the bound's allocation gains over the plans.
 
     In the interval :math:`(b_{k-1}, b_k]` the bound chose for a group: a Lagrangian
@@ -474,6 +495,25 @@ def refine_tasks(curves: list[Curve], classes: list[int], interval: np.ndarray,
     cost); once done, a solve at the budget the bound spends there (or at the cost of
     the plan at the top, or the midpoint); or the top again when its own gap is the
     slack.
+
+    Parameters
+    ----------
+    curves
+        The curves, one per class.
+    classes
+        The class of each group.
+    interval, spend
+        Per group, the interval the bound chose (into :meth:`Curve.steps`) and the
+        budget it gives the group (:func:`curve_bound`).
+    budget
+        The city budget.
+    tol
+        Gains over the plans below this are left alone.
+
+    Returns
+    -------
+    list of tuple
+        ``("point", class, budget, again)`` and ``("line", class, λ, lo, hi)`` tasks.
     """
     tasks: list[tuple] = []
     seen: set = set()

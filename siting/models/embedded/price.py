@@ -36,13 +36,36 @@ class PriceSearch:
         self.tried: list[tuple[float, float, float]] = []  # (λ, L(λ), slope)
 
     def add(self, lam: float, M: list[float], costs: list[float], count: np.ndarray) -> None:
-        """Record the classes' Lagrangian solves at ``lam`` (``count`` groups each)."""
+        """Record the classes' Lagrangian solves at a price.
+
+        Parameters
+        ----------
+        lam
+            The price :math:`λ`.
+        M
+            Per class, its proven :math:`M(λ)` (``inf`` when not proven).
+        costs
+            Per class, the cost of the plan found.
+        count
+            Per class, how many groups it stands for.
+        """
         L = float(np.dot(count, M)) + lam * self.budget
         slope = self.budget - float(np.dot(count, costs))
         self.tried.append((lam, L if math.isfinite(L) else _INF, slope))
 
     def next(self, slots: int = 1) -> list[float]:
-        """The next prices to try (at most ``slots``; empty when the search is over)."""
+        """The next prices to try.
+
+        Parameters
+        ----------
+        slots
+            How many prices may be solved at once.
+
+        Returns
+        -------
+        list of float
+            At most ``slots`` prices; empty when the search is over.
+        """
         if self.start is None or len(self.tried) >= MAX_PRICES:
             return []
         if not self.tried:
@@ -77,8 +100,23 @@ class PriceSearch:
 
 
 def rel_gap(curve: Curve, lam: float, tol: float, most: float) -> float:
-    """The relative gap that proves a class's :math:`M(λ)` to about ``tol`` (absolute),
-    :math:`|M|` estimated from its LP points (at most ``most``)."""
+    """The relative gap that proves a class's :math:`M(λ)` to about ``tol`` (absolute).
+
+    Parameters
+    ----------
+    curve
+        The class's curve; :math:`|M|` is estimated from its bounded points.
+    lam
+        The price.
+    tol
+        The absolute precision wanted.
+    most
+        The largest relative gap returned.
+
+    Returns
+    -------
+    float
+    """
     est = max((p.bound - lam * p.budget for p in curve.points if math.isfinite(p.bound)),
               default=_INF)
     if not math.isfinite(est):
@@ -87,8 +125,23 @@ def rel_gap(curve: Curve, lam: float, tol: float, most: float) -> float:
 
 
 def lp_price(curves: list[Curve], count: np.ndarray, budget: float) -> float | None:
-    """The budget's price in the LP relaxation, from the classes' LP points (``count``
-    groups each): the least secant slope at which the budgets they ask fit the city's."""
+    """The budget's price in the LP relaxation, read off the classes' LP points.
+
+    Parameters
+    ----------
+    curves
+        Per class, its curve with the LP sweep's points.
+    count
+        Per class, how many groups it stands for.
+    budget
+        The city budget.
+
+    Returns
+    -------
+    float or None
+        The least secant slope at which the budgets the classes ask fit the city's;
+        None without two bounded points per class.
+    """
     pts = []
     for c in curves:
         p = [(q.budget, q.bound) for q in c.points if math.isfinite(q.bound)]
@@ -106,5 +159,18 @@ def lp_price(curves: list[Curve], count: np.ndarray, budget: float) -> float | N
 
 
 def lp_budgets(share: float, budget: float) -> list[float]:
-    """Budgets of a group's LP relaxation: around its share of the city budget, and all."""
+    """Budgets of a group's LP sweep: around its share of the city budget, and all of it.
+
+    Parameters
+    ----------
+    share
+        The group's share of the city budget.
+    budget
+        The city budget.
+
+    Returns
+    -------
+    list of float
+        Increasing.
+    """
     return sorted({min(share * f, budget) for f in LP_LADDER} | {budget})
