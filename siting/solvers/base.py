@@ -114,7 +114,9 @@ def from_pulp(prob: pulp.LpProblem) -> tuple[MatrixModel, list]:
     Rows keep PuLP's order and names (``row_names``), columns are ``prob.variables()``
     (``col_names``); each variable's ``index`` and each constraint's ``index`` are set
     to their position, as PuLP's own solver interfaces set them to read values back.
-    The matrix is gathered in one pass over the constraints (no call per coefficient).
+    The matrix is gathered in one pass over the constraints (no Python call per
+    coefficient): the columns are the distinct variables met, by identity, ordered by
+    name as ``prob.variables()`` orders them (without its registration pass).
 
     Parameters
     ----------
@@ -127,33 +129,40 @@ def from_pulp(prob: pulp.LpProblem) -> tuple[MatrixModel, list]:
         ``(model, variables)``; ``model.maximize`` follows the problem's sense and
         ``model.offset`` is the objective's constant.
     """
-    variables = prob.variables()
-    col = {}
-    for i, v in enumerate(variables):
-        v.index = i
-        col[id(v)] = i
-    cols: list[int] = []
+    keys: list = []  # every coefficient's variable, constraint by constraint, then the objective
     vals: list[float] = []
     counts, lo, hi, names = [], [], [], []
     for i, (name, con) in enumerate(prob._constraints.items()):
         con.index = i
-        cols.extend(col[id(v)] for v in con.keys())
+        keys.extend(con.keys())
         vals.extend(con.values())
         counts.append(len(con))
         lb, ub = con.getLb(), con.getUb()
         lo.append(-np.inf if lb is None else lb)
         hi.append(np.inf if ub is None else ub)
         names.append(name)
+    obj = prob.objective if prob.objective is not None else pulp.LpAffineExpression()
+    n_con = len(keys)
+    keys.extend(obj.keys())
+    keys.extend(prob._variables)  # registered, perhaps in no row
+    # columns: the distinct variables (by identity) in PuLP's order, by name
+    raw = np.fromiter(map(id, keys), np.int64, len(keys))
+    _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
+    found = [keys[i] for i in first]
+    order = sorted(range(len(found)), key=[v.name for v in found].__getitem__)
+    rank = np.empty(len(found), np.int64)
+    rank[order] = np.arange(len(found))
+    variables = [found[i] for i in order]
+    for i, v in enumerate(variables):
+        v.index = i
+    cols = rank[inverse.ravel()]
     indptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
-    A = sp.csr_array((np.array(vals, float), np.array(cols, np.int64), indptr),
+    A = sp.csr_array((np.array(vals, float), cols[:n_con], indptr),
                      shape=(len(counts), len(variables)))
     A.eliminate_zeros()
     c = np.zeros(len(variables))
-    const = 0.0
-    if prob.objective is not None:
-        for v, coef in prob.objective.items():
-            c[col[id(v)]] = coef
-        const = float(prob.objective.constant)
+    c[cols[n_con:n_con + len(obj)]] = np.fromiter(obj.values(), float, len(obj))
+    const = float(obj.constant)
     model = MatrixModel(
         c, A, np.array(lo, float), np.array(hi, float),
         np.array([np.inf if v.upBound is None else v.upBound for v in variables], float),
