@@ -277,3 +277,20 @@ def test_price_search_finds_the_minimum_of_a_convex_dual():
         found = min(t[1] for t in dual.tried)
         assert len(dual.tried) <= MAX_PRICES * 2
         assert best - 1e-9 <= found <= best + 1e-3 * abs(best), start
+
+
+def test_identical_copies_mix_plans_to_the_whole_models_optimum(corner):
+    """Three identical districts (one curve, the budget's price at work): the decomposed
+    plan and bound meet the whole model's proven optimum, the budget binding."""
+    inst, pol, demand, sites = corner
+    big, d, st = tiled(inst, demand, sites, 3)
+    m = EmbeddedFacilities(big, pol, d, st, budget=1.2e6)
+    whole = m.solve("highs", mip_gap=0.0, marginal=False, decompose=False).summary
+    s = m.solve("highs", mip_gap=1e-9, marginal=False, decompose=True).summary
+    assert any(n.startswith("decomposed into 3 independent groups") and "(1 distinct" in n
+               for n in s["notes"])
+    assert s["status"] == "optimal"
+    assert s["objective"] == pytest.approx(whole["objective"], rel=1e-6)
+    assert s["best_bound"] >= whole["objective"] - 1e-6 * abs(whole["objective"])
+    assert whole["cost_total"] == pytest.approx(1.2e6)  # the budget binds
+    assert s["cost_total"] <= 1.2e6 + 1.0
