@@ -284,8 +284,9 @@ def solve_point(task: tuple) -> Point:
 
 def _relaxed_bound(model: MatrixModel, limit: float | None) -> float:
     """The LP relaxation's optimum, a bound on the model's (``inf`` when not solved)."""
-    return _lp_value(replace(model, integer=np.zeros(0, np.int64)),
+    (v,) = lp_values(model, [(None, model.row_lo[-1], model.row_hi[-1])],
                      None if limit is None else max(limit, 1.0))
+    return _INF if math.isnan(v) else v
 
 
 def relaxed_curve(task: tuple) -> tuple[list[Point], list[tuple]]:
@@ -323,17 +324,6 @@ def relaxed_curve(task: tuple) -> tuple[list[Point], list[tuple]]:
     Ms = lp_values(model, [(model.c - lam * crow, -_INF, _INF) for lam in slopes], limit)
     return points, [(0.0, _INF, lam, M + 1e-9 * max(1.0, abs(M)))
                     for lam, M in zip(slopes, Ms) if math.isfinite(M)]
-
-
-def _lp_value(model: MatrixModel, limit: float | None) -> float:
-    """The optimum of an LP (``-inf`` infeasible, ``inf`` when not solved)."""
-    try:
-        r = solve_matrix(model, "highs", limit, False, 0.0)
-    except InfeasibleError:
-        return -_INF
-    except SitingError:
-        return _INF
-    return r.objective if r.status == "optimal" else _INF
 
 
 def least_cost(task: tuple) -> tuple[np.ndarray, float, str, float]:

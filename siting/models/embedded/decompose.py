@@ -67,7 +67,6 @@ from scipy.sparse.csgraph import connected_components
 from siting.errors import InfeasibleError, SitingError
 from siting.models.embedded.allocate import (
     Curve,
-    Point,
     curve_bound,
     least_cost,
     mckp,
@@ -288,8 +287,7 @@ def _gather(mapper: Callable | None, fn: Callable, tasks: list) -> list:
 def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
                      time_limit: float | None = None, mip_gap: float = 0.0,
                      mapper: Callable | None = None, workers: int = 1,
-                     progress: Progress | None = None,
-                     start: np.ndarray | None = None) -> Decomposed | None:
+                     progress: Progress | None = None) -> Decomposed | None:
     """Solve the city over its groups (see the module docstring).
 
     Parameters
@@ -310,9 +308,6 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         How many solves the mapper runs at once (shares the time per round).
     progress
         Called with ``(seconds, plan value, bound)`` after each round.
-    start
-        Column values of a city plan (e.g. the greedy one): each group's part is a
-        first plan of its curve and a start of its solves.
 
     Returns
     -------
@@ -362,17 +357,11 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         solves += len(tasks)
         return out
 
-    if start is not None:  # a city plan (the greedy one): a plan of each group
-        for g, cols in enumerate(sp_.groups):
-            xg = start[cols]
-            cost = float(sp_.models[g].A[[sp_.models[g].A.shape[0] - 1]].toarray()[0] @ xg)
-            if cost <= budget * (1 + 1e-9):
-                curves[sp_.classes[g]].add(Point(cost, float(sp_.models[g].c @ xg), cost, xg,
-                                                 _INF))
     # the LP relaxation of each class: step bounds and lines over its whole curve
-    size = np.array([len(gr) for gr in sp_.groups], float)
-    lp_jobs = [(sp_.models[rep[k]], lp_budgets(budget * size[rep[k]] / size.sum(), budget),
-                _left(deadline, 1.0)) for k in range(n_cls)]
+    size = np.array([len(sp_.groups[g]) for g in rep], float)
+    share = budget * size / float(np.dot(np.bincount(sp_.classes), size))  # per class
+    lp_jobs = [(sp_.models[rep[k]], lp_budgets(share[k], budget), _left(deadline, 1.0))
+               for k in range(n_cls)]
     for k, (pts, lines) in enumerate(_gather(mapper, relaxed_curve, lp_jobs)):
         for p in pts:
             curves[k].add(p)
@@ -394,14 +383,12 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
 
     # the LP's price first (its plans start the curves); classes still without a plan:
     # at the whole budget, briefly; where the plans do not fit together, at the shares
-    price_round(sum(n * curves[k].bound_at(budget * size[rep[k]] / size.sum())
-                    for k, n in enumerate(count)))
+    price_round(sum(n * curves[k].bound_at(share[k]) for k, n in enumerate(count)))
     run([("point", k, budget, False) for k in range(n_cls) if not curves[k].plans()],
         share=0.05)
     cheapest = [min((p.cost for p in curves[k].plans()), default=_INF) for k in range(n_cls)]
     if float(np.dot(count, cheapest)) > budget:  # no plans fit together: each at its share
-        run([("point", k, budget * size[rep[k]] / size.sum(), False) for k in range(n_cls)],
-            share=0.2)
+        run([("point", k, float(share[k]), False) for k in range(n_cls)], share=0.2)
     trace: list = []
     rounds = 0
     lb = ub = -_INF
