@@ -86,14 +86,15 @@ def test_marginal_value_matches_resolve_without_the_site():
                 for s in pol.active_services if r[f"area_m2_{s}"] > 0}
         m2 = EmbeddedFacilities(inst, pol, demand, sites, budget=2.5e6)
         form, services = m2.formulation, m2.data.services
+        fix = form.problem.set_bounds
         for (j, si), var in form.host.items():
-            var.lowBound = var.upBound = float((j, services[si]) in kept)
+            fix(var, *[float((j, services[si]) in kept)] * 2)
             a = fixed.set_index("site")[f"area_m2_{services[si]}"].get(j, 0.0)
-            form.area[j, si].lowBound = form.area[j, si].upBound = float(a)
+            fix(form.area[j, si], float(a), float(a))
         for j, var in form.open_site.items():
-            var.lowBound = var.upBound = float(j in set(fixed["site"]))
+            fix(var, *[float(j in set(fixed["site"]))] * 2)
         for j, var in form.complex.items():
-            var.lowBound = var.upBound = float(bool(fixed.set_index("site")["complex"].get(j, False)))
+            fix(var, *[float(bool(fixed.set_index("site")["complex"].get(j, False)))] * 2)
         without = m2.solve(marginal=False).summary["objective"]
         assert sol.summary["primary_value"] - without == pytest.approx(row["marginal_value"],
                                                                        rel=1e-5, abs=1e-3)
@@ -159,27 +160,29 @@ def test_write_lp_names_every_constraint(tmp_path):
     model = EmbeddedFacilities(inst, pol, demand, sites, budget=2e6)
     path = model.write_lp(tmp_path / "embedded.lp")
     text = path.read_text()
-    assert "budget:" in text and re.search(r"^serve_\d+_meal_assist:", text, re.M)
-    assert re.search(r"^capacity_\d+_infant_care:", text, re.M)
-    assert re.search(r"^standard_\d+:", text, re.M)
-    # no row is left unnamed (PuLP calls those _C1, _C2, ...)
-    assert not re.search(r"^_C\d+:", text, re.M)
-    assert all(not c.name.startswith("_C") for c in model.problem.constraints())
+    assert "budget:" in text and re.search(r"^\s*serve_\d+_meal_assist:", text, re.M)
+    assert re.search(r"^\s*capacity_\d+_infant_care:", text, re.M)
+    assert re.search(r"^\s*standard_\d+:", text, re.M)
+    # every row and column is named after what it says (none left as r_5 or x_3)
+    built = model.problem.model(names=True)
+    assert len(set(built.row_names)) == built.shape[0]
+    assert not re.search(r"^\s*r_\d+:", text, re.M)
+    assert re.search(r"\bf_0_\d+\b", text) and re.search(r"\by_\d+\b", text)
 
 
 def test_solve_and_sweep_leave_the_model_as_built():
     inst, demand, sites, _ = random_case(3)
     pol = small_policy(["infant_care", "elderly_care"])
     model = EmbeddedFacilities(inst, pol, demand, sites, budget=2.5e6, standard_mode="penalty")
-    rows = [c.name for c in model.problem.constraints()]
-    budget_row = model.problem.get_constraint_by_name("budget")
-    rhs = budget_row.getUb()
+    rows = model.problem.model(names=True).row_names
+    budget_row = model.problem.row("budget")
+    rhs = model.problem.model().row_hi[budget_row]
     first, again = model.solve(), model.solve()
     assert first.summary["notes"] == again.summary["notes"]
     assert first.summary["objective"] == pytest.approx(again.summary["objective"])
     sols = model.budget_sweep([1e6, 2e6, 2.5e6])
     assert [s.summary["budget"] for s in sols] == [1e6, 2e6, 2.5e6]
     assert [s.summary["notes"] for s in sols] == [first.summary["notes"]] * 3
-    assert [c.name for c in model.problem.constraints()] == rows
-    assert budget_row.getUb() == rhs and model.data.budget == 2.5e6
+    assert model.problem.model(names=True).row_names == rows
+    assert model.problem.model().row_hi[budget_row] == rhs and model.data.budget == 2.5e6
     assert model.solve().summary["objective"] == pytest.approx(first.summary["objective"])

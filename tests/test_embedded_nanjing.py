@@ -160,11 +160,11 @@ def test_reduced_equals_unreduced_on_sub_area(nanjing_osm):
     budget = 4e6
     full = EmbeddedFacilities(inst, pol, demand, sites, budget=budget, reduce=False)
     red = EmbeddedFacilities(inst, pol, demand, sites, budget=budget)
-    assert len(red.formulation.flow) < len(full.formulation.flow)
+    assert red.formulation.n_flows < full.formulation.n_flows
     a = full.solve("highs", mip_gap=1e-4, marginal=False)
     b = red.solve("highs", mip_gap=1e-4, marginal=False)
-    print(f"\nsub-area {budget:,.0f} CNY: flows {len(full.formulation.flow)} -> "
-          f"{len(red.formulation.flow)}, objective "
+    print(f"\nsub-area {budget:,.0f} CNY: flows {full.formulation.n_flows} -> "
+          f"{red.formulation.n_flows}, objective "
           f"{a.summary['objective']:,.1f} / {b.summary['objective']:,.1f}, run "
           f"{a.summary['runtime_s']:.1f} / {b.summary['runtime_s']:.1f} s")
     assert a.summary["status"] == b.summary["status"] == "optimal"

@@ -427,7 +427,10 @@ CONTEXT = {"sites.class_defaults.other.*": {"sites": {"classes": {"tag_values": 
     # levels are off by default: their rules are compared with levels on
     "hierarchy.levels.*_m2": {"hierarchy": {"enabled": True}},
     "hierarchy.levels.*.services": {"hierarchy": {"enabled": True}},
-    "hierarchy.required_in_reach": {"hierarchy": {"enabled": True}}}
+    "hierarchy.required_in_reach": {"hierarchy": {"enabled": True}},
+    # within 300 m, one home reaches a meal point only by the steps: whether it is in
+    # reach does not hang on which of several equally good plans the solver returns
+    "services.meal_assist.step_free": {"services": {"meal_assist": {"walk_min": 6.0}}}}
 
 
 def context(key: str) -> dict:

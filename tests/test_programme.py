@@ -103,9 +103,10 @@ def test_source_that_cannot_pay_rent_makes_a_lease_unaffordable(policy):
 
 def test_later_year_available_moves_the_opening(policy):
     inst, demand, sites = case([[100.0, 150.0]], [1000.0], {
-        "site_id": ["A", "B"], "usable_area_m2": [100.0, 100.0], "cost": [1e5, 1e5],
+        "site_id": ["A", "B"], "usable_area_m2": [100.0, 100.0], "cost": [1e5, 1.1e5],
         "year_available": [2025, 2025]})
-    # money for one site a year only: A first, B never needed (A serves everyone)
+    # money for one site a year only: A (the cheaper) first, B never needed (A serves
+    # everyone)
     prog = programme([source("local")], {(0, y): 3e5 for y in YEARS})
     assert opened(plan(policy, inst, demand, sites, prog)) == {"A": 2025}
     sites["year_available"] = [2027, 2026]

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from siting import Instance, MaximalCovering, SetCovering
 from siting.errors import InfeasibleError, SitingError
-from siting.solvers import MatrixModel, SolverResult, solve, solve_pulp, write_model
+from siting.solvers import MatrixModel, SolverResult, solve, write_model
 
 
 def _knapsack(seed: int, n: int = 9) -> tuple[MatrixModel, float]:
@@ -92,26 +92,6 @@ def test_bad_models_and_settings_are_refused():
         solve(model, "highs", time_limit=0)
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
-def test_pulp_models_give_the_same_typed_result(solver):
-    model, best = _knapsack(2)
-    from siting.solvers.cbc import to_pulp
-
-    prob, x = to_pulp(model)
-    res = solve_pulp(prob, solver)
-    assert res.status == "optimal"
-    assert res.objective + model.offset == pytest.approx(best)  # PuLP copy has no offset
-    assert prob.get_constraint_by_name("capacity") is not None
-    assert all(v.varValue is not None for v in x)
-
-
-def test_empty_pulp_model_is_trivially_optimal():
-    prob = pulp.LpProblem("empty", pulp.LpMaximize)
-    prob += pulp.LpAffineExpression(constant=3.0)
-    res = solve_pulp(prob, "highs")
-    assert res.status == "optimal" and res.objective == 3.0
-
-
 @pytest.fixture
 def small_instance() -> Instance:
     rng = np.random.default_rng(5)
@@ -134,46 +114,27 @@ def test_progress_reports_the_incumbents_as_highs_finds_them():
     assert incumbents[-1] == pytest.approx(res.objective) == pytest.approx(best)
 
 
-def test_progress_of_a_pulp_model_is_in_its_own_sense():
-    """The PuLP path reports incumbents of the maximisation as PuLP states it (HiGHS is
-    handed the minimisation of its negative), constant included."""
-    model, best = _knapsack(3)
-    from siting.solvers.cbc import to_pulp
-
-    prob, _ = to_pulp(model)
-    prob.objective.constant = model.offset
-    seen = []
-    res = solve_pulp(prob, "highs", progress=lambda t, o, b: seen.append(o))
-    assert seen and seen[-1] == pytest.approx(res.objective) == pytest.approx(best)
-    assert seen == sorted(seen)
-
-
-def _hard_knapsack(seed: int, m: int = 6, n: int = 60) -> pulp.LpProblem:
+def _hard_knapsack(seed: int, m: int = 6, n: int = 60) -> MatrixModel:
     """A multi-dimensional 0/1 knapsack with market-split rows (Cornuéjols & Dawande
     1998): a plan at once, a proof only after a long branch and bound."""
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 100, (m, n))
-    prob = pulp.LpProblem("hard_knapsack", pulp.LpMaximize)
-    x = [prob.add_variable(f"x_{j}", cat="Binary") for j in range(n)]
-    for i in range(m):
-        prob.addConstraint(pulp.LpAffineExpression([(x[j], float(a[i, j])) for j in range(n)])
-                           <= float(a[i].sum() // 2), f"split_{i}")
-    prob.setObjective(pulp.LpAffineExpression([(x[j], float(a[:, j].sum()) + 0.5)
-                                               for j in range(n)]))
-    return prob
+    return MatrixModel(a[:, :].sum(axis=0) + 0.5, sp.csr_array(a.astype(float)),
+                       np.full(m, -np.inf), (a.sum(axis=1) // 2).astype(float), np.ones(n),
+                       np.arange(n), maximize=True)
 
 
-def test_a_pulp_solve_keeps_to_its_time_limit():
-    """HiGHS through PuLP is stopped at the limit (hand-over included) and then says
-    what it knows: a plan without proof, never "optimal"."""
+def test_a_solve_keeps_to_its_time_limit():
+    """HiGHS is stopped at the limit (hand-over included) and then says what it knows: a
+    plan without proof, never "optimal"."""
     import time
 
-    prob = _hard_knapsack(1)
+    model = _hard_knapsack(1)
     t0 = time.perf_counter()
-    res = solve_pulp(prob, "highs", time_limit=1.0)
+    res = solve(model, "highs", time_limit=1.0)
     assert time.perf_counter() - t0 < 2.0
     assert res.status == "feasible" and res.bound >= res.objective and res.mip_gap > 0
-    assert all(v.varValue is not None for v in prob.variables())
+    assert len(res.x) == model.shape[1]
 
 
 def test_solver_threads_setting_takes_effect(monkeypatch):

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-import pulp
 import scipy.sparse as sp
 
 from siting.config.scenario import SOLVERS
@@ -106,72 +105,6 @@ class MatrixModel:
             ``c @ x + offset``.
         """
         return float(self.c @ np.asarray(x, float)) + self.offset
-
-
-def from_pulp(prob: pulp.LpProblem) -> tuple[MatrixModel, list]:
-    """A PuLP problem as a :class:`MatrixModel`, with its variables in column order.
-
-    Rows keep PuLP's order and names (``row_names``), columns are ``prob.variables()``
-    (``col_names``); each variable's ``index`` and each constraint's ``index`` are set
-    to their position, as PuLP's own solver interfaces set them to read values back.
-    The matrix is gathered in one pass over the constraints (no Python call per
-    coefficient): the columns are the distinct variables met, by identity, ordered by
-    name as ``prob.variables()`` orders them (without its registration pass).
-
-    Parameters
-    ----------
-    prob
-        The problem.
-
-    Returns
-    -------
-    tuple
-        ``(model, variables)``; ``model.maximize`` follows the problem's sense and
-        ``model.offset`` is the objective's constant.
-    """
-    keys: list = []  # every coefficient's variable, constraint by constraint, then the objective
-    vals: list[float] = []
-    counts, lo, hi, names = [], [], [], []
-    for i, (name, con) in enumerate(prob._constraints.items()):
-        con.index = i
-        keys.extend(con.keys())
-        vals.extend(con.values())
-        counts.append(len(con))
-        lb, ub = con.getLb(), con.getUb()
-        lo.append(-np.inf if lb is None else lb)
-        hi.append(np.inf if ub is None else ub)
-        names.append(name)
-    obj = prob.objective if prob.objective is not None else pulp.LpAffineExpression()
-    n_con = len(keys)
-    keys.extend(obj.keys())
-    keys.extend(prob._variables)  # registered, perhaps in no row
-    # columns: the distinct variables (by identity) in PuLP's order, by name
-    raw = np.fromiter(map(id, keys), np.int64, len(keys))
-    _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
-    found = [keys[i] for i in first]
-    order = sorted(range(len(found)), key=[v.name for v in found].__getitem__)
-    rank = np.empty(len(found), np.int64)
-    rank[order] = np.arange(len(found))
-    variables = [found[i] for i in order]
-    for i, v in enumerate(variables):
-        v.index = i
-    cols = rank[inverse.ravel()]
-    indptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
-    A = sp.csr_array((np.array(vals, float), cols[:n_con], indptr),
-                     shape=(len(counts), len(variables)))
-    A.eliminate_zeros()
-    c = np.zeros(len(variables))
-    c[cols[n_con:n_con + len(obj)]] = np.fromiter(obj.values(), float, len(obj))
-    const = float(obj.constant)
-    model = MatrixModel(
-        c, A, np.array(lo, float), np.array(hi, float),
-        np.array([np.inf if v.upBound is None else v.upBound for v in variables], float),
-        np.flatnonzero([v.cat == pulp.LpInteger for v in variables]),
-        maximize=prob.sense == pulp.LpMaximize,
-        col_lo=np.array([-np.inf if v.lowBound is None else v.lowBound for v in variables],
-                        float),
-        col_names=[v.name for v in variables], row_names=names, offset=const)
-    return model, variables
 
 
 @dataclass

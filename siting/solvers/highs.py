@@ -1,4 +1,4 @@
-"""HiGHS through highspy: matrices handed over directly, or a PuLP model in one call.
+"""HiGHS through highspy: the matrices handed over directly, in one call.
 
 HiGHS times ``run()`` only, so the time left after the hand-over is what it is given;
 its reported objective is checked against the solution it returns (HiGHS 1.16 can report
@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pulp
 import scipy.sparse as sp
 
 from siting.errors import InfeasibleError, SitingError
@@ -21,7 +20,6 @@ from siting.solvers.base import (
     Progress,
     SolverResult,
     bound_and_gap,
-    from_pulp,
     quiet,
     solver_threads,
 )
@@ -283,137 +281,3 @@ def write_model(model: MatrixModel, path: str | Path) -> Path:
         h.passRowName(i, model.row_names[i] if model.row_names else f"r_{i}")
     h.writeModel(str(path))
     return Path(path)
-
-
-class _HiGHSBulk(pulp.HiGHS):
-    """PuLP's HiGHS, with the model handed over in one ``passModel`` call.
-
-    PuLP adds every column and row through its own highspy call, which takes seconds
-    on a city-sized embedded model; here the coefficients are gathered once into CSR
-    arrays. Column and row indices (``var.index``, ``constraint.index``) are set as
-    PuLP sets them, so reading the solution back is PuLP's own code.
-    """
-
-    progress: Progress | None = None  # called with (seconds, incumbent, bound)
-    deadline: float | None = None  # time.perf_counter() at which HiGHS is interrupted
-
-    def callSolver(self, lp):
-        self._watch(lp)
-        lp.solverModel.run()
-
-    def _watch(self, lp) -> None:
-        """Interrupt HiGHS at :attr:`deadline`; report its incumbent and bound, in the
-        PuLP objective's sense, to ``progress`` as HiGHS logs them."""
-        if self.deadline is not None:
-            _stop_at(lp.solverModel, self.deadline)
-        if self.progress is None:
-            return
-        sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0  # HiGHS minimises -objective
-        const = float(lp.objective.constant) if lp.objective is not None else 0.0
-        say = self.progress
-
-        def log(e):
-            d = e.data_out
-            o, b = float(d.mip_primal_bound), float(d.mip_dual_bound)
-            if np.isfinite(o) and abs(o) < 1e30:
-                say(float(d.running_time), sign * o + const, sign * b + const)
-
-        _subscribe(lp.solverModel, log, every_s=1.0)
-
-    def buildSolverModel(self, lp):
-        m, _ = from_pulp(lp)
-        if m.maximize:  # as PuLP's own HiGHS: the minimisation of -objective
-            m = replace(m, c=-m.c, maximize=False)
-        if not self.mip:
-            m = replace(m, integer=np.zeros(0, np.int64))
-        _pass(lp.solverModel, m, offset=0.0)  # PuLP adds the objective's constant itself
-
-
-class _HiGHSFrom(_HiGHSBulk):
-    """PuLP's HiGHS, handed a complete starting solution before it runs.
-
-    The start must give every column (HiGHS silently rejects a partial or slightly
-    infeasible vector); missing names count as 0.
-    """
-
-    def __init__(self, start: dict, **kwargs):
-        super().__init__(**kwargs)
-        self.start = start
-
-    def callSolver(self, lp):
-        import highspy
-
-        sol = highspy.HighsSolution()
-        sol.col_value = [float(self.start.get(v.name, 0.0)) for v in lp.variables()]
-        sol.value_valid = True
-        lp.solverModel.setSolution(sol)
-        self._watch(lp)
-        lp.solverModel.run()
-
-
-def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_gap: float,
-               start: dict | None = None,
-               progress: Progress | None = None) -> tuple[str, float | None]:
-    """Solve a PuLP model with HiGHS (handed over in bulk); its status and proven bound.
-
-    ``start`` (variable name → value of a complete solution) is HiGHS's first incumbent.
-
-    Parameters
-    ----------
-    prob
-        The PuLP problem, solved in place (values are left on its variables).
-    time_limit
-        Seconds for HiGHS; ``None`` for no limit.
-    msg
-        Show HiGHS's log.
-    mip_gap
-        Relative gap at which HiGHS may stop and report ``"optimal"``.
-    start
-        Variable name → value of a complete feasible solution (missing names count as
-        0); ``None`` for no start.
-    progress
-        Called with ``(seconds, incumbent, bound)`` as HiGHS logs them.
-
-    Returns
-    -------
-    status : str
-        ``"optimal"`` if HiGHS proved it, else ``"feasible"`` (also when HiGHS reported
-        a wrong optimum after the start).
-    bound : float or None
-        HiGHS's proven bound in the objective's own sense; ``None`` when none was proven.
-    """
-    import highspy
-
-    kwargs = {"msg": msg, "gapRel": mip_gap}
-    if time_limit is not None:
-        kwargs["timeLimit"] = time_limit
-    maximize = prob.sense == pulp.LpMaximize
-    back = _HiGHSFrom(start, **kwargs) if start else _HiGHSBulk(**kwargs)
-    back.progress = progress
-    if time_limit is not None:  # hand-over included: HiGHS's own clock starts after it
-        back.deadline = time.perf_counter() + time_limit
-    with quiet(not msg):
-        prob.solve(back)
-    h = prob.solverModel
-    model_status = h.getModelStatus()
-    info = h.getInfo()
-    if model_status == highspy.HighsModelStatus.kInterrupt and info.primal_solution_status == 0:
-        # stopped at the deadline before any plan (PuLP would call this one optimal)
-        prob.status, prob.sol_status = pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
-        return "feasible", None
-    bound = info.mip_dual_bound
-    # PuLP hands HiGHS the minimisation of -objective for a maximisation
-    if maximize and h.getObjectiveSense()[1] == highspy.ObjSense.kMinimize:
-        bound = -bound
-    if not np.isfinite(bound):
-        bound = None
-    status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal else "feasible"
-    reported = info.objective_function_value * (-1 if maximize and h.getObjectiveSense()[1]
-                                                == highspy.ObjSense.kMinimize else 1)
-    actual = float(pulp.value(prob.objective) or 0.0)  # PuLP's: from the values returned
-    const = float(prob.objective.constant) if prob.objective is not None else 0.0
-    off = min(abs(reported - actual), abs(reported - (actual - const)))  # offset passed or not
-    if start and off > 1e-6 * max(1.0, abs(actual)):
-        # a wrong optimum reported after a MIP start (see solve_matrix): no proof
-        status, bound = "feasible", None
-    return status, bound

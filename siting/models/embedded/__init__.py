@@ -1,8 +1,8 @@
 """The embedded-facility model: several services per site sharing floor area.
 
 :class:`EmbeddedFacilities` (its formulation is in its docstring) is built from
-:mod:`.data` (the model's data, derived and validated), :mod:`.formulation` (the PuLP
-problem, every constraint named) and solved by :mod:`.solve` (two stages, a greedy
+:mod:`.data` (the model's data, derived and validated), :mod:`.formulation` (its
+matrices, every row and column named) and solved by :mod:`.solve` (two stages, a greedy
 fallback from :mod:`.heuristics`, a budget sweep); :mod:`.tables` reads the plan
 (:class:`EmbeddedSolution`) and :mod:`.diagnosis` explains infeasibility and values
 each chosen site.

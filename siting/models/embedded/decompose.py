@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +79,6 @@ from siting.models.embedded.formulation import Formulation
 from siting.models.embedded.price import PriceSearch, lp_budgets, lp_price, rel_gap
 from siting.solvers import MatrixModel, Progress, SolverResult
 from siting.solvers import solve as solve_matrix
-from siting.solvers.base import from_pulp
 
 _INF = float("inf")
 _MAX_ROUNDS = 60
@@ -96,8 +94,8 @@ class Split:
 
     Attributes
     ----------
-    variables
-        The PuLP variables, in column order.
+    n_cols
+        Number of columns of the whole model.
     groups
         Per paid group, its column indices (sorted).
     free
@@ -113,7 +111,7 @@ class Split:
         The objective's constant.
     """
 
-    variables: list
+    n_cols: int
     groups: list[np.ndarray]
     free: np.ndarray
     models: list[MatrixModel]
@@ -145,10 +143,9 @@ def refusal(data: EmbeddedData, form: Formulation) -> str | None:
         return f"objective {data.objective} (decomposition needs max_served)"
     if data.budget is None:
         return "no budget"
-    names = form.problem._constraints  # by name, as PuLP holds them
-    if "budget" not in names:
+    if form.problem.row("budget") is None:
         return "the model has no single budget row"
-    if "max_new_sites" in names and data.max_new_sites is not None \
+    if form.problem.row("max_new_sites") is not None and data.max_new_sites is not None \
             and data.max_new_sites < len(form.open_site):
         return "a binding max_new_sites (a second linking resource)"
     return None
@@ -166,14 +163,15 @@ def split(form: Formulation) -> Split:
     -------
     Split
     """
-    whole, variables = from_pulp(form.problem)
-    n = len(variables)
+    whole = form.problem.model()
+    m_all, n = whole.shape
     lo, hi, c = whole.lower, whole.col_hi, whole.c
     is_int = np.zeros(n, bool)
     is_int[whole.integer] = True
-    names = np.array(whole.row_names, dtype=object)
-    cost = whole.A[[int(np.flatnonzero(names == "budget")[0])]].toarray()[0]
-    keep = np.flatnonzero((names != "budget") & (names != "max_new_sites"))
+    b_row = form.problem.row("budget")
+    cost = whole.A[[b_row]].toarray()[0]
+    linking = [i for i in (b_row, form.problem.row("max_new_sites")) if i is not None]
+    keep = np.setdiff1d(np.arange(m_all), linking)
     A = whole.A[keep]
     m = len(keep)
     row_lo_a, row_hi_a = whole.row_lo[keep], whole.row_hi[keep]
@@ -185,10 +183,8 @@ def split(form: Formulation) -> Split:
     paid_labels = np.unique(col_label[cost != 0])
     paid = np.isin(col_label, paid_labels)
     order = np.argsort(col_label, kind="stable")
-    # columns in the order of their names' numbers (identical groups line up)
-    nat = [_natural(v.name) for v in variables]
-    groups = [np.array(sorted(gr.tolist(), key=nat.__getitem__), np.int64)
-              for gr in np.split(order, np.cumsum(np.bincount(col_label))[:-1])
+    # columns in the order they were built (identical groups line up)
+    groups = [gr for gr in np.split(order, np.cumsum(np.bincount(col_label))[:-1])
               if len(gr) and paid[gr[0]]]
     groups.sort(key=lambda gr: int(gr.min()))
     rows_of = {}
@@ -196,7 +192,7 @@ def split(form: Formulation) -> Split:
     for rs in np.split(row_order, np.cumsum(np.bincount(row_label, minlength=n + m))[:-1]):
         if len(rs):
             rows_of[int(row_label[rs[0]])] = rs
-    budget = float(whole.row_hi[names == "budget"][0])
+    budget = float(whole.row_hi[b_row])
     models, keys = [], []
     for gr in groups:
         rs = rows_of.get(int(col_label[gr[0]]), np.zeros(0, np.int64))
@@ -216,13 +212,7 @@ def split(form: Formulation) -> Split:
     first: dict[str, int] = {}
     classes = [first.setdefault(k, len(first)) for k in keys]
     const = whole.offset
-    return Split(variables, groups, free, models, free_model, classes, const)
-
-
-def _natural(name: str) -> tuple:
-    """Sort key of a column name: its prefix, then its numbers as numbers."""
-    parts = re.split(r"(\d+)", name)
-    return (parts[0], tuple(int(p) for p in parts[1::2]))
+    return Split(n, groups, free, models, free_model, classes, const)
 
 
 def _key(model: MatrixModel) -> str:
@@ -246,7 +236,7 @@ class Decomposed:
     Attributes
     ----------
     x
-        Column values of the whole model (in :attr:`Split.variables` order).
+        Column values of the whole model (in the built model's order).
     result
         The city's first stage: objective (plan value), proven bound, gap and status.
     stage2
@@ -446,8 +436,8 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
             for g in once.values()]
     solved = dict(zip(once, _gather(mapper, least_cost, jobs)))
     stage2 = [solved[(k, int(i))] for k, i in zip(sp_.classes, choice)]
-    x = np.zeros(len(sp_.variables))
-    owner = np.full(len(sp_.variables), -1, np.int64)
+    x = np.zeros(sp_.n_cols)
+    owner = np.full(sp_.n_cols, -1, np.int64)
     for g, (cols, (xs, _, _, _)) in enumerate(zip(sp_.groups, stage2)):
         x[cols] = xs
         owner[cols] = g
@@ -522,8 +512,8 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
     Returns
     -------
     tuple or None
-        ``(r1, r2, notes, groups)`` with the plan's values left on the model's
-        variables (``groups``: one dict per paid group: budget, cost, value, new sites'
+        ``(r1, r2, notes, groups)`` with the plan's values in ``form.x``
+        (``groups``: one dict per paid group: budget, cost, value, new sites'
         ids, ``site_rows`` of all its sites);
         None when the whole model is to be solved instead.
 
@@ -553,20 +543,20 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
                            workers, progress)
     if dec is None:
         return None
-    for v, val in zip(parts.variables, dec.x):
-        v.varValue = float(val)
-    col = {v.name: i for i, v in enumerate(parts.variables)}
+    form.x = np.asarray(dec.x, float)
     sites: dict[int, list] = {}
     ids = "source_id" if "source_id" in data.sites else "site_id"  # the planner's stable id
     rows: dict[int, set] = {}  # the sites of each group, existing ones through their flows
     for j, v in form.open_site.items():
-        g = int(dec.group_of_column[col[v.name]])
+        g = int(dec.group_of_column[v])
         rows.setdefault(g, set()).add(j)
-        if (v.varValue or 0.0) > 0.5:
+        if form.val(v) > 0.5:
             sites.setdefault(g, []).append(data.sites[ids][j])
-    for (si, k), v in form.flow.items():
-        g = int(dec.group_of_column[col[v.name]])
-        rows.setdefault(g, set()).add(int(data.rows[si].pj[k]))
+    for si, cols in form.flows.items():
+        ks = np.flatnonzero(cols >= 0)
+        for g, j in set(zip(dec.group_of_column[cols[ks]].tolist(),
+                            data.rows[si].pj[ks].tolist())):
+            rows.setdefault(int(g), set()).add(int(j))
     groups = [{"group": g, "budget": float(dec.budgets[g]), "cost": float(dec.costs[g]),
                "value": float(parts.models[g].c @ dec.x[cols]),
                "sites_new": sites.get(g, []), "site_rows": sorted(rows.get(g, ()))}

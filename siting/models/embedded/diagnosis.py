@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pulp
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
@@ -145,10 +144,9 @@ def requirements(data: EmbeddedData, budget: bool = True, lang: str = "en") -> s
 def _least_budget(data: EmbeddedData, solver: str, time_limit: float | None) -> float | None:
     """Cost of the cheapest plan meeting the same requirements without the budget."""
     form = build(data, budget_row=False)
-    form.problem.sense = pulp.LpMinimize
-    form.problem.setObjective(form.cost)
+    cheapest = form.problem.variant(objective=form.cost, maximize=False)
     try:
-        r = solve_safe(form.problem, solver, time_limit, False, 0.0)
+        r = solve_safe(form, cheapest, solver, time_limit, False, 0.0)
     except SitingError:
         return None
     return r.objective if r.status == "optimal" else r.bound

@@ -1,9 +1,11 @@
-r"""The embedded model as a PuLP problem, every constraint named.
+r"""The embedded model, built straight into matrices, every row and column named.
 
 :func:`build` writes the formulation of
 :class:`~siting.models.embedded.EmbeddedFacilities` from :class:`EmbeddedData`; the
 rows are named after what they say, per site ``j``, service key ``s``, demand row ``i``
-and community ``c``, so an exported LP file reads:
+and community ``c`` (a :class:`~siting.solvers.builder.ModelBuilder`: a column is
+its index, an expression a list of ``(column, coefficient)`` terms; the flows and their
+rows are added as numpy families), so an exported LP file reads:
 
 ==============================  ===========================================================
 ``min_area_{j}_{s}``            :math:`a_{js} \ge m_s x_{js}`
@@ -45,29 +47,31 @@ import pulp
 
 from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
-from siting.models.embedded.needs import row_weight
 from siting.models.embedded.rooms import add_rooms
-from siting.solvers import Progress, SolverResult, solve_pulp
+from siting.solvers import MatrixModel, Progress, SolverResult, solve, write_model
+from siting.solvers.builder import ModelBuilder, Terms
 
 
 @dataclass
 class Formulation:
-    """A built model: the PuLP problem, its variables by index and its objectives.
+    """A built model: its columns by index, its objectives and the last solve's values.
 
     Attributes
     ----------
     problem
-        The PuLP problem, with the model's own objective.
+        The :class:`~siting.solvers.builder.ModelBuilder`, with the model's own
+        objective.
     open_site
-        ``j → y_j`` for new sites.
+        ``j → y_j`` (column) for new sites.
     host
         ``(j, si) → x_{js}``.
     complex
         ``j → z_j``.
     area
         ``(j, si) → a_{js}``.
-    flow
-        ``(si, k) → f`` of the service's ``k``-th row × site pair (capacity mode).
+    flows
+        ``si →`` the column of each of the service's row × site pairs (``-1`` where the
+        pair has no flow; capacity mode).
     cover
         ``(si, i) → v_{is}`` of demand row ``i`` (coverage mode; None where an existing
         facility covers it).
@@ -76,61 +80,92 @@ class Formulation:
     shortfall
         ``c → σ_c`` (penalty mode).
     cost
-        Total cost of new sites (the budget's left-hand side).
+        Terms of the total cost of new sites (the budget's left-hand side).
     primary
-        Priority-weighted people served minus the shortfall penalty (``max_served``).
+        Terms of priority-weighted people served minus the shortfall penalty.
     rooms
         Shared rooms, levels and the subsidy cap (:class:`~.rooms.Rooms`).
+    x
+        Column values of the last solve (:func:`solve_safe`); None before one.
     """
 
-    problem: pulp.LpProblem
+    problem: ModelBuilder
     open_site: dict
     host: dict
     complex: dict
     area: dict
-    flow: dict
+    flows: dict
     cover: dict
     counted: dict
     shortfall: dict
-    cost: pulp.LpAffineExpression
-    primary: pulp.LpAffineExpression
+    cost: Terms
+    primary: Terms
     rooms: Any = None
+    x: np.ndarray | None = None
 
-    def values(self) -> dict:
-        """The current variable values: ``open``, ``host``, ``complex`` (booleans),
-        ``area``, ``flow``, ``cover`` (None where an existing facility covers), ``counted``,
-        ``shared`` and ``level`` (:meth:`.rooms.Rooms.values`)."""
-        val = lambda v: float(v.varValue or 0.0)  # noqa: E731
-        return {**(self.rooms.values() if self.rooms is not None else {}),
-            "open": {j: val(v) > 0.5 for j, v in self.open_site.items()},
-            "host": {k: val(v) > 0.5 for k, v in self.host.items()},
-            "complex": {k: val(v) > 0.5 for k, v in self.complex.items()},
-            "area": {k: max(val(v), 0.0) for k, v in self.area.items()},
-            "flow": {k: max(val(v), 0.0) for k, v in self.flow.items()},
-            "cover": {k: (None if v is None else min(max(val(v), 0.0), 1.0))
-                      for k, v in self.cover.items()},
-            "counted": {k: max(val(v), 0.0) for k, v in self.counted.items()},
-        }
-
-    def start(self, problem: pulp.LpProblem | None = None) -> dict:
-        """Variable name → current value, a complete plan to hand HiGHS as its start.
+    def val(self, col: int) -> float:
+        """Value of column ``col`` in the last solve (0 before one).
 
         Parameters
         ----------
-        problem
-            The problem whose variables to read (``problem`` of this formulation or a
-            copy with more rows); None: :attr:`problem`.
+        col
+            A column.
+
+        Returns
+        -------
+        float
+        """
+        return 0.0 if self.x is None else float(self.x[col])
+
+    def value_of(self, terms: Terms) -> float:
+        """Value of an expression (terms may hold arrays of columns) in the last solve.
+
+        Parameters
+        ----------
+        terms
+            ``(column, coefficient)`` pairs.
+
+        Returns
+        -------
+        float
+        """
+        if self.x is None:
+            return 0.0
+        return float(sum(np.sum(self.x[c] * v) for c, v in terms))
+
+    @property
+    def n_flows(self) -> int:
+        """Number of flow columns."""
+        return int(sum(int((c >= 0).sum()) for c in self.flows.values()))
+
+    def values(self) -> dict:
+        """The last solve's values: ``open``, ``host``, ``complex`` (booleans), ``area``,
+        ``flow`` (per service, an array over its pairs), ``cover`` (None where an
+        existing facility covers), ``counted``, ``shared`` and ``level``
+        (:meth:`.rooms.Rooms.values`).
 
         Returns
         -------
         dict
         """
-        prob = self.problem if problem is None else problem
-        return {v.name: v.varValue for v in prob.variables() if v.varValue is not None}
+        x = np.zeros(self.problem.n_cols) if self.x is None else self.x
+        val = lambda v: float(x[v])  # noqa: E731
+        flow = {si: np.where(cols >= 0, np.maximum(x[np.maximum(cols, 0)], 0.0), 0.0)
+                for si, cols in self.flows.items()}
+        return {**(self.rooms.values(x) if self.rooms is not None else {}),
+            "open": {j: val(v) > 0.5 for j, v in self.open_site.items()},
+            "host": {k: val(v) > 0.5 for k, v in self.host.items()},
+            "complex": {k: val(v) > 0.5 for k, v in self.complex.items()},
+            "area": {k: max(val(v), 0.0) for k, v in self.area.items()},
+            "flow": flow,
+            "cover": {k: (None if v is None else min(max(val(v), 0.0), 1.0))
+                      for k, v in self.cover.items()},
+            "counted": {k: max(val(v), 0.0) for k, v in self.counted.items()},
+        }
 
 
 def build(data: EmbeddedData, budget_row: bool = True) -> Formulation:
-    """Build the PuLP problem of the model (see the module docstring for the row names).
+    """Build the model (see the module docstring for the row names).
 
     Parameters
     ----------
@@ -145,47 +180,43 @@ def build(data: EmbeddedData, budget_row: bool = True) -> Formulation:
     Formulation
     """
     S = data.services
-    sense = pulp.LpMaximize if data.objective == "max_served" else pulp.LpMinimize
-    prob = pulp.LpProblem(f"embedded_{data.objective}", sense)
-    y = {j: prob.add_variable(f"y_{j}", cat="Binary") for j in data.new_sites}
+    prob = ModelBuilder(f"embedded_{data.objective}", maximize=data.objective == "max_served")
+    y = {j: prob.add_var(f"y_{j}", 0, 1, integer=True) for j in data.new_sites}
     x, a = {}, {}
     for si, s in enumerate(S):
         m = float(data.min_area[si])
         for j in data.candidates[si].tolist():
-            x[j, si] = prob.add_variable(f"x_{j}_{si}", cat="Binary")
+            xc = x[j, si] = prob.add_var(f"x_{j}_{si}", 0, 1, integer=True)
             u = data.max_area[j, si]
-            a[j, si] = prob.add_variable(f"a_{j}_{si}", 0, u)
-            prob.addConstraint(pulp.LpAffineExpression([(a[j, si], 1.0), (x[j, si], -m)]) >= 0,
-                               f"min_area_{j}_{s}")
-            prob.addConstraint(pulp.LpAffineExpression([(a[j, si], 1.0), (x[j, si], -u)]) <= 0,
-                               f"max_area_{j}_{s}")
+            ac = a[j, si] = prob.add_var(f"a_{j}_{si}", 0, u)
+            prob.add_row([(ac, 1.0), (xc, -m)], ">=", 0, f"min_area_{j}_{s}")
+            prob.add_row([(ac, 1.0), (xc, -u)], "<=", 0, f"max_area_{j}_{s}")
     z = _site_rows(data, prob, y, x, a)
     rooms = add_rooms(data, prob, y, x, a)  # shared rooms and levels (rooms.py)
-    cost = pulp.LpAffineExpression(
-        [(y[j], float(data.fixed_cost[j])) for j in y]
-        + [(a[j, si], float(data.per_m2[j] + data.fit_out[si])) for (j, si) in a]
-        + rooms.cost_terms)
+    cost = ([(y[j], float(data.fixed_cost[j])) for j in y]
+            + [(a[j, si], float(data.per_m2[j] + data.fit_out[si])) for (j, si) in a]
+            + rooms.cost_terms)
     if budget_row and data.budget is not None and data.objective != "min_cost":
-        prob.addConstraint(cost <= float(data.budget), "budget")
+        prob.add_row(cost, "<=", float(data.budget), "budget")
     if data.max_new_sites is not None:
-        prob.addConstraint(pulp.lpSum(y.values()) <= data.max_new_sites, "max_new_sites")
+        prob.add_row([(v, 1.0) for v in y.values()], "<=", data.max_new_sites, "max_new_sites")
     for j in data.required:  # --require: open, its cost counted like any other
-        prob.addConstraint(y[j] >= 1, f"required_{j}")
-    form = Formulation(prob, y, x, z, a, {}, {}, {}, {}, cost, pulp.LpAffineExpression(), rooms)
+        prob.add_row([(y[j], 1.0)], ">=", 1, f"required_{j}")
+    form = Formulation(prob, y, x, z, a, {}, {}, {}, {}, cost, [], rooms)
     served_terms, dist_terms = _demand_rows(data, form)
     penalty = _standard_rows(data, form)
     rooms.finish(data, form)  # physical area in the standard rows; the subsidy cap
-    form.primary = pulp.LpAffineExpression(served_terms + penalty)
+    form.primary = served_terms + penalty
     if data.objective == "max_served":
-        prob.setObjective(form.primary)
+        prob.set_objective(form.primary)
     elif data.objective == "min_cost":
-        prob.setObjective(cost)
+        prob.set_objective(cost)
     else:
-        prob.setObjective(pulp.LpAffineExpression(dist_terms))
+        prob.set_objective(dist_terms)
     return form
 
 
-def _site_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dict) -> dict:
+def _site_rows(data: EmbeddedData, prob: ModelBuilder, y: dict, x: dict, a: dict) -> dict:
     """Area and opening rows of each new site, and the complex rule; returns ``z``."""
     S = data.services
     by_site: dict[int, list[int]] = {}
@@ -196,44 +227,41 @@ def _site_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: di
     z = {}
     for j, sis in by_site.items():
         yj = y[j]
-        prob.addConstraint(pulp.LpAffineExpression(
-            [(a[j, si], 1.0) for si in sis] + [(yj, -float(data.area[j]))]) <= 0,
-            f"site_area_{j}")
-        prob.addConstraint(pulp.LpAffineExpression(
-            [(x[j, si], 1.0) for si in sis] + [(yj, -1.0)]) >= 0, f"open_hosts_{j}")
+        prob.add_row([(a[j, si], 1.0) for si in sis] + [(yj, -float(data.area[j]))], "<=", 0,
+                     f"site_area_{j}")
+        prob.add_row([(x[j, si], 1.0) for si in sis] + [(yj, -1.0)], ">=", 0,
+                     f"open_hosts_{j}")
         for si in sis:  # implied for integers; tightens the LP bound a lot
-            prob.addConstraint(pulp.LpAffineExpression([(x[j, si], 1.0), (yj, -1.0)]) <= 0,
-                               f"host_open_{j}_{S[si]}")
+            prob.add_row([(x[j, si], 1.0), (yj, -1.0)], "<=", 0, f"host_open_{j}_{S[si]}")
         declared = data.declared_complex[j]
         if cx.multi_function_requires_complex or declared:
-            zj = z[j] = prob.add_variable(f"z_{j}", cat="Binary")
+            zj = z[j] = prob.add_var(f"z_{j}", 0, 1, integer=True)
             xs = [(x[j, si], 1.0) for si in sis]
-            prob.addConstraint(pulp.LpAffineExpression([(zj, 1.0), (yj, -1.0)]) <= 0,
-                               f"complex_open_{j}")
+            prob.add_row([(zj, 1.0), (yj, -1.0)], "<=", 0, f"complex_open_{j}")
             if declared:
-                prob.addConstraint(pulp.LpAffineExpression([(zj, 1.0), (yj, -1.0)]) == 0,
-                                   f"complex_declared_{j}")
+                prob.add_row([(zj, 1.0), (yj, -1.0)], "==", 0, f"complex_declared_{j}")
             if cx.multi_function_requires_complex:
-                prob.addConstraint(pulp.LpAffineExpression(
-                    xs + [(zj, -float(max(len(sis) - 1, 0)))]) <= 1, f"single_function_{j}")
-            prob.addConstraint(pulp.LpAffineExpression(
-                [(a[j, si], 1.0) for si in sis] + [(zj, -float(cx.min_floor_m2))]) >= 0,
-                f"complex_area_{j}")
-            prob.addConstraint(pulp.LpAffineExpression(
-                xs + [(zj, -float(cx.min_functions))]) >= 0, f"complex_functions_{j}")
-            prob.addConstraint(pulp.LpAffineExpression(
-                [(x[j, si], 1.0) for si in sis if si in prio]
-                + [(zj, -float(cx.min_priority_functions))]) >= 0, f"complex_priority_{j}")
+                prob.add_row(xs + [(zj, -float(max(len(sis) - 1, 0)))], "<=", 1,
+                             f"single_function_{j}")
+            prob.add_row([(a[j, si], 1.0) for si in sis] + [(zj, -float(cx.min_floor_m2))],
+                         ">=", 0, f"complex_area_{j}")
+            prob.add_row(xs + [(zj, -float(cx.min_functions))], ">=", 0,
+                         f"complex_functions_{j}")
+            prob.add_row([(x[j, si], 1.0) for si in sis if si in prio]
+                         + [(zj, -float(cx.min_priority_functions))], ">=", 0,
+                         f"complex_priority_{j}")
     return z
 
 
-def _area_terms(data: EmbeddedData, form: Formulation, j: int, si: int, coef: float = 1.0):
-    """(terms, constant) of the floor area of service si at site j."""
-    if (j, si) in data.fixed_area:
-        return [], coef * data.fixed_area[j, si]
-    if (j, si) in form.area:
-        return [(form.area[j, si], coef)], 0.0
-    return [], 0.0
+def _row_weights(data: EmbeddedData, si: int) -> np.ndarray:
+    """The needs factor of each demand row of service ``si`` (ones without needs; rows
+    merge points of one community only, so the first member's factor is the row's)."""
+    grp = data.rows[si]
+    if data.needs is None:
+        return np.ones(len(grp.D))
+    first = np.array([m[0] for m in grp.members], np.int64) if len(grp.members) else \
+        np.zeros(0, np.int64)
+    return np.asarray(data.needs[first, si], float)
 
 
 def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
@@ -243,65 +271,93 @@ def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
     metres walked.
     """
     prob = form.problem
-    served, dist_terms = [], []
+    served: list = []
+    dist_terms: list = []
     serve_all = data.objective in ("min_cost", "min_distance")
-    people_by_comm: dict[tuple[int, int], list] = {}  # (si, c) -> [(var, people per unit)]
+    people_by_comm: dict[tuple[int, int], list] = {}  # (si, c) -> [(cols, people per unit)]
     for si, s in enumerate(data.services):
         grp = data.rows[si]
-        gi, gj, gdist = grp.pi, grp.pj, grp.dist
-        merged = bool(np.isnan(gdist).any())
-        rate, weight = data.rate[si], data.weight[si]
+        weight = data.weight[si] * _row_weights(data, si)
         if data.capacity:
-            rows: dict[int, list] = {}
-            cols: dict[int, list] = {}
-            reach: dict[int, float] = {}  # units of demand in reach of each site
-            for k in range(len(gi)):
-                i, j = int(gi[k]), int(gj[k])
-                if (j, si) not in form.area and (j, si) not in data.fixed_area:
-                    continue
-                var = form.flow[si, k] = prob.add_variable(f"f_{si}_{k}", 0)
-                rows.setdefault(i, []).append(var)
-                cols.setdefault(j, []).append(var)
-                reach[j] = reach.get(j, 0.0) + float(grp.D[i])
-                served.append((var, float(weight * row_weight(data, si, i) / rate)))
-                if not merged:  # distances only for point rows (min_distance)
-                    dist_terms.append((var, float(gdist[k] / rate)))
-                people_by_comm.setdefault((si, int(grp.comm[i])), []).append((var, 1.0 / rate))
-            for i, vs in rows.items():
-                e = pulp.LpAffineExpression([(v, 1.0) for v in vs])
-                row = e == float(grp.D[i]) if serve_all else e <= float(grp.D[i])
-                prob.addConstraint(row, f"serve_{i}_{s}")
-            for j, vs in cols.items():
-                terms, const = _area_terms(data, form, j, si, -1.0 / data.m2_per_unit[si])
-                prob.addConstraint(pulp.LpAffineExpression(
-                    [(v, 1.0) for v in vs] + terms) <= -const, f"capacity_{j}_{s}")
-                if (j, si) in form.host:  # implied for integers; a much tighter LP bound
-                    cap = min(reach[j], data.max_area[j, si] / data.m2_per_unit[si])
-                    prob.addConstraint(pulp.LpAffineExpression(
-                        [(v, 1.0) for v in vs] + [(form.host[j, si], -float(cap))]) <= 0,
-                        f"serve_cap_{j}_{s}")
-        else:
-            rows = {}
-            for k in range(len(gi)):
-                rows.setdefault(int(gi[k]), []).append(int(gj[k]))
-            for i, js in rows.items():
-                if any((j, si) in data.fixed_area for j in js):
-                    v = None  # an existing facility covers it
-                else:
-                    v = prob.add_variable(f"v_{si}_{i}", 0, 1)
-                    xs = [(form.host[j, si], -1.0) for j in js if (j, si) in form.host]
-                    prob.addConstraint(pulp.LpAffineExpression([(v, 1.0)] + xs) <= 0,
-                                       f"serve_{i}_{s}")
-                    if serve_all:
-                        prob.addConstraint(pulp.LpAffineExpression([(v, 1.0)]) >= 1,
-                                           f"serve_all_{i}_{s}")
-                    served.append((v, float(weight * row_weight(data, si, i) * grp.N[i])))
-                    people_by_comm.setdefault((si, int(grp.comm[i])), []).append(
-                        (v, float(grp.N[i])))
-                form.cover[si, i] = v
+            _flow_rows(data, form, si, serve_all, weight, served, dist_terms, people_by_comm)
+            continue
+        rows: dict[int, list] = {}
+        for k in range(len(grp.pi)):
+            rows.setdefault(int(grp.pi[k]), []).append(int(grp.pj[k]))
+        for i, js in rows.items():
+            if any((j, si) in data.fixed_area for j in js):
+                v = None  # an existing facility covers it
+            else:
+                v = prob.add_var(f"v_{si}_{i}", 0, 1)
+                xs = [(form.host[j, si], -1.0) for j in js if (j, si) in form.host]
+                prob.add_row([(v, 1.0)] + xs, "<=", 0, f"serve_{i}_{s}")
+                if serve_all:
+                    prob.add_row([(v, 1.0)], ">=", 1, f"serve_all_{i}_{s}")
+                served.append((v, float(weight[i] * grp.N[i])))
+                people_by_comm.setdefault((si, int(grp.comm[i])), []).append(
+                    (v, float(grp.N[i])))
+            form.cover[si, i] = v
     if data.min_coverage:
         _equity_rows(data, form, people_by_comm)
     return served, dist_terms
+
+
+def _flow_rows(data: EmbeddedData, form: Formulation, si: int, serve_all: bool,
+               weight: np.ndarray, served: list, dist_terms: list,
+               people_by_comm: dict) -> None:
+    """The flows of service ``si`` and their rows, as numpy families: ``serve``,
+    ``capacity`` and ``serve_cap`` (see the module docstring)."""
+    prob, s = form.problem, data.services[si]
+    grp = data.rows[si]
+    n_sites = len(data.area)
+    q, rate = float(data.m2_per_unit[si]), float(data.rate[si])
+    area_col = np.full(n_sites, -1, np.int64)
+    host_col = np.full(n_sites, -1, np.int64)
+    fixed = np.full(n_sites, np.nan)
+    for (j, s2), col in form.area.items():
+        if s2 == si:
+            area_col[j] = col
+            host_col[j] = form.host[j, si]
+    for (j, s2), m2 in data.fixed_area.items():
+        if s2 == si:
+            fixed[j] = m2
+    gi, gj = grp.pi.astype(np.int64), grp.pj.astype(np.int64)
+    has = ~np.isnan(fixed)
+    ks = np.flatnonzero((area_col[gj] >= 0) | has[gj])
+    cols = prob.add_vars("f_{}_{}", [np.full(len(ks), si), ks])
+    form.flows[si] = np.full(len(gi), -1, np.int64)
+    form.flows[si][ks] = cols
+    if not len(ks):
+        return
+    fi, fj = gi[ks], gj[ks]
+    served.append((cols, weight[fi] / rate))
+    if not np.isnan(grp.dist).any():  # distances only for point rows (min_distance)
+        dist_terms.append((cols, grp.dist[ks] / rate))
+    comm = grp.comm[fi]
+    order = np.argsort(comm, kind="stable")
+    for part in np.split(order, np.flatnonzero(np.diff(comm[order])) + 1):
+        people_by_comm.setdefault((si, int(comm[part[0]])), []).append((cols[part], 1.0 / rate))
+    ui, ri = np.unique(fi, return_inverse=True)  # serve_{i}_{s}
+    prob.add_rows(f"serve_{{}}_{s}", [ui], ri, cols, np.ones(len(cols)),
+                  "==" if serve_all else "<=", grp.D[ui])
+    uj, rj = np.unique(fj, return_inverse=True)  # capacity_{j}_{s}
+    hosted = area_col[uj] >= 0
+    r = np.concatenate([rj, np.flatnonzero(hosted)])
+    c = np.concatenate([cols, area_col[uj[hosted]]])
+    v = np.concatenate([np.ones(len(cols)), np.full(int(hosted.sum()), -1.0 / q)])
+    prob.add_rows(f"capacity_{{}}_{s}", [uj], r, c, v, "<=",
+                  np.where(hosted, 0.0, np.nan_to_num(fixed[uj]) / q))
+    # serve_cap_{j}_{s}: implied for integers; a much tighter LP bound
+    reach = np.bincount(rj, weights=grp.D[fi], minlength=len(uj))
+    hj = np.flatnonzero(hosted)
+    cap = np.minimum(reach[hj], np.array([data.max_area[j, si] for j in uj[hj].tolist()]) / q)
+    local = np.full(len(uj), -1, np.int64)
+    local[hj] = np.arange(len(hj))
+    keep = local[rj] >= 0
+    r = np.concatenate([local[rj[keep]], np.arange(len(hj))])
+    c = np.concatenate([cols[keep], host_col[uj[hj]]])
+    v = np.concatenate([np.ones(int(keep.sum())), -cap])
+    prob.add_rows(f"serve_cap_{{}}_{s}", [uj[hj]], r, c, v, "<=", 0.0)
 
 
 def _equity_rows(data: EmbeddedData, form: Formulation, people_by_comm: dict) -> None:
@@ -323,8 +379,7 @@ def _equity_rows(data: EmbeddedData, form: Formulation, people_by_comm: dict) ->
                 fixed = sum(grp.N[i] for (s2, i), v in form.cover.items()
                             if s2 == si and v is None and grp.comm[i] == c)
                 rhs -= fixed
-            form.problem.addConstraint(pulp.LpAffineExpression(terms) >= rhs,
-                                       f"min_coverage_{s}_{c}")
+            form.problem.add_row(terms, ">=", rhs, f"min_coverage_{s}_{c}")
 
 
 def _standard_rows(data: EmbeddedData, form: Formulation) -> list:
@@ -338,38 +393,36 @@ def _standard_rows(data: EmbeddedData, form: Formulation) -> list:
     for c, j in zip(cs.tolist(), js.tolist()):
         if not (data.existing[j] or j in form.open_site):
             continue
-        var = form.counted[j, c] = prob.add_variable(f"g_{j}_{c}", 0)
+        var = form.counted[j, c] = prob.add_var(f"g_{j}_{c}", 0)
         by_site.setdefault(j, []).append(var)
         by_comm.setdefault(c, []).append(var)
     for j, vs in by_site.items():
         if data.existing[j]:
-            row = pulp.LpAffineExpression([(v, 1.0) for v in vs]) <= float(data.area[j])
+            prob.add_row([(v, 1.0) for v in vs], "<=", float(data.area[j]), f"standard_area_{j}")
         else:
             terms = [(form.area[j, si], -1.0) for si in range(len(data.services))
                      if (j, si) in form.area]
-            row = pulp.LpAffineExpression([(v, 1.0) for v in vs] + terms) <= 0
-        prob.addConstraint(row, f"standard_area_{j}")
+            prob.add_row([(v, 1.0) for v in vs] + terms, "<=", 0, f"standard_area_{j}")
     pen = []
     for c in range(len(data.community_ids)):
         if data.required_m2[c] <= 0:
             continue
         terms = [(v, 1.0) for v in by_comm.get(c, [])]
         if data.standard_mode == "penalty":
-            s = form.shortfall[c] = prob.add_variable(f"short_{c}", 0)
+            s = form.shortfall[c] = prob.add_var(f"short_{c}", 0)
             terms.append((s, 1.0))
             pen.append((s, -float(data.penalty_per_m2)))
-        prob.addConstraint(pulp.LpAffineExpression(terms) >= float(data.required_m2[c]),
-                           f"standard_{c}")
+        prob.add_row(terms, ">=", float(data.required_m2[c]), f"standard_{c}")
     return pen
 
 
-def write_lp(problem: pulp.LpProblem, path: str | Path) -> Path:
-    """Write a problem to a CPLEX LP file (rows under their names); return the path.
+def write_lp(form: Formulation, path: str | Path) -> Path:
+    """Write the built model to a CPLEX LP file (rows and columns under their names).
 
     Parameters
     ----------
-    problem
-        A built problem (:attr:`Formulation.problem`).
+    form
+        A built formulation.
     path
         Where to write, ``.lp``.
 
@@ -377,20 +430,23 @@ def write_lp(problem: pulp.LpProblem, path: str | Path) -> Path:
     -------
     pathlib.Path
     """
-    path = Path(path)
-    problem.writeLP(str(path))
-    return path
+    return write_model(form.problem.model(names=True), Path(path))
 
 
-def solve_safe(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg: bool,
-               mip_gap: float, start: dict | None = None,
+def solve_safe(form: Formulation, model: MatrixModel | None, solver: str,
+               time_limit: float | None, msg: bool, mip_gap: float,
+               start: np.ndarray | None = None,
                progress: Progress | None = None) -> SolverResult:
-    """:func:`siting.solvers.solve_pulp`, with a crashed solver reported as a SitingError.
+    """Solve ``model`` (the built one, or a variant with the same columns), its values
+    kept in ``form.x``; a crashed solver reported as a SitingError.
 
     Parameters
     ----------
-    prob
-        The problem; the values are left on its variables.
+    form
+        The formulation whose columns the model has.
+    model
+        :meth:`~siting.solvers.builder.ModelBuilder.model` or a
+        :meth:`~siting.solvers.builder.ModelBuilder.variant`; None: the built model.
     solver
         ``"highs"`` or ``"cbc"``.
     time_limit
@@ -400,8 +456,7 @@ def solve_safe(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg:
     mip_gap
         Relative gap at which the solver may stop.
     start
-        HiGHS only: variable name → value of a complete feasible plan, handed to HiGHS
-        as its first incumbent.
+        A complete feasible column vector, the solver's first incumbent.
     progress
         Called with ``(seconds, incumbent, bound)`` during the solve.
 
@@ -409,10 +464,11 @@ def solve_safe(prob: pulp.LpProblem, solver: str, time_limit: float | None, msg:
     -------
     SolverResult
     """
+    model = form.problem.model() if model is None else model
     try:
-        return solve_pulp(prob, solver, time_limit, msg, mip_gap,
-                          start=start if solver.lower() == "highs" else None,
-                          progress=progress)
+        r = solve(model, solver, time_limit, msg, mip_gap, start=start, progress=progress)
     except pulp.PulpSolverError as exc:
-        raise SitingError(f"{solver} failed on {prob.name} ({exc}); try --solver "
+        raise SitingError(f"{solver} failed on {form.problem.name} ({exc}); try --solver "
                           f"{'highs' if solver == 'cbc' else 'cbc'} or another time limit") from None
+    form.x = np.asarray(r.x, float)
+    return r

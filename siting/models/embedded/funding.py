@@ -63,12 +63,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import pulp
 
 from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.formulation import Formulation, solve_safe
 from siting.models.embedded.programme import ProgrammeData
+from siting.solvers.builder import ModelBuilder
 
 _TOL = 1e-6
 
@@ -151,31 +151,31 @@ def add_programme(data: EmbeddedData, form: Formulation) -> ProgrammeVars:
     for j, yj in form.open_site.items():
         ts = range(int(P.first_year[j]), K)
         for t in ts:
-            pv.opens[j, t] = prob.add_variable(f"o_{j}_{t}", cat="Binary")
-        prob.addConstraint(pulp.LpAffineExpression(
-            [(pv.opens[j, t], 1.0) for t in ts] + [(yj, -1.0)]) == 0, f"open_year_{j}")
+            pv.opens[j, t] = prob.add_var(f"o_{j}_{t}", 0, 1, integer=True)
+        prob.add_row([(pv.opens[j, t], 1.0) for t in ts] + [(yj, -1.0)], "==", 0,
+                     f"open_year_{j}")
         for si in sites_of.get(j, []):
             u = float(data.max_area[j, si])
             for t in ts:
-                b = pv.area[j, si, t] = prob.add_variable(f"b_{j}_{si}_{t}", 0, u)
-                prob.addConstraint(pulp.LpAffineExpression(
-                    [(b, 1.0), (pv.opens[j, t], -u)]) <= 0, f"area_open_{j}_{si}_{t}")
-            prob.addConstraint(pulp.LpAffineExpression(
-                [(pv.area[j, si, t], 1.0) for t in ts] + [(form.area[j, si], -1.0)]) == 0,
-                f"area_year_{j}_{si}")
+                b = pv.area[j, si, t] = prob.add_var(f"b_{j}_{si}_{t}", 0, u)
+                prob.add_row([(b, 1.0), (pv.opens[j, t], -u)], "<=", 0,
+                             f"area_open_{j}_{si}_{t}")
+            prob.add_row([(pv.area[j, si, t], 1.0) for t in ts] + [(form.area[j, si], -1.0)],
+                         "==", 0, f"area_year_{j}_{si}")
         for t in ts:  # implied by site_area and area_open; tightens the LP bound
-            prob.addConstraint(pulp.LpAffineExpression(
-                [(pv.area[j, si, t], 1.0) for si in sites_of.get(j, [])]
-                + [(pv.opens[j, t], -float(data.area[j]))]) <= 0, f"site_area_{j}_y{t}")
+            prob.add_row([(pv.area[j, si, t], 1.0) for si in sites_of.get(j, [])]
+                         + [(pv.opens[j, t], -float(data.area[j]))], "<=", 0,
+                         f"site_area_{j}_y{t}")
     for tau in range(K - 1):
         _year_flows(data, form, pv, tau)
     # the last year is served by the model's own flows
-    pv.people[K - 1] = [(v, float(1.0 / data.rate[si])) for (si, _k), v in form.flow.items()]
+    pv.people[K - 1] = [(cols[cols >= 0], float(1.0 / data.rate[si]))
+                        for si, cols in form.flows.items()]
     _cost_items(data, form, pv)
     _money_rows(data, prob, pv)
     terms = [t for tau in range(K - 1) for t in pv.served[tau]]
-    form.primary = form.primary + pulp.LpAffineExpression(terms)
-    prob.setObjective(form.primary)
+    form.primary = form.primary + terms
+    prob.set_objective(form.primary)
     return pv
 
 
@@ -198,21 +198,20 @@ def _year_flows(data: EmbeddedData, form: Formulation, pv: ProgrammeVars, tau: i
             if (j, si) not in data.fixed_area and not any(
                     (j, si, t) in pv.area for t in range(tau + 1)):
                 continue  # not open by tau
-            v = prob.add_variable(f"g_{si}_{k}_{tau}", 0)
+            v = prob.add_var(f"g_{si}_{k}_{tau}", 0)
             rows.setdefault(i, []).append(v)
             cols.setdefault(j, []).append(v)
             served.append((v, float(data.weight[si] / data.rate[si])))
             people.append((v, float(1.0 / data.rate[si])))
         for i, vs in rows.items():
-            prob.addConstraint(pulp.LpAffineExpression([(v, 1.0) for v in vs])
-                               <= float(present[i]), f"serve_{i}_{s}_y{tau}")
+            prob.add_row([(v, 1.0) for v in vs], "<=", float(present[i]), f"serve_{i}_{s}_y{tau}")
         q = float(data.m2_per_unit[si])
         for j, vs in cols.items():
             const = data.fixed_area.get((j, si), 0.0) / q
             opened = [(pv.area[j, si, t], -1.0 / q) for t in range(tau + 1)
                       if (j, si, t) in pv.area]
-            prob.addConstraint(pulp.LpAffineExpression([(v, 1.0) for v in vs] + opened)
-                               <= const, f"capacity_{j}_{s}_y{tau}")
+            prob.add_row([(v, 1.0) for v in vs] + opened, "<=", const,
+                         f"capacity_{j}_{s}_y{tau}")
 
 
 def _cost_items(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> None:
@@ -242,25 +241,17 @@ def _cost_items(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> Non
             add((j, "rent", tau, s), b, ua[j])
 
 
-def _lin(terms) -> pulp.LpAffineExpression:
-    """A linear expression of ``(variable, coefficient)`` terms, repeated variables summed."""
-    acc: dict = {}
-    for v, c in terms:
-        acc[v] = acc.get(v, 0.0) + c
-    return pulp.LpAffineExpression(list(acc.items()))
-
-
-def _money_rows(data: EmbeddedData, prob: pulp.LpProblem, pv: ProgrammeVars) -> None:
+def _money_rows(data: EmbeddedData, prob: ModelBuilder, pv: ProgrammeVars) -> None:
     """Year budgets, every item paid by eligible sources, source amounts, share caps."""
     P: ProgrammeData = data.programme
     prog = P.programme
     years = P.years
     for t, y in enumerate(years):
         if y in prog.year_budget:
-            e = pv.short["budget", t] = prob.add_variable(f"short_budget_{t}", 0, 0)
+            e = pv.short["budget", t] = prob.add_var(f"short_budget_{t}", 0, 0)
             terms = [tv for key, ts in pv.items.items() if key[2] == t for tv in ts]
-            prob.addConstraint(_lin(terms + [(e, -1.0)]) <= float(prog.year_budget[y]),
-                               f"year_budget_{y}")
+            prob.add_row(terms + [(e, -1.0)], "<=", float(prog.year_budget[y]),
+                         f"year_budget_{y}")
     if not prog.sources:
         return
     S = data.services
@@ -276,20 +267,19 @@ def _money_rows(data: EmbeddedData, prob: pulp.LpProblem, pv: ProgrammeVars) -> 
                 continue
             if src.services is not None and (si is None or S[si] not in src.services):
                 continue
-            p = pv.pay[key, k] = prob.add_variable(f"p_{n}_{k}", 0)
+            p = pv.pay[key, k] = prob.add_var(f"p_{n}_{k}", 0)
             ok.append(p)
             by_source_year.setdefault((k, t), []).append(p)
             by_source_site.setdefault((k, j), []).append(p)
-        gap = pv.unfunded[key] = prob.add_variable(f"unfunded_{n}", 0, 0)
-        prob.addConstraint(_lin(
-            [(p, 1.0) for p in ok] + [(gap, 1.0)] + [(v, -cf) for v, cf in terms]) == 0,
-            f"fund_{j}_{kind}_{years[t]}_{'all' if si is None else S[si]}")
+        gap = pv.unfunded[key] = prob.add_var(f"unfunded_{n}", 0, 0)
+        prob.add_row([(p, 1.0) for p in ok] + [(gap, 1.0)] + [(v, -cf) for v, cf in terms],
+                     "==", 0, f"fund_{j}_{kind}_{years[t]}_{'all' if si is None else S[si]}")
     for (k, y), amount in prog.amounts.items():
         t = years.index(y)
-        e = pv.short[k, t] = prob.add_variable(f"short_{k}_{t}", 0, 0)
+        e = pv.short[k, t] = prob.add_var(f"short_{k}_{t}", 0, 0)
         ps = by_source_year.get((k, t), [])
-        prob.addConstraint(pulp.LpAffineExpression([(p, 1.0) for p in ps] + [(e, -1.0)])
-                           <= float(amount), f"source_{k}_{y}")
+        prob.add_row([(p, 1.0) for p in ps] + [(e, -1.0)], "<=", float(amount),
+                     f"source_{k}_{y}")
     for (k, j), ps in by_source_site.items():
         src = prog.sources[k]
         if src.cap_share is None:
@@ -297,7 +287,7 @@ def _money_rows(data: EmbeddedData, prob: pulp.LpProblem, pv: ProgrammeVars) -> 
         base = [(v, -src.cap_share * cf) for key, ts in pv.items.items()
                 if key[0] == j and key[1] in src.cost_types for v, cf in ts]
         name = pv.caps[k, j] = f"share_cap_{k}_{j}"
-        prob.addConstraint(_lin([(p, 1.0) for p in ps] + base) <= 0, name)
+        prob.add_row([(p, 1.0) for p in ps] + base, "<=", 0, name)
 
 
 _GREEDY_SHARES = (0.25, 0.35, 0.5, 0.7, 1.0)
@@ -341,23 +331,14 @@ def fit_greedy(data: EmbeddedData, form: Formulation, solver: str,
         d = replace(data, programme=replace(data.programme, greedy_share=share))
         areas = greedy_areas(d)
         try:
-            with fixed_to(form, d, areas):
-                r = solve_safe(form.problem, solver, min(_GREEDY_S, max(left, 0.5)), False,
-                               0.0)
+            r = solve_safe(form, fixed_to(form, d, areas), solver,
+                           min(_GREEDY_S, max(left, 0.5)), False, 0.0)
         except SitingError:
             break
         if r.status != "optimal":
             break
         best = d
     return best
-
-
-def _val(v) -> float:
-    return float(v.varValue or 0.0)
-
-
-def _item_value(terms) -> float:
-    return float(sum(_val(v) * c for v, c in terms))
 
 
 def settle(data: EmbeddedData, form: Formulation, pv: ProgrammeVars, sites: pd.DataFrame,
@@ -392,16 +373,15 @@ def settle(data: EmbeddedData, form: Formulation, pv: ProgrammeVars, sites: pd.D
     areas = {(int(j), si): float(new[f"area_m2_{s}"].iloc[r])
              for r, j in enumerate(new["site"]) for si, s in enumerate(data.services)
              if float(new[f"area_m2_{s}"].iloc[r]) > 0 and (int(j), si) in form.area}
-    held = {j for (j, _t), o in pv.opens.items() if _val(o) > 0.5}
+    held = {j for (j, _t), o in pv.opens.items() if form.val(o) > 0.5}
     same = held == {j for j, _ in areas} and all(
-        abs(_val(form.area[k]) - v) <= 1e-6 * max(1.0, v) for k, v in areas.items())
+        abs(form.val(form.area[k]) - v) <= 1e-6 * max(1.0, v) for k, v in areas.items())
     if same:
         return None
     from siting.models.embedded.heuristics import fixed_to
 
     try:
-        with fixed_to(form, data, areas):
-            solve_safe(form.problem, solver, time_limit, False, 0.0)
+        solve_safe(form, fixed_to(form, data, areas), solver, time_limit, False, 0.0)
     except SitingError:
         return ("the opening years of the returned plan could not be solved again: the "
                 "annual plan and funding sheets may not match it")
@@ -433,13 +413,13 @@ def programme_tables(data: EmbeddedData, form: Formulation, pv: ProgrammeVars,
     """
     P: ProgrammeData = data.programme
     years = P.years
-    opened = {j: t for (j, t), o in pv.opens.items() if _val(o) > 0.5}
+    opened = {j: t for (j, t), o in pv.opens.items() if form.val(o) > 0.5}
     year_open = pd.Series([years[opened[j]] if j in opened else np.nan
                            for j in sites["site"]] if len(sites) else [], dtype=float)
     spent: dict[tuple, float] = {}
     for key, terms in pv.items.items():
         j, kind, t, _ = key
-        spent[j, kind, t] = spent.get((j, kind, t), 0.0) + _item_value(terms)
+        spent[j, kind, t] = spent.get((j, kind, t), 0.0) + form.value_of(terms)
     rows = []
     by_site = sites.set_index("site") if len(sites) else None
     for j, t in sorted(opened.items(), key=lambda x: (x[1], x[0])):
@@ -466,7 +446,7 @@ def programme_tables(data: EmbeddedData, form: Formulation, pv: ProgrammeVars,
         row["budget"] = P.programme.year_budget.get(y, np.nan)
         row["binds"] = "预算/budget" if row["spent_total"] >= row["budget"] - _TOL * max(
             1.0, row["budget"]) else ""  # NaN budget: never
-        row["people_served"] = _item_value(pv.people.get(t, []))
+        row["people_served"] = form.value_of(pv.people.get(t, []))
         summary.append(row)
     if P.names is None:
         plan = plan.drop(columns="name")
@@ -490,7 +470,7 @@ def _funding_table(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> 
         t = years.index(y)
         row = {"source": prog.sources[k].name, "year": y, "amount": amount}
         for kind in ("construction", "fit_out", "rent"):
-            row[f"spent_{kind}"] = sum(_val(p) for (key, kk), p in pv.pay.items()
+            row[f"spent_{kind}"] = sum(form.val(p) for (key, kk), p in pv.pay.items()
                                        if kk == k and key[2] == t and key[1] == kind)
         row["spent"] = row["spent_construction"] + row["spent_fit_out"] + row["spent_rent"]
         row["left"] = amount - row["spent"]
@@ -501,10 +481,11 @@ def _funding_table(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> 
         for (kk, j), name in pv.caps.items():
             if kk != k:
                 continue
-            con = form.problem.get_constraint_by_name(name)
-            paid_here = sum(_val(p) for (key, k2), p in pv.pay.items()
+            paid_here = sum(form.val(p) for (key, k2), p in pv.pay.items()
                             if k2 == k and key[0] == j and key[2] == t)
-            if paid_here > _TOL and abs(con.value()) <= _TOL * max(1.0, paid_here):
+            # the cap row: Σ p − γ Σ cost ≤ 0, binding at 0
+            held = 0.0 if form.x is None else form.problem.activity(name, form.x)
+            if paid_here > _TOL and abs(held) <= _TOL * max(1.0, paid_here):
                 capped.append(str(data.sites["site_id"][j]))
         if capped:
             binds.append(f"上限比例/cap_share {prog.sources[k].cap_share:.0%}: "
@@ -520,7 +501,7 @@ def explain_shortfall(data: EmbeddedData, form: Formulation, pv: ProgrammeVars, 
     """Which sources (or year budgets) run short, and by how much, when no plan exists.
 
     The slacks on the source, year-budget and funding rows are freed and their sum
-    minimised on a copy of the problem (bounds restored afterwards); money no source may
+    minimised on a variant of the model (the built one is left as it is); money no source may
     pay counts double, so a source that may pay is named as running short first.
 
     Parameters
@@ -545,32 +526,28 @@ def explain_shortfall(data: EmbeddedData, form: Formulation, pv: ProgrammeVars, 
     slacks = list(pv.short.values()) + list(pv.unfunded.values())
     if not slacks:
         return None
-    prob = form.problem.copy()
-    prob.sense = pulp.LpMinimize
     # an item no source may pay weighs double: a source that may pay runs short first
-    prob.setObjective(pulp.lpSum(pv.short.values()) + 2 * pulp.lpSum(pv.unfunded.values()))
-    for v in slacks:
-        v.upBound = None
+    model = form.problem.variant(
+        objective=[(v, 1.0) for v in pv.short.values()]
+        + [(v, 2.0) for v in pv.unfunded.values()], maximize=False,
+        bounds={v: (0.0, float("inf")) for v in slacks})
     try:
-        solve_safe(prob, solver, time_limit, False, 0.0)
+        solve_safe(form, model, solver, time_limit, False, 0.0)
     except SitingError:
         return None
-    finally:
-        vals = {v.name: _val(v) for v in slacks}
-        for v in slacks:
-            v.upBound = 0
+    vals = {v: form.val(v) for v in slacks}
     P: ProgrammeData = data.programme
     prog, years = P.programme, P.years
     parts = []
     for key, v in pv.short.items():
-        gap = vals[v.name]
+        gap = vals[v]
         if gap > _TOL:
             k, t = key
             what = f"the {years[t]} budget" if k == "budget" else \
                 f"funding source {prog.sources[k].name!r} in {years[t]}"
             parts.append(f"{what} runs short by {gap:,.0f} CNY")
     for key, v in pv.unfunded.items():
-        gap = vals[v.name]
+        gap = vals[v]
         if gap > _TOL:
             j, kind, t, si = key
             svc = "" if si is None else f" ({data.services[si]})"

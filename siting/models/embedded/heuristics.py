@@ -1,20 +1,19 @@
 """A greedy plan for the embedded model: a MIP start and a fallback when the solver finds none.
 
 :func:`greedy_areas` picks sites and their service areas by value per CNY;
-:func:`fixed_to` fixes a built model's binaries and areas to such a plan, so the
+:func:`fixed_to` gives the built model with its binaries and areas fixed to such a plan, so the
 continuous rest (assignment, area standard) can be solved exactly.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.formulation import Formulation
 from siting.models.embedded.rooms import level_fits
+from siting.solvers import MatrixModel
+from siting.solvers.builder import with_bounds
 
 
 def greedy_areas(data: EmbeddedData) -> dict:
@@ -139,9 +138,9 @@ def _moves(data: EmbeddedData, j: int, opts: dict, left: float) -> list:
     return [mv for mv in moves if level_fits(data, mv[0])]  # rooms.py: some level takes it
 
 
-@contextmanager
-def fixed_to(form: Formulation, data: EmbeddedData, areas: dict) -> Iterator[None]:
-    """Within the block, the model's binaries and areas are fixed to the plan ``areas``.
+def fixed_to(form: Formulation, data: EmbeddedData, areas: dict,
+             model: MatrixModel | None = None) -> MatrixModel:
+    """The model with its binaries and areas fixed to the plan ``areas``.
 
     Parameters
     ----------
@@ -151,28 +150,28 @@ def fixed_to(form: Formulation, data: EmbeddedData, areas: dict) -> Iterator[Non
         Its data.
     areas
         ``(j, si) → m²`` (:func:`greedy_areas`).
-    """
-    saved = {}
-    sites = {j for j, _ in areas}
+    model
+        The model to fix (a variant of the built one with the same columns); None: the
+        built one.
 
-    def fix(v, val):
-        saved[v.name] = (v, v.lowBound, v.upBound)
-        v.lowBound = v.upBound = val
+    Returns
+    -------
+    MatrixModel
+        A copy with the fixed columns' bounds set; ``model`` is left as it is.
+    """
+    fix: dict[int, float] = {}
+    sites = {j for j, _ in areas}
     for j, v in form.open_site.items():
-        fix(v, 1.0 if j in sites else 0.0)
+        fix[v] = 1.0 if j in sites else 0.0
     for (j, si), v in form.host.items():
-        fix(v, 1.0 if (j, si) in areas else 0.0)
-        fix(form.area[j, si], float(areas.get((j, si), 0.0)))
+        fix[v] = 1.0 if (j, si) in areas else 0.0
+        fix[form.area[j, si]] = float(areas.get((j, si), 0.0))
     n_at: dict[int, int] = {}
     for (j, _si) in areas:
         n_at[j] = n_at.get(j, 0) + 1
     for j, v in form.complex.items():
-        fix(v, 1.0 if n_at.get(j, 0) > 1 or (j in sites and data.sites["complex"][j]) else 0.0)
+        fix[v] = 1.0 if n_at.get(j, 0) > 1 or (j in sites and data.sites["complex"][j]) else 0.0
     if form.rooms is not None:  # each site's level: the first its services and m² fit
-        for v, val in form.rooms.level_start(data, areas).items():
-            fix(v, val)
-    try:
-        yield
-    finally:
-        for v, lo, up in saved.values():
-            v.lowBound, v.upBound = lo, up
+        fix.update(form.rooms.level_start(data, areas))
+    return with_bounds(form.problem.model() if model is None else model,
+                       {v: (val, val) for v, val in fix.items()})

@@ -3,9 +3,10 @@
 :class:`EmbeddedFacilities` decides which candidate sites to open, which services each
 hosts and how much floor area each service gets, under site area, service minimum
 areas, a money budget, the complex rule (导则 2024) and the per-community area standard
-(30 or 80 m² per 100 households), with capacities from floor area. It is built with
-PuLP on sparse data (only demand–site pairs within each service's walking threshold)
-and solved with CBC or HiGHS through :func:`siting.solvers.solve_pulp`.
+(30 or 80 m² per 100 households), with capacities from floor area. It is built
+straight into sparse matrices (:class:`~siting.solvers.builder.ModelBuilder`; only
+demand–site pairs within each service's walking threshold) and solved with HiGHS or
+CBC through :func:`siting.solvers.solve`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-import pulp
 
 from siting.config.policy import Policy
 from siting.config.scenario import DEFAULT_SOLVER
@@ -37,6 +37,7 @@ from siting.models.embedded.solve import budget_sweep, solve
 from siting.models.embedded.tables import EmbeddedSolution
 from siting.models.instance import Instance
 from siting.solvers import Progress
+from siting.solvers.builder import ModelBuilder
 
 
 class EmbeddedFacilities:
@@ -136,7 +137,7 @@ class EmbeddedFacilities:
 
     The model is built once: :attr:`data` (:mod:`~siting.models.embedded.data`) holds
     the derived arrays, :attr:`formulation` (:mod:`~siting.models.embedded.formulation`)
-    the PuLP problem with every row named after the constraint above it writes
+    the model's matrices with every row named after the constraint above it writes
     (:meth:`write_lp`). Solving leaves the built model as it was.
 
     Parameters
@@ -209,8 +210,9 @@ class EmbeddedFacilities:
             self.programme_vars = add_programme(self.data, self.formulation)
 
     @property
-    def problem(self) -> pulp.LpProblem:
-        """The built PuLP problem (its objective is the model's own)."""
+    def problem(self) -> ModelBuilder:
+        """The built model (its objective is the model's own; ``problem.model()`` gives
+        its matrices)."""
         return self.formulation.problem
 
     def solve(self, solver: str = DEFAULT_SOLVER, time_limit: float | None = None,
@@ -334,7 +336,7 @@ class EmbeddedFacilities:
         -------
         pathlib.Path
         """
-        return write_lp(self.formulation.problem, path)
+        return write_lp(self.formulation, path)
 
 
 def _cols(table: pd.DataFrame | None, *names: str) -> dict:

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pulp
 
 from siting.errors import SitingError
 
@@ -73,7 +72,7 @@ def rates(data: EmbeddedData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return cost, fee, sub
 
 
-def add_subsidy_cap(data: EmbeddedData, form: Formulation) -> pulp.LpAffineExpression | None:
+def add_subsidy_cap(data: EmbeddedData, form: Formulation) -> list | None:
     """Add the deficit rows and the ``subsidy_cap`` row when the policy sets a cap.
 
     Parameters
@@ -85,8 +84,8 @@ def add_subsidy_cap(data: EmbeddedData, form: Formulation) -> pulp.LpAffineExpre
 
     Returns
     -------
-    pulp.LpAffineExpression or None
-        The city's annual subsidy of new sites; None without a cap.
+    list or None
+        Terms of the city's annual subsidy of new sites; None without a cap.
     """
     cap = data.policy.operations.subsidy_cap_per_year
     if cap is None:
@@ -98,26 +97,28 @@ def add_subsidy_cap(data: EmbeddedData, form: Formulation) -> pulp.LpAffineExpre
     prob = form.problem
     income: dict[int, list] = {}
     granted: dict[int, list] = {}
-    for (si, k), var in form.flow.items():
-        j = int(data.rows[si].pj[k])
-        if j in form.open_site:
-            income.setdefault(j, []).append((var, float(fee[si] + sub[si])))
-            if sub[si]:
-                granted.setdefault(j, []).append((var, float(sub[si])))
-    total = []
+    for si, cols in form.flows.items():
+        ks = np.flatnonzero(cols >= 0)
+        js = data.rows[si].pj[ks].astype(np.int64)
+        order = np.argsort(js, kind="stable")
+        for part in np.split(order, np.flatnonzero(np.diff(js[order])) + 1) if len(ks) else ():
+            j = int(js[part[0]])
+            if j in form.open_site:
+                income.setdefault(j, []).append((cols[ks[part]], float(fee[si] + sub[si])))
+                if sub[si]:
+                    granted.setdefault(j, []).append((cols[ks[part]], float(sub[si])))
+    total: list = []
     for j in form.open_site:
         run = [(form.area[j, si], -float(cost[si])) for si in range(len(data.services))
                if (j, si) in form.area and cost[si]]
         if not run:
             total += granted.get(j, [])
             continue
-        d = prob.add_variable(f"deficit_{j}", 0)
-        prob.addConstraint(pulp.LpAffineExpression([(d, 1.0)] + run + income.get(j, [])) >= 0,
-                           f"deficit_{j}")
+        d = prob.add_var(f"deficit_{j}", 0)
+        prob.add_row([(d, 1.0)] + run + income.get(j, []), ">=", 0, f"deficit_{j}")
         total += [(d, 1.0)] + granted.get(j, [])
-    expr = pulp.LpAffineExpression(total)
-    prob.addConstraint(expr <= float(cap), "subsidy_cap")
-    return expr
+    prob.add_row(total, "<=", float(cap), "subsidy_cap")
+    return total
 
 
 def operation_table(data: EmbeddedData, area: np.ndarray, assign: pd.DataFrame,

@@ -1,6 +1,6 @@
 r"""Shared rooms (错时使用) and the three levels (街道—社区—小区) of the embedded model.
 
-Rows added to the PuLP problem of :func:`~siting.models.embedded.formulation.build`
+Rows added to the model of :func:`~siting.models.embedded.formulation.build`
 by :func:`add_rooms` (before the budget) and :meth:`Rooms.finish` (after the demand and
 standard rows), for new site :math:`j`, service :math:`s` and the symbols of
 :class:`~siting.models.embedded.EmbeddedFacilities`.
@@ -75,7 +75,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pulp
 
 from siting.errors import SitingError
 from siting.models.embedded.operations import OPERATION_COLUMNS, add_subsidy_cap
@@ -84,6 +83,7 @@ if TYPE_CHECKING:
     from siting.config.programme import Hierarchy
     from siting.models.embedded.data import EmbeddedData
     from siting.models.embedded.formulation import Formulation
+    from siting.solvers.builder import ModelBuilder
 
 
 # the plan's per-site columns of programme planning (levels, shared rooms, running costs)
@@ -106,14 +106,14 @@ class Rooms:
     cost_terms
         The cost's terms of the shared rooms (:math:`-v_j b_{jp}`).
     subsidy
-        The city's annual subsidy of new sites (an expression), when capped.
+        Terms of the city's annual subsidy of new sites, when capped.
     """
 
     pairs: list = field(default_factory=list)
     shared: dict = field(default_factory=dict)
     level: dict = field(default_factory=dict)
     cost_terms: list = field(default_factory=list)
-    subsidy: pulp.LpAffineExpression | None = None
+    subsidy: list | None = None
 
     def shared_terms(self, j: int) -> list:
         """``[(b_{jp}, -1)]`` of site ``j``: its terms of the physical floor area.
@@ -125,10 +125,20 @@ class Rooms:
         """
         return [(v, -1.0) for (jj, _p), v in self.shared.items() if jj == j]
 
-    def values(self) -> dict:
+    def values(self, x: np.ndarray) -> dict:
         """``shared``: ``(j, p) → m²``; ``level``: ``j → level choice`` of the open sites
-        (the first level key of its group, :func:`level_groups`)."""
-        val = lambda v: float(v.varValue or 0.0)  # noqa: E731
+        (the first level key of its group, :func:`level_groups`).
+
+        Parameters
+        ----------
+        x
+            Column values of a solve.
+
+        Returns
+        -------
+        dict
+        """
+        val = lambda v: float(x[v])  # noqa: E731
         return {"shared": {k: max(val(v), 0.0) for k, v in self.shared.items()},
                 "level": {j: key for (j, key), v in self.level.items() if val(v) > 0.5}}
 
@@ -147,7 +157,7 @@ class Rooms:
         Returns
         -------
         dict
-            ``l_{jk}`` variable → 0 or 1.
+            ``l_{jk}`` column → 0 or 1.
         """
         groups = level_groups(data.policy.hierarchy)
         total: dict[int, float] = {}
@@ -177,10 +187,8 @@ class Rooms:
         by_site: dict[int, list] = {}
         for (j, _p), v in self.shared.items():
             by_site.setdefault(j, []).append((v, 1.0))
-        for j, terms in by_site.items():
-            row = form.problem.get_constraint_by_name(f"standard_area_{j}")
-            if row is not None:  # Σ g ≤ Σ a − Σ b
-                row.addInPlace(pulp.LpAffineExpression(terms))
+        for j, terms in by_site.items():  # Σ g ≤ Σ a − Σ b
+            form.problem.extend_row(f"standard_area_{j}", terms)
         self.subsidy = add_subsidy_cap(data, form)
         if data.policy.hierarchy.has_reach:
             _walk_rows(data, form, self)
@@ -200,17 +208,16 @@ def _walk_rows(data: EmbeddedData, form: Formulation, rooms: Rooms) -> None:
             if minutes is None or minutes * speed >= data.threshold[si]:
                 continue
             ks = order[starts[j]:starts[j + 1]]
-            far = [k for k in ks[grp.dist[ks] > minutes * speed].tolist()
-                   if (si, k) in form.flow]
-            if not far:
+            far = ks[grp.dist[ks] > minutes * speed]
+            far = far[form.flows[si][far] >= 0]
+            if not len(far):
                 continue
-            big = float(sum(grp.D[grp.pi[k]] for k in far))
-            form.problem.addConstraint(pulp.LpAffineExpression(
-                [(form.flow[si, k], 1.0) for k in far] + [(lv, big)]) <= big,
-                f"level_walk_{j}_{key}_{s}")
+            big = float(grp.D[grp.pi[far]].sum())
+            form.problem.add_row([(form.flows[si][far], 1.0), (lv, big)], "<=", big,
+                                 f"level_walk_{j}_{key}_{s}")
 
 
-def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dict) -> Rooms:
+def add_rooms(data: EmbeddedData, prob: ModelBuilder, y: dict, x: dict, a: dict) -> Rooms:
     """Add the shared-room and level variables and rows (see the module docstring).
 
     Called after the site rows (``site_area_{j}`` and ``complex_area_{j}`` get the
@@ -221,9 +228,9 @@ def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dic
     data
         The model's data.
     prob
-        The problem being built.
+        The model being built.
     y, x, a
-        Its opening, hosting and area variables.
+        Its opening, hosting and area columns.
 
     Returns
     -------
@@ -237,22 +244,19 @@ def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dic
         for p, (si, ti) in enumerate(out.pairs):
             if (j, si) not in a or (j, ti) not in a:
                 continue
-            b = out.shared[j, p] = prob.add_variable(f"b_{j}_{p}", 0)
+            b = out.shared[j, p] = prob.add_var(f"b_{j}_{p}", 0)
             terms.append((b, -1.0))
             for u in (si, ti):
-                prob.addConstraint(pulp.LpAffineExpression([(b, 1.0), (a[j, u], -1.0)]) <= 0,
-                                   f"shared_{j}_{S[si]}_{S[ti]}_{S[u]}")
+                prob.add_row([(b, 1.0), (a[j, u], -1.0)], "<=", 0,
+                             f"shared_{j}_{S[si]}_{S[ti]}_{S[u]}")
             out.cost_terms.append((b, -float(data.per_m2[j])))
         for si in {u for pr in out.pairs for u in pr}:  # each part shared with one pair
             bs = [(out.shared[j, p], 1.0) for p, pr in enumerate(out.pairs)
                   if si in pr and (j, p) in out.shared]
             if len(bs) > 1:
-                prob.addConstraint(pulp.LpAffineExpression(bs + [(a[j, si], -1.0)]) <= 0,
-                                   f"shared_parts_{j}_{S[si]}")
-        for name in (f"site_area_{j}", f"complex_area_{j}"):
-            row = prob.get_constraint_by_name(name) if terms else None
-            if row is not None:  # the physical floor area: Σ a − Σ b
-                row.addInPlace(pulp.LpAffineExpression(terms))
+                prob.add_row(bs + [(a[j, si], -1.0)], "<=", 0, f"shared_parts_{j}_{S[si]}")
+        for name in (f"site_area_{j}", f"complex_area_{j}") if terms else ():
+            prob.extend_row(name, terms)  # the physical floor area: Σ a − Σ b
     if pol.hierarchy.has_reach and not data.capacity:
         raise SitingError("hierarchy levels with walk_minutes need capacity mode (a level's "
                           "reach limits whom a site serves): drop capacity = false or the "
@@ -263,15 +267,14 @@ def add_rooms(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dic
     return out
 
 
-def _reach_rows(data: EmbeddedData, prob: pulp.LpProblem, out: Rooms) -> None:
+def _reach_rows(data: EmbeddedData, prob: ModelBuilder, out: Rooms) -> None:
     """Each community a site of each required level within its reach (where one can be)."""
     cs, js = data.standard_reach
     for k in data.policy.hierarchy.required_in_reach:
         for c in range(len(data.community_ids)):
             vs = [out.level[j, k] for j in js[cs == c].tolist() if (j, k) in out.level]
             if vs and data.households[c] > 0:
-                prob.addConstraint(pulp.LpAffineExpression([(v, 1.0) for v in vs]) >= 1,
-                                   f"level_reach_{c}_{k}")
+                prob.add_row([(v, 1.0) for v in vs], ">=", 1, f"level_reach_{c}_{k}")
 
 
 def room_notes(data: EmbeddedData) -> list[str]:
@@ -363,7 +366,7 @@ def _level_of(data: EmbeddedData, group: str, m2: float) -> str:
                 order[0])
 
 
-def _level_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: dict,
+def _level_rows(data: EmbeddedData, prob: ModelBuilder, y: dict, x: dict, a: dict,
                 out: Rooms) -> None:
     """One level per open new site: its floor-area limits and the services it may host."""
     S = data.services
@@ -371,22 +374,21 @@ def _level_rows(data: EmbeddedData, prob: pulp.LpProblem, y: dict, x: dict, a: d
     for j in y:
         sis = [si for si in range(len(S)) if (j, si) in x]
         keys = [k for k, g in groups.items() if g.min_m2 <= data.site_cap[j] + 1e-9]
-        ls = {k: prob.add_variable(f"l_{j}_{k}", cat="Binary") for k in keys}
+        ls = {k: prob.add_var(f"l_{j}_{k}", 0, 1, integer=True) for k in keys}
         for k, v in ls.items():
             out.level[j, k] = v
-        prob.addConstraint(pulp.LpAffineExpression(
-            [(v, 1.0) for v in ls.values()] + [(y[j], -1.0)]) == 0, f"level_one_{j}")
+        prob.add_row([(v, 1.0) for v in ls.values()] + [(y[j], -1.0)], "==", 0,
+                     f"level_one_{j}")
         area = [(a[j, si], 1.0) for si in sis] + out.shared_terms(j)
-        prob.addConstraint(pulp.LpAffineExpression(
-            area + [(ls[k], -float(groups[k].min_m2)) for k in keys]) >= 0, f"level_min_{j}")
-        prob.addConstraint(pulp.LpAffineExpression(
-            area + [(ls[k], -float(groups[k].max_m2)) for k in keys]) <= 0, f"level_max_{j}")
+        prob.add_row(area + [(ls[k], -float(groups[k].min_m2)) for k in keys], ">=", 0,
+                     f"level_min_{j}")
+        prob.add_row(area + [(ls[k], -float(groups[k].max_m2)) for k in keys], "<=", 0,
+                     f"level_max_{j}")
         for si in sis:
             ok = [k for k in keys if groups[k].services is None or S[si] in groups[k].services]
             if len(ok) < len(keys):
-                prob.addConstraint(pulp.LpAffineExpression(
-                    [(x[j, si], 1.0)] + [(ls[k], -1.0) for k in ok]) <= 0,
-                    f"level_hosts_{j}_{S[si]}")
+                prob.add_row([(x[j, si], 1.0)] + [(ls[k], -1.0) for k in ok], "<=", 0,
+                             f"level_hosts_{j}_{S[si]}")
 
 
 def level_fits(data: EmbeddedData, areas: dict) -> bool:

@@ -1,9 +1,9 @@
 """Solving the embedded model: the two-stage solve with its greedy fallback, and the budget sweep.
 
-Nothing here changes the built model: the least-cost stage and the sweep's floor are
-rows of a copy of the problem (the copy shares the variables, so their values are
-read as usual), and the sweep's budget row is set through PuLP's ``changeRHS`` and
-restored afterwards. The notes of a solve belong to the plan it returns.
+Nothing here changes the built model: the least-cost stage, the sweep's budgets and
+floors are variants of its matrices with the same columns
+(:meth:`~siting.solvers.builder.ModelBuilder.variant`), so every solve's values are
+read the same way. The notes of a solve belong to the plan it returns.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-import pulp
+import numpy as np
 
 from siting.config.scenario import DEFAULT_SOLVER
 from siting.errors import InfeasibleError, SitingError
@@ -32,7 +32,7 @@ from siting.models.embedded.tables import (
     group_table,
     plan_areas,
 )
-from siting.solvers import Progress, SolverResult
+from siting.solvers import MatrixModel, Progress, SolverResult
 
 # With a time limit, max_served keeps this share of it for its least-cost stage, and
 # each stage gets at least _MIN_STAGE_S seconds (or the whole limit if shorter).
@@ -44,7 +44,7 @@ _NAN = float("nan")
 def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
           time_limit: float | None = None, msg: bool = False, mip_gap: float = 0.0,
           marginal: bool = True, fallback: bool = True,
-          problem: pulp.LpProblem | None = None,
+          problem: MatrixModel | None = None,
           progress: Progress | None = None, decompose: bool | None = False,
           mapper: Callable | None = None, workers: int = 1) -> EmbeddedSolution:
     """Solve the model; return the plan (see :meth:`EmbeddedFacilities.solve`).
@@ -69,8 +69,8 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
         With a time limit, return the greedy plan when the solver found none or a
         worse one.
     problem
-        The problem to solve, ``form.problem`` or a copy of it with more rows (its
-        variables are those of ``form``).
+        The model to solve: a variant of the built one (its columns are those of
+        ``form``); None: the built one.
     progress
         Called with ``(seconds, incumbent, bound)`` of the first stage's solve (of each
         round of a decomposed solve).
@@ -93,7 +93,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
     InfeasibleError
         With the planning reason (:func:`~siting.models.embedded.diagnosis.explain_infeasible`).
     """
-    prob = form.problem if problem is None else problem
+    prob = form.problem.model() if problem is None else problem
     notes = list(data.notes)
     t0 = time.perf_counter()
     city = None if problem is not None else solve_city(
@@ -108,7 +108,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
                                  for g in groups]
         return _finish(sol, data, values, marginal, t0)
     greedy = False
-    start: dict | None = None
+    start: np.ndarray | None = None
     rg: SolverResult | None = None
     rg_values: dict = {}
     overhead = 0.0  # seconds a solver call spends outside the solver's own clock
@@ -121,7 +121,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
             rg = _solve_greedy(data, form, prob, solver, None)
             overhead = time.perf_counter() - tg  # model hand-over + one LP: an upper bound
             rg_values = form.values()
-            start = form.start(prob)
+            start = None if form.x is None else form.x.copy()
         except SitingError:
             rg = None
     limit1 = time_limit
@@ -132,7 +132,8 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
         limit1 = max(rest * share, min(_MIN_STAGE_S, time_limit))
     t1 = time.perf_counter()
     try:
-        r1 = solve_safe(prob, solver, limit1, msg, mip_gap, start=start, progress=progress)
+        r1 = solve_safe(form, prob, solver, limit1, msg, mip_gap, start=start,
+                        progress=progress)
     except SitingError as exc:
         # CBC reports a run stopped before its first plan as infeasible: with a time
         # limit, try the greedy plan before calling the model infeasible
@@ -188,7 +189,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
         limit2 = max(left, min(_MIN_STAGE_S, time_limit))
     if two_stage:
         stage2, values2 = _least_cost_stage(form, prob, r1.objective, solver, limit2, msg,
-                                            mip_gap)
+                                            mip_gap, r1.x)
         values = values if values2 is None else values2
     sol = build_solution(data, values, r1, stage2, notes)
     return _finish(sol, data, values, marginal, t0)
@@ -205,35 +206,33 @@ def _finish(sol: EmbeddedSolution, data: EmbeddedData, values: dict, marginal: b
     return sol
 
 
-def _least_cost_stage(form: Formulation, prob: pulp.LpProblem, value: float, solver: str,
-                      time_limit: float | None, msg: bool,
-                      mip_gap: float) -> tuple[SolverResult | None, dict | None]:
-    """Stage 2 of ``max_served``: the least cost holding the stage-1 value (on a copy).
+def _least_cost_stage(form: Formulation, prob: MatrixModel, value: float, solver: str,
+                      time_limit: float | None, msg: bool, mip_gap: float,
+                      x1: np.ndarray) -> tuple[SolverResult | None, dict | None]:
+    """Stage 2 of ``max_served``: the least cost holding the stage-1 value (a variant),
+    started from the stage-1 plan ``x1``.
 
     Returns the result and the plan's values, or ``(None, None)`` when nothing was
     found in time (the stage-1 plan is kept).
     """
-    stage = prob.copy()  # shares the variables; the built problem is left as it is
     tol = 1e-6 * max(1.0, abs(value))
-    stage.addConstraint(form.primary >= value - tol, "stage1_value")
-    stage.sense = pulp.LpMinimize
-    stage.setObjective(form.cost)
+    stage = form.problem.variant(objective=form.cost, maximize=False, base=prob,
+                                 rows=[(form.primary, ">=", value - tol, "stage1_value")])
     # the stage-1 plan is feasible here: HiGHS starts from it
-    start = form.start(stage) if solver.lower() == "highs" else None
+    start = x1 if solver.lower() == "highs" and len(x1) == stage.shape[1] else None
     try:
-        result = solve_safe(stage, solver, time_limit, msg, mip_gap, start=start)
+        result = solve_safe(form, stage, solver, time_limit, msg, mip_gap, start=start)
     except SitingError:
         return None, None
     return result, form.values()
 
 
-def _solve_greedy(data: EmbeddedData, form: Formulation, prob: pulp.LpProblem, solver: str,
+def _solve_greedy(data: EmbeddedData, form: Formulation, prob: MatrixModel, solver: str,
                   time_limit: float | None) -> SolverResult:
     """Fix the binaries and areas to the greedy plan; solve the continuous rest."""
     areas = greedy_areas(data)
     try:
-        with fixed_to(form, data, areas):
-            r = solve_safe(prob, solver, time_limit, False, 0.0)
+        r = solve_safe(form, fixed_to(form, data, areas, prob), solver, time_limit, False, 0.0)
     except InfeasibleError:
         raise InfeasibleError(
             f"the solver found no plan within {time_limit} s and the greedy fallback plan "
@@ -247,8 +246,8 @@ def budget_sweep(data: EmbeddedData, form: Formulation, budgets: Sequence[float]
     """Plans for increasing budgets, re-using one model (see
     :meth:`~siting.models.embedded.EmbeddedFacilities.budget_sweep`).
 
-    The budget row's right-hand side is set per budget (``changeRHS``) and restored to
-    the model's budget afterwards; the floor on the objective is a row of a copy.
+    Each budget and the floor on the objective are a variant of the built model (which
+    keeps its own budget).
 
     Parameters
     ----------
@@ -277,29 +276,23 @@ def budget_sweep(data: EmbeddedData, form: Formulation, budgets: Sequence[float]
     if data.budget is None or max(budgets) > data.budget + 1e-6:
         raise SitingError("build the model with the largest budget of the sweep (sites "
                           "beyond the model's budget were left out when it was built)")
-    row = form.problem.get_constraint_by_name("budget")
     out: list[EmbeddedSolution] = []
-    try:
-        for b in sorted(float(b) for b in budgets):
-            row.changeRHS(b)
-            prob = form.problem
-            if out:
-                prev = out[-1].summary["objective"]
-                prob = form.problem.copy()
-                prob.addConstraint(form.primary >= prev - 1e-6 * max(1.0, abs(prev)),
-                                   "sweep_floor")
-            try:
-                sol = solve(replace(data, budget=b), form, solver, time_limit, mip_gap=mip_gap,
-                            marginal=marginal, fallback=True, problem=prob)
-            except SitingError:
-                if not out:
-                    raise
-                sol = copy.deepcopy(out[-1])
-                sol.summary.update(budget=b, status="feasible", best_bound=_NAN, mip_gap=_NAN)
-                sol.summary["notes"] = sol.summary["notes"] + [
-                    f"no plan at least as good as the {out[-1].summary['budget']:,.0f} CNY "
-                    "plan was found within the time limit: that plan is kept"]
-            out.append(sol)
-    finally:
-        row.changeRHS(float(data.budget))
+    for b in sorted(float(b) for b in budgets):
+        floor = []
+        if out:
+            prev = out[-1].summary["objective"]
+            floor = [(form.primary, ">=", prev - 1e-6 * max(1.0, abs(prev)), "sweep_floor")]
+        prob = form.problem.variant(rhs={"budget": b}, rows=floor)
+        try:
+            sol = solve(replace(data, budget=b), form, solver, time_limit, mip_gap=mip_gap,
+                        marginal=marginal, fallback=True, problem=prob)
+        except SitingError:
+            if not out:
+                raise
+            sol = copy.deepcopy(out[-1])
+            sol.summary.update(budget=b, status="feasible", best_bound=_NAN, mip_gap=_NAN)
+            sol.summary["notes"] = sol.summary["notes"] + [
+                f"no plan at least as good as the {out[-1].summary['budget']:,.0f} CNY "
+                "plan was found within the time limit: that plan is kept"]
+        out.append(sol)
     return out

@@ -221,10 +221,11 @@ def _assignments(data: EmbeddedData, values: dict, area: np.ndarray) -> pd.DataF
         pi, pj, pdist = data.pairs[si]
         grp = data.rows[si]
         if data.capacity:
-            ks = [k for (s2, k), val in values["flow"].items() if s2 == si and val > 1e-9]
+            pair_flow = values["flow"].get(si, np.zeros(0))
+            ks = np.flatnonzero(pair_flow > 1e-9).tolist()
             if not ks:
                 continue
-            flow = np.array([values["flow"][si, k] for k in ks])
+            flow = pair_flow[ks]
             # each merged row's flow is shared by its points in proportion to their units
             n_sites = data.instance.n_sites
             key = pi.astype(np.int64) * n_sites + pj
