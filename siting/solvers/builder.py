@@ -24,15 +24,15 @@ from siting.solvers.base import MatrixModel
 
 Terms = list  # [(column, coefficient), ...]; a column array with coefficients (or one)
 _INF = float("inf")
-_SENSES = {"<=": (-_INF, 0.0), ">=": (0.0, _INF), "==": (0.0, 0.0)}
+_SENSES = {"<=": (-_INF, None), ">=": (None, _INF), "==": (None, None)}  # None: the rhs
 
 
-def _bounds(sense: str, rhs: float) -> tuple[float, float]:
-    """``(lo, hi)`` of a row ``expr <sense> rhs``."""
+def _bounds(sense: str, rhs: float | np.ndarray) -> tuple:
+    """``(lo, hi)`` of rows ``expr <sense> rhs`` (``rhs`` a number or an array)."""
     if sense not in _SENSES:
         raise SitingError(f"row sense must be one of {', '.join(_SENSES)}, got {sense!r}")
     lo, hi = _SENSES[sense]
-    return (rhs if lo == 0.0 else lo), (rhs if hi == 0.0 else hi)
+    return (rhs if lo is None else lo + 0 * rhs), (rhs if hi is None else hi + 0 * rhs)
 
 
 class _Names:
@@ -246,11 +246,9 @@ class ModelBuilder:
         self._model = None
         k = len(parts[0]) if parts else 0
         idx = np.arange(self._m, self._m + k, dtype=np.int64)
-        r = np.broadcast_to(np.asarray(rhs, float), (k,))
-        _bounds(sense, 0.0)  # a known sense
-        lo, hi = _SENSES[sense]
-        self._rlo.append(r.copy() if lo == 0.0 else np.full(k, lo))
-        self._rhi.append(r.copy() if hi == 0.0 else np.full(k, hi))
+        lo, hi = _bounds(sense, np.broadcast_to(np.asarray(rhs, float), (k,)).copy())
+        self._rlo.append(lo)
+        self._rhi.append(hi)
         self._entries.blocks.append((np.asarray(rows, np.int64) + self._m,
                                      np.asarray(cols, np.int64), np.asarray(vals, float)))
         self._row_names.add_family(fmt, parts)

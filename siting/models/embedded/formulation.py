@@ -47,6 +47,7 @@ import pulp
 
 from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
+from siting.models.embedded.needs import row_weights
 from siting.models.embedded.rooms import add_rooms
 from siting.solvers import MatrixModel, Progress, SolverResult, solve, write_model
 from siting.solvers.builder import ModelBuilder, Terms
@@ -253,17 +254,6 @@ def _site_rows(data: EmbeddedData, prob: ModelBuilder, y: dict, x: dict, a: dict
     return z
 
 
-def _row_weights(data: EmbeddedData, si: int) -> np.ndarray:
-    """The needs factor of each demand row of service ``si`` (ones without needs; rows
-    merge points of one community only, so the first member's factor is the row's)."""
-    grp = data.rows[si]
-    if data.needs is None:
-        return np.ones(len(grp.D))
-    first = np.array([m[0] for m in grp.members], np.int64) if len(grp.members) else \
-        np.zeros(0, np.int64)
-    return np.asarray(data.needs[first, si], float)
-
-
 def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
     """Flows (or coverage) with their demand and capacity rows; the equity rows.
 
@@ -277,7 +267,7 @@ def _demand_rows(data: EmbeddedData, form: Formulation) -> tuple[list, list]:
     people_by_comm: dict[tuple[int, int], list] = {}  # (si, c) -> [(cols, people per unit)]
     for si, s in enumerate(data.services):
         grp = data.rows[si]
-        weight = data.weight[si] * _row_weights(data, si)
+        weight = data.weight[si] * row_weights(data, si)
         if data.capacity:
             _flow_rows(data, form, si, serve_all, weight, served, dist_terms, people_by_comm)
             continue

@@ -190,8 +190,9 @@ def need_factors(demand: pd.DataFrame, services: list) -> tuple[np.ndarray | Non
     return out[0], out[1]
 
 
-def row_weight(data: EmbeddedData, si: int, i: int) -> float:
-    """The needs factor of the model's demand row ``i`` of service ``si`` (1 without needs).
+def row_weights(data: EmbeddedData, si: int) -> np.ndarray:
+    """The needs factor of each of the model's demand rows of service ``si`` (ones without
+    needs).
 
     Rows merge points of one community only, so the first member's factor is the row's.
 
@@ -201,12 +202,17 @@ def row_weight(data: EmbeddedData, si: int, i: int) -> float:
         The model's data.
     si
         Service index.
-    i
-        Demand row of the service (:class:`~siting.models.embedded._rows.DemandRows`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per demand row (:class:`~siting.models.embedded._rows.DemandRows`).
     """
+    grp = data.rows[si]
     if data.needs is None:
-        return 1.0
-    return float(data.needs[int(data.rows[si].members[i][0]), si])
+        return np.ones(len(grp.D))
+    first = np.array([m[0] for m in grp.members], np.int64)
+    return np.asarray(data.needs[first, si], float)
 
 
 def weighted_served(data: EmbeddedData, assign: pd.DataFrame) -> float | None:

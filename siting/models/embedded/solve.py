@@ -121,7 +121,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
             rg = _solve_greedy(data, form, prob, solver, None)
             overhead = time.perf_counter() - tg  # model hand-over + one LP: an upper bound
             rg_values = form.values()
-            start = None if form.x is None else form.x.copy()
+            start = form.x
         except SitingError:
             rg = None
     limit1 = time_limit
