@@ -203,8 +203,12 @@ def test_an_extract_is_read_once_per_process(monkeypatch, tmp_path):
 def test_an_area_over_its_time_limit_is_stopped(areas_csv, tmp_path):
     """The per-area wall clock holds even when the run ignores it: the worker is
     restarted, the area is reported as a timeout, the batch goes on."""
-    area = read_areas(areas_csv)[0]  # nj: the whole extract, well over 2 s
-    rollup = run_batch([area], tmp_path / "slow", workers=1, area_time_limit=2.0)
+    # the whole Nanjing extract's embedded plan at 40 M with a solver limit of 600 s: the
+    # build alone is seconds and the proof tens of seconds, far over the area's 2 s
+    table = tmp_path / "slow.csv"
+    table.write_text("area_id,name,osm,model,budget,time_limit\n"
+                     f"nj,南京新街口,{SHARED / NJ},embedded,4e7,600\n", encoding="utf-8")
+    rollup = run_batch(table, tmp_path / "slow", workers=1, area_time_limit=2.0)
     assert rollup["state"].tolist() == ["timeout"]
     rec = json.loads((tmp_path / "slow" / "status" / "nj.json").read_text())
     assert rec["state"] == "timeout" and "area time limit of 2 s" in rec["error"]
