@@ -76,12 +76,14 @@ def _one(cfg: dict) -> dict:
                       progress=lambda t, o, b: trace.append((round(t, 1), o, b)))
     s = sol.summary
     dec = next((n for n in s["notes"] if n.startswith("decomposed into")), "")
+    seam = next((n for n in s["notes"] if "rows across their seams" in n), "")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if workers > 1:  # and each worker's peak (the largest), on top
         peak_mb += workers * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"copies": k, "cells": s["communities_total"], "candidates": inst.n_sites,
             "mode": (f"decomposed: {dec.split()[2]} groups, {dec.split('(')[1].split(';')[0]}"
-                     if dec else "whole"),
+                     if dec else "at seams: " + seam.split("cut into ")[1].split(";")[0]
+                     if seam else "whole"),
             "status": s["status"], "objective": round(s["objective"], 1),
             "bound": round(s["best_bound"], 1), "gap_%": round(100 * s["mip_gap"], 3),
             "cost_M": round(s["cost_total"] / 1e6, 2), "build_s": round(built, 1),

@@ -185,6 +185,36 @@ def lp_values(model: MatrixModel, variants: list[tuple[np.ndarray | None, float,
     return out
 
 
+def lp_duals(model: MatrixModel, time_limit: float | None = None
+             ) -> tuple[float, np.ndarray] | None:
+    """The optimum of the LP relaxation of ``model`` and its row duals.
+
+    Parameters
+    ----------
+    model
+        The model (its integrality ignored).
+    time_limit
+        Seconds; None for no limit.
+
+    Returns
+    -------
+    tuple or None
+        ``(value, duals)``: the LP optimum with the model's offset, and per row the rate
+        at which it changes with the row's active bound (maximising: > 0 where raising
+        an upper bound raises the maximum); None when no optimum was found in time.
+    """
+    import highspy
+
+    h = _loaded(replace(model, integer=np.zeros(0, np.int64)), False, model.offset)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return (float(h.getInfo().objective_function_value),
+            np.asarray(h.getSolution().row_dual, float))
+
+
 def _set_threads(h) -> None:
     """Limit HiGHS to :func:`~siting.solvers.base.solver_threads` threads, when set."""
     n = solver_threads()

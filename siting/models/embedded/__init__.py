@@ -5,7 +5,9 @@
 matrices, every row and column named) and solved by :mod:`.solve` (two stages, a greedy
 fallback from :mod:`.heuristics`, a budget sweep); :mod:`.tables` reads the plan
 (:class:`EmbeddedSolution`) and :mod:`.diagnosis` explains infeasibility and values
-each chosen site.
+each chosen site. A city-wide plan under one budget is solved by :mod:`.city`: groups
+that share only the budget by :mod:`.decompose`, districts joined by the people who walk
+across their borders by :mod:`.seams`.
 """
 
 from __future__ import annotations

@@ -151,26 +151,36 @@ def refusal(data: EmbeddedData, form: Formulation) -> str | None:
     return None
 
 
-def split(form: Formulation) -> Split:
+def split(form: Formulation, whole: MatrixModel | None = None,
+          rows: tuple[int | None, int | None] | None = None) -> Split:
     """The model's matrices and its groups (see the module docstring).
 
     Parameters
     ----------
     form
         The built formulation (``max_served`` with a ``budget`` row).
+    whole
+        A model with the formulation's columns to split instead of the built one (e.g.
+        with its seams relaxed, :mod:`.seams`); None: the built one.
+    rows
+        With ``whole``: its budget row and its ``max_new_sites`` row (or None).
 
     Returns
     -------
     Split
     """
-    whole = form.problem.model()
+    if whole is None or rows is None:
+        whole = form.problem.model()
+        rows = (form.problem.row("budget"), form.problem.row("max_new_sites"))
+    b_row, m_row = rows
+    if b_row is None:
+        raise SitingError("the model has no budget row to split the city on")
     m_all, n = whole.shape
     lo, hi, c = whole.lower, whole.col_hi, whole.c
     is_int = np.zeros(n, bool)
     is_int[whole.integer] = True
-    b_row = form.problem.row("budget")
     cost = whole.A[[b_row]].toarray()[0]
-    linking = [i for i in (b_row, form.problem.row("max_new_sites")) if i is not None]
+    linking = [i for i in (b_row, m_row) if i is not None]
     keep = np.setdiff1d(np.arange(m_all), linking)
     A = whole.A[keep]
     m = len(keep)
@@ -473,92 +483,3 @@ def _allocated(asked: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarra
 def _left(deadline: float | None, keep: float) -> float | None:
     """Seconds left before the deadline (at least ``keep``); None without one."""
     return None if deadline is None else max(deadline - time.perf_counter(), keep, 0.1)
-
-
-def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
-               solver: str = "highs", time_limit: float | None = None, mip_gap: float = 0.0,
-               mapper: Callable | None = None, workers: int = 1,
-               progress: Progress | None = None, notes: list | None = None) -> tuple | None:
-    """Decompose and solve when asked (or, with ``decompose=None``, when it pays).
-
-    ``None`` (auto) decomposes a model that can be (:func:`refusal`) into at least two
-    paid groups, the largest with at most two thirds of the paid columns; ``True``
-    decomposes whenever it can (refused with a :class:`SitingError` otherwise);
-    ``False`` never.
-
-    Parameters
-    ----------
-    data
-        The model's data.
-    form
-        Its built formulation.
-    decompose
-        True, False or None (auto).
-    solver
-        ``"highs"`` or ``"cbc"``.
-    time_limit
-        Seconds for the whole call; None for no limit.
-    mip_gap
-        Relative city gap at which to stop.
-    mapper
-        ``map``-like callable for the groups' solves.
-    workers
-        How many solves the mapper runs at once.
-    progress
-        Called with ``(seconds, plan value, bound)`` after each round.
-    notes
-        Where to say that a model asked to decompose is one group (solved whole).
-
-    Returns
-    -------
-    tuple or None
-        ``(r1, r2, notes, groups)`` with the plan's values in ``form.x``
-        (``groups``: one dict per paid group: budget, cost, value, new sites'
-        ids, ``site_rows`` of all its sites);
-        None when the whole model is to be solved instead.
-
-    Raises
-    ------
-    SitingError
-        When ``decompose=True`` and the model cannot be decomposed.
-    """
-    if decompose is False:
-        return None
-    why = refusal(data, form)
-    if why is not None:
-        if decompose:
-            raise SitingError(f"the embedded model cannot be decomposed: {why}; solve it "
-                              "whole (decompose=False)")
-        return None
-    t0 = time.perf_counter()
-    parts = split(form)
-    sizes = np.array([len(g) for g in parts.groups])
-    if parts.n_groups < 2 or (decompose is None and sizes.max() > 2 / 3 * sizes.sum()):
-        if decompose and notes is not None:
-            notes.append(f"decomposition asked for, but the model is {parts.n_groups} group "
-                         "(its districts share demand, sites or communities): solved whole")
-        return None
-    left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.5)
-    dec = solve_decomposed(parts, float(data.budget or 0.0), solver, left, mip_gap, mapper,
-                           workers, progress)
-    if dec is None:
-        return None
-    form.x = np.asarray(dec.x, float)
-    sites: dict[int, list] = {}
-    ids = "source_id" if "source_id" in data.sites else "site_id"  # the planner's stable id
-    rows: dict[int, set] = {}  # the sites of each group, existing ones through their flows
-    for j, v in form.open_site.items():
-        g = int(dec.group_of_column[v])
-        rows.setdefault(g, set()).add(j)
-        if form.val(v) > 0.5:
-            sites.setdefault(g, []).append(data.sites[ids][j])
-    for si, cols in form.flows.items():
-        ks = np.flatnonzero(cols >= 0)
-        for g, j in set(zip(dec.group_of_column[cols[ks]].tolist(),
-                            data.rows[si].pj[ks].tolist())):
-            rows.setdefault(int(g), set()).add(int(j))
-    groups = [{"group": g, "budget": float(dec.budgets[g]), "cost": float(dec.costs[g]),
-               "value": float(parts.models[g].c @ dec.x[cols]),
-               "sites_new": sites.get(g, []), "site_rows": sorted(rows.get(g, ()))}
-              for g, cols in enumerate(parts.groups)]
-    return dec.result, dec.stage2, dec.notes, groups

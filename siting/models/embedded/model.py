@@ -131,6 +131,8 @@ class EmbeddedFacilities:
     :mod:`~siting.models.embedded.decompose`): with ``max_served`` and a budget, groups
     :math:`g` sharing only the budget, :math:`\max \sum_g V_g(b_g)` s.t.
     :math:`\sum_g b_g \le B` over their value curves :math:`V_g`, with a proven bound.
+    One group (districts joined by walks): rows across the districts' seams relaxed
+    at LP prices, a Lagrangian bound (:mod:`~siting.models.embedded.seams`).
 
     Size: one flow variable per pair within the service's threshold and positive demand,
     aggregated per demand point (never per person, never demand × sites).
@@ -252,6 +254,7 @@ class EmbeddedFacilities:
             Split the model into groups sharing only the budget and allocate it over
             their value curves (see the class docstring): True, False (default) or None
             (auto: when there are ≥ 2 groups, none with over two thirds of the columns).
+            True with one group: by districts at their seams.
             Off by default: on districts that differ the whole model did better within
             the same time (README, "A city under one budget").
         mapper

@@ -17,8 +17,8 @@ import numpy as np
 
 from siting.config.scenario import DEFAULT_SOLVER
 from siting.errors import InfeasibleError, SitingError
+from siting.models.embedded.city import solve_city
 from siting.models.embedded.data import EmbeddedData
-from siting.models.embedded.decompose import solve_city
 from siting.models.embedded.diagnosis import (
     explain_infeasible,
     marginal_values,

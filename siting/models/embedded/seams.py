@@ -1,0 +1,362 @@
+r"""A connected city by districts: Lagrangian relaxation of the rows across their seams.
+
+When a city's districts share demand (people near a border walk to sites on both sides)
+or communities, the model is one group and :mod:`.decompose` alone cannot split it.
+Here the sites are cut into **districts** (:func:`districts`: recursive spectral
+bisection of the graph of sites that share demand, so the cuts run where few people
+walk across) and every column follows its site. A row whose columns lie in several
+districts is a **seam row**; it is relaxed with a price :math:`\pi \ge 0` per finite side
+(Lagrangian relaxation, maximising):
+
+.. math::
+
+    L(\pi) = \max_x\; c^\top x - \pi^{hi\top}(A_s x - u_s) + \pi^{lo\top}(A_s x - \ell_s)
+    \quad \text{s.t. every other row}
+
+which bounds the city's optimum for every :math:`\pi \ge 0`. Without the seam rows the
+districts share only the budget, so :math:`L(\pi)` is solved exactly as
+:mod:`.decompose` solves independent groups (value curves, the budget's price, a
+multiple-choice knapsack), and its proven bound bounds the city. A seam row
+:math:`\sum_k a_k x_k \le u` with :math:`a \ge 0` on columns :math:`\ge 0` (a demand
+row's "serve at most the units needed") keeps, in each district, its restriction to
+that district's columns (implied, so the districts' plans stay meaningful). The
+prices are the seam rows' duals of the city's LP relaxation, the multipliers that are
+optimal for the relaxation: the Lagrangian bound is then at most the LP's and, as the
+districts are solved as MILPs, usually much below it.
+
+The districts' plans may serve a seam's demand twice. The **plan** keeps their
+sites, services, rooms and complexes (every integer column) and solves the rest of
+the whole model — flows and areas under the real rows and the budget — as one LP, so
+it is feasible; the city gap is then between its value and :math:`L(\pi)`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from siting.errors import SitingError
+from siting.models.embedded.data import EmbeddedData
+from siting.models.embedded.decompose import Decomposed, Split, _left, solve_decomposed, split
+from siting.models.embedded.formulation import Formulation
+from siting.solvers import MatrixModel, Progress, SolverResult
+from siting.solvers import solve as solve_matrix
+from siting.solvers.highs import lp_duals
+
+# districts of at most this many sites (a district of the Nanjing extract has 225)
+SITES_PER_DISTRICT = 300
+
+
+def districts(data: EmbeddedData, size: int = SITES_PER_DISTRICT) -> np.ndarray:
+    """The district of each site: recursive spectral bisection of the sites' graph.
+
+    Two sites are linked by the demand rows they both reach (any service) and the
+    communities whose area standard both count for, weighted by their number. Each connected component of more than ``size`` sites is split in
+    two along its Fiedler vector, where the cut has the least conductance (the fewest
+    shared rows for the size of the smaller side, each side at least a fifth), and so
+    on until every part has at most ``size`` sites; the parts are then packed into
+    districts of at most ``size`` sites.
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    size
+        Most sites per district (≥ 2).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_sites,)`` district numbers ``0 … k-1``.
+    """
+    if size < 2:
+        raise SitingError(f"districts need at least 2 sites each, got {size}")
+    n = len(data.sites)
+    rows, cols, off = [], [], 0
+    for r in data.rows:
+        rows.append(r.pi + off)
+        cols.append(r.pj)
+        off += len(r.D)
+    reach = getattr(data, "standard_reach", None)
+    if reach is not None and len(reach[0]):  # sites counted for one community's standard
+        rows.append(np.asarray(reach[0], np.int64) + off)
+        cols.append(np.asarray(reach[1], np.int64))
+        off += int(np.max(reach[0])) + 1
+    ri, cj = np.concatenate(rows or [np.zeros(0, np.int64)]), \
+        np.concatenate(cols or [np.zeros(0, np.int64)])
+    B = sp.csr_array((np.ones(len(ri)), (ri, cj)), shape=(off, n))
+    S = (B.T @ B).tocsr()
+    S.setdiag(0)
+    S.eliminate_zeros()
+    pieces, todo = [], [np.arange(n)]
+    while todo:
+        idx = todo.pop()
+        n_c, lab = connected_components(S[idx][:, idx], directed=False)
+        if n_c > 1:
+            todo.extend(idx[lab == c] for c in range(n_c))
+        elif len(idx) <= size:
+            pieces.append(idx)
+        else:
+            W = S[idx][:, idx]
+            order = np.argsort(_fiedler(W), kind="stable")
+            k = _sweep_cut(W, order)
+            todo.extend([idx[order[:k]], idx[order[k:]]])
+    # pieces packed into districts of at most ``size`` sites (first fit, largest first;
+    # pieces that share no row stay apart in the solve whatever their district)
+    part = np.zeros(n, np.int64)
+    load: list[int] = []
+    for idx in sorted(pieces, key=lambda a: (-len(a), int(a.min()))):
+        d = next((d for d, used in enumerate(load) if used + len(idx) <= size), len(load))
+        if d == len(load):
+            load.append(0)
+        load[d] += len(idx)
+        part[idx] = d
+    return part
+
+
+def _sweep_cut(W: sp.csr_array, order: np.ndarray) -> int:
+    """Where to cut the nodes in ``order``: the prefix of least conductance (shared
+    weight across / the smaller side's weight), keeping each side at least a fifth."""
+    n = len(order)
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n)
+    coo = sp.triu(W, k=1).tocoo()
+    a, b = np.minimum(pos[coo.row], pos[coo.col]), np.maximum(pos[coo.row], pos[coo.col])
+    diff = np.zeros(n + 1)
+    np.add.at(diff, a + 1, coo.data)  # an edge crosses the cut after k nodes for a < k <= b
+    np.add.at(diff, b + 1, -coo.data)
+    cut = np.cumsum(diff)[1:n]  # k = 1 … n-1
+    vol = np.cumsum(np.asarray(W.sum(axis=1)).ravel()[order])
+    small = np.minimum(vol[:-1], vol[-1] - vol[:-1])
+    k = np.arange(1, n)
+    ok = (k >= n / 5) & (k <= 4 * n / 5)
+    score = np.where(ok, cut / np.maximum(small, 1e-12), np.inf)
+    return int(k[np.argmin(score)])
+
+
+def _fiedler(W: sp.csr_array) -> np.ndarray:
+    """The Fiedler vector of the graph ``W`` (connected, ≥ 3 nodes)."""
+    from scipy.sparse.csgraph import laplacian
+
+    L = laplacian(sp.csr_array(W, dtype=float), normed=True)
+    if L.shape[0] <= 600:
+        _, vec = np.linalg.eigh(L.toarray())
+        return vec[:, 1]
+    from scipy.sparse.linalg import eigsh
+
+    rng = np.random.default_rng(0)
+    _, vec = eigsh(L, k=2, sigma=-1e-3, which="LM", v0=rng.random(L.shape[0]))
+    return vec[:, 1]
+
+
+def column_districts(form: Formulation, data: EmbeddedData, part: np.ndarray,
+                     A: sp.csr_array) -> np.ndarray:
+    """The district of each column: its site's, else (shortfalls, shared rooms, …) that
+    of a column it shares a row with, spread row by row; the rest district 0.
+
+    Parameters
+    ----------
+    form
+        The built formulation.
+    data
+        Its data.
+    part
+        District of each site (:func:`districts`).
+    A
+        The model's rows without the linking ones (budget, site count).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_cols,)`` district per column.
+    """
+    n = A.shape[1]
+    site = np.full(n, -1, np.int64)
+    for j, v in list(form.open_site.items()) + list(form.complex.items()):
+        site[v] = j
+    for (j, _), v in list(form.host.items()) + list(form.area.items()) \
+            + list(form.counted.items()):
+        site[v] = j
+    for si, cols in form.flows.items():
+        ok = cols >= 0
+        site[cols[ok]] = data.rows[si].pj[ok]
+    col = np.where(site >= 0, part[np.maximum(site, 0)], -1)
+    coo = A.tocoo()
+    big = np.iinfo(np.int64).max
+    while True:  # one row further each round
+        known = col[coo.col] >= 0
+        row_min = np.full(A.shape[0], big)
+        np.minimum.at(row_min, coo.row[known], col[coo.col[known]])
+        take = (col[coo.col] < 0) & (row_min[coo.row] < big)
+        if not take.any():
+            break
+        new = np.full(n, big)
+        np.minimum.at(new, coo.col[take], row_min[coo.row[take]])
+        col = np.where((col < 0) & (new < big), new, col)
+    return np.where(col < 0, 0, col)
+
+
+def relax_seams(whole: MatrixModel, label: np.ndarray, keep: np.ndarray,
+                duals: np.ndarray) -> tuple[MatrixModel, np.ndarray]:
+    """The model with its seam rows relaxed at prices from ``duals`` (see the module
+    docstring): the objective and constant carry the prices, each seam row keeps its
+    implied restriction per district where it has one.
+
+    Parameters
+    ----------
+    whole
+        The whole model (maximising).
+    label
+        District of each column.
+    keep
+        Rows that are not linking rows (budget, site count), which stay as they are
+        unless they cross a seam.
+    duals
+        Row duals of the whole LP relaxation (HiGHS's sign: > 0 where a maximum rises
+        with the row's upper bound).
+
+    Returns
+    -------
+    tuple
+        ``(model, seam)``: the relaxed model (the linking rows kept, the seam rows
+        replaced) and the seam rows' indices in ``whole``.
+    """
+    A = whole.A
+    coo = A[keep].tocoo()
+    lo_p = np.full(len(keep), np.iinfo(np.int64).max)
+    hi_p = np.full(len(keep), -1)
+    np.minimum.at(lo_p, coo.row, label[coo.col])
+    np.maximum.at(hi_p, coo.row, label[coo.col])
+    seam = keep[(hi_p >= 0) & (lo_p != hi_p)]
+    if not len(seam):
+        return whole, seam
+    up, low = whole.row_hi[seam], whole.row_lo[seam]
+    y = duals[seam]
+    pi_hi = np.where(np.isfinite(up), np.maximum(y, 0.0), 0.0)
+    pi_lo = np.where(np.isfinite(low), np.maximum(-y, 0.0), 0.0)
+    As = A[seam]
+    c = whole.c - As.T @ pi_hi + As.T @ pi_lo
+    offset = whole.offset + float(pi_hi @ np.where(pi_hi > 0, up, 0.0)
+                                  - pi_lo @ np.where(pi_lo > 0, low, 0.0))
+    # each seam row "≤ u" with a ≥ 0 on columns ≥ 0 keeps its part in each district
+    nonneg_cols = whole.lower >= 0
+    sc = As.tocoo()
+    bad = np.zeros(len(seam), bool)
+    np.logical_or.at(bad, sc.row, (sc.data < 0) | ~nonneg_cols[sc.col])
+    restrict = np.flatnonzero(np.isfinite(up) & ~bad)
+    rc = sp.csr_array(As[restrict]).tocoo()
+    key = rc.row.astype(np.int64) * (int(label.max()) + 1) + label[rc.col]
+    uniq, new_row = np.unique(key, return_inverse=True)
+    R = sp.csr_array((rc.data, (new_row, rc.col)), shape=(len(uniq), A.shape[1]))
+    r_hi = up[restrict][uniq // (int(label.max()) + 1)]
+    others = np.setdiff1d(np.arange(A.shape[0]), seam)
+    model = MatrixModel(c, sp.vstack([A[others], R]).tocsr(),
+                        np.concatenate([whole.row_lo[others], np.full(len(uniq), -np.inf)]),
+                        np.concatenate([whole.row_hi[others], r_hi]), whole.col_hi,
+                        whole.integer, maximize=True, col_lo=whole.lower, offset=offset)
+    return model, seam
+
+
+def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
+                time_limit: float | None = None, mip_gap: float = 0.0,
+                mapper: Callable | None = None, workers: int = 1,
+                progress: Progress | None = None, size: int | None = None,
+                ) -> tuple[Decomposed, Split] | None:
+    """Solve a connected city by districts (see the module docstring).
+
+    Parameters
+    ----------
+    data
+        The model's data.
+    form
+        Its built formulation (``max_served`` with a budget).
+    solver
+        ``"highs"`` or ``"cbc"`` for the districts' solves.
+    time_limit
+        Seconds for the whole call; None for no limit.
+    mip_gap
+        Relative gap at which the districts' decomposed solve stops.
+    mapper
+        ``map``-like callable running the districts' solves.
+    workers
+        How many solves the mapper runs at once.
+    progress
+        Called with ``(seconds, plan value, bound)`` after each round (the plan value
+        of the relaxed problem; the bound the city's).
+    size
+        Most sites per district; None: :data:`SITES_PER_DISTRICT`.
+
+    Returns
+    -------
+    tuple or None
+        ``(decomposed, split)``: the plan (values of the whole model, feasible) with the
+        Lagrangian bound, and the districts' split; None when the sites form one
+        district or no plan was found in time (the caller solves the whole model).
+    """
+    t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
+    part = districts(data, size or SITES_PER_DISTRICT)
+    if part.max(initial=0) < 1:
+        return None
+    whole = form.problem.model()
+    b_row, m_row = form.problem.row("budget"), form.problem.row("max_new_sites")
+    keep = np.setdiff1d(np.arange(whole.shape[0]), [r for r in (b_row, m_row) if r is not None])
+    label = column_districts(form, data, part, whole.A[keep])
+    lp = lp_duals(whole, _share(deadline, 0.3))
+    # without the LP in time the seams are priced at 0: still a bound, a weaker one
+    prices = np.zeros(whole.shape[0]) if lp is None else lp[1]
+    relaxed, seam = relax_seams(whole, label, keep, prices)
+    others = np.setdiff1d(np.arange(whole.shape[0]), seam)
+    at = [None if r is None else int(np.searchsorted(others, r)) for r in (b_row, m_row)]
+    parts = split(form, relaxed, (at[0], at[1]))
+    dec = solve_decomposed(parts, float(data.budget or 0.0), solver,
+                           _share(deadline, 0.85),
+                           mip_gap, mapper, workers, progress)
+    if dec is None:
+        return None
+    # the plan: the districts' integer columns; flows and areas solved over the city
+    ints = whole.integer
+    lo, hi = whole.lower.copy(), whole.col_hi.copy()
+    lo[ints] = hi[ints] = np.round(dec.x[ints])
+    fixed = replace(whole, col_lo=lo, col_hi=hi)
+    try:
+        r1 = solve_matrix(fixed, solver, _left(deadline, 1.0), False, 0.0)
+        v = r1.objective
+        stage = form.problem.variant(objective=form.cost, maximize=False, base=fixed, rows=[
+            (form.primary, ">=", v - 1e-6 * max(1.0, abs(v)), "stage1_value")])
+        r2 = solve_matrix(stage, solver, _left(deadline, 1.0), False, 0.0)
+    except SitingError:
+        return None
+    ub = dec.result.bound
+    gap = (ub - v) / max(abs(v), 1e-9) if math.isfinite(ub) else float("nan")
+    wall = time.perf_counter() - t0
+    trace = [(t, float("nan"), b) for t, _, b in dec.trace] + [(wall, v, ub)]
+    result = SolverResult(np.zeros(0), v, ub, gap, "optimal" if gap <= mip_gap + 1e-12
+                          else "feasible", solver.lower(), wall, trace)
+    stage2 = replace(r2, x=np.zeros(0), status=r2.status if result.status == "optimal"
+                     else "feasible")
+    cost = whole.A[[b_row]].toarray()[0] * r2.x
+    costs = np.array([cost[cols].sum() for cols in parts.groups])
+    k = int(part.max()) + 1
+    notes = [f"the districts share demand or communities: the sites were cut into {k} "
+             f"districts ({parts.n_groups} groups) at {len(seam)} rows across their seams; "
+             + ("each seam row was priced at its dual of the city's LP relaxation "
+                if lp is not None else "the city's LP relaxation was not solved in time, "
+                "so each seam row was priced at 0 ")
+             + "(Lagrangian relaxation), the districts solved under the one budget as "
+             "independent groups, their sites and services kept and the flows and areas "
+             f"solved over the whole city; the bound {ub:,.1f} is the Lagrangian bound"]
+    return replace(dec, x=r2.x, result=result, stage2=stage2, costs=costs,
+                   notes=notes), parts
+
+
+def _share(deadline: float | None, share: float) -> float | None:
+    """A share of the seconds left before the deadline (None without one)."""
+    left = _left(deadline, 1.0)
+    return None if left is None else left * share
