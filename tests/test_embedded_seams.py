@@ -114,3 +114,19 @@ def test_decomposed_at_the_seams_brackets_the_whole_optimum(city, monkeypatch):
     assert len(s["groups"]) >= 2
     assert sum(g["cost"] for g in s["groups"]) == pytest.approx(s["cost_total"], rel=1e-6)
     assert sum(g["value"] for g in s["groups"]) == pytest.approx(s["objective"], rel=1e-6)
+
+
+def test_auto_takes_the_seams_from_enough_districts(city, monkeypatch):
+    """``decompose=None`` solves one group at its seams only from ``AUTO_DISTRICTS``
+    districts; below, whole (and says nothing: auto chose)."""
+    from siting.models.embedded import city as city_mod
+
+    m, n_copy = city
+    monkeypatch.setattr(seams, "SITES_PER_DISTRICT", n_copy)
+    k = int(seams.districts(m.data, size=n_copy).max()) + 1
+    for need, at_seams in ((k, True), (k + 1, False)):
+        monkeypatch.setattr(city_mod, "AUTO_DISTRICTS", need)
+        notes = m.solve("highs", mip_gap=0.01, marginal=False,
+                        decompose=None).summary["notes"]
+        assert any("Lagrangian bound" in n for n in notes) == at_seams
+        assert not any("decomposition asked for" in n for n in notes)

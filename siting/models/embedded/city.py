@@ -16,7 +16,7 @@ from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.decompose import Decomposed, refusal, solve_decomposed, split
 from siting.models.embedded.formulation import Formulation
-from siting.models.embedded.seams import solve_seams
+from siting.models.embedded.seams import AUTO_DISTRICTS, solve_seams
 from siting.solvers import Progress
 
 
@@ -27,9 +27,10 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
     """Decompose and solve when asked (or, with ``decompose=None``, when it pays).
 
     ``None`` (auto) decomposes a model that can be (:func:`refusal`) into at least two
-    paid groups, the largest with at most two thirds of the paid columns; ``True``
-    decomposes whenever it can (refused with a :class:`SitingError` otherwise), a model
-    of one group at its districts' seams (:mod:`.seams`); ``False`` never.
+    paid groups, the largest with at most two thirds of the paid columns, and a model of
+    one group at its districts' seams (:mod:`.seams`) when it has at least
+    :data:`~.seams.AUTO_DISTRICTS`; ``True`` decomposes whenever it can (refused with a
+    :class:`SitingError` otherwise), one group from two districts; ``False`` never.
 
     Parameters
     ----------
@@ -80,10 +81,11 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
     sizes = np.array([len(g) for g in parts.groups])
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.5)
     dec: Decomposed | None
-    if parts.n_groups < 2 and decompose:
-        found = solve_seams(data, form, solver, left, mip_gap, mapper, workers, progress)
+    if parts.n_groups < 2:  # decompose True or None (auto): by districts, if enough
+        found = solve_seams(data, form, solver, left, mip_gap, mapper, workers, progress,
+                            min_districts=2 if decompose else AUTO_DISTRICTS)
         if found is None:
-            if notes is not None:
+            if decompose and notes is not None:
                 notes.append("decomposition asked for, but the model is one group (its "
                              "districts share demand, sites or communities) and its sites "
                              "form one district, or its districts found no plan in time: "

@@ -253,8 +253,8 @@ class EmbeddedFacilities:
         decompose
             Split the model into groups sharing only the budget and allocate it over
             their value curves (see the class docstring): True, False (default) or None
-            (auto: when there are ≥ 2 groups, none with over two thirds of the columns).
-            True with one group: by districts at their seams.
+            (auto: ≥ 2 groups, none with over two thirds of the columns, or one group
+            of ≥ 8 districts). True with one group: by districts at their seams.
             Off by default: on districts that differ the whole model did better within
             the same time (README, "A city under one budget").
         mapper
