@@ -54,7 +54,8 @@ def solve_as(model: EmbeddedFacilities, decompose: str, groups_on: GroupsOn | No
         An :class:`~siting.models.embedded.model.EmbeddedFacilities`.
     decompose
         ``"off"``, ``"on"`` (always; refused with the reason when the model cannot be) or
-        ``"auto"`` (the model's rule: ≥ 2 groups, none over two thirds of the columns).
+        ``"auto"`` (the model's rule: ≥ 2 groups, none over two thirds of the columns;
+        or one group of ≥ 8 districts, at their seams).
     groups_on
         Entered around the solve when ``decompose`` is not off; its :class:`GroupMap`
         runs the group solves. None: one after another in this process.
@@ -80,5 +81,6 @@ def solve_as(model: EmbeddedFacilities, decompose: str, groups_on: GroupsOn | No
     elif decompose == "auto":
         notes.append("decompose = auto: solved whole (auto decomposes a max_served model "
                      "with a budget into groups sharing only the budget when there are ≥ 2, "
-                     "none over two thirds of the model; here there are not)")
+                     "none over two thirds of the model, or one group at its districts' "
+                     "seams from 8 districts of ≤ 300 sites; here neither holds)")
     return plan
