@@ -334,13 +334,16 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
     fixed = replace(whole, col_lo=lo, col_hi=hi)
     try:
         r1 = solve_matrix(fixed, solver, _left(deadline, 1.0), False, 0.0)
-        v = r1.objective
-        stage = form.problem.variant(objective=form.cost, maximize=False, base=fixed, rows=[
-            (form.primary, ">=", v - 1e-6 * max(1.0, abs(v)), "stage1_value")])
-        r2 = solve_matrix(stage, solver, _left(deadline, 1.0), False, 0.0)
     except SitingError:
         return None
-    ub = dec.result.bound
+    v = r1.objective
+    stage = form.problem.variant(objective=form.cost, maximize=False, base=fixed, rows=[
+        (form.primary, ">=", v - 1e-6 * max(1.0, abs(v)), "stage1_value")])
+    try:  # the least cost at that value (else the first plan, as it costs)
+        r2 = solve_matrix(stage, solver, _left(deadline, 1.0), False, 0.0)
+    except SitingError:
+        r2 = replace(r1, objective=float(stage.c @ r1.x), status="feasible")
+    ub = min(dec.result.bound, lp[0] if lp is not None else math.inf)
     gap = (ub - v) / max(abs(v), 1e-9) if math.isfinite(ub) else float("nan")
     wall = time.perf_counter() - t0
     trace = [(t, float("nan"), b) for t, _, b in dec.trace] + [(wall, v, ub)]
@@ -358,7 +361,8 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
                 "so each seam row was priced at 0 ")
              + "(Lagrangian relaxation), the districts solved under the one budget as "
              "independent groups, their sites and services kept and the flows and areas "
-             f"solved over the whole city; the bound {ub:,.1f} is the Lagrangian bound"]
+             f"solved over the whole city; the bound {ub:,.1f} is the Lagrangian bound "
+             "(or the city's LP optimum where that is lower)"]
     return replace(dec, x=r2.x, result=result, stage2=stage2, costs=costs,
                    notes=notes), parts
 
