@@ -85,6 +85,12 @@ def test_relaxation_bounds_the_optimum_at_any_prices(city):
     assert len(seam) > 0
     # at the LP's prices the relaxation's LP is the LP (strong duality)
     assert lp_duals(relaxed)[0] == pytest.approx(lp, rel=1e-7)
+    # the pairs' prices (the solve's) bound it too, and no worse than prices of 0
+    b = form.problem.row("budget")
+    at_pairs = lp_duals(seams.relax_seams(
+        whole, label, keep, seams.pair_prices(whole, label, keep, b))[0])[0]
+    at_zero = lp_duals(seams.relax_seams(whole, label, keep, 0 * duals)[0])[0]
+    assert lp - 1e-6 * abs(lp) <= at_pairs <= at_zero + 1e-6 * abs(lp)
     # at any prices >= 0 its MILP optimum bounds the whole model's
     rng = np.random.default_rng(3)
     for scale in (0.0, 1.0, 5.0):
