@@ -448,7 +448,7 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
     ints = whole.integer
     lo, hi = whole.lower.copy(), whole.col_hi.copy()
     lo[ints] = hi[ints] = np.round(dec.x[ints])
-    fixed = replace(whole, col_lo=lo, col_hi=hi)
+    fixed = replace(whole, col_lo=lo, col_hi=hi, integer=np.zeros(0, np.int64))  # an LP
     try:
         r1 = solve_matrix(fixed, solver, _left(deadline, 1.0), False, 0.0)
     except SitingError:
