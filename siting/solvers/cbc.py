@@ -23,7 +23,7 @@ _CBC_PROGRESS = re.compile(
     r"\(([\d.]+) seconds\)")
 
 
-def solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_gap: float,
+def _solve_pulp(prob: pulp.LpProblem, time_limit: float | None, msg: bool, mip_gap: float,
                warm_start: bool = False) -> tuple[str, float | None, list]:
     """Solve a PuLP model with PuLP's bundled CBC; its status, proven bound and trace
     (read from CBC's log, since PuLP reports ``Optimal`` for runs stopped by the limit).
@@ -109,7 +109,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
         for v, val in zip(x, np.asarray(start, float).tolist()):
             v.setInitialValue(val)
     t0 = time.perf_counter()
-    status, bound, trace = solve_pulp(prob, time_limit, msg, mip_gap, start is not None)
+    status, bound, trace = _solve_pulp(prob, time_limit, msg, mip_gap, start is not None)
     runtime = time.perf_counter() - t0
     if prob.status == pulp.LpStatusInfeasible:
         raise InfeasibleError(f"the {prob.name} model is infeasible")
