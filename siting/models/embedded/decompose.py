@@ -367,7 +367,8 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
             curves[k].add(p)
         curves[k].lines.extend(lines)
     count = np.bincount(sp_.classes, minlength=n_cls)
-    dual = PriceSearch(budget, lp_price(curves, count, budget))
+    # prices stop when they could lower the bound by less than a tenth of the gap asked
+    dual = PriceSearch(budget, lp_price(curves, count, budget), tol=mip_gap / 10)
 
     def price_round(value: float) -> None:
         # the budget's prices: every class's best plans over all costs, each M to within

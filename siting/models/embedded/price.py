@@ -27,12 +27,24 @@ class PriceSearch:
     plans); it is convex in :math:`λ` with slope :math:`B - \sum_g c_g(λ)` (the costs of
     the plans reaching :math:`M_g`). From the LP's price, steps of growing size find
     prices on both sides of the minimum; then the two sides' tangents meet at the next
-    price, until the bracket closes or :data:`MAX_PRICES` prices are tried.
+    price, until the bracket closes, the best :math:`L` is within ``tol`` (relative) of
+    the tangents' meeting value (no price can lower it by more), or :data:`MAX_PRICES`
+    prices are tried.
+
+    Parameters
+    ----------
+    budget
+        The city budget :math:`B`.
+    start
+        The first price (the LP's); None: no search.
+    tol
+        Relative improvement of the bound below which the search stops.
     """
 
-    def __init__(self, budget: float, start: float | None) -> None:
+    def __init__(self, budget: float, start: float | None, tol: float = 0.0) -> None:
         self.budget = budget
         self.start = start
+        self.tol = tol
         self.tried: list[tuple[float, float, float]] = []  # (λ, L(λ), slope)
 
     def add(self, lam: float, M: list[float], costs: list[float], count: np.ndarray) -> None:
@@ -89,6 +101,9 @@ class PriceSearch:
         if math.isfinite(lo[1]) and math.isfinite(hi[1]) and hi[2] > lo[2]:
             # L(λ) ≥ max of the two tangents: their meeting point
             meet = (hi[1] - lo[1] + lo[2] * lo[0] - hi[2] * hi[0]) / (lo[2] - hi[2])
+            best = min(t[1] for t in self.tried)
+            if best - (lo[1] + lo[2] * (meet - lo[0])) <= self.tol * abs(best):
+                return []  # L(λ) ≥ both tangents: no price lowers the bound by more
             if lo[0] < meet < hi[0]:
                 lam = meet
         out = [lam]
