@@ -279,6 +279,33 @@ def test_price_search_finds_the_minimum_of_a_convex_dual():
         assert best - 1e-9 <= found <= best + 1e-3 * abs(best), start
 
 
+
+def test_price_search_stops_within_its_tolerance():
+    """On a smooth concave value curve (many plans) the search with a tolerance stops
+    sooner than without, its bound within the tolerance of L's minimum."""
+    plans = [(c, 20 * np.sqrt(c)) for c in np.arange(0, 9.01, 0.05)]
+    budget, count = 10.0, np.array([2])
+
+    def solve(lam):
+        c, v = max(plans, key=lambda p: (p[1] - lam * p[0], -p[0]))
+        return v - lam * c, c
+
+    best = min(2 * solve(x)[0] + x * budget for x in np.linspace(0, 20, 20001))
+    fewer = 0
+    for start in (2.0, 4.5, 15.0):
+        tried = []
+        for tol in (0.0, 0.01):
+            dual = PriceSearch(budget, start, tol=tol)
+            while prices := dual.next(1):
+                M, c = solve(prices[0])
+                dual.add(prices[0], [M], [c], count)
+            tried.append(dual.tried)
+            assert best - 1e-9 <= min(t[1] for t in dual.tried) <= best * (1 + max(tol, 1e-3))
+        assert len(tried[1]) <= len(tried[0])
+        fewer += len(tried[1]) < len(tried[0])
+    assert fewer >= 2
+
+
 def test_identical_copies_mix_plans_to_the_whole_models_optimum(corner):
     """Three identical districts (one curve, the budget's price at work): the decomposed
     plan and bound meet the whole model's proven optimum, the budget binding."""
