@@ -276,8 +276,23 @@ class Decomposed:
     trace: list
 
 
-def _gather(mapper: Callable | None, fn: Callable, tasks: list) -> list:
-    """Run tasks through the mapper (futures, e.g. dask's, are gathered)."""
+def gather(mapper: Callable | None, fn: Callable, tasks: list) -> list:
+    """Run tasks through the mapper (futures, e.g. dask's, are gathered).
+
+    Parameters
+    ----------
+    mapper
+        ``map``-like callable; None: the built-in ``map``.
+    fn
+        The function of one task.
+    tasks
+        The tasks.
+
+    Returns
+    -------
+    list
+        Each task's result, in order.
+    """
     if not tasks:
         return []
     out = list((mapper or map)(fn, tasks))
@@ -325,7 +340,7 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     free_x = np.zeros(0)
     free_r: SolverResult | None = None
     if sp_.free_model is not None and sp_.free_model.shape[1]:
-        free_r = solve_matrix(sp_.free_model, solver, _left(deadline, 0.2), False, sub_gap)
+        free_r = solve_matrix(sp_.free_model, solver, seconds_left(deadline, 0.2), False, sub_gap)
         free_x = free_r.x
     free_val = 0.0 if free_r is None else free_r.objective
     free_ub = 0.0 if free_r is None else (free_r.bound if math.isfinite(free_r.bound) else _INF)
@@ -337,19 +352,19 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
         if not tasks:
             return []
         waves = math.ceil(len(tasks) / max(workers, 1))
-        left = _left(deadline, 1.0)
+        left = seconds_left(deadline, 1.0)
         limit = None if left is None else max(left * share / waves, 0.5)
         pts = [t for t in tasks if t[0] == "point"]
         lines = [t for t in tasks if t[0] == "line"]
         # a point solved again (its own gap the slack) is asked for a tighter gap
         jobs = [(sp_.models[rep[k]], b, curves[k].start_for(b), limit,
                  sub_gap / 4 if again else sub_gap, solver) for _, k, b, again in pts]
-        for (_, k, _, _), p in zip(pts, _gather(mapper, solve_point, jobs)):
+        for (_, k, _, _), p in zip(pts, gather(mapper, solve_point, jobs)):
             curves[k].add(p)
         ljobs = [(sp_.models[rep[t[1]]], t[2], t[3], t[4], limit,
                   sub_gap if len(t) < 6 else t[5], solver) for t in lines]
         out = []
-        for t, (line, p) in zip(lines, _gather(mapper, solve_lagrange, ljobs)):
+        for t, (line, p) in zip(lines, gather(mapper, solve_lagrange, ljobs)):
             curves[t[1]].lines.append(line)
             if p is not None:
                 curves[t[1]].add(p)
@@ -360,9 +375,9 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     # the LP relaxation of each class: step bounds and lines over its whole curve
     size = np.array([len(sp_.groups[g]) for g in rep], float)
     share = budget * size / float(np.dot(np.bincount(sp_.classes), size))  # per class
-    lp_jobs = [(sp_.models[rep[k]], lp_budgets(share[k], budget), _left(deadline, 1.0))
+    lp_jobs = [(sp_.models[rep[k]], lp_budgets(share[k], budget), seconds_left(deadline, 1.0))
                for k in range(n_cls)]
-    for k, (pts, lines) in enumerate(_gather(mapper, relaxed_curve, lp_jobs)):
+    for k, (pts, lines) in enumerate(gather(mapper, relaxed_curve, lp_jobs)):
         for p in pts:
             curves[k].add(p)
         curves[k].lines.extend(lines)
@@ -441,11 +456,11 @@ def solve_decomposed(sp_: Split, budget: float, solver: str = "highs",
     once: dict[tuple[int, int], int] = {}
     for g, (k, i) in enumerate(zip(sp_.classes, choice)):
         once.setdefault((k, int(i)), g)
-    left = _left(deadline, 0.0)
+    left = seconds_left(deadline, 0.0)
     limit = None if left is None else max(left / max(1, math.ceil(len(once) / workers)), 0.5)
     jobs = [(sp_.models[g], chosen[g].value, chosen[g].x, limit, sub_gap, solver)
             for g in once.values()]
-    solved = dict(zip(once, _gather(mapper, least_cost, jobs)))
+    solved = dict(zip(once, gather(mapper, least_cost, jobs)))
     stage2 = [solved[(k, int(i))] for k, i in zip(sp_.classes, choice)]
     x = np.zeros(sp_.n_cols)
     owner = np.full(sp_.n_cols, -1, np.int64)
@@ -481,6 +496,19 @@ def _allocated(asked: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarra
     return costs + room * (left / room.sum())
 
 
-def _left(deadline: float | None, keep: float) -> float | None:
-    """Seconds left before the deadline (at least ``keep``); None without one."""
+def seconds_left(deadline: float | None, keep: float) -> float | None:
+    """Seconds left before the deadline.
+
+    Parameters
+    ----------
+    deadline
+        A ``time.perf_counter()`` time; None for none.
+    keep
+        The least returned (and at least 0.1).
+
+    Returns
+    -------
+    float or None
+        None without a deadline.
+    """
     return None if deadline is None else max(deadline - time.perf_counter(), keep, 0.1)

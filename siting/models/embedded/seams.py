@@ -49,8 +49,8 @@ from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.decompose import (
     Decomposed,
     Split,
-    _gather,
-    _left,
+    gather,
+    seconds_left,
     solve_decomposed,
     split,
 )
@@ -308,7 +308,7 @@ def pair_prices(whole: MatrixModel, label: np.ndarray, keep: np.ndarray, b_row: 
                             np.zeros(0, np.int64), maximize=True, col_lo=whole.lower[cols])
         tasks.append((model, limit))
         where.append((np.searchsorted(rows, mine), np.asarray(mine)))
-    for (local, rows_w), out in zip(where, _gather(mapper, _lp_task, tasks)):
+    for (local, rows_w), out in zip(where, gather(mapper, _lp_task, tasks)):
         if out is not None:
             prices[rows_w] = out[1][local]
     return prices
@@ -450,14 +450,14 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
     lo[ints] = hi[ints] = np.round(dec.x[ints])
     fixed = replace(whole, col_lo=lo, col_hi=hi, integer=np.zeros(0, np.int64))  # an LP
     try:
-        r1 = solve_matrix(fixed, solver, _left(deadline, 1.0), False, 0.0)
+        r1 = solve_matrix(fixed, solver, seconds_left(deadline, 1.0), False, 0.0)
     except SitingError:
         return None
     v = r1.objective
     stage = form.problem.variant(objective=form.cost, maximize=False, base=fixed, rows=[
         (form.primary, ">=", v - 1e-6 * max(1.0, abs(v)), "stage1_value")])
     try:  # the least cost at that value (else the first plan, as it costs)
-        r2 = solve_matrix(stage, solver, _left(deadline, 1.0), False, 0.0)
+        r2 = solve_matrix(stage, solver, seconds_left(deadline, 1.0), False, 0.0)
     except SitingError:
         r2 = replace(r1, objective=float(stage.c @ r1.x), status="feasible")
     ub = dec.result.bound
@@ -484,5 +484,5 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
 
 def _share(deadline: float | None, share: float) -> float | None:
     """A share of the seconds left before the deadline (None without one)."""
-    left = _left(deadline, 1.0)
+    left = seconds_left(deadline, 1.0)
     return None if left is None else left * share
