@@ -12,7 +12,8 @@ K × the budget (``--budgets`` per copy), each configuration in its own process 
 peak memory (``resource.getrusage``) is its own. ``--decompose`` solves by the
 decomposition (:mod:`siting.models.embedded.decompose`), ``--whole-up-to N`` also
 solves the whole model side by side for K ≤ N, ``--connected`` joins neighbouring
-copies by streets across their seams (:func:`siting.models.embedded.tiles.joined`),
+copies by streets across their seams (:func:`siting.models.embedded.tiles.joined`;
+decomposed, they are solved as districts at their seams, :mod:`siting.models.embedded.seams`),
 ``--vary`` gives copy t site costs × (0.8 + 0.4 t/(K-1)) so the districts differ,
 ``--workers N`` runs the group solves in N processes::
 
