@@ -64,7 +64,8 @@ def test_districts_cut_where_few_people_walk_across():
                    rng.choice(np.flatnonzero(town == (i + 1) % 3))])
         pi.extend([i] * 2)
     rows = [SimpleNamespace(pi=np.array(pi), pj=np.array(pj), D=np.ones(606))]
-    data = SimpleNamespace(sites=pd.DataFrame({"site": range(120)}), rows=rows)
+    data = SimpleNamespace(sites=pd.DataFrame({"site": range(120)}), rows=rows,
+                           standard_reach=(np.zeros(0, np.int64), np.zeros(0, np.int64)))
     part = seams.districts(data, size=40)
     assert sorted(np.bincount(part)) == [40, 40, 40]
     for t in range(3):

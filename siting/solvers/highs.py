@@ -163,9 +163,7 @@ def lp_values(model: MatrixModel, variants: list[tuple[np.ndarray | None, float,
     """
     import highspy
 
-    h = _loaded(replace(model, integer=np.zeros(0, np.int64)), False, model.offset)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+    h = _relaxation(model, time_limit)
     S = highspy.HighsModelStatus
     last = model.shape[0] - 1
     idx = np.arange(model.shape[1], dtype=np.int32)
@@ -205,14 +203,21 @@ def lp_duals(model: MatrixModel, time_limit: float | None = None
     """
     import highspy
 
-    h = _loaded(replace(model, integer=np.zeros(0, np.int64)), False, model.offset)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+    h = _relaxation(model, time_limit)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     return (float(h.getInfo().objective_function_value),
             np.asarray(h.getSolution().row_dual, float))
+
+
+def _relaxation(model: MatrixModel, time_limit: float | None):
+    """A quiet ``highspy.Highs`` holding the LP relaxation of ``model`` (its offset
+    kept), with ``time_limit`` seconds per run when given."""
+    h = _loaded(replace(model, integer=np.zeros(0, np.int64)), False, model.offset)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+    return h
 
 
 def _set_threads(h) -> None:

@@ -92,7 +92,7 @@ def solve_city(data: EmbeddedData, form: Formulation, decompose: bool | None,
                              "solved whole")
             return None
         dec, parts = found
-    elif parts.n_groups < 2 or (decompose is None and sizes.max() > 2 / 3 * sizes.sum()):
+    elif decompose is None and sizes.max() > 2 / 3 * sizes.sum():
         return None
     else:
         dec = solve_decomposed(parts, float(data.budget or 0.0), solver, left, mip_gap,

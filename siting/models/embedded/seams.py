@@ -71,8 +71,9 @@ def districts(data: EmbeddedData, size: int = SITES_PER_DISTRICT) -> np.ndarray:
     """The district of each site: recursive spectral bisection of the sites' graph.
 
     Two sites are linked by the demand rows they both reach (any service) and the
-    communities whose area standard both count for, weighted by their number. Each connected component of more than ``size`` sites is split in
-    two along its Fiedler vector, where the cut has the least conductance (the fewest
+    communities whose area standard both count for, weighted by their number. Each
+    connected component of more than ``size`` sites is split in two along its Fiedler
+    vector, where the cut has the least conductance (the fewest
     shared rows for the size of the smaller side, each side at least a fifth), and so
     on until every part has at most ``size`` sites; the parts are then packed into
     districts of at most ``size`` sites.
@@ -97,13 +98,11 @@ def districts(data: EmbeddedData, size: int = SITES_PER_DISTRICT) -> np.ndarray:
         rows.append(r.pi + off)
         cols.append(r.pj)
         off += len(r.D)
-    reach = getattr(data, "standard_reach", None)
-    if reach is not None and len(reach[0]):  # sites counted for one community's standard
-        rows.append(np.asarray(reach[0], np.int64) + off)
-        cols.append(np.asarray(reach[1], np.int64))
-        off += int(np.max(reach[0])) + 1
-    ri, cj = np.concatenate(rows or [np.zeros(0, np.int64)]), \
-        np.concatenate(cols or [np.zeros(0, np.int64)])
+    cs, js = data.standard_reach  # sites counted for one community's standard
+    rows.append(np.asarray(cs, np.int64) + off)
+    cols.append(np.asarray(js, np.int64))
+    off += int(np.max(cs, initial=-1)) + 1
+    ri, cj = np.concatenate(rows), np.concatenate(cols)
     B = sp.csr_array((np.ones(len(ri)), (ri, cj)), shape=(off, n))
     S = (B.T @ B).tocsr()
     S.setdiag(0)
@@ -111,13 +110,13 @@ def districts(data: EmbeddedData, size: int = SITES_PER_DISTRICT) -> np.ndarray:
     pieces, todo = [], [np.arange(n)]
     while todo:
         idx = todo.pop()
-        n_c, lab = connected_components(S[idx][:, idx], directed=False)
+        W = S[idx][:, idx]
+        n_c, lab = connected_components(W, directed=False)
         if n_c > 1:
             todo.extend(idx[lab == c] for c in range(n_c))
         elif len(idx) <= size:
             pieces.append(idx)
         else:
-            W = S[idx][:, idx]
             order = np.argsort(_fiedler(W), kind="stable")
             k = _sweep_cut(W, order)
             todo.extend([idx[order[:k]], idx[order[k:]]])
@@ -217,7 +216,7 @@ def column_districts(form: Formulation, data: EmbeddedData, part: np.ndarray,
 
 
 def seam_rows(whole: MatrixModel, label: np.ndarray, keep: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows that cross a seam, and the districts every row touches.
 
     Parameters
@@ -232,9 +231,8 @@ def seam_rows(whole: MatrixModel, label: np.ndarray, keep: np.ndarray
     Returns
     -------
     tuple
-        ``(seam, lo, hi, two)``: the seam rows' indices in ``whole``; per row of
-        ``keep``, the lowest and highest district of its columns (``-1``: an empty row)
-        and whether it touches no district but those two.
+        ``(seam, lo, hi)``: the seam rows' indices in ``whole``; per row of ``keep``,
+        the lowest and highest district of its columns (``-1``: an empty row).
     """
     coo = whole.A[keep].tocoo()
     d = label[coo.col]
@@ -243,9 +241,18 @@ def seam_rows(whole: MatrixModel, label: np.ndarray, keep: np.ndarray
     np.minimum.at(lo, coo.row, d)
     np.maximum.at(hi, coo.row, d)
     lo[hi < 0] = -1
-    other = np.zeros(len(keep), bool)
-    np.logical_or.at(other, coo.row, (d != lo[coo.row]) & (d != hi[coo.row]))
-    return keep[(hi >= 0) & (lo != hi)], lo, hi, ~other
+    return keep[(hi >= 0) & (lo != hi)], lo, hi
+
+
+def _row_districts(M: sp.csr_array, label: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.coo_array]:
+    """The distinct (row, district) pairs of the entries of ``M``, by row then district:
+    their rows and districts, the pair of each entry, and the entries."""
+    coo = sp.coo_array(M)
+    n_l = int(label.max()) + 1
+    key, pair = np.unique(coo.row.astype(np.int64) * n_l + label[coo.col],
+                          return_inverse=True)
+    return key // n_l, key % n_l, pair, coo
 
 
 def pair_prices(whole: MatrixModel, label: np.ndarray, keep: np.ndarray, b_row: int,
@@ -279,15 +286,13 @@ def pair_prices(whole: MatrixModel, label: np.ndarray, keep: np.ndarray, b_row: 
     numpy.ndarray
         A price per row of ``whole`` (HiGHS's dual sign; 0 off the seams).
     """
-    seam, lo, hi, _ = seam_rows(whole, label, keep)
+    seam, lo, hi = seam_rows(whole, label, keep)
     prices = np.zeros(whole.shape[0])
     # the districts of each seam row
-    sc = whole.A[seam].tocoo()
-    key = np.unique(sc.row.astype(np.int64) * (int(label.max()) + 1) + label[sc.col])
-    n_l = int(label.max()) + 1
+    row, dist, _, _ = _row_districts(whole.A[seam], label)
     sets: dict[tuple, list] = {}
-    of_row = np.split(key % n_l, np.flatnonzero(np.diff(key // n_l)) + 1)
-    for r, ds in zip(np.unique(key // n_l), of_row):
+    of_row = np.split(dist, np.flatnonzero(np.diff(row)) + 1)
+    for r, ds in zip(np.unique(row), of_row):
         sets.setdefault(tuple(int(d) for d in ds), []).append(int(seam[r]))
     set_of = np.empty(len(seam), np.int64)  # the set of each seam row
     for k, mine in enumerate(sets.values()):
@@ -369,14 +374,12 @@ def relax_seams(whole: MatrixModel, label: np.ndarray, keep: np.ndarray,
     bad = np.zeros(len(seam), bool)
     np.logical_or.at(bad, sc.row, (sc.data < 0) | ~nonneg_cols[sc.col])
     restrict = np.flatnonzero(np.isfinite(up) & ~bad)
-    rc = sp.csr_array(As[restrict]).tocoo()
-    key = rc.row.astype(np.int64) * (int(label.max()) + 1) + label[rc.col]
-    uniq, new_row = np.unique(key, return_inverse=True)
-    R = sp.csr_array((rc.data, (new_row, rc.col)), shape=(len(uniq), A.shape[1]))
-    r_hi = up[restrict][uniq // (int(label.max()) + 1)]
+    row, _, pair, rc = _row_districts(As[restrict], label)  # one row per district
+    R = sp.csr_array((rc.data, (pair, rc.col)), shape=(len(row), A.shape[1]))
+    r_hi = up[restrict][row]
     others = np.setdiff1d(np.arange(A.shape[0]), seam)
     model = MatrixModel(c, sp.vstack([A[others], R]).tocsr(),
-                        np.concatenate([whole.row_lo[others], np.full(len(uniq), -np.inf)]),
+                        np.concatenate([whole.row_lo[others], np.full(len(row), -np.inf)]),
                         np.concatenate([whole.row_hi[others], r_hi]), whole.col_hi,
                         whole.integer, maximize=True, col_lo=whole.lower, offset=offset)
     return model, seam
@@ -475,9 +478,9 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
              f"districts ({parts.n_groups} groups) at {len(seam)} rows across their seams; "
              "each seam row was priced at its dual in the LP relaxation of the two "
              "districts it joins (Lagrangian relaxation), the districts solved under the "
-             "one budget as "
-             "independent groups, their sites and services kept and the flows and areas "
-             f"solved over the whole city; the bound {ub:,.1f} is the Lagrangian bound"]
+             "one budget as independent groups, their sites and services kept and the "
+             f"flows and areas solved over the whole city; the bound {ub:,.1f} is the "
+             "Lagrangian bound"]
     return replace(dec, x=r2.x, result=result, stage2=stage2, costs=costs,
                    notes=notes), parts
 
