@@ -9,6 +9,7 @@ prices; the plan must be feasible and below the proven optimum, the bound above 
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -110,6 +111,9 @@ def test_decomposed_at_the_seams_brackets_the_whole_optimum(city, monkeypatch):
     s = sol.summary
     said = [n for n in s["notes"] if "Lagrangian bound" in n]
     assert len(said) == 1 and "rows across their seams" in said[0]
+    # its least cost is for the districts' sites only: not claimed over every plan
+    assert "not proven least" in said[0] and s["stage2_status"] == "feasible"
+    assert math.isnan(s["stage2_mip_gap"])
     opt = whole["objective"]
     assert s["objective"] <= opt + 1e-6 * abs(opt)
     assert s["best_bound"] >= opt - 1e-6 * abs(opt)

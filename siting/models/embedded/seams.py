@@ -469,8 +469,9 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
     trace = [(t, float("nan"), b) for t, _, b in dec.trace] + [(wall, v, ub)]
     result = SolverResult(np.zeros(0), v, ub, gap, "optimal" if gap <= mip_gap + 1e-12
                           else "feasible", solver.lower(), wall, trace)
-    stage2 = replace(r2, x=np.zeros(0), status=r2.status if result.status == "optimal"
-                     else "feasible")
+    # the least cost for the districts' sites and services, not over every plan
+    stage2 = replace(r2, x=np.zeros(0), status="feasible", bound=float("nan"),
+                     mip_gap=float("nan"))
     cost = whole.A[[b_row]].toarray()[0] * r2.x
     costs = np.array([cost[cols].sum() for cols in parts.groups])
     k = int(part.max()) + 1
@@ -480,7 +481,8 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
              "districts it joins (Lagrangian relaxation), the districts solved under the "
              "one budget as independent groups, their sites and services kept and the "
              f"flows and areas solved over the whole city; the bound {ub:,.1f} is the "
-             "Lagrangian bound"]
+             "Lagrangian bound; the cost is the least for those sites and services (an LP "
+             "with them fixed), not proven least over every plan"]
     return replace(dec, x=r2.x, result=result, stage2=stage2, costs=costs,
                    notes=notes), parts
 
