@@ -21,7 +21,7 @@ from siting.models._classic import (
 )
 from siting.models.instance import Instance
 from siting.solvers import MatrixModel, solve
-from siting.solvers.base import check_solver
+from siting.solvers.base import check_solver, within
 
 # Chosen by measurement (scripts/classic_models.py, 2 shared cores): the search proves
 # pmed1–5 and three seeded 400 × 80 instances with either solver; HiGHS took 4.0 s in all
@@ -163,7 +163,7 @@ class PCenter:
                 f"p-center: {self.p} sites cannot reach every demand point with people "
                 "that has a site within reach; raise p")
         if ok is None:
-            raise SitingError(f"{solver} found no p-center solution within {time_limit} s")
+            raise SitingError(f"{solver} found no p-center solution {within(time_limit)}")
         hi = int(np.searchsorted(D, self._radius(best)))
         trace = [(time.perf_counter() - t0, float(D[hi]), float(D[lo]))]
         while lo < hi and (D[hi] - D[lo]) > mip_gap * D[hi]:

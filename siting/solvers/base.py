@@ -176,6 +176,21 @@ def solver_threads() -> int | None:
     return n
 
 
+def within(time_limit: float | None) -> str:
+    """``"within 19.2 s"`` (a limit for messages, one decimal) or ``"without a time limit"``.
+
+    Parameters
+    ----------
+    time_limit
+        Seconds, or None.
+
+    Returns
+    -------
+    str
+    """
+    return "without a time limit" if time_limit is None else f"within {time_limit:.1f} s"
+
+
 def check_solver(solver: str, time_limit: float | None) -> str:
     """Lower-cased solver name, or a :class:`SitingError` naming the choices.
 

@@ -12,7 +12,13 @@ import numpy as np
 import pulp
 
 from siting.errors import InfeasibleError, SitingError
-from siting.solvers.base import MatrixModel, SolverResult, bound_and_gap, solver_threads
+from siting.solvers.base import (
+    MatrixModel,
+    SolverResult,
+    bound_and_gap,
+    solver_threads,
+    within,
+)
 
 _CBC_RESULT = re.compile(r"Result - (.+)")
 _CBC_BOUND = re.compile(r"(?:Lower|Upper) bound:\s+(-?[\d.eE+-]+)")
@@ -114,7 +120,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
     if prob.status == pulp.LpStatusInfeasible:
         raise InfeasibleError(f"the {prob.name} model is infeasible")
     if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        raise SitingError(f"cbc found no integer solution within {time_limit} s; "
+        raise SitingError(f"cbc found no integer solution {within(time_limit)}; "
                           "raise --time-limit")
     values = np.array([v.varValue or 0.0 for v in x])
     off = model.offset

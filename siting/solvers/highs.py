@@ -22,6 +22,7 @@ from siting.solvers.base import (
     bound_and_gap,
     quiet,
     solver_threads,
+    within,
 )
 
 # HiGHS checks no interrupt callback in its presolve (nor, with presolve off, in the
@@ -113,7 +114,7 @@ def solve_matrix(model: MatrixModel, time_limit: float | None = None, msg: bool 
         return _start_stands(model, start, t0)
     if info.primal_solution_status != 2:  # kSolutionStatusFeasible
         raise SitingError(
-            f"highs found no integer solution within {time_limit} s; raise --time-limit")
+            f"highs found no integer solution {within(time_limit)}; raise --time-limit")
     x = np.asarray(h.getSolution().col_value)
     objective = float(info.objective_function_value)
     actual = float(model.c @ x)

@@ -21,11 +21,15 @@ Variables: :math:`o_{jt} \in \{0,1\}` site :math:`j` opens in year :math:`t \ge 
       tightens the LP)}\\
     &\textstyle\sum_j g_{ijs\tau} \le D_{is}[\phi_i \le \tau], \quad
       \sum_i g_{ijs\tau} \le \sum_{t \le \tau} b_{jst}/q_s && \text{(serve, capacity per year)}\\
+    &\textstyle\sum_i g_{ijs\tau} \le \bar u_{js\tau} \sum_{t \le \tau} o_{jt},\;
+      \sum_i g_{ijs\tau} \le \bar u_{js\tau}\, x_{js} && \text{(serve\_cap,
+      serve\_host: implied, tighten the LP)}\\
     &\max \textstyle\sum_{\tau < t_K} \sum w_s\,g_{ijs\tau}/r_s
       + (\text{the model's primary objective, year } t_K)
       && \text{(people-years served)}
 
-so a site opened a year earlier serves a year longer. The model's other rows (area
+with :math:`\bar u_{js\tau} = \min(\sum_{i:(i,j)\in P_s} D_{is}[\phi_i \le \tau],
+U_{js}/q_s)`, so a site opened a year earlier serves a year longer. The model's other rows (area
 standard, equity, the horizon budget) hold for the plan as it stands in the last year. Cost
 items
 :math:`\kappa` = (site, type, year paid, service): construction (one-off
@@ -206,12 +210,24 @@ def _year_flows(data: EmbeddedData, form: Formulation, pv: ProgrammeVars, tau: i
         for i, vs in rows.items():
             prob.add_row([(v, 1.0) for v in vs], "<=", float(present[i]), f"serve_{i}_{s}_y{tau}")
         q = float(data.m2_per_unit[si])
+        # units present by tau in reach of each site
+        reach = np.bincount(grp.pj, weights=present[grp.pi], minlength=len(data.area)) \
+            if len(grp.pi) else np.zeros(len(data.area))
         for j, vs in cols.items():
             const = data.fixed_area.get((j, si), 0.0) / q
             opened = [(pv.area[j, si, t], -1.0 / q) for t in range(tau + 1)
                       if (j, si, t) in pv.area]
             prob.add_row([(v, 1.0) for v in vs] + opened, "<=", const,
                          f"capacity_{j}_{s}_y{tau}")
+            if (j, si) in data.fixed_area:  # an existing facility: open from the start
+                continue
+            # implied: no more than the units in reach, and only once the site is open
+            cap = min(float(reach[j]), float(data.max_area[j, si]) / q)
+            prob.add_row([(v, 1.0) for v in vs] + [
+                (pv.opens[j, t], -cap) for t in range(tau + 1) if (j, t) in pv.opens],
+                "<=", 0, f"serve_cap_{j}_{s}_y{tau}")
+            prob.add_row([(v, 1.0) for v in vs] + [(form.host[j, si], -cap)], "<=", 0,
+                         f"serve_host_{j}_{s}_y{tau}")
 
 
 def _cost_items(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> None:

@@ -33,6 +33,7 @@ from siting.models.embedded.tables import (
     plan_areas,
 )
 from siting.solvers import MatrixModel, Progress, SolverResult
+from siting.solvers.base import within
 
 # With a time limit, max_served keeps this share of it for its least-cost stage, and
 # each stage gets at least _MIN_STAGE_S seconds (or the whole limit if shorter).
@@ -141,7 +142,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
             try:
                 r1 = _solve_greedy(data, form, prob, solver, time_limit)
                 notes.append(
-                    f"the solver found no plan within the {time_limit} s time limit: this is "
+                    f"the solver found no plan {within(time_limit)}: this is "
                     "a greedy plan (sites and complexes by value per CNY) with its "
                     "assignment solved exactly; no bound is known. Raise the time limit")
                 greedy = True
@@ -167,7 +168,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
                 rg = None
         if rg is not None and rg.objective > r1.objective + 1e-6 * abs(r1.objective):
             notes.append(
-                f"the solver's best plan within {time_limit} s ({r1.objective:,.0f}) was "
+                f"the solver's best plan {within(time_limit)} ({r1.objective:,.0f}) was "
                 f"worse than the greedy plan ({rg.objective:,.0f}): the greedy plan is "
                 "returned, with the solver's bound")
             gap = abs(rg.objective - r1.bound) / max(abs(rg.objective), 1e-9)
@@ -235,7 +236,7 @@ def _solve_greedy(data: EmbeddedData, form: Formulation, prob: MatrixModel, solv
         r = solve_safe(form, fixed_to(form, data, areas, prob), solver, time_limit, False, 0.0)
     except InfeasibleError:
         raise InfeasibleError(
-            f"the solver found no plan within {time_limit} s and the greedy fallback plan "
+            f"the solver found no plan {within(time_limit)} and the greedy fallback plan "
             f"breaks a requirement ({requirements(data)}); raise the time limit") from None
     return replace(r, status="feasible", bound=_NAN, mip_gap=_NAN)
 
