@@ -251,7 +251,7 @@ def run_lines(s: dict, path: Path, lang: str) -> str:
     str
         The lines.
     """
-    from siting.report.i18n import label, value_label
+    from siting.report.i18n import budget_text, label, value_label
 
     zh = lang == "zh"
     gap = _gap_text(s["mip_gap"], lang)
@@ -287,13 +287,15 @@ def run_lines(s: dict, path: Path, lang: str) -> str:
         f"{value_label(k, lang) if zh else k} {v:,.0f} {unit[k]}"
         for k, v in s["served_by_service"].items())
     if zh:
-        budget = "未设预算" if s["budget"] is None else f"预算 {s['budget']:,.0f} 元"
+        budget = budget_text(s, lang)
+        budget = budget if s["budget"] is None else f"预算 {budget}"
         return text + (
             f"\n嵌入式方案：费用 {s['cost_total']:,.0f} 元（{budget}）；获服务：{served}\n"
             f"面积标准 {s['standard_m2_per_100_households']:g} m²/百户：{s['communities_total']}"
             f" 个社区中 {s['communities_meeting_standard']} 个达标（tables/communities.csv；"
             f"report.xlsx 社区达标表）")
-    budget = "no budget" if s["budget"] is None else f"budget {s['budget']:,.0f} CNY"
+    budget = budget_text(s, lang)
+    budget = budget if s["budget"] is None else f"budget {budget}"
     return text + (
         f"\nembedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); served: {served}\n"
         f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "

@@ -415,7 +415,8 @@ def _programme_summary(p: dict, sc: Scenario) -> dict:
     """
     from siting.models.embedded.operations import SUMMARY_KEYS
 
-    out = {k: p[k] for k in SUMMARY_KEYS if k in p}
+    out = {k: p[k] for k in (*SUMMARY_KEYS, "programme_money", "programme_spent",
+                                      "programme_years") if k in p}
     if sc.needs is not None:
         out.update(needs=str(sc.needs), needs_mode=sc.needs_mode or "priority")
     return out

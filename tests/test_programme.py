@@ -10,6 +10,7 @@ payments by source) solved as an LP with scipy, written here from the raw tables
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
+from siting.cli import run_lines
 from siting.config.policy import load_policy
 from siting.config.scenario import make_scenario
 from siting.errors import InfeasibleError, SitingError
@@ -29,6 +31,7 @@ from siting.models.embedded.programme import (
     service_words,
 )
 from siting.models.instance import Instance
+from siting.report.i18n import budget_text
 
 ALL = ["infant_care", "elderly_care", "meal_assist", "after_school", "health_station",
        "housekeeping", "culture_station"]
@@ -500,6 +503,21 @@ def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
     assert {"年度建设计划", "资金安排"} <= set(sheets)
     html = (out / "map.html").read_text(encoding="utf-8")
     assert all(f"{y} 年建设" in html for y in set(plan_sheet["year"]))  # a layer per year
+    # the money the plan was held to: the years' budgets against their sources, and what
+    # the plan spends in them — one text in the CLI, the map and the PDF (not "no budget")
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    phases = pd.read_csv(ROOT / "data" / "nanjing" / "phases.csv", encoding="utf-8-sig")
+    raw = pd.read_csv(ROOT / "data" / "nanjing" / "funding.csv", encoding="utf-8-sig")
+    by_year = raw.groupby("年份")["金额"].sum()
+    assert s["programme_money"] == pytest.approx(sum(
+        min(b, by_year[y]) for y, b in zip(phases["年份"], phases["预算"])))
+    annual = pd.read_csv(out / "tables" / "annual_summary.csv", encoding="utf-8-sig")
+    assert s["programme_spent"] == pytest.approx(annual["spent_total"].sum())
+    assert s["programme_spent"] <= s["programme_money"] + 1
+    text = budget_text(s, "zh")
+    assert f"{s['programme_money']:,.0f}" in text and "2025–2027" in text
+    assert text in html and text in run_lines(s, out, "zh")  # the PDF: output_check
+    assert "未设预算" not in html
     sites = result.chosen_sites
     assert "year_open" in sites and sites.loc[~sites["existing"], "year_open"].notna().all()
     # the project (同步配建) is a candidate from its delivery year, and its people count

@@ -54,6 +54,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "plan_cost": ("方案费用", "Plan cost"),
     "plan_budget": ("预算", "Budget"),
     "no_budget": ("未设预算", "no budget"),
+    "programme_money": ("{years} 年项目期内支出 {spent} 元，项目资金 {money} 元",
+                        "programme {years}: spent {spent} of {money} CNY"),
     "cny": ("元", "CNY"),
     "people_covered": ("覆盖人口 / 总人口", "People covered / total"),
     "gap": ("最优性间隙", "gap"),
@@ -241,7 +243,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "pdf_subtitle": ("评审会议材料", "Review meeting pack"),
     "pdf_sites_chosen": ("选定站点 / 候选站点", "Sites chosen / candidates"),
     "pdf_cost_budget": ("总费用 / 预算（元）", "Cost total / budget (CNY)"),
-    "pdf_no_budget": ("无预算", "no budget"),
     "pdf_communities_std": ("达标社区 / 社区总数", "Communities meeting the standard / total"),
     "pdf_solver_gap": ("求解状态与间隙", "Solver status and gap"),
     "pdf_served_per_service": ("各项服务获服务人数", "People served per service"),
@@ -345,6 +346,35 @@ def label(key: str, lang: str, **fmt) -> str:
             text = table[key][0 if lang == "zh" else 1]
             return text.format(**fmt) if fmt else text
     return key
+
+
+def budget_text(summary: dict, lang: str, unit: bool = True) -> str:
+    """The money a plan was held to, as the CLI, the map and the PDF show it: the budget;
+    else a programme's money (its years' budgets and sources); else "no budget".
+
+    Parameters
+    ----------
+    summary
+        A run's summary (``budget``; a programme's ``programme_money``,
+        ``programme_spent`` and ``programme_years``).
+    lang
+        ``"zh"`` or ``"en"``.
+    unit
+        Add the currency after the budget (the PDF's column heading has it).
+
+    Returns
+    -------
+    str
+    """
+    budget = summary.get("budget")
+    if budget is not None:
+        return f"{budget:,.0f}" + (f" {label('cny', lang)}" if unit else "")
+    money, years = summary.get("programme_money"), summary.get("programme_years")
+    if money is not None and np.isfinite(money) and years:
+        span = f"{years[0]}–{years[-1]}" if len(years) > 1 else f"{years[0]}"
+        return label("programme_money", lang, money=f"{money:,.0f}", years=span,
+                     spent=f"{summary.get('programme_spent') or 0.0:,.0f}")
+    return label("no_budget", lang)
 
 
 _GRID = re.compile(r"^grid of (\d+(?:\.\d+)?) m planning cells$")

@@ -5,8 +5,8 @@ Pages: a cover with the headline numbers (read from ``result.summary``, the valu
 reach, chosen sites, unserved demand; no tiles), the sites and cost table, the community
 compliance table, the budget curve of a sweep (:mod:`siting.report.curve`), and the
 assumptions (policy values and which are placeholders, data sources, solver status).
-Tables use landscape pages. :func:`write_curve_pdf` writes the curve alone, with the
-table of scenarios, for ``siting compare``.
+Tables use landscape pages. :func:`write_curve_pdf` writes the curve alone, with the table
+of scenarios, for ``siting compare``.
 
 Chinese text needs a CJK font; the one :func:`siting.report.fonts.cjk_font` finds on the
 machine is embedded (TrueType, ``pdf.fonttype`` 42). Without one a zh report is written
@@ -35,6 +35,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from siting.config.policy import load_policy
+from siting.report import i18n
 from siting.report.common import (
     TIERS_MIN,
     as_text,
@@ -200,9 +201,8 @@ def headline(summary: dict, lang: str) -> list[tuple[str, str]]:
             (label("pdf_sites_chosen", lang),
              f"{_num(s.get('n_sites_chosen'))} / {_num(s.get('n_candidate_sites'))}")]
     if s.get("model") == "embedded" or s.get("cost_total") is not None:
-        budget = s.get("budget")
         rows.append((label("pdf_cost_budget", lang), f"{_num(s.get('cost_total'))} / "
-                     + (label("pdf_no_budget", lang) if budget is None else _num(budget))))
+                     + i18n.budget_text({"budget": None, **s}, lang, unit=False)))
     if s.get("communities_total") is not None:
         rows.append((label("pdf_communities_std", lang),
                      f"{_num(s.get('communities_meeting_standard'))} / "

@@ -48,7 +48,7 @@ from siting.report.common import (
     services,
     tier_walks,
 )
-from siting.report.i18n import check_lang, label, place_name, value_label
+from siting.report.i18n import budget_text, check_lang, label, place_name, value_label
 from siting.report.maplayers import (
     assignment_layer,
     points_layer,
@@ -417,8 +417,7 @@ def _summary_html(result: RunResult, L: Callable[..., str], lang: str) -> str:
     if s.get("cost_total") is not None:
         rows.append(("cost", L("plan_cost"), f"{s['cost_total']:,.0f} {L('cny')}"))
     if "budget" in s:
-        rows.append(("budget", L("plan_budget"), L("no_budget") if s["budget"] is None
-                     else f"{s['budget']:,.0f} {L('cny')}"))
+        rows.append(("budget", L("plan_budget"), budget_text(s, lang)))
     if "covered_population" in s:
         rows.append(("covered", L("people_covered"),
                      f"{s['covered_population']:,.0f} / {s['total_population']:,.0f} "

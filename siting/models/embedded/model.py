@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from siting.config.policy import Policy
@@ -372,4 +373,9 @@ def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float |
     year, sheets = programme_tables(model.data, model.formulation, pv, sol.sites)
     sol.sheets.update(sheets)
     sol.sites["year_open"] = year.to_numpy()
+    # the money the plan was held to (years' budgets and sources), for the headlines
+    money = model.data.programme.money
+    sol.summary.update(programme_money=money if np.isfinite(money) else None,
+                       programme_spent=float(sheets["annual_summary"]["spent_total"].sum()),
+                       programme_years=list(model.data.programme.years))
     return sol
