@@ -604,3 +604,47 @@ def test_a_bad_table_is_refused_before_the_network_is_built(nanjing_osm, tmp_pat
     res = CliRunner().invoke(app, ["run", "--osm", str(nanjing_osm), "--funding", str(bad),
                                    "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "--funding" in res.output  # embedded only
+
+
+def test_marginal_values_count_people_years(policy):
+    """A programme's marginal values are on its own objective (people-years): one LP of the
+    whole model per site (diagnosis.marginal_lp). On a single-period model that LP gives
+    the per-service LPs of marginal_values; a one-year programme gives the same numbers as
+    the single-period plan; over three years a site open longer is worth more."""
+    from siting.models.embedded.diagnosis import marginal_lp, plan_columns
+
+    rng = np.random.default_rng(3)
+    dist = rng.uniform(0, 900, (8, 5))
+    old = rng.integers(100, 900, 8).astype(float)
+    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(5)],
+                          "usable_area_m2": rng.uniform(30, 120, 5).round(),
+                          "cost": rng.choice([1e5, 2e5], 5), "annual_cost": 0.0})
+    inst, demand, st = case(dist, old, sites)
+    one = EmbeddedFacilities(inst, policy, demand, st, budget=4e5, standard_mode="off")
+    sol = one.solve("highs", marginal=True)
+    assert len(sol.sites) >= 2 and (sol.sites["marginal_value"] > 0).all()
+    cols, kept = plan_columns(one.formulation, one.data)
+    people = [(c[c >= 0], 1.0 / one.data.rate[si]) for si, c in one.formulation.flows.items()]
+    vals, ppl = marginal_lp(one.formulation, sol.sites["site"].tolist(), cols, kept, people)
+    assert vals == pytest.approx(sol.sites["marginal_value"].tolist(), rel=1e-6)
+    assert ppl == pytest.approx(sol.sites["marginal_people"].tolist(), rel=1e-6)
+    # a one-year programme with that year's budget: the same plan, the same numbers
+    single = EmbeddedFacilities(inst, policy, demand, st, standard_mode="off",
+                                programme=programme(budget={2025: 4e5}, years=(2025,)))
+    s1 = single.solve("highs", marginal=True)
+    assert s1.summary["objective"] == pytest.approx(sol.summary["objective"], rel=1e-6)
+    pd.testing.assert_frame_equal(
+        s1.sites[["site", "marginal_value", "marginal_people"]].reset_index(drop=True),
+        sol.sites[["site", "marginal_value", "marginal_people"]].reset_index(drop=True),
+        rtol=1e-6)
+    # three years: people-years; dropping a site loses at most what it serves, so the
+    # losses add up to at most the people-years served (each m² counts at one site)
+    three = EmbeddedFacilities(inst, policy, demand, st, standard_mode="off",
+                               programme=programme(budget={2025: 2e5, 2026: 2e5}))
+    s3 = three.solve("highs", marginal=True)
+    assert any("people-years" in n for n in s3.summary["notes"])
+    assert s3.sites["year_open"].nunique() >= 2
+    assert (s3.sites["marginal_people"] > 0).all()
+    served = s3.sheets["annual_summary"]["people_served"].sum()
+    assert s3.sites["marginal_people"].sum() <= served * (1 + 1e-9)
+    assert s3.sites["marginal_people"].max() > ppl[0]  # more than one year's worth

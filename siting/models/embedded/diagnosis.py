@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
@@ -9,7 +11,8 @@ from scipy.optimize import linprog
 from siting.config.scenario import DEFAULT_SOLVER
 from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
-from siting.models.embedded.formulation import build, solve_safe
+from siting.models.embedded.formulation import Formulation, build, solve_safe
+from siting.solvers import solve as solve_matrix
 
 # ---------------------------------------------------------------------------
 # infeasibility
@@ -188,6 +191,94 @@ def marginal_values(data: EmbeddedData, sites: list[int],
         vals.append((base_w - pen * base_short) - (w - pen * short))
         people.append(base_p - p)
     return vals, people
+
+
+def marginal_lp(form: Formulation, sites: list[int], site_cols: dict, kept: np.ndarray,
+                people: list, solver: str = DEFAULT_SOLVER) -> tuple[list[float], list[float]]:
+    """What is lost when a chosen site is removed, on the model's own objective: one LP of
+    the whole model per site, every other site keeping its decisions (open, services,
+    complex, level, year) and floor areas, the flows (and payments) solved again.
+
+    Used for a programme, whose objective counts people-years; on a single-period model
+    it gives :func:`marginal_values` (a test checks they agree).
+
+    Parameters
+    ----------
+    form
+        The built model, after the plan's solve (:attr:`Formulation.x`).
+    sites
+        The chosen sites (rows).
+    site_cols
+        Site → every column of it (decisions, areas, flows at it), set to 0 to remove it.
+    kept
+        Columns held at the plan's values (integer columns rounded).
+    people
+        ``(column(s), people per unit)`` terms of people served (people-years).
+    solver
+        ``"highs"`` or ``"cbc"``.
+
+    Returns
+    -------
+    tuple of (list of float, list of float)
+        Per site, ``marginal_value`` in objective points and ``marginal_people``.
+    """
+    assert form.x is not None
+    base = form.problem.model()
+    plan = form.x.copy()
+    plan[base.integer] = np.round(plan[base.integer])
+    lo, hi = base.lower.copy(), base.col_hi.copy()
+    lo[kept] = hi[kept] = plan[kept]
+    lp = replace(base, integer=np.zeros(0, np.int64))
+
+    def served(off: list) -> tuple[float, float]:
+        l2, h2 = lo.copy(), hi.copy()
+        l2[off] = h2[off] = 0.0
+        r = solve_matrix(replace(lp, col_lo=l2, col_hi=h2), solver, None, False, 0.0)
+        return r.objective, float(sum(np.sum(r.x[c] * v) for c, v in people))
+
+    v0, p0 = served([])
+    out = [served(list(site_cols.get(j, []))) for j in sites]
+    return [v0 - v for v, _ in out], [p0 - p for _, p in out]
+
+
+def plan_columns(form: Formulation, data: EmbeddedData, more: dict | None = None,
+                 more_kept: list | None = None) -> tuple[dict, np.ndarray]:
+    """The columns :func:`marginal_lp` needs: per site every column of it, and the
+    columns a plan holds (integer columns and floor areas).
+
+    Parameters
+    ----------
+    form
+        The built model.
+    data
+        Its data.
+    more
+        Site → more columns of it (a programme's years, yearly areas and flows).
+    more_kept
+        More columns to hold (a programme's yearly areas).
+
+    Returns
+    -------
+    tuple
+        ``(site_cols, kept)``.
+    """
+    cols: dict[int, list] = {}
+    for key, v in [*form.host.items(), *form.area.items(), *form.counted.items()]:
+        cols.setdefault(key[0], []).append(v)
+    rooms = form.rooms
+    for key, v in ([] if rooms is None else [*rooms.level.items(), *rooms.shared.items()]):
+        cols.setdefault(key[0], []).append(v)
+    for j, v in [*form.open_site.items(), *form.complex.items()]:
+        cols.setdefault(j, []).append(v)
+    for si, fc in form.flows.items():
+        pj = data.rows[si].pj
+        for j in np.unique(pj[fc >= 0]):
+            cols.setdefault(int(j), []).extend(fc[(pj == j) & (fc >= 0)].tolist())
+    for j, vs in (more or {}).items():
+        cols.setdefault(j, []).extend(vs)
+    kept = [*form.problem.model().integer.tolist(), *form.area.values(),
+            *([] if rooms is None else rooms.shared.values()), *(more_kept or [])]
+    return cols, np.asarray(kept, np.int64)
 
 
 def _evaluate(data: EmbeddedData, area: np.ndarray, closed: int | None = None):

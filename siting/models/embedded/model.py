@@ -23,7 +23,7 @@ from siting.config.policy import Policy
 from siting.config.scenario import DEFAULT_SOLVER
 from siting.errors import InfeasibleError
 from siting.models.embedded.data import EmbeddedData, derive_data
-from siting.models.embedded.diagnosis import explain_infeasible
+from siting.models.embedded.diagnosis import explain_infeasible, marginal_lp, plan_columns
 from siting.models.embedded.formulation import Formulation, build, write_lp
 from siting.models.embedded.funding import (
     ProgrammeVars,
@@ -225,12 +225,11 @@ class EmbeddedFacilities:
               workers: int = 1) -> EmbeddedSolution:
         """Solve; return the plan (raises :class:`InfeasibleError` with a planning reason).
 
-        ``max_served`` is solved in two stages (people served, then cost at that
-        value). A time limit bounds the whole call: the greedy start counts, stage 1
-        gets 85 % of what is left and stage 2 the rest (each at least 1 s); when
-        stage 2 finds nothing in that time the stage-1 plan is kept.
-        A stopped run returns the best plan found with its gap; when the solver found
-        none at all, ``fallback`` returns a greedy plan (no bound; said in the notes).
+        ``max_served`` is solved in two stages (people served, then cost at that value).
+        A time limit bounds the whole call: the greedy start counts, stage 1 gets 85 % of
+        what is left, stage 2 the rest (each ≥ 1 s; if it finds nothing, the stage-1
+        plan is kept). A stopped run returns its best plan and gap; if the solver found
+        none, ``fallback`` returns a greedy plan (no bound; said in the notes).
 
         Parameters
         ----------
@@ -256,8 +255,8 @@ class EmbeddedFacilities:
             their value curves (see the class docstring): True, False (default) or None
             (auto: ≥ 2 groups, none with over two thirds of the columns, or one group
             of ≥ 8 districts). True with one group: by districts at their seams.
-            Off by default: on districts that differ the whole model did better within
-            the same time (README, "A city under one budget").
+            Off by default: on districts that differ the whole model did better in the
+            same time (README, "A city under one budget").
         mapper
             ``map``-like callable running the groups' solves (``map``,
             ``Executor.map``, a dask ``Client.map``); default the built-in ``map``.
@@ -270,14 +269,15 @@ class EmbeddedFacilities:
             The plan; its ``summary["notes"]`` are this solve's own; a decomposed solve
             adds ``summary["groups"]`` (per group: budget, cost, value, new sites).
         """
-        def run(data: EmbeddedData, limit: float | None) -> EmbeddedSolution:
-            return solve(data, self.formulation, solver, limit, msg, mip_gap, marginal,
+        def run(data: EmbeddedData, limit: float | None, marg: bool = marginal
+                ) -> EmbeddedSolution:
+            return solve(data, self.formulation, solver, limit, msg, mip_gap, marg,
                          fallback, progress=progress, decompose=decompose, mapper=mapper,
                          workers=workers)
 
         if self.programme_vars is None:
             return run(self.data, time_limit)
-        return _solve_programme(self, solver, time_limit, run)
+        return _solve_programme(self, solver, time_limit, run, marginal)
 
     def budget_sweep(self, budgets: Sequence[float], solver: str = DEFAULT_SOLVER,
                      time_limit: float | None = None, mip_gap: float = 0.0,
@@ -351,9 +351,10 @@ def _cols(table: pd.DataFrame | None, *names: str) -> dict:
 
 
 def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float | None,
-                     run: Callable) -> EmbeddedSolution:
+                     run: Callable, marginal: bool) -> EmbeddedSolution:
     """Solve a programme: from a greedy start it can pay for, the short source named when
-    infeasible, then the opening years, payments and the programme's sheets."""
+    infeasible, then the opening years, payments, the programme's sheets and (when
+    asked) the sites' marginal values in people-years."""
     pv = model.programme_vars
     assert pv is not None
     t0 = time.perf_counter()
@@ -362,7 +363,7 @@ def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float |
     if time_limit is not None:
         time_limit = max(time_limit - (time.perf_counter() - t0), 1.0)
     try:
-        sol = run(model.data, time_limit)
+        sol = run(model.data, time_limit, False)
     except InfeasibleError as exc:
         why = explain_shortfall(model.data, model.formulation, pv, solver, time_limit)
         if why is None:
@@ -373,6 +374,16 @@ def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float |
     year, sheets = programme_tables(model.data, model.formulation, pv, sol.sites)
     sol.sheets.update(sheets)
     sol.sites["year_open"] = year.to_numpy()
+    if marginal and len(sol.sites):  # on the programme's own objective (people-years)
+        more, more_kept = pv.site_columns()
+        cols, kept = plan_columns(model.formulation, model.data, more, more_kept)
+        people = [t for terms in pv.people.values() for t in terms]
+        sol.sites["marginal_value"], sol.sites["marginal_people"] = marginal_lp(
+            model.formulation, sol.sites["site"].tolist(), cols, kept, people, solver)
+        sol.summary["notes"].append(
+            "marginal values of a programme are in its objective's units: priority-weighted "
+            "people-years (marginal_value) and people-years served (marginal_people) lost "
+            "when the site is dropped, the other sites keeping their years and areas")
     # the money the plan was held to (years' budgets and sources), for the headlines
     money = model.data.programme.money
     sol.summary.update(programme_money=money if np.isfinite(money) else None,
