@@ -611,7 +611,7 @@ def test_marginal_values_count_people_years(policy):
     whole model per site (diagnosis.marginal_lp). On a single-period model that LP gives
     the per-service LPs of marginal_values; a one-year programme gives the same numbers as
     the single-period plan; over three years a site open longer is worth more."""
-    from siting.models.embedded.diagnosis import marginal_lp, plan_columns
+    from siting.models.embedded.diagnosis import flow_people, held, marginal_lp, plan_columns
 
     rng = np.random.default_rng(3)
     dist = rng.uniform(0, 900, (8, 5))
@@ -624,8 +624,8 @@ def test_marginal_values_count_people_years(policy):
     sol = one.solve("highs", marginal=True)
     assert len(sol.sites) >= 2 and (sol.sites["marginal_value"] > 0).all()
     cols, kept = plan_columns(one.formulation, one.data)
-    people = [(c[c >= 0], 1.0 / one.data.rate[si]) for si, c in one.formulation.flows.items()]
-    vals, ppl = marginal_lp(one.formulation, sol.sites["site"].tolist(), cols, kept, people)
+    vals, ppl = marginal_lp(held(one.formulation, kept), sol.sites["site"].tolist(), cols,
+                            flow_people(one.formulation, one.data))
     assert vals == pytest.approx(sol.sites["marginal_value"].tolist(), rel=1e-6)
     assert ppl == pytest.approx(sol.sites["marginal_people"].tolist(), rel=1e-6)
     # a one-year programme with that year's budget: the same plan, the same numbers

@@ -66,9 +66,9 @@ def case(dist, demand, area, cost=None):
     return inst, sites
 
 
-def plan(pol, inst, demand, sites, **kw):
+def plan(pol, inst, demand, sites, marginal=False, **kw):
     kw.setdefault("standard_mode", "off")
-    return EmbeddedFacilities(inst, pol, demand, sites, **kw).solve("highs", marginal=False)
+    return EmbeddedFacilities(inst, pol, demand, sites, **kw).solve("highs", marginal=marginal)
 
 
 def hosted(sol, site):
@@ -267,6 +267,26 @@ def test_needs_weights_move_a_site_toward_the_community_that_needs_it(tmp_path):
     assert half.chosen.tolist() == [1]
     assert half.services.set_index("service").loc["after_school", "units_needed"] == \
         pytest.approx(0.1 * (55.0 + 100.0))
+
+
+def test_marginal_values_carry_the_needs_weights():
+    """With needs, a site's marginal value is what the objective loses (each community's
+    weight counted): with one weight of 2 everywhere it is twice the value without
+    needs, the people lost the same; with the west weighted 2 and the east 1, dropping
+    the two sites loses 2 × and 1 × the people each serves."""
+    demand, inst, sites = _two_communities()
+    pol = policy(services=("after_school",))
+    base = plan(pol, inst, demand, sites, marginal=True)
+    assert base.chosen.tolist() == [0, 1]
+    for west, east in ((2.0, 2.0), (2.0, 1.0)):
+        weighted = demand.assign(needs_priority_after_school=[east, west])
+        sol = plan(pol, inst, weighted, sites, marginal=True)
+        assert sol.chosen.tolist() == [0, 1]
+        got = sol.sites.set_index("site")
+        ref = base.sites.set_index("site")
+        assert got["marginal_people"].tolist() == pytest.approx(ref["marginal_people"].tolist())
+        assert got["marginal_value"].tolist() == pytest.approx(
+            [east * ref.loc[0, "marginal_value"], west * ref.loc[1, "marginal_value"]])
 
 
 def test_needs_table_errors_name_the_fix(tmp_path):

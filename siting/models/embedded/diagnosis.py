@@ -12,6 +12,7 @@ from siting.config.scenario import DEFAULT_SOLVER
 from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.formulation import Formulation, build, solve_safe
+from siting.solvers import MatrixModel
 from siting.solvers import solve as solve_matrix
 
 # ---------------------------------------------------------------------------
@@ -193,25 +194,26 @@ def marginal_values(data: EmbeddedData, sites: list[int],
     return vals, people
 
 
-def marginal_lp(form: Formulation, sites: list[int], site_cols: dict, kept: np.ndarray,
-                people: list, solver: str = DEFAULT_SOLVER) -> tuple[list[float], list[float]]:
+def marginal_lp(fixed: MatrixModel, sites: list[int], site_cols: dict, people: list,
+                solver: str = DEFAULT_SOLVER) -> tuple[list[float], list[float]]:
     """What is lost when a chosen site is removed, on the model's own objective: one LP of
     the whole model per site, every other site keeping its decisions (open, services,
     complex, level, year) and floor areas, the flows (and payments) solved again.
 
-    Used for a programme, whose objective counts people-years; on a single-period model
-    it gives :func:`marginal_values` (a test checks they agree).
+    Used where :func:`marginal_values` does not apply: a programme (its objective counts
+    people-years) and residents' needs (weights per community). On a plain model the
+    two agree (a test checks it).
 
     Parameters
     ----------
-    form
-        The built model, after the plan's solve (:attr:`Formulation.x`).
+    fixed
+        The whole model with the plan's decisions and floor areas fixed
+        (:func:`~siting.models.embedded.heuristics.fixed_to`, :func:`held`).
     sites
         The chosen sites (rows).
     site_cols
-        Site → every column of it (decisions, areas, flows at it), set to 0 to remove it.
-    kept
-        Columns held at the plan's values (integer columns rounded).
+        Site → every column of it (decisions, areas, flows at it), set to 0 to remove it
+        (:func:`plan_columns`).
     people
         ``(column(s), people per unit)`` terms of people served (people-years).
     solver
@@ -222,23 +224,58 @@ def marginal_lp(form: Formulation, sites: list[int], site_cols: dict, kept: np.n
     tuple of (list of float, list of float)
         Per site, ``marginal_value`` in objective points and ``marginal_people``.
     """
+    lp = replace(fixed, integer=np.zeros(0, np.int64))
+
+    def served(off: list) -> tuple[float, float]:
+        lo, hi = lp.lower.copy(), lp.col_hi.copy()
+        lo[off] = hi[off] = 0.0
+        r = solve_matrix(replace(lp, col_lo=lo, col_hi=hi), solver, None, False, 0.0)
+        return r.objective, float(sum(np.sum(r.x[c] * v) for c, v in people))
+
+    v0, p0 = served([])
+    out = [served(list(site_cols.get(j, []))) for j in sites]
+    return [v0 - v for v, _ in out], [p0 - p for _, p in out]
+
+
+def held(form: Formulation, kept: np.ndarray) -> MatrixModel:
+    """The model with the columns ``kept`` held at the last solve's values (integer
+    columns rounded).
+
+    Parameters
+    ----------
+    form
+        The built model, after a solve (:attr:`Formulation.x`).
+    kept
+        Columns to hold (:func:`plan_columns`).
+
+    Returns
+    -------
+    MatrixModel
+    """
     assert form.x is not None
     base = form.problem.model()
     plan = form.x.copy()
     plan[base.integer] = np.round(plan[base.integer])
     lo, hi = base.lower.copy(), base.col_hi.copy()
     lo[kept] = hi[kept] = plan[kept]
-    lp = replace(base, integer=np.zeros(0, np.int64))
+    return replace(base, col_lo=lo, col_hi=hi)
 
-    def served(off: list) -> tuple[float, float]:
-        l2, h2 = lo.copy(), hi.copy()
-        l2[off] = h2[off] = 0.0
-        r = solve_matrix(replace(lp, col_lo=l2, col_hi=h2), solver, None, False, 0.0)
-        return r.objective, float(sum(np.sum(r.x[c] * v) for c, v in people))
 
-    v0, p0 = served([])
-    out = [served(list(site_cols.get(j, []))) for j in sites]
-    return [v0 - v for v, _ in out], [p0 - p for _, p in out]
+def flow_people(form: Formulation, data: EmbeddedData) -> list:
+    """``(flow columns, people per unit)`` terms of people served (capacity mode).
+
+    Parameters
+    ----------
+    form
+        The built model.
+    data
+        Its data.
+
+    Returns
+    -------
+    list
+    """
+    return [(c[c >= 0], 1.0 / float(data.rate[si])) for si, c in form.flows.items()]
 
 
 def plan_columns(form: Formulation, data: EmbeddedData, more: dict | None = None,

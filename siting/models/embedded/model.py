@@ -23,7 +23,12 @@ from siting.config.policy import Policy
 from siting.config.scenario import DEFAULT_SOLVER
 from siting.errors import InfeasibleError
 from siting.models.embedded.data import EmbeddedData, derive_data
-from siting.models.embedded.diagnosis import explain_infeasible, marginal_lp, plan_columns
+from siting.models.embedded.diagnosis import (
+    explain_infeasible,
+    held,
+    marginal_lp,
+    plan_columns,
+)
 from siting.models.embedded.formulation import Formulation, build, write_lp
 from siting.models.embedded.funding import (
     ProgrammeVars,
@@ -379,7 +384,7 @@ def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float |
         cols, kept = plan_columns(model.formulation, model.data, more, more_kept)
         people = [t for terms in pv.people.values() for t in terms]
         sol.sites["marginal_value"], sol.sites["marginal_people"] = marginal_lp(
-            model.formulation, sol.sites["site"].tolist(), cols, kept, people, solver)
+            held(model.formulation, kept), sol.sites["site"].tolist(), cols, people, solver)
         sol.summary["notes"].append(
             "marginal values of a programme are in its objective's units: priority-weighted "
             "people-years (marginal_value) and people-years served (marginal_people) lost "

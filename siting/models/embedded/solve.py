@@ -21,7 +21,10 @@ from siting.models.embedded.city import solve_city
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.diagnosis import (
     explain_infeasible,
+    flow_people,
+    marginal_lp,
     marginal_values,
+    plan_columns,
     requirements,
 )
 from siting.models.embedded.formulation import Formulation, solve_safe
@@ -107,7 +110,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
         # internal row numbers stay out of the outputs: the sites' stable ids are there
         sol.summary["groups"] = [{k: v for k, v in g.items() if k != "site_rows"}
                                  for g in groups]
-        return _finish(sol, data, values, marginal, t0)
+        return _finish(sol, data, form, values, marginal, solver, t0)
     greedy = False
     start: np.ndarray | None = None
     rg: SolverResult | None = None
@@ -193,14 +196,22 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
                                             mip_gap, r1.x)
         values = values if values2 is None else values2
     sol = build_solution(data, values, r1, stage2, notes)
-    return _finish(sol, data, values, marginal, t0)
+    return _finish(sol, data, form, values, marginal, solver, t0)
 
 
-def _finish(sol: EmbeddedSolution, data: EmbeddedData, values: dict, marginal: bool,
-            t0: float) -> EmbeddedSolution:
+def _finish(sol: EmbeddedSolution, data: EmbeddedData, form: Formulation, values: dict,
+            marginal: bool, solver: str, t0: float) -> EmbeddedSolution:
     """Marginal values (when asked) and the run time of a plan."""
     if marginal and len(sol.sites):
-        vals, people = marginal_values(data, sol.sites["site"].tolist(), plan_areas(data, values))
+        sites, area = sol.sites["site"].tolist(), plan_areas(data, values)
+        if data.needs is None or not data.capacity:
+            vals, people = marginal_values(data, sites, area)
+        else:  # needs weigh people per community: the LP of the model's own objective
+            plan = {(j, si): float(area[j, si]) for j, si in zip(*np.nonzero(area))
+                    if (j, si) in form.area}
+            cols = plan_columns(form, data)[0]
+            vals, people = marginal_lp(fixed_to(form, data, plan), sites, cols,
+                                       flow_people(form, data), solver)
         sol.sites["marginal_value"] = vals
         sol.sites["marginal_people"] = people
     sol.summary["runtime_s"] = time.perf_counter() - t0
