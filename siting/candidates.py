@@ -34,6 +34,9 @@
 ``existing``, ``existing_services``
     Facility already operating (kept open by the model) and its service keys,
     comma-separated (keys of the policy's ``[services]`` table).
+``level``
+    An existing facility's level in the policy's ``[hierarchy]`` (层级: key, Chinese or
+    English name), counted for ``required_in_reach``; None elsewhere.
 ``excluded_reason``
     Why the candidate is not offered to the optimiser (None when it is).
 ``source``
@@ -55,7 +58,7 @@ COLUMNS = (
     "site_id", "source_id", "name", "kind", "floor_area_m2", "usable_area_m2", "levels_estimated",
     "acquisition_mode", "cost", "annual_cost", *COST_PARTS, "cost_total", *RATE_COLUMNS,
     "ground_floor", "lift", "year_available",
-    "ownership", "existing", "existing_services", "excluded_reason", "source",
+    "ownership", "existing", "existing_services", "level", "excluded_reason", "source",
 )
 
 
@@ -101,7 +104,7 @@ def candidate_frame(out: pd.DataFrame, geoms, crs, policy: dict) -> gpd.GeoDataF
     out = out.reset_index(drop=True)
     defaults = {"name": None, "ground_floor": np.nan, "lift": np.nan, "year_available": np.nan,
                 "ownership": None, "existing": False, "existing_services": None,
-                "excluded_reason": None, "levels_estimated": False}
+                "level": None, "excluded_reason": None, "levels_estimated": False}
     for col, value in defaults.items():
         if col not in out:
             out[col] = value

@@ -54,6 +54,7 @@ _HEADER_ALIASES = {
     "existing": ("existing", "现有", "是否现有", "已建"),
     "existing_services": ("services", "service", "existing_services", "服务", "服务内容",
                           "现有服务"),
+    "level": ("level", "层级", "设施层级", "级别"),
 }
 
 
@@ -197,6 +198,7 @@ def read_inventory(
         "year_available": read_numbers(col("year_available"), "year_available", where),
         "ownership": [str(v) if given(v) else None for v in col("ownership")],
         "existing": is_existing.to_numpy(), "existing_services": services,
+        "level": [str(v).strip() if given(v) else None for v in col("level")],
         "source": np.where(is_existing, "existing", "inventory"),
     })
     frame = candidate_frame(out, gpd.points_from_xy(lon, lat), "EPSG:4326", policy)

@@ -169,6 +169,35 @@ def test_a_community_requirement_names_a_level():
     assert any("required_in_reach compound" in n and "西" in n for n in small.summary["notes"])
 
 
+def test_an_existing_facility_of_the_required_level_counts():
+    """An existing compound point (层级 given by its Chinese name) within the west's reach
+    meets the west's requirement: the plan no longer opens the site by the west. A level
+    on a candidate, an unknown level, or levels with the hierarchy off are refused."""
+    demand = pd.DataFrame({"population": [3000.0, 3000.0], "age_60_plus": [0.0, 0.0],
+                           "age_6_14": [100.0, 0.0], "community_id": ["东", "西"]})
+    inst, sites = case([[100.0, 400.0, 900.0], [900.0, 100.0, 100.0]], demand,
+                       [300.0, 300.0, 80.0], cost=[1e5, 2e5, 0.0])
+    sites["existing"] = [False, False, True]
+    sites["existing_services"] = [None, None, "after_school"]
+    point = {"compound": {"name_zh": "小区级服务点", "name_en": "compound point",
+                          "min_m2": 50.0, "max_m2": 200.0, "services": []}}
+    need = {"enabled": True, "levels": point, "required_in_reach": ["compound"]}
+    pol = policy(("after_school",), hierarchy=need)
+    assert plan(pol, inst, demand, sites).chosen.tolist() == [0, 1, 2]  # no level given
+    sites["level"] = [None, None, "小区级服务点"]
+    sol = plan(pol, inst, demand, sites, marginal=True)
+    assert sol.chosen.tolist() == [0, 2]  # 2: the existing point
+    assert not any("required_in_reach" in n for n in sol.summary["notes"])
+    assert np.isfinite(sol.sites["marginal_value"]).all()
+    for level, fix, over in (("compound", "for existing facilities", None),
+                             ("街道中心", "not an enabled level", None),
+                             ("compound", "hierarchy", {"enabled": False})):
+        bad = sites.assign(level=[level if fix.startswith("for") else None, None,
+                                  None if fix.startswith("for") else level])
+        with pytest.raises(SitingError, match=fix):
+            plan(policy(("after_school",), hierarchy=over or need), inst, demand, bad)
+
+
 def test_levels_with_the_same_services_are_one_choice():
     """The packaged street centre and community complex host every service and their
     ranges overlap: one choice of 200–5000 m²; a requirement naming one keeps it apart."""

@@ -329,6 +329,11 @@ def test_inventory_defaults_for_missing_optional_fields(tmp_path):
     assert np.allclose(inv["usable_area_m2"], [800 * d["usable_ratio"], 400 * d["usable_ratio"]])
     assert inv["ground_floor"].isna().all() and inv["year_available"].isna().all()
     assert (inv["cost_total"] > 0).all()
+    assert inv["level"].isna().all()
+    # 层级: an existing facility's level, as written (the model checks it against the policy)
+    path.write_text("经度,纬度,建筑面积,现有,服务,层级\n118.78,32.04,800,是,meal_assist,社区级 \n",
+                    "utf-8")
+    assert read_inventory(path)["level"].tolist() == ["社区级"]
 
 
 def test_inventory_and_population_tables_share_one_reader(tmp_path):

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from siting.config.scenario import DEFAULT_SOLVER
-from siting.errors import SitingError
+from siting.errors import InfeasibleError, SitingError
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.formulation import Formulation, build, solve_safe
 from siting.solvers import MatrixModel
@@ -201,8 +201,9 @@ def marginal_lp(fixed: MatrixModel, sites: list[int], site_cols: dict, people: l
     complex, level, year) and floor areas, the flows (and payments) solved again.
 
     Used where :func:`marginal_values` does not apply: a programme (its objective counts
-    people-years) and residents' needs (weights per community). On a plain model the
-    two agree (a test checks it).
+    people-years), residents' needs (weights per community), levels (a level's walking
+    reach), shared rooms and the subsidy cap. On a plain model the two agree (a test
+    checks it).
 
     Parameters
     ----------
@@ -222,14 +223,25 @@ def marginal_lp(fixed: MatrixModel, sites: list[int], site_cols: dict, people: l
     Returns
     -------
     tuple of (list of float, list of float)
-        Per site, ``marginal_value`` in objective points and ``marginal_people``.
+        Per site, ``marginal_value`` in objective points and ``marginal_people`` (NaN
+        where the plan without the site breaks a hard rule on the flows, e.g. the area
+        standard in ``hard`` mode).
     """
     lp = replace(fixed, integer=np.zeros(0, np.int64))
+    magnitude = abs(lp.A)
 
     def served(off: list) -> tuple[float, float]:
         lo, hi = lp.lower.copy(), lp.col_hi.copy()
         lo[off] = hi[off] = 0.0
-        r = solve_matrix(replace(lp, col_lo=lo, col_hi=hi), solver, None, False, 0.0)
+        # rows on held columns only (a level required in reach, the complex rule) are the
+        # plan's, not the flows': dropped, so removing a site changes only what it serves
+        live = magnitude @ (lo < hi).astype(float) > 0
+        model = replace(lp, col_lo=lo, col_hi=hi, row_lo=np.where(live, lp.row_lo, -np.inf),
+                        row_hi=np.where(live, lp.row_hi, np.inf))
+        try:
+            r = solve_matrix(model, solver, None, False, 0.0)
+        except InfeasibleError:  # a hard requirement (e.g. the area standard) fails
+            return float("nan"), float("nan")
         return r.objective, float(sum(np.sum(r.x[c] * v) for c, v in people))
 
     v0, p0 = served([])

@@ -98,8 +98,8 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
 
     The table gets ``usable_area_m2``, ``cost``, ``annual_cost``,
     ``one_off_per_m2_used``, ``annual_per_m2_used``, ``acquisition_mode``, ``existing``,
-    ``existing_services`` (list), ``complex`` (declared), ``ground_floor``, ``lift`` and
-    ``kind``. ``one_off_per_m2_used`` and ``annual_per_m2_used`` are charged per m² the
+    ``existing_services`` (list), ``complex`` (declared), ``ground_floor``, ``lift``,
+    ``kind`` and ``level`` (an existing facility's ``[hierarchy]`` level key, else None). ``one_off_per_m2_used`` and ``annual_per_m2_used`` are charged per m² the
     plan uses at a site (a lease or renovation), ``cost`` (CNY once) and ``annual_cost``
     (CNY per year) per site opened — except where that component has a rate per m²
     used: there they are the usable-area price of :func:`siting.costs.price` and are not
@@ -172,8 +172,42 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
         warnings.warn(f"existing facilities offer {unknown}, which are not services of the "
                       f"policy ({', '.join(policy.services)}); they are not counted", stacklevel=3)
     out["existing_services"] = [[s for s in svc if s in policy.services] for svc in services]
+    out["level"] = _existing_levels(sites, out["existing"].to_numpy(bool), policy)
     for s in policy.active_services:
         col = f"area_m2_{s}"
         if col in sites:
             out[col] = pd.to_numeric(sites[col], errors="coerce").fillna(0).to_numpy(float)
     return out, notes
+
+
+def _existing_levels(sites: pd.DataFrame, existing: np.ndarray, policy: Policy) -> list:
+    """Each site's level key from a ``level`` column (key, Chinese or English name of an
+    enabled ``[hierarchy]`` level): existing facilities only; None where blank."""
+    raw = sites["level"] if "level" in sites else pd.Series([None] * len(sites))
+    given = raw.notna() & raw.astype(str).str.strip().ne("")
+    if not given.any():
+        return [None] * len(sites)
+    h = policy.hierarchy
+    names = {n.strip().lower(): k for k, lv in h.active.items()
+             for n in (k, lv.name_zh, lv.name_en)}
+    choices = ", ".join(f"{k} / {lv.name_zh}" for k, lv in h.active.items())
+    out: list = []
+    for i, (v, has) in enumerate(zip(raw, given)):
+        if not has:
+            out.append(None)
+            continue
+        where = f"site {_site_label(sites, i)}: level {str(v)!r}"
+        if not existing[i]:
+            raise SitingError(f"{where} is given for a candidate; the model chooses each new "
+                              "site's level — give levels (层级) for existing facilities (现有) "
+                              "only")
+        if not h.enabled:
+            raise SitingError(f"{where}: levels of existing facilities count for the policy's "
+                              "[hierarchy], which is off; set [policy.hierarchy] enabled = true "
+                              "or drop the level column")
+        key = names.get(str(v).strip().lower())
+        if key is None:
+            raise SitingError(f"{where} is not an enabled level of the policy ({choices}); "
+                              "give one of them")
+        out.append(key)
+    return out

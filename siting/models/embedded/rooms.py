@@ -48,9 +48,10 @@ overlapping ranges that no requirement names are one choice (:func:`level_groups
 (``level_reach_{c}_{k}``) for each community with households, where some candidate in
 :math:`R(c)` can take level :math:`k`; the others are named in a note (:func:`room_notes`).
 
-The marginal value of a chosen site (``marginal_value``) is computed without shared
-rooms, levels or the subsidy cap (a known limit). Existing sites take no level (and
-count for no requirement).
+The marginal value of a chosen site (``marginal_value``) keeps the others' levels and
+shared rooms (:func:`~siting.models.embedded.diagnosis.marginal_lp`). An existing
+facility takes the level its table gives (``level``, 层级; none without): a community
+with one of a required level within its reach needs no new one.
 
 **A level's walking reach** (``walk_minutes``, e.g. the 15/10/5-minute life circles of
 GB 50180-2018 for centre, complex and point): at speed :math:`v_s` of service
@@ -124,6 +125,11 @@ class Rooms:
             A new site.
         """
         return [(v, -1.0) for (jj, _p), v in self.shared.items() if jj == j]
+
+    @property
+    def active(self) -> bool:
+        """Shared rooms, levels or the subsidy cap are in the model."""
+        return bool(self.shared or self.level or self.subsidy)
 
     def values(self, x: np.ndarray) -> dict:
         """``shared``: ``(j, p) → m²``; ``level``: ``j → level choice`` of the open sites
@@ -267,11 +273,24 @@ def add_rooms(data: EmbeddedData, prob: ModelBuilder, y: dict, x: dict, a: dict)
     return out
 
 
-def _reach_rows(data: EmbeddedData, prob: ModelBuilder, out: Rooms) -> None:
-    """Each community a site of each required level within its reach (where one can be)."""
+def _existing_level(data: EmbeddedData) -> set:
+    """``(community, level key)`` pairs an existing facility of that level within the
+    community's reach already gives."""
+    level = data.sites["level"] if "level" in data.sites else [None] * len(data.area)
     cs, js = data.standard_reach
+    return {(int(c), level[int(j)]) for c, j in zip(cs, js)
+            if data.existing[j] and level[int(j)] is not None}
+
+
+def _reach_rows(data: EmbeddedData, prob: ModelBuilder, out: Rooms) -> None:
+    """Each community a site of each required level within its reach (where one can be
+    and no existing facility of that level is)."""
+    cs, js = data.standard_reach
+    have = _existing_level(data)
     for k in data.policy.hierarchy.required_in_reach:
         for c in range(len(data.community_ids)):
+            if (c, k) in have:
+                continue
             vs = [out.level[j, k] for j in js[cs == c].tolist() if (j, k) in out.level]
             if vs and data.households[c] > 0:
                 prob.add_row([(v, 1.0) for v in vs], ">=", 1, f"level_reach_{c}_{k}")
@@ -294,11 +313,12 @@ def room_notes(data: EmbeddedData) -> list[str]:
         return []
     cs, js = data.standard_reach
     new = set(data.new_sites)
+    have = _existing_level(data)
     out = []
     for k in h.required_in_reach:
         lv = h.levels[k]
         none = [data.community_names[c] for c in range(len(data.community_ids))
-                if data.households[c] > 0 and not any(
+                if data.households[c] > 0 and (c, k) not in have and not any(
                     j in new and lv.min_m2 <= data.site_cap[j] + 1e-9
                     for j in js[cs == c].tolist())]
         if none:

@@ -37,6 +37,7 @@ from siting.models.embedded.tables import (
 )
 from siting.solvers import MatrixModel, Progress, SolverResult
 from siting.solvers.base import within
+from siting.solvers.builder import with_bounds
 
 # With a time limit, max_served keeps this share of it for its least-cost stage, and
 # each stage gets at least _MIN_STAGE_S seconds (or the whole limit if shorter).
@@ -204,14 +205,19 @@ def _finish(sol: EmbeddedSolution, data: EmbeddedData, form: Formulation, values
     """Marginal values (when asked) and the run time of a plan."""
     if marginal and len(sol.sites):
         sites, area = sol.sites["site"].tolist(), plan_areas(data, values)
-        if data.needs is None or not data.capacity:
+        rooms = form.rooms is not None and form.rooms.active
+        if not data.capacity or (data.needs is None and not rooms):
             vals, people = marginal_values(data, sites, area)
-        else:  # needs weigh people per community: the LP of the model's own objective
+        else:  # needs, levels, shared rooms, subsidy cap: the LP of the model's objective
             plan = {(j, si): float(area[j, si]) for j, si in zip(*np.nonzero(area))
                     if (j, si) in form.area}
+            fixed = fixed_to(form, data, plan)
+            held = {v: float(values["complex"].get(j, False)) for j, v in form.complex.items()}
+            for (j, key), v in ({} if form.rooms is None else form.rooms.level).items():
+                held[v] = float(values.get("level", {}).get(j) == key)  # the plan's level
             cols = plan_columns(form, data)[0]
-            vals, people = marginal_lp(fixed_to(form, data, plan), sites, cols,
-                                       flow_people(form, data), solver)
+            vals, people = marginal_lp(with_bounds(fixed, {v: (b, b) for v, b in held.items()}),
+                                       sites, cols, flow_people(form, data), solver)
         sol.sites["marginal_value"] = vals
         sol.sites["marginal_people"] = people
     sol.summary["runtime_s"] = time.perf_counter() - t0
