@@ -518,6 +518,8 @@ def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
     assert f"{s['programme_money']:,.0f}" in text and "2025–2027" in text
     assert text in html and text in run_lines(s, out, "zh")  # the PDF: output_check
     assert "未设预算" not in html
+    # 地方财政 lists 运营: running costs are not charged to sources yet, and the run says so
+    assert any("地方财政 may pay 运营/operations" in n for n in s["notes"])
     sites = result.chosen_sites
     assert "year_open" in sites and sites.loc[~sites["existing"], "year_open"].notna().all()
     # the project (同步配建) is a candidate from its delivery year, and its people count

@@ -376,6 +376,14 @@ def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float |
         raise InfeasibleError(why) from exc
     note = settle(model.data, model.formulation, pv, sol.sites, solver, time_limit)
     sol.summary["notes"] += [note] if note else []
+    ops = [s.name for s in model.data.programme.programme.sources
+           if "operations" in s.cost_types]
+    if ops:  # said, not silently dropped: running costs have no cost items yet
+        sol.summary["notes"].append(
+            f"funding: {', '.join(ops)} may pay 运营/operations, but running costs are not "
+            "charged to the programme's sources yet (they are reported per site, and "
+            "[policy.operations] subsidy_cap_per_year caps the yearly subsidy); the funding "
+            "sheet has no operations spending")
     year, sheets = programme_tables(model.data, model.formulation, pv, sol.sites)
     sol.sheets.update(sheets)
     sol.sites["year_open"] = year.to_numpy()
