@@ -31,7 +31,7 @@ from siting.models.embedded.programme import (
     service_words,
 )
 from siting.models.instance import Instance
-from siting.report.i18n import budget_text
+from siting.report.i18n import budget_text, note_text
 
 ALL = ["infant_care", "elderly_care", "meal_assist", "after_school", "health_station",
        "housekeeping", "culture_station"]
@@ -520,6 +520,8 @@ def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
     assert "未设预算" not in html
     # 地方财政 lists 运营: running costs are not charged to sources yet, and the run says so
     assert any("地方财政 may pay 运营/operations" in n for n in s["notes"])
+    for n in s["notes"]:  # the Chinese map and PDF say each of the run's notes in Chinese
+        assert note_text(n, "zh") != n, n
     sites = result.chosen_sites
     assert "year_open" in sites and sites.loc[~sites["existing"], "year_open"].notna().all()
     # the project (同步配建) is a candidate from its delivery year, and its people count

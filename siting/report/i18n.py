@@ -452,6 +452,12 @@ _NOTES_ZH: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"^the solver found no plan within the ([\d.]+) s time limit: .*$"),
      "求解器在 {0} 秒时限内未找到方案：此为贪心方案（按每元价值选择场所与综合设施，"
      "服务分配精确求解），无已知界；请放宽时限"),
+    (re.compile(r"^funding: (.+) may pay 运营/operations, but running costs are not charged .*$"),
+     "资金：{0} 可支付运营费用，但运营费用尚未计入项目资金来源（按场所单列于结果表，"
+     "[policy.operations] subsidy_cap_per_year 限制每年运营补贴）；资金安排表不含运营支出"),
+    (re.compile(r"^marginal values of a programme are in its objective's units: .*$"),
+     "项目的边际价值以目标的单位计：去掉该场所（其他场所的开设年份与面积不变）后减少的"
+     "按优先级加权的人·年（marginal_value）与获服务人·年（marginal_people）"),
 )
 
 

@@ -146,7 +146,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
             try:
                 r1 = _solve_greedy(data, form, prob, solver, time_limit)
                 notes.append(
-                    f"the solver found no plan {within(time_limit)}: this is "
+                    f"the solver found no plan within the {time_limit:.1f} s time limit: this is "
                     "a greedy plan (sites and complexes by value per CNY) with its "
                     "assignment solved exactly; no bound is known. Raise the time limit")
                 greedy = True
