@@ -256,7 +256,8 @@ def _row_districts(M: sp.csr_array, label: np.ndarray
 
 
 def pair_prices(whole: MatrixModel, label: np.ndarray, keep: np.ndarray, b_row: int,
-                mapper: Callable | None = None, limit: float | None = None) -> np.ndarray:
+                mapper: Callable | None = None, limit: float | None = None,
+                rows: tuple | None = None) -> np.ndarray:
     """Prices of the seam rows from the LP relaxations of the districts they join.
 
     For each set of districts that a seam row joins (mostly a pair of neighbours), the
@@ -280,13 +281,15 @@ def pair_prices(whole: MatrixModel, label: np.ndarray, keep: np.ndarray, b_row: 
         ``map``-like callable running the LPs.
     limit
         Seconds for each LP.
+    rows
+        :func:`seam_rows` of these arguments, when already known.
 
     Returns
     -------
     numpy.ndarray
         A price per row of ``whole`` (HiGHS's dual sign; 0 off the seams).
     """
-    seam, lo, hi = seam_rows(whole, label, keep)
+    seam, lo, hi = seam_rows(whole, label, keep) if rows is None else rows
     prices = np.zeros(whole.shape[0])
     # the districts of each seam row
     row, dist, _, _ = _row_districts(whole.A[seam], label)
@@ -332,7 +335,8 @@ def _lp_task(task: tuple) -> tuple[float, np.ndarray] | None:
 
 
 def relax_seams(whole: MatrixModel, label: np.ndarray, keep: np.ndarray,
-                duals: np.ndarray) -> tuple[MatrixModel, np.ndarray]:
+                duals: np.ndarray, seam: np.ndarray | None = None
+                ) -> tuple[MatrixModel, np.ndarray]:
     """The model with its seam rows relaxed at prices from ``duals`` (see the module
     docstring): the objective and constant carry the prices, each seam row keeps its
     implied restriction per district where it has one.
@@ -349,6 +353,8 @@ def relax_seams(whole: MatrixModel, label: np.ndarray, keep: np.ndarray,
     duals
         A price per row (HiGHS's dual sign: > 0 where a maximum rises with the row's
         upper bound): the city LP's duals, :func:`pair_prices`, or any others.
+    seam
+        The seam rows (:func:`seam_rows`), when already known.
 
     Returns
     -------
@@ -357,7 +363,7 @@ def relax_seams(whole: MatrixModel, label: np.ndarray, keep: np.ndarray,
         replaced) and the seam rows' indices in ``whole``.
     """
     A = whole.A
-    seam = seam_rows(whole, label, keep)[0]
+    seam = seam_rows(whole, label, keep)[0] if seam is None else seam
     if not len(seam):
         return whole, seam
     up, low = whole.row_hi[seam], whole.row_lo[seam]
@@ -436,9 +442,10 @@ def solve_seams(data: EmbeddedData, form: Formulation, solver: str = "highs",
     keep = np.setdiff1d(np.arange(whole.shape[0]), [r for r in (b_row, m_row) if r is not None])
     label = column_districts(form, data, part, whole.A[keep])
     n_pairs = max(int(part.max()), 1)
+    rows = seam_rows(whole, label, keep)
     prices = pair_prices(whole, label, keep, b_row, mapper,
-                         _share(deadline, 0.25 * min(1.0, workers / n_pairs)))
-    relaxed, seam = relax_seams(whole, label, keep, prices)
+                         _share(deadline, 0.25 * min(1.0, workers / n_pairs)), rows)
+    relaxed, seam = relax_seams(whole, label, keep, prices, rows[0])
     others = np.setdiff1d(np.arange(whole.shape[0]), seam)
     at = [None if r is None else int(np.searchsorted(others, r)) for r in (b_row, m_row)]
     parts = split(form, relaxed, (at[0], at[1]))
