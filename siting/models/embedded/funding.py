@@ -56,8 +56,9 @@ type (:math:`K_\sigma`), its service (or has no service list), the site passes i
 condition and it has an amount in the year paid. The slacks :math:`u_\kappa` (unfunded)
 and :math:`e_{\sigma\tau}` (short) are fixed at 0; :func:`explain_shortfall` frees them
 and minimises their sum to name the sources that run short when no plan exists.
-:func:`fit_greedy` scales the money a greedy start plans with until the programme can
-schedule and pay its plan (the solve then starts HiGHS from it).
+:func:`fit_greedy` scales the money a greedy plan plans with until the programme can
+schedule and pay it (the fallback when the solver finds no better plan; HiGHS is not
+started from it: on the Nanjing example it found better plans without).
 """
 
 from __future__ import annotations
@@ -325,7 +326,7 @@ _GREEDY_S = 2.0  # seconds per attempt
 def fit_greedy(data: EmbeddedData, form: Formulation, solver: str,
                seconds: float = 10.0) -> EmbeddedData:
     """The data with the largest share of the programme's money whose greedy plan can be
-    scheduled and paid, so the solve's greedy start is a plan (caps, eligibility and
+    scheduled and paid, so the solve's greedy fallback is a plan (caps, eligibility and
     yearly amounts make the money a greedy plan may count on smaller than the sum).
 
     Shares are tried from the smallest up; each attempt fixes the greedy plan's sites and

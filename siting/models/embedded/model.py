@@ -357,8 +357,8 @@ def _cols(table: pd.DataFrame | None, *names: str) -> dict:
 
 def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float | None,
                      run: Callable, marginal: bool) -> EmbeddedSolution:
-    """Solve a programme: from a greedy start it can pay for, the short source named when
-    infeasible, then the opening years, payments, the programme's sheets and (when
+    """Solve a programme (with a greedy fallback it can pay for), the short source named
+    when infeasible, then the opening years, payments, the programme's sheets and (when
     asked) the sites' marginal values in people-years."""
     pv = model.programme_vars
     assert pv is not None
