@@ -71,6 +71,7 @@ import pandas as pd
 
 from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
+from siting.models.embedded.diagnosis import flow_people
 from siting.models.embedded.formulation import Formulation, solve_safe
 from siting.models.embedded.programme import ProgrammeData
 from siting.solvers.builder import ModelBuilder
@@ -185,8 +186,7 @@ def add_programme(data: EmbeddedData, form: Formulation) -> ProgrammeVars:
     for tau in range(K - 1):
         _year_flows(data, form, pv, tau)
     # the last year is served by the model's own flows
-    pv.people[K - 1] = [(cols[cols >= 0], float(1.0 / data.rate[si]))
-                        for si, cols in form.flows.items()]
+    pv.people[K - 1] = flow_people(form, data)
     _cost_items(data, form, pv)
     _money_rows(data, prob, pv)
     terms = [t for tau in range(K - 1) for t in pv.served[tau]]
