@@ -187,6 +187,7 @@ def test_an_existing_facility_of_the_required_level_counts():
     sites["level"] = [None, None, "小区级服务点"]
     sol = plan(pol, inst, demand, sites, marginal=True)
     assert sol.chosen.tolist() == [0, 2]  # 2: the existing point
+    assert sol.sites.set_index("site").loc[2, "level_name"] == "小区级服务点"  # in the tables
     assert not any("required_in_reach" in n for n in sol.summary["notes"])
     assert np.isfinite(sol.sites["marginal_value"]).all()
     for level, fix, over in (("compound", "for existing facilities", None),
