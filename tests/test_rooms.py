@@ -317,6 +317,15 @@ def test_marginal_values_carry_the_needs_weights():
         assert got["marginal_people"].tolist() == pytest.approx(ref["marginal_people"].tolist())
         assert got["marginal_value"].tolist() == pytest.approx(
             [east * ref.loc[0, "marginal_value"], west * ref.loc[1, "marginal_value"]])
+    # coverage mode (people within reach, no capacities): the same weighing
+    base = plan(pol, inst, demand, sites, marginal=True, capacity=False)
+    sol = plan(pol, inst, demand.assign(needs_priority_after_school=[1.0, 2.0]), sites,
+               marginal=True, capacity=False)
+    assert base.chosen.tolist() == sol.chosen.tolist() == [0, 1]
+    ref, got = base.sites.set_index("site"), sol.sites.set_index("site")
+    assert got["marginal_value"].tolist() == pytest.approx(
+        [ref.loc[0, "marginal_value"], 2 * ref.loc[1, "marginal_value"]])
+    assert got["marginal_people"].tolist() == pytest.approx(ref["marginal_people"].tolist())
 
 
 def test_needs_table_errors_name_the_fix(tmp_path):

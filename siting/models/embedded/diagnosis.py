@@ -344,6 +344,11 @@ def _evaluate(data: EmbeddedData, area: np.ndarray, closed: int | None = None):
             covered = np.zeros(data.instance.n_demand, bool)
             covered[pi[cap]] = True
             p = float(data.people[covered, si].sum())
+            if data.needs is not None:  # residents' needs weigh each point's people
+                weighted += data.weight[si] * float(
+                    (data.people[covered, si] * data.needs[covered, si]).sum())
+                people += p
+                continue
         weighted += data.weight[si] * p
         people += p
     short = 0.0
