@@ -44,6 +44,9 @@ from siting.solvers.builder import with_bounds
 _STAGE2_SHARE = 0.15
 _MIN_STAGE_S = 1.0
 _NAN = float("nan")
+# HiGHS starts a programme from the greedy plan too (off: it found better plans without;
+# scripts/programme_nanjing.py --greedy-start compares the two)
+_START_PROGRAMMES = False
 
 
 def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
@@ -118,7 +121,7 @@ def solve(data: EmbeddedData, form: Formulation, solver: str = DEFAULT_SOLVER,
     rg_values: dict = {}
     overhead = 0.0  # seconds a solver call spends outside the solver's own clock
     staged = data.objective == "max_served" and bool(form.open_site)
-    if solver.lower() == "highs" and staged and data.programme is None:
+    if solver.lower() == "highs" and staged and (data.programme is None or _START_PROGRAMMES):
         # HiGHS starts from the greedy plan (complete: binaries, areas, flows), which
         # lets it fix many sites by reduced cost early; CBC is given no start, nor is
         # a programme (on the Nanjing example HiGHS found 187,517 people-years in 8 s
