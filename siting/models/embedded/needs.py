@@ -18,8 +18,9 @@ With weight :math:`k_{cs}` of community :math:`c` and service :math:`s`:
   (stated demand above or below the standard rate); people served are still
   units ÷ :math:`r_s`, so with :math:`k > 1` they can exceed the group's people.
 
-The marginal value of a chosen site (``marginal_value``) is still counted at the
-services' own priorities, without the needs factors (a known limit).
+The marginal value of a chosen site (``marginal_value``) counts the needs factors: in
+capacity mode through the model's own LP
+(:func:`~siting.models.embedded.diagnosis.marginal_lp`), in coverage mode per point.
 
 The model reads the weights from demand columns ``needs_priority_<s>`` /
 ``needs_demand_<s>`` (:func:`with_needs`), so a caller of
