@@ -286,16 +286,15 @@ def run_lines(s: dict, path: Path, lang: str) -> str:
     served = ("，" if zh else ", ").join(
         f"{value_label(k, lang) if zh else k} {v:,.0f} {unit[k]}"
         for k, v in s["served_by_service"].items())
+    budget = budget_text(s, lang)  # the budget, a programme's money, or "no budget"
+    if s["budget"] is not None:
+        budget = f"{'预算' if zh else 'budget'} {budget}"
     if zh:
-        budget = budget_text(s, lang)
-        budget = budget if s["budget"] is None else f"预算 {budget}"
         return text + (
             f"\n嵌入式方案：费用 {s['cost_total']:,.0f} 元（{budget}）；获服务：{served}\n"
             f"面积标准 {s['standard_m2_per_100_households']:g} m²/百户：{s['communities_total']}"
             f" 个社区中 {s['communities_meeting_standard']} 个达标（tables/communities.csv；"
             f"report.xlsx 社区达标表）")
-    budget = budget_text(s, lang)
-    budget = budget if s["budget"] is None else f"budget {budget}"
     return text + (
         f"\nembedded plan: cost {s['cost_total']:,.0f} CNY ({budget}); served: {served}\n"
         f"standard {s['standard_m2_per_100_households']:g} m²/100 households met in "

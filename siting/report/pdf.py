@@ -202,7 +202,7 @@ def headline(summary: dict, lang: str) -> list[tuple[str, str]]:
              f"{_num(s.get('n_sites_chosen'))} / {_num(s.get('n_candidate_sites'))}")]
     if s.get("model") == "embedded" or s.get("cost_total") is not None:
         rows.append((label("pdf_cost_budget", lang), f"{_num(s.get('cost_total'))} / "
-                     + i18n.budget_text({"budget": None, **s}, lang, unit=False)))
+                     + i18n.budget_text(s, lang, unit=False)))
     if s.get("communities_total") is not None:
         rows.append((label("pdf_communities_std", lang),
                      f"{_num(s.get('communities_meeting_standard'))} / "

@@ -99,7 +99,8 @@ def prepare_sites(sites: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, li
     The table gets ``usable_area_m2``, ``cost``, ``annual_cost``,
     ``one_off_per_m2_used``, ``annual_per_m2_used``, ``acquisition_mode``, ``existing``,
     ``existing_services`` (list), ``complex`` (declared), ``ground_floor``, ``lift``,
-    ``kind`` and ``level`` (an existing facility's ``[hierarchy]`` level key, else None). ``one_off_per_m2_used`` and ``annual_per_m2_used`` are charged per m² the
+    ``kind`` and ``level`` (an existing facility's ``[hierarchy]`` level key, else None).
+    ``one_off_per_m2_used`` and ``annual_per_m2_used`` are charged per m² the
     plan uses at a site (a lease or renovation), ``cost`` (CNY once) and ``annual_cost``
     (CNY per year) per site opened — except where that component has a rate per m²
     used: there they are the usable-area price of :func:`siting.costs.price` and are not

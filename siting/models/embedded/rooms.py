@@ -276,7 +276,7 @@ def add_rooms(data: EmbeddedData, prob: ModelBuilder, y: dict, x: dict, a: dict)
 def _existing_level(data: EmbeddedData) -> set:
     """``(community, level key)`` pairs an existing facility of that level within the
     community's reach already gives."""
-    level = data.sites["level"] if "level" in data.sites else [None] * len(data.area)
+    level = data.sites["level"]
     cs, js = data.standard_reach
     return {(int(c), level[int(j)]) for c, j in zip(cs, js)
             if data.existing[j] and level[int(j)] is not None}
@@ -508,9 +508,9 @@ def room_tables(data: EmbeddedData, values: dict, sites: pd.DataFrame) -> dict:
         group = values.get("level", {})
         m2 = dict(zip(js, sites["area_m2"])) if len(sites) else {}
         level = {j: _level_of(data, g, m2[j]) for j, g in group.items() if j in m2}
-        if "level" in data.sites:  # existing facilities: the level their table gives
-            level.update({j: data.sites["level"][j] for j in js
-                          if data.existing[j] and data.sites["level"][j] is not None})
+        # existing facilities: the level their table gives
+        level.update({j: data.sites["level"][j] for j in js
+                      if data.existing[j] and data.sites["level"][j] is not None})
         sites["level"] = [level.get(j, "") for j in js]
         sites["level_name"] = [pol.hierarchy.levels[level[j]].name_zh if j in level else ""
                                for j in js]
