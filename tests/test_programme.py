@@ -25,6 +25,7 @@ from siting.errors import InfeasibleError, SitingError
 from siting.models.embedded import EmbeddedFacilities
 from siting.models.embedded.programme import (
     COST_TYPES,
+    DEFAULT_TYPES,
     Programme,
     Source,
     read_programme,
@@ -62,7 +63,7 @@ def case(dist, old, sites, from_year=None):
     return inst, demand, pd.DataFrame(sites)
 
 
-def source(name, types=COST_TYPES, cap=None, cond=None, services=None):
+def source(name, types=DEFAULT_TYPES, cap=None, cond=None, services=None):
     return Source(name, None if services is None else frozenset(services), frozenset(types),
                   cap, cond)
 
@@ -198,6 +199,55 @@ def test_year_budget_delays_openings(policy):
     assert not any(rich.sheets["annual_summary"]["binds"])
 
 
+def test_running_costs_are_charged_when_a_source_pays_operations():
+    """One meal-assistance site of 100 m² for 1,000 people aged 60+ (50 places): a year
+    costs 300/m² + 3,000/place (÷ 2 m²) = 1,800 CNY per m²; fees 2,400 and a subsidy of 500
+    per place served. At full use the city pays 500 × 50 + (180,000 − 2,900 × 50) = 60,000
+    CNY a year, which only a source listing 运营 may pay."""
+    over = {"services": {s: {"enabled": s == "meal_assist"} for s in ALL},
+            "operations": {"services": {"meal_assist": {
+                "cost_per_m2_year": 300.0, "cost_per_unit_year": 3000.0,
+                "fee_per_unit_year": 2400.0, "subsidy_per_unit_year": 500.0}}}}
+    over["services"]["meal_assist"].update({"walk_m": WALK, "walk_min": None})
+    pol = load_policy(overrides=over)
+    inst, demand, sites = case([[100.0]], [1000.0], {
+        "site_id": ["A"], "usable_area_m2": [100.0], "cost": [1e5]})
+    capital = source("capital", ("construction", "fit_out"))
+    money = {(0, y): 1e7 for y in YEARS}
+
+    def run(ops_amounts, types=COST_TYPES):
+        srcs = (capital, source("city", types))
+        return plan(pol, inst, demand, sites,
+                    programme(srcs, money | {(1, y): a for y, a in zip(YEARS, ops_amounts)}))
+
+    # not charged: no source lists 运营 (the running costs are still reported per site)
+    free = run([0.0, 0.0, 0.0], DEFAULT_TYPES)
+    assert opened(free) == {"A": 2025}
+    assert free.sheets["annual_summary"]["spent_operations"].tolist() == [0.0] * 3
+    assert not any("running costs" in n for n in free.summary["notes"])
+    # charged and paid in full: 60,000 a year (to the solver's tolerance, 1e-7 of a row),
+    # by the source listing 运营 only
+    full = run([1e6] * 3)
+    summ, fund = full.sheets["annual_summary"], full.sheets["funding"]
+    assert opened(full) == {"A": 2025}
+    assert summ["spent_operations"].tolist() == pytest.approx([6e4] * 3, rel=1e-5)
+    assert fund.groupby("year")["spent_operations"].sum().tolist() == \
+        pytest.approx([6e4] * 3, rel=1e-5)
+    assert fund.loc[fund["source"] == "capital", "spent_operations"].sum() == 0
+    assert summ["spent_operations"].iloc[-1] == pytest.approx(
+        full.summary["subsidy_total_year"], rel=1e-5)  # the sites' reported subsidy
+    assert any(n.endswith("paid by city") for n in full.summary["notes"])
+    # no money for running costs in 2025: the site opens in 2026
+    assert opened(run([0.0, 1e6, 1e6])) == {"A": 2026}
+    # 40,000 a year pays for 600 CNY per m² at full use: a room of 66.7 m², 33.3 places,
+    # 666.7 people for three years (10 objective points per meal served)
+    part = run([4e4] * 3)
+    assert part.sites["area_m2"].iloc[0] == pytest.approx(4e4 / 600, rel=1e-5)
+    assert part.summary["objective"] == pytest.approx(10 * 3 * 4e4 / 600 / 2 / 0.05, rel=1e-5)
+    assert part.sheets["annual_summary"]["spent_operations"].tolist() == \
+        pytest.approx([4e4] * 3, rel=1e-5)
+
+
 def test_source_for_one_service_pays_only_that_service():
     """A source for meal assistance only: per-m² costs of its service are paid, those of
     after-school care are not; a per-site charge needs a source without a service list."""
@@ -258,6 +308,11 @@ def brute(policy, dist, people, sites, from_year, prog):
     A, c, u, ca, ua = (sites[col].to_numpy(float) if col in sites else np.zeros(J) for col in
                        ("usable_area_m2", "cost", "one_off_per_m2_used", "annual_cost",
                         "annual_per_m2_used"))
+    ops = [policy.operations.services.get(s) for s in S]
+    run_m2 = [0.0 if o is None else o.cost_per_m2_year + o.cost_per_unit_year / q[k]
+              for k, o in enumerate(ops)]
+    income = [0.0 if o is None else o.fee_per_unit_year + o.subsidy_per_unit_year for o in ops]
+    sub = [0.0 if o is None else o.subsidy_per_unit_year for o in ops]
     best = 0.0
     options = [[None] + [(k, t) for k in range(len(S)) for t in range(avail[j], K)]
                for j in range(J)]
@@ -275,6 +330,7 @@ def brute(policy, dist, people, sites, from_year, prog):
                         v(("f", i, j, tau), len(var))
         # cost items (site, type, year paid, service or None) as {variable or "one": coef}
         items: dict = {}
+        running: list = []  # (deficit column, service, site, units served that year)
         for j in open_:
             k, t = choice[j]
             items[j, "construction", t, None] = {"one": c[j]}
@@ -283,6 +339,16 @@ def brute(policy, dist, people, sites, from_year, prog):
             for tau in range(t, K):
                 items[j, "rent", tau, None] = {"one": ca[j]}
                 items[j, "rent", tau, k] = {("a", j): ua[j]}
+        if prog.charges_operations:  # each year open: subsidy per unit + any deficit
+            for j in open_:
+                k, t = choice[j]
+                for tau in range(t, K):
+                    units = {key: 1.0 for key in var if key[0] == "f" and key[2] == j
+                             and key[3] == tau}
+                    v(("d", j, tau), len(var))
+                    running.append((("d", j, tau), k, j, units))
+                    items[j, "operations", tau, k] = {u: sub[k] for u in units}
+                    items[j, "operations", tau, None] = {("d", j, tau): 1.0}
         for key in items:
             for si, src in enumerate(prog.sources):
                 if key[1] not in src.cost_types or (si, years[key[2]]) not in prog.amounts:
@@ -317,6 +383,10 @@ def brute(policy, dist, people, sites, from_year, prog):
                 if ts:
                     A_ub.append(row(ts + [(("a", j), -1.0 / q[k])]))
                     b_ub.append(0.0)
+        for d, k, j, units in running:  # deficit ≥ running cost − fees − subsidy
+            A_ub.append(row([(d, -1.0), (("a", j), run_m2[k])]
+                            + [(u, -income[k]) for u in units]))
+            b_ub.append(0.0)
         for key, item in items.items():
             terms, const = expr(item)
             pays = [(k, 1.0) for k in var if k[0] == "p" and k[1] == key]
@@ -380,22 +450,25 @@ def random_programme(seed):
         "year_available": rng.choice([np.nan, float(years[-1])], J),
         "built_year": rng.choice([1990.0, 2010.0], J)})
     from_year = rng.choice([np.nan, float(years[-1])], n)
-    two = seed >= 3  # the later seeds plan two services, one source pays meals only
+    two = seed in (3, 4, 5)  # two services, one source pays meals only
+    ops = ("operations",) if seed >= 6 else ()  # the last seeds charge running costs
     srcs = (source("central", ("construction", "fit_out"), cap=float(rng.choice([0.4, 0.8])),
                    services=["meal_assist"] if two else None),
             source("renewal", ("construction", "fit_out", "rent"),
                    cond=("built_year", "<", 2001.0, "built_year<2001")),
-            source("local", ("construction", "fit_out", "rent")))
+            source("local", ("construction", "fit_out", "rent", *ops)))
     amounts = {(k, y): float(rng.uniform(0, 3e5)) for k in range(3) for y in years}
     budget = {years[0]: float(rng.uniform(1e5, 6e5))}
     people = {"meal_assist": old} | ({"after_school": kids} if two else {})
     return dist, people, sites, from_year, Programme(years, budget, srcs, amounts)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_milp_agrees_with_brute_force(seed):
     dist, people, sites, from_year, prog = random_programme(seed)
-    over = {"services": {s: {"enabled": s in people} for s in ALL}}
+    over = {"services": {s: {"enabled": s in people} for s in ALL},
+            # a subsidy per meal place too (the packaged placeholder has none)
+            "operations": {"services": {"meal_assist": {"subsidy_per_unit_year": 300.0}}}}
     for s in people:
         over["services"][s].update({"walk_m": WALK, "walk_min": None})
     pol = load_policy(overrides=over)
@@ -446,7 +519,6 @@ def test_reads_chinese_tables_and_refuses_bad_ones(policy, tmp_path):
         "资金来源,年份,金额,服务\nA,2025,1,停车场\n": "unknown services",
         "资金来源,年份,金额,条件\nA,2025,1,old\n": "not 'attribute operator value'",
         "资金来源,年份,金额\nA,2025,1\nA,2028,1\n": "must be consecutive",
-        "资金来源,年份,金额,费用类型\nA,2025,1,运营\n": "pays only 运营/operations",
     }
     for text, msg in bad.items():
         f.write_text(text, encoding="utf-8")
@@ -518,8 +590,15 @@ def test_nanjing_example_runs_end_to_end(nanjing_osm, tmp_path):
     assert f"{s['programme_money']:,.0f}" in text and "2025–2027" in text
     assert text in html and text in run_lines(s, out, "zh")  # the PDF: output_check
     assert "未设预算" not in html
-    # 地方财政 lists 运营: running costs are not charged to sources yet, and the run says so
-    assert any("地方财政 may pay 运营/operations" in n for n in s["notes"])
+    # 地方财政 lists 运营: running costs are charged to it each year a new site is open;
+    # the last year's equal the yearly subsidy of the new sites the run reports
+    assert any("running costs are charged" in n and n.endswith("paid by 地方财政")
+               for n in s["notes"])
+    assert (annual["spent_operations"] > 0).all()
+    assert annual["spent_operations"].iloc[-1] == pytest.approx(s["subsidy_total_year"])
+    paid = fund.groupby("year")["spent_operations"].sum()
+    assert paid.tolist() == pytest.approx(annual["spent_operations"].tolist())
+    assert (fund.loc[fund["source"] != "地方财政", "spent_operations"] == 0).all()
     for n in s["notes"]:  # the Chinese map and PDF say each of the run's notes in Chinese
         assert note_text(n, "zh") != n, n
     sites = result.chosen_sites

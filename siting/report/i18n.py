@@ -227,6 +227,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "rent_per_year": ("年租金", "Rent per year"), "amount": ("金额", "Amount"),
     "spent_construction": ("建设改造支出", "Spent: construction"),
     "spent_fit_out": ("装修设备支出", "Spent: fit-out"), "spent_rent": ("租金支出", "Spent: rent"),
+    "spent_operations": ("运营支出", "Spent: running costs"),
     "spent_total": ("支出合计", "Spent in total"), "spent": ("支出", "Spent"),
     "left": ("结余", "Left"), "binds": ("约束", "Binding rule"),
     "opened_in": ("{y} 年建设", "Opened in {y}"),
@@ -452,9 +453,12 @@ _NOTES_ZH: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"^the solver found no plan within the ([\d.]+) s time limit: .*$"),
      "求解器在 {0} 秒时限内未找到方案：此为贪心方案（按每元价值选择场所与综合设施，"
      "服务分配精确求解），无已知界；请放宽时限"),
-    (re.compile(r"^funding: (.+) may pay 运营/operations, but running costs are not charged .*$"),
-     "资金：{0} 可支付运营费用，但运营费用尚未计入项目资金来源（按场所单列于结果表，"
-     "[policy.operations] subsidy_cap_per_year 限制每年运营补贴）；资金安排表不含运营支出"),
+    (re.compile(r"^funding: running costs are charged each year a new site is open .*, "
+                r"paid by (.+)$"),
+     "资金：新建场所开放后每年的运营费用（按服务人数的定额补贴及运营亏损，[policy.operations]）"
+     "计入项目资金，由{0}支付"),
+    (re.compile(r"^funding: the operating deficits could not be settled.*$"),
+     "资金：运营亏损未能重新核算，资金安排表与年度汇总表中的运营支出可能偏高"),
     (re.compile(r"^marginal values of a programme are in its objective's units: .*$"),
      "项目的边际价值以目标的单位计：去掉该场所（其他场所的开设年份与面积不变）后减少的"
      "按优先级加权的人·年（marginal_value）与获服务人·年（marginal_people）"),

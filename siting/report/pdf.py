@@ -1,11 +1,10 @@
 """``report.pdf``: a printable A4 review-meeting pack of one run (matplotlib, no browser).
 
-Pages: a cover with the headline numbers (read from ``result.summary``, the values of
-``summary.json``), the plan map drawn from the extract itself (streets, buildings, walking
-reach, chosen sites, unserved demand; no tiles), the sites and cost table, the community
-compliance table, the budget curve of a sweep (:mod:`siting.report.curve`), and the
-assumptions (policy values and which are placeholders, data sources, solver status).
-Tables use landscape pages. :func:`write_curve_pdf` writes the curve alone, with the table
+Pages: a cover with the headline numbers (``result.summary``, as in ``summary.json``),
+the plan map drawn from the extract itself (streets, buildings, walking reach, chosen
+sites, unserved demand; no tiles), the sites and cost table, the community compliance
+table, the budget curve of a sweep (:mod:`siting.report.curve`), and the assumptions
+(policy values and placeholders, data sources, solver status), tables on landscape pages. :func:`write_curve_pdf` writes the curve alone, with the table
 of scenarios, for ``siting compare``.
 
 Chinese text needs a CJK font; the one :func:`siting.report.fonts.cjk_font` finds on the
@@ -245,9 +244,10 @@ def _cover(result: RunResult, lang: str, notes: list[str]):
     fig.add_artist(Line2D([0.08, 0.92], [0.855, 0.855], color=SITE_COLOUR, lw=1.5))
     y = 0.81
     for name, value in headline(s, lang):
+        low = 0.022 * (len(value) > 34)  # a long value (a programme's money) on its own line
         fig.text(0.08, y, name, fontsize=11, color="#333")
-        fig.text(0.92, y, value, fontsize=14, weight="bold", ha="right")
-        y -= 0.045
+        fig.text(0.92, y - low, value, fontsize=11 if low else 14, weight="bold", ha="right")
+        y -= 0.045 + low
     served = s.get("served_by_service") or {}
     if served:
         y -= 0.01

@@ -73,7 +73,8 @@ from siting.errors import SitingError
 from siting.models.embedded.data import EmbeddedData
 from siting.models.embedded.diagnosis import flow_people
 from siting.models.embedded.formulation import Formulation, solve_safe
-from siting.models.embedded.programme import ProgrammeData
+from siting.models.embedded.operations import running_items
+from siting.models.embedded.programme import COST_TYPES, ProgrammeData
 from siting.solvers.builder import ModelBuilder
 
 _TOL = 1e-6
@@ -105,6 +106,10 @@ class ProgrammeVars:
         ``(source index, j) →`` the cap row's name.
     at_site
         ``j →`` the yearly flow columns at site ``j``.
+    units
+        ``(j, si, τ) →`` the flow columns of service ``si`` at ``j`` in year ``τ < t_K``.
+    deficit
+        ``(j, τ) →`` the operating deficit's column (running costs charged).
     """
 
     opens: dict = field(default_factory=dict)
@@ -117,6 +122,8 @@ class ProgrammeVars:
     short: dict = field(default_factory=dict)
     caps: dict = field(default_factory=dict)
     at_site: dict = field(default_factory=dict)
+    units: dict = field(default_factory=dict)
+    deficit: dict = field(default_factory=dict)
 
     def site_columns(self) -> tuple[dict, list]:
         """Per site its year, yearly area and yearly flow columns; the yearly areas
@@ -188,6 +195,7 @@ def add_programme(data: EmbeddedData, form: Formulation) -> ProgrammeVars:
     # the last year is served by the model's own flows
     pv.people[K - 1] = flow_people(form, data)
     _cost_items(data, form, pv)
+    running_items(data, form, pv)  # when a source pays 运营/operations
     _money_rows(data, prob, pv)
     terms = [t for tau in range(K - 1) for t in pv.served[tau]]
     form.primary = form.primary + terms
@@ -227,6 +235,7 @@ def _year_flows(data: EmbeddedData, form: Formulation, pv: ProgrammeVars, tau: i
             if len(grp.pi) else np.zeros(len(data.area))
         for j, vs in cols.items():
             pv.at_site.setdefault(j, []).extend(vs)
+            pv.units[j, si, tau] = vs
             const = data.fixed_area.get((j, si), 0.0) / q
             opened = [(pv.area[j, si, t], -1.0 / q) for t in range(tau + 1)
                       if (j, si, t) in pv.area]
@@ -468,10 +477,10 @@ def programme_tables(data: EmbeddedData, form: Formulation, pv: ProgrammeVars,
     for t, y in enumerate(years):
         row = {"year": y, "sites_opened": sum(1 for v in opened.values() if v == t),
                "sites_open": sum(1 for v in opened.values() if v <= t)}
-        for kind in ("construction", "fit_out", "rent"):
+        for kind in COST_TYPES:
             row[f"spent_{kind}"] = sum(v for (j, k, tt), v in spent.items()
                                        if k == kind and tt == t)
-        row["spent_total"] = row["spent_construction"] + row["spent_fit_out"] + row["spent_rent"]
+        row["spent_total"] = sum(row[f"spent_{kind}"] for kind in COST_TYPES)
         row["budget"] = P.programme.year_budget.get(y, np.nan)
         row["binds"] = "预算/budget" if row["spent_total"] >= row["budget"] - _TOL * max(
             1.0, row["budget"]) else ""  # NaN budget: never
@@ -492,16 +501,16 @@ def _funding_table(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> 
     """Per source and year: amount, spending by cost type, what binds."""
     P: ProgrammeData = data.programme
     prog, years = P.programme, P.years
-    cols = ["source", "year", "amount", "spent_construction", "spent_fit_out", "spent_rent",
-            "spent", "left", "binds"]
+    cols = ["source", "year", "amount", *(f"spent_{k}" for k in COST_TYPES), "spent", "left",
+            "binds"]
     rows = []
     for (k, y), amount in prog.amounts.items():
         t = years.index(y)
         row = {"source": prog.sources[k].name, "year": y, "amount": amount}
-        for kind in ("construction", "fit_out", "rent"):
+        for kind in COST_TYPES:
             row[f"spent_{kind}"] = sum(form.val(p) for (key, kk), p in pv.pay.items()
                                        if kk == k and key[2] == t and key[1] == kind)
-        row["spent"] = row["spent_construction"] + row["spent_fit_out"] + row["spent_rent"]
+        row["spent"] = sum(row[f"spent_{kind}"] for kind in COST_TYPES)
         row["left"] = amount - row["spent"]
         binds = []
         if row["left"] <= _TOL * max(1.0, amount) and amount > 0:

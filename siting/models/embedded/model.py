@@ -38,6 +38,7 @@ from siting.models.embedded.funding import (
     programme_tables,
     settle,
 )
+from siting.models.embedded.operations import settle_deficits
 from siting.models.embedded.programme import Programme, resolve
 from siting.models.embedded.solve import budget_sweep, solve
 from siting.models.embedded.tables import EmbeddedSolution
@@ -376,14 +377,17 @@ def _solve_programme(model: EmbeddedFacilities, solver: str, time_limit: float |
         raise InfeasibleError(why) from exc
     note = settle(model.data, model.formulation, pv, sol.sites, solver, time_limit)
     sol.summary["notes"] += [note] if note else []
-    ops = [s.name for s in model.data.programme.programme.sources
-           if "operations" in s.cost_types]
-    if ops:  # said, not silently dropped: running costs have no cost items yet
+    if model.data.programme.programme.charges_operations:
+        if not settle_deficits(model.formulation, pv):
+            sol.summary["notes"].append(
+                "funding: the operating deficits could not be settled: the funding and "
+                "annual summary sheets may show more running-cost spending than needed")
+        ops = [s.name for s in model.data.programme.programme.sources
+               if "operations" in s.cost_types]
         sol.summary["notes"].append(
-            f"funding: {', '.join(ops)} may pay 运营/operations, but running costs are not "
-            "charged to the programme's sources yet (they are reported per site, and "
-            "[policy.operations] subsidy_cap_per_year caps the yearly subsidy); the funding "
-            "sheet has no operations spending")
+            f"funding: running costs are charged each year a new site is open (the "
+            f"city's subsidy per unit served plus any operating deficit, policy "
+            f"[operations]), paid by {', '.join(ops)}")
     year, sheets = programme_tables(model.data, model.formulation, pv, sol.sites)
     sol.sheets.update(sheets)
     sol.sites["year_open"] = year.to_numpy()

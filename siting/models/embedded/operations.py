@@ -27,6 +27,22 @@ model gets deficit variables :math:`\delta_j \ge 0` for new sites and the rows
 
 (capacity mode only: fees need the flows :math:`f`). Existing sites are reported but
 not capped: their running costs are there with or without the plan.
+
+**A programme's running costs** (:func:`running_items`, when a funding source lists
+运营/operations): each year :math:`\tau` a new site is open, with its area
+:math:`\sum_{t \le \tau} b_{jst}` and the units it serves that year :math:`u_{js\tau}`
+(the yearly flows :math:`g`; the model's :math:`f` in the last year), the city pays
+the cost item :math:`\sum_s \gamma_s u_{js\tau} + \delta_{j\tau}` with
+
+.. math::
+
+    \delta_{j\tau} \ge \textstyle\sum_s (o_s + e_s/q_s) \sum_{t\le\tau} b_{jst}
+      - \sum_s (\phi_s + \gamma_s)\, u_{js\tau}, \quad \delta_{j\tau} \ge 0
+      \quad (\text{``deficit_{j}_y{τ}''}),
+
+paid like any other item (eligible sources, the year's amounts and budget). The solver
+may leave :math:`\delta` above the deficit (money it need not spend);
+:func:`settle_deficits` sets it to the deficit and the payments to match.
 """
 
 from __future__ import annotations
@@ -35,12 +51,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from siting.errors import SitingError
 
 if TYPE_CHECKING:
     from siting.models.embedded.data import EmbeddedData
     from siting.models.embedded.formulation import Formulation
+    from siting.models.embedded.funding import ProgrammeVars
 
 SUMMARY_KEYS = ("subsidy_total_year", "subsidy_total_year_all", "operating_balance_year",
                 "subsidy_cap_per_year")
@@ -161,3 +179,95 @@ def operation_table(data: EmbeddedData, area: np.ndarray, assign: pd.DataFrame,
             "subsidy_total_year_all": float(subsidy.sum()),
             "operating_balance_year": float(balance.sum()),
             "subsidy_cap_per_year": data.policy.operations.subsidy_cap_per_year}
+
+
+def running_items(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> None:
+    """Add a programme's running-cost items and deficit rows (see the module docstring)
+    when some funding source pays 运营/operations; else nothing.
+
+    Parameters
+    ----------
+    data
+        The model's data (``data.programme`` set).
+    form
+        The formulation (flows made).
+    pv
+        The programme's variables (yearly areas and flows made); its ``items`` and
+        ``deficit`` are extended.
+    """
+    P = data.programme
+    if not P.programme.charges_operations:
+        return
+    cost, fee, sub = rates(data)
+    K = len(P.years)
+    last: dict[tuple, list] = {}  # (j, si) → the model's flow columns (the last year)
+    for si, cols in form.flows.items():
+        for k in np.flatnonzero(cols >= 0).tolist():
+            last.setdefault((int(data.rows[si].pj[k]), si), []).append(int(cols[k]))
+    areas: dict[int, list] = {}
+    for (j, si, t), b in pv.area.items():
+        areas.setdefault(j, []).append((si, t, b))
+    first: dict[int, int] = {}
+    for (j, t) in pv.opens:
+        first[j] = min(first.get(j, K), t)
+    for j, t0 in first.items():
+        hosted = sorted({si for si, _, _ in areas.get(j, [])})
+        for tau in range(t0, K):
+            income = []
+            for si in hosted:
+                units = last.get((j, si), []) if tau == K - 1 else pv.units.get((j, si, tau), [])
+                income += [(u, float(fee[si] + sub[si])) for u in units]
+                if sub[si]:
+                    key = (j, "operations", tau, si if P.split_services else None)
+                    pv.items.setdefault(key, []).extend((u, float(sub[si])) for u in units)
+            running = [(b, -float(cost[si])) for si, t, b in areas.get(j, [])
+                       if t <= tau and cost[si]]
+            if not running:
+                continue
+            d = pv.deficit[j, tau] = form.problem.add_var(f"deficit_{j}_y{tau}", 0)
+            form.problem.add_row([(d, 1.0)] + running + income, ">=", 0, f"deficit_{j}_y{tau}")
+            pv.items.setdefault((j, "operations", tau, None), []).append((d, 1.0))
+
+
+def settle_deficits(form: Formulation, pv: ProgrammeVars) -> bool:
+    """Set each deficit column of the solve's values to the site's deficit and the
+    payments to match: one LP over the deficits and payments, every other column held.
+
+    Parameters
+    ----------
+    form
+        The formulation holding the solve's values (changed in place).
+    pv
+        The programme's variables.
+
+    Returns
+    -------
+    bool
+        False when that LP failed (the values are left as they were).
+    """
+    from siting.solvers import MatrixModel
+    from siting.solvers.highs import solve_matrix
+
+    if not pv.deficit or form.x is None:
+        return True
+    m = form.problem.model()
+    free = np.array(sorted(set(pv.deficit.values()) | set(pv.pay.values())), np.int64)
+    held = np.ones(m.A.shape[1], bool)
+    held[free] = False
+    x = np.asarray(form.x, float).copy()
+    A = sp.csr_array(m.A)
+    rest = A[:, held] @ x[held]  # what the held columns contribute to each row
+    sub = A[:, free].tocsr()
+    rows = np.flatnonzero(np.diff(sub.indptr) > 0)
+    now = sub[rows] @ x[free]  # the solve's values hold the rows to its tolerance: so may these
+    c = np.isin(free, list(pv.deficit.values())).astype(float)
+    lp = MatrixModel(c, sub[rows], np.minimum(m.row_lo[rows] - rest[rows], now),
+                     np.maximum(m.row_hi[rows] - rest[rows], now), m.col_hi[free],
+                     np.zeros(0, np.int64), col_lo=m.lower[free])
+    try:
+        r = solve_matrix(lp)
+    except SitingError:
+        return False
+    x[free] = r.x
+    form.x = x
+    return True

@@ -15,12 +15,16 @@ blank: no cap). Years are consecutive.
 **Funding** (``funding``): one row per source and year: 资金来源/source, 年份/year,
 金额/amount (CNY available that year); per source (blank: no restriction, repeated
 values must agree): 服务/services (service keys or Chinese names, split on ``;``),
-费用类型/cost_types (建设/construction, 装修/fit_out, 租金/rent, 运营/operations),
+费用类型/cost_types (建设/construction, 装修/fit_out, 租金/rent, 运营/operations; blank:
+the first three),
 上限比例/cap_share (the most of a site's investment of the cost types it pays: 0.4 or
 40%), 条件/condition (a site attribute test such as ``建成年份<2001``: old-community
 renovation pays only in communities built before 2001; a site without the attribute is
 not eligible). With a funding table every cost item — rent in later years too — needs
-a source with an amount in the year it is paid. Without ``phases`` the funding's years
+a source with an amount in the year it is paid. Running costs are charged only when
+some source lists 运营/operations: then each year a new site is open its city subsidy
+(per unit served plus any operating deficit, policy ``[operations]``) is a cost item
+too (:mod:`~siting.models.embedded.operations`). Without ``phases`` the funding's years
 are the programme's years.
 
 **Projects** (``projects``, 同步配建): 编号/id, 名称/name, 经度/lon, 纬度/lat,
@@ -49,6 +53,8 @@ from siting.errors import SitingError
 from siting.io.tables import match_headers, read_table
 
 COST_TYPES = ("construction", "fit_out", "rent", "operations")
+# what a source without a cost_types entry pays: running costs only when a source says so
+DEFAULT_TYPES = frozenset(COST_TYPES[:3])
 _TYPE_WORDS = {
     "construction": ("construction", "renovation", "build", "建设", "改造", "建设改造", "土建",
                      "购置"),
@@ -130,6 +136,11 @@ class Programme:
     sources: tuple
     amounts: dict
     projects: pd.DataFrame | None = None
+
+    @property
+    def charges_operations(self) -> bool:
+        """Whether some source pays 运营/operations: then running costs are cost items."""
+        return any("operations" in s.cost_types for s in self.sources)
 
 
 @dataclass(frozen=True)
@@ -365,12 +376,7 @@ def read_funding(path: str | Path, services: dict) -> tuple[tuple, dict, list]:
                                   f"service keys or names: {sorted(services)}")
             svc = frozenset(services[w] for w in words)
         types = _cost_types(attrs["cost_types"], where) if "cost_types" in attrs \
-            else frozenset(COST_TYPES)
-        if types == {"operations"}:  # the model charges no running cost to a source
-            raise SitingError(f"{where}: it pays only 运营/operations, which no "
-                              "plan charges to a source (running costs and their subsidy "
-                              "are reported per site, policy [operations]); add 建设, 装修 "
-                              "or 租金, or drop the source")
+            else DEFAULT_TYPES
         cap = None
         if "cap_share" in attrs:
             cap = _number(attrs["cap_share"], "cap_share", where)
