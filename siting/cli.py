@@ -140,7 +140,7 @@ def run(
         except ValueError:
             box = None
         if box is None or len(box) != 4:
-            _fail(f"--bbox must be four numbers W,S,E,N, got {bbox!r}")
+            _fail(f"--bbox must be four numbers W,S,E,N, got {bbox!r}", lang)
     flags: dict[str, Any] = dict(osm=osm, graphml=graphml, buildings=buildings, place=place, bbox=box, out=out,
                  walk_minutes=walk_minutes, speed_m_per_min=speed, threshold_m=threshold_m,
                  model=model, max_sites=max_sites, budget=budget, cost_per_m2=cost_per_m2,
@@ -454,16 +454,21 @@ def _values(text: str, flag: str) -> list:
 
 
 def _in_lang(exc: SitingError, lang: str | None) -> str:
-    """An error's message in ``lang`` when it has a Chinese text (an infeasibility
-    explanation); both, English first, when the language is not known yet."""
+    """An error's message in ``lang``: an infeasibility explanation, or a refusal
+    :func:`~siting.errors.in_chinese` says in Chinese; both, English first, when the
+    language is not known yet."""
+    from siting.errors import in_chinese
     from siting.models.embedded.diagnosis import Explanation
     from siting.report.i18n import names_in
 
     text = exc.args[0] if exc.args else None
-    if not isinstance(text, Explanation):
-        return str(exc)
-
-    zh = names_in(text.in_lang("zh"), "zh")
+    if isinstance(text, Explanation):
+        zh: str | None = names_in(text.in_lang("zh"), "zh")
+    else:
+        text = str(exc)
+        zh = in_chinese(text)
+    if zh is None:
+        return str(text)
     return zh if lang == "zh" else str(text) if lang == "en" else f"{text}\n{zh}"
 
 
@@ -486,7 +491,7 @@ def refusals(lang: str | None = None):
     try:
         yield
     except SitingError as exc:
-        _fail(_in_lang(exc, lang))
+        _fail(_in_lang(exc, lang), said=True)
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -518,8 +523,10 @@ def _library_refusal(exc: Exception) -> str | None:
     return None
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"siting: error: {message}", err=True)
+def _fail(message: str, lang: str | None = None, said: bool = False) -> None:
+    """Print the refusal (in ``lang``: :func:`_in_lang`, unless ``said``) and exit 2."""
+    text = message if said else _in_lang(SitingError(message), lang)
+    typer.echo(f"siting: error: {text}", err=True)
     raise typer.Exit(code=2)
 
 

@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 
 import siting.network
 from siting.cli import app
+from siting.errors import in_chinese
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -224,6 +225,10 @@ def refused(f, args, message: str, out: Path, monkeypatch=None, fast: bool = Fal
     res = invoke(f, args, out, monkeypatch, fast)
     assert res.exit_code == 2, res.output
     assert "siting: error: " in res.output and message in res.output, res.output
+    # without --lang the message is said in English, then in Chinese where it can be
+    error = res.output.split("siting: error: ", 1)[1].split("\n")[0]
+    zh = in_chinese(error)
+    assert zh is None or zh in res.output, res.output
     assert not out.exists(), "an output folder was left behind"
     assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
     return res
@@ -541,6 +546,31 @@ SLOW_CASES = [
 
 def _ids(cases):
     return [c[0] for c in cases]
+
+
+# refusals a planner meets most, with the Chinese each must read under --lang zh
+ZH_CASES = {
+    "inventory-missing": ("找不到存量空间清单文件：", "nope.csv"),
+    "inventory-duplicate-id": ("编号 '1' 重复出现于 第 2 行和第 3 行；编号必须唯一", "inv_dup.csv"),
+    "inventory-text-area": ("第 3 行，'floor_area' 列：'big' 不是数字", "inv_textfloor.csv"),
+    "inventory-swapped": ("经纬度似乎颠倒；请检查哪一列是经度、哪一列是纬度", "inv_swapped.csv"),
+    "inventory-outside-bbox": ("所有行都在研究范围之外", "inv_far.csv"),
+    "population-no-crs": ("人口图层没有坐标参考系（CRS）", "pop_nocrs.gpkg"),
+    "bbox-three-numbers": ("--bbox 必须是四个数 西,南,东,北", "'1,2,3'"),
+    "scenario-unknown-key": ("场景无效：max_site：未知的场景键", "unknown_key.toml"),
+}
+
+
+@pytest.mark.parametrize("case", [c for c in FAST_CASES if c[0] in ZH_CASES],
+                         ids=lambda c: c[0])
+def test_common_refusals_are_said_in_chinese(f, case, tmp_path, monkeypatch):
+    """the common refusals under --lang zh: in Chinese only, the file and values kept"""
+    zh, kept = ZH_CASES[case[0]]
+    res = invoke(f, [*case[2](f), "--lang", "zh"], tmp_path / "out", monkeypatch, fast=True)
+    assert res.exit_code == 2, res.output
+    error = res.output.split("siting: error: ", 1)[1]
+    assert zh in error and kept in error, error
+    assert case[3] not in error, error  # not the English message
 
 
 @pytest.mark.parametrize("case", FAST_CASES, ids=_ids(FAST_CASES))
