@@ -23,6 +23,7 @@ from siting.config.policy import load_policy
 from siting.config.scenario import make_scenario
 from siting.errors import InfeasibleError, SitingError
 from siting.models.embedded import EmbeddedFacilities
+from siting.models.embedded.operations import settle_deficits
 from siting.models.embedded.programme import (
     COST_TYPES,
     DEFAULT_TYPES,
@@ -246,6 +247,21 @@ def test_running_costs_are_charged_when_a_source_pays_operations():
     assert part.summary["objective"] == pytest.approx(10 * 3 * 4e4 / 600 / 2 / 0.05, rel=1e-5)
     assert part.sheets["annual_summary"]["spent_operations"].tolist() == \
         pytest.approx([4e4] * 3, rel=1e-5)
+    # a solve that leaves a deficit above the site's (money it need not spend) is settled
+    # back to it, and its payments with it
+    m = EmbeddedFacilities(inst, pol, demand, sites, standard_mode="off", programme=programme(
+        (capital, source("city", COST_TYPES)), money | {(1, y): 1e6 for y in YEARS}))
+    m.solve("highs", marginal=False)
+    form, pv = m.formulation, m.programme_vars
+    d = pv.deficit[0, 1]
+    pay = next(p for (key, k), p in pv.pay.items() if key == (0, "operations", 1, None))
+    x = form.x.copy()
+    x[d] += 5e3
+    x[pay] += 5e3
+    form.x = x
+    assert settle_deficits(form, pv)
+    assert form.val(d) == pytest.approx(6e4 - 500 * 50, rel=1e-5)  # 35,000: the deficit
+    assert form.val(pay) == pytest.approx(form.val(d) + 500 * 50, rel=1e-6)  # + the subsidy
 
 
 def test_source_for_one_service_pays_only_that_service():
