@@ -25,7 +25,8 @@ _WHAT = {
     "communities": "社区边界", "community": "社区边界", "policy": "政策", "scenario": "场景",
     "group raster": "分组人口栅格", "raster": "栅格", "longitude": "经度", "latitude": "纬度",
     "population layer": "人口图层", "exclusion layer": "排除范围图层",
-    "east": "东", "west": "西", "north": "北", "south": "南",
+    "east": "东", "west": "西", "north": "北", "south": "南", "construction": "建设改造费用",
+    "fit_out": "装修设备费用", "rent": "租金", "operations": "运营费用",
     "an .osm / .osm.pbf extract": " .osm / .osm.pbf 数据文件",
     "a .graphml walking graph": " .graphml 步行网络", "a scenario .toml file": "场景 .toml 文件",
     "a policy .toml file": "政策 .toml 文件",
@@ -133,6 +134,12 @@ _CLAUSES: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p), zh) for p, 
      r"(.+)$", "{w0}列 '{1}' 有 {2} 行缺失、非数字或为负（例如行号 {3}）"),
     (r"^community boundaries must be polygons, found (.+)$", "社区边界必须是面要素，实际为 {0}"),
     (r"^no polygons in the (.+) layer$", "{w0}图层中没有面要素"),
+    (r"^no plan meets the requirements with the programme's money$",
+     "没有方案能在项目资金内满足要求"),
+    (r"^the (\d{4}) budget runs short by (.+) CNY$", "{0} 年预算缺口 {1} 元"),
+    (r"^funding source (.+) in (\d{4}) runs short by (.+) CNY$", "资金来源 {0} {1} 年缺口 {2} 元"),
+    (r"^no funding source may pay the (\w+)(?: \((\w+)\))? of site (.+) in (\d{4}) \((.+) CNY\)$",
+     "没有资金来源可支付场所 {2} {3} 年的{w0}（{4} 元）"),
     (r"^(.+) holds an earlier siting (\w+)$", "{0} 中有之前的 siting 输出"),
     (r"^pass --overwrite to replace it, or choose another folder$",
      "加 --overwrite 替换，或选择其他文件夹"),
@@ -141,24 +148,34 @@ _WORDS = ((re.compile(r"\brow (\d+)"), "第 \\1 行"), (re.compile(r", column '(
           (re.compile(r"(行) and (第)"), "\\1和\\2"),
           (re.compile(r"invalid scenario: "), "场景无效: "),
           (re.compile(r"invalid policy: "), "政策无效: "),
-          (re.compile(r"^output (?:folder|path) "), "输出文件夹 "))
+          (re.compile(r"^output (?:folder|path) "), "输出文件夹 "),
+          (re.compile(r"\. Raise these amounts \(funding table 金额, phases 预算\) or let other "
+                      r"sources pay \(费用类型, 服务, 条件\)$"),
+           "; 请提高这些金额（资金表 金额、分期表 预算），或允许其他来源支付（费用类型、服务、条件）"))
 
 
 def _clause(text: str) -> tuple[str, bool]:
-    """One clause in Chinese (its leading ``where: `` prefixes kept) and whether a
-    pattern said it; else as it was."""
+    """One clause in Chinese (its leading ``where: `` prefixes kept, or said when a
+    pattern knows them) and whether a pattern said it; else as it was."""
     heads = text.split(": ")
     for k in range(len(heads)):  # the longest tail a pattern knows, after the prefixes
-        tail = ": ".join(heads[k:])
-        for pattern, zh in _CLAUSES:
-            m = pattern.match(tail)
-            if m is not None:
-                g = [v or "" for v in m.groups()]
-                if "{w0}" in zh and g[0] and g[0] not in _WHAT:
-                    continue  # a thing it cannot name in Chinese: a later pattern may
-                words = {f"w{n}": _WHAT.get(v, v) for n, v in enumerate(g)}
-                return "：".join(heads[:k] + [zh.format(*g, **words)]), True
+        said = _said(": ".join(heads[k:]))
+        if said is not None:
+            return "：".join([_said(h) or h for h in heads[:k]] + [said]), True
     return text, False
+
+
+def _said(text: str) -> str | None:
+    """``text`` in Chinese when a pattern matches all of it."""
+    for pattern, zh in _CLAUSES:
+        m = pattern.match(text)
+        if m is None:
+            continue
+        g = [v or "" for v in m.groups()]
+        if "{w0}" in zh and g[0] and g[0] not in _WHAT:
+            continue  # a thing it cannot name in Chinese: a later pattern may
+        return zh.format(*g, **{f"w{n}": _WHAT.get(v, v) for n, v in enumerate(g)})
+    return None
 
 
 def in_chinese(message: str) -> str | None:

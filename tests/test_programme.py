@@ -21,7 +21,7 @@ from scipy.optimize import linprog
 from siting.cli import run_lines
 from siting.config.policy import load_policy
 from siting.config.scenario import make_scenario
-from siting.errors import InfeasibleError, SitingError
+from siting.errors import InfeasibleError, SitingError, in_chinese
 from siting.models.embedded import EmbeddedFacilities
 from siting.models.embedded.operations import settle_deficits
 from siting.models.embedded.programme import (
@@ -178,14 +178,19 @@ def test_infeasible_plan_names_the_short_source(policy):
     # required open: at least 20 m² (8e5 + 20 × 1500 fit-out), 5e5 of it paid
     m = EmbeddedFacilities(inst, policy, demand, sites, programme=prog, standard_mode="off",
                            required=[0])
-    with pytest.raises(InfeasibleError, match="'local' in 2025 runs short by 330,000 CNY"):
+    with pytest.raises(InfeasibleError, match="'local' in 2025 runs short by 330,000 CNY") as e:
         m.solve("highs", marginal=False)
+    assert in_chinese(str(e.value)) == (  # as the CLI says it in Chinese
+        "没有方案能在项目资金内满足要求：资金来源 'local' 2025 年缺口 330,000 元；请提高这些金额"
+        "（资金表 金额、分期表 预算），或允许其他来源支付（费用类型、服务、条件）")
     sites["annual_per_m2_used"] = 100.0
     m = EmbeddedFacilities(inst, policy, demand, sites, standard_mode="off", required=[0],
                            programme=programme([source("bonds", ("construction", "fit_out"))],
                                                {(0, y): 1e7 for y in YEARS}))
-    with pytest.raises(InfeasibleError, match="no funding source may pay the rent of site A"):
+    with pytest.raises(InfeasibleError, match="no funding source may pay the rent of site A") \
+            as e:
         m.solve("highs", marginal=False)
+    assert "没有资金来源可支付场所 A 2027 年的租金（2,000 元）" in in_chinese(str(e.value))
 
 
 def test_year_budget_delays_openings(policy):
