@@ -217,8 +217,11 @@ def in_chinese(message: str) -> str | None:
     Returns
     -------
     str or None
-        None when no clause is known.
+        None when no clause is known (or the message is too long to parse cheaply: a
+        value from the data may be any length).
     """
+    if len(message) > 1000:
+        return None
     text = message
     for pattern, zh in _WORDS:
         text = pattern.sub(zh, text)

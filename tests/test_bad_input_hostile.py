@@ -24,6 +24,7 @@ from test_browser import Page, browser  # noqa: F401  (the browser fixture)
 from typer.testing import CliRunner
 
 from siting.cli import app
+from siting.errors import in_chinese
 
 PWNED = "siting-pwned"
 PAYLOADS = [
@@ -231,3 +232,10 @@ def test_encoded_text_is_inert_everywhere():
     encoded = _encode("{{`$\\<>}}'\"%#\n\u2028")
     assert not re.search(r"[{}<>`$\\'\"%#\n\u2028]", re.sub(r"&#\d+;", "", encoded))
     assert html.unescape(encoded) == "{{`$\\<>}}'\"%#\n\u2028"
+
+
+def test_a_refusal_quoting_a_huge_cell_is_not_parsed_for_chinese():
+    """a refusal quoting a huge cell is said in English only (the Chinese parser skips it)"""
+    short = "--inventory: a.csv row 2, column 'x': 'big' is not a number"
+    assert in_chinese(short) == "--inventory：a.csv 第 2 行，'x' 列：'big' 不是数字"
+    assert in_chinese(short.replace("big", "big: " * 300)) is None
