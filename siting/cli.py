@@ -453,23 +453,21 @@ def _values(text: str, flag: str) -> list:
     return out
 
 
-def _in_lang(exc: SitingError, lang: str | None) -> str:
-    """An error's message in ``lang``: an infeasibility explanation, or a refusal
+def _in_lang(message: str, lang: str | None) -> str:
+    """A refusal in ``lang``: an infeasibility explanation, or a message
     :func:`~siting.errors.in_chinese` says in Chinese; both, English first, when the
     language is not known yet."""
     from siting.errors import in_chinese
     from siting.models.embedded.diagnosis import Explanation
     from siting.report.i18n import names_in
 
-    text = exc.args[0] if exc.args else None
-    if isinstance(text, Explanation):
-        zh: str | None = names_in(text.in_lang("zh"), "zh")
+    if isinstance(message, Explanation):
+        zh: str | None = names_in(message.in_lang("zh"), "zh")
     else:
-        text = str(exc)
-        zh = in_chinese(text)
+        zh = in_chinese(message)
     if zh is None:
-        return str(text)
-    return zh if lang == "zh" else str(text) if lang == "en" else f"{text}\n{zh}"
+        return str(message)
+    return zh if lang == "zh" else str(message) if lang == "en" else f"{message}\n{zh}"
 
 
 @contextmanager
@@ -491,7 +489,7 @@ def refusals(lang: str | None = None):
     try:
         yield
     except SitingError as exc:
-        _fail(_in_lang(exc, lang), said=True)
+        _fail(exc.args[0] if exc.args else str(exc), lang)
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -523,10 +521,9 @@ def _library_refusal(exc: Exception) -> str | None:
     return None
 
 
-def _fail(message: str, lang: str | None = None, said: bool = False) -> None:
-    """Print the refusal (in ``lang``: :func:`_in_lang`, unless ``said``) and exit 2."""
-    text = message if said else _in_lang(SitingError(message), lang)
-    typer.echo(f"siting: error: {text}", err=True)
+def _fail(message: str, lang: str | None = None) -> None:
+    """Print the refusal in ``lang`` (:func:`_in_lang`) and exit 2."""
+    typer.echo(f"siting: error: {_in_lang(message, lang)}", err=True)
     raise typer.Exit(code=2)
 
 

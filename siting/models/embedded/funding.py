@@ -104,8 +104,6 @@ class ProgrammeVars:
         ``(source index, t) → e`` and ``("budget", t) → slack`` (fixed at 0).
     caps
         ``(source index, j) →`` the cap row's name.
-    at_site
-        ``j →`` the yearly flow columns at site ``j``.
     units
         ``(j, si, τ) →`` the flow columns of service ``si`` at ``j`` in year ``τ < t_K``.
     deficit
@@ -121,14 +119,15 @@ class ProgrammeVars:
     unfunded: dict = field(default_factory=dict)
     short: dict = field(default_factory=dict)
     caps: dict = field(default_factory=dict)
-    at_site: dict = field(default_factory=dict)
     units: dict = field(default_factory=dict)
     deficit: dict = field(default_factory=dict)
 
     def site_columns(self) -> tuple[dict, list]:
         """Per site its year, yearly area and yearly flow columns; the yearly areas
         (for :func:`~siting.models.embedded.diagnosis.plan_columns`)."""
-        cols: dict[int, list] = {j: list(vs) for j, vs in self.at_site.items()}
+        cols: dict[int, list] = {}
+        for (j, _si, _t), vs in self.units.items():
+            cols.setdefault(j, []).extend(vs)
         for key, v in [*self.opens.items(), *self.area.items()]:
             cols.setdefault(key[0], []).append(v)
         return cols, list(self.area.values())
@@ -234,7 +233,6 @@ def _year_flows(data: EmbeddedData, form: Formulation, pv: ProgrammeVars, tau: i
         reach = np.bincount(grp.pj, weights=present[grp.pi], minlength=len(data.area)) \
             if len(grp.pi) else np.zeros(len(data.area))
         for j, vs in cols.items():
-            pv.at_site.setdefault(j, []).extend(vs)
             pv.units[j, si, tau] = vs
             const = data.fixed_area.get((j, si), 0.0) / q
             opened = [(pv.area[j, si, t], -1.0 / q) for t in range(tau + 1)

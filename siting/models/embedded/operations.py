@@ -115,16 +115,11 @@ def add_subsidy_cap(data: EmbeddedData, form: Formulation) -> list | None:
     prob = form.problem
     income: dict[int, list] = {}
     granted: dict[int, list] = {}
-    for si, cols in form.flows.items():
-        ks = np.flatnonzero(cols >= 0)
-        js = data.rows[si].pj[ks].astype(np.int64)
-        order = np.argsort(js, kind="stable")
-        for part in np.split(order, np.flatnonzero(np.diff(js[order])) + 1) if len(ks) else ():
-            j = int(js[part[0]])
-            if j in form.open_site:
-                income.setdefault(j, []).append((cols[ks[part]], float(fee[si] + sub[si])))
-                if sub[si]:
-                    granted.setdefault(j, []).append((cols[ks[part]], float(sub[si])))
+    for (j, si), cols in _site_flows(data, form).items():
+        if j in form.open_site:
+            income.setdefault(j, []).append((cols, float(fee[si] + sub[si])))
+            if sub[si]:
+                granted.setdefault(j, []).append((cols, float(sub[si])))
     total: list = []
     for j in form.open_site:
         run = [(form.area[j, si], -float(cost[si])) for si in range(len(data.services))
@@ -137,6 +132,18 @@ def add_subsidy_cap(data: EmbeddedData, form: Formulation) -> list | None:
         total += [(d, 1.0)] + granted.get(j, [])
     prob.add_row(total, "<=", float(cap), "subsidy_cap")
     return total
+
+
+def _site_flows(data: EmbeddedData, form: Formulation) -> dict[tuple, np.ndarray]:
+    """``(site, service) →`` the model's flow columns at that site."""
+    out: dict[tuple, np.ndarray] = {}
+    for si, cols in form.flows.items():
+        ks = np.flatnonzero(cols >= 0)
+        js = data.rows[si].pj[ks].astype(np.int64)
+        order = np.argsort(js, kind="stable")
+        for part in np.split(order, np.flatnonzero(np.diff(js[order])) + 1) if len(ks) else ():
+            out[int(js[part[0]]), si] = cols[ks[part]]
+    return out
 
 
 def operation_table(data: EmbeddedData, area: np.ndarray, assign: pd.DataFrame,
@@ -200,22 +207,17 @@ def running_items(data: EmbeddedData, form: Formulation, pv: ProgrammeVars) -> N
         return
     cost, fee, sub = rates(data)
     K = len(P.years)
-    last: dict[tuple, list] = {}  # (j, si) → the model's flow columns (the last year)
-    for si, cols in form.flows.items():
-        for k in np.flatnonzero(cols >= 0).tolist():
-            last.setdefault((int(data.rows[si].pj[k]), si), []).append(int(cols[k]))
+    last = _site_flows(data, form)  # the model's flows serve the last year
     areas: dict[int, list] = {}
     for (j, si, t), b in pv.area.items():
         areas.setdefault(j, []).append((si, t, b))
-    first: dict[int, int] = {}
-    for (j, t) in pv.opens:
-        first[j] = min(first.get(j, K), t)
-    for j, t0 in first.items():
+    for j in form.open_site:  # from its first year (none within the programme: none)
         hosted = sorted({si for si, _, _ in areas.get(j, [])})
-        for tau in range(t0, K):
+        for tau in range(int(P.first_year[j]), K):
             income = []
             for si in hosted:
                 units = last.get((j, si), []) if tau == K - 1 else pv.units.get((j, si, tau), [])
+                units = [int(u) for u in units]
                 income += [(u, float(fee[si] + sub[si])) for u in units]
                 if sub[si]:
                     key = (j, "operations", tau, si if P.split_services else None)
